@@ -1,0 +1,440 @@
+"""The `newsletter` command: a thin layer over the service modules; errors become one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from newsletter import __version__, db
+from newsletter.config import Settings, load_settings
+from newsletter.errors import NewsletterError
+from newsletter.service.app import App, open_app
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", markup=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn NewsletterError into one line on stderr and exit code 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NewsletterError as exc:
+            _fail(str(exc).replace("[", "\\["))
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_option(func: F) -> F:
+    """--config PATH on every command."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="feeds.yaml to use (default: $NEWSLETTER_CONFIG, else ./feeds.yaml).",
+    )(func)
+
+
+def period_options(func: F) -> F:
+    """--week / --as-of."""
+    func = click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                        help="Build the issue that was next to go on this date (YYYY-MM-DD).")(func)
+    return click.option("--week", default=None, metavar="YYYY-Www",
+                        help="ISO week of the issue, e.g. 2026-W48 (default: the next issue to go).")(func)
+
+
+def _app(config_path: Path | None, **overrides: Any) -> App:
+    settings = load_settings(**overrides)
+    return open_app(settings, config_path)
+
+
+def _as_date(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="newsletter")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Build and send a sectioned weekly email digest from RSS/Atom feeds.
+
+    Configuration: feeds.yaml (newsletter, sections, feeds; see docs/configuration.md) and
+    NEWSLETTER_* environment variables or a .env file (database, mail transport, SMTP, base URL).
+
+    Typical use: `newsletter demo` to see it work offline; `newsletter ingest` then
+    `newsletter build` to preview; `newsletter run` to leave it polling and sending on schedule.
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# ---- db ------------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@config_option
+@handle_errors
+def db_upgrade(config_path: Path | None) -> None:
+    """Create or upgrade the database schema to the newest revision (idempotent)."""
+    settings = load_settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    before, after = db.upgrade(engine)
+    if before == after:
+        out.print(f"Database is up to date (revision {after}): {engine.url!r}")
+    else:
+        out.print(f"Database upgraded from {before or 'empty'} to {after}: {engine.url!r}")
+
+
+@db_group.command("current")
+@handle_errors
+def db_current() -> None:
+    """Show the database's schema revision and the newest one."""
+    settings = load_settings()
+    engine = db.make_engine(settings.resolved_database_url)
+    out.print(f"database: {engine.url!r}\ncurrent revision: {db.current_revision(engine) or 'empty'}\nnewest revision: {db.head_revision()}")
+
+
+# ---- ingest --------------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option("--feed", "feeds", multiple=True, help="Only this feed (by name); repeatable.")
+@handle_errors
+def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
+    """Fetch every enabled feed once and store new items (ingesting twice adds nothing).
+
+    A failing feed is recorded on the feed (see `newsletter feeds`) and never stops the others.
+    Exit code 0 even when some feeds failed; 1 only when all of them failed.
+    """
+    from newsletter.service.ingest import ingest as run_ingest
+
+    app = _app(config_path)
+    enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("Polling feeds", total=len(enabled))
+        report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
+    table = Table("feed", "status", "new", "note")
+    for o in report.outcomes:
+        color = {"error": "red", "ok": "green"}.get(o.status, "yellow")
+        table.add_row(o.name, f"[{color}]{o.status}[/]", str(o.new_items), (o.error or o.warning or "")[:120])
+    out.print(table)
+    out.print(f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed")
+    if report.outcomes and len(report.failed) == len(report.outcomes):
+        _fail("every feed failed; see the notes above")
+
+
+# ---- build ---------------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@period_options
+@click.option("--format", "fmt", type=click.Choice(["html", "text", "json"]), default="html", show_default=True)
+@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--force", is_flag=True, help="Render even when the issue has fewer than min_items items.")
+@handle_errors
+def build(config_path: Path | None, week: str | None, as_of: datetime | None, fmt: str,
+          out_path: Path | None, force: bool) -> None:
+    """Assemble and render the issue of a period (a preview; sends nothing).
+
+    The issue of ISO week W covers items published in the seven days before W's send time
+    (feeds.yaml newsletter.schedule). The JSON format is described in docs/issue-json.md.
+    """
+    from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+    from newsletter.service.issues import build_issue, resolve_period
+
+    app = _app(config_path)
+    period = resolve_period(app, week, _as_date(as_of))
+    built = build_issue(app, period, force=force or fmt == "json")
+    if built.skipped and not force and fmt != "json":
+        err.print(f"Issue {period.label} skipped: {built.content.skipped_reason}. Use --force to render it anyway.")
+        return
+    for warning in built.warnings:
+        err.print(f"warning: {warning}")
+    preview = {UNSUBSCRIBE_URL: f"{app.settings.base_url}/unsubscribe/PREVIEW",
+               PREFERENCES_URL: f"{app.settings.base_url}/preferences/PREVIEW", SUBSCRIBER_EMAIL: "preview@example.com"}
+    if fmt == "json":
+        text = json.dumps({**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2) + "\n"
+    else:
+        assert built.rendered is not None
+        text = personalize(built.rendered.html if fmt == "html" else built.rendered.text, preview)
+    if out_path:
+        out_path.write_text(text, encoding="utf-8")
+        err.print(f"Issue {period.label} ({built.content.item_count} items, {built.status}) written to {out_path}")
+    else:
+        sys.stdout.write(text)
+
+
+# ---- send ----------------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@period_options
+@click.option("--test", "test_address", metavar="ADDRESS", default=None,
+              help="Send one copy to ADDRESS only; deliveries are not touched.")
+@click.option("--dry-run", is_flag=True, help="Show who would receive the issue; send nothing.")
+@handle_errors
+def send(config_path: Path | None, week: str | None, as_of: datetime | None, test_address: str | None,
+         dry_run: bool) -> None:
+    """Freeze the issue and send it to every active subscriber, once.
+
+    Running it again sends nothing twice: it resumes deliveries still queued (for example after
+    an SMTP failure) and reports the issue as sent when none are left.
+    """
+    from newsletter.service.issues import resolve_period
+    from newsletter.service.sending import dry_run as run_dry
+    from newsletter.service.sending import send_issue, send_test
+    from newsletter.service.subscribers import normalize_email
+
+    app = _app(config_path)
+    period = resolve_period(app, week, _as_date(as_of))
+    if test_address:
+        address = normalize_email(test_address)
+        msg_id = send_test(app, period, app.transport(), address)
+        out.print(f"Test copy of {period.label} sent to {address} (Message-ID {msg_id}); deliveries untouched")
+        return
+    if dry_run:
+        report = run_dry(app, period)
+        if report.status != "dry-run":
+            out.print(f"Issue {period.label}: {report.status}: {report.reason}")
+            return
+        for address in report.recipients:
+            out.print(address)
+        out.print(f"Issue {period.label} would go to {len(report.recipients)} subscriber(s) via {app.settings.mail_transport}")
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(f"Sending {period.label}", total=None)
+        report = send_issue(app, period, app.transport(), progress=lambda a, s: bar.advance(task))
+    if report.status in ("skipped", "already-sent"):
+        out.print(f"Issue {period.label}: {report.status}: {report.reason}")
+        return
+    out.print(f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
+              f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)")
+    if report.reason:
+        out.print(report.reason)
+
+
+# ---- subscribers ---------------------------------------------------------------------------
+
+
+@main.group()
+def subscribers() -> None:
+    """Manage subscribers (addresses are validated and normalized)."""
+
+
+@subscribers.command("add")
+@config_option
+@click.argument("email")
+@click.option("--name", default=None, help="Display name (may be Chinese).")
+@handle_errors
+def subscribers_add(config_path: Path | None, email: str, name: str | None) -> None:
+    """Add an active subscriber (unsubscribed or bounced addresses stay suppressed)."""
+    from newsletter.service.subscribers import add_subscriber
+
+    result = add_subscriber(_app(config_path), email, name)
+    if result.outcome == "suppressed":
+        out.print(f"{result.email} unsubscribed or bounced earlier; not re-added (it needs a new confirmation)")
+    else:
+        out.print(f"{result.email}: {result.outcome}")
+
+
+@subscribers.command("remove")
+@config_option
+@click.argument("email")
+@handle_errors
+def subscribers_remove(config_path: Path | None, email: str) -> None:
+    """Unsubscribe an address (kept as suppressed so it is never mailed again)."""
+    from newsletter.service.subscribers import remove_subscriber
+
+    if remove_subscriber(_app(config_path), email):
+        out.print(f"{email.strip()}: unsubscribed")
+    else:
+        _fail(f"{email.strip()} is not a subscriber")
+
+
+@subscribers.command("list")
+@config_option
+@click.option("--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]), default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> None:
+    """List subscribers with their status."""
+    from newsletter.service.subscribers import list_subscribers
+
+    subs = list_subscribers(_app(config_path), status)
+    if fmt == "json":
+        rows = [{"email": s.email, "name": s.name, "status": s.status, "created_at": s.created_at.isoformat()} for s in subs]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("email", "name", "status", "since")
+    for s in subs:
+        table.add_row(s.email, s.name or "", s.status, f"{s.created_at:%Y-%m-%d}")
+    out.print(table)
+    out.print(f"{len(subs)} subscriber(s)")
+
+
+@subscribers.command("import")
+@config_option
+@click.argument("csv_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@handle_errors
+def subscribers_import(config_path: Path | None, csv_file: Path) -> None:
+    """Import subscribers from a CSV of `email[,name]` rows; bad rows are reported and skipped."""
+    from newsletter.service.subscribers import import_csv
+
+    report = import_csv(_app(config_path), csv_file)
+    for line, problem in report.errors:
+        err.print(f"{csv_file}, line {line}: {problem}; row skipped")
+    out.print(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+              f"{report.suppressed} suppressed (not re-added), {len(report.errors)} rows skipped")
+
+
+@subscribers.command("export")
+@config_option
+@handle_errors
+def subscribers_export(config_path: Path | None) -> None:
+    """Write every subscriber as CSV (email, name, status, created_at) to standard output."""
+    from newsletter.service.subscribers import export_csv
+
+    sys.stdout.write(export_csv(_app(config_path)))
+
+
+# ---- items and feeds -----------------------------------------------------------------------
+
+
+@main.group()
+def items() -> None:
+    """Inspect stored items."""
+
+
+@items.command("list")
+@config_option
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None, help="Published after (UTC).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None, help="Published up to (UTC).")
+@click.option("--section", default=None, help="Only items in this section id.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def items_list(config_path: Path | None, since: datetime | None, until: datetime | None, section: str | None, fmt: str) -> None:
+    """Every stored item with its feed, title, link, published time, section and the reason."""
+    from newsletter.service.catalog import list_items
+
+    rows = list_items(_app(config_path), since.replace(tzinfo=UTC) if since else None,
+                      until.replace(tzinfo=UTC) if until else None, section)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("published (UTC)", "feed", "section", "title", "reason")
+    for r in rows:
+        table.add_row(r["published"][:16].replace("T", " "), r["feed"], r["section"], r["title"][:70], r["section_reason"])
+    out.print(table)
+    out.print(f"{len(rows)} item(s)")
+
+
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def feeds(config_path: Path | None, fmt: str) -> None:
+    """Each feed's status, last error, consecutive failures and stored item count."""
+    from newsletter.service.catalog import feed_health
+
+    rows = feed_health(_app(config_path))
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("feed", "status", "items", "failures", "last fetched (UTC)", "last error")
+    for r in rows:
+        color = {"error": "red", "ok": "green", "not_modified": "green"}.get(r["status"], "yellow")
+        table.add_row(r["name"], f"[{color}]{r['status']}[/]", str(r["items"]), str(r["consecutive_failures"]),
+                      (r["last_fetched_at"] or "never")[:16].replace("T", " "), (r["last_error"] or "")[:100])
+    out.print(table)
+
+
+# ---- run and demo --------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@handle_errors
+def run(config_path: Path | None) -> None:
+    """Run the scheduler: poll feeds every NEWSLETTER_POLL_MINUTES, build and send weekly.
+
+    Jobs are stored in the database; a restart after the send time sends the issue once, late
+    (within NEWSLETTER_MISFIRE_GRACE_HOURS), and a second run for the same period sends nothing.
+    Stop with Ctrl-C or SIGTERM.
+    """
+    from newsletter.scheduler import build_scheduler, catch_up
+
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger().setLevel(logging.INFO)
+    app = _app(config_path)
+    path = (config_path or app.settings.config).resolve()
+    catch_up(path)
+    scheduler = build_scheduler(app, path, blocking=True)
+    nl = app.config.newsletter
+    err.print(f"newsletter run: polling {len(app.config.feeds)} feeds every {app.settings.poll_minutes} min; "
+              f"issue every {nl.schedule.day} at {nl.schedule.time} {nl.timezone}; Ctrl-C to stop")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+@main.command()
+@config_option
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("demo-output"),
+              show_default=True, help="Folder for the demo database, outbox and preview.")
+@handle_errors
+def demo(config_path: Path | None, out_dir: Path) -> None:
+    """Run the whole job offline on bundled sample feeds served over loopback HTTP.
+
+    Writes a fresh demo database, one .eml file per sample subscriber in OUT/outbox,
+    OUT/preview.html, OUT/preview.txt and OUT/issue.json. Your own database is not touched.
+    """
+    from newsletter.service.demo import run_demo
+
+    settings: Settings = load_settings()
+    report = run_demo(settings, config_path or settings.config, out_dir, say=lambda m: err.print(m))
+    table = Table("section", "items")
+    for title, count in report.sections.items():
+        table.add_row(title, str(count))
+    out.print(table)
+    out.print(f"Issue {report.period}: {len(report.eml_files)} .eml files in {report.outbox}")
+    for path in report.eml_files:
+        out.print(f"  {path}")
+    out.print(f"Preview: {report.preview_html}\nText:    {report.preview_text}\nJSON:    {report.issue_json}\nDatabase: {report.database}")
+    if not report.eml_files:
+        _fail(f"the demo sent nothing ({report.send.status}: {report.send.reason})")
+
+
+if __name__ == "__main__":
+    main()

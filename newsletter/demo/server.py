@@ -1,0 +1,106 @@
+"""A small threaded HTTP server on 127.0.0.1 that serves feeds, with ETag/304, gzip and latency."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Route:
+    """What one path answers."""
+
+    body: bytes = b""
+    content_type: str = "application/xml"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: bool = True
+    delay: float = 0.0
+
+
+class FeedServer:
+    """Serve routes over loopback HTTP in a background thread; use as a context manager."""
+
+    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", port: int = 0,
+                 latency: float = 0.0) -> None:
+        self.routes: dict[str, Route] = dict(routes or {})
+        self.latency = latency
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                with server._lock:
+                    server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
+                    route = server.routes.get(path)
+                if server.latency:
+                    time.sleep(server.latency)
+                if route is None:
+                    self._reply(404, b"not found", "text/plain", {})
+                    return
+                if route.delay:
+                    time.sleep(route.delay)
+                headers = dict(route.headers)
+                if route.etag and route.status == 200:
+                    tag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+                    headers["ETag"] = tag
+                    if self.headers.get("If-None-Match") == tag:
+                        self._reply(304, b"", None, {"ETag": tag})
+                        return
+                self._reply(route.status, route.body, route.content_type, headers)
+
+            def _reply(self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                if content_type:
+                    self.send_header("Content-Type", content_type)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body:
+                    try:
+                        self.wfile.write(body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+
+        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.request_queue_size = 256
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="feed-server", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """http://127.0.0.1:PORT"""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url(self, path: str) -> str:
+        """The full URL of a path."""
+        return self.base_url + path
+
+    def start(self) -> FeedServer:
+        """Start serving in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FeedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,33 @@
+"""The one error hierarchy: every expected failure is a NewsletterError whose message says what to fix."""
+
+
+class NewsletterError(Exception):
+    """An expected failure, reported to the user as one line."""
+
+
+class ConfigError(NewsletterError):
+    """feeds.yaml or a NEWSLETTER_* setting is missing or invalid."""
+
+
+class DatabaseError(NewsletterError):
+    """The database cannot be opened, or its schema is not at the expected revision."""
+
+
+class FeedError(NewsletterError):
+    """One feed could not be fetched or parsed; recorded on the feed, never fatal to the others."""
+
+
+class TemplateError(NewsletterError):
+    """An email template is missing or fails to render."""
+
+
+class MailError(NewsletterError):
+    """A message could not be handed to the mail transport."""
+
+
+class SubscriberError(NewsletterError):
+    """A subscriber address or import row is invalid."""
+
+
+class IssueError(NewsletterError):
+    """An issue cannot be built or sent as asked (unknown period, skipped, already sent)."""

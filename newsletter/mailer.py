@@ -1,0 +1,251 @@
+"""The only SMTP and outbox code: MIME messages per subscriber and the file and smtp transports."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+from newsletter.errors import MailError
+
+log = logging.getLogger(__name__)
+
+# policy.SMTP gives CRLF line ends (smtplib sends bytes as-is); a long max_line_length keeps
+# List-Unsubscribe from being folded into an encoded-word receivers cannot parse (PITFALLS.md).
+SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
+
+
+def safe_header_text(value: str) -> str:
+    """Header text with no line breaks and no encoded-word syntax (CVE-2024-6923)."""
+    value = re.sub(r"[\r\n\x00]+", " ", value)
+    return value.replace("=?", "= ?").strip()
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message ready for a transport."""
+
+    sender: str
+    recipient: str
+    message_id: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class MessageParts:
+    """Everything that makes one subscriber's message."""
+
+    subject: str
+    sender_name: str
+    sender_email: str
+    recipient_email: str
+    recipient_name: str | None
+    text: str
+    html: str
+    message_id: str
+    date: datetime
+    list_id: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    reply_to: str | None = None
+    language: str | None = None
+
+
+def _address(name: str | None, email: str) -> Address:
+    local, _, domain = email.rpartition("@")
+    # gh-80222: a display name with a comma loses its quotes when refolded; drop commas.
+    display = safe_header_text(name or "").replace(",", " ").replace('"', "'")
+    return Address(display_name=display, username=local, domain=domain)
+
+
+def build_message(parts: MessageParts) -> bytes:
+    """A multipart/alternative message (text, then HTML) with list headers, as SMTP bytes."""
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["Subject"] = safe_header_text(parts.subject)
+    msg["From"] = _address(parts.sender_name, parts.sender_email)
+    msg["To"] = _address(parts.recipient_name, parts.recipient_email)
+    if parts.reply_to:
+        msg["Reply-To"] = parts.reply_to
+    msg["Date"] = format_datetime(parts.date)
+    msg["Message-ID"] = parts.message_id
+    msg["List-Id"] = parts.list_id
+    # RFC 2369 and RFC 8058: an https URL for one-click POST, plus mailto.
+    msg["List-Unsubscribe"] = f"<{parts.unsubscribe_url}>, <{parts.unsubscribe_mailto}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if parts.language:
+        msg["Content-Language"] = parts.language
+    msg["MIME-Version"] = "1.0"
+    msg.set_content(parts.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes(policy=SMTP_POLICY)
+
+
+def list_id(title: str, domain: str) -> str:
+    """A List-Id header value: "Title" <slug.domain>."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "newsletter"
+    name = safe_header_text(title).replace('"', "'")
+    return f'"{name}" <{slug}.{domain}>'
+
+
+def unsubscribe_mailto(sender_email: str, token: str) -> str:
+    """The mailto: alternative for List-Unsubscribe."""
+    local, _, domain = sender_email.partition("@")
+    return f"mailto:{local}+unsubscribe@{domain}?subject={quote('unsubscribe ' + token)}"
+
+
+def html_values(values: dict[str, str]) -> dict[str, str]:
+    """Escape personal values for the HTML part."""
+    return {k: html.escape(v, quote=True) for k, v in values.items()}
+
+
+class Transport(Protocol):
+    """Hands messages to a mail system."""
+
+    def send(self, envelope: Envelope) -> str:
+        """Send one message; returns the server's reply. Raises MailError."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class FileTransport:
+    """Writes each message as an .eml file into an outbox folder (the embedded default)."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+
+    def send(self, envelope: Envelope) -> str:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", envelope.message_id.strip("<>")) + ".eml"
+        try:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            path = self.outbox / name
+            tmp = path.with_suffix(".eml.tmp")
+            tmp.write_bytes(envelope.data)
+            tmp.replace(path)
+        except OSError as exc:
+            raise MailError(f"cannot write to outbox {self.outbox}: {exc}") from exc
+        return f"250 written {path}"
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP relay."""
+
+    host: str
+    port: int
+    tls: str  # none, starttls, tls
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+    verify: bool = True
+
+
+class SmtpRecipientError(MailError):
+    """The server refused this recipient or message (permanent 5xx or temporary 4xx)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def is_permanent(self) -> bool:
+        """5xx replies are permanent."""
+        return self.code >= 500
+
+
+class SmtpTransport:
+    """One reused SMTP connection with STARTTLS or TLS (certificate verified) and optional login."""
+
+    def __init__(self, settings: SmtpSettings, context: ssl.SSLContext | None = None) -> None:
+        self.settings = settings
+        self.context = context or ssl.create_default_context()
+        if not settings.verify:
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+        self._conn: smtplib.SMTP | None = None
+
+    def _where(self) -> str:
+        return f"SMTP server {self.settings.host}:{self.settings.port}"
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        try:
+            conn: smtplib.SMTP
+            if s.tls == "tls":
+                conn = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self.context)
+            else:
+                conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+            conn.ehlo()
+            if s.tls == "starttls":
+                conn.starttls(context=self.context)
+                conn.ehlo()
+            if s.username:
+                conn.login(s.username, s.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise MailError(f"{self._where()} refused the login for {s.username!r}: {exc.smtp_code} {exc.smtp_error!r}; check NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise MailError(f"{self._where()} does not support STARTTLS; set NEWSLETTER_SMTP_TLS to tls or none") from exc
+        except ssl.SSLError as exc:
+            raise MailError(f"TLS with {self._where()} failed: {exc}; check NEWSLETTER_SMTP_TLS and the server certificate") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"cannot connect to {self._where()}: {exc}; check NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT") from exc
+        return conn
+
+    def send(self, envelope: Envelope) -> str:
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                refused = self._conn.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = exc.recipients.get(envelope.recipient, (550, b"refused"))
+                raise SmtpRecipientError(f"{code} {reply.decode(errors='replace')}", code) from exc
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code == 421 and attempt == 1:
+                    self._drop()
+                    continue
+                reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+                raise SmtpRecipientError(f"{exc.smtp_code} {reply}", exc.smtp_code) from exc
+            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+                self._drop()
+                if attempt == 1:
+                    continue
+                raise MailError(f"lost the connection to {self._where()}: {exc}") from exc
+            if refused:
+                code, reply = refused[envelope.recipient]
+                raise SmtpRecipientError(f"{code} {reply.decode(errors='replace')}", code)
+            return "250 accepted"
+        raise MailError(f"{self._where()} kept closing the connection")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            self._conn = None

@@ -1,0 +1,146 @@
+"""SQLModel tables (feed, item, issue, subscriber, delivery) and the UTC datetime column type."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite drops offsets, so we never rely on them."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+class Feed(SQLModel, table=True):
+    """A feed from feeds.yaml plus its polling state (validators, health)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True, index=True)
+    url: str = Field(max_length=2000)
+    section: str = Field(max_length=40)
+    weight: float = 1.0
+    language: str = Field(default="en", max_length=20)
+    encoding: str | None = Field(default=None, max_length=40)
+    enabled: bool = True
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=200)
+    body_hash: str | None = Field(default=None, max_length=64)
+    last_status: str = Field(default="never", max_length=20)
+    last_http_status: int | None = None
+    last_error: str | None = Field(default=None, max_length=2000)
+    consecutive_failures: int = 0
+    last_fetched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+
+
+class Item(SQLModel, table=True):
+    """One feed entry, normalized and cleaned, with its section and the reason for it."""
+
+    __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_item_feed_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    key: str = Field(max_length=512)
+    url: str | None = Field(default=None, max_length=2000)
+    title: str = Field(max_length=1000)
+    summary_html: str = Field(default="", sa_type=sa.Text)
+    summary_text: str = Field(default="", sa_type=sa.Text)
+    author: str | None = Field(default=None, max_length=300)
+    published: datetime = Field(sa_type=UTCDateTime, index=True)
+    published_source: str = Field(default="feed", max_length=20)
+    first_seen: datetime = Field(sa_type=UTCDateTime)
+    language: str = Field(default="en", max_length=20)
+    section: str | None = Field(default=None, max_length=40)
+    section_reason: str | None = Field(default=None, max_length=300)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    cluster: str | None = Field(default=None, max_length=64)
+    content_hash: str = Field(max_length=64)
+
+
+class Issue(SQLModel, table=True):
+    """One period's issue: draft, then frozen content and rendered parts once sending starts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=20, unique=True, index=True)
+    status: str = Field(default="draft", max_length=20)
+    subject: str = Field(default="", max_length=500)
+    window_start: datetime = Field(sa_type=UTCDateTime)
+    window_end: datetime = Field(sa_type=UTCDateTime)
+    content: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    html: str | None = Field(default=None, sa_type=sa.Text)
+    text: str | None = Field(default=None, sa_type=sa.Text)
+    skipped_reason: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Subscriber(SQLModel, table=True):
+    """A subscriber: normalized address, status, opaque token, preferences, consent evidence."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="active", max_length=20, index=True)
+    token: str = Field(max_length=64, unique=True, index=True)
+    sections: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    locale: str | None = Field(default=None, max_length=20)
+    consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consent_ip: str | None = Field(default=None, max_length=64)
+    consent_user_agent: str | None = Field(default=None, max_length=500)
+    source: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One (issue, subscriber) message: queued once, sent at most once apart from in-flight crashes."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("issue_id", "subscriber_id", name="uq_delivery_issue_subscriber"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    status: str = Field(default="queued", max_length=20, index=True)
+    attempts: int = 0
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    message_id: str = Field(max_length=300)
+    last_reply: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+FEED_STATUSES = ("never", "ok", "not_modified", "error")
+ISSUE_STATUSES = ("draft", "approved", "held", "sending", "sent", "skipped")
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
+DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")

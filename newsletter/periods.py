@@ -1,0 +1,85 @@
+"""Issue periods: an ISO week label and the seven days that end at that week's send time.
+
+Period ``2026-W48`` with a Monday 08:00 Asia/Shanghai schedule is sent on Monday 2026-11-23
+08:00 (+08:00) and covers items published in the seven days before it:
+(2026-11-16 08:00, 2026-11-23 08:00]. All instants returned here are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from newsletter.errors import IssueError
+
+PERIOD_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """One issue's period: label, send time and the window of publication times it covers."""
+
+    label: str
+    send_at: datetime  # UTC
+    start: datetime  # UTC, exclusive
+    end: datetime  # UTC, inclusive (== send_at)
+
+    def contains(self, instant: datetime) -> bool:
+        """Whether a UTC instant falls in (start, end]."""
+        return self.start < instant <= self.end
+
+
+def _send_at(year: int, week: int, weekday: int, at: time, tz: ZoneInfo) -> datetime:
+    local_day = date.fromisocalendar(year, week, weekday + 1)
+    return datetime.combine(local_day, at, tzinfo=tz).astimezone(UTC)
+
+
+def period_for_label(label: str, weekday: int, at: time, tz: ZoneInfo) -> Period:
+    """The period named like ``2026-W48``."""
+    match = PERIOD_RE.match(label.strip())
+    if not match:
+        raise IssueError(f"period {label!r} is not an ISO week like 2026-W48")
+    year, week = int(match.group(1)), int(match.group(2))
+    try:
+        send_at = _send_at(year, week, weekday, at, tz)
+    except ValueError as exc:
+        raise IssueError(f"period {label!r}: {year} has no ISO week {week}") from exc
+    previous = _previous_send(year, week, weekday, at, tz)
+    return Period(label=f"{year}-W{week:02d}", send_at=send_at, start=previous, end=send_at)
+
+
+def _previous_send(year: int, week: int, weekday: int, at: time, tz: ZoneInfo) -> datetime:
+    local_day = date.fromisocalendar(year, week, weekday + 1) - timedelta(days=7)
+    return datetime.combine(local_day, at, tzinfo=tz).astimezone(UTC)
+
+
+def period_containing(instant: datetime, weekday: int, at: time, tz: ZoneInfo) -> Period:
+    """The period whose window (previous send, send] contains the instant: the next issue to go."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    local = instant.astimezone(tz)
+    iso = local.isocalendar()
+    candidate = period_for_label(f"{iso.year}-W{iso.week:02d}", weekday, at, tz)
+    if candidate.contains(instant):
+        return candidate
+    if instant > candidate.end:
+        nxt = (local + timedelta(days=7)).isocalendar()
+        return period_for_label(f"{nxt.year}-W{nxt.week:02d}", weekday, at, tz)
+    prev = (local - timedelta(days=7)).isocalendar()
+    return period_for_label(f"{prev.year}-W{prev.week:02d}", weekday, at, tz)
+
+
+def latest_due_period(instant: datetime, weekday: int, at: time, tz: ZoneInfo) -> Period:
+    """The most recent period whose send time is at or before the instant."""
+    current = period_containing(instant, weekday, at, tz)
+    if current.end <= instant:
+        return current
+    return period_containing(current.start, weekday, at, tz)
+
+
+def period_for_date(day: date, weekday: int, at: time, tz: ZoneInfo) -> Period:
+    """The issue that was next to go as of the start of a local calendar day (``--as-of``)."""
+    start_of_day = datetime.combine(day, time(0, 0), tzinfo=tz)
+    return period_containing(start_of_day.astimezone(UTC), weekday, at, tz)

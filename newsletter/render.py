@@ -1,0 +1,206 @@
+"""Issue to email parts: sandboxed Jinja2 templates, premailer CSS inlining, a real text part."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from premailer import Premailer
+
+from newsletter.assemble import IssueContent, IssueItem, IssueSection
+from newsletter.errors import TemplateError
+from newsletter.text import shorten
+
+log = logging.getLogger(__name__)
+
+# Per-subscriber parts are rendered as these markers once, then replaced per message.
+UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+PREFERENCES_URL = "%%PREFERENCES_URL%%"
+SUBSCRIBER_EMAIL = "%%SUBSCRIBER_EMAIL%%"
+PERSONAL_MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the templates need besides the issue content."""
+
+    templates_dir: Path
+    timezone: ZoneInfo
+    language: str
+    sender_name: str
+    base_url: str
+    html_budget_bytes: int = 100_000
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """HTML (CSS inlined) and plain-text parts, still holding the personal markers."""
+
+    html: str
+    text: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def html_bytes(self) -> int:
+        """Size of the HTML part in UTF-8."""
+        return len(self.html.encode("utf-8"))
+
+
+def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+    """A sandboxed, autoescaping (for .html) environment over the templates folder."""
+    if not templates_dir.is_dir():
+        raise TemplateError(f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml")
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"], default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["shorten"] = shorten
+    return env
+
+
+def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(tz).strftime(fmt)
+
+
+def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
+    """The template context: sections with numbered items, dates in the newsletter's timezone."""
+    tz = options.timezone
+    number = 0
+    sections: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for section in content.sections:
+        items = []
+        for item in section.items:
+            if item.url:
+                number += 1
+                links.append({"number": number, "url": item.url, "title": item.title})
+            items.append(
+                {
+                    **item.__dict__,
+                    "number": number if item.url else None,
+                    "published_local": _local(item.published, tz, "%Y-%m-%d %H:%M"),
+                    "date_local": _local(item.published, tz, "%m-%d"),
+                }
+            )
+        sections.append({"id": section.id, "title": section.title, "items": items})
+    base = options.base_url
+    return {
+        "newsletter": {"title": content.title, "language": options.language, "sender_name": options.sender_name},
+        "issue": {
+            "period": content.period,
+            "subject": content.subject,
+            "preheader": content.preheader,
+            "date_label": _local(content.window_end, tz, "%Y-%m-%d"),
+            "window_start_label": _local(content.window_start, tz, "%Y-%m-%d"),
+            "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
+            "item_count": content.item_count,
+        },
+        "sections": [s for s in sections if s["items"]],
+        "all_sections": sections,
+        "links": links,
+        "urls": {
+            "unsubscribe": UNSUBSCRIBE_URL,
+            "preferences": PREFERENCES_URL,
+            "archive": f"{base}/archive/{content.period}",
+            "home": base,
+        },
+        "subscriber": {"email": SUBSCRIBER_EMAIL},
+    }
+
+
+def _render_template(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}") from exc  # type: ignore[union-attr]
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from exc
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template {name}: {exc.message} (check the variable names in docs/editors-guide.md)") from exc
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"template {name}: refused by the sandbox: {exc}") from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template {name}: {exc}") from exc
+
+
+def inline_css(html: str) -> str:
+    """Inline <style> rules with premailer: no network, media-query !important kept."""
+    return str(
+        Premailer(
+            html,
+            allow_network=False,
+            allow_loading_external_files=False,
+            strip_important=False,
+            keep_style_tags=True,
+            remove_classes=False,
+            disable_validation=True,
+            cssutils_logging_level=logging.CRITICAL,
+        ).transform()
+    )
+
+
+def _shrink(content: IssueContent, summary_chars: int | None) -> IssueContent:
+    """A smaller issue: shorter summaries, or one item fewer in the largest section."""
+    if summary_chars is not None:
+        sections = [
+            IssueSection(s.id, s.title, [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items], s.available)
+            for s in content.sections
+        ]
+        return replace(content, sections=sections)
+    largest = max(content.sections, key=lambda s: len(s.items))
+    sections = [
+        IssueSection(s.id, s.title, s.items[:-1] if s is largest else s.items, s.available) for s in content.sections
+    ]
+    return replace(content, sections=sections, item_count=content.item_count - 1)
+
+
+def render_issue(env: SandboxedEnvironment, content: IssueContent, options: RenderOptions) -> tuple[RenderedIssue, IssueContent]:
+    """Render HTML and text; shorten the issue until the HTML fits the size budget.
+
+    Returns the rendered parts and the content actually rendered (possibly shortened).
+    """
+    warnings: list[str] = []
+    summary_steps = [160, 80]
+    while True:
+        context = build_context(content, options)
+        html = inline_css(_render_template(env, "email/issue.html", context))
+        size = len(html.encode("utf-8"))
+        if size <= options.html_budget_bytes or content.item_count <= 1:
+            break
+        step = summary_steps.pop(0) if summary_steps else None
+        what = f"summaries cut to {step} characters" if step else "one item dropped from the largest section"
+        warnings.append(f"HTML is {size:,} bytes, over the {options.html_budget_bytes:,} byte budget; {what}")
+        log.warning(warnings[-1])
+        content = _shrink(content, step)
+    text = _render_template(env, "email/issue.txt", context)
+    return RenderedIssue(html=html, text=_normalize_text(text), warnings=warnings), content
+
+
+def _normalize_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def personalize(part: str, values: dict[str, str]) -> str:
+    """Replace the personal markers in a rendered part."""
+    for marker, value in values.items():
+        part = part.replace(marker, value)
+    return part
+
+
+__all__ = ["IssueItem", "RenderOptions", "RenderedIssue", "build_context", "make_environment", "personalize", "render_issue"]

@@ -1,0 +1,100 @@
+"""APScheduler wiring only: feed polling every N minutes and the weekly build-and-send."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from newsletter.config import load_settings
+from newsletter.errors import NewsletterError
+from newsletter.periods import latest_due_period
+from newsletter.service.app import App, open_app
+from newsletter.service.ingest import ingest
+from newsletter.service.sending import SendReport, send_issue
+
+log = logging.getLogger(__name__)
+POLL_JOB = "poll-feeds"
+WEEKLY_JOB = "weekly-issue"
+
+
+def _app(config_path: str) -> App:
+    return open_app(load_settings(), Path(config_path))
+
+
+def poll_job(config_path: str) -> None:
+    """Scheduled: poll every feed; failures are logged, never raised into the scheduler."""
+    try:
+        report = ingest(_app(config_path))
+        log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
+    except NewsletterError as exc:
+        log.error("poll failed: %s", exc)
+
+
+def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | None:
+    """Scheduled: build and send the latest due issue, once, if still within the grace time."""
+    try:
+        app = _app(config_path)
+        now = now or datetime.now(UTC)
+        schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
+        period = latest_due_period(now, schedule.weekday, schedule.at, tz)
+        grace = timedelta(hours=app.settings.misfire_grace_hours)
+        if now - period.send_at > grace:
+            log.warning("issue %s was due at %s, more than %s ago; not sending it late", period.label, period.send_at, grace)
+            return None
+        ingest(app, now=now)
+        report = send_issue(app, period, app.transport(), now=now)
+        log.info("issue %s: %s, %d sent%s", period.label, report.status, report.sent, f" ({report.reason})" if report.reason else "")
+        return report
+    except NewsletterError as exc:
+        log.error("weekly issue failed: %s", exc)
+        return None
+
+
+def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseScheduler:
+    """A scheduler whose jobs live in the application's database."""
+    nl = app.config.newsletter
+    grace = int(app.settings.misfire_grace_hours * 3600)
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler: BaseScheduler = cls(
+        jobstores={"default": SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+        timezone=nl.tz,
+    )
+    kwargs = {"config_path": str(config_path.resolve())}
+    weekly = CronTrigger(day_of_week=nl.schedule.day[:3], hour=nl.schedule.at.hour, minute=nl.schedule.at.minute, timezone=nl.tz)
+    scheduler.add_job(
+        "newsletter.scheduler:poll_job", IntervalTrigger(minutes=app.settings.poll_minutes, timezone=nl.tz),
+        id=POLL_JOB, name="poll feeds", kwargs=kwargs, replace_existing=True,
+        next_run_time=datetime.now(UTC),
+    )
+    # Keep a stored weekly job's next run time (a missed send must still fire after a restart);
+    # replace it only when the schedule in feeds.yaml changed.
+    if not _same_weekly(app, weekly, kwargs):
+        scheduler.add_job(
+            "newsletter.scheduler:weekly_job", weekly, id=WEEKLY_JOB, name="build and send the weekly issue",
+            kwargs=kwargs, replace_existing=True,
+        )
+    return scheduler
+
+
+def _same_weekly(app: App, trigger: CronTrigger, kwargs: dict[str, str]) -> bool:
+    store = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
+    store.start(None, "default")  # type: ignore[arg-type]
+    try:
+        job = store.lookup_job(WEEKLY_JOB)
+    finally:
+        store.shutdown()
+    return job is not None and str(job.trigger) == str(trigger) and dict(job.kwargs) == kwargs
+
+
+def catch_up(config_path: Path, now: datetime | None = None) -> SendReport | None:
+    """At start-up: send the latest due issue if it is unsent and within the grace time."""
+    return weekly_job(str(config_path.resolve()), now=now)

@@ -1,0 +1,77 @@
+"""The application context every use case receives: settings, config and the database engine."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from newsletter import db
+from newsletter.config import Config, Settings, load_config
+from newsletter.errors import ConfigError
+from newsletter.mailer import FileTransport, SmtpSettings, SmtpTransport, Transport
+from newsletter.render import RenderOptions
+
+
+@dataclass
+class App:
+    """Loaded once at the edge and passed in: nothing reads the environment after this."""
+
+    settings: Settings
+    config: Config
+    engine: Engine
+
+    def secret(self) -> bytes:
+        """The secret key: NEWSLETTER_SECRET_KEY, else one generated once into the data folder."""
+        if self.settings.secret_key is not None:
+            return self.settings.secret_key.get_secret_value().encode()
+        path = self.settings.data_dir / "secret.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        return path.read_text().strip().encode()
+
+    def render_options(self) -> RenderOptions:
+        """Template folder, timezone and links for rendering."""
+        nl = self.config.newsletter
+        return RenderOptions(
+            templates_dir=self.config.templates_dir,
+            timezone=nl.tz,
+            language=nl.language,
+            sender_name=nl.sender.name,
+            base_url=self.settings.base_url,
+            html_budget_bytes=nl.html_budget_bytes,
+        )
+
+    def transport(self) -> Transport:
+        """The configured mail transport (file outbox or SMTP relay)."""
+        s = self.settings
+        if s.mail_transport == "file":
+            return FileTransport(s.resolved_outbox_dir)
+        return SmtpTransport(
+            SmtpSettings(
+                host=s.smtp_host,
+                port=s.resolved_smtp_port,
+                tls=s.smtp_tls,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                timeout=s.smtp_timeout,
+            )
+        )
+
+
+def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool = True) -> App:
+    """Load feeds.yaml, open the database and bring its schema up to date."""
+    path = config_path or settings.config
+    if not path.exists() and config_path is None and not os.environ.get("NEWSLETTER_CONFIG"):
+        raise ConfigError(f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG")
+    config = load_config(path)
+    engine = db.make_engine(settings.resolved_database_url)
+    if upgrade:
+        db.upgrade(engine)
+    return App(settings=settings, config=config, engine=engine)

@@ -1,0 +1,63 @@
+"""Read-only views for people and tools: stored items with their sections, feed health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from newsletter import store
+from newsletter.db import session_scope
+from newsletter.service.app import App
+from newsletter.service.issues import classify_stored
+
+
+def list_items(app: App, since: datetime | None = None, until: datetime | None = None,
+               section: str | None = None) -> list[dict[str, Any]]:
+    """Every stored item (optionally in a time range or section), classified with current rules."""
+    with session_scope(app.engine) as session:
+        pairs = store.items_between(session, since, until)
+        classify_stored(app, session, pairs)  # type: ignore[arg-type]
+        rows = []
+        for item, feed in pairs:
+            if section and item.section != section:
+                continue
+            rows.append(
+                {
+                    "id": item.id,
+                    "feed": feed.name,
+                    "title": item.title,
+                    "link": item.url,
+                    "published": item.published.isoformat(),
+                    "published_source": item.published_source,
+                    "first_seen": item.first_seen.isoformat(),
+                    "language": item.language,
+                    "section": item.section,
+                    "section_reason": item.section_reason,
+                    "summary": item.summary_text[:500],
+                    "facts": item.facts or {},
+                    "cluster": item.cluster,
+                }
+            )
+        return rows
+
+
+def feed_health(app: App) -> list[dict[str, Any]]:
+    """Each feed's status, last error, failures and item count."""
+    with session_scope(app.engine) as session:
+        store.sync_feeds(session, app.config.feeds)
+        counts = store.item_counts(session)
+        return [
+            {
+                "name": f.name,
+                "url": f.url,
+                "enabled": f.enabled,
+                "status": f.last_status if f.enabled else "disabled",
+                "last_http_status": f.last_http_status,
+                "last_error": f.last_error or f.disabled_reason,
+                "consecutive_failures": f.consecutive_failures,
+                "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
+                "last_success_at": f.last_success_at.isoformat() if f.last_success_at else None,
+                "items": counts.get(f.id or 0, 0),
+            }
+            for f in store.all_feeds(session)
+        ]

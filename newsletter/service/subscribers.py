@@ -1,0 +1,146 @@
+"""Subscribers: validated, normalized addresses; add, remove, list, CSV import and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session
+
+from newsletter import store
+from newsletter.db import session_scope
+from newsletter.errors import SubscriberError
+from newsletter.models import Subscriber, utcnow
+from newsletter.service.app import App
+from newsletter.tokens import new_token
+
+SUPPRESSED = ("unsubscribed", "bounced")
+
+
+def normalize_email(raw: str) -> str:
+    """A validated address, domain lowercased (IDNA), local part lowercased."""
+    value = (raw or "").strip()
+    if not value:
+        raise SubscriberError("empty address")
+    if any(c in value for c in "\r\n<>,;\"") or "=?" in value:
+        raise SubscriberError(f"{value!r} is not a single plain address")
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise SubscriberError(f"{value!r} is not a valid address: {exc}") from exc
+    return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
+
+
+def clean_name(raw: str | None) -> str | None:
+    """A display name: one line, no encoded-word syntax, at most 200 characters."""
+    if not raw:
+        return None
+    name = " ".join(raw.replace("=?", "").split())[:200]
+    return name or None
+
+
+@dataclass
+class AddResult:
+    """What adding one address did."""
+
+    email: str
+    outcome: str  # added, updated, unchanged, suppressed
+
+
+def _add(session: Session, email: str, name: str | None, source: str) -> AddResult:
+    existing = store.get_subscriber(session, email)
+    if existing is None:
+        session.add(Subscriber(email=email, name=name, status="active", token=new_token(), source=source,
+                               consent_at=utcnow()))
+        return AddResult(email, "added")
+    if existing.status in SUPPRESSED:
+        # Suppressed addresses stay suppressed: only a new confirmation may bring them back.
+        return AddResult(email, "suppressed")
+    if name and existing.name != name:
+        existing.name = name
+        existing.updated_at = utcnow()
+        session.add(existing)
+        return AddResult(email, "updated")
+    return AddResult(email, "unchanged")
+
+
+def add_subscriber(app: App, raw_email: str, name: str | None = None) -> AddResult:
+    """Add (or update the name of) an active subscriber; suppressed addresses are not revived."""
+    email = normalize_email(raw_email)
+    with session_scope(app.engine) as session:
+        return _add(session, email, clean_name(name), "cli")
+
+
+def remove_subscriber(app: App, raw_email: str) -> bool:
+    """Unsubscribe an address (kept, suppressed); False when it was unknown."""
+    email = normalize_email(raw_email)
+    with session_scope(app.engine) as session:
+        sub = store.get_subscriber(session, email)
+        if sub is None:
+            return False
+        if sub.status != "unsubscribed":
+            sub.status = "unsubscribed"
+            sub.unsubscribed_at = sub.updated_at = utcnow()
+            session.add(sub)
+        return True
+
+
+def list_subscribers(app: App, status: str | None = None) -> list[Subscriber]:
+    """Subscribers by address."""
+    with session_scope(app.engine) as session:
+        return store.list_subscribers(session, status)
+
+
+@dataclass
+class ImportReport:
+    """What an import did, with each bad row's line number and reason."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    suppressed: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def import_csv(app: App, path: Path) -> ImportReport:
+    """Import 'email[,name]' rows (a header row is optional); bad rows are reported and skipped."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SubscriberError(f"{path}: cannot read as UTF-8 CSV: {exc}") from exc
+    report = ImportReport()
+    reader = csv.reader(io.StringIO(text))
+    seen: set[str] = set()
+    with session_scope(app.engine) as session:
+        for row in reader:
+            line = reader.line_num
+            if not row or not any(cell.strip() for cell in row):
+                continue
+            first = row[0].strip()
+            if line == 1 and first.lower() in ("email", "e-mail", "address", "邮箱"):
+                continue
+            try:
+                email = normalize_email(first)
+            except SubscriberError as exc:
+                report.errors.append((line, str(exc)))
+                continue
+            if email in seen:
+                report.errors.append((line, f"{email} appears earlier in the file"))
+                continue
+            seen.add(email)
+            result = _add(session, email, clean_name(row[1] if len(row) > 1 else None), "import")
+            setattr(report, result.outcome, getattr(report, result.outcome) + 1)
+    return report
+
+
+def export_csv(app: App) -> str:
+    """All subscribers as CSV: email, name, status, created_at."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "name", "status", "created_at"])
+    for sub in list_subscribers(app):
+        writer.writerow([sub.email, sub.name or "", sub.status, sub.created_at.isoformat()])
+    return out.getvalue()

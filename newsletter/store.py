@@ -1,0 +1,235 @@
+"""Queries and writes: the only module that speaks SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, func, select
+
+from newsletter.config import FeedConfig
+from newsletter.models import Delivery, Feed, Issue, Item, Subscriber, utcnow
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """A dialect INSERT that supports ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+# ---- feeds ---------------------------------------------------------------------------------
+
+
+def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:
+    """Make the feed table match feeds.yaml (by name); feeds no longer listed are disabled."""
+    existing = {f.name: f for f in session.exec(select(Feed)).all()}
+    result: dict[str, Feed] = {}
+    for cfg in feeds:
+        feed = existing.get(cfg.name) or Feed(name=cfg.name, url=cfg.url, section=cfg.section)
+        if feed.url != cfg.url:
+            feed.etag = feed.last_modified = feed.body_hash = None
+        feed.url = cfg.url
+        feed.section = cfg.section
+        feed.weight = cfg.weight
+        feed.language = cfg.language
+        feed.encoding = cfg.encoding
+        feed.enabled = cfg.enabled
+        feed.disabled_reason = None if cfg.enabled else "enabled: false in feeds.yaml"
+        session.add(feed)
+        result[cfg.name] = feed
+    for name, feed in existing.items():
+        if name not in result and feed.enabled:
+            feed.enabled = False
+            feed.disabled_reason = "no longer listed in feeds.yaml"
+            session.add(feed)
+    session.flush()
+    return result
+
+
+def all_feeds(session: Session) -> list[Feed]:
+    """Every feed row, by name."""
+    return list(session.exec(select(Feed).order_by(col(Feed.name))).all())
+
+
+def item_counts(session: Session) -> dict[int, int]:
+    """Stored items per feed id."""
+    rows = session.exec(select(Item.feed_id, func.count()).group_by(col(Item.feed_id))).all()
+    return {feed_id: count for feed_id, count in rows}
+
+
+def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert items, ignoring ones already stored (same feed and key); returns how many were new."""
+    if not rows:
+        return 0
+    before = session.exec(select(func.count()).select_from(Item)).one()
+    stmt = _insert(session, Item).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+    session.execute(stmt, rows)
+    after = session.exec(select(func.count()).select_from(Item)).one()
+    return int(after - before)
+
+
+# ---- items ---------------------------------------------------------------------------------
+
+
+def items_between(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[Item, Feed]]:
+    """Items (with their feed) published in (since, until], newest first."""
+    stmt = select(Item, Feed).join(Feed, col(Item.feed_id) == col(Feed.id))
+    if since is not None:
+        stmt = stmt.where(col(Item.published) > since)
+    if until is not None:
+        stmt = stmt.where(col(Item.published) <= until)
+    stmt = stmt.order_by(col(Item.published).desc(), col(Item.id))
+    return [(item, feed) for item, feed in session.exec(stmt).all()]
+
+
+def set_sections(session: Session, changes: Iterable[tuple[int, str, str]]) -> int:
+    """Store (item id, section, reason) for items whose placement changed."""
+    count = 0
+    for item_id, section, reason in changes:
+        session.execute(
+            sa.update(Item).where(col(Item.id) == item_id).values(section=section, section_reason=reason)
+        )
+        count += 1
+    return count
+
+
+# ---- issues --------------------------------------------------------------------------------
+
+
+def get_issue(session: Session, period: str) -> Issue | None:
+    """The issue of a period, if any."""
+    return session.exec(select(Issue).where(Issue.period == period)).first()
+
+
+def get_or_create_issue(session: Session, period: str, start: datetime, end: datetime) -> Issue:
+    """The issue of a period, created as a draft if missing; safe when two processes race."""
+    stmt = (
+        _insert(session, Issue)
+        .values(period=period, status="draft", subject="", window_start=start, window_end=end,
+                content={}, created_at=utcnow(), updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["period"])
+    )
+    session.execute(stmt)
+    issue = get_issue(session, period)
+    assert issue is not None
+    return issue
+
+
+def lock_issue(session: Session, issue_id: int) -> Issue:
+    """Re-read an issue row, locked FOR UPDATE on PostgreSQL (SQLite serializes writers anyway)."""
+    stmt = select(Issue).where(Issue.id == issue_id).with_for_update()
+    issue = session.exec(stmt.execution_options(populate_existing=True)).one()
+    return issue
+
+
+# ---- subscribers ---------------------------------------------------------------------------
+
+
+def get_subscriber(session: Session, email: str) -> Subscriber | None:
+    """A subscriber by normalized address."""
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def list_subscribers(session: Session, status: str | None = None) -> list[Subscriber]:
+    """Subscribers, optionally of one status, by address."""
+    stmt = select(Subscriber).order_by(col(Subscriber.email))
+    if status:
+        stmt = stmt.where(Subscriber.status == status)
+    return list(session.exec(stmt).all())
+
+
+def active_subscriber_ids(session: Session) -> list[int]:
+    """Ids of active subscribers."""
+    stmt = select(Subscriber.id).where(Subscriber.status == "active").order_by(col(Subscriber.id))
+    return [i for i in session.exec(stmt).all() if i is not None]
+
+
+# ---- deliveries ----------------------------------------------------------------------------
+
+
+def queue_deliveries(session: Session, issue_id: int, message_ids: dict[int, str]) -> int:
+    """One queued delivery per (issue, subscriber); existing ones are kept. Returns new rows."""
+    if not message_ids:
+        return 0
+    now = utcnow()
+    rows = [
+        {"issue_id": issue_id, "subscriber_id": sid, "status": "queued", "attempts": 0,
+         "message_id": mid, "created_at": now}
+        for sid, mid in message_ids.items()
+    ]
+    before = delivery_count(session, issue_id)
+    stmt = _insert(session, Delivery).on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+    session.execute(stmt, rows)
+    return delivery_count(session, issue_id) - before
+
+
+def delivery_count(session: Session, issue_id: int, status: str | None = None) -> int:
+    """How many deliveries an issue has (of one status)."""
+    stmt = select(func.count()).select_from(Delivery).where(Delivery.issue_id == issue_id)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    return int(session.exec(stmt).one())
+
+
+def delivery_counts(session: Session, issue_id: int) -> dict[str, int]:
+    """Deliveries of an issue by status."""
+    stmt = (
+        select(Delivery.status, func.count())
+        .where(Delivery.issue_id == issue_id)
+        .group_by(col(Delivery.status))
+    )
+    return {status: int(n) for status, n in session.exec(stmt).all()}
+
+
+def pending_deliveries(
+    session: Session, issue_id: int, now: datetime, batch: int = 500
+) -> Iterator[list[Delivery]]:
+    """Deliveries due by now (queued, or sending with an expired lease), in id order and batches."""
+    last_id = 0
+    while True:
+        stmt = (
+            select(Delivery)
+            .where(
+                Delivery.issue_id == issue_id,
+                col(Delivery.id) > last_id,
+                sa.or_(
+                    sa.and_(
+                        Delivery.status == "queued",
+                        sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+                    ),
+                    # A delivery whose sender died mid-send is taken again once its lease ends.
+                    sa.and_(Delivery.status == "sending", col(Delivery.lease_until) < now),
+                ),
+            )
+            .order_by(col(Delivery.id))
+            .limit(batch)
+        )
+        rows = list(session.exec(stmt).all())
+        if not rows:
+            return
+        last_id = rows[-1].id or last_id
+        yield rows
+
+
+def claim_delivery(session: Session, delivery_id: int, now: datetime, lease_until: datetime) -> bool:
+    """Atomically take a due delivery for sending; False when another sender has it (or it is done)."""
+    stmt = (
+        sa.update(Delivery)
+        .where(
+            col(Delivery.id) == delivery_id,
+            sa.or_(
+                Delivery.status == "queued",
+                sa.and_(Delivery.status == "sending", col(Delivery.lease_until) < now),
+            ),
+        )
+        .values(status="sending", lease_until=lease_until)
+    )
+    result = session.execute(stmt)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -138,14 +138,14 @@ def fetch_feed(
         check_address(current, limits.allow_private)
         try:
             with client.stream("GET", current, headers=headers) as response:
-                if response.is_redirect:
+                if response.status_code == 304:
+                    return FetchResult(current, 304, None, None, validators)
+                if response.status_code in (301, 302, 303, 307, 308):
                     location = response.headers.get("location")
                     if not location:
                         raise FeedError(f"HTTP {response.status_code} redirect without Location")
                     current = urljoin(current, location)
                     continue
-                if response.status_code == 304:
-                    return FetchResult(current, 304, None, None, validators)
                 if response.status_code != 200:
                     raise FeedError(
                         f"HTTP {response.status_code} {response.reason_phrase} from {current}"

@@ -66,12 +66,17 @@ def _published(hours_ago: float, now: datetime, earliest: datetime | None) -> da
     return now - timedelta(seconds=max(1.0, span * fraction))
 
 
-def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None = None) -> SampleFeed:
-    """One sample feed as RSS 2.0 or Atom bytes in its declared encoding."""
+def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None = None,
+                latest: datetime | None = None) -> SampleFeed:
+    """One sample feed as RSS 2.0 or Atom bytes in its declared encoding.
+
+    Items are dated in (earliest, latest] (latest defaults to now); event placeholders count
+    from now.
+    """
     encoding = feed.get("encoding", "utf-8")
     entries = []
     for item in feed["items"]:
-        published = _published(float(item["hours_ago"]), now, earliest)
+        published = _published(float(item["hours_ago"]), latest or now, earliest)
         entries.append((item, _fill(item["title"], now), _fill(item["summary"], now), published))
     site = feed["site"]
     if feed["format"] == "atom":
@@ -120,6 +125,7 @@ def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None =
     return SampleFeed(feed["slug"], feed["title"], feed["language"], encoding, body)
 
 
-def render_samples(now: datetime, earliest: datetime | None = None) -> list[SampleFeed]:
-    """Every bundled sample feed, dated relative to now."""
-    return [render_feed(feed, now, earliest) for feed in load_samples()]
+def render_samples(now: datetime, earliest: datetime | None = None,
+                   latest: datetime | None = None) -> list[SampleFeed]:
+    """Every bundled sample feed, dated in (earliest, latest or now]."""
+    return [render_feed(feed, now, earliest, latest) for feed in load_samples()]

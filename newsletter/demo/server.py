@@ -74,7 +74,11 @@ class FeedServer:
                     except (BrokenPipeError, ConnectionResetError):
                         pass
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                return None  # clients closing keep-alive connections is normal here
+
+        self._httpd = QuietServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="feed-server", daemon=True)

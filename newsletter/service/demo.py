@@ -6,7 +6,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -15,7 +15,7 @@ from newsletter.config import Settings, load_config
 from newsletter.demo.samples import load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
 from newsletter.mailer import FileTransport, html_values
-from newsletter.periods import period_containing
+from newsletter.periods import latest_due_period, period_containing
 from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.service.app import open_app
 from newsletter.service.ingest import IngestReport, ingest
@@ -23,6 +23,7 @@ from newsletter.service.issues import build_issue
 from newsletter.service.sending import SendReport, send_issue
 from newsletter.service.subscribers import add_subscriber
 
+MIN_ELAPSED = timedelta(days=2)
 DEMO_SUBSCRIBERS = (
     ("reader.one@example.com", "Alex Reader"),
     ("zhang.wei@example.cn", "张伟"),
@@ -86,7 +87,10 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
     schedule, tz = base.newsletter.schedule, base.newsletter.tz
     now = datetime.now(UTC)
     period = period_containing(now, schedule.weekday, schedule.at, tz)
-    samples = render_samples(now, earliest=period.start)
+    if now - period.start < MIN_ELAPSED:
+        # Early in a new period the next issue is nearly empty: show the one just due instead.
+        period = latest_due_period(now, schedule.weekday, schedule.at, tz)
+    samples = render_samples(now, earliest=period.start, latest=min(now, period.end))
     routes = {s.path: Route(body=s.body, content_type=s.content_type) for s in samples}
     with FeedServer(routes) as server:
         say(f"Serving {len(samples)} sample feeds on {server.base_url} (loopback only)")

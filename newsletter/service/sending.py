@@ -85,7 +85,7 @@ def compose(app: App, built: BuiltIssue, email: str, name: str | None, token: st
     )
 
 
-def _freeze(app: App, built: BuiltIssue) -> int:
+def freeze_issue(app: App, built: BuiltIssue) -> int:
     """Freeze the issue and queue one delivery per active subscriber, in one transaction."""
     assert built.rendered is not None
     secret = app.secret()
@@ -126,7 +126,7 @@ def send_issue(app: App, period: Period, transport: Transport, *, progress: Prog
                 session.add(issue)
         return SendReport(period.label, "skipped", reason=built.content.skipped_reason)
     report = SendReport(period.label, "sent")
-    report.queued_now = _freeze(app, built)
+    report.queued_now = freeze_issue(app, built)
     built = build_issue(app, period)  # the frozen content, exactly as stored
     _deliver(app, built, transport, report, progress)
     return report

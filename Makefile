@@ -1,0 +1,42 @@
+# One place for the commands the README and CI use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test check lint typecheck format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with its test tools
+
+demo: $(STAMP) ## Run the whole job offline on bundled sample feeds (writes demo-output/)
+	$(BIN)/newsletter demo --out demo-output
+
+test: $(STAMP) ## Run the test suite
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check newsletter tests bench
+	$(BIN)/ruff format --check newsletter tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+check: lint typecheck test ## ruff, mypy, import contracts and the tests
+
+format: $(STAMP)
+	$(BIN)/ruff format newsletter tests bench
+	$(BIN)/ruff check --fix newsletter tests bench
+
+bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/performance.md
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_build.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+import codecs
+import email.utils
 import hashlib
 import io
 import re
@@ -16,7 +18,9 @@ from newsletter.errors import FeedError
 from newsletter.text import canonical_url, clean_html, clean_text, clean_title, html_to_text
 
 MAX_ENTRIES = 500
-_DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[.*?\]\s*>", re.DOTALL | re.IGNORECASE)
+# feedparser splits the prologue at the first "<\w" and re-declares "safe" ENTITYs found there.
+_FIRST_ELEMENT = re.compile(rb"<\w")
+_DTD_START = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?)\sencoding=[\"'][^\"']*[\"']", re.IGNORECASE)
 _ZH_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?")
 CHINA = timezone(timedelta(hours=8))
@@ -47,16 +51,63 @@ class ParsedFeed:
 
 
 def prepare_body(body: bytes, encoding: str | None) -> tuple[bytes, str | None]:
-    """Strip internal DTD subsets (entity bombs) and apply an encoding override."""
-    head, tail = body[:65536], body[65536:]
-    if b"<!DOCTYPE" in head.upper() or b"<!doctype" in head:
-        head = _DOCTYPE_SUBSET.sub(b"", head)
-    body = head + tail
+    """Apply an encoding override (to UTF-8), then strip internal DTD subsets (entity bombs)."""
+    forced = None
     if encoding:
         text = body.decode(encoding, errors="replace")
         body = _XML_DECL_ENCODING.sub(rb"\1", text.encode("utf-8"))
-        return body, "utf-8"
-    return body, None
+        forced = "utf-8"
+    # Cut from the DOCTYPE (or first ENTITY) to the root element, however long the subset is
+    # and whatever its values hold ("]>" inside an entity value ends no regex early).
+    first = _FIRST_ELEMENT.search(body)
+    end = first.start() if first else len(body)
+    dtd = _DTD_START.search(body, 0, end)
+    if dtd is not None and (b"[" in body[dtd.start() : end] or b"<!ENTITY" in body[:end].upper()):
+        body = body[: dtd.start()] + body[end:]
+    return body, forced
+
+
+def _fallback_encoding(body: bytes, content_type: str | None, language: str) -> str | None:
+    """The encoding to decode with before parsing when the document itself does not settle it.
+
+    UTF-16/32 (BOM) is decoded here so the DTD check above sees text, not interleaved NULs.
+    An undeclared document is UTF-8 (XML 1.0 section 4.3.3) or, in a Chinese feed, GB18030:
+    feedparser would guess ISO-8859-1 or windows-1252 and produce mojibake.
+    """
+    if body.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if content_type and "charset=" in content_type.lower():
+        return None
+    if _XML_DECL_ENCODING.match(body.removeprefix(codecs.BOM_UTF8)):
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030" if language.lower().startswith("zh") else None
+    return "utf-8-sig"
+
+
+def _china_standard_time(raw: str) -> datetime | None:
+    """A date ending in 'CST' read as China Standard Time (+08:00), RFC 822 or ISO style."""
+    text = raw.strip()[:-3].strip()
+    try:
+        return email.utils.parsedate_to_datetime(text + " +0800").astimezone(UTC)
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.replace(tzinfo=CHINA).astimezone(UTC) if value.tzinfo is None else None
+
+
+def _looks_like_html(body: bytes, content_type: str | None) -> bool:
+    if content_type and content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+        return True
+    head = body[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<head")) or b"<html" in head
 
 
 def _published(entry: Any, language: str, now: datetime) -> datetime | None:
@@ -70,6 +121,10 @@ def _published(entry: Any, language: str, now: datetime) -> datetime | None:
                 return _plausible(datetime(y, mo, d, h, mi, s, tzinfo=CHINA).astimezone(UTC), now)
             except ValueError:
                 return None
+        if raw.rstrip().upper().endswith(" CST") and language.startswith("zh"):
+            # feedparser reads CST as US Central (UTC-6), or drops it; Chinese feeds mean +08:00.
+            china = _china_standard_time(raw)
+            return _plausible(china, now) if china else None
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
@@ -77,9 +132,6 @@ def _published(entry: Any, language: str, now: datetime) -> datetime | None:
         value = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
-    if isinstance(raw, str) and raw.rstrip().upper().endswith(" CST") and language.startswith("zh"):
-        # feedparser reads CST as US Central (UTC-6); Chinese feeds mean China Standard (+8).
-        value -= timedelta(hours=14)
     return _plausible(value, now)
 
 
@@ -110,7 +162,7 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse one feed document (bytes) into entries; FeedError when it is not a usable feed."""
     now = now or datetime.now(UTC)
-    body, forced = prepare_body(body, encoding)
+    body, forced = prepare_body(body, encoding or _fallback_encoding(body, content_type, language))
     headers = {"content-location": url}
     if forced:
         headers["content-type"] = f"application/xml; charset={forced}"
@@ -119,10 +171,14 @@ def parse_feed(
     # Never a URL or str: feedparser would open local files (PITFALLS.md).
     result = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
     problem = result.get("bozo_exception")
+    if problem is not None and "no Content-type specified" in str(problem):
+        problem = None  # the server sent no Content-Type: not a problem with the document
     version = result.get("version") or ""
     raw_entries = result.get("entries") or []
     if not raw_entries:
         if not version:
+            if _looks_like_html(body, content_type):
+                raise FeedError("not an RSS or Atom feed: the URL returned an HTML page; check the feed URL")
             detail = f" ({problem})" if problem else ""
             raise FeedError(f"not an RSS or Atom feed{detail}; check the feed URL")
         if problem:
@@ -158,6 +214,5 @@ def parse_feed(
             )
         )
     feed_title = clean_title(result.get("feed", {}).get("title") or "")
-    quiet = problem is None or "no Content-type specified" in str(problem)
-    warning = None if quiet else f"recovered from: {problem}"
+    warning = None if problem is None else f"recovered from: {problem}"
     return ParsedFeed(title=feed_title, version=version, entries=entries, warning=warning)

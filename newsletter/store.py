@@ -28,9 +28,17 @@ def _insert(session: Session, table: Any) -> Any:
 def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:
     """Make the feed table match feeds.yaml (by name); feeds no longer listed are disabled."""
     existing = {f.name: f for f in session.exec(select(Feed)).all()}
+    missing = [cfg for cfg in feeds if cfg.name not in existing]
+    if missing:
+        # Two processes may sync at once: insert-or-ignore, then read back.
+        stmt = _insert(session, Feed).on_conflict_do_nothing(index_elements=["name"])
+        session.execute(stmt, [{"name": c.name, "url": c.url, "section": c.section, "weight": c.weight,
+                                "language": c.language, "enabled": c.enabled, "last_status": "never",
+                                "consecutive_failures": 0} for c in missing])
+        existing = {f.name: f for f in session.exec(select(Feed)).all()}
     result: dict[str, Feed] = {}
     for cfg in feeds:
-        feed = existing.get(cfg.name) or Feed(name=cfg.name, url=cfg.url, section=cfg.section)
+        feed = existing[cfg.name]
         if feed.url != cfg.url:
             feed.etag = feed.last_modified = feed.body_hash = None
         feed.url = cfg.url

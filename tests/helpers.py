@@ -1,0 +1,43 @@
+"""Test helpers: feeds with items inside a period, served over loopback."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from newsletter.demo.server import FeedServer, Route
+
+STORIES = [
+    ("Acme Health raises $25M Series B led by Beacon Capital", "financing"),
+    ("FDA approves first oral GLP-1 pill for adults", "headlines"),
+    ("Medicare policy update for digital therapeutics", "hot_topics"),
+    ("Global Digital Health Summit opens registration", "events"),
+    ("Orbis Robotics partners with City Hospital", "industry"),
+    ("2026 digital health funding report: a deep dive", "reports"),
+    ("康澜生物完成2000万美元A轮融资，云岭资本领投", "financing"),
+    ("第十届医疗创新峰会倒计时3天", "events"),
+]
+
+
+def rss(items: list[tuple[str, str, datetime]], encoding: str = "utf-8") -> bytes:
+    """A small RSS 2.0 document of (title, guid, published)."""
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://example.com/{guid}?utm_source=x</link>"
+        f"<guid>{guid}</guid><pubDate>{format_datetime(when)}</pubDate>"
+        f"<description>&lt;p&gt;About {title}&lt;/p&gt;</description></item>"
+        for title, guid, when in items
+    )
+    doc = (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel>'
+        f"<title>Test feed</title>{entries}</channel></rss>"
+    )
+    return doc.encode(encoding)
+
+
+def serve_stories(server: FeedServer, period_end: datetime, path: str = "/stories.xml") -> dict[str, Any]:
+    """Serve the STORIES, published in the day before period_end; returns a feeds.yaml entry."""
+    when = period_end - timedelta(days=1)
+    items = [(title, f"s{i}", when - timedelta(hours=i)) for i, (title, _) in enumerate(STORIES)]
+    server.routes[path] = Route(rss(items), "application/rss+xml")
+    return {"name": "Stories", "url": server.url(path), "section": "headlines", "language": "en"}

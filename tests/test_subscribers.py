@@ -1,0 +1,89 @@
+"""Subscribers: validation, normalization, suppression, CSV import and export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsletter.errors import SubscriberError
+from newsletter.service.subscribers import (
+    add_subscriber,
+    export_csv,
+    import_csv,
+    list_subscribers,
+    normalize_email,
+    remove_subscriber,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(" Ann.Lee@Example.COM ", "ann.lee@example.com"), ("wei@例子.中国", "wei@xn--fsqu00a.xn--fiqs8s")],
+)
+def test_normalize_email(raw: str, expected: str) -> None:
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "no-at-sign", "a@b", "Ann <ann@example.com>", "a@example.com,b@example.com", "x\r\nBcc: y@example.com"]
+)
+def test_invalid_addresses_are_refused(raw: str) -> None:
+    with pytest.raises(SubscriberError):
+        normalize_email(raw)
+
+
+def test_add_is_idempotent_and_remove_suppresses(make_app: Any) -> None:
+    app = make_app()
+    assert add_subscriber(app, "ann@example.com", "Ann").outcome == "added"
+    assert add_subscriber(app, "ANN@example.com", "Ann").outcome == "unchanged"
+    assert add_subscriber(app, "ann@example.com", "Ann Lee").outcome == "updated"
+    assert remove_subscriber(app, "ann@example.com") is True
+    assert add_subscriber(app, "ann@example.com").outcome == "suppressed"
+    [sub] = list_subscribers(app)
+    assert sub.status == "unsubscribed" and sub.unsubscribed_at is not None
+    assert remove_subscriber(app, "nobody@example.com") is False
+
+
+def test_tokens_are_opaque_and_unique(make_app: Any) -> None:
+    app = make_app()
+    for i in range(20):
+        add_subscriber(app, f"user{i}@example.com")
+    tokens = [s.token for s in list_subscribers(app)]
+    assert len(set(tokens)) == 20
+    assert all(len(t) == 22 and "@" not in t and "user" not in t for t in tokens)
+
+
+def test_import_reports_bad_rows_by_line_and_keeps_the_rest(make_app: Any, tmp_path: Path) -> None:
+    app = make_app()
+    add_subscriber(app, "gone@example.com")
+    remove_subscriber(app, "gone@example.com")
+    path = tmp_path / "subs.csv"
+    path.write_text(
+        "email,name\n"
+        "ann@example.com,Ann\n"
+        "not-an-address,Bob\n"
+        "\n"
+        "zhang.wei@example.cn,张伟\n"
+        "ANN@example.com,Ann again\n"
+        "gone@example.com,Back?\n",
+        encoding="utf-8",
+    )
+    report = import_csv(app, path)
+    assert report.added == 2 and report.suppressed == 1
+    assert [line for line, _ in report.errors] == [3, 6]
+    assert "not-an-address" in report.errors[0][1] and "earlier" in report.errors[1][1]
+    statuses = {s.email: s.status for s in list_subscribers(app)}
+    assert statuses == {"ann@example.com": "active", "zhang.wei@example.cn": "active", "gone@example.com": "unsubscribed"}
+    rows = list(csv.DictReader(io.StringIO(export_csv(app))))
+    assert {r["email"]: r["name"] for r in rows}["zhang.wei@example.cn"] == "张伟"
+
+
+def test_import_of_unreadable_file_says_so(make_app: Any, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(SubscriberError, match="UTF-8"):
+        import_csv(make_app(), path)

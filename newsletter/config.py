@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import time as TimeOfDay
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -101,7 +101,7 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"NEWSLETTER_{field.upper()}: {err['msg']}")
+            problems.append(f"NEWSLETTER_{field.upper()}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from exc
 
 
@@ -162,10 +162,10 @@ class Schedule(_Strict):
         return WEEKDAYS.index(self.day)
 
     @property
-    def at(self) -> time:
+    def at(self) -> TimeOfDay:
         """The send time of day."""
         hour, minute = self.time.split(":")
-        return time(int(hour), int(minute))
+        return TimeOfDay(int(hour), int(minute))
 
 
 class NewsletterConfig(_Strict):
@@ -287,20 +287,27 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
-        seen: set[str] = set()
-        for section in self.sections:
+        # Messages name the entry and the field, like the per-field errors (see _where).
+        seen: dict[str, int] = {}
+        for number, section in enumerate(self.sections, 1):
             if section.id in seen:
-                raise ValueError(f"section id {section.id!r} appears twice")
-            seen.add(section.id)
-        names: set[str] = set()
-        for feed in self.feeds:
+                raise ValueError(
+                    f"section {section.id!r}, field 'id': appears twice "
+                    f"(sections #{seen[section.id]} and #{number})"
+                )
+            seen[section.id] = number
+        names: dict[str, int] = {}
+        for number, feed in enumerate(self.feeds, 1):
             if feed.name in names:
-                raise ValueError(f"feed name {feed.name!r} appears twice")
-            names.add(feed.name)
+                raise ValueError(
+                    f"feed {feed.name!r}, field 'name': appears twice "
+                    f"(feeds #{names[feed.name]} and #{number})"
+                )
+            names[feed.name] = number
             if feed.section not in seen:
                 raise ValueError(
-                    f"feed {feed.name!r}: section {feed.section!r} is not one of the sections "
-                    f"({', '.join(s.id for s in self.sections)})"
+                    f"feed {feed.name!r}, field 'section': {feed.section!r} is not one of the "
+                    f"sections ({', '.join(s.id for s in self.sections)})"
                 )
         return self
 

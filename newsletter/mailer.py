@@ -221,8 +221,9 @@ class SmtpTransport:
                 if exc.smtp_code == 421 and attempt == 1:
                     self._drop()
                     continue
-                reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-                raise SmtpRecipientError(f"{exc.smtp_code} {reply}", exc.smtp_code) from exc
+                error = exc.smtp_error
+                text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
+                raise SmtpRecipientError(f"{exc.smtp_code} {text}", exc.smtp_code) from exc
             except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
                 self._drop()
                 if attempt == 1:

@@ -104,7 +104,8 @@ def _china_standard_time(raw: str) -> datetime | None:
 
 
 def _looks_like_html(body: bytes, content_type: str | None) -> bool:
-    if content_type and content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type in ("text/html", "application/xhtml+xml"):
         return True
     head = body[:2048].lstrip().lower()
     return head.startswith((b"<!doctype html", b"<html", b"<head")) or b"<html" in head
@@ -178,7 +179,9 @@ def parse_feed(
     if not raw_entries:
         if not version:
             if _looks_like_html(body, content_type):
-                raise FeedError("not an RSS or Atom feed: the URL returned an HTML page; check the feed URL")
+                raise FeedError(
+                    "not an RSS or Atom feed: the URL returned an HTML page; check the feed URL"
+                )
             detail = f" ({problem})" if problem else ""
             raise FeedError(f"not an RSS or Atom feed{detail}; check the feed URL")
         if problem:

@@ -122,7 +122,7 @@ def _render_template(env: SandboxedEnvironment, name: str, context: dict[str, An
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}") from exc  # type: ignore[union-attr]
+        raise TemplateError(f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from exc
     except jinja2.UndefinedError as exc:

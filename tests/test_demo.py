@@ -1,0 +1,64 @@
+"""The offline demo: real .eml files with both parts, the list headers and all six sections."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from newsletter.cli import main
+from newsletter.demo.samples import load_samples, render_samples
+from tests.conftest import ROOT
+
+SECTION_TITLES = [
+    "This week's hot topics 本周热点",
+    "Headlines 要闻",
+    "Financing events 投融资",
+    "Event preview 会议活动",
+    "Industry updates 产业动态",
+    "In-depth report 深度报告",
+]
+
+
+def test_samples_are_realistic_and_large_enough() -> None:
+    feeds = load_samples()
+    assert len(feeds) >= 6 and sum(len(f["items"]) for f in feeds) >= 60
+    assert {f["language"] for f in feeds} == {"en", "zh"}
+    from datetime import UTC, datetime
+
+    rendered = render_samples(datetime.now(UTC))
+    assert any(s.encoding == "gb2312" for s in rendered)
+    assert all(b"{date+" not in s.body and b"{days:" not in s.body for s in rendered)
+
+
+def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    env = {"NEWSLETTER_DATA_DIR": str(tmp_path / "unused"), "NEWSLETTER_DATABASE_URL": "", "NEWSLETTER_CONFIG": ""}
+    result = CliRunner().invoke(main, ["demo", "--config", str(ROOT / "feeds.yaml"), "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    emls = sorted((out / "outbox").glob("*.eml"))
+    assert len(emls) == 3
+    recipients = set()
+    for path in emls:
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        recipients.add(msg["To"].addresses[0].addr_spec)
+        assert msg.get_content_type() == "multipart/alternative"
+        text, html = (part.get_content() for part in msg.iter_parts())
+        for header in ("Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Subject", "Date"):
+            assert msg[header], header
+        assert "Healthcare Industry Weekly" in msg["Subject"]
+        for title in SECTION_TITLES:
+            assert title in html and title in text
+        assert "%%" not in html and "%%" not in text
+        assert "/unsubscribe/" in html and 'lang="en"' in html
+    assert "zhang.wei@example.cn" in recipients
+    issue = json.loads((out / "issue.json").read_text(encoding="utf-8"))
+    assert all(section["items"] for section in issue["sections"])
+    assert len(issue["sections"]) == 6
+    preview = (out / "preview.html").read_text(encoding="utf-8")
+    assert "<html" in preview and "style=" in preview
+    assert (tmp_path / "unused").exists() is False

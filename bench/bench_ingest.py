@@ -197,16 +197,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-baseline", action="store_true", help="time ingest() only")
     parser.add_argument("--parse-sample", type=int, default=10, help="feeds for the parse costs")
     parser.add_argument("--time-limit", type=float, default=900, help="abort after this (s)")
+    parser.add_argument("--stock-backlog", action="store_true",
+                        help="keep FeedServer's listen backlog of 5 (see harness.fix_backlog)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.quick:
         args.feeds, args.items, args.parse_sample = 40, 20, 3
     start_watchdog(args.time_limit)
     now = datetime.now(UTC)
+    backlog = None if args.stock_backlog else 256
     print(machine_summary())
     print(f"feeds: {args.feeds} x {args.items} items, {args.latency * 1000:g} ms latency per "
-          f"request, served from a child process on 127.0.0.1")  # fmt: skip
-    with generated_feed_server(args.feeds, args.items, args.latency, now) as (base_url, size):
+          f"request, served from a child process on 127.0.0.1, listen backlog "
+          f"{backlog or 'FeedServer default (5)'}")  # fmt: skip
+    serving = generated_feed_server(args.feeds, args.items, args.latency, now, backlog=backlog)
+    with serving as (base_url, size):
         print(f"serving {size / 1e6:.1f} MB ({size / args.feeds / 1024:.0f} KB per feed) "
               f"at {base_url}")  # fmt: skip
         urls = [base_url + feed_path(i) for i in range(args.feeds)]

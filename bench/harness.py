@@ -41,13 +41,15 @@ def feed_path(index: int) -> str:
 
 
 def _serve_generated(conn: Connection, feeds: int, items: int, latency: float, now: datetime,
-                     window: timedelta) -> None:
+                     window: timedelta, backlog: int | None) -> None:
     """Child process: generate the feeds, serve them, stop on a message or when the parent dies."""
     routes = {
         feed_path(i): Route(body=make_feed(i, items, now, window), content_type=FEED_CONTENT_TYPE)
         for i in range(feeds)
     }
     with FeedServer(routes, latency=latency) as server:
+        if backlog:
+            fix_backlog(server, backlog)
         conn.send((server.base_url, sum(len(r.body) for r in routes.values())))
         try:
             conn.recv()
@@ -55,24 +57,39 @@ def _serve_generated(conn: Connection, feeds: int, items: int, latency: float, n
             pass
 
 
+def fix_backlog(server: FeedServer, backlog: int) -> None:
+    """Give the server the listen backlog it means to have.
+
+    FeedServer sets ``request_queue_size = 256`` on the instance after the constructor has
+    already called ``listen(5)``; with 16 clients connecting at once the kernel drops SYNs and
+    each dropped one costs a 1 s retransmit. Calling listen() again updates the backlog.
+    """
+    server._httpd.socket.listen(backlog)
+
+
 @contextmanager
 def generated_feed_server(feeds: int, items: int, latency: float, now: datetime,
-                          window: timedelta = timedelta(days=7)) -> Iterator[tuple[str, int]]:
+                          window: timedelta = timedelta(days=7),
+                          backlog: int | None = 256) -> Iterator[tuple[str, int]]:
     """Serve ``feeds`` generated feeds from a child process; yields (base URL, total body bytes).
 
     The server gets its own process so that its threads never hold the measured process's GIL.
+    ``backlog=None`` keeps FeedServer's own (see fix_backlog).
     """
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(target=_serve_generated, args=(child, feeds, items, latency, now,
-                                                             window), name="feed-server",
-                              daemon=True)  # fmt: skip
+                                                             window, backlog),
+                              name="feed-server", daemon=True)  # fmt: skip
     process.start()
     child.close()
     try:
         if not parent.poll(300):
             raise RuntimeError("the feed server did not start within 300 s")
-        base_url, total_bytes = parent.recv()
+        try:
+            base_url, total_bytes = parent.recv()
+        except EOFError as exc:
+            raise RuntimeError("the feed server process exited before serving") from exc
         yield base_url, total_bytes
     finally:
         try:

@@ -9,16 +9,17 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
 from newsletter.errors import MailError
+import contextlib
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +225,7 @@ class SmtpTransport:
                 error = exc.smtp_error
                 text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
                 raise SmtpRecipientError(f"{exc.smtp_code} {text}", exc.smtp_code) from exc
-            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+            except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._drop()
                 if attempt == 1:
                     continue
@@ -237,16 +238,12 @@ class SmtpTransport:
 
     def _drop(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.close()
-            except OSError:
-                pass
             self._conn = None
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._conn.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self._conn = None

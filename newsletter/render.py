@@ -13,7 +13,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from premailer import Premailer
 
-from newsletter.assemble import IssueContent, IssueItem, IssueSection
+from newsletter.content import IssueContent, IssueItem, IssueSection
 from newsletter.errors import TemplateError
 from newsletter.text import shorten
 

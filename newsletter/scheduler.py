@@ -87,7 +87,7 @@ def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseS
 
 def _same_weekly(app: App, trigger: CronTrigger, kwargs: dict[str, str]) -> bool:
     store = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
-    store.start(None, "default")  # type: ignore[arg-type]
+    store.start(None, "default")
     try:
         job = store.lookup_job(WEEKLY_JOB)
     finally:

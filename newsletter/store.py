@@ -209,11 +209,11 @@ def pending_deliveries(
                 col(Delivery.id) > last_id,
                 sa.or_(
                     sa.and_(
-                        Delivery.status == "queued",
+                        col(Delivery.status) == "queued",
                         sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
                     ),
                     # A delivery whose sender died mid-send is taken again once its lease ends.
-                    sa.and_(Delivery.status == "sending", col(Delivery.lease_until) < now),
+                    sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
                 ),
             )
             .order_by(col(Delivery.id))
@@ -233,8 +233,8 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime, lease_unti
         .where(
             col(Delivery.id) == delivery_id,
             sa.or_(
-                Delivery.status == "queued",
-                sa.and_(Delivery.status == "sending", col(Delivery.lease_until) < now),
+                col(Delivery.status) == "queued",
+                sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
             ),
         )
         .values(status="sending", lease_until=lease_until)

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+import contextlib
 
 
 @dataclass
@@ -69,10 +70,8 @@ class FeedServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 if body:
-                    try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
-                    except (BrokenPipeError, ConnectionResetError):
-                        pass
 
         class QuietServer(ThreadingHTTPServer):
             def handle_error(self, request: Any, client_address: Any) -> None:

@@ -16,7 +16,7 @@ def list_items(app: App, since: datetime | None = None, until: datetime | None =
     """Every stored item (optionally in a time range or section), classified with current rules."""
     with session_scope(app.engine) as session:
         pairs = store.items_between(session, since, until)
-        classify_stored(app, session, pairs)  # type: ignore[arg-type]
+        classify_stored(app, session, pairs)
         rows = []
         for item, feed in pairs:
             if section and item.section != section:

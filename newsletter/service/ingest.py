@@ -6,7 +6,13 @@ import hashlib
 import logging
 import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import (
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -210,10 +216,10 @@ def ingest(
                               job.encoding, job.language, now): (job, result, digest)
             for job, result, digest in fetched
         }
-        for future in as_completed(parse_futures):
-            job, result, digest = parse_futures[future]
+        for parsing in as_completed(parse_futures):
+            job, result, digest = parse_futures[parsing]
             try:
-                parsed = future.result()
+                parsed = parsing.result()
             except FeedError as exc:
                 done(job, FeedOutcome(job.name, "error", error=str(exc)))
                 continue

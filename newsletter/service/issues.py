@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session
 
 from newsletter import store
-from newsletter.assemble import Candidate, IssueContent, assemble_issue
+from newsletter.assemble import Candidate, assemble_issue
+from newsletter.content import IssueContent
 from newsletter.db import session_scope
-from newsletter.models import Issue, Item, utcnow
+from newsletter.models import Feed, Issue, Item, utcnow
 from newsletter.periods import Period, period_containing, period_for_date, period_for_label
 from newsletter.render import RenderedIssue, make_environment, render_issue
 from newsletter.sections import place_item
@@ -48,14 +49,14 @@ def resolve_period(app: App, week: str | None = None, as_of: date | None = None,
     return period_containing(now or datetime.now(UTC), schedule.weekday, schedule.at, tz)
 
 
-def classify_stored(app: App, session: Session, pairs: list[tuple[Item, object]]) -> None:
+def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) -> None:
     """Re-place stored items with the current rules (editors may have changed feeds.yaml)."""
     order = app.config.rule_order
     feeds = {f.name: f for f in app.config.feeds}
     changes = []
     for item, feed in pairs:
-        name = getattr(feed, "name")
-        default_section = feeds[name].section if name in feeds else getattr(feed, "section")
+        name = feed.name
+        default_section = feeds[name].section if name in feeds else feed.section
         placement = place_item(item.title, item.summary_text, name, default_section, order)
         if (item.section, item.section_reason) != (placement.section, placement.reason):
             item.section, item.section_reason = placement.section, placement.reason
@@ -67,7 +68,7 @@ def classify_stored(app: App, session: Session, pairs: list[tuple[Item, object]]
 def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
     """Stored items published in the period, classified with the current rules."""
     pairs = store.items_between(session, period.start, period.end)
-    classify_stored(app, session, pairs)  # type: ignore[arg-type]
+    classify_stored(app, session, pairs)
     weights = {f.name: f.weight for f in app.config.feeds}
     known_sections = set(app.config.section_ids)
     result = []

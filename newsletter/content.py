@@ -1,0 +1,66 @@
+"""The content of one issue: plain dataclasses passed from assembly to rendering and sending."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IssueItem:
+    """An item as it appears in an issue."""
+
+    id: int
+    title: str
+    url: str | None
+    summary: str
+    source: str
+    published: str  # ISO 8601, UTC
+    language: str
+    section_reason: str
+    score: float
+    also_reported_by: list[dict[str, str | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssueSection:
+    """One section of an issue, items in display order."""
+
+    id: str
+    title: str
+    items: list[IssueItem]
+    available: int  # items that qualified before the cap
+
+
+@dataclass(frozen=True)
+class IssueContent:
+    """Everything needed to render and send one issue; also its JSON form."""
+
+    period: str
+    window_start: str
+    window_end: str
+    title: str
+    subject: str
+    preheader: str
+    sections: list[IssueSection]
+    item_count: int
+    duplicates_dropped: int
+    skipped_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-serializable form (documented in docs/issue-json.md)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IssueContent:
+        """Rebuild frozen content stored with an issue."""
+        sections = [
+            IssueSection(
+                id=s["id"],
+                title=s["title"],
+                items=[IssueItem(**i) for i in s["items"]],
+                available=s["available"],
+            )
+            for s in data["sections"]
+        ]
+        return cls(**{**data, "sections": sections})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -113,8 +114,9 @@ def db_upgrade(config_path: Path | None) -> None:
 
 
 @db_group.command("current")
+@config_option
 @handle_errors
-def db_current() -> None:
+def db_current(config_path: Path | None) -> None:
     """Show the database's schema revision and the newest one."""
     settings = load_settings()
     engine = db.make_engine(settings.resolved_database_url)
@@ -403,10 +405,16 @@ def run(config_path: Path | None) -> None:
     nl = app.config.newsletter
     err.print(f"newsletter run: polling {len(app.config.feeds)} feeds every {app.settings.poll_minutes} min; "
               f"issue every {nl.schedule.day} at {nl.schedule.time} {nl.timezone}; Ctrl-C to stop")
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)  # systemd stops services with SIGTERM
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        err.print("newsletter run: stopped")
 
 
 @main.command()

@@ -50,7 +50,9 @@ def _dedupe(candidates: list[Candidate]) -> tuple[list[tuple[Candidate, list[Can
     by_key: dict[str, int] = {}
     dropped = 0
     for candidate in order:
-        keys = [f"t:{title_fingerprint(candidate.title)}"]
+        fingerprint = title_fingerprint(candidate.title)
+        # A title of only punctuation, emoji or a prefix like "【直播】" says nothing about the story.
+        keys = [f"t:{fingerprint}"] if fingerprint else []
         if candidate.url:
             keys.append(f"u:{candidate.url}")
         found = next((by_key[k] for k in keys if k in by_key), None)

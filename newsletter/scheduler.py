@@ -18,7 +18,7 @@ from newsletter.errors import NewsletterError
 from newsletter.periods import latest_due_period
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
-from newsletter.service.sending import SendReport, send_issue
+from newsletter.service.sending import SendReport, resume_sends, send_issue
 
 log = logging.getLogger(__name__)
 POLL_JOB = "poll-feeds"
@@ -30,10 +30,14 @@ def _app(config_path: str) -> App:
 
 
 def poll_job(config_path: str) -> None:
-    """Scheduled: poll every feed; failures are logged, never raised into the scheduler."""
+    """Scheduled: poll every feed, then resume unfinished sends; failures are logged, not raised."""
     try:
-        report = ingest(_app(config_path))
+        app = _app(config_path)
+        report = ingest(app)
         log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
+        # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll.
+        for sent in resume_sends(app, app.transport()):
+            log.info("issue %s: resumed, %d sent, status %s", sent.period, sent.sent, sent.status)
     except NewsletterError as exc:
         log.error("poll failed: %s", exc)
 
@@ -50,7 +54,7 @@ def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | No
             log.warning("issue %s was due at %s, more than %s ago; not sending it late", period.label, period.send_at, grace)
             return None
         ingest(app, now=now)
-        report = send_issue(app, period, app.transport(), now=now)
+        report = send_issue(app, period, app.transport())
         log.info("issue %s: %s, %d sent%s", period.label, report.status, report.sent, f" ({report.reason})" if report.reason else "")
         return report
     except NewsletterError as exc:

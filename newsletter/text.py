@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
@@ -76,11 +76,9 @@ def safe_link(url: str | None, base: str | None = None) -> str | None:
     if not url:
         return None
     url = clean_text(url)
-    if base and not urlsplit(url).scheme:
-        from urllib.parse import urljoin
-
-        url = urljoin(base, url)
-    try:
+    try:  # urlsplit raises ValueError on hostile input such as "http://[::1"
+        if base and not urlsplit(url).scheme:
+            url = urljoin(base, url)
         parts = urlsplit(url)
     except ValueError:
         return None

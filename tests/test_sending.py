@@ -17,7 +17,7 @@ from newsletter.mailer import Envelope, FileTransport, SmtpSettings, SmtpTranspo
 from newsletter.models import Delivery, Issue, Subscriber
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
-from newsletter.service.sending import dry_run, send_issue, send_test
+from newsletter.service.sending import dry_run, resume_sends, send_issue, send_test
 from newsletter.service.subscribers import add_subscriber, remove_subscriber
 from tests.helpers import serve_stories
 
@@ -135,9 +135,10 @@ def test_smtp_down_keeps_deliveries_queued_and_sent_ones_untouched(ready_app: An
         send_issue(ready_app, period, DiesAfterOne(SmtpSettings("127.0.0.1", smtp_server.port, "none")))
     statuses = sorted(d.status for d in deliveries(ready_app).values())
     assert statuses == ["queued", "queued", "sent"]
-    # The relay is back: the rest goes, the first is not sent again.
-    report = send_issue(ready_app, period, smtp(smtp_server))
+    # The relay is back: the next poll resumes the issue; the first is not sent again.
+    [report] = resume_sends(ready_app, smtp(smtp_server))
     assert report.sent == 2 and report.status == "sent"
+    assert resume_sends(ready_app, smtp(smtp_server)) == []
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["a@example.com", "b@example.com", "c@example.com"]
 
 

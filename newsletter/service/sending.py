@@ -23,7 +23,7 @@ from newsletter.mailer import (
     list_id,
     unsubscribe_mailto,
 )
-from newsletter.models import Delivery, Subscriber, utcnow
+from newsletter.models import Delivery, Issue, Subscriber, utcnow
 from newsletter.periods import Period
 from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.service.app import App
@@ -112,8 +112,7 @@ def freeze_issue(app: App, built: BuiltIssue) -> int:
         return queued
 
 
-def send_issue(app: App, period: Period, transport: Transport, *, progress: Progress | None = None,
-               now: datetime | None = None) -> SendReport:
+def send_issue(app: App, period: Period, transport: Transport, *, progress: Progress | None = None) -> SendReport:
     """Send the period's issue to every active subscriber once; safe to run again."""
     built = build_issue(app, period)
     if built.status == "sent":
@@ -130,6 +129,14 @@ def send_issue(app: App, period: Period, transport: Transport, *, progress: Prog
     built = build_issue(app, period)  # the frozen content, exactly as stored
     _deliver(app, built, transport, report, progress)
     return report
+
+
+def resume_sends(app: App, transport: Transport) -> list[SendReport]:
+    """Continue every issue still being sent (after an SMTP outage, a 4xx deferral or a crash)."""
+    with session_scope(app.engine) as session:
+        issues = session.exec(select(Issue).where(Issue.status == "sending")).all()
+        periods = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in issues]
+    return [send_issue(app, period, transport) for period in periods]
 
 
 def _deliver(app: App, built: BuiltIssue, transport: Transport, report: SendReport,

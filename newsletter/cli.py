@@ -87,7 +87,10 @@ def main(verbose: int) -> None:
     Typical use: `newsletter demo` to see it work offline; `newsletter ingest` then
     `newsletter build` to preview; `newsletter run` to leave it polling and sending on schedule.
     """
-    level = logging.WARNING - 10 * verbose
+    import os
+
+    base = logging.getLevelName(os.environ.get("NEWSLETTER_LOG_LEVEL", "WARNING").upper())
+    level = (base if isinstance(base, int) else logging.WARNING) - 10 * verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
@@ -210,8 +213,10 @@ def send(config_path: Path | None, week: str | None, as_of: datetime | None, tes
          dry_run: bool) -> None:
     """Freeze the issue and send it to every active subscriber, once.
 
+    Without --week or --as-of it sends the issue that is due: the latest period whose send time
+    has passed (what the scheduler sends); a --test copy is of the next issue, as `build` shows.
     Running it again sends nothing twice: it resumes deliveries still queued (for example after
-    an SMTP failure) and reports the issue as sent when none are left.
+    an SMTP failure). Exit code 1 when some deliveries failed or wait for a retry.
     """
     from newsletter.service.issues import resolve_period
     from newsletter.service.sending import dry_run as run_dry
@@ -219,9 +224,15 @@ def send(config_path: Path | None, week: str | None, as_of: datetime | None, tes
     from newsletter.service.subscribers import normalize_email
 
     app = _app(config_path)
-    period = resolve_period(app, week, _as_date(as_of))
+    period = resolve_period(app, week, _as_date(as_of), due=not test_address)
+    _warn_local_links(app)
     if test_address:
         address = normalize_email(test_address)
+        from newsletter.service.issues import build_issue
+
+        preview = build_issue(app, period, render=False)
+        if preview.skipped:
+            err.print(f"warning: issue {period.label} would be skipped ({preview.content.skipped_reason}); sending the test copy anyway")
         msg_id = send_test(app, period, app.transport(), address)
         out.print(f"Test copy of {period.label} sent to {address} (Message-ID {msg_id}); deliveries untouched")
         return
@@ -242,8 +253,18 @@ def send(config_path: Path | None, week: str | None, as_of: datetime | None, tes
         return
     out.print(f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
               f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)")
-    if report.reason:
-        out.print(report.reason)
+    if report.status == "partial":
+        _fail(report.reason or "some deliveries failed")
+
+
+def _warn_local_links(app: App) -> None:
+    """Real mail with links to localhost is a configuration mistake worth a warning."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(app.settings.base_url).hostname or ""
+    if app.settings.mail_transport == "smtp" and host in ("localhost", "127.0.0.1", "::1"):
+        err.print(f"warning: NEWSLETTER_BASE_URL is {app.settings.base_url}; unsubscribe and archive "
+                  "links in real mail will not work for readers")
 
 
 # ---- subscribers ---------------------------------------------------------------------------

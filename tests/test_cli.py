@@ -99,14 +99,14 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
     listed = json.loads(run(env, "subscribers", "list", "--format", "json").output)
     assert {s["email"]: s["status"] for s in listed} == {"ann@example.com": "active", "wei@example.cn": "active"}
 
-    dry = run(env, "send", "--dry-run")
+    dry = run(env, "send", "--week", period, "--dry-run")
     assert "would go to 2 subscriber(s)" in dry.output
     assert run(env, "send", "--test", "editor@example.com").exit_code == 0
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
-    sent = run(env, "send")
+    sent = run(env, "send", "--week", period)
     assert sent.exit_code == 0 and "2 sent" in sent.output
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
-    assert "already-sent" in run(env, "send").output
+    assert "already-sent" in run(env, "send", "--week", period).output
 
     assert run(env, "subscribers", "remove", "ann@example.com").exit_code == 0
     exported = run(env, "subscribers", "export").output

@@ -123,7 +123,8 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
         }
         preview_html.write_text(personalize(built.rendered.html, html_values(values)), encoding="utf-8")
         preview_text.write_text(personalize(built.rendered.text, values), encoding="utf-8")
-    issue_json.write_text(json.dumps(built.content.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
+    issue_json.write_text(json.dumps({**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2),
+                          encoding="utf-8")
     return DemoReport(
         out_dir=out_dir,
         database=out_dir / "demo.db",

@@ -13,7 +13,13 @@ from newsletter.assemble import Candidate, assemble_issue
 from newsletter.content import IssueContent
 from newsletter.db import session_scope
 from newsletter.models import Feed, Issue, Item, utcnow
-from newsletter.periods import Period, period_containing, period_for_date, period_for_label
+from newsletter.periods import (
+    Period,
+    latest_due_period,
+    period_containing,
+    period_for_date,
+    period_for_label,
+)
 from newsletter.render import RenderedIssue, make_environment, render_issue
 from newsletter.sections import place_item
 from newsletter.service.app import App
@@ -38,14 +44,18 @@ class BuiltIssue:
         return self.content.skipped_reason is not None
 
 
-def resolve_period(app: App, week: str | None = None, as_of: date | None = None, now: datetime | None = None) -> Period:
-    """The period from --week or --as-of, else the one containing now (the next issue to go)."""
+def resolve_period(app: App, week: str | None = None, as_of: date | None = None,
+                   now: datetime | None = None, due: bool = False) -> Period:
+    """The period from --week or --as-of; else the next issue to go (the one containing now),
+    or with ``due`` the latest one whose send time has passed (what the scheduler sends)."""
     schedule = app.config.newsletter.schedule
     tz = app.config.newsletter.tz
     if week:
         return period_for_label(week, schedule.weekday, schedule.at, tz)
     if as_of:
         return period_for_date(as_of, schedule.weekday, schedule.at, tz)
+    if due:
+        return latest_due_period(now or datetime.now(UTC), schedule.weekday, schedule.at, tz)
     return period_containing(now or datetime.now(UTC), schedule.weekday, schedule.at, tz)
 
 
@@ -70,9 +80,12 @@ def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
     pairs = store.items_between(session, period.start, period.end)
     classify_stored(app, session, pairs)
     weights = {f.name: f.weight for f in app.config.feeds}
+    enabled = {f.name for f in app.config.feeds if f.enabled}
     known_sections = set(app.config.section_ids)
     result = []
     for item, feed in pairs:
+        if feed.name not in enabled:
+            continue  # removed from feeds.yaml or disabled: its stories leave the next issue too
         section = item.section if item.section in known_sections else feed.section
         result.append(
             Candidate(

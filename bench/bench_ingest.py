@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class Poll:
 
 
 def run_baseline(urls: list[str], timeout: float) -> tuple[Poll, Poll]:
-    """rss2email's fetch: feedparser fetches and parses each URL in turn, then re-polls with 304s."""
+    """rss2email's way: feedparser fetches and parses each URL in turn; then a 304 re-poll."""
     socket.setdefaulttimeout(timeout)  # feedparser has no timeout of its own
     validators: list[tuple[str | None, str | None]] = []
     statuses: Counter[str] = Counter()
@@ -111,7 +112,7 @@ def run_ours(base_url: str, feeds: int, workers: int, concurrency: int | None) -
             for label in ("ours first poll", "ours re-poll"):
                 progress = Progress()
                 cpu = time.process_time()
-                seconds, report = timed(lambda p=progress: ingest(app, progress=p))
+                seconds, report = timed(partial(ingest, app, progress=progress))
                 cpu = time.process_time() - cpu
                 statuses = Counter(o.status for o in report.outcomes)
                 note = f"main-process CPU {cpu:.2f} s"
@@ -130,8 +131,10 @@ def run_ours(base_url: str, feeds: int, workers: int, concurrency: int | None) -
 def parse_costs(items: int, sample: int, now: datetime) -> list[tuple[str, float]]:
     """Median CPU milliseconds to parse one generated feed, in this process, several ways."""
     bodies = [make_feed(i, items, now) for i in range(sample)]
-    headers = {"content-type": "application/rss+xml; charset=utf-8",
-               "content-location": "http://127.0.0.1/feed.xml"}  # fmt: skip
+    headers = {
+        "content-type": "application/rss+xml; charset=utf-8",
+        "content-location": "http://127.0.0.1/feed.xml",
+    }
 
     def per_feed(parse: Any) -> float:
         times = []
@@ -148,11 +151,15 @@ def parse_costs(items: int, sample: int, now: datetime) -> list[tuple[str, float
         ("average feed body (KB)", sum(len(b) for b in bodies) / len(bodies) / 1024),
         ("feedparser.parse, defaults (ms)", per_feed(plain())),
         ("feedparser.parse, sanitize_html=False (ms)", per_feed(plain(sanitize_html=False))),
-        ("feedparser.parse, sanitize_html=False, resolve_relative_uris=False (ms)",
-         per_feed(plain(sanitize_html=False, resolve_relative_uris=False))),
-        ("newsletter.parse.parse_feed (ms)",
-         per_feed(lambda b: parse_feed(b, url=headers["content-location"], now=now))),
-    ]  # fmt: skip
+        (
+            "feedparser.parse, sanitize_html=False, resolve_relative_uris=False (ms)",
+            per_feed(plain(sanitize_html=False, resolve_relative_uris=False)),
+        ),
+        (
+            "newsletter.parse.parse_feed (ms)",
+            per_feed(lambda b: parse_feed(b, url=headers["content-location"], now=now)),
+        ),
+    ]
     return rows
 
 
@@ -173,8 +180,10 @@ def print_table(rows: list[tuple[Poll | None, Poll, float]]) -> None:
                 continue
             items = f"{poll.items / poll.seconds:,.0f}" if poll.items else "-"
             speed = _speedup(baseline, ours, target) if poll is ours else ""
-            print(f"{poll.label:<22}{poll.seconds:>9.2f}{items:>10}"
-                  f"{poll.feeds / poll.seconds:>9.1f}  {speed}")  # fmt: skip
+            print(
+                f"{poll.label:<22}{poll.seconds:>9.2f}{items:>10}"
+                f"{poll.feeds / poll.seconds:>9.1f}  {speed}"
+            )
     print("items/s: items received and stored per second; a re-poll stores none (all 304).")
     for baseline, ours, _ in rows:
         for poll in (baseline, ours):
@@ -190,15 +199,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=50, help="items per feed (50)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added per request")
     parser.add_argument("--quick", action="store_true", help="40 feeds of 20 items: a smoke run")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="parse_workers for ingest() (os.cpu_count())")  # fmt: skip
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help="fetch_concurrency for ingest() (the setting's default, 16)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parse_workers for ingest() (os.cpu_count())",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="fetch_concurrency for ingest() (default: the setting's, 16)",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="time ingest() only")
     parser.add_argument("--parse-sample", type=int, default=10, help="feeds for the parse costs")
     parser.add_argument("--time-limit", type=float, default=900, help="abort after this (s)")
-    parser.add_argument("--stock-backlog", action="store_true",
-                        help="keep FeedServer's listen backlog of 5 (see harness.fix_backlog)")
+    parser.add_argument(
+        "--stock-backlog",
+        action="store_true",
+        help="keep FeedServer's listen backlog of 5 (see harness.fix_backlog)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.quick:
@@ -207,13 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.now(UTC)
     backlog = None if args.stock_backlog else 256
     print(machine_summary())
-    print(f"feeds: {args.feeds} x {args.items} items, {args.latency * 1000:g} ms latency per "
-          f"request, served from a child process on 127.0.0.1, listen backlog "
-          f"{backlog or 'FeedServer default (5)'}")  # fmt: skip
+    print(
+        f"feeds: {args.feeds} x {args.items} items, {args.latency * 1000:g} ms latency per "
+        f"request, served from a child process on 127.0.0.1, listen backlog "
+        f"{backlog or 'FeedServer default (5)'}"
+    )
     serving = generated_feed_server(args.feeds, args.items, args.latency, now, backlog=backlog)
     with serving as (base_url, size):
-        print(f"serving {size / 1e6:.1f} MB ({size / args.feeds / 1024:.0f} KB per feed) "
-              f"at {base_url}")  # fmt: skip
+        print(
+            f"serving {size / 1e6:.1f} MB ({size / args.feeds / 1024:.0f} KB per feed) "
+            f"at {base_url}"
+        )
         urls = [base_url + feed_path(i) for i in range(args.feeds)]
         timeout = max(30.0, args.latency * 10)
         baseline: tuple[Poll | None, Poll | None] = (None, None)
@@ -230,14 +254,18 @@ def main(argv: list[str] | None = None) -> int:
     problems = []
     if ours[0].items != expected or ours[1].statuses != Counter({"not_modified": args.feeds}):
         problems.append(f"ingest() stored {ours[0].items} of {expected} items or re-poll not 304")
-    if baseline[0] is not None and baseline[1] is not None and (
-        baseline[0].items != expected or baseline[1].statuses != Counter({"304": args.feeds})
+    if (
+        baseline[0] is not None
+        and baseline[1] is not None
+        and (baseline[0].items != expected or baseline[1].statuses != Counter({"304": args.feeds}))
     ):
         problems.append(f"baseline read {baseline[0].items} of {expected} items or re-poll not 304")
     missed = [
         label
-        for b, o, target, label in ((baseline[0], ours[0], FIRST_POLL_TARGET, "first poll"),
-                                    (baseline[1], ours[1], REPOLL_TARGET, "re-poll"))  # fmt: skip
+        for b, o, target, label in (
+            (baseline[0], ours[0], FIRST_POLL_TARGET, "first poll"),
+            (baseline[1], ours[1], REPOLL_TARGET, "re-poll"),
+        )
         if b is not None and b.seconds / o.seconds < target
     ]
     for problem in problems:

@@ -7,13 +7,15 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-EN_WORDS = (
-    "patients hospital clinical outcomes study researchers health system care costs data "
-    "treatment therapy drug device company market investors analysts physicians nurses "
-    "insurers coverage digital platform pilot program results safety efficacy cohort "
-    "enrollment biomarker oncology cardiology diabetes obesity vaccine gene cell imaging "
-    "diagnostics workflow staffing revenue quarter growth board pricing access rural"
-).split()
+_EN_WORDS_TEXT = (
+    "patients hospital clinical outcomes study researchers health system care costs "
+    "data treatment therapy drug device company market investors analysts physicians "
+    "nurses insurers coverage digital platform pilot program results safety efficacy "
+    "cohort enrollment biomarker oncology cardiology diabetes obesity vaccine gene "
+    "cell imaging diagnostics workflow staffing revenue quarter growth board pricing "
+    "access rural"
+)
+EN_WORDS = tuple(_EN_WORDS_TEXT.split())
 EN_TITLES = (
     "FDA approves {co} therapy for {area} after Phase 3 trial",
     "{co} raises $120 million Series B to expand {area} platform",
@@ -24,10 +26,11 @@ EN_TITLES = (
     "{co} names new chief medical officer",
     "Study links {area} screening to lower readmissions",
 )
-ZH_PHRASES = (
+_ZH_PHRASES_TEXT = (
     "医院 临床 研究 患者 治疗 药物 器械 企业 市场 投资 数据 平台 试点 项目 结果 安全性 有效性 "
     "队列 入组 肿瘤 心血管 糖尿病 疫苗 基因 细胞 影像 诊断 医保 支付 创新 产业 发展 合作"
-).split()
+)
+ZH_PHRASES = tuple(_ZH_PHRASES_TEXT.split())
 ZH_TITLES = (
     "{co}完成数亿元B轮融资，加速{area}布局",
     "国家药监局批准{co}{area}创新药上市",
@@ -59,7 +62,7 @@ def _description(rng: random.Random, chinese: bool, site: str, n: int) -> str:
         f'<p class="lead" style="margin:0 0 1em">{sentence(rng)} {sentence(rng)}</p>',
         f'<figure><img src="{site}/img/{n}.jpg" width="640" height="360" alt="photo {n}">'
         f"<figcaption>{sentence(rng)}</figcaption></figure>",
-        f"<p>{sentence(rng)} <a href=\"{link}\" target=\"_blank\">{sentence(rng)}</a> "
+        f'<p>{sentence(rng)} <a href="{link}" target="_blank">{sentence(rng)}</a> '
         f"<strong>{sentence(rng)}</strong> {sentence(rng)}</p>",
         "<ul>" + "".join(f"<li>{sentence(rng)}</li>" for _ in range(3)) + "</ul>",
         f"<blockquote><p><em>{sentence(rng)}</em></p></blockquote>",
@@ -81,8 +84,9 @@ def is_chinese(index: int) -> bool:
     return index % 5 == 4
 
 
-def make_feed(index: int, items: int, now: datetime, window: timedelta = timedelta(days=7),
-              seed: int = 2026) -> bytes:
+def make_feed(
+    index: int, items: int, now: datetime, window: timedelta = timedelta(days=7), seed: int = 2026
+) -> bytes:
     """Feed number ``index`` as RSS 2.0 bytes (UTF-8), items dated within ``window`` before now."""
     rng = random.Random(seed * 100_003 + index)
     chinese = is_chinese(index)

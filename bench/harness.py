@@ -1,4 +1,4 @@
-"""What both benchmarks share: a feed server in a child process, a config, a watchdog, the machine."""
+"""Shared by the benchmarks: a feed server in a child process, a config, a watchdog, the machine."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from multiprocessing.connection import Connection
@@ -25,8 +25,17 @@ from newsletter.demo.server import FeedServer, Route
 from newsletter.service.app import App, open_app
 
 ROOT = Path(__file__).resolve().parent.parent
-LIBRARIES = ("feedparser", "httpx", "httpcore", "SQLAlchemy", "sqlmodel", "nh3", "premailer",
-             "Jinja2", "lxml")  # fmt: skip
+LIBRARIES = (
+    "feedparser",
+    "httpx",
+    "httpcore",
+    "SQLAlchemy",
+    "sqlmodel",
+    "nh3",
+    "premailer",
+    "Jinja2",
+    "lxml",
+)
 FEED_CONTENT_TYPE = "application/rss+xml; charset=utf-8"
 
 
@@ -40,8 +49,15 @@ def feed_path(index: int) -> str:
     return f"/feeds/{index:05d}.xml"
 
 
-def _serve_generated(conn: Connection, feeds: int, items: int, latency: float, now: datetime,
-                     window: timedelta, backlog: int | None) -> None:
+def _serve_generated(
+    conn: Connection,
+    feeds: int,
+    items: int,
+    latency: float,
+    now: datetime,
+    window: timedelta,
+    backlog: int | None,
+) -> None:
     """Child process: generate the feeds, serve them, stop on a message or when the parent dies."""
     routes = {
         feed_path(i): Route(body=make_feed(i, items, now, window), content_type=FEED_CONTENT_TYPE)
@@ -51,10 +67,8 @@ def _serve_generated(conn: Connection, feeds: int, items: int, latency: float, n
         if backlog:
             fix_backlog(server, backlog)
         conn.send((server.base_url, sum(len(r.body) for r in routes.values())))
-        try:
+        with suppress(EOFError):  # EOF: the parent exited (or the watchdog ended it)
             conn.recv()
-        except EOFError:  # the parent exited (or the watchdog killed it)
-            pass
 
 
 def fix_backlog(server: FeedServer, backlog: int) -> None:
@@ -68,9 +82,14 @@ def fix_backlog(server: FeedServer, backlog: int) -> None:
 
 
 @contextmanager
-def generated_feed_server(feeds: int, items: int, latency: float, now: datetime,
-                          window: timedelta = timedelta(days=7),
-                          backlog: int | None = 256) -> Iterator[tuple[str, int]]:
+def generated_feed_server(
+    feeds: int,
+    items: int,
+    latency: float,
+    now: datetime,
+    window: timedelta = timedelta(days=7),
+    backlog: int | None = 256,
+) -> Iterator[tuple[str, int]]:
     """Serve ``feeds`` generated feeds from a child process; yields (base URL, total body bytes).
 
     The server gets its own process so that its threads never hold the measured process's GIL.
@@ -78,9 +97,12 @@ def generated_feed_server(feeds: int, items: int, latency: float, now: datetime,
     """
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=_serve_generated, args=(child, feeds, items, latency, now,
-                                                             window, backlog),
-                              name="feed-server", daemon=True)  # fmt: skip
+    process = context.Process(
+        target=_serve_generated,
+        args=(child, feeds, items, latency, now, window, backlog),
+        name="feed-server",
+        daemon=True,
+    )
     process.start()
     child.close()
     try:
@@ -92,10 +114,8 @@ def generated_feed_server(feeds: int, items: int, latency: float, now: datetime,
             raise RuntimeError("the feed server process exited before serving") from exc
         yield base_url, total_bytes
     finally:
-        try:
+        with suppress(OSError):
             parent.send("stop")
-        except OSError:
-            pass
         process.join(10)
         if process.is_alive():
             process.terminate()

@@ -183,6 +183,12 @@ class NewsletterConfig(_Strict):
     templates: str = "templates"
     html_budget_bytes: int = Field(default=100_000, ge=10_000)
 
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to_shape(cls, value: str | None) -> str | None:
+        # Checked here, not when the first message is built (a line break would fail there).
+        return None if value is None else Sender._email_shape(value)
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

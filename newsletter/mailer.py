@@ -85,19 +85,25 @@ def build_message(parts: MessageParts) -> bytes:
     # RFC 2369 and RFC 8058: an https URL for one-click POST, plus mailto.
     msg["List-Unsubscribe"] = f"<{parts.unsubscribe_url}>, <{parts.unsubscribe_mailto}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    if parts.language:
-        msg["Content-Language"] = parts.language
     msg["MIME-Version"] = "1.0"
     msg.set_content(parts.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    if parts.language:
+        # After the content: set_content() clears every Content-* header set before it.
+        msg["Content-Language"] = parts.language
     return msg.as_bytes(policy=SMTP_POLICY)
 
 
 def list_id(title: str, domain: str) -> str:
-    """A List-Id header value: "Title" <slug.domain>."""
+    """A List-Id header value (RFC 2919): "Title" <slug.domain>, unquoted if not ASCII."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "newsletter"
-    name = safe_header_text(title).replace('"', "'")
-    return f'"{name}" <{slug}.{domain}>'
+    name = safe_header_text(title)
+    if name.isascii():
+        return f'"{name.replace(chr(34), chr(39))}" <{slug}.{domain}>'
+    # RFC 2047 section 5: an encoded-word may not sit inside a quoted string, and the policy
+    # would put one there (leaving an unbalanced quote). Non-ASCII names go as plain words.
+    words = re.sub(r'[()<>\[\]:;@\\,."]+', " ", name).split()
+    return f"{' '.join(words)} <{slug}.{domain}>"
 
 
 def unsubscribe_mailto(sender_email: str, token: str) -> str:

@@ -51,12 +51,16 @@ class ParsedFeed:
 
 
 def prepare_body(body: bytes, encoding: str | None) -> tuple[bytes, str | None]:
-    """Apply an encoding override (to UTF-8), then strip internal DTD subsets (entity bombs)."""
+    """Apply an encoding override (to UTF-8), drop whitespace before the XML declaration and
+    strip internal DTD subsets (entity bombs)."""
     forced = None
     if encoding:
         text = body.decode(encoding, errors="replace")
         body = _XML_DECL_ENCODING.sub(rb"\1", text.encode("utf-8"))
         forced = "utf-8"
+    if body[:1].isspace() and body.lstrip().startswith(b"<?xml"):
+        # Nothing may precede the XML declaration; expat would refuse the whole document.
+        body = body.lstrip()
     # Cut from the DOCTYPE (or first ENTITY) to the root element, however long the subset is
     # and whatever its values hold ("]>" inside an entity value ends no regex early).
     first = _FIRST_ELEMENT.search(body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -149,19 +150,23 @@ def inline_css(html: str) -> str:
     )
 
 
-def _shrink(content: IssueContent, summary_chars: int | None) -> IssueContent:
-    """A smaller issue: shorter summaries, or one item fewer in the largest section."""
+def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> IssueContent:
+    """A smaller issue: shorter summaries, or ``drop`` items fewer, each from the then-largest
+    section."""
     if summary_chars is not None:
         sections = [
             IssueSection(s.id, s.title, [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items], s.available)
             for s in content.sections
         ]
         return replace(content, sections=sections)
-    largest = max(content.sections, key=lambda s: len(s.items))
+    kept = [list(s.items) for s in content.sections]
+    for _ in range(drop):
+        max(kept, key=len).pop()
     sections = [
-        IssueSection(s.id, s.title, s.items[:-1] if s is largest else s.items, s.available) for s in content.sections
+        IssueSection(s.id, s.title, items, s.available)
+        for s, items in zip(content.sections, kept, strict=True)
     ]
-    return replace(content, sections=sections, item_count=content.item_count - 1)
+    return replace(content, sections=sections, item_count=sum(len(items) for items in kept))
 
 
 def render_issue(env: SandboxedEnvironment, content: IssueContent, options: RenderOptions) -> tuple[RenderedIssue, IssueContent]:
@@ -178,10 +183,17 @@ def render_issue(env: SandboxedEnvironment, content: IssueContent, options: Rend
         if size <= options.html_budget_bytes or content.item_count <= 1:
             break
         step = summary_steps.pop(0) if summary_steps else None
-        what = f"summaries cut to {step} characters" if step else "one item dropped from the largest section"
+        # Drop about as many items as the excess is worth: one per render (premailer is slow)
+        # made a long issue take hundreds of renders and warnings.
+        excess_items = math.ceil((size - options.html_budget_bytes) * content.item_count / size)
+        drop = min(content.item_count - 1, max(1, excess_items))
+        if step:
+            what = f"summaries cut to {step} characters"
+        else:
+            what = f"{drop} item(s) dropped from the largest sections"
         warnings.append(f"HTML is {size:,} bytes, over the {options.html_budget_bytes:,} byte budget; {what}")
         log.warning(warnings[-1])
-        content = _shrink(content, step)
+        content = _shrink(content, step, drop)
     text = _render_template(env, "email/issue.txt", context)
     return RenderedIssue(html=html, text=_normalize_text(text), warnings=warnings), content
 

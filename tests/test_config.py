@@ -1,4 +1,4 @@
-"""newsletter.config: feeds.yaml into frozen typed objects; errors name the file, entry and field."""
+"""newsletter.config: feeds.yaml into frozen typed objects; errors name file, entry and field."""
 
 from __future__ import annotations
 
@@ -32,7 +32,12 @@ def base_raw() -> dict[str, Any]:
         "newsletter": newsletter_block(),
         "sections": [
             {"id": "headlines", "title": "Headlines", "keywords": ["FDA"]},
-            {"id": "financing", "title": "Financing", "priority": 10, "patterns": [r"Series [A-F]"]},
+            {
+                "id": "financing",
+                "title": "Financing",
+                "priority": 10,
+                "patterns": [r"Series [A-F]"],
+            },
         ],
         "feeds": [
             {"name": "STAT News", "url": "https://www.statnews.com/feed/", "section": "headlines"},
@@ -288,6 +293,14 @@ def test_header_injection_in_title_or_subject_is_refused(field: str, value: str)
     assert f"field 'newsletter.{field}'" in message and "one line" in message
 
 
+@pytest.mark.parametrize("value", ["editors", "editors@news.example.com\r\nBcc: v@example.com"])
+def test_reply_to_must_be_an_address(value: str) -> None:
+    raw = base_raw()
+    raw["newsletter"]["reply_to"] = value
+    message = config_error(raw)
+    assert "field 'newsletter.reply_to'" in message and "must be an address" in message
+
+
 def test_sender_name_with_encoded_word_is_refused() -> None:
     raw = base_raw()
     raw["newsletter"]["sender"]["name"] = "=?utf-8?q?x=0D=0ABcc:_v@example.com?="
@@ -324,8 +337,7 @@ def test_parse_config_does_not_mutate_its_input() -> None:
 def test_yaml_syntax_error_reports_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "feeds.yaml"
     path.write_text(
-        "newsletter:\n  title: Weekly\nsections:\n  - id: a\n    title: [unclosed\n"
-        "feeds: []\n",
+        "newsletter:\n  title: Weekly\nsections:\n  - id: a\n    title: [unclosed\nfeeds: []\n",
         encoding="utf-8",
     )
     with pytest.raises(ConfigError) as info:

@@ -23,8 +23,8 @@ SUNDAY = 6
 EIGHT = time(8, 0)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_docstring_example() -> None:
@@ -131,7 +131,9 @@ def test_consecutive_periods_tile_time_for_years(tz: ZoneInfo, weekday: int, at:
         period = period_for_label(f"{iso.year}-W{iso.week:02d}", weekday, at, tz)
         if previous is not None:
             assert period.start == previous.end, period.label
-        assert timedelta(days=6, hours=22) <= period.end - period.start <= timedelta(days=7, hours=2)
+        assert (
+            timedelta(days=6, hours=22) <= period.end - period.start <= timedelta(days=7, hours=2)
+        )
         previous = period
         label_day += timedelta(days=7)
 

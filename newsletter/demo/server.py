@@ -80,7 +80,9 @@ class FeedServer:
         self._httpd = QuietServer((host, port), Handler)
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="feed-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     as_completed,
 )
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,7 @@ from newsletter.errors import FeedError
 from newsletter.fetch import FetchLimits, FetchResult, Validators, fetch_feed, make_client
 from newsletter.models import Feed
 from newsletter.parse import ParsedFeed, parse_feed
-from newsletter.sections import place_item
+from newsletter.editorial.sections import place_item
 from newsletter.service.app import App
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,17 @@ def ingest(
             except FeedError as exc:
                 done(job, FeedOutcome(job.name, "error", error=str(exc)))
                 continue
+            except BrokenProcessPool:
+                # A worker died (for example killed by the OOM killer): parse this one here.
+                log.warning("parser process pool broke; parsing %s in-process", job.name)
+                try:
+                    parsed = _parse_job(result.body or b"", result.url, result.content_type,
+                                        job.encoding, job.language, now)
+                except FeedError as exc:
+                    done(job, FeedOutcome(job.name, "error", error=str(exc)))
+                    continue
             except Exception as exc:  # a parser crash on hostile bytes is this feed's problem only
-                log.exception("parsing feed %s crashed", job.name)
+                log.warning("parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc)
                 done(job, FeedOutcome(job.name, "error", error=f"parser failed: {exc.__class__.__name__}: {exc}"))
                 continue
             rows = _item_rows(app, job, parsed, now)

@@ -21,7 +21,7 @@ from newsletter.periods import (
     period_for_label,
 )
 from newsletter.render import RenderedIssue, make_environment, render_issue
-from newsletter.sections import place_item
+from newsletter.editorial.sections import place_item
 from newsletter.service.app import App
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Pure editorial decisions: financing and event facts, story clusters, key points."""

@@ -1,0 +1,144 @@
+"""Money amounts in English and Chinese trade news, as a low/high range with a currency."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Full-width digits and punctuation are normalized before matching (see normalize()).
+_CN_UNIT = {"万": 10_000, "亿": 100_000_000, "千万": 10_000_000, "百万": 1_000_000, "十亿": 1_000_000_000}
+_EN_UNIT = {
+    "k": 1_000, "thousand": 1_000,
+    "m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "million": 1_000_000, "millions": 1_000_000,
+    "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000,
+}  # fmt: skip
+_CN_CURRENCY = {"美元": "USD", "美金": "USD", "元": "CNY", "人民币": "CNY", "元人民币": "CNY", "欧元": "EUR",
+                "港元": "HKD", "港币": "HKD", "日元": "JPY", "英镑": "GBP", "新加坡元": "SGD"}
+_SYMBOL = {"US$": "USD", "$": "USD", "USD": "USD", "€": "EUR", "EUR": "EUR", "£": "GBP", "GBP": "GBP",
+           "HK$": "HKD", "HKD": "HKD", "¥": "CNY", "RMB": "CNY", "CNY": "CNY", "S$": "SGD", "JPY": "JPY"}
+_VAGUE_CN = {
+    # 数亿 = "several hundred million": 1亿 to 10亿, and so on.
+    "数十亿": (1_000_000_000, 10_000_000_000), "数亿": (100_000_000, 1_000_000_000),
+    "数千万": (10_000_000, 100_000_000), "数百万": (1_000_000, 10_000_000),
+    "亿元级": (100_000_000, 1_000_000_000), "千万级": (10_000_000, 100_000_000),
+    "上亿": (100_000_000, None), "过亿": (100_000_000, None), "超亿": (100_000_000, None),
+    "近亿": (90_000_000, 100_000_000),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A range in whole currency units; ``high`` None means open-ended ("over $100M")."""
+
+    low: float | None
+    high: float | None
+    currency: str | None
+    text: str
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form."""
+        return {"low": self.low, "high": self.high, "currency": self.currency, "text": self.text}
+
+
+def normalize(text: str) -> str:
+    """Full-width digits/letters to ASCII, unify dashes and spaces inside numbers."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF10 <= code <= 0xFF19 or 0xFF21 <= code <= 0xFF3A or 0xFF41 <= code <= 0xFF5A:
+            out.append(chr(code - 0xFEE0))
+        elif ch in "－—–~～〜":
+            out.append("-")
+        elif ch == "＄":
+            out.append("$")
+        elif ch == "\u00a0":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", "".join(out))
+
+
+_NUM = r"\d+(?:\.\d+)?"
+_CN_CURR = "|".join(sorted(_CN_CURRENCY, key=len, reverse=True))
+_CN_AMOUNT = re.compile(
+    rf"(?P<qual>近|超过|超|逾|过|约|达|近乎|将近)?\s*(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)?"
+    rf"(?:\s*(?:-|至|到)\s*(?P<b>{_NUM})\s*(?P<ub>千万|百万|十亿|万|亿))?"
+    rf"\s*(?P<cur>{_CN_CURR})"
+)
+_CN_UNIT_ONLY = re.compile(rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?")
+_CN_VAGUE = re.compile(rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?:元)?(?P<cur>{_CN_CURR})?")
+_SYM = r"(?:US\$|HK\$|S\$|\$|€|£|¥|USD|EUR|GBP|HKD|RMB|CNY|JPY)"
+_EN_AMOUNT = re.compile(
+    rf"(?P<qual>over|more than|upwards of|north of|nearly|almost|about|around|approximately|up to)?\s*"
+    rf"(?P<sym>{_SYM})\s?(?P<a>{_NUM})\s*(?P<ua>million|millions|billion|thousand|mn|bn|mm|[mbk])?\b"
+    rf"(?:\s*(?:-|to)\s*(?:{_SYM})?\s?(?P<b>{_NUM})\s*(?P<ub>million|billion|thousand|mn|bn|mm|[mbk])\b)?",
+    re.IGNORECASE,
+)
+_EN_WORD_CURRENCY = re.compile(
+    rf"(?P<qual>over|more than|nearly|about)?\s*(?P<a>{_NUM})\s*(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB)",
+    re.IGNORECASE,
+)
+_WORD_CURRENCY = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yuan": "CNY", "rmb": "CNY"}
+
+
+def _open_or_near(qual: str | None, value: float) -> tuple[float | None, float | None]:
+    qual = (qual or "").lower()
+    if qual in ("超过", "超", "逾", "过", "over", "more than", "upwards of", "north of"):
+        return value, None
+    if qual in ("近", "将近", "近乎", "nearly", "almost"):
+        return round(value * 0.9, 2), value
+    return value, value
+
+
+def _scale(number: str, unit: str | None, table: dict[str, int]) -> float:
+    value = float(number) * (table.get(unit.lower() if unit else "", 1) if unit else 1)
+    return float(round(value, 2))
+
+
+def find_amount(text: str) -> Amount | None:
+    """The first money amount in the text, or None."""
+    text = normalize(text)
+    candidates: list[tuple[int, Amount]] = []
+    for m in _CN_AMOUNT.finditer(text):
+        unit_a = m.group("ua")
+        unit_b = m.group("ub")
+        if not unit_a and not unit_b and m.group("cur") in ("元", "人民币", "元人民币"):
+            continue  # a bare "100元" is a price, not a round
+        unit_a = unit_a or unit_b
+        cur = _CN_CURRENCY[m.group("cur")]
+        low: float | None
+        high: float | None
+        if m.group("b"):
+            low = _scale(m.group("a"), unit_a, _CN_UNIT)
+            high = _scale(m.group("b"), unit_b, _CN_UNIT)
+        else:
+            low, high = _open_or_near(m.group("qual"), _scale(m.group("a"), unit_a, _CN_UNIT))
+        candidates.append((m.start(), Amount(low, high, cur, m.group(0).strip())))
+    for m in _CN_VAGUE.finditer(text):
+        low_v, high_v = _VAGUE_CN[m.group("v")]
+        cur = _CN_CURRENCY[m.group("cur")] if m.group("cur") else "CNY"
+        candidates.append((m.start(), Amount(float(low_v), float(high_v) if high_v else None, cur, m.group(0))))
+    for m in re.finditer(r"(近|超过|超|逾|过)(\d+(?:\.\d+)?)\s*亿(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑))", text):
+        value = _scale(m.group(2), "亿", _CN_UNIT)
+        low, high = _open_or_near(m.group(1), value)
+        candidates.append((m.start(), Amount(low, high, "CNY", m.group(0))))
+    for m in _EN_AMOUNT.finditer(text):
+        sym = m.group("sym").upper() if m.group("sym").isalpha() else m.group("sym")
+        currency = _SYMBOL.get(sym) or _SYMBOL.get(m.group("sym"), "USD")
+        unit_a, unit_b = m.group("ua"), m.group("ub")
+        if m.group("b"):
+            low = _scale(m.group("a"), unit_a or unit_b, _EN_UNIT)
+            high = _scale(m.group("b"), unit_b, _EN_UNIT)
+        else:
+            if not unit_a and float(m.group("a")) < 10_000:
+                continue  # "$5" alone is not a funding amount
+            low, high = _open_or_near(m.group("qual"), _scale(m.group("a"), unit_a, _EN_UNIT))
+        candidates.append((m.start(), Amount(low, high, currency, m.group(0).strip())))
+    for m in _EN_WORD_CURRENCY.finditer(text):
+        value = _scale(m.group("a"), m.group("ua"), _EN_UNIT)
+        low, high = _open_or_near(m.group("qual"), value)
+        candidates.append((m.start(), Amount(low, high, _WORD_CURRENCY[m.group("cur").lower()], m.group(0).strip())))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda pair: pair[0])
+    return candidates[0][1]

@@ -1,0 +1,129 @@
+"""Story clusters: the same news from several feeds (or twice from one), found deterministically.
+
+Two items are the same story when any of these holds:
+- the same canonical link;
+- their titles, with prefixes such as 【首发】 or "速递 |" and punctuation removed, share at
+  least 75 % of the smaller title's tokens (English words, Chinese character pairs);
+- title and summary together have a TF-IDF cosine similarity of at least 0.4;
+- both announce a funding round of the same company and round.
+Clusters are the connected groups of such pairs; the cluster id is derived from its smallest
+item id, so the same items always give the same clusters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from newsletter.text import title_fingerprint
+
+TITLE_OVERLAP = 0.75
+CONTENT_COSINE = 0.4
+_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|(?:exclusive|breaking|update)\s*:)\s*", re.I)
+_LATIN = re.compile(r"[a-z0-9][a-z0-9+-]*")
+_CJK = re.compile(r"[\u3400-\u9fff]+")
+_STOP = frozenset(
+    "a an the of for to in on at by with and or from as is are be its it this that new into over after "
+    "via will has have more than about up out your our their us".split()
+)
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    """What clustering needs of one item."""
+
+    id: int
+    title: str
+    summary: str = ""
+    url: str | None = None
+    financing_key: str | None = None  # "company|round" when the item announces a round
+
+
+@dataclass
+class _Vector:
+    title: set[str]
+    weights: dict[str, float] = field(default_factory=dict)
+    norm: float = 0.0
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """English word stems and Chinese character bigrams."""
+    text = unicodedata.normalize("NFKC", _PREFIX.sub("", text)).lower()
+    out = [_stem(w) for w in _LATIN.findall(text) if w not in _STOP and len(w) > 1]
+    for run in _CJK.findall(text):
+        if len(run) == 1:
+            out.append(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def _vectors(items: Sequence[StoryInput]) -> list[_Vector]:
+    docs = [tokens(i.title) * 2 + tokens(i.summary[:600]) for i in items]
+    df: Counter[str] = Counter()
+    for doc in docs:
+        df.update(set(doc))
+    n = len(items)
+    vectors = []
+    for item, doc in zip(items, docs, strict=True):
+        tf = Counter(doc)
+        weights = {t: c * math.log((1 + n) / (1 + df[t])) + 0.0 for t, c in tf.items()}
+        weights = {t: w for t, w in weights.items() if w > 0}
+        norm = math.sqrt(sum(w * w for w in weights.values()))
+        vectors.append(_Vector(set(tokens(item.title)), weights, norm))
+    return vectors
+
+
+def _cosine(a: _Vector, b: _Vector) -> float:
+    if not a.norm or not b.norm:
+        return 0.0
+    small, large = (a, b) if len(a.weights) < len(b.weights) else (b, a)
+    return sum(w * large.weights.get(t, 0.0) for t, w in small.weights.items()) / (a.norm * b.norm)
+
+
+def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
+    """Whether two items report the same news (see the module docstring)."""
+    if a.url and a.url == b.url:
+        return True
+    if a.financing_key and a.financing_key == b.financing_key:
+        return True
+    if title_fingerprint(a.title) == title_fingerprint(b.title):
+        return True
+    smaller = min(len(va.title), len(vb.title))
+    if smaller >= 3 and len(va.title & vb.title) / smaller >= TITLE_OVERLAP:
+        return True
+    return _cosine(va, vb) >= CONTENT_COSINE
+
+
+def cluster_ids(items: Sequence[StoryInput]) -> dict[int, str]:
+    """Map every item id to its cluster id (deterministic for the same items)."""
+    ordered = sorted(items, key=lambda i: i.id)
+    parent = list(range(len(ordered)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    vectors = _vectors(ordered)
+    for i in range(len(ordered)):
+        for j in range(i + 1, len(ordered)):
+            if find(i) != find(j) and same_story(ordered[i], ordered[j], vectors[i], vectors[j]):
+                parent[max(find(i), find(j))] = min(find(i), find(j))
+    result = {}
+    for index, item in enumerate(ordered):
+        root = ordered[find(index)].id
+        result[item.id] = "c" + hashlib.sha1(str(root).encode()).hexdigest()[:10]
+    return result

@@ -29,13 +29,13 @@ from harness import (
     start_watchdog,
     timed,
 )
+from sqlmodel import SQLModel
 
 from newsletter.assemble import assemble_issue
 from newsletter.config import load_config
 from newsletter.db import session_scope
 from newsletter.demo.samples import load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
-from newsletter.models import Delivery, Issue, Subscriber
 from newsletter.periods import Period, latest_due_period
 from newsletter.render import build_context, inline_css, make_environment, render_issue
 from newsletter.service.app import App
@@ -44,6 +44,7 @@ from newsletter.service.issues import build_issue, candidates
 from newsletter.service.sending import compose, freeze_issue
 from newsletter.tokens import new_token
 
+TABLES = SQLModel.metadata.tables
 NAMES = ("Alex Reader", "张伟", "Li Na (医学编辑)", None, "Dr. María-José Núñez", "O'Brien, Pat")
 
 
@@ -114,22 +115,23 @@ def add_subscribers(app: App, count: int, now: datetime) -> float:
 
     def insert() -> None:
         with app.engine.begin() as conn:
-            conn.execute(sa.insert(Subscriber.__table__), rows)
+            conn.execute(sa.insert(TABLES["subscriber"]), rows)
 
     return timed(insert)[0]
 
 
 def recipients(app: App, period: Period) -> list[tuple[str, str | None, str, str]]:
     """(email, name, token, Message-ID) of every queued delivery of the period's issue."""
+    sub, delivery, issue = TABLES["subscriber"].c, TABLES["delivery"].c, TABLES["issue"].c
     stmt = (
-        sa.select(Subscriber.email, Subscriber.name, Subscriber.token, Delivery.message_id)
-        .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-        .join(Issue, Issue.id == Delivery.issue_id)
-        .where(Issue.period == period.label, Delivery.status == "queued")
-        .order_by(Delivery.id)
+        sa.select(sub.email, sub.name, sub.token, delivery.message_id)
+        .join_from(TABLES["subscriber"], TABLES["delivery"], delivery.subscriber_id == sub.id)
+        .join(TABLES["issue"], issue.id == delivery.issue_id)
+        .where(issue.period == period.label, delivery.status == "queued")
+        .order_by(delivery.id)
     )
     with app.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(stmt)]
+        return [(row[0], row[1], row[2], row[3]) for row in conn.execute(stmt)]
 
 
 def run(args: argparse.Namespace) -> list[Step]:
@@ -228,8 +230,9 @@ def run(args: argparse.Namespace) -> list[Step]:
                 f"composed {size / 1e6:,.1f} MB, {size / max(1, len(people)) / 1024:.1f} KB "
                 f"per message"
             )
-            sample = compose(app, frozen, *people[0], now)
-            assert people[0][2].encode() in sample, "personal unsubscribe link missing"
+            email, name, token, msg_id = people[0]
+            sample = compose(app, frozen, email, name, token, msg_id, now)
+            assert token.encode() in sample, "personal unsubscribe link missing"
         finally:
             app.engine.dispose()
     return steps

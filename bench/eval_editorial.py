@@ -36,7 +36,9 @@ class Counts:
 
 
 def load(path: Path = DATA) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def evaluate(rows: list[dict[str, Any]], show_errors: bool = False) -> dict[str, float]:
@@ -51,16 +53,19 @@ def evaluate(rows: list[dict[str, Any]], show_errors: bool = False) -> dict[str,
             facts = got.to_dict()
             checks = (
                 facts["round"] == want["round"],
-                (facts["amount_low"], facts["amount_high"]) == (want["amount_low"], want["amount_high"]),
+                (facts["amount_low"], facts["amount_high"])
+                == (want["amount_low"], want["amount_high"]),
                 facts["currency"] == want["currency"],
             )
             round_ok += checks[0]
             amount_ok += checks[1]
             currency_ok += checks[2]
             if show_errors and not all(checks):
-                print(f"FIELDS {row['id']}: got {facts['round']} {facts['amount_low']}-{facts['amount_high']} "
-                      f"{facts['currency']}; want {want['round']} {want['amount_low']}-{want['amount_high']} "
-                      f"{want['currency']} | {row['title']}")
+                print(
+                    f"FIELDS {row['id']}: got {facts['round']} {facts['amount_low']}-{facts['amount_high']} "
+                    f"{facts['currency']}; want {want['round']} {want['amount_low']}-{want['amount_high']} "
+                    f"{want['currency']} | {row['title']}"
+                )
         elif got and not want:
             fin.fp += 1
             if show_errors:
@@ -73,10 +78,14 @@ def evaluate(rows: list[dict[str, Any]], show_errors: bool = False) -> dict[str,
         want_event = row["event"]
         if got_event and want_event:
             ev.tp += 1
-            same_day = got_event.start is not None and got_event.start.isoformat() == want_event["start"]
+            same_day = (
+                got_event.start is not None and got_event.start.isoformat() == want_event["start"]
+            )
             date_ok += same_day
             if show_errors and not same_day:
-                print(f"DATE {row['id']}: got {got_event.start} want {want_event['start']} | {row['title']}")
+                print(
+                    f"DATE {row['id']}: got {got_event.start} want {want_event['start']} | {row['title']}"
+                )
         elif got_event and not want_event:
             ev.fp += 1
             if show_errors:

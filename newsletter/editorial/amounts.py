@@ -75,10 +75,10 @@ _EN_AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _EN_WORD_CURRENCY = re.compile(
-    rf"(?P<qual>over|more than|nearly|about)?\s*(?P<a>{_NUM})\s*(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB)",
+    rf"(?P<qual>over|more than|nearly|about)?\s*(?P<a>{_NUM})\s*(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB|yen)",
     re.IGNORECASE,
 )
-_WORD_CURRENCY = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yuan": "CNY", "rmb": "CNY"}
+_WORD_CURRENCY = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yuan": "CNY", "rmb": "CNY", "yen": "JPY"}
 
 
 def _open_or_near(qual: str | None, value: float) -> tuple[float | None, float | None]:

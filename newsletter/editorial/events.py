@@ -12,7 +12,9 @@ from newsletter.editorial.amounts import normalize
 _EN_KIND = re.compile(
     r"\b(conference|summit|forum|webinar|web seminar|livestream|live stream|expo|exhibition|congress|"
     r"symposium|workshop|training|bootcamp|meetup|roundtable|hackathon|fair|convention|masterclass|"
-    r"virtual event|annual meeting)s?\b",
+    r"virtual event|annual meeting|showcase|webcast|fireside chat|linkedin live|live session|live q&a|"
+    r"r&d day|investor day|demo day|open house|breakfast|luncheon|dinner|reception|gala|pitch night|"
+    r"partnering|town hall|ask me anything|ama)s?\b",
     re.I,
 )
 _EN_FUTURE = re.compile(
@@ -21,24 +23,29 @@ _EN_FUTURE = re.compile(
     r"invit\w*|call for|early[- ]bird|kicks off (?:on|next)|opens (?:on|next)|ahead of|preview|"
     r"in \d+ days|next (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"tomorrow|countdown|sign up|rsvp|tickets|agenda announced|speakers announced|set for|slated for|"
-    r"scheduled for|is coming|are you ready|don't miss|reserve your)\b",
+    r"scheduled for|is coming|are you ready|don't miss|reserve your|\d+ days to go|days away|"
+    r"applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
     re.I,
 )
 _EN_PAST = re.compile(
     r"\b(recap|wrap(?:s|ped)? up|concluded|concludes|highlights from|took place|was held|were held|"
     r"drew|attracted|held last|closed (?:on|with|its)|wrapped|came to a close|ended|looking back|"
-    r"takeaways from|lessons from|what we learned|at last week's|at this year's|after the|round-?up)\b",
+    r"takeaways from|lessons from|what we learned|at last week's|at this year's|after the|round-?up|"
+    r"closes with|closed with|replay|on demand|on-demand|recording)\b",
     re.I,
 )
-_ZH_KIND = re.compile(r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会)")
+_ZH_KIND = re.compile(
+    r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
+    r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会)"
+)
 _ZH_FUTURE = re.compile(
     r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
     r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
-    r"\d+天后|明天|下周)"
+    r"\d+天后|明天|明晚|明早|下周|开幕|见！|见!|报名中)"
 )
 _ZH_PAST = re.compile(
     r"(圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
-    r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开)"
+    r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要)"
 )
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -53,9 +60,13 @@ _EN_DATE_MD = re.compile(rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[
 _EN_DATE_DM = re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?\s+{_MON}(?:,?\s+(?P<year>\d{{4}}))?", re.I)
 _ISO_DATE = re.compile(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
 _ZH_DATE = re.compile(r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)")
-_IN_DAYS = re.compile(r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后", re.I)
+_IN_DAYS = re.compile(
+    r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
+    r"\b(?P<togo>\d{1,3}) days (?:to go|away)\b",
+    re.I,
+)
 _NEXT_WEEKDAY = re.compile(r"\bnext (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|下(?:周|星期)(?P<zwd>[一二三四五六日天])", re.I)
-_TOMORROW = re.compile(r"\btomorrow\b|明天|明日")
+_TOMORROW = re.compile(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
 
 _ONLINE = re.compile(r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar)\b|线上|云端|直播|在线|网络研讨会|云会", re.I)
 _ZH_CITIES = (
@@ -124,7 +135,7 @@ def event_date(text: str, published: date) -> date | None:
         if d:
             found.append((m.start(), d))
     for m in _IN_DAYS.finditer(text):
-        n = int(m.group("n") or m.group("zn") or m.group("after"))
+        n = int(m.group("n") or m.group("zn") or m.group("after") or m.group("togo"))
         found.append((m.start(), published + timedelta(days=n)))
     for m in _NEXT_WEEKDAY.finditer(text):
         target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[m.group("zwd")]
@@ -181,7 +192,8 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         if not (_ZH_FUTURE.search(text) or (start and start >= published)):
             return None
     else:
-        if not _EN_KIND.search(title_n):
+        invite = re.search(r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I)
+        if not _EN_KIND.search(title_n) and not (invite and event_date(text, published)):
             return None
         if _EN_PAST.search(title_n) or (_EN_PAST.search(summary_n) and not _EN_FUTURE.search(title_n)):
             return None

@@ -12,7 +12,7 @@ ROUNDS = ("seed", "angel", "pre-a", "a", "a+", "b", "b+", "c", "d", "e", "pre-ip
 
 # --- English ------------------------------------------------------------------------------
 _EN_RAISE = re.compile(
-    r"\b(raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
+    r"\b(emerges from stealth with|launches with|debuts with|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
     r"completes|completed|announces|announced|gets|receives|received|nets|scores|picks up|pulls in|"
     r"brings in|rakes in)\b",
     re.I,
@@ -27,11 +27,11 @@ _EN_FUNDING_WORD = re.compile(
     r"\b(funding|financing|investment|round|series [a-e]|seed|venture|capital injection|raise)\b", re.I
 )
 _EN_NOT = re.compile(
-    r"\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|nasdaq debut|"
+    r"(?<!pre-)(?<!pre)\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|nasdaq debut|"
     r"spac|share (?:sale|placement|offering)|placement|secondary offering|follow-on offering|"
     r"acquir\w*|acquisition|merger|merges|buyout|takes over|to buy|buys|"
     r"licens\w*|upfront|milestone payments?|royalt\w*|"
-    r"fund (?:i|ii|iii|iv|v|vi)\b|closes? (?:its )?(?:\w+ )?fund|new fund|debut fund|flagship fund|fund close|"
+    r"fund (?:i|ii|iii|iv|v|vi)\b|(?<!to )fund\b|fund close|grant|award|contract|"
     r"in talks|plans to raise|planning to raise|seeks|seeking|looking to raise|aims to raise|set to raise|"
     r"in discussions|considering|weighs|guidance|revenue|earnings|"
     r"funding (?:fell|rose|dropped|declined|slumped|surged|climbed|jumped|totals|totaled|hits|reached)|"
@@ -55,6 +55,10 @@ _ZH_NOT = re.compile(
     r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
+_ZH_STRONG = re.compile(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
+_ZH_MENTION_BEFORE = re.compile(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
+_ZH_MENTION_AFTER = re.compile(r"^(?:后|的|以来|之后|不久|仅)")
+_ZH_HARD_NOT = re.compile(r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款)")
 _ZH_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|独家\s*[|｜:：]?)\s*")
 _ZH_LEAD = re.compile(r"(?:由|本轮由|本轮融资由|本次融资由)?(?P<who>[^，。；、,;（）()]{2,40}?)(?:联合|共同)?(?:领投|独家投资|独投)")
 _EN_LEAD = re.compile(
@@ -85,6 +89,11 @@ class FinancingFact:
             "amount_text": amount.text if amount else None,
             "lead_investors": self.lead_investors,
         }
+
+
+def _without_pre_ipo(text: str) -> str:
+    """Pre-IPO rounds are rounds: keep "IPO" inside them from looking like a listing."""
+    return re.sub(r"pre-?ipo", "", text, flags=re.I)
 
 
 def _en_round(text: str) -> str | None:
@@ -187,19 +196,29 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
     if is_zh:
         if not (_ZH_FUNDING.search(title_n) and (_ZH_DONE.search(title_n) or "领投" in title_n)):
             return None
-        if _ZH_NOT.search(title_n):
+        strong = _ZH_STRONG.search(title_n)
+        if strong:
+            # "完成A轮融资后…" or "距完成战略融资…" mention a round; they do not announce one.
+            before, after_text = title_n[: strong.start()], title_n[strong.end():]
+            if _ZH_MENTION_BEFORE.search(before) or _ZH_MENTION_AFTER.search(after_text):
+                return None
+            if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
+                return None
+        elif _ZH_NOT.search(_without_pre_ipo(title_n)):
             return None
         round_name = _zh_round(title_n) or _zh_round(summary_n) or "undisclosed"
         amount = find_amount(title_n) or find_amount(summary_n)
         return FinancingFact(_zh_company(title_n), round_name, amount, _lead_investors(both, "zh"))
     raise_verb = _EN_RAISE.search(title_n)
-    if not raise_verb or _EN_NOT.search(title_n):
+    if not raise_verb or _EN_NOT.search(_without_pre_ipo(title_n)):
         return None
     after = title_n[raise_verb.end():]
     en_round = _en_round(after) or _en_round(summary_n)
     amount = find_amount(after)
     funding_word = _EN_FUNDING_WORD.search(after)
-    if en_round is None and not (amount and funding_word) and not (amount and raise_verb.group(1).lower().startswith("rais")):
+    if en_round is None and amount is None:
+        return None
+    if en_round is None and not funding_word and raise_verb.group(1).lower() in ("completes", "completed", "announces", "announced"):
         return None
     if amount is None:
         amount = find_amount(summary_n)

@@ -17,7 +17,9 @@ from typing import Any
 from newsletter.editorial.events import detect_event
 from newsletter.editorial.financing import detect_financing
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "editorial_eval.jsonl"
+DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
+DATA = DATA_DIR / "editorial_eval.jsonl"
+HOLDOUT = DATA_DIR / "editorial_holdout.jsonl"
 
 
 @dataclass
@@ -112,11 +114,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--errors", action="store_true", help="list every miss")
     args = parser.parse_args()
-    rows = load()
-    figures = evaluate(rows, args.errors)
-    print(f"{'measure':<22} value   (items: {figures.pop('items'):.0f}, {DATA.name})")
-    for name, value in figures.items():
-        print(f"{name:<22} {value:.3f}")
+    tuned = evaluate(load(DATA), args.errors)
+    held = evaluate(load(HOLDOUT), args.errors) if HOLDOUT.exists() else None
+    print(f"{'measure':<22} {'tuning set':>11} {'held-out':>9}")
+    print(f"{'items':<22} {tuned.pop('items'):>11.0f} {held.pop('items') if held else float('nan'):>9.0f}")
+    for name, value in tuned.items():
+        other = f"{held[name]:>9.3f}" if held else ""
+        print(f"{name:<22} {value:>11.3f} {other}")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,31 @@
-"""Pure issue assembly: pick a period's items, drop duplicate stories, rank, cap, decide to skip."""
+"""Pure issue assembly: pick a period's items, merge each story's reports, rank, cap, skip.
+
+Ranking within a section (docs/editorial.md):
+
+    score = weight x (0.5 + 0.5 x freshness) x (1 + 0.25 x (sources - 1))
+
+where ``weight`` is the lead source's feed weight, ``freshness`` the position of publication in
+the issue window (0 at its start, 1 at its end) and ``sources`` the number of feeds that carried
+the story. Pinned items come first; ties go to the newer item, then the lower item id. The
+events section lists upcoming events only, soonest first.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
 
 from newsletter.config import Config
-from newsletter.content import IssueContent, IssueItem, IssueSection
+from newsletter.content import EditorChoices, IssueContent, IssueItem, IssueSection
+from newsletter.editorial.clusters import StoryInput, cluster_ids
 from newsletter.periods import Period
-from newsletter.text import shorten, title_fingerprint
+from newsletter.text import shorten
 
 SUMMARY_CHARS = 280
+SOURCE_BONUS = 0.25
+EVENTS, FINANCING = "events", "financing"
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,7 @@ class Candidate:
     language: str
     section: str
     reason: str
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def fill_placeholders(template: str, values: dict[str, str]) -> str:
@@ -35,71 +50,139 @@ def fill_placeholders(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
 
 
-def score(candidate: Candidate, period: Period) -> float:
-    """Feed weight scaled by freshness: weight x (0.5 + 0.5 x position of publication in the window)."""
+def freshness(candidate: Candidate, period: Period) -> float:
+    """Where in the window the item was published: 0 at the start, 1 at the end."""
     span = (period.end - period.start).total_seconds() or 1.0
-    freshness = (candidate.published - period.start).total_seconds() / span
-    freshness = min(1.0, max(0.0, freshness))
-    return round(candidate.weight * (0.5 + 0.5 * freshness), 6)
+    value = (candidate.published - period.start).total_seconds() / span
+    return min(1.0, max(0.0, value))
 
 
-def _dedupe(candidates: list[Candidate]) -> tuple[list[tuple[Candidate, list[Candidate]]], int]:
-    """Group the same story (same canonical link or same normalized title); keep the heaviest source."""
-    order = sorted(candidates, key=lambda c: (-c.weight, c.published, c.id))
-    groups: list[tuple[Candidate, list[Candidate]]] = []
-    by_key: dict[str, int] = {}
-    dropped = 0
-    for candidate in order:
-        fingerprint = title_fingerprint(candidate.title)
-        # A title of only punctuation, emoji or a prefix like "【直播】" says nothing about the story.
-        keys = [f"t:{fingerprint}"] if fingerprint else []
-        if candidate.url:
-            keys.append(f"u:{candidate.url}")
-        found = next((by_key[k] for k in keys if k in by_key), None)
-        if found is None:
-            groups.append((candidate, []))
-            index = len(groups) - 1
-        else:
-            index = found
-            if candidate.feed != groups[index][0].feed:
-                groups[index][1].append(candidate)
-            dropped += 1
-        for k in keys:
-            by_key.setdefault(k, index)
-    return groups, dropped
+def score(candidate: Candidate, period: Period, sources: int = 1) -> float:
+    """The ranking score (see the module docstring)."""
+    value = candidate.weight * (0.5 + 0.5 * freshness(candidate, period))
+    return round(value * (1 + SOURCE_BONUS * (sources - 1)), 6)
 
 
-def assemble_issue(config: Config, period: Period, candidates: list[Candidate]) -> IssueContent:
+def _financing_key(candidate: Candidate) -> str | None:
+    fin = candidate.facts.get("financing")
+    if not fin or not fin.get("company"):
+        return None
+    return f"{str(fin['company']).casefold()}|{fin.get('round')}"
+
+
+@dataclass
+class _Story:
+    lead: Candidate
+    others: list[Candidate]
+    cluster: str
+    pinned: bool
+
+    @property
+    def sources(self) -> int:
+        return len({self.lead.feed, *(o.feed for o in self.others)})
+
+
+def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story], int]:
+    """Merge each story's reports; the lead is pinned, else the heaviest, earliest source."""
+    clusters = cluster_ids(
+        [StoryInput(c.id, c.title, c.summary, c.url, _financing_key(c)) for c in candidates]
+    )
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        groups.setdefault(clusters[candidate.id], []).append(candidate)
+    stories = []
+    for cluster, members in groups.items():
+        members.sort(key=lambda c: (c.id not in pinned, -c.weight, c.published, c.id))
+        lead, rest = members[0], members[1:]
+        others = []
+        seen_feeds = {lead.feed}
+        for other in rest:
+            if other.feed not in seen_feeds:
+                others.append(other)
+                seen_feeds.add(other.feed)
+        stories.append(_Story(lead, others, cluster, lead.id in pinned))
+    dropped = sum(len(members) - 1 for members in groups.values())
+    return stories, dropped
+
+
+def _event_start(candidate: Candidate) -> date | None:
+    start = (candidate.facts.get("event") or {}).get("start")
+    return date.fromisoformat(start) if start else None
+
+
+def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
+    """The week's announced amounts per currency (open-ended amounts make the high end open)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for item in items:
+        fin = item.facts.get("financing") or {}
+        currency = fin.get("currency")
+        if not currency or fin.get("amount_low") is None:
+            continue
+        entry = totals.setdefault(currency, {"currency": currency, "low": 0.0, "high": 0.0, "rounds": 0})
+        entry["low"] += fin["amount_low"]
+        entry["high"] = None if entry["high"] is None or fin.get("amount_high") is None else entry["high"] + fin["amount_high"]
+        entry["rounds"] += 1
+    return sorted(totals.values(), key=lambda t: (-t["rounds"], t["currency"]))
+
+
+def assemble_issue(
+    config: Config,
+    period: Period,
+    candidates: list[Candidate],
+    choices: EditorChoices | None = None,
+) -> IssueContent:
     """Build the content of one issue from the candidates published in the period."""
-    in_window = [c for c in candidates if period.contains(c.published)]
-    groups, dropped = _dedupe(in_window)
-    by_section: dict[str, list[tuple[float, Candidate, list[Candidate]]]] = {}
-    for lead, others in groups:
-        by_section.setdefault(lead.section, []).append((score(lead, period), lead, others))
+    choices = choices or EditorChoices()
+    nl = config.newsletter
+    issue_date = period.end.astimezone(nl.tz).date()
+    known = set(config.section_ids)
+    chosen: list[Candidate] = []
+    for c in candidates:
+        if c.id in choices.drops or not (period.contains(c.published) or c.id in choices.pins):
+            continue
+        target = choices.moves.get(c.id) or choices.pins.get(c.id)
+        if target and target in known:
+            c = replace(c, section=target, reason=f"placed in {target} by the editor")
+        chosen.append(c)
+    stories, dropped = _stories(chosen, set(choices.pins))
+    by_section: dict[str, list[_Story]] = {}
+    for story in stories:
+        by_section.setdefault(story.lead.section, []).append(story)
     sections: list[IssueSection] = []
     for section in config.sections:
-        ranked = sorted(
-            by_section.get(section.id, []),
-            key=lambda t: (-t[0], -t[1].published.timestamp(), t[1].id),
-        )
+        pool = by_section.get(section.id, [])
+        if section.id == EVENTS:
+            # Only events still ahead on the issue date (or placed here by the editor), soonest first.
+            pool = [s for s in pool if s.pinned or s.lead.id in choices.moves
+                    or ((start := _event_start(s.lead)) is not None and start >= issue_date)]
+            ranked = sorted(pool, key=lambda s: (not s.pinned, _event_start(s.lead) or date.max,
+                                                 -score(s.lead, period, s.sources), s.lead.id))
+        else:
+            ranked = sorted(pool, key=lambda s: (not s.pinned, -score(s.lead, period, s.sources),
+                                                 -s.lead.published.timestamp(), s.lead.id))
+        pinned = [s for s in ranked if s.pinned]
+        shown = pinned + [s for s in ranked if not s.pinned][: max(0, section.max_items - len(pinned))]
         items = [
             IssueItem(
-                id=lead.id,
-                title=lead.title,
-                url=lead.url,
-                summary=shorten(lead.summary, SUMMARY_CHARS),
-                source=lead.feed,
-                published=lead.published.isoformat(),
-                language=lead.language,
-                section_reason=lead.reason,
-                score=value,
-                also_reported_by=[{"source": o.feed, "url": o.url} for o in others],
+                id=s.lead.id,
+                title=s.lead.title,
+                url=s.lead.url,
+                summary=shorten(s.lead.summary, SUMMARY_CHARS),
+                source=s.lead.feed,
+                published=s.lead.published.isoformat(),
+                language=s.lead.language,
+                section_reason=s.lead.reason,
+                score=score(s.lead, period, s.sources),
+                also_reported_by=[{"source": o.feed, "url": o.url} for o in s.others],
+                facts=s.lead.facts,
+                cluster=s.cluster,
+                sources=s.sources,
+                pinned=s.pinned,
             )
-            for value, lead, others in ranked[: section.max_items]
+            for s in shown
         ]
         sections.append(IssueSection(section.id, section.title, items, available=len(ranked)))
     total = sum(len(s.items) for s in sections)
-    nl = config.newsletter
     local_end = period.end.astimezone(nl.tz)
     period_label = f"{period.label} · {local_end:%Y-%m-%d}"
     first_titles = [s.items[0].title for s in sections if s.items][:3]
@@ -121,6 +204,7 @@ def assemble_issue(config: Config, period: Period, candidates: list[Candidate]) 
             f"({period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC); "
             f"newsletter.min_items in {config.path.name} is {nl.min_items}"
         )
+    financing = next((s.items for s in sections if s.id == FINANCING), [])
     return IssueContent(
         period=period.label,
         window_start=period.start.isoformat(),
@@ -132,7 +216,33 @@ def assemble_issue(config: Config, period: Period, candidates: list[Candidate]) 
         item_count=total,
         duplicates_dropped=dropped,
         skipped_reason=skipped,
+        financing_totals=_totals(financing),
+        issue_date=issue_date.isoformat(),
     )
 
 
-__all__ = ["Candidate", "IssueContent", "IssueItem", "IssueSection", "assemble_issue", "score"]
+def with_key_points(content: IssueContent, points: dict[int, tuple[list[dict[str, Any]], str]]) -> IssueContent:
+    """The content with key points (and where they came from) attached to the given items."""
+    sections = [
+        IssueSection(
+            s.id,
+            s.title,
+            [replace(i, key_points=points[i.id][0], key_points_source=points[i.id][1]) if i.id in points else i
+             for i in s.items],
+            s.available,
+        )
+        for s in content.sections
+    ]
+    return replace(content, sections=sections)
+
+
+__all__ = [
+    "Candidate",
+    "EditorChoices",
+    "IssueContent",
+    "IssueItem",
+    "IssueSection",
+    "assemble_issue",
+    "score",
+    "with_key_points",
+]

@@ -182,6 +182,10 @@ class NewsletterConfig(_Strict):
     preheader: str | None = None
     templates: str = "templates"
     html_budget_bytes: int = Field(default=100_000, ge=10_000)
+    auto_approve: bool = True
+    draft_hours_before: float = Field(default=24.0, ge=0.0, le=144.0)
+    editorial_dir: str = "editorial"
+    fetch_articles: bool = True
 
     @field_validator("reply_to")
     @classmethod
@@ -260,6 +264,7 @@ class FeedConfig(_Strict):
     language: str = "en"
     encoding: str | None = None
     enabled: bool = True
+    report: bool = False
 
     @field_validator("url")
     @classmethod
@@ -321,6 +326,11 @@ class Config(_Strict):
     def base_dir(self) -> Path:
         """The folder of feeds.yaml; relative paths resolve against it."""
         return self.path.parent
+
+    @property
+    def editorial_dir(self) -> Path:
+        """The folder of the editor's viewpoints (``2026-W48.md``)."""
+        return (self.base_dir / self.newsletter.editorial_dir).resolve()
 
     @property
     def templates_dir(self) -> Path:

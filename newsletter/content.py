@@ -7,6 +7,16 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class EditorChoices:
+    """An editor's decisions for one issue: pinned items (optionally into a section), dropped
+    items, and items moved to another section."""
+
+    pins: dict[int, str | None] = field(default_factory=dict)
+    drops: frozenset[int] = frozenset()
+    moves: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class IssueItem:
     """An item as it appears in an issue."""
 
@@ -20,6 +30,12 @@ class IssueItem:
     section_reason: str
     score: float
     also_reported_by: list[dict[str, str | None]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    cluster: str | None = None
+    sources: int = 1
+    pinned: bool = False
+    key_points: list[dict[str, Any]] = field(default_factory=list)
+    key_points_source: str | None = None  # "article" or "summary"
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,10 @@ class IssueContent:
     item_count: int
     duplicates_dropped: int
     skipped_reason: str | None = None
+    viewpoint_html: str | None = None
+    viewpoint_source: str | None = None
+    financing_totals: list[dict[str, Any]] = field(default_factory=list)
+    issue_date: str | None = None  # local date of the send time, YYYY-MM-DD
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""

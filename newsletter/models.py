@@ -80,6 +80,8 @@ class Item(SQLModel, table=True):
     facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     cluster: str | None = Field(default=None, max_length=64)
     content_hash: str = Field(max_length=64)
+    article_text: str | None = Field(default=None, sa_type=sa.Text)
+    article_status: str | None = Field(default=None, max_length=300)
 
 
 class Issue(SQLModel, table=True):
@@ -138,6 +140,21 @@ class Delivery(SQLModel, table=True):
     last_reply: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IssueAction(SQLModel, table=True):
+    """An editor's change to an issue (pin, drop, move, approve, hold, ...), kept as a log."""
+
+    __tablename__ = "issue_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=20, index=True)
+    action: str = Field(max_length=20)
+    item_id: int | None = None
+    section: str | None = Field(default=None, max_length=40)
+    note: str | None = Field(default=None, max_length=500)
+    actor: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 FEED_STATUSES = ("never", "ok", "not_modified", "error")

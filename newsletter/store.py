@@ -97,12 +97,14 @@ def items_between(
     return [(item, feed) for item, feed in session.exec(stmt).all()]
 
 
-def set_sections(session: Session, changes: Iterable[tuple[int, str, str]]) -> int:
-    """Store (item id, section, reason) for items whose placement changed."""
+def set_readings(session: Session, changes: Iterable[tuple[int, str, str, dict[str, Any]]]) -> int:
+    """Store (item id, section, reason, facts) for items whose reading changed."""
     count = 0
-    for item_id, section, reason in changes:
+    for item_id, section, reason, facts in changes:
         session.execute(
-            sa.update(Item).where(col(Item.id) == item_id).values(section=section, section_reason=reason)
+            sa.update(Item)
+            .where(col(Item.id) == item_id)
+            .values(section=section, section_reason=reason, facts=facts)
         )
         count += 1
     return count

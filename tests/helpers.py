@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -12,11 +12,11 @@ STORIES = [
     ("Acme Health raises $25M Series B led by Beacon Capital", "financing"),
     ("FDA approves first oral GLP-1 pill for adults", "headlines"),
     ("Medicare policy update for digital therapeutics", "hot_topics"),
-    ("Global Digital Health Summit opens registration", "events"),
+    ("Global Digital Health Summit opens in 21 days, register now", "events"),
     ("Orbis Robotics partners with City Hospital", "industry"),
     ("2026 digital health funding report: a deep dive", "reports"),
     ("康澜生物完成2000万美元A轮融资，云岭资本领投", "financing"),
-    ("第十届医疗创新峰会倒计时3天", "events"),
+    ("第十届医疗创新峰会倒计时10天", "events"),
 ]
 
 
@@ -36,8 +36,9 @@ def rss(items: list[tuple[str, str, datetime]], encoding: str = "utf-8") -> byte
 
 
 def serve_stories(server: FeedServer, period_end: datetime, path: str = "/stories.xml") -> dict[str, Any]:
-    """Serve the STORIES, published in the day before period_end; returns a feeds.yaml entry."""
-    when = period_end - timedelta(days=1)
+    """Serve the STORIES, published in the day before period_end (never in the future); returns a
+    feeds.yaml entry."""
+    when = min(period_end - timedelta(days=1), datetime.now(UTC) - timedelta(hours=1))
     items = [(title, f"s{i}", when - timedelta(hours=i)) for i, (title, _) in enumerate(STORIES)]
     server.routes[path] = Route(rss(items), "application/rss+xml")
     return {"name": "Stories", "url": server.url(path), "section": "headlines", "language": "en"}

@@ -353,6 +353,12 @@ def test_to_dict_from_dict_round_trip() -> None:
         "section_reason",
         "score",
         "also_reported_by",
+        "facts",
+        "cluster",
+        "sources",
+        "pinned",
+        "key_points",
+        "key_points_source",
     }
     assert datetime.fromisoformat(item["published"]).utcoffset() == timedelta(0)
 

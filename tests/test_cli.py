@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.demo.server import FeedServer
-from newsletter.periods import period_containing
+from newsletter.periods import latest_due_period
 from tests.conftest import write_config
 from tests.helpers import serve_stories
 
@@ -42,7 +42,7 @@ def cli_env(tmp_path: Path, feed_server: FeedServer, database_url: str) -> tuple
     from newsletter.config import load_config
 
     nl = load_config(config).newsletter
-    period = period_containing(now, nl.schedule.weekday, nl.schedule.at, nl.tz)
+    period = latest_due_period(now, nl.schedule.weekday, nl.schedule.at, nl.tz)
     config = write_config(tmp_path, [serve_stories(feed_server, period.end)])
     env = {
         "NEWSLETTER_DATABASE_URL": database_url,
@@ -81,14 +81,14 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
     }
     assert all("link" in i and "utm_source" not in (i["link"] or "") for i in items)
 
-    built = run(env, "build", "--format", "json")
+    built = run(env, "build", "--week", period, "--format", "json")
     issue = json.loads(built.output)
     assert issue["period"] == period and issue["item_count"] == 8
     assert [s["id"] for s in issue["sections"]] == ["hot_topics", "headlines", "financing", "events", "industry", "reports"]
     out = tmp_path / "issue.html"
     assert run(env, "build", "--week", period, "--format", "html", "--out", str(out)).exit_code == 0
     assert "<html" in out.read_text(encoding="utf-8")
-    text = run(env, "build", "--format", "text").output
+    text = run(env, "build", "--week", period, "--format", "text").output
     assert "[1]" in text and "<" not in text.split("Links")[0].replace("<https", "")
 
     assert run(env, "subscribers", "add", "ann@example.com", "--name", "Ann").exit_code == 0
@@ -101,7 +101,7 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
 
     dry = run(env, "send", "--week", period, "--dry-run")
     assert "would go to 2 subscriber(s)" in dry.output
-    assert run(env, "send", "--test", "editor@example.com").exit_code == 0
+    assert run(env, "send", "--week", period, "--test", "editor@example.com").exit_code == 0
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
     sent = run(env, "send", "--week", period)
     assert sent.exit_code == 0 and "2 sent" in sent.output

@@ -56,7 +56,7 @@ def serve_mix(server: FeedServer, period_end: datetime) -> list[dict[str, Any]]:
 
 def test_feeds_to_smtp_messages(make_app: Any, feed_server: FeedServer, smtp_server: Any, tmp_path: Path) -> None:
     app = make_app(feeds=[])
-    period = resolve_period(app, now=NOW)
+    period = resolve_period(app, now=NOW, due=True)
     app = make_app(feeds=serve_mix(feed_server, period.end))
 
     report = ingest(app)

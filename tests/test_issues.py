@@ -23,7 +23,7 @@ def titles(built: Any, section: str) -> list[str]:
 
 
 def test_rule_changes_apply_to_stored_items(make_app: Any, feed_server: FeedServer) -> None:
-    period = resolve_period(make_app(), now=NOW)
+    period = resolve_period(make_app(), now=NOW, due=True)
     feed = serve_stories(feed_server, period.end)
     app = make_app(feeds=[feed])
     ingest(app)
@@ -50,7 +50,7 @@ def test_rule_changes_apply_to_stored_items(make_app: Any, feed_server: FeedServ
 
 
 def test_removed_feed_leaves_the_next_issue(make_app: Any, feed_server: FeedServer) -> None:
-    period = resolve_period(make_app(), now=NOW)
+    period = resolve_period(make_app(), now=NOW, due=True)
     app = make_app(feeds=[serve_stories(feed_server, period.end)])
     ingest(app)
     assert build_issue(app, period).content.item_count == 8
@@ -59,7 +59,7 @@ def test_removed_feed_leaves_the_next_issue(make_app: Any, feed_server: FeedServ
 
 
 def test_a_sent_issue_is_frozen(make_app: Any, feed_server: FeedServer, tmp_path: Path) -> None:
-    period = resolve_period(make_app(), now=NOW)
+    period = resolve_period(make_app(), now=NOW, due=True)
     app = make_app(feeds=[serve_stories(feed_server, period.end)])
     ingest(app)
     add_subscriber(app, "a@example.com")

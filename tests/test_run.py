@@ -13,14 +13,14 @@ from pathlib import Path
 
 from newsletter.config import load_config
 from newsletter.demo.server import FeedServer
-from newsletter.periods import period_containing
+from newsletter.periods import latest_due_period
 from tests.conftest import write_config
 from tests.helpers import serve_stories
 
 
 def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
     nl = load_config(write_config(tmp_path, [])).newsletter
-    period = period_containing(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
+    period = latest_due_period(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
     config = write_config(tmp_path, [serve_stories(feed_server, period.end)])
     env = {
         **os.environ,

@@ -28,7 +28,7 @@ NOW = datetime.now(UTC)
 def ready_app(make_app: Any, feed_server: FeedServer) -> Any:
     """An app with a week of stored stories and three subscribers."""
     probe = make_app()
-    period = resolve_period(probe, now=NOW)
+    period = resolve_period(probe, now=NOW, due=True)
     app = make_app(feeds=[serve_stories(feed_server, period.end)])
     assert ingest(app).new_items == 8
     for email in ("a@example.com", "b@example.com", "c@example.com"):
@@ -47,7 +47,7 @@ def deliveries(app: Any) -> dict[str, Delivery]:
 
 
 def test_file_transport_writes_one_eml_per_subscriber(ready_app: Any, tmp_path: Path) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
     report = send_issue(ready_app, period, FileTransport(tmp_path / "out"))
     assert report.status == "sent" and report.sent == 3
     files = sorted((tmp_path / "out").glob("*.eml"))
@@ -64,7 +64,7 @@ def test_file_transport_writes_one_eml_per_subscriber(ready_app: Any, tmp_path: 
 
 
 def test_message_id_is_deterministic_per_issue_and_subscriber(ready_app: Any, smtp_server: Any) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
     send_issue(ready_app, period, smtp(smtp_server))
     ids = {r.rcpt_tos[0]: r.message()["Message-ID"] for r in smtp_server.received}
     rows = deliveries(ready_app)
@@ -73,7 +73,7 @@ def test_message_id_is_deterministic_per_issue_and_subscriber(ready_app: Any, sm
 
 
 def test_send_twice_sends_nothing_twice(ready_app: Any, smtp_server: Any) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
     first = send_issue(ready_app, period, smtp(smtp_server))
     second = send_issue(ready_app, period, smtp(smtp_server))
     assert first.sent == 3
@@ -82,7 +82,7 @@ def test_send_twice_sends_nothing_twice(ready_app: Any, smtp_server: Any) -> Non
 
 
 def test_new_subscriber_after_freeze_is_not_added_to_a_sent_issue(ready_app: Any, smtp_server: Any) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
     send_issue(ready_app, period, smtp(smtp_server))
     add_subscriber(ready_app, "late@example.com")
     send_issue(ready_app, period, smtp(smtp_server))
@@ -90,7 +90,7 @@ def test_new_subscriber_after_freeze_is_not_added_to_a_sent_issue(ready_app: Any
 
 
 def test_unsubscribe_during_send_is_honoured(ready_app: Any, tmp_path: Path) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
 
     class UnsubscribingTransport(FileTransport):
         """Unsubscribes c@ while the first message is being handed over."""
@@ -109,7 +109,7 @@ def test_unsubscribe_during_send_is_honoured(ready_app: Any, tmp_path: Path) -> 
 def test_permanent_and_temporary_refusals(ready_app: Any, smtp_server: Any) -> None:
     smtp_server.handler.refuse["b@example.com"] = "550 5.1.1 No such user"
     smtp_server.handler.refuse["c@example.com"] = "451 4.3.0 Try again later"
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
     report = send_issue(ready_app, period, smtp(smtp_server))
     rows = deliveries(ready_app)
     assert rows["a@example.com"].status == "sent"
@@ -120,7 +120,7 @@ def test_permanent_and_temporary_refusals(ready_app: Any, smtp_server: Any) -> N
 
 
 def test_smtp_down_keeps_deliveries_queued_and_sent_ones_untouched(ready_app: Any, smtp_server: Any) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
 
     class DiesAfterOne(SmtpTransport):
         count = 0
@@ -143,7 +143,7 @@ def test_smtp_down_keeps_deliveries_queued_and_sent_ones_untouched(ready_app: An
 
 
 def test_test_copy_and_dry_run_touch_no_deliveries(ready_app: Any, smtp_server: Any) -> None:
-    period = resolve_period(ready_app, now=NOW)
+    period = resolve_period(ready_app, now=NOW, due=True)
     preview = dry_run(ready_app, period)
     assert preview.status == "dry-run" and sorted(preview.recipients) == ["a@example.com", "b@example.com", "c@example.com"]
     send_test(ready_app, period, smtp(smtp_server), "editor@example.com")
@@ -155,7 +155,7 @@ def test_test_copy_and_dry_run_touch_no_deliveries(ready_app: Any, smtp_server: 
 
 def test_too_few_items_skips_with_reason(make_app: Any, tmp_path: Path) -> None:
     app = make_app(newsletter={"min_items": 3})
-    period = resolve_period(app, now=NOW)
+    period = resolve_period(app, now=NOW, due=True)
     report = send_issue(app, period, FileTransport(tmp_path / "out"))
     assert report.status == "skipped"
     assert "only 0 item(s)" in (report.reason or "") and "min_items" in (report.reason or "")

@@ -69,7 +69,8 @@ _CN_UNIT_ONLY = re.compile(rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(
 _CN_VAGUE = re.compile(rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?:元)?(?P<cur>{_CN_CURR})?")
 _SYM = r"(?:US\$|HK\$|S\$|\$|€|£|¥|USD|EUR|GBP|HKD|RMB|CNY|JPY)"
 _EN_AMOUNT = re.compile(
-    rf"(?P<qual>over|more than|upwards of|north of|nearly|almost|about|around|approximately|up to)?\s*"
+    rf"(?P<qual>over|more than|upwards of|north of|tops|topped|exceeds|exceeded|surpasses|above|nearly|"
+    rf"almost|about|around|approximately|up to)?\s*"
     rf"(?P<sym>{_SYM})\s?(?P<a>{_NUM})\s*(?P<ua>million|millions|billion|thousand|mn|bn|mm|[mbk])?\b"
     rf"(?:\s*(?:-|to)\s*(?:{_SYM})?\s?(?P<b>{_NUM})\s*(?P<ub>million|billion|thousand|mn|bn|mm|[mbk])\b)?",
     re.IGNORECASE,
@@ -83,7 +84,8 @@ _WORD_CURRENCY = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yuan": "CN
 
 def _open_or_near(qual: str | None, value: float) -> tuple[float | None, float | None]:
     qual = (qual or "").lower()
-    if qual in ("超过", "超", "逾", "过", "over", "more than", "upwards of", "north of"):
+    if qual in ("超过", "超", "逾", "过", "over", "more than", "upwards of", "north of", "tops", "topped",
+                "exceeds", "exceeded", "surpasses", "above"):
         return value, None
     if qual in ("近", "将近", "近乎", "nearly", "almost"):
         return round(value * 0.9, 2), value

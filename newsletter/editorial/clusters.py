@@ -98,7 +98,8 @@ def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
         return True
     if a.financing_key and a.financing_key == b.financing_key:
         return True
-    if title_fingerprint(a.title) == title_fingerprint(b.title):
+    fingerprint = title_fingerprint(a.title)
+    if fingerprint and fingerprint == title_fingerprint(b.title):
         return True
     smaller = min(len(va.title), len(vb.title))
     if smaller >= 3 and len(va.title & vb.title) / smaller >= TITLE_OVERLAP:

@@ -24,7 +24,7 @@ _EN_FUTURE = re.compile(
     r"in \d+ days|next (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"tomorrow|countdown|sign up|rsvp|tickets|agenda announced|speakers announced|set for|slated for|"
     r"scheduled for|is coming|are you ready|don't miss|reserve your|\d+ days to go|days away|"
-    r"applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
+    r"\d+ days left|applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
     re.I,
 )
 _EN_PAST = re.compile(
@@ -36,7 +36,8 @@ _EN_PAST = re.compile(
 )
 _ZH_KIND = re.compile(
     r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
-    r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会)"
+    r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
+    r"Demo Day|demo day|路演日)"
 )
 _ZH_FUTURE = re.compile(
     r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
@@ -62,7 +63,7 @@ _ISO_DATE = re.compile(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d
 _ZH_DATE = re.compile(r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)")
 _IN_DAYS = re.compile(
     r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
-    r"\b(?P<togo>\d{1,3}) days (?:to go|away)\b",
+    r"\b(?P<togo>\d{1,3}) days (?:to go|away|left|until|before)\b",
     re.I,
 )
 _NEXT_WEEKDAY = re.compile(r"\bnext (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|下(?:周|星期)(?P<zwd>[一二三四五六日天])", re.I)

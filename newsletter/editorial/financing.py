@@ -12,7 +12,8 @@ ROUNDS = ("seed", "angel", "pre-a", "a", "a+", "b", "b+", "c", "d", "e", "pre-ip
 
 # --- English ------------------------------------------------------------------------------
 _EN_RAISE = re.compile(
-    r"\b(emerges from stealth with|launches with|debuts with|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
+    r"\b(emerges from stealth with|launches with|debuts with|adds|takes|grabs|hauls in|scoops up|"
+    r"collects|attracts|wins|handed|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
     r"completes|completed|announces|announced|gets|receives|received|nets|scores|picks up|pulls in|"
     r"brings in|rakes in)\b",
     re.I,
@@ -26,12 +27,20 @@ _EN_ROUND = re.compile(
 _EN_FUNDING_WORD = re.compile(
     r"\b(funding|financing|investment|round|series [a-e]|seed|venture|capital injection|raise)\b", re.I
 )
+_EN_LISTING = re.compile(
+    r"(?<!pre-)(?<!pre)\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|"
+    r"nasdaq debut|spac|share (?:sale|placement|offering)|placement|secondary offering|follow-on offering)\b",
+    re.I,
+)
 _EN_NOT = re.compile(
-    r"(?<!pre-)(?<!pre)\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|nasdaq debut|"
-    r"spac|share (?:sale|placement|offering)|placement|secondary offering|follow-on offering|"
+    r"\b(startups|companies|biotechs|funding (?:in|for|to)|in (?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)\b|"
     r"acquir\w*|acquisition|merger|merges|buyout|takes over|to buy|buys|"
     r"licens\w*|upfront|milestone payments?|royalt\w*|"
-    r"fund (?:i|ii|iii|iv|v|vi)\b|(?<!to )fund\b|fund close|grant|award|contract|"
+    r"fund (?:i|ii|iii|iv|v|vi|vii|\d)\b|(?:seed|new|debut|first|second|third|fourth|fifth|sixth|flagship|venture|"
+    r"growth|opportunity|evergreen|[a-z]+-focused|life[- ]sciences?|biotech|healthcare|medtech|health)\s+fund\b|"
+    r"fund close|closes? (?:its |a )?(?:\S+ )?fund\b|for (?:a |its )?(?:\S+ )?fund\b|grant|award|contract|"
+    r"lays off|layoffs?|after raising|since raising|"
     r"in talks|plans to raise|planning to raise|seeks|seeking|looking to raise|aims to raise|set to raise|"
     r"in discussions|considering|weighs|guidance|revenue|earnings|"
     r"funding (?:fell|rose|dropped|declined|slumped|surged|climbed|jumped|totals|totaled|hits|reached)|"
@@ -51,19 +60,19 @@ _ZH_NOT = re.compile(
     r"收购|并购|合并|控股权|私有化|"
     r"授权|许可|首付款|里程碑付款|BD交易|引进|"
     r"基金.*(?:募集|关账|设立)|(?:完成|首轮)关账|母基金|基金规模|新基金|"
-    r"拟|计划|筹划|寻求|洽谈|正在进行|启动.{0,4}融资|"
+    r"拟|计划|筹划|寻求|洽谈|正在进行|启动.{0,4}融资|意向|路演|现场直击|"
     r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
 _ZH_STRONG = re.compile(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
 _ZH_MENTION_BEFORE = re.compile(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
 _ZH_MENTION_AFTER = re.compile(r"^(?:后|的|以来|之后|不久|仅)")
-_ZH_HARD_NOT = re.compile(r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款)")
+_ZH_HARD_NOT = re.compile(r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)")
 _ZH_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|独家\s*[|｜:：]?)\s*")
 _ZH_LEAD = re.compile(r"(?:由|本轮由|本轮融资由|本次融资由)?(?P<who>[^，。；、,;（）()]{2,40}?)(?:联合|共同)?(?:领投|独家投资|独投)")
 _EN_LEAD = re.compile(
     r"\b(?:co-)?led by (?P<who>.+?)(?=,? with participation|,? with |,? alongside|\s+and existing|,? as well as|"
-    r"[.;]|,? bringing|,? to |,? which|,? who|$)",
+    r"[.;。]|,? bringing|,? to |,? which|,? who|$)",
     re.I,
 )
 
@@ -207,19 +216,33 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
         elif _ZH_NOT.search(_without_pre_ipo(title_n)):
             return None
         round_name = _zh_round(title_n) or _zh_round(summary_n) or "undisclosed"
-        amount = find_amount(title_n) or find_amount(summary_n)
-        return FinancingFact(_zh_company(title_n), round_name, amount, _lead_investors(both, "zh"))
+        zh_amount = find_amount(title_n) or find_amount(summary_n)
+        return FinancingFact(_zh_company(title_n), round_name, zh_amount, _lead_investors(both, "zh"))
+    round_in_title = _en_round(title_n)
+    amount_in_title = find_amount(title_n)
+    amount: Amount | None
+    en_round: str | None
     raise_verb = _EN_RAISE.search(title_n)
-    if not raise_verb or _EN_NOT.search(_without_pre_ipo(title_n)):
+    if _EN_NOT.search(title_n):
         return None
-    after = title_n[raise_verb.end():]
-    en_round = _en_round(after) or _en_round(summary_n)
-    amount = find_amount(after)
-    funding_word = _EN_FUNDING_WORD.search(after)
-    if en_round is None and amount is None:
+    if _EN_LISTING.search(_without_pre_ipo(title_n)) and round_in_title != "pre-ipo":
         return None
-    if en_round is None and not funding_word and raise_verb.group(1).lower() in ("completes", "completed", "announces", "announced"):
-        return None
+    if round_in_title and amount_in_title:
+        # "Amberlight's $88.5M Series C will fund ...", "Series B tops $100M": a round with a sum.
+        amount, en_round = amount_in_title, round_in_title
+    else:
+        if not raise_verb:
+            return None
+        after = title_n[raise_verb.end():]
+        en_round = _en_round(after) or _en_round(summary_n)
+        amount = find_amount(after)
+        funding_word = _EN_FUNDING_WORD.search(after)
+        if en_round is None and amount is None:
+            return None
+        if en_round is None and not funding_word and raise_verb.group(1).lower() in (
+            "completes", "completed", "announces", "announced", "adds", "takes", "wins", "attracts"
+        ):
+            return None
     if amount is None:
         amount = find_amount(summary_n)
     return FinancingFact(_en_company(title_n), en_round or "undisclosed", amount, _lead_investors(both, "en"))

@@ -27,8 +27,8 @@ from newsletter.errors import FeedError
 from newsletter.fetch import FetchLimits, FetchResult, Validators, fetch_feed, make_client
 from newsletter.models import Feed
 from newsletter.parse import ParsedFeed, parse_feed
-from newsletter.editorial.sections import place_item
 from newsletter.service.app import App
+from newsletter.service.reading import read
 
 log = logging.getLogger(__name__)
 INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool start-up cost)
@@ -91,10 +91,10 @@ def _pool(workers: int) -> Executor:
 
 
 def _item_rows(app: App, job: FeedJob, parsed: ParsedFeed, now: datetime) -> list[dict[str, Any]]:
-    order = app.config.rule_order
     rows = []
     for entry in parsed.entries:
-        placement = place_item(entry.title, entry.summary_text, job.name, job.section, order)
+        published = entry.published or now
+        reading = read(app, entry.title, entry.summary_text, job.language, published, job.name, job.section)
         rows.append(
             {
                 "feed_id": job.id,
@@ -104,13 +104,13 @@ def _item_rows(app: App, job: FeedJob, parsed: ParsedFeed, now: datetime) -> lis
                 "summary_html": entry.summary_html,
                 "summary_text": entry.summary_text,
                 "author": entry.author,
-                "published": entry.published or now,
+                "published": published,
                 "published_source": "feed" if entry.published else "first_seen",
                 "first_seen": now,
                 "language": job.language,
-                "section": placement.section,
-                "section_reason": placement.reason,
-                "facts": {},
+                "section": reading.section,
+                "section_reason": reading.reason,
+                "facts": reading.facts,
                 "cluster": None,
                 "content_hash": entry.content_hash,
             }

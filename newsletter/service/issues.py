@@ -21,8 +21,8 @@ from newsletter.periods import (
     period_for_label,
 )
 from newsletter.render import RenderedIssue, make_environment, render_issue
-from newsletter.editorial.sections import place_item
 from newsletter.service.app import App
+from newsletter.service.reading import read
 
 log = logging.getLogger(__name__)
 FROZEN = ("sending", "sent")
@@ -60,19 +60,15 @@ def resolve_period(app: App, week: str | None = None, as_of: date | None = None,
 
 
 def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) -> None:
-    """Re-place stored items with the current rules (editors may have changed feeds.yaml)."""
-    order = app.config.rule_order
-    feeds = {f.name: f for f in app.config.feeds}
+    """Re-read stored items with the current rules (editors may have changed feeds.yaml)."""
     changes = []
     for item, feed in pairs:
-        name = feed.name
-        default_section = feeds[name].section if name in feeds else feed.section
-        placement = place_item(item.title, item.summary_text, name, default_section, order)
-        if (item.section, item.section_reason) != (placement.section, placement.reason):
-            item.section, item.section_reason = placement.section, placement.reason
-            changes.append((item.id or 0, placement.section, placement.reason))
+        reading = read(app, item.title, item.summary_text, item.language, item.published, feed.name, feed.section)
+        if (item.section, item.section_reason, item.facts or {}) != (reading.section, reading.reason, reading.facts):
+            item.section, item.section_reason, item.facts = reading.section, reading.reason, reading.facts
+            changes.append((item.id or 0, reading.section, reading.reason, reading.facts))
     if changes:
-        store.set_sections(session, changes)
+        store.set_readings(session, changes)
 
 
 def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
@@ -99,6 +95,7 @@ def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
                 language=item.language,
                 section=section,
                 reason=item.section_reason or "",
+                facts=item.facts or {},
             )
         )
     return result

@@ -76,6 +76,7 @@ class _Story:
     others: list[Candidate]
     cluster: str
     pinned: bool
+    members: list[int] = field(default_factory=list)
 
     @property
     def sources(self) -> int:
@@ -100,7 +101,7 @@ def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story
             if other.feed not in seen_feeds:
                 others.append(other)
                 seen_feeds.add(other.feed)
-        stories.append(_Story(lead, others, cluster, lead.id in pinned))
+        stories.append(_Story(lead, others, cluster, lead.id in pinned, [c.id for c in rest]))
     dropped = sum(len(members) - 1 for members in groups.values())
     return stories, dropped
 
@@ -176,6 +177,7 @@ def assemble_issue(
                 also_reported_by=[{"source": o.feed, "url": o.url} for o in s.others],
                 facts=s.lead.facts,
                 cluster=s.cluster,
+                related_ids=s.members,
                 sources=s.sources,
                 pinned=s.pinned,
             )

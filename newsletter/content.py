@@ -32,6 +32,7 @@ class IssueItem:
     also_reported_by: list[dict[str, str | None]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     cluster: str | None = None
+    related_ids: list[int] = field(default_factory=list)  # the other items of the same story
     sources: int = 1
     pinned: bool = False
     key_points: list[dict[str, Any]] = field(default_factory=list)
@@ -63,6 +64,7 @@ class IssueContent:
     duplicates_dropped: int
     skipped_reason: str | None = None
     viewpoint_html: str | None = None
+    viewpoint_text: str | None = None
     viewpoint_source: str | None = None
     financing_totals: list[dict[str, Any]] = field(default_factory=list)
     issue_date: str | None = None  # local date of the send time, YYYY-MM-DD

@@ -62,6 +62,7 @@ class MessageParts:
     unsubscribe_mailto: str
     reply_to: str | None = None
     language: str | None = None
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content type, data)
 
 
 def _address(name: str | None, email: str) -> Address:
@@ -88,6 +89,10 @@ def build_message(parts: MessageParts) -> bytes:
     msg["MIME-Version"] = "1.0"
     msg.set_content(parts.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(parts.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for filename, content_type, data in parts.attachments:
+        # multipart/mixed around the alternative: calendar files for the events.
+        maintype, _, subtype = content_type.partition("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     if parts.language:
         # After the content: set_content() clears every Content-* header set before it.
         msg["Content-Language"] = parts.language

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,9 +14,11 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from premailer import Premailer
 
+from markdown_it import MarkdownIt
+
 from newsletter.content import IssueContent, IssueItem, IssueSection
 from newsletter.errors import TemplateError
-from newsletter.text import shorten
+from newsletter.text import clean_html, shorten
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,16 @@ class RenderOptions:
     sender_name: str
     base_url: str
     html_budget_bytes: int = 100_000
+    sender_domain: str = "localhost"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with every copy of the issue (the events' calendar files)."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,7 @@ class RenderedIssue:
     html: str
     text: str
     warnings: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
     @property
     def html_bytes(self) -> int:
@@ -69,6 +82,84 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
     return env
 
 
+ROUND_LABELS = {
+    "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
+    "b": "Series B", "b+": "Series B+", "c": "Series C", "d": "Series D", "e": "Series E",
+    "pre-ipo": "Pre-IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
+}  # fmt: skip
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def markdown_to_html(text: str) -> str:
+    """Editor Markdown to safe HTML: raw HTML is not passed through, then an allow-list clean."""
+    return clean_html(_MARKDOWN.render(text))
+
+
+def money(low: float | None, high: float | None, currency: str | None) -> str:
+    """A compact amount such as "USD 25.0M", "CNY 100.0M–1,000.0M" or "USD 100.0M+"."""
+    if low is None or not currency:
+        return "undisclosed"
+    text = f"{currency} {low / 1e6:,.1f}M"
+    if high is None:
+        return text + "+"
+    if high != low:
+        text += f"–{high / 1e6:,.1f}M"
+    return text
+
+
+def ics_name(item_id: int) -> str:
+    """The attachment name of an event's calendar file."""
+    return f"event-{item_id}.ics"
+
+
+def _ics_escape(value: str) -> str:
+    # RFC 5545 3.3.11: escape backslash, semicolon, comma and newlines in TEXT values.
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n").replace("\r", "")
+
+
+def _ics_fold(line: str) -> str:
+    # RFC 5545 3.1: lines longer than 75 octets are folded with CRLF + space.
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line
+    parts: list[str] = []
+    current = b""
+    for char in line:
+        encoded = char.encode("utf-8")
+        if len(current) + len(encoded) > (75 if not parts else 74):
+            parts.append(current.decode("utf-8"))
+            current = b""
+        current += encoded
+    parts.append(current.decode("utf-8"))
+    return "\r\n ".join(parts)
+
+
+def event_ics(item: IssueItem, domain: str, stamp: datetime) -> bytes:
+    """An all-day VEVENT for an upcoming event item (its date is the same in every timezone)."""
+    event = item.facts.get("event") or {}
+    start = date.fromisoformat(event["start"])
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//newsletter//events//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:event-{item.id}@{domain}",
+        f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+        f"DTSTART;VALUE=DATE:{start:%Y%m%d}",
+        f"DTEND;VALUE=DATE:{start + timedelta(days=1):%Y%m%d}",
+        f"SUMMARY:{_ics_escape(str(event.get('name') or item.title))}",
+    ]
+    if event.get("place"):
+        lines.append(f"LOCATION:{_ics_escape(str(event['place']))}")
+    if item.url:
+        lines.append(f"URL:{item.url}")
+    lines.append(f"DESCRIPTION:{_ics_escape(item.title)}")
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return ("\r\n".join(_ics_fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
 def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).strftime(fmt)
 
@@ -85,14 +176,33 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             if item.url:
                 number += 1
                 links.append({"number": number, "url": item.url, "title": item.title})
-            items.append(
-                {
-                    **item.__dict__,
-                    "number": number if item.url else None,
-                    "published_local": _local(item.published, tz, "%Y-%m-%d %H:%M"),
-                    "date_local": _local(item.published, tz, "%m-%d"),
+            entry: dict[str, Any] = {
+                **item.__dict__,
+                "number": number if item.url else None,
+                "published_local": _local(item.published, tz, "%Y-%m-%d %H:%M"),
+                "date_local": _local(item.published, tz, "%m-%d"),
+                "financing": None,
+                "event": None,
+            }
+            fin = item.facts.get("financing")
+            if fin:
+                entry["financing"] = {
+                    "company": fin.get("company") or item.title,
+                    "round": ROUND_LABELS.get(str(fin.get("round")), str(fin.get("round"))),
+                    "amount": fin.get("amount_text") or "undisclosed",
+                    "amount_normalized": money(fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")),
+                    "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
                 }
-            )
+            ev = item.facts.get("event")
+            if ev and ev.get("start"):
+                day = date.fromisoformat(ev["start"])
+                entry["event"] = {
+                    "name": ev.get("name") or item.title,
+                    "date": f"{day:%Y-%m-%d} ({day:%a})",
+                    "place": ev.get("place") or "",
+                    "ics": ics_name(item.id),
+                }
+            items.append(entry)
         sections.append({"id": section.id, "title": section.title, "items": items})
     base = options.base_url
     return {
@@ -106,6 +216,12 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
             "item_count": content.item_count,
         },
+        "viewpoint": {"html": content.viewpoint_html, "text": content.viewpoint_text}
+        if content.viewpoint_html
+        else None,
+        "financing_totals": [
+            {**t, "label": money(t["low"], t["high"], t["currency"])} for t in content.financing_totals
+        ],
         "sections": [s for s in sections if s["items"]],
         "all_sections": sections,
         "links": links,
@@ -192,10 +308,22 @@ def render_issue(env: SandboxedEnvironment, content: IssueContent, options: Rend
         else:
             what = f"{drop} item(s) dropped from the largest sections"
         warnings.append(f"HTML is {size:,} bytes, over the {options.html_budget_bytes:,} byte budget; {what}")
-        log.warning(warnings[-1])
+        log.info(warnings[-1])
         content = _shrink(content, step, drop)
     text = _render_template(env, "email/issue.txt", context)
-    return RenderedIssue(html=html, text=_normalize_text(text), warnings=warnings), content
+    attachments = calendar_attachments(content, options.sender_domain)
+    return RenderedIssue(html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments), content
+
+
+def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
+    """One .ics file per upcoming event in the issue (the same bytes every time)."""
+    stamp = datetime.fromisoformat(content.window_end)
+    return [
+        Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
+        for section in content.sections
+        for item in section.items
+        if (item.facts.get("event") or {}).get("start")
+    ]
 
 
 def _normalize_text(text: str) -> str:

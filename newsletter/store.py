@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, func, select
 
 from newsletter.config import FeedConfig
-from newsletter.models import Delivery, Feed, Issue, Item, Subscriber, utcnow
+from newsletter.content import EditorChoices
+from newsletter.models import Delivery, Feed, Issue, IssueAction, Item, Subscriber, utcnow
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -243,3 +244,42 @@ def claim_delivery(session: Session, delivery_id: int, now: datetime, lease_unti
     )
     result = session.execute(stmt)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# ---- editor actions ------------------------------------------------------------------------
+
+
+def add_action(session: Session, action: IssueAction) -> IssueAction:
+    """Record an editor's action."""
+    session.add(action)
+    session.flush()
+    return action
+
+
+def actions(session: Session, period: str) -> list[IssueAction]:
+    """An issue's editor actions, oldest first."""
+    stmt = select(IssueAction).where(IssueAction.period == period).order_by(col(IssueAction.id))
+    return list(session.exec(stmt).all())
+
+
+def editor_choices(session: Session, period: str) -> EditorChoices:
+    """The net effect of an issue's pin, unpin, drop, restore and move actions (latest wins)."""
+    pins: dict[int, str | None] = {}
+    drops: set[int] = set()
+    moves: dict[int, str] = {}
+    for act in actions(session, period):
+        if act.item_id is None:
+            continue
+        if act.action == "pin":
+            pins[act.item_id] = act.section
+            drops.discard(act.item_id)
+        elif act.action == "unpin":
+            pins.pop(act.item_id, None)
+        elif act.action == "drop":
+            drops.add(act.item_id)
+            pins.pop(act.item_id, None)
+        elif act.action == "restore":
+            drops.discard(act.item_id)
+        elif act.action == "move" and act.section:
+            moves[act.item_id] = act.section
+    return EditorChoices(pins=pins, drops=frozenset(drops), moves=moves)

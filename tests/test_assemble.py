@@ -355,6 +355,7 @@ def test_to_dict_from_dict_round_trip() -> None:
         "also_reported_by",
         "facts",
         "cluster",
+        "related_ids",
         "sources",
         "pinned",
         "key_points",

@@ -46,8 +46,16 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         assert isinstance(msg, EmailMessage)
         recipients.add(msg["To"].addresses[0].addr_spec)
-        assert msg.get_content_type() == "multipart/alternative"
-        text, html = (part.get_content() for part in msg.iter_parts())
+        # multipart/mixed: the alternative (text, then HTML) and one calendar file per event.
+        assert msg.get_content_type() == "multipart/mixed"
+        alternative, *files = msg.iter_parts()
+        assert alternative.get_content_type() == "multipart/alternative"
+        text_part, html_part = alternative.iter_parts()
+        assert (text_part.get_content_type(), html_part.get_content_type()) == ("text/plain", "text/html")
+        text, html = text_part.get_content(), html_part.get_content()
+        assert files and all(f.get_content_type() == "text/calendar" for f in files)
+        assert all(f.get_filename().endswith(".ics") and b"BEGIN:VEVENT" in f.get_payload(decode=True)
+                   for f in files)
         for header in ("Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Subject", "Date"):
             assert msg[header], header
         assert "Healthcare Industry Weekly" in msg["Subject"]

@@ -73,8 +73,22 @@ def sample_content() -> IssueContent:
             candidate(1, "CMS finalizes Medicare payment rule", "hot_topics"),
             candidate(2, "FDA approves first oral GLP-1 pill", "headlines"),
             candidate(3, HOSTILE_TITLE, "headlines", url='https://example.com/a?x=1&y="2"'),
-            candidate(4, "康澜生物完成2000万美元A轮融资，云岭资本领投", "financing", language="zh"),
-            candidate(5, "Digital Health Summit opens registration", "events", url=None),
+            candidate(
+                4,
+                "康澜生物完成2000万美元A轮融资，云岭资本领投",
+                "financing",
+                language="zh",
+                facts={"financing": {"company": "康澜生物", "round": "a", "amount_low": 2e7,
+                                     "amount_high": 2e7, "currency": "USD", "amount_text": "2000万美元",
+                                     "lead_investors": ["云岭资本"]}},
+            ),
+            candidate(
+                5,
+                "Digital Health Summit opens registration",
+                "events",
+                url=None,
+                facts={"event": {"name": "Digital Health Summit", "start": "2099-12-10", "place": "Boston"}},
+            ),
             candidate(6, "Same story", "industry", feed="Light", weight=0.5),
             candidate(7, "Same story!", "industry", feed="Heavy", weight=2.0),
         ],
@@ -196,7 +210,7 @@ def test_text_part_has_numbered_links(rendered: Rendered) -> None:
         assert f"* {item.title} [{number}]" in text
     assert f"[{len(linked) + 1}]" not in text
     # The item without a link has no number.
-    assert "* Digital Health Summit opens registration\n" in text
+    assert "* [2099-12-10 (Thu), Boston] Digital Health Summit opens registration\n" in text
 
 
 def test_text_part_is_real_text_not_stripped_html(rendered: Rendered) -> None:
@@ -281,7 +295,8 @@ def test_size_budget_shortens_the_issue(env: SandboxedEnvironment) -> None:
     candidates = [
         candidate(
             n,
-            f"Story {n}: " + "a very long headline about healthcare " * 6,
+            # Distinct words per title: these are different stories, not one story told twice.
+            f"Story {n}: " + " ".join(f"topic{n}word{k}" for k in range(30)),
             section["id"],
             summary=long,
         )

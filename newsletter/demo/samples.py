@@ -66,8 +66,32 @@ def _published(hours_ago: float, now: datetime, earliest: datetime | None) -> da
     return now - timedelta(seconds=max(1.0, span * fraction))
 
 
+def article_page(item: dict[str, Any], site_title: str) -> bytes:
+    """A realistic article page (navigation, article, footer) for an item with ``article``."""
+    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in item["article"])
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{escape(item['title'])} | {escape(site_title)}</title></head><body>"
+        f"<header><nav><a href='/'>{escape(site_title)}</a> · <a href='/news'>News</a> · "
+        "<a href='/subscribe'>Subscribe</a></nav></header>"
+        f"<main><article><h1>{escape(item['title'])}</h1>{paragraphs}</article></main>"
+        "<aside><h2>Most read</h2><ul><li>Another story</li><li>Yet another story</li></ul></aside>"
+        f"<footer>© 2026 {escape(site_title)}. All rights reserved.</footer></body></html>"
+    ).encode("utf-8")
+
+
+def article_pages(base_url: str) -> dict[str, bytes]:
+    """URL path -> page bytes for every sample item that has a full article."""
+    return {
+        f"/articles/{item['id']}.html": article_page(item, feed["title"])
+        for feed in load_samples()
+        for item in feed["items"]
+        if item.get("article")
+    }
+
+
 def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None = None,
-                latest: datetime | None = None) -> SampleFeed:
+                latest: datetime | None = None, article_base: str | None = None) -> SampleFeed:
     """One sample feed as RSS 2.0 or Atom bytes in its declared encoding.
 
     Items are dated in (earliest, latest] (latest defaults to now); event placeholders count
@@ -77,6 +101,9 @@ def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None =
     entries = []
     for item in feed["items"]:
         published = _published(float(item["hours_ago"]), latest or now, earliest)
+        if article_base and item.get("article"):
+            # The demo serves the full article on loopback, so the teaser's link leads there.
+            item = {**item, "link": f"{article_base}/articles/{item['id']}.html"}
         entries.append((item, _fill(item["title"], now), _fill(item["summary"], now), published))
     site = feed["site"]
     if feed["format"] == "atom":
@@ -126,6 +153,6 @@ def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None =
 
 
 def render_samples(now: datetime, earliest: datetime | None = None,
-                   latest: datetime | None = None) -> list[SampleFeed]:
+                   latest: datetime | None = None, article_base: str | None = None) -> list[SampleFeed]:
     """Every bundled sample feed, dated in (earliest, latest or now]."""
-    return [render_feed(feed, now, earliest, latest) for feed in load_samples()]
+    return [render_feed(feed, now, earliest, latest, article_base) for feed in load_samples()]

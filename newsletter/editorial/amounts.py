@@ -49,6 +49,8 @@ def normalize(text: str) -> str:
             out.append(chr(code - 0xFEE0))
         elif ch in "－—–~～〜":
             out.append("-")
+        elif ch == "．":
+            out.append(".")
         elif ch == "＄":
             out.append("$")
         elif ch == "\u00a0":
@@ -66,7 +68,13 @@ _CN_AMOUNT = re.compile(
     rf"\s*(?P<cur>{_CN_CURR})"
 )
 _CN_UNIT_ONLY = re.compile(rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?")
-_CN_VAGUE = re.compile(rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?:元)?(?P<cur>{_CN_CURR})?")
+# A vague or bare 亿 amount counts as money only with a currency, or right before 融资/投资/轮:
+# "用户超1亿" is a head count.
+_FUNDING_AFTER = r"(?=\s*(?:的)?\s*(?:[A-Za-z+\-]{0,6}\s*轮|融资|投资|战略))"
+_MONEY_BEFORE = re.compile(r"(?:融资|金额|募资|投资|估值|规模)[额为达约]{0,2}\s*$")
+_CN_VAGUE = re.compile(
+    rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?P<cur>{_CN_CURR})?"
+)
 _SYM = r"(?:US\$|HK\$|S\$|\$|€|£|¥|USD|EUR|GBP|HKD|RMB|CNY|JPY)"
 _EN_AMOUNT = re.compile(
     rf"(?P<qual>over|more than|upwards of|north of|tops|topped|exceeds|exceeded|surpasses|above|nearly|"
@@ -116,11 +124,19 @@ def find_amount(text: str) -> Amount | None:
         else:
             low, high = _open_or_near(m.group("qual"), _scale(m.group("a"), unit_a, _CN_UNIT))
         candidates.append((m.start(), Amount(low, high, cur, m.group(0).strip())))
+    def is_money(m: re.Match[str]) -> bool:
+        # Without a currency, 数千万 / 超1亿 is money only next to a funding word: "用户超1亿" is not.
+        return bool(re.match(_FUNDING_AFTER, text[m.end():]) or _MONEY_BEFORE.search(text[: m.start()]))
+
     for m in _CN_VAGUE.finditer(text):
+        if not m.group("cur") and not is_money(m):
+            continue
         low_v, high_v = _VAGUE_CN[m.group("v")]
         cur = _CN_CURRENCY[m.group("cur")] if m.group("cur") else "CNY"
         candidates.append((m.start(), Amount(float(low_v), float(high_v) if high_v else None, cur, m.group(0))))
     for m in re.finditer(r"(近|超过|超|逾|过)(\d+(?:\.\d+)?)\s*亿(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑))", text):
+        if not is_money(m):
+            continue
         value = _scale(m.group(2), "亿", _CN_UNIT)
         low, high = _open_or_near(m.group(1), value)
         candidates.append((m.start(), Amount(low, high, "CNY", m.group(0))))

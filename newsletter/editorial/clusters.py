@@ -25,7 +25,7 @@ from newsletter.text import title_fingerprint
 TITLE_OVERLAP = 0.75
 CONTENT_COSINE = 0.4
 _PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|(?:exclusive|breaking|update)\s*:)\s*", re.I)
-_LATIN = re.compile(r"[a-z0-9][a-z0-9+-]*")
+_LATIN = re.compile(r"[a-z0-9][a-z0-9+]*")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _STOP = frozenset(
     "a an the of for to in on at by with and or from as is are be its it this that new into over after "
@@ -52,10 +52,8 @@ class _Vector:
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    # Crude but language-free: the first five letters ("finalizes" and "final" agree).
+    return word[:5] if word.isalpha() else word
 
 
 def tokens(text: str) -> list[str]:
@@ -78,7 +76,7 @@ def _vectors(items: Sequence[StoryInput]) -> list[_Vector]:
     vectors = []
     for item, doc in zip(items, docs, strict=True):
         tf = Counter(doc)
-        weights = {t: c * math.log((1 + n) / (1 + df[t])) + 0.0 for t, c in tf.items()}
+        weights = {t: c * (math.log((1 + n) / (1 + df[t])) + 1.0) for t, c in tf.items()}
         weights = {t: w for t, w in weights.items() if w > 0}
         norm = math.sqrt(sum(w * w for w in weights.values()))
         vectors.append(_Vector(set(tokens(item.title)), weights, norm))

@@ -46,6 +46,7 @@ class App:
             sender_name=nl.sender.name,
             base_url=self.settings.base_url,
             html_budget_bytes=nl.html_budget_bytes,
+            sender_domain=nl.sender.domain,
         )
 
     def transport(self) -> Transport:

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from newsletter.config import Settings, load_config
-from newsletter.demo.samples import load_samples, render_samples
+from newsletter.demo.samples import article_pages, load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
 from newsletter.mailer import FileTransport, html_values
 from newsletter.periods import latest_due_period, period_containing
@@ -24,6 +24,7 @@ from newsletter.service.sending import SendReport, send_issue
 from newsletter.service.subscribers import add_subscriber
 
 MIN_ELAPSED = timedelta(days=2)
+VIEWPOINT = Path(__file__).resolve().parent.parent / "demo" / "viewpoint.md"
 DEMO_SUBSCRIBERS = (
     ("reader.one@example.com", "Alex Reader"),
     ("zhang.wei@example.cn", "张伟"),
@@ -56,6 +57,7 @@ def _demo_config(project_config: Path, out_dir: Path, server: FeedServer) -> Pat
     raw = yaml.safe_load(project_config.read_text(encoding="utf-8"))
     base = load_config(project_config)  # validated first, so a broken feeds.yaml says so here
     raw["newsletter"]["templates"] = str(base.templates_dir)
+    raw["newsletter"]["editorial_dir"] = str(out_dir / "editorial")
     raw["feeds"] = [
         {
             "name": sample["title"],
@@ -90,9 +92,15 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
     if now - period.start < MIN_ELAPSED:
         # Early in a new period the next issue is nearly empty: show the one just due instead.
         period = latest_due_period(now, schedule.weekday, schedule.at, tz)
-    samples = render_samples(now, earliest=period.start, latest=min(now, period.end))
-    routes = {s.path: Route(body=s.body, content_type=s.content_type) for s in samples}
-    with FeedServer(routes) as server:
+    with FeedServer() as server:
+        samples = render_samples(now, earliest=period.start, latest=min(now, period.end),
+                                 article_base=server.base_url)
+        server.routes.update({s.path: Route(body=s.body, content_type=s.content_type) for s in samples})
+        server.routes.update({path: Route(body=page, content_type="text/html; charset=utf-8")
+                              for path, page in article_pages(server.base_url).items()})
+        editorial = out_dir / "editorial"
+        editorial.mkdir(exist_ok=True)
+        (editorial / f"{period.label}.md").write_text(VIEWPOINT.read_text(encoding="utf-8"), encoding="utf-8")
         say(f"Serving {len(samples)} sample feeds on {server.base_url} (loopback only)")
         demo_settings = settings.model_copy(
             update={
@@ -105,11 +113,12 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
         )
         app = open_app(demo_settings, _demo_config(project_config, out_dir, server))
         report = ingest(app, progress=lambda o: say(f"  fetched {o.name}: {o.status}, {o.new_items} new items" + (f" ({o.error})" if o.error else "")))
-    say(f"Stored {report.new_items} items from {len(report.outcomes)} feeds")
-    for email, name in DEMO_SUBSCRIBERS:
-        add_subscriber(app, email, name)
-    say(f"Added {len(DEMO_SUBSCRIBERS)} sample subscribers")
-    sent = send_issue(app, period, FileTransport(outbox))
+        say(f"Stored {report.new_items} items from {len(report.outcomes)} feeds")
+        for email, name in DEMO_SUBSCRIBERS:
+            add_subscriber(app, email, name)
+        say(f"Added {len(DEMO_SUBSCRIBERS)} sample subscribers")
+        # Built while the server runs: the top story's and reports' full articles are fetched.
+        sent = send_issue(app, period, FileTransport(outbox))
     say(f"Issue {period.label}: {sent.status}, {sent.sent} messages written to {outbox}")
     built = build_issue(app, period)
     preview_html = out_dir / "preview.html"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
 from newsletter import store
-from newsletter.assemble import Candidate, assemble_issue
+from newsletter.assemble import Candidate, assemble_issue, with_key_points
 from newsletter.content import IssueContent
 from newsletter.db import session_scope
 from newsletter.models import Feed, Issue, Item, utcnow
@@ -20,8 +21,17 @@ from newsletter.periods import (
     period_for_date,
     period_for_label,
 )
-from newsletter.render import RenderedIssue, make_environment, render_issue
+from newsletter.editorial.keypoints import key_points, split_paragraphs
+from newsletter.errors import IssueError
+from newsletter.render import (
+    RenderedIssue,
+    calendar_attachments,
+    make_environment,
+    markdown_to_html,
+    render_issue,
+)
 from newsletter.service.app import App
+from newsletter.service.articles import ensure_articles
 from newsletter.service.reading import read
 
 log = logging.getLogger(__name__)
@@ -102,24 +112,77 @@ def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
 
 
 def build_issue(app: App, period: Period, *, render: bool = True, force: bool = False) -> BuiltIssue:
-    """The issue of a period. Frozen issues come back as stored; others are rebuilt and saved as a draft."""
+    """The issue of a period. Frozen issues come back as stored; others are rebuilt (with the
+    editor's pins, drops and moves, key points and viewpoint) and saved as a draft."""
     with session_scope(app.engine) as session:
         existing = store.get_issue(session, period.label)
         if existing is not None and existing.status in FROZEN:
-            content = IssueContent.from_dict(existing.content)
-            rendered = RenderedIssue(existing.html or "", existing.text or "")
-            return BuiltIssue(period, content, rendered, existing.status)
-        content = assemble_issue(app.config, period, candidates(app, session, period))
-        rendered: RenderedIssue | None = None  # type: ignore[no-redef]
-        warnings: list[str] = []
-        if render and (not content.skipped_reason or force):
-            env = make_environment(app.config.templates_dir)
-            rendered, content = render_issue(env, content, app.render_options())
-            warnings = list(rendered.warnings)
+            return _frozen(app, period, existing)
+        choices = store.editor_choices(session, period.label)
+        content = assemble_issue(app.config, period, candidates(app, session, period), choices)
+    # Network and file reads happen outside any database transaction.
+    content = _with_key_points(app, content)
+    content = _with_viewpoint(app, content)
+    rendered: RenderedIssue | None = None
+    warnings: list[str] = []
+    if render and (not content.skipped_reason or force):
+        env = make_environment(app.config.templates_dir)
+        rendered, content = render_issue(env, content, app.render_options())
+        warnings = list(rendered.warnings)
+    with session_scope(app.engine) as session:
         issue = store.get_or_create_issue(session, period.label, period.start, period.end)
+        if issue.status in FROZEN:  # another process froze it meanwhile: show what it froze
+            return _frozen(app, period, issue)
         _save_draft(issue, content, rendered)
         session.add(issue)
         return BuiltIssue(period, content, rendered, issue.status, warnings)
+
+
+def _frozen(app: App, period: Period, issue: Issue) -> BuiltIssue:
+    """A frozen issue exactly as stored (its calendar files are derived from its content)."""
+    content = IssueContent.from_dict(issue.content)
+    attachments = calendar_attachments(content, app.config.newsletter.sender.domain)
+    rendered = RenderedIssue(issue.html or "", issue.text or "", attachments=attachments)
+    return BuiltIssue(period, content, rendered, issue.status)
+
+
+KEY_POINT_SECTIONS = {"hot_topics": 1, "reports": 100}  # section -> how many of its items get them
+
+
+def _with_key_points(app: App, content: IssueContent) -> IssueContent:
+    """Key points for the top story and the in-depth reports, from the article when there is one."""
+    wanted = [
+        item
+        for section in content.sections
+        for item in section.items[: KEY_POINT_SECTIONS.get(section.id, 0)]
+    ]
+    if not wanted:
+        return content
+    articles = ensure_articles(app, [i for item in wanted for i in (item.id, *item.related_ids)])
+    points: dict[int, tuple[list[dict[str, Any]], str]] = {}
+    for item in wanted:
+        # The lead's article, else the article of another report of the same story.
+        paragraphs = next((articles[i] for i in (item.id, *item.related_ids) if articles.get(i)), None)
+        source = "article"
+        if not paragraphs:
+            paragraphs, source = split_paragraphs(item.summary) or [item.summary], "summary"
+        found = key_points(paragraphs, item.language)
+        if len(found) >= 2:
+            points[item.id] = ([p.to_dict() for p in found], source)
+    return with_key_points(content, points)
+
+
+def _with_viewpoint(app: App, content: IssueContent) -> IssueContent:
+    """The editor's viewpoint for the period (editorial/2026-W48.md), rendered safely."""
+    path = app.config.editorial_dir / f"{content.period}.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return content
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IssueError(f"cannot read the viewpoint {path}: {exc}") from exc
+    return replace(content, viewpoint_html=markdown_to_html(text), viewpoint_text=text.strip(),
+                   viewpoint_source=path.name)
 
 
 def _save_draft(issue: Issue, content: IssueContent, rendered: RenderedIssue | None) -> None:

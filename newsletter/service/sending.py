@@ -81,6 +81,7 @@ def compose(app: App, built: BuiltIssue, email: str, name: str | None, token: st
             unsubscribe_mailto=unsubscribe_mailto(nl.sender.email, token),
             reply_to=nl.reply_to,
             language=nl.language,
+            attachments=tuple((a.filename, a.content_type, a.data) for a in built.rendered.attachments),
         )
     )
 

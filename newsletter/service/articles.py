@@ -1,0 +1,58 @@
+"""Full article text for the stories that get key points, fetched with the feed limits."""
+
+from __future__ import annotations
+
+import logging
+
+from newsletter.db import session_scope
+from newsletter.errors import FeedError
+from newsletter.extract import article_paragraphs
+from newsletter.fetch import FetchLimits, Validators, fetch_feed, make_client
+from newsletter.models import Item
+from newsletter.service.app import App
+
+log = logging.getLogger(__name__)
+TEASER_CHARS = 600  # a feed summary shorter than this is a teaser: fetch the article
+
+
+def ensure_articles(app: App, item_ids: list[int]) -> dict[int, list[str]]:
+    """Paragraphs of each item's article: stored text, else fetched (teasers only), else none."""
+    result: dict[int, list[str]] = {}
+    to_fetch: list[tuple[int, str]] = []
+    with session_scope(app.engine) as session:
+        for item_id in item_ids:
+            item = session.get(Item, item_id)
+            if item is None:
+                continue
+            if item.article_text:
+                result[item_id] = item.article_text.split("\n\n")
+            elif (
+                app.config.newsletter.fetch_articles
+                and item.url
+                and item.article_status is None
+                and len(item.summary_text) < TEASER_CHARS
+            ):
+                to_fetch.append((item_id, item.url))
+    if not to_fetch:
+        return result
+    s = app.settings
+    limits = FetchLimits(s.fetch_timeout, s.fetch_max_bytes, s.allow_private_addresses)
+    with make_client(limits, max_connections=4) as client:
+        for item_id, url in to_fetch:
+            status = "ok"
+            paragraphs: list[str] = []
+            try:
+                fetched = fetch_feed(client, url, Validators(), limits)
+                paragraphs = article_paragraphs(fetched.body or b"", fetched.url)
+            except FeedError as exc:
+                status = f"error: {exc}"[:300]
+                log.info("article for item %d not fetched: %s", item_id, exc)
+            with session_scope(app.engine) as session:
+                item = session.get(Item, item_id)
+                if item is not None:
+                    item.article_text = "\n\n".join(paragraphs) or None
+                    item.article_status = status
+                    session.add(item)
+            if paragraphs:
+                result[item_id] = paragraphs
+    return result

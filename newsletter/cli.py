@@ -267,6 +267,118 @@ def _warn_local_links(app: App) -> None:
                   "links in real mail will not work for readers")
 
 
+# ---- issue (editor controls) ---------------------------------------------------------------
+
+
+@main.group()
+def issue() -> None:
+    """Editor controls for an issue: show it, pin, drop or move items, approve or hold it.
+
+    Without --week these act on the next issue to go. Every change is logged and shown by
+    `newsletter issue show`. With auto_approve: false in feeds.yaml the scheduler sends only
+    approved issues; a held issue is never sent.
+    """
+
+
+def _issue_period(app: App, week: str | None, as_of: datetime | None) -> Any:
+    from newsletter.service.issues import resolve_period
+
+    return resolve_period(app, week, _as_date(as_of))
+
+
+@issue.command("show")
+@config_option
+@period_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def issue_show(config_path: Path | None, week: str | None, as_of: datetime | None, fmt: str) -> None:
+    """Show the issue: status, each section's items (with ids for pin/drop/move) and the change log."""
+    from newsletter.service.editing import show_issue
+
+    app = _app(config_path)
+    view = show_issue(app, _issue_period(app, week, as_of))
+    content = view.built.content
+    log_rows: list[dict[str, Any]] = [
+        {"at": a.created_at.isoformat(), "action": a.action, "item": a.item_id, "section": a.section,
+         "note": a.note, "by": a.actor}
+        for a in view.actions
+    ]
+    if fmt == "json":
+        sys.stdout.write(json.dumps({**content.to_dict(), "status": view.built.status, "changes": log_rows},
+                                    ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(f"Issue {content.period} ({view.built.status}): {content.item_count} items, subject: {content.subject}")
+    if content.skipped_reason:
+        out.print(f"[yellow]Would be skipped:[/] {content.skipped_reason}")
+    if content.viewpoint_source:
+        out.print(f"Viewpoint: {content.viewpoint_source}")
+    for section in content.sections:
+        table = Table("id", "score", "title", "source", "why", title=f"{section.title} ({len(section.items)} of {section.available})")
+        for item in section.items:
+            flag = "📌 " if item.pinned else ""
+            table.add_row(str(item.id), f"{item.score:.2f}", flag + item.title[:70], item.source, item.section_reason[:50])
+        out.print(table)
+    if log_rows:
+        changes = Table("when (UTC)", "action", "item", "section", "by", "note", title="Changes")
+        for r in log_rows:
+            changes.add_row(str(r["at"])[:16].replace("T", " "), str(r["action"]), str(r["item"] or ""),
+                            str(r["section"] or ""), str(r["by"] or ""), str(r["note"] or ""))
+        out.print(changes)
+
+
+def _item_command(action: str, help_text: str, needs_section: bool = False) -> None:
+    @issue.command(action, help=help_text)
+    @config_option
+    @period_options
+    @click.argument("item_id", type=int)
+    @click.option("--section", default=None, required=needs_section, help="Section id.")
+    @click.option("--note", default=None, help="Why (kept in the change log).")
+    @handle_errors
+    def command(config_path: Path | None, week: str | None, as_of: datetime | None, item_id: int,
+                section: str | None, note: str | None) -> None:
+        from newsletter.service.editing import change_item
+
+        app = _app(config_path)
+        period = _issue_period(app, week, as_of)
+        change_item(app, period, action, item_id, section, note)
+        out.print(f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else ""))
+
+
+_item_command("pin", "Keep ITEM_ID in the issue (first in its section, over the cap); --section places it.")
+_item_command("unpin", "Undo a pin.")
+_item_command("drop", "Leave ITEM_ID out of the issue.")
+_item_command("restore", "Undo a drop.")
+_item_command("move", "Show ITEM_ID in another section (--section).", needs_section=True)
+
+
+@issue.command("approve")
+@config_option
+@period_options
+@click.option("--note", default=None, help="Kept in the change log.")
+@handle_errors
+def issue_approve(config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None) -> None:
+    """Approve the draft: the scheduler sends it at the send time (or at once if that has passed)."""
+    from newsletter.service.editing import set_status
+
+    app = _app(config_path)
+    period = _issue_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {set_status(app, period, 'approved', note)}")
+
+
+@issue.command("hold")
+@config_option
+@period_options
+@click.option("--note", default=None, help="Kept in the change log.")
+@handle_errors
+def issue_hold(config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None) -> None:
+    """Hold the issue: the scheduler will not send it until it is approved."""
+    from newsletter.service.editing import set_status
+
+    app = _app(config_path)
+    period = _issue_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {set_status(app, period, 'held', note)}")
+
+
 # ---- subscribers ---------------------------------------------------------------------------
 
 

@@ -15,14 +15,18 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from newsletter.config import load_settings
 from newsletter.errors import NewsletterError
-from newsletter.periods import latest_due_period
+from newsletter import store
+from newsletter.db import session_scope
+from newsletter.periods import Period, latest_due_period, period_containing
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
+from newsletter.service.issues import build_issue
 from newsletter.service.sending import SendReport, resume_sends, send_issue
 
 log = logging.getLogger(__name__)
 POLL_JOB = "poll-feeds"
 WEEKLY_JOB = "weekly-issue"
+DRAFT_JOB = "draft-issue"
 
 
 def _app(config_path: str) -> App:
@@ -35,9 +39,11 @@ def poll_job(config_path: str) -> None:
         app = _app(config_path)
         report = ingest(app)
         log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
-        # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll.
+        # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
+        # issue approved after its send time goes out within the grace time.
         for sent in resume_sends(app, app.transport()):
             log.info("issue %s: resumed, %d sent, status %s", sent.period, sent.sent, sent.status)
+        send_due(app, datetime.now(UTC))
     except NewsletterError as exc:
         log.error("poll failed: %s", exc)
 
@@ -47,19 +53,56 @@ def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | No
     try:
         app = _app(config_path)
         now = now or datetime.now(UTC)
-        schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
-        period = latest_due_period(now, schedule.weekday, schedule.at, tz)
-        grace = timedelta(hours=app.settings.misfire_grace_hours)
-        if now - period.send_at > grace:
-            log.warning("issue %s was due at %s, more than %s ago; not sending it late", period.label, period.send_at, grace)
+        if _due_period(app, now) is None:
             return None
         ingest(app, now=now)
-        report = send_issue(app, period, app.transport())
-        log.info("issue %s: %s, %d sent%s", period.label, report.status, report.sent, f" ({report.reason})" if report.reason else "")
-        return report
+        return send_due(app, now)
     except NewsletterError as exc:
         log.error("weekly issue failed: %s", exc)
         return None
+
+
+def _due_period(app: App, now: datetime) -> Period | None:
+    schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
+    period = latest_due_period(now, schedule.weekday, schedule.at, tz)
+    grace = timedelta(hours=app.settings.misfire_grace_hours)
+    if now - period.send_at > grace:
+        log.info("issue %s was due at %s, more than %s ago; not sending it late", period.label, period.send_at, grace)
+        return None
+    return period
+
+
+def send_due(app: App, now: datetime) -> SendReport | None:
+    """Send the due issue if it may go: approved, or a draft with auto_approve; never held."""
+    period = _due_period(app, now)
+    if period is None:
+        return None
+    with session_scope(app.engine) as session:
+        issue = store.get_issue(session, period.label)
+        status = issue.status if issue else "draft"
+    if status == "held":
+        log.warning("issue %s is on hold; not sending it (approve it to send)", period.label)
+        return None
+    if status in ("draft", "skipped") and not app.config.newsletter.auto_approve:
+        log.warning("issue %s waits for approval (`newsletter issue approve --week %s`)", period.label, period.label)
+        return None
+    report = send_issue(app, period, app.transport())
+    log.info("issue %s: %s, %d sent%s", period.label, report.status, report.sent,
+             f" ({report.reason})" if report.reason else "")
+    return report
+
+
+def draft_job(config_path: str) -> None:
+    """Scheduled ahead of the send time: build the next issue's draft for the editors."""
+    try:
+        app = _app(config_path)
+        schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
+        period = period_containing(datetime.now(UTC), schedule.weekday, schedule.at, tz)
+        ingest(app)
+        built = build_issue(app, period)
+        log.info("draft of %s built: %d items, status %s", period.label, built.content.item_count, built.status)
+    except NewsletterError as exc:
+        log.error("draft build failed: %s", exc)
 
 
 def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseScheduler:
@@ -81,6 +124,14 @@ def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseS
     )
     # Keep a stored weekly job's next run time (a missed send must still fire after a restart);
     # replace it only when the schedule in feeds.yaml changed.
+    lead = timedelta(hours=nl.draft_hours_before)
+    draft_at = datetime.combine(datetime(2026, 1, 5).date(), nl.schedule.at) - lead  # a Monday
+    draft_day = (nl.schedule.weekday + (draft_at.date() - datetime(2026, 1, 5).date()).days) % 7
+    scheduler.add_job(
+        "newsletter.scheduler:draft_job",
+        CronTrigger(day_of_week=draft_day, hour=draft_at.hour, minute=draft_at.minute, timezone=nl.tz),
+        id=DRAFT_JOB, name="build the next issue's draft", kwargs=kwargs, replace_existing=True,
+    )
     if not _same_weekly(app, weekly, kwargs):
         scheduler.add_job(
             "newsletter.scheduler:weekly_job", weekly, id=WEEKLY_JOB, name="build and send the weekly issue",

@@ -1,0 +1,82 @@
+"""Editor controls on an issue: show, pin, drop, move, approve, hold; every change is logged."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass
+
+from newsletter import store
+from newsletter.db import session_scope
+from newsletter.errors import IssueError
+from newsletter.models import IssueAction, Item
+from newsletter.periods import Period
+from newsletter.service.app import App
+from newsletter.service.issues import FROZEN, BuiltIssue, build_issue
+
+ITEM_ACTIONS = ("pin", "unpin", "drop", "restore", "move")
+
+
+@dataclass
+class IssueView:
+    """An issue as the editor sees it: the built draft and the log of changes."""
+
+    built: BuiltIssue
+    actions: list[IssueAction]
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def show_issue(app: App, period: Period) -> IssueView:
+    """Build (or read, when frozen) the issue and its change log."""
+    built = build_issue(app, period, force=True)
+    with session_scope(app.engine) as session:
+        return IssueView(built, store.actions(session, period.label))
+
+
+def change_item(app: App, period: Period, action: str, item_id: int, section: str | None = None,
+                note: str | None = None) -> IssueAction:
+    """Pin (optionally into a section), unpin, drop, restore or move an item; logged."""
+    if action not in ITEM_ACTIONS:
+        raise IssueError(f"unknown action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
+    if action == "move" and not section:
+        raise IssueError("move needs --section")
+    if section is not None and section not in app.config.section_ids:
+        raise IssueError(f"no section {section!r}; sections are {', '.join(app.config.section_ids)}")
+    with session_scope(app.engine) as session:
+        issue = store.get_issue(session, period.label)
+        if issue is not None and issue.status in FROZEN:
+            raise IssueError(f"issue {period.label} is {issue.status}; it can no longer be changed")
+        if session.get(Item, item_id) is None:
+            raise IssueError(f"no item {item_id}; see `newsletter issue show` or `newsletter items list`")
+        if issue is not None and issue.status == "approved":
+            # An approval covers the issue the editor saw; a change needs a new one.
+            issue.status = "draft"
+            session.add(issue)
+            store.add_action(session, IssueAction(period=period.label, action="unapprove",
+                                                  note=f"{action} of item {item_id} after approval", actor=_actor()))
+        return store.add_action(session, IssueAction(period=period.label, action=action, item_id=item_id,
+                                                     section=section, note=note, actor=_actor()))
+
+
+def set_status(app: App, period: Period, status: str, note: str | None = None) -> str:
+    """Approve or hold a draft (building it first if needed); returns the new status."""
+    if status not in ("approved", "held"):
+        raise IssueError(f"unknown status {status!r}")
+    built = build_issue(app, period, render=False)
+    with session_scope(app.engine) as session:
+        issue = store.get_or_create_issue(session, period.label, period.start, period.end)
+        issue = store.lock_issue(session, issue.id or 0)
+        if issue.status in FROZEN:
+            raise IssueError(f"issue {period.label} is {issue.status}; it can no longer be approved or held")
+        if status == "approved" and built.skipped:
+            raise IssueError(f"issue {period.label} would be skipped ({built.content.skipped_reason})")
+        issue.status = status
+        session.add(issue)
+        store.add_action(session, IssueAction(period=period.label, action="approve" if status == "approved" else "hold",
+                                              note=note, actor=_actor()))
+        return status

@@ -19,7 +19,7 @@ from typing import Any
 
 from newsletter.config import Config
 from newsletter.content import EditorChoices, IssueContent, IssueItem, IssueSection
-from newsletter.editorial.clusters import StoryInput, cluster_ids
+from newsletter.editorial.clusters import StoryInput, cluster_ids, financing_key
 from newsletter.periods import Period
 from newsletter.text import shorten
 
@@ -63,13 +63,6 @@ def score(candidate: Candidate, period: Period, sources: int = 1) -> float:
     return round(value * (1 + SOURCE_BONUS * (sources - 1)), 6)
 
 
-def _financing_key(candidate: Candidate) -> str | None:
-    fin = candidate.facts.get("financing")
-    if not fin or not fin.get("company"):
-        return None
-    return f"{str(fin['company']).casefold()}|{fin.get('round')}"
-
-
 @dataclass
 class _Story:
     lead: Candidate
@@ -86,7 +79,7 @@ class _Story:
 def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story], int]:
     """Merge each story's reports; the lead is pinned, else the heaviest, earliest source."""
     clusters = cluster_ids(
-        [StoryInput(c.id, c.title, c.summary, c.url, _financing_key(c)) for c in candidates]
+        [StoryInput(c.id, c.title, c.summary, c.url, financing_key(c.facts)) for c in candidates]
     )
     groups: dict[str, list[Candidate]] = {}
     for candidate in candidates:

@@ -8,6 +8,7 @@ exact figure has low == high; "over"/超/逾/过 is open-ended (high None); "nea
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -134,13 +135,7 @@ FULL_WIDTH = [
     case("＄２５Ｍ", 25 * M, 25 * M, "USD"),
     case("１－２亿元", 1 * YI, 2 * YI, "CNY"),
     case("２０００万～３０００万美元", 2000 * WAN, 3000 * WAN, "USD"),
-    bug(
-        "１．２亿美元",
-        1.2 * YI,
-        1.2 * YI,
-        "USD",
-        "the full-width point U+FF0E is not normalized: gives 2亿 (200M)",
-    ),
+    case("１．２亿美元", 1.2 * YI, 1.2 * YI, "USD"),
 ]
 
 
@@ -164,18 +159,9 @@ def test_find_amount(text: str, low: float | None, high: float | None, currency:
         "2026年12月3日",
         "Phase 3 trial enrolls 300 patients",
         "",
-        pytest.param(
-            "服务数千万用户",
-            marks=pytest.mark.xfail(
-                strict=True, reason="数千万 without 元/currency (a head count) is read as CNY money"
-            ),
-        ),
-        pytest.param(
-            "平台用户超1亿人",
-            marks=pytest.mark.xfail(
-                strict=True, reason="超1亿 without 元/currency (a head count) is read as CNY money"
-            ),
-        ),
+        "服务数千万用户",
+        "平台用户超1亿人",
+        "覆盖近亿人群",
     ],
 )
 def test_not_an_amount(text: str) -> None:
@@ -207,3 +193,14 @@ def test_normalize() -> None:
     assert normalize("1－2～3—4") == "1-2-3-4"
     assert normalize("$1,500,000") == "$1500000"
     assert normalize("a\u00a0b") == "a b"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="quadratic regex backtracking on long digit runs: 2000 digits take ~0.8 s, "
+    "5000 take ~4 s (summaries are untrusted feed text of up to 20,000 characters)",
+)
+def test_long_digit_run_is_fast() -> None:
+    started = time.perf_counter()
+    assert find_amount("1" * 2000) is None
+    assert time.perf_counter() - started < 0.1

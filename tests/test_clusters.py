@@ -1,10 +1,11 @@
-"""newsletter.editorial.clusters.cluster_ids: the same story from several feeds, deterministically."""
+"""newsletter.editorial.clusters.cluster_ids: one story from several feeds, deterministically."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -161,7 +162,9 @@ def test_different_stories_on_one_topic_are_not_grouped(a: StoryInput, b: StoryI
 def test_labelled_set_stories_stay_apart() -> None:
     rows = [
         json.loads(line)
-        for line in (ROOT / "tests" / "data" / "editorial_eval.jsonl").read_text("utf-8").splitlines()
+        for line in (ROOT / "tests" / "data" / "editorial_eval.jsonl")
+        .read_text("utf-8")
+        .splitlines()
         if line.strip()
     ]
     items = [S(n, row["title"], row["summary"]) for n, row in enumerate(rows)]
@@ -272,7 +275,19 @@ def test_empty_and_single() -> None:
 
 
 def test_tokens() -> None:
-    assert tokens("Exclusive: Acme Raises $30M") == ["acme", "rais", "30m"]
-    assert tokens("【首发】晶算智药") == ["晶算", "算智", "智药"]
-    assert tokens("速递 | 合源医疗") == ["合源", "源医", "医疗"]
+    assert tokens("Exclusive: Acme Raises $30M") == tokens("Acme Raises $30M")
+    assert tokens("【首发】晶算智药") == tokens("速递 | 晶算智药") == ["晶算", "算智", "智药"]
     assert tokens("药") == ["药"]
+    assert tokens("the of and") == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="quadratic backtracking in the prefix regexes (clusters._PREFIX, "
+    "text._TITLE_PREFIX) on long whitespace runs: 1,500 spaces take ~0.7 s, 5,000 take minutes "
+    "for a handful of items (clean_title collapses whitespace upstream)",
+)
+def test_long_whitespace_title_is_fast() -> None:
+    started = time.perf_counter()
+    cluster_ids([S(1, " " * 1500 + "a"), S(2, "b")])
+    assert time.perf_counter() - started < 0.1

@@ -41,8 +41,18 @@ def pos(
 POSITIVES = [
     # --- English
     pos("Ardent Surgical raises $19.5 million Series A", "", "en", "a", 19.5 * M, 19.5 * M, "USD"),
-    pos("Clarivant Bio emerges from stealth with $90M Series A", "", "en", "a", 90 * M, 90 * M, "USD"),
-    pos("Boston-based Acme Health secures $10M seed round", "", "en", "seed", 10 * M, 10 * M, "USD"),
+    pos(
+        "Clarivant Bio emerges from stealth with $90M Series A",
+        "",
+        "en",
+        "a",
+        90 * M,
+        90 * M,
+        "USD",
+    ),
+    pos(
+        "Boston-based Acme Health secures $10M seed round", "", "en", "seed", 10 * M, 10 * M, "USD"
+    ),
     pos("Acme Bio raises $5M pre-seed", "", "en", "seed", 5 * M, 5 * M, "USD"),
     pos("Careloop secures $3.5M angel round", "", "en", "angel", 3.5 * M, 3.5 * M, "USD"),
     pos("Pinewood AI raises Series A+ of $22 million", "", "en", "a+", 22 * M, 22 * M, "USD"),
@@ -77,7 +87,9 @@ POSITIVES = [
     pos("Ameno Health raises Series B of undisclosed size", "", "en", "b", None, None, None),
     pos("Nimbus Rx raises seed round of undisclosed size", "", "en", "seed", None, None, None),
     pos("Exclusive: Wenrui Medical raises $30M Series C", "", "en", "c", 30 * M, 30 * M, "USD"),
-    pos("Acme Health announces $30 million Series B financing", "", "en", "b", 30 * M, 30 * M, "USD"),
+    pos(
+        "Acme Health announces $30 million Series B financing", "", "en", "b", 30 * M, 30 * M, "USD"
+    ),
     pos(
         "Acme lands strategic investment from Meridian Health",
         "",
@@ -111,7 +123,9 @@ POSITIVES = [
     pos("「禾安健康」完成过亿元B轮融资", "", "zh", "b", YI, None, "CNY"),
     pos("「锐刃医疗」完成E轮融资，融资额逾2亿元", "", "zh", "e", 2 * YI, None, "CNY"),
     pos("「康途医疗」完成亿元级B轮融资", "", "zh", "b", YI, 10 * YI, "CNY"),
-    pos("「碳元生物」完成2000万至3000万美元A+轮融资", "", "zh", "a+", 2000 * WAN, 3000 * WAN, "USD"),
+    pos(
+        "「碳元生物」完成2000万至3000万美元A+轮融资", "", "zh", "a+", 2000 * WAN, 3000 * WAN, "USD"
+    ),
     pos("「康源医疗」完成1-2亿元B轮融资", "", "zh", "b", YI, 2 * YI, "CNY"),
     pos("「华岭医药」完成5亿港元Pre-IPO轮融资", "", "zh", "pre-ipo", 5 * YI, 5 * YI, "HKD"),
     pos("中日合资「睿心医疗」完成10亿日元A轮融资", "", "zh", "a", 10 * YI, 10 * YI, "JPY"),
@@ -122,7 +136,15 @@ POSITIVES = [
     pos("「明视医疗」完成A1轮融资", "", "zh", "a", None, None, None),
     pos("「心语健康」完成新一轮融资", "", "zh", "undisclosed", None, None, None),
     pos("【首发】「晶算智药」完成1500万美元A轮融资", "", "zh", "a", 1500 * WAN, 1500 * WAN, "USD"),
-    pos("「承启医疗」完成A轮融资", "本轮金额为2000万美元。", "zh", "a", 2000 * WAN, 2000 * WAN, "USD"),
+    pos(
+        "「承启医疗」完成A轮融资",
+        "本轮金额为2000万美元。",
+        "zh",
+        "a",
+        2000 * WAN,
+        2000 * WAN,
+        "USD",
+    ),
     pos("「心脉智联」完成２０００万美元Ｂ轮融资", "", "zh", "b", 2000 * WAN, 2000 * WAN, "USD"),
 ]
 
@@ -196,7 +218,7 @@ def test_financing_round_and_amount(
             "",
             "en",
             "Medora Labs",
-            marks=xfail("a possessive place prefix is kept: gives \"London's Medora Labs\""),
+            marks=xfail('a possessive place prefix is kept: gives "London\'s Medora Labs"'),
         ),
     ],
 )
@@ -230,7 +252,12 @@ def test_financing_company(title: str, summary: str, lang: str, company: str) ->
         ),
         ("Careloop secures $3.5M angel round", "Angels from health systems joined.", "en", []),
         ("「安济医疗」完成1.2亿元A+轮融资，由海川资本领投", "", "zh", ["海川资本"]),
-        ("「晶算智药」完成1500万美元A轮融资", "本轮由长河资本领投，老股东跟投。", "zh", ["长河资本"]),
+        (
+            "「晶算智药」完成1500万美元A轮融资",
+            "本轮由长河资本领投，老股东跟投。",
+            "zh",
+            ["长河资本"],
+        ),
         (
             "「X生物」完成2亿元B轮融资",
             "本轮融资由红杉中国领投，高瓴创投、启明创投跟投。",
@@ -400,9 +427,7 @@ def test_valuation_is_not_the_amount(title: str, lang: str) -> None:
 
 
 def test_financing_to_dict() -> None:
-    fact = detect_financing(
-        "Brevant Neuro raises $55M Series A led by Atlas Creek", "", "en"
-    )
+    fact = detect_financing("Brevant Neuro raises $55M Series A led by Atlas Creek", "", "en")
     assert isinstance(fact, FinancingFact)
     assert fact.to_dict() == {
         "company": "Brevant Neuro",

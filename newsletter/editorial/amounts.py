@@ -129,7 +129,7 @@ def find_amount(text: str) -> Amount | None:
         return bool(re.match(_FUNDING_AFTER, text[m.end():]) or _MONEY_BEFORE.search(text[: m.start()]))
 
     for m in _CN_VAGUE.finditer(text):
-        if not m.group("cur") and not is_money(m):
+        if not m.group("cur") and "元" not in m.group("v") and not is_money(m):
             continue
         low_v, high_v = _VAGUE_CN[m.group("v")]
         cur = _CN_CURRENCY[m.group("cur")] if m.group("cur") else "CNY"

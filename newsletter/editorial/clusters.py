@@ -19,6 +19,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from newsletter.text import title_fingerprint
 
@@ -51,6 +52,12 @@ class _Vector:
     norm: float = 0.0
 
 
+def financing_key(facts: dict[str, Any] | None) -> str | None:
+    """"company|round" of an item's funding announcement, for merging reports of the same round."""
+    fin = (facts or {}).get("financing") or {}
+    return f"{str(fin['company']).casefold()}|{fin.get('round')}" if fin.get("company") else None
+
+
 def _stem(word: str) -> str:
     # Crude but language-free: the first five letters ("finalizes" and "final" agree).
     return word[:5] if word.isalpha() else word
@@ -76,7 +83,7 @@ def _vectors(items: Sequence[StoryInput]) -> list[_Vector]:
     vectors = []
     for item, doc in zip(items, docs, strict=True):
         tf = Counter(doc)
-        weights = {t: c * (math.log((1 + n) / (1 + df[t])) + 1.0) for t, c in tf.items()}
+        weights = {t: c * math.log((1 + n) / (1 + df[t])) for t, c in tf.items()}
         weights = {t: w for t, w in weights.items() if w > 0}
         norm = math.sqrt(sum(w * w for w in weights.values()))
         vectors.append(_Vector(set(tokens(item.title)), weights, norm))

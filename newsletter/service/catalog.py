@@ -8,6 +8,7 @@ from typing import Any
 from newsletter import store
 from newsletter.db import session_scope
 from newsletter.service.app import App
+from newsletter.editorial.clusters import StoryInput, cluster_ids, financing_key
 from newsletter.service.issues import classify_stored
 
 
@@ -17,6 +18,11 @@ def list_items(app: App, since: datetime | None = None, until: datetime | None =
     with session_scope(app.engine) as session:
         pairs = store.items_between(session, since, until)
         classify_stored(app, session, pairs)
+        # Clusters among the listed items (the same story from several feeds).
+        clusters = cluster_ids([
+            StoryInput(item.id or 0, item.title, item.summary_text, item.url, financing_key(item.facts))
+            for item, _ in pairs
+        ])
         rows = []
         for item, feed in pairs:
             if section and item.section != section:
@@ -35,7 +41,7 @@ def list_items(app: App, since: datetime | None = None, until: datetime | None =
                     "section_reason": item.section_reason,
                     "summary": item.summary_text[:500],
                     "facts": item.facts or {},
-                    "cluster": item.cluster,
+                    "cluster": clusters.get(item.id or 0),
                 }
             )
         return rows

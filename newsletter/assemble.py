@@ -112,9 +112,15 @@ def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
         currency = fin.get("currency")
         if not currency or fin.get("amount_low") is None:
             continue
-        entry = totals.setdefault(currency, {"currency": currency, "low": 0.0, "high": 0.0, "rounds": 0})
+        entry = totals.setdefault(
+            currency, {"currency": currency, "low": 0.0, "high": 0.0, "rounds": 0}
+        )
         entry["low"] += fin["amount_low"]
-        entry["high"] = None if entry["high"] is None or fin.get("amount_high") is None else entry["high"] + fin["amount_high"]
+        entry["high"] = (
+            None
+            if entry["high"] is None or fin.get("amount_high") is None
+            else entry["high"] + fin["amount_high"]
+        )
         entry["rounds"] += 1
     return sorted(totals.values(), key=lambda t: (-t["rounds"], t["currency"]))
 
@@ -147,15 +153,36 @@ def assemble_issue(
         pool = by_section.get(section.id, [])
         if section.id == EVENTS:
             # Only events still ahead on the issue date (or placed here by the editor), soonest first.
-            pool = [s for s in pool if s.pinned or s.lead.id in choices.moves
-                    or ((start := _event_start(s.lead)) is not None and start >= issue_date)]
-            ranked = sorted(pool, key=lambda s: (not s.pinned, _event_start(s.lead) or date.max,
-                                                 -score(s.lead, period, s.sources), s.lead.id))
+            pool = [
+                s
+                for s in pool
+                if s.pinned
+                or s.lead.id in choices.moves
+                or ((start := _event_start(s.lead)) is not None and start >= issue_date)
+            ]
+            ranked = sorted(
+                pool,
+                key=lambda s: (
+                    not s.pinned,
+                    _event_start(s.lead) or date.max,
+                    -score(s.lead, period, s.sources),
+                    s.lead.id,
+                ),
+            )
         else:
-            ranked = sorted(pool, key=lambda s: (not s.pinned, -score(s.lead, period, s.sources),
-                                                 -s.lead.published.timestamp(), s.lead.id))
+            ranked = sorted(
+                pool,
+                key=lambda s: (
+                    not s.pinned,
+                    -score(s.lead, period, s.sources),
+                    -s.lead.published.timestamp(),
+                    s.lead.id,
+                ),
+            )
         pinned = [s for s in ranked if s.pinned]
-        shown = pinned + [s for s in ranked if not s.pinned][: max(0, section.max_items - len(pinned))]
+        shown = (
+            pinned + [s for s in ranked if not s.pinned][: max(0, section.max_items - len(pinned))]
+        )
         items = [
             IssueItem(
                 id=s.lead.id,
@@ -216,14 +243,20 @@ def assemble_issue(
     )
 
 
-def with_key_points(content: IssueContent, points: dict[int, tuple[list[dict[str, Any]], str]]) -> IssueContent:
+def with_key_points(
+    content: IssueContent, points: dict[int, tuple[list[dict[str, Any]], str]]
+) -> IssueContent:
     """The content with key points (and where they came from) attached to the given items."""
     sections = [
         IssueSection(
             s.id,
             s.title,
-            [replace(i, key_points=points[i.id][0], key_points_source=points[i.id][1]) if i.id in points else i
-             for i in s.items],
+            [
+                replace(i, key_points=points[i.id][0], key_points_source=points[i.id][1])
+                if i.id in points
+                else i
+                for i in s.items
+            ],
             s.available,
         )
         for s in content.sections

@@ -60,10 +60,19 @@ def config_option(func: F) -> F:
 
 def period_options(func: F) -> F:
     """--week / --as-of."""
-    func = click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                        help="Build the issue that was next to go on this date (YYYY-MM-DD).")(func)
-    return click.option("--week", default=None, metavar="YYYY-Www",
-                        help="ISO week of the issue, e.g. 2026-W48 (default: the next issue to go).")(func)
+    func = click.option(
+        "--as-of",
+        "as_of",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="Build the issue that was next to go on this date (YYYY-MM-DD).",
+    )(func)
+    return click.option(
+        "--week",
+        default=None,
+        metavar="YYYY-Www",
+        help="ISO week of the issue, e.g. 2026-W48 (default: the next issue to go).",
+    )(func)
 
 
 def _app(config_path: Path | None, **overrides: Any) -> App:
@@ -91,7 +100,9 @@ def main(verbose: int) -> None:
 
     base = logging.getLevelName(os.environ.get("NEWSLETTER_LOG_LEVEL", "WARNING").upper())
     level = (base if isinstance(base, int) else logging.WARNING) - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 # ---- db ------------------------------------------------------------------------------------
@@ -123,7 +134,9 @@ def db_current(config_path: Path | None) -> None:
     """Show the database's schema revision and the newest one."""
     settings = load_settings()
     engine = db.make_engine(settings.resolved_database_url)
-    out.print(f"database: {engine.url!r}\ncurrent revision: {db.current_revision(engine) or 'empty'}\nnewest revision: {db.head_revision()}")
+    out.print(
+        f"database: {engine.url!r}\ncurrent revision: {db.current_revision(engine) or 'empty'}\nnewest revision: {db.head_revision()}"
+    )
 
 
 # ---- ingest --------------------------------------------------------------------------------
@@ -143,15 +156,25 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
 
     app = _app(config_path)
     enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
     table = Table("feed", "status", "new", "note")
     for o in report.outcomes:
         color = {"error": "red", "ok": "green"}.get(o.status, "yellow")
-        table.add_row(o.name, f"[{color}]{o.status}[/]", str(o.new_items), (o.error or o.warning or "")[:120])
+        table.add_row(
+            o.name, f"[{color}]{o.status}[/]", str(o.new_items), (o.error or o.warning or "")[:120]
+        )
     out.print(table)
-    out.print(f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed")
+    out.print(
+        f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
+    )
     if report.outcomes and len(report.failed) == len(report.outcomes):
         _fail("every feed failed; see the notes above")
 
@@ -162,13 +185,32 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
 @main.command()
 @config_option
 @period_options
-@click.option("--format", "fmt", type=click.Choice(["html", "text", "json"]), default="html", show_default=True)
-@click.option("--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write to this file instead of standard output.")
-@click.option("--force", is_flag=True, help="Render even when the issue has fewer than min_items items.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "json"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--force", is_flag=True, help="Render even when the issue has fewer than min_items items."
+)
 @handle_errors
-def build(config_path: Path | None, week: str | None, as_of: datetime | None, fmt: str,
-          out_path: Path | None, force: bool) -> None:
+def build(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    fmt: str,
+    out_path: Path | None,
+    force: bool,
+) -> None:
     """Assemble and render the issue of a period (a preview; sends nothing).
 
     The issue of ISO week W covers items published in the seven days before W's send time
@@ -181,20 +223,32 @@ def build(config_path: Path | None, week: str | None, as_of: datetime | None, fm
     period = resolve_period(app, week, _as_date(as_of))
     built = build_issue(app, period, force=force or fmt == "json")
     if built.skipped and not force and fmt != "json":
-        err.print(f"Issue {period.label} skipped: {built.content.skipped_reason}. Use --force to render it anyway.")
+        err.print(
+            f"Issue {period.label} skipped: {built.content.skipped_reason}. Use --force to render it anyway."
+        )
         return
     for warning in built.warnings:
         err.print(f"warning: {warning}")
-    preview = {UNSUBSCRIBE_URL: f"{app.settings.base_url}/unsubscribe/PREVIEW",
-               PREFERENCES_URL: f"{app.settings.base_url}/preferences/PREVIEW", SUBSCRIBER_EMAIL: "preview@example.com"}
+    preview = {
+        UNSUBSCRIBE_URL: f"{app.settings.base_url}/unsubscribe/PREVIEW",
+        PREFERENCES_URL: f"{app.settings.base_url}/preferences/PREVIEW",
+        SUBSCRIBER_EMAIL: "preview@example.com",
+    }
     if fmt == "json":
-        text = json.dumps({**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2) + "\n"
+        text = (
+            json.dumps(
+                {**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2
+            )
+            + "\n"
+        )
     else:
         assert built.rendered is not None
         text = personalize(built.rendered.html if fmt == "html" else built.rendered.text, preview)
     if out_path:
         out_path.write_text(text, encoding="utf-8")
-        err.print(f"Issue {period.label} ({built.content.item_count} items, {built.status}) written to {out_path}")
+        err.print(
+            f"Issue {period.label} ({built.content.item_count} items, {built.status}) written to {out_path}"
+        )
     else:
         sys.stdout.write(text)
 
@@ -205,12 +259,22 @@ def build(config_path: Path | None, week: str | None, as_of: datetime | None, fm
 @main.command()
 @config_option
 @period_options
-@click.option("--test", "test_address", metavar="ADDRESS", default=None,
-              help="Send one copy to ADDRESS only; deliveries are not touched.")
+@click.option(
+    "--test",
+    "test_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Send one copy to ADDRESS only; deliveries are not touched.",
+)
 @click.option("--dry-run", is_flag=True, help="Show who would receive the issue; send nothing.")
 @handle_errors
-def send(config_path: Path | None, week: str | None, as_of: datetime | None, test_address: str | None,
-         dry_run: bool) -> None:
+def send(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    test_address: str | None,
+    dry_run: bool,
+) -> None:
     """Freeze the issue and send it to every active subscriber, once.
 
     Without --week or --as-of it sends the issue that is due: the latest period whose send time
@@ -232,9 +296,13 @@ def send(config_path: Path | None, week: str | None, as_of: datetime | None, tes
 
         preview = build_issue(app, period, render=False)
         if preview.skipped:
-            err.print(f"warning: issue {period.label} would be skipped ({preview.content.skipped_reason}); sending the test copy anyway")
+            err.print(
+                f"warning: issue {period.label} would be skipped ({preview.content.skipped_reason}); sending the test copy anyway"
+            )
         msg_id = send_test(app, period, app.transport(), address)
-        out.print(f"Test copy of {period.label} sent to {address} (Message-ID {msg_id}); deliveries untouched")
+        out.print(
+            f"Test copy of {period.label} sent to {address} (Message-ID {msg_id}); deliveries untouched"
+        )
         return
     if dry_run:
         report = run_dry(app, period)
@@ -243,16 +311,26 @@ def send(config_path: Path | None, week: str | None, as_of: datetime | None, tes
             return
         for address in report.recipients:
             out.print(address)
-        out.print(f"Issue {period.label} would go to {len(report.recipients)} subscriber(s) via {app.settings.mail_transport}")
+        out.print(
+            f"Issue {period.label} would go to {len(report.recipients)} subscriber(s) via {app.settings.mail_transport}"
+        )
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"Sending {period.label}", total=None)
         report = send_issue(app, period, app.transport(), progress=lambda a, s: bar.advance(task))
     if report.status in ("skipped", "already-sent"):
         out.print(f"Issue {period.label}: {report.status}: {report.reason}")
         return
-    out.print(f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
-              f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)")
+    out.print(
+        f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
+        f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)"
+    )
     if report.status == "partial":
         _fail(report.reason or "some deliveries failed")
 
@@ -263,8 +341,10 @@ def _warn_local_links(app: App) -> None:
 
     host = urlsplit(app.settings.base_url).hostname or ""
     if app.settings.mail_transport == "smtp" and host in ("localhost", "127.0.0.1", "::1"):
-        err.print(f"warning: NEWSLETTER_BASE_URL is {app.settings.base_url}; unsubscribe and archive "
-                  "links in real mail will not work for readers")
+        err.print(
+            f"warning: NEWSLETTER_BASE_URL is {app.settings.base_url}; unsubscribe and archive "
+            "links in real mail will not work for readers"
+        )
 
 
 # ---- issue (editor controls) ---------------------------------------------------------------
@@ -289,9 +369,13 @@ def _issue_period(app: App, week: str | None, as_of: datetime | None) -> Any:
 @issue.command("show")
 @config_option
 @period_options
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @handle_errors
-def issue_show(config_path: Path | None, week: str | None, as_of: datetime | None, fmt: str) -> None:
+def issue_show(
+    config_path: Path | None, week: str | None, as_of: datetime | None, fmt: str
+) -> None:
     """Show the issue: status, each section's items (with ids for pin/drop/move) and the change log."""
     from newsletter.service.editing import show_issue
 
@@ -299,30 +383,63 @@ def issue_show(config_path: Path | None, week: str | None, as_of: datetime | Non
     view = show_issue(app, _issue_period(app, week, as_of))
     content = view.built.content
     log_rows: list[dict[str, Any]] = [
-        {"at": a.created_at.isoformat(), "action": a.action, "item": a.item_id, "section": a.section,
-         "note": a.note, "by": a.actor}
+        {
+            "at": a.created_at.isoformat(),
+            "action": a.action,
+            "item": a.item_id,
+            "section": a.section,
+            "note": a.note,
+            "by": a.actor,
+        }
         for a in view.actions
     ]
     if fmt == "json":
-        sys.stdout.write(json.dumps({**content.to_dict(), "status": view.built.status, "changes": log_rows},
-                                    ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {**content.to_dict(), "status": view.built.status, "changes": log_rows},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
         return
-    out.print(f"Issue {content.period} ({view.built.status}): {content.item_count} items, subject: {content.subject}")
+    out.print(
+        f"Issue {content.period} ({view.built.status}): {content.item_count} items, subject: {content.subject}"
+    )
     if content.skipped_reason:
         out.print(f"[yellow]Would be skipped:[/] {content.skipped_reason}")
     if content.viewpoint_source:
         out.print(f"Viewpoint: {content.viewpoint_source}")
     for section in content.sections:
-        table = Table("id", "score", "title", "source", "why", title=f"{section.title} ({len(section.items)} of {section.available})")
+        table = Table(
+            "id",
+            "score",
+            "title",
+            "source",
+            "why",
+            title=f"{section.title} ({len(section.items)} of {section.available})",
+        )
         for item in section.items:
             flag = "📌 " if item.pinned else ""
-            table.add_row(str(item.id), f"{item.score:.2f}", flag + item.title[:70], item.source, item.section_reason[:50])
+            table.add_row(
+                str(item.id),
+                f"{item.score:.2f}",
+                flag + item.title[:70],
+                item.source,
+                item.section_reason[:50],
+            )
         out.print(table)
     if log_rows:
         changes = Table("when (UTC)", "action", "item", "section", "by", "note", title="Changes")
         for r in log_rows:
-            changes.add_row(str(r["at"])[:16].replace("T", " "), str(r["action"]), str(r["item"] or ""),
-                            str(r["section"] or ""), str(r["by"] or ""), str(r["note"] or ""))
+            changes.add_row(
+                str(r["at"])[:16].replace("T", " "),
+                str(r["action"]),
+                str(r["item"] or ""),
+                str(r["section"] or ""),
+                str(r["by"] or ""),
+                str(r["note"] or ""),
+            )
         out.print(changes)
 
 
@@ -334,17 +451,27 @@ def _item_command(action: str, help_text: str, needs_section: bool = False) -> N
     @click.option("--section", default=None, required=needs_section, help="Section id.")
     @click.option("--note", default=None, help="Why (kept in the change log).")
     @handle_errors
-    def command(config_path: Path | None, week: str | None, as_of: datetime | None, item_id: int,
-                section: str | None, note: str | None) -> None:
+    def command(
+        config_path: Path | None,
+        week: str | None,
+        as_of: datetime | None,
+        item_id: int,
+        section: str | None,
+        note: str | None,
+    ) -> None:
         from newsletter.service.editing import change_item
 
         app = _app(config_path)
         period = _issue_period(app, week, as_of)
         change_item(app, period, action, item_id, section, note)
-        out.print(f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else ""))
+        out.print(
+            f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else "")
+        )
 
 
-_item_command("pin", "Keep ITEM_ID in the issue (first in its section, over the cap); --section places it.")
+_item_command(
+    "pin", "Keep ITEM_ID in the issue (first in its section, over the cap); --section places it."
+)
 _item_command("unpin", "Undo a pin.")
 _item_command("drop", "Leave ITEM_ID out of the issue.")
 _item_command("restore", "Undo a drop.")
@@ -356,7 +483,9 @@ _item_command("move", "Show ITEM_ID in another section (--section).", needs_sect
 @period_options
 @click.option("--note", default=None, help="Kept in the change log.")
 @handle_errors
-def issue_approve(config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None) -> None:
+def issue_approve(
+    config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None
+) -> None:
     """Approve the draft: the scheduler sends it at the send time (or at once if that has passed)."""
     from newsletter.service.editing import set_status
 
@@ -370,7 +499,9 @@ def issue_approve(config_path: Path | None, week: str | None, as_of: datetime | 
 @period_options
 @click.option("--note", default=None, help="Kept in the change log.")
 @handle_errors
-def issue_hold(config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None) -> None:
+def issue_hold(
+    config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None
+) -> None:
     """Hold the issue: the scheduler will not send it until it is approved."""
     from newsletter.service.editing import set_status
 
@@ -398,7 +529,9 @@ def subscribers_add(config_path: Path | None, email: str, name: str | None) -> N
 
     result = add_subscriber(_app(config_path), email, name)
     if result.outcome == "suppressed":
-        out.print(f"{result.email} unsubscribed or bounced earlier; not re-added (it needs a new confirmation)")
+        out.print(
+            f"{result.email} unsubscribed or bounced earlier; not re-added (it needs a new confirmation)"
+        )
     else:
         out.print(f"{result.email}: {result.outcome}")
 
@@ -419,8 +552,12 @@ def subscribers_remove(config_path: Path | None, email: str) -> None:
 
 @subscribers.command("list")
 @config_option
-@click.option("--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]), default=None)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]), default=None
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @handle_errors
 def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> None:
     """List subscribers with their status."""
@@ -428,7 +565,15 @@ def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> 
 
     subs = list_subscribers(_app(config_path), status)
     if fmt == "json":
-        rows = [{"email": s.email, "name": s.name, "status": s.status, "created_at": s.created_at.isoformat()} for s in subs]
+        rows = [
+            {
+                "email": s.email,
+                "name": s.name,
+                "status": s.status,
+                "created_at": s.created_at.isoformat(),
+            }
+            for s in subs
+        ]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table("email", "name", "status", "since")
@@ -449,8 +594,10 @@ def subscribers_import(config_path: Path | None, csv_file: Path) -> None:
     report = import_csv(_app(config_path), csv_file)
     for line, problem in report.errors:
         err.print(f"{csv_file}, line {line}: {problem}; row skipped")
-    out.print(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{report.suppressed} suppressed (not re-added), {len(report.errors)} rows skipped")
+    out.print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.suppressed} suppressed (not re-added), {len(report.errors)} rows skipped"
+    )
 
 
 @subscribers.command("export")
@@ -473,30 +620,60 @@ def items() -> None:
 
 @items.command("list")
 @config_option
-@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None, help="Published after (UTC).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), default=None, help="Published up to (UTC).")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+    default=None,
+    help="Published after (UTC).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+    default=None,
+    help="Published up to (UTC).",
+)
 @click.option("--section", default=None, help="Only items in this section id.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @handle_errors
-def items_list(config_path: Path | None, since: datetime | None, until: datetime | None, section: str | None, fmt: str) -> None:
+def items_list(
+    config_path: Path | None,
+    since: datetime | None,
+    until: datetime | None,
+    section: str | None,
+    fmt: str,
+) -> None:
     """Every stored item with its feed, title, link, published time, section and the reason."""
     from newsletter.service.catalog import list_items
 
-    rows = list_items(_app(config_path), since.replace(tzinfo=UTC) if since else None,
-                      until.replace(tzinfo=UTC) if until else None, section)
+    rows = list_items(
+        _app(config_path),
+        since.replace(tzinfo=UTC) if since else None,
+        until.replace(tzinfo=UTC) if until else None,
+        section,
+    )
     if fmt == "json":
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     table = Table("published (UTC)", "feed", "section", "title", "reason")
     for r in rows:
-        table.add_row(r["published"][:16].replace("T", " "), r["feed"], r["section"], r["title"][:70], r["section_reason"])
+        table.add_row(
+            r["published"][:16].replace("T", " "),
+            r["feed"],
+            r["section"],
+            r["title"][:70],
+            r["section_reason"],
+        )
     out.print(table)
     out.print(f"{len(rows)} item(s)")
 
 
 @main.command()
 @config_option
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @handle_errors
 def feeds(config_path: Path | None, fmt: str) -> None:
     """Each feed's status, last error, consecutive failures and stored item count."""
@@ -509,8 +686,14 @@ def feeds(config_path: Path | None, fmt: str) -> None:
     table = Table("feed", "status", "items", "failures", "last fetched (UTC)", "last error")
     for r in rows:
         color = {"error": "red", "ok": "green", "not_modified": "green"}.get(r["status"], "yellow")
-        table.add_row(r["name"], f"[{color}]{r['status']}[/]", str(r["items"]), str(r["consecutive_failures"]),
-                      (r["last_fetched_at"] or "never")[:16].replace("T", " "), (r["last_error"] or "")[:100])
+        table.add_row(
+            r["name"],
+            f"[{color}]{r['status']}[/]",
+            str(r["items"]),
+            str(r["consecutive_failures"]),
+            (r["last_fetched_at"] or "never")[:16].replace("T", " "),
+            (r["last_error"] or "")[:100],
+        )
     out.print(table)
 
 
@@ -536,8 +719,11 @@ def run(config_path: Path | None) -> None:
     catch_up(path)
     scheduler = build_scheduler(app, path, blocking=True)
     nl = app.config.newsletter
-    err.print(f"newsletter run: polling {len(app.config.feeds)} feeds every {app.settings.poll_minutes} min; "
-              f"issue every {nl.schedule.day} at {nl.schedule.time} {nl.timezone}; Ctrl-C to stop")
+    err.print(
+        f"newsletter run: polling {len(app.config.feeds)} feeds every {app.settings.poll_minutes} min; "
+        f"issue every {nl.schedule.day} at {nl.schedule.time} {nl.timezone}; Ctrl-C to stop"
+    )
+
     def stop(signum: int, _frame: object) -> None:
         raise SystemExit(0)
 
@@ -552,8 +738,14 @@ def run(config_path: Path | None) -> None:
 
 @main.command()
 @config_option
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("demo-output"),
-              show_default=True, help="Folder for the demo database, outbox and preview.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the demo database, outbox and preview.",
+)
 @handle_errors
 def demo(config_path: Path | None, out_dir: Path) -> None:
     """Run the whole job offline on bundled sample feeds served over loopback HTTP.
@@ -572,7 +764,9 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
     out.print(f"Issue {report.period}: {len(report.eml_files)} .eml files in {report.outbox}")
     for path in report.eml_files:
         out.print(f"  {path}")
-    out.print(f"Preview: {report.preview_html}\nText:    {report.preview_text}\nJSON:    {report.issue_json}\nDatabase: {report.database}")
+    out.print(
+        f"Preview: {report.preview_html}\nText:    {report.preview_text}\nJSON:    {report.issue_json}\nDatabase: {report.database}"
+    )
     if not report.eml_files:
         _fail(f"the demo sent nothing ({report.send.status}: {report.send.reason})")
 

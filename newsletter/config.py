@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     def _base_url_is_http(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an http(s) URL such as https://news.example.com, got {value!r}")
+            raise ValueError(
+                f"must be an http(s) URL such as https://news.example.com, got {value!r}"
+            )
         return value.rstrip("/")
 
     @field_validator("fetch_concurrency", "parse_workers", "poll_minutes", "fetch_max_bytes")
@@ -101,7 +103,9 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"NEWSLETTER_{field.upper()}: {err['msg'].removeprefix('Value error, ')}")
+            problems.append(
+                f"NEWSLETTER_{field.upper()}: {err['msg'].removeprefix('Value error, ')}"
+            )
         raise ConfigError("invalid setting: " + "; ".join(problems)) from exc
 
 
@@ -199,7 +203,9 @@ class NewsletterConfig(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}; use an IANA name like Asia/Shanghai") from exc
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name like Asia/Shanghai"
+            ) from exc
         return value
 
     @field_validator("title", "subject")
@@ -250,7 +256,9 @@ class SectionConfig(_Strict):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+                raise ValueError(
+                    f"pattern {pattern!r} is not a valid regular expression: {exc}"
+                ) from exc
         return value
 
 
@@ -284,7 +292,9 @@ class FeedConfig(_Strict):
         try:
             codecs.lookup(value)
         except LookupError as exc:
-            raise ValueError(f"unknown encoding {value!r}; use a name like gb18030 or utf-8") from exc
+            raise ValueError(
+                f"unknown encoding {value!r}; use a name like gb18030 or utf-8"
+            ) from exc
         return value
 
 
@@ -341,7 +351,9 @@ class Config(_Strict):
     def rule_order(self) -> tuple[SectionConfig, ...]:
         """Sections in the order their rules are tried: by priority, then issue order."""
         indexed = list(enumerate(self.sections))
-        indexed.sort(key=lambda pair: (pair[1].priority if pair[1].priority is not None else 1000, pair[0]))
+        indexed.sort(
+            key=lambda pair: (pair[1].priority if pair[1].priority is not None else 1000, pair[0])
+        )
         return tuple(section for _, section in indexed)
 
     @cached_property

@@ -30,6 +30,10 @@ def article_paragraphs(html: bytes, url: str) -> list[str]:
     if not text:
         raise FeedError(f"no article text found at {url}")
     paragraphs = [clean_text(p) for p in text.splitlines()]
-    if paragraphs and len(paragraphs[0]) < 150 and not paragraphs[0].rstrip().endswith(tuple(".。!！?？")):
+    if (
+        paragraphs
+        and len(paragraphs[0]) < 150
+        and not paragraphs[0].rstrip().endswith(tuple(".。!！?？"))
+    ):
         paragraphs = paragraphs[1:]  # the headline, not the first paragraph
     return [p for p in paragraphs if len(p) >= 20][:MAX_PARAGRAPHS]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +19,6 @@ from typing import Protocol
 from urllib.parse import quote
 
 from newsletter.errors import MailError
-import contextlib
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +210,21 @@ class SmtpTransport:
             if s.username:
                 conn.login(s.username, s.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise MailError(f"{self._where()} refused the login for {s.username!r}: {exc.smtp_code} {exc.smtp_error!r}; check NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD") from exc
+            raise MailError(
+                f"{self._where()} refused the login for {s.username!r}: {exc.smtp_code} {exc.smtp_error!r}; check NEWSLETTER_SMTP_USERNAME and NEWSLETTER_SMTP_PASSWORD"
+            ) from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise MailError(f"{self._where()} does not support STARTTLS; set NEWSLETTER_SMTP_TLS to tls or none") from exc
+            raise MailError(
+                f"{self._where()} does not support STARTTLS; set NEWSLETTER_SMTP_TLS to tls or none"
+            ) from exc
         except ssl.SSLError as exc:
-            raise MailError(f"TLS with {self._where()} failed: {exc}; check NEWSLETTER_SMTP_TLS and the server certificate") from exc
+            raise MailError(
+                f"TLS with {self._where()} failed: {exc}; check NEWSLETTER_SMTP_TLS and the server certificate"
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"cannot connect to {self._where()}: {exc}; check NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT") from exc
+            raise MailError(
+                f"cannot connect to {self._where()}: {exc}; check NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT"
+            ) from exc
         return conn
 
     def send(self, envelope: Envelope) -> str:

@@ -22,7 +22,9 @@ MAX_ENTRIES = 500
 _FIRST_ELEMENT = re.compile(rb"<\w")
 _DTD_START = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?)\sencoding=[\"'][^\"']*[\"']", re.IGNORECASE)
-_ZH_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?")
+_ZH_DATE = re.compile(
+    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?"
+)
 CHINA = timezone(timedelta(hours=8))
 
 

@@ -12,9 +12,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from premailer import Premailer
-
 from markdown_it import MarkdownIt
+from premailer import Premailer
 
 from newsletter.content import IssueContent, IssueItem, IssueSection
 from newsletter.errors import TemplateError
@@ -69,7 +68,9 @@ class RenderedIssue:
 def make_environment(templates_dir: Path) -> SandboxedEnvironment:
     """A sandboxed, autoescaping (for .html) environment over the templates folder."""
     if not templates_dir.is_dir():
-        raise TemplateError(f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml")
+        raise TemplateError(
+            f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml"
+        )
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"], default=False),
@@ -114,7 +115,13 @@ def ics_name(item_id: int) -> str:
 
 def _ics_escape(value: str) -> str:
     # RFC 5545 3.3.11: escape backslash, semicolon, comma and newlines in TEXT values.
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n").replace("\r", "")
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\n", "\\n")
+        .replace("\r", "")
+    )
 
 
 def _ics_fold(line: str) -> str:
@@ -190,7 +197,9 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                     "company": fin.get("company") or item.title,
                     "round": ROUND_LABELS.get(str(fin.get("round")), str(fin.get("round"))),
                     "amount": fin.get("amount_text") or "undisclosed",
-                    "amount_normalized": money(fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")),
+                    "amount_normalized": money(
+                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")
+                    ),
                     "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
                 }
             ev = item.facts.get("event")
@@ -206,7 +215,11 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
         sections.append({"id": section.id, "title": section.title, "items": items})
     base = options.base_url
     return {
-        "newsletter": {"title": content.title, "language": options.language, "sender_name": options.sender_name},
+        "newsletter": {
+            "title": content.title,
+            "language": options.language,
+            "sender_name": options.sender_name,
+        },
         "issue": {
             "period": content.period,
             "subject": content.subject,
@@ -220,7 +233,8 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
         if content.viewpoint_html
         else None,
         "financing_totals": [
-            {**t, "label": money(t["low"], t["high"], t["currency"])} for t in content.financing_totals
+            {**t, "label": money(t["low"], t["high"], t["currency"])}
+            for t in content.financing_totals
         ],
         "sections": [s for s in sections if s["items"]],
         "all_sections": sections,
@@ -239,11 +253,17 @@ def _render_template(env: SandboxedEnvironment, name: str, context: dict[str, An
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}") from exc
+        raise TemplateError(
+            f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}"
+        ) from exc
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}") from exc
+        raise TemplateError(
+            f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
+        ) from exc
     except jinja2.UndefinedError as exc:
-        raise TemplateError(f"template {name}: {exc.message} (check the variable names in docs/editors-guide.md)") from exc
+        raise TemplateError(
+            f"template {name}: {exc.message} (check the variable names in docs/editors-guide.md)"
+        ) from exc
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(f"template {name}: refused by the sandbox: {exc}") from exc
     except jinja2.TemplateError as exc:
@@ -271,7 +291,12 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     section."""
     if summary_chars is not None:
         sections = [
-            IssueSection(s.id, s.title, [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items], s.available)
+            IssueSection(
+                s.id,
+                s.title,
+                [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items],
+                s.available,
+            )
             for s in content.sections
         ]
         return replace(content, sections=sections)
@@ -285,7 +310,9 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     return replace(content, sections=sections, item_count=sum(len(items) for items in kept))
 
 
-def render_issue(env: SandboxedEnvironment, content: IssueContent, options: RenderOptions) -> tuple[RenderedIssue, IssueContent]:
+def render_issue(
+    env: SandboxedEnvironment, content: IssueContent, options: RenderOptions
+) -> tuple[RenderedIssue, IssueContent]:
     """Render HTML and text; shorten the issue until the HTML fits the size budget.
 
     Returns the rendered parts and the content actually rendered (possibly shortened).
@@ -307,12 +334,16 @@ def render_issue(env: SandboxedEnvironment, content: IssueContent, options: Rend
             what = f"summaries cut to {step} characters"
         else:
             what = f"{drop} item(s) dropped from the largest sections"
-        warnings.append(f"HTML is {size:,} bytes, over the {options.html_budget_bytes:,} byte budget; {what}")
+        warnings.append(
+            f"HTML is {size:,} bytes, over the {options.html_budget_bytes:,} byte budget; {what}"
+        )
         log.info(warnings[-1])
         content = _shrink(content, step, drop)
     text = _render_template(env, "email/issue.txt", context)
     attachments = calendar_attachments(content, options.sender_domain)
-    return RenderedIssue(html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments), content
+    return RenderedIssue(
+        html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments
+    ), content
 
 
 def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
@@ -343,4 +374,12 @@ def personalize(part: str, values: dict[str, str]) -> str:
     return part
 
 
-__all__ = ["IssueItem", "RenderOptions", "RenderedIssue", "build_context", "make_environment", "personalize", "render_issue"]
+__all__ = [
+    "IssueItem",
+    "RenderOptions",
+    "RenderedIssue",
+    "build_context",
+    "make_environment",
+    "personalize",
+    "render_issue",
+]

@@ -13,10 +13,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from newsletter.config import load_settings
-from newsletter.errors import NewsletterError
 from newsletter import store
+from newsletter.config import load_settings
 from newsletter.db import session_scope
+from newsletter.errors import NewsletterError
 from newsletter.periods import Period, latest_due_period, period_containing
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
@@ -67,7 +67,12 @@ def _due_period(app: App, now: datetime) -> Period | None:
     period = latest_due_period(now, schedule.weekday, schedule.at, tz)
     grace = timedelta(hours=app.settings.misfire_grace_hours)
     if now - period.send_at > grace:
-        log.info("issue %s was due at %s, more than %s ago; not sending it late", period.label, period.send_at, grace)
+        log.info(
+            "issue %s was due at %s, more than %s ago; not sending it late",
+            period.label,
+            period.send_at,
+            grace,
+        )
         return None
     return period
 
@@ -84,11 +89,20 @@ def send_due(app: App, now: datetime) -> SendReport | None:
         log.warning("issue %s is on hold; not sending it (approve it to send)", period.label)
         return None
     if status in ("draft", "skipped") and not app.config.newsletter.auto_approve:
-        log.warning("issue %s waits for approval (`newsletter issue approve --week %s`)", period.label, period.label)
+        log.warning(
+            "issue %s waits for approval (`newsletter issue approve --week %s`)",
+            period.label,
+            period.label,
+        )
         return None
     report = send_issue(app, period, app.transport())
-    log.info("issue %s: %s, %d sent%s", period.label, report.status, report.sent,
-             f" ({report.reason})" if report.reason else "")
+    log.info(
+        "issue %s: %s, %d sent%s",
+        period.label,
+        report.status,
+        report.sent,
+        f" ({report.reason})" if report.reason else "",
+    )
     return report
 
 
@@ -100,7 +114,12 @@ def draft_job(config_path: str) -> None:
         period = period_containing(datetime.now(UTC), schedule.weekday, schedule.at, tz)
         ingest(app)
         built = build_issue(app, period)
-        log.info("draft of %s built: %d items, status %s", period.label, built.content.item_count, built.status)
+        log.info(
+            "draft of %s built: %d items, status %s",
+            period.label,
+            built.content.item_count,
+            built.status,
+        )
     except NewsletterError as exc:
         log.error("draft build failed: %s", exc)
 
@@ -116,10 +135,19 @@ def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseS
         timezone=nl.tz,
     )
     kwargs = {"config_path": str(config_path.resolve())}
-    weekly = CronTrigger(day_of_week=nl.schedule.day[:3], hour=nl.schedule.at.hour, minute=nl.schedule.at.minute, timezone=nl.tz)
+    weekly = CronTrigger(
+        day_of_week=nl.schedule.day[:3],
+        hour=nl.schedule.at.hour,
+        minute=nl.schedule.at.minute,
+        timezone=nl.tz,
+    )
     scheduler.add_job(
-        "newsletter.scheduler:poll_job", IntervalTrigger(minutes=app.settings.poll_minutes, timezone=nl.tz),
-        id=POLL_JOB, name="poll feeds", kwargs=kwargs, replace_existing=True,
+        "newsletter.scheduler:poll_job",
+        IntervalTrigger(minutes=app.settings.poll_minutes, timezone=nl.tz),
+        id=POLL_JOB,
+        name="poll feeds",
+        kwargs=kwargs,
+        replace_existing=True,
         next_run_time=datetime.now(UTC),
     )
     # Keep a stored weekly job's next run time (a missed send must still fire after a restart);
@@ -129,13 +157,22 @@ def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseS
     draft_day = (nl.schedule.weekday + (draft_at.date() - datetime(2026, 1, 5).date()).days) % 7
     scheduler.add_job(
         "newsletter.scheduler:draft_job",
-        CronTrigger(day_of_week=draft_day, hour=draft_at.hour, minute=draft_at.minute, timezone=nl.tz),
-        id=DRAFT_JOB, name="build the next issue's draft", kwargs=kwargs, replace_existing=True,
+        CronTrigger(
+            day_of_week=draft_day, hour=draft_at.hour, minute=draft_at.minute, timezone=nl.tz
+        ),
+        id=DRAFT_JOB,
+        name="build the next issue's draft",
+        kwargs=kwargs,
+        replace_existing=True,
     )
     if not _same_weekly(app, weekly, kwargs):
         scheduler.add_job(
-            "newsletter.scheduler:weekly_job", weekly, id=WEEKLY_JOB, name="build and send the weekly issue",
-            kwargs=kwargs, replace_existing=True,
+            "newsletter.scheduler:weekly_job",
+            weekly,
+            id=WEEKLY_JOB,
+            name="build and send the weekly issue",
+            kwargs=kwargs,
+            replace_existing=True,
         )
     return scheduler
 

@@ -33,9 +33,22 @@ def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]
     if missing:
         # Two processes may sync at once: insert-or-ignore, then read back.
         stmt = _insert(session, Feed).on_conflict_do_nothing(index_elements=["name"])
-        session.execute(stmt, [{"name": c.name, "url": c.url, "section": c.section, "weight": c.weight,
-                                "language": c.language, "enabled": c.enabled, "last_status": "never",
-                                "consecutive_failures": 0} for c in missing])
+        session.execute(
+            stmt,
+            [
+                {
+                    "name": c.name,
+                    "url": c.url,
+                    "section": c.section,
+                    "weight": c.weight,
+                    "language": c.language,
+                    "enabled": c.enabled,
+                    "last_status": "never",
+                    "consecutive_failures": 0,
+                }
+                for c in missing
+            ],
+        )
         existing = {f.name: f for f in session.exec(select(Feed)).all()}
     result: dict[str, Feed] = {}
     for cfg in feeds:
@@ -123,8 +136,16 @@ def get_or_create_issue(session: Session, period: str, start: datetime, end: dat
     """The issue of a period, created as a draft if missing; safe when two processes race."""
     stmt = (
         _insert(session, Issue)
-        .values(period=period, status="draft", subject="", window_start=start, window_end=end,
-                content={}, created_at=utcnow(), updated_at=utcnow())
+        .values(
+            period=period,
+            status="draft",
+            subject="",
+            window_start=start,
+            window_end=end,
+            content={},
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
         .on_conflict_do_nothing(index_elements=["period"])
     )
     session.execute(stmt)
@@ -171,12 +192,20 @@ def queue_deliveries(session: Session, issue_id: int, message_ids: dict[int, str
         return 0
     now = utcnow()
     rows = [
-        {"issue_id": issue_id, "subscriber_id": sid, "status": "queued", "attempts": 0,
-         "message_id": mid, "created_at": now}
+        {
+            "issue_id": issue_id,
+            "subscriber_id": sid,
+            "status": "queued",
+            "attempts": 0,
+            "message_id": mid,
+            "created_at": now,
+        }
         for sid, mid in message_ids.items()
     ]
     before = delivery_count(session, issue_id)
-    stmt = _insert(session, Delivery).on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+    stmt = _insert(session, Delivery).on_conflict_do_nothing(
+        index_elements=["issue_id", "subscriber_id"]
+    )
     session.execute(stmt, rows)
     return delivery_count(session, issue_id) - before
 
@@ -213,7 +242,10 @@ def pending_deliveries(
                 sa.or_(
                     sa.and_(
                         col(Delivery.status) == "queued",
-                        sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+                        sa.or_(
+                            col(Delivery.next_attempt_at).is_(None),
+                            col(Delivery.next_attempt_at) <= now,
+                        ),
                     ),
                     # A delivery whose sender died mid-send is taken again once its lease ends.
                     sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
@@ -229,7 +261,9 @@ def pending_deliveries(
         yield rows
 
 
-def claim_delivery(session: Session, delivery_id: int, now: datetime, lease_until: datetime) -> bool:
+def claim_delivery(
+    session: Session, delivery_id: int, now: datetime, lease_until: datetime
+) -> bool:
     """Atomically take a due delivery for sending; False when another sender has it (or it is done)."""
     stmt = (
         sa.update(Delivery)

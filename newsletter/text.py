@@ -20,7 +20,9 @@ TRACKING_PARAMS = re.compile(
     r"_hsenc|_hsmi|mkt_tok|ref_src|ref_url|from|share_token|wt\.mc_id|cmpid)$",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\ufeff]")
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\ufeff]"
+)
 _WS = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.IGNORECASE)
@@ -93,7 +95,11 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     if link is None:
         return None
     parts = urlsplit(link)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not TRACKING_PARAMS.match(k)
+    ]
     netloc = parts.netloc.lower()
     if netloc.endswith(":80") and parts.scheme.lower() == "http":
         netloc = netloc[:-3]

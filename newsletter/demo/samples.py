@@ -77,7 +77,7 @@ def article_page(item: dict[str, Any], site_title: str) -> bytes:
         f"<main><article><h1>{escape(item['title'])}</h1>{paragraphs}</article></main>"
         "<aside><h2>Most read</h2><ul><li>Another story</li><li>Yet another story</li></ul></aside>"
         f"<footer>© 2026 {escape(site_title)}. All rights reserved.</footer></body></html>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def article_pages(base_url: str) -> dict[str, bytes]:
@@ -90,8 +90,13 @@ def article_pages(base_url: str) -> dict[str, bytes]:
     }
 
 
-def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None = None,
-                latest: datetime | None = None, article_base: str | None = None) -> SampleFeed:
+def render_feed(
+    feed: dict[str, Any],
+    now: datetime,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+    article_base: str | None = None,
+) -> SampleFeed:
     """One sample feed as RSS 2.0 or Atom bytes in its declared encoding.
 
     Items are dated in (earliest, latest] (latest defaults to now); event placeholders count
@@ -152,7 +157,11 @@ def render_feed(feed: dict[str, Any], now: datetime, earliest: datetime | None =
     return SampleFeed(feed["slug"], feed["title"], feed["language"], encoding, body)
 
 
-def render_samples(now: datetime, earliest: datetime | None = None,
-                   latest: datetime | None = None, article_base: str | None = None) -> list[SampleFeed]:
+def render_samples(
+    now: datetime,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+    article_base: str | None = None,
+) -> list[SampleFeed]:
     """Every bundled sample feed, dated in (earliest, latest or now]."""
     return [render_feed(feed, now, earliest, latest, article_base) for feed in load_samples()]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-import contextlib
 
 
 @dataclass
@@ -26,8 +26,13 @@ class Route:
 class FeedServer:
     """Serve routes over loopback HTTP in a background thread; use as a context manager."""
 
-    def __init__(self, routes: dict[str, Route] | None = None, host: str = "127.0.0.1", port: int = 0,
-                 latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        routes: dict[str, Route] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+    ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.latency = latency
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -61,7 +66,9 @@ class FeedServer:
                         return
                 self._reply(route.status, route.body, route.content_type, headers)
 
-            def _reply(self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]) -> None:
+            def _reply(
+                self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]
+            ) -> None:
                 self.send_response(status)
                 if content_type:
                     self.send_header("Content-Type", content_type)
@@ -81,7 +88,10 @@ class FeedServer:
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 256
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="feed-server",
+            daemon=True,
         )
 
     @property

@@ -6,16 +6,47 @@ import re
 from dataclasses import dataclass
 
 # Full-width digits and punctuation are normalized before matching (see normalize()).
-_CN_UNIT = {"万": 10_000, "亿": 100_000_000, "千万": 10_000_000, "百万": 1_000_000, "十亿": 1_000_000_000}
+_CN_UNIT = {
+    "万": 10_000,
+    "亿": 100_000_000,
+    "千万": 10_000_000,
+    "百万": 1_000_000,
+    "十亿": 1_000_000_000,
+}
 _EN_UNIT = {
     "k": 1_000, "thousand": 1_000,
     "m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "million": 1_000_000, "millions": 1_000_000,
     "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000,
 }  # fmt: skip
-_CN_CURRENCY = {"美元": "USD", "美金": "USD", "元": "CNY", "人民币": "CNY", "元人民币": "CNY", "欧元": "EUR",
-                "港元": "HKD", "港币": "HKD", "日元": "JPY", "英镑": "GBP", "新加坡元": "SGD"}
-_SYMBOL = {"US$": "USD", "$": "USD", "USD": "USD", "€": "EUR", "EUR": "EUR", "£": "GBP", "GBP": "GBP",
-           "HK$": "HKD", "HKD": "HKD", "¥": "CNY", "RMB": "CNY", "CNY": "CNY", "S$": "SGD", "JPY": "JPY"}
+_CN_CURRENCY = {
+    "美元": "USD",
+    "美金": "USD",
+    "元": "CNY",
+    "人民币": "CNY",
+    "元人民币": "CNY",
+    "欧元": "EUR",
+    "港元": "HKD",
+    "港币": "HKD",
+    "日元": "JPY",
+    "英镑": "GBP",
+    "新加坡元": "SGD",
+}
+_SYMBOL = {
+    "US$": "USD",
+    "$": "USD",
+    "USD": "USD",
+    "€": "EUR",
+    "EUR": "EUR",
+    "£": "GBP",
+    "GBP": "GBP",
+    "HK$": "HKD",
+    "HKD": "HKD",
+    "¥": "CNY",
+    "RMB": "CNY",
+    "CNY": "CNY",
+    "S$": "SGD",
+    "JPY": "JPY",
+}
 _VAGUE_CN = {
     # 数亿 = "several hundred million": 1亿 to 10亿, and so on.
     "数十亿": (1_000_000_000, 10_000_000_000), "数亿": (100_000_000, 1_000_000_000),
@@ -67,7 +98,9 @@ _CN_AMOUNT = re.compile(
     rf"(?:\s*(?:-|至|到)\s*(?P<b>{_NUM})\s*(?P<ub>千万|百万|十亿|万|亿))?"
     rf"\s*(?P<cur>{_CN_CURR})"
 )
-_CN_UNIT_ONLY = re.compile(rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?")
+_CN_UNIT_ONLY = re.compile(
+    rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?"
+)
 # A vague or bare 亿 amount counts as money only with a currency, or right before 融资/投资/轮:
 # "用户超1亿" is a head count.
 _FUNDING_AFTER = r"(?=\s*(?:的)?\s*(?:[A-Za-z+\-]{0,6}\s*轮|融资|投资|战略))"
@@ -87,13 +120,34 @@ _EN_WORD_CURRENCY = re.compile(
     rf"(?P<qual>over|more than|nearly|about)?\s*(?P<a>{_NUM})\s*(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB|yen)",
     re.IGNORECASE,
 )
-_WORD_CURRENCY = {"dollars": "USD", "euros": "EUR", "pounds": "GBP", "yuan": "CNY", "rmb": "CNY", "yen": "JPY"}
+_WORD_CURRENCY = {
+    "dollars": "USD",
+    "euros": "EUR",
+    "pounds": "GBP",
+    "yuan": "CNY",
+    "rmb": "CNY",
+    "yen": "JPY",
+}
 
 
 def _open_or_near(qual: str | None, value: float) -> tuple[float | None, float | None]:
     qual = (qual or "").lower()
-    if qual in ("超过", "超", "逾", "过", "over", "more than", "upwards of", "north of", "tops", "topped",
-                "exceeds", "exceeded", "surpasses", "above"):
+    if qual in (
+        "超过",
+        "超",
+        "逾",
+        "过",
+        "over",
+        "more than",
+        "upwards of",
+        "north of",
+        "tops",
+        "topped",
+        "exceeds",
+        "exceeded",
+        "surpasses",
+        "above",
+    ):
         return value, None
     if qual in ("近", "将近", "近乎", "nearly", "almost"):
         return round(value * 0.9, 2), value
@@ -124,17 +178,24 @@ def find_amount(text: str) -> Amount | None:
         else:
             low, high = _open_or_near(m.group("qual"), _scale(m.group("a"), unit_a, _CN_UNIT))
         candidates.append((m.start(), Amount(low, high, cur, m.group(0).strip())))
+
     def is_money(m: re.Match[str]) -> bool:
         # Without a currency, 数千万 / 超1亿 is money only next to a funding word: "用户超1亿" is not.
-        return bool(re.match(_FUNDING_AFTER, text[m.end():]) or _MONEY_BEFORE.search(text[: m.start()]))
+        return bool(
+            re.match(_FUNDING_AFTER, text[m.end() :]) or _MONEY_BEFORE.search(text[: m.start()])
+        )
 
     for m in _CN_VAGUE.finditer(text):
         if not m.group("cur") and "元" not in m.group("v") and not is_money(m):
             continue
         low_v, high_v = _VAGUE_CN[m.group("v")]
         cur = _CN_CURRENCY[m.group("cur")] if m.group("cur") else "CNY"
-        candidates.append((m.start(), Amount(float(low_v), float(high_v) if high_v else None, cur, m.group(0))))
-    for m in re.finditer(r"(近|超过|超|逾|过)(\d+(?:\.\d+)?)\s*亿(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑))", text):
+        candidates.append(
+            (m.start(), Amount(float(low_v), float(high_v) if high_v else None, cur, m.group(0)))
+        )
+    for m in re.finditer(
+        r"(近|超过|超|逾|过)(\d+(?:\.\d+)?)\s*亿(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑))", text
+    ):
         if not is_money(m):
             continue
         value = _scale(m.group(2), "亿", _CN_UNIT)
@@ -155,7 +216,12 @@ def find_amount(text: str) -> Amount | None:
     for m in _EN_WORD_CURRENCY.finditer(text):
         value = _scale(m.group("a"), m.group("ua"), _EN_UNIT)
         low, high = _open_or_near(m.group("qual"), value)
-        candidates.append((m.start(), Amount(low, high, _WORD_CURRENCY[m.group("cur").lower()], m.group(0).strip())))
+        candidates.append(
+            (
+                m.start(),
+                Amount(low, high, _WORD_CURRENCY[m.group("cur").lower()], m.group(0).strip()),
+            )
+        )
     if not candidates:
         return None
     candidates.sort(key=lambda pair: pair[0])

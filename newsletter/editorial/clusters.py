@@ -25,12 +25,13 @@ from newsletter.text import title_fingerprint
 
 TITLE_OVERLAP = 0.75
 CONTENT_COSINE = 0.4
-_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|(?:exclusive|breaking|update)\s*:)\s*", re.I)
+_PREFIX = re.compile(
+    r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|(?:exclusive|breaking|update)\s*:)\s*", re.I
+)
 _LATIN = re.compile(r"[a-z0-9][a-z0-9+]*")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _STOP = frozenset(
-    "a an the of for to in on at by with and or from as is are be its it this that new into over after "
-    "via will has have more than about up out your our their us".split()
+    ["a", "an", "the", "of", "for", "to", "in", "on", "at", "by", "with", "and", "or", "from", "as", "is", "are", "be", "its", "it", "this", "that", "new", "into", "over", "after", "via", "will", "has", "have", "more", "than", "about", "up", "out", "your", "our", "their", "us"]
 )
 
 
@@ -53,7 +54,7 @@ class _Vector:
 
 
 def financing_key(facts: dict[str, Any] | None) -> str | None:
-    """"company|round" of an item's funding announcement, for merging reports of the same round."""
+    """ "company|round" of an item's funding announcement, for merging reports of the same round."""
     fin = (facts or {}).get("financing") or {}
     return f"{str(fin['company']).casefold()}|{fin.get('round')}" if fin.get("company") else None
 

@@ -49,32 +49,64 @@ _ZH_PAST = re.compile(
     r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要)"
 )
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
 _MONTHS.update({k[:3]: v for k, v in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
-_WEEKDAYS = {d: i for i, d in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])}
+_WEEKDAYS = {
+    d: i
+    for i, d in enumerate(
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    )
+}
 _ZH_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _MON = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_EN_DATE_MD = re.compile(rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?:,?\s+(?P<year>\d{{4}}))?", re.I)
-_EN_DATE_DM = re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?\s+{_MON}(?:,?\s+(?P<year>\d{{4}}))?", re.I)
+_EN_DATE_MD = re.compile(
+    rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?:,?\s+(?P<year>\d{{4}}))?",
+    re.I,
+)
+_EN_DATE_DM = re.compile(
+    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?\s+{_MON}(?:,?\s+(?P<year>\d{{4}}))?",
+    re.I,
+)
 _ISO_DATE = re.compile(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
-_ZH_DATE = re.compile(r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)")
+_ZH_DATE = re.compile(
+    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)"
+)
 _IN_DAYS = re.compile(
     r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
     r"\b(?P<togo>\d{1,3}) days (?:to go|away|left|until|before)\b",
     re.I,
 )
-_NEXT_WEEKDAY = re.compile(r"\bnext (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|下(?:周|星期)(?P<zwd>[一二三四五六日天])", re.I)
+_NEXT_WEEKDAY = re.compile(
+    r"\bnext (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|下(?:周|星期)(?P<zwd>[一二三四五六日天])",
+    re.I,
+)
 _TOMORROW = re.compile(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
 
-_ONLINE = re.compile(r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar)\b|线上|云端|直播|在线|网络研讨会|云会", re.I)
-_ZH_CITIES = (
-    "上海 北京 深圳 广州 杭州 苏州 成都 武汉 南京 天津 重庆 西安 厦门 青岛 合肥 长沙 郑州 济南 珠海 香港 澳门 "
-    "新加坡 海口 博鳌 三亚 宁波 无锡 大连 沈阳 昆明 福州 东莞 佛山 南昌 太原 石家庄 哈尔滨 长春 贵阳 南宁 兰州 "
-    "乌鲁木齐 呼和浩特 常州 泰州 烟台 温州 台州 绍兴 嘉兴 中山 东京 波士顿 旧金山 纽约 伦敦 巴黎 慕尼黑"
-).split()
+_ONLINE = re.compile(
+    r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar)\b|线上|云端|直播|在线|网络研讨会|云会",
+    re.I,
+)
+_ZH_CITIES = ["上海", "北京", "深圳", "广州", "杭州", "苏州", "成都", "武汉", "南京", "天津", "重庆", "西安", "厦门", "青岛", "合肥", "长沙", "郑州", "济南", "珠海", "香港", "澳门", "新加坡", "海口", "博鳌", "三亚", "宁波", "无锡", "大连", "沈阳", "昆明", "福州", "东莞", "佛山", "南昌", "太原", "石家庄", "哈尔滨", "长春", "贵阳", "南宁", "兰州", "乌鲁木齐", "呼和浩特", "常州", "泰州", "烟台", "温州", "台州", "绍兴", "嘉兴", "中山", "东京", "波士顿", "旧金山", "纽约", "伦敦", "巴黎", "慕尼黑"]
 _EN_CITIES = (
     "Boston|San Francisco|San Diego|New York|Chicago|Las Vegas|Orlando|Washington|Philadelphia|Seattle|"
     "Austin|Houston|Dallas|Atlanta|Miami|Nashville|Denver|Los Angeles|Toronto|Montreal|London|Paris|Berlin|"
@@ -83,7 +115,9 @@ _EN_CITIES = (
     "Melbourne|Dubai|Abu Dhabi|Tel Aviv|Bangalore|Mumbai|Cambridge|Oxford|Frankfurt|Lisbon|Helsinki"
 )
 _EN_CITY = re.compile(rf"\b({_EN_CITIES})\b")
-_ZH_NAME = re.compile(r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》]{0,30}?(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊)")
+_ZH_NAME = re.compile(
+    r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》]{0,30}?(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊)"
+)
 _BOOK_TITLE = re.compile(r"《([^》]{2,40})》")
 _EN_NAME = re.compile(
     r"((?:the\s+)?(?:\d{4}\s+)?(?:[A-Z0-9][\w&'.-]*\s+){0,7}"
@@ -101,7 +135,11 @@ class EventFact:
 
     def to_dict(self) -> dict[str, object]:
         """JSON form stored in item.facts['event']."""
-        return {"name": self.name, "start": self.start.isoformat() if self.start else None, "place": self.place}
+        return {
+            "name": self.name,
+            "start": self.start.isoformat() if self.start else None,
+            "place": self.place,
+        }
 
 
 def _next_occurrence(month: int, day: int, year: int | None, published: date) -> date | None:
@@ -120,7 +158,12 @@ def event_date(text: str, published: date) -> date | None:
     """The first date stated or implied ("in 3 days", 倒计时2天, next Tuesday) in the text."""
     found: list[tuple[int, date]] = []
     for m in _ZH_DATE.finditer(text):
-        d = _next_occurrence(int(m.group("mon")), int(m.group("day")), int(m.group("year")) if m.group("year") else None, published)
+        d = _next_occurrence(
+            int(m.group("mon")),
+            int(m.group("day")),
+            int(m.group("year")) if m.group("year") else None,
+            published,
+        )
         if d:
             found.append((m.start(), d))
     for regex in (_EN_DATE_MD, _EN_DATE_DM):
@@ -128,11 +171,18 @@ def event_date(text: str, published: date) -> date | None:
             mon = _MONTHS.get(m.group("mon").lower().rstrip("."))
             if not mon:
                 continue
-            d = _next_occurrence(mon, int(m.group("day")), int(m.group("year")) if m.group("year") else None, published)
+            d = _next_occurrence(
+                mon,
+                int(m.group("day")),
+                int(m.group("year")) if m.group("year") else None,
+                published,
+            )
             if d:
                 found.append((m.start(), d))
     for m in _ISO_DATE.finditer(text):
-        d = _next_occurrence(int(m.group("mon")), int(m.group("day")), int(m.group("year")), published)
+        d = _next_occurrence(
+            int(m.group("mon")), int(m.group("day")), int(m.group("year")), published
+        )
         if d:
             found.append((m.start(), d))
     for m in _IN_DAYS.finditer(text):
@@ -187,16 +237,22 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
     if is_zh:
         if not _ZH_KIND.search(title_n):
             return None
-        if _ZH_PAST.search(title_n) or (_ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)):
+        if _ZH_PAST.search(title_n) or (
+            _ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)
+        ):
             return None
         start = event_date(text, published)
         if not (_ZH_FUTURE.search(text) or (start and start >= published)):
             return None
     else:
-        invite = re.search(r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I)
+        invite = re.search(
+            r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I
+        )
         if not _EN_KIND.search(title_n) and not (invite and event_date(text, published)):
             return None
-        if _EN_PAST.search(title_n) or (_EN_PAST.search(summary_n) and not _EN_FUTURE.search(title_n)):
+        if _EN_PAST.search(title_n) or (
+            _EN_PAST.search(summary_n) and not _EN_FUTURE.search(title_n)
+        ):
             return None
         start = event_date(text, published)
         if not (_EN_FUTURE.search(text) or (start and start >= published)):

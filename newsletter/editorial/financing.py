@@ -8,7 +8,21 @@ from dataclasses import dataclass, field
 
 from newsletter.editorial.amounts import Amount, find_amount, normalize
 
-ROUNDS = ("seed", "angel", "pre-a", "a", "a+", "b", "b+", "c", "d", "e", "pre-ipo", "strategic", "undisclosed")
+ROUNDS = (
+    "seed",
+    "angel",
+    "pre-a",
+    "a",
+    "a+",
+    "b",
+    "b+",
+    "c",
+    "d",
+    "e",
+    "pre-ipo",
+    "strategic",
+    "undisclosed",
+)
 
 # --- English ------------------------------------------------------------------------------
 _EN_RAISE = re.compile(
@@ -25,7 +39,8 @@ _EN_ROUND = re.compile(
     re.I,
 )
 _EN_FUNDING_WORD = re.compile(
-    r"\b(funding|financing|investment|round|series [a-e]|seed|venture|capital injection|raise)\b", re.I
+    r"\b(funding|financing|investment|round|series [a-e]|seed|venture|capital injection|raise)\b",
+    re.I,
 )
 _EN_LISTING = re.compile(
     r"(?<!pre-)(?<!pre)\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|"
@@ -49,7 +64,9 @@ _EN_NOT = re.compile(
 )
 
 # --- Chinese ------------------------------------------------------------------------------
-_ZH_DONE = re.compile(r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)")
+_ZH_DONE = re.compile(
+    r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
+)
 _ZH_ROUND = re.compile(
     r"(?P<r>Pre-?IPO|pre-?ipo|Pre-?A\+?|pre-?a\+?|[A-Ea-e]\+|[A-Ea-e]\d?|天使\+?|种子|战略)\s*轮"
     r"|(?P<strat>战略融资|战略投资)"
@@ -67,9 +84,13 @@ _ZH_NOT = re.compile(
 _ZH_STRONG = re.compile(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
 _ZH_MENTION_BEFORE = re.compile(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
 _ZH_MENTION_AFTER = re.compile(r"^(?:后|的|以来|之后|不久|仅)")
-_ZH_HARD_NOT = re.compile(r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)")
+_ZH_HARD_NOT = re.compile(
+    r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)"
+)
 _ZH_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|独家\s*[|｜:：]?)\s*")
-_ZH_LEAD = re.compile(r"(?:由|本轮由|本轮融资由|本次融资由)?(?P<who>[^，。；、,;（）()]{2,40}?)(?:联合|共同)?(?:领投|独家投资|独投)")
+_ZH_LEAD = re.compile(
+    r"(?:由|本轮由|本轮融资由|本次融资由)?(?P<who>[^，。；、,;（）()]{2,40}?)(?:联合|共同)?(?:领投|独家投资|独投)"
+)
 _EN_LEAD = re.compile(
     r"\b(?:co-)?led by (?P<who>.+?)(?=,? with participation|,? with |,? alongside|\s+and existing|,? as well as|"
     r"[.;。]|,? bringing|,? to |,? which|,? who|$)",
@@ -149,7 +170,9 @@ def _zh_round(text: str) -> str | None:
 
 def _clean_company(name: str) -> str:
     name = _ZH_PREFIX.sub("", name).strip(" :：,，|｜-\"'“”")
-    name = re.sub(r"^(exclusive|breaking|scoop|funding|startup|update)\s*[:|-]\s*", "", name, flags=re.I)
+    name = re.sub(
+        r"^(exclusive|breaking|scoop|funding|startup|update)\s*[:|-]\s*", "", name, flags=re.I
+    )
     return name[:80].strip()
 
 
@@ -158,11 +181,18 @@ def _en_company(title: str) -> str:
     head = title[: m.start()] if m else title
     head = re.split(r"[:|]\s*", head)[-1]
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
-    head = re.sub(r"^.*?\b(?:based|startup|company|firm|maker|developer|biotech|platform)\s+", "", head, flags=re.I)
+    head = re.sub(
+        r"^.*?\b(?:based|startup|company|firm|maker|developer|biotech|platform)\s+",
+        "",
+        head,
+        flags=re.I,
+    )
     return _clean_company(head.strip(" ,"))
 
 
-_ZH_DESCRIPTOR = re.compile(r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|开发商|研发商|初创|新锐)(?=[\u4e00-\u9fffA-Za-z])")
+_ZH_DESCRIPTOR = re.compile(
+    r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|开发商|研发商|初创|新锐)(?=[\u4e00-\u9fffA-Za-z])"
+)
 
 
 def _zh_company(title: str) -> str:
@@ -176,8 +206,10 @@ def _zh_company(title: str) -> str:
 
 def _split_investors(text: str) -> list[str]:
     parts = re.split(r"\s*(?:,|，|、|和|与|及|以及| and |&)\s*", text)
-    names = [p.strip(" .。\"“”") for p in parts]
-    return [n for n in names if 1 < len(n) <= 60 and not n.lower().startswith(("existing", "other"))]
+    names = [p.strip(' .。"“”') for p in parts]
+    return [
+        n for n in names if 1 < len(n) <= 60 and not n.lower().startswith(("existing", "other"))
+    ]
 
 
 def _lead_investors(text: str, lang: str) -> list[str]:
@@ -208,7 +240,7 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
         strong = _ZH_STRONG.search(title_n)
         if strong:
             # "完成A轮融资后…" or "距完成战略融资…" mention a round; they do not announce one.
-            before, after_text = title_n[: strong.start()], title_n[strong.end():]
+            before, after_text = title_n[: strong.start()], title_n[strong.end() :]
             if _ZH_MENTION_BEFORE.search(before) or _ZH_MENTION_AFTER.search(after_text):
                 return None
             if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
@@ -217,7 +249,9 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
             return None
         round_name = _zh_round(title_n) or _zh_round(summary_n) or "undisclosed"
         zh_amount = find_amount(title_n) or find_amount(summary_n)
-        return FinancingFact(_zh_company(title_n), round_name, zh_amount, _lead_investors(both, "zh"))
+        return FinancingFact(
+            _zh_company(title_n), round_name, zh_amount, _lead_investors(both, "zh")
+        )
     round_in_title = _en_round(title_n)
     amount_in_title = find_amount(title_n)
     amount: Amount | None
@@ -233,16 +267,30 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
     else:
         if not raise_verb:
             return None
-        after = title_n[raise_verb.end():]
+        after = title_n[raise_verb.end() :]
         en_round = _en_round(after) or _en_round(summary_n)
         amount = find_amount(after)
         funding_word = _EN_FUNDING_WORD.search(after)
         if en_round is None and amount is None:
             return None
-        if en_round is None and not funding_word and raise_verb.group(1).lower() in (
-            "completes", "completed", "announces", "announced", "adds", "takes", "wins", "attracts"
+        if (
+            en_round is None
+            and not funding_word
+            and raise_verb.group(1).lower()
+            in (
+                "completes",
+                "completed",
+                "announces",
+                "announced",
+                "adds",
+                "takes",
+                "wins",
+                "attracts",
+            )
         ):
             return None
     if amount is None:
         amount = find_amount(summary_n)
-    return FinancingFact(_en_company(title_n), en_round or "undisclosed", amount, _lead_investors(both, "en"))
+    return FinancingFact(
+        _en_company(title_n), en_round or "undisclosed", amount, _lead_investors(both, "en")
+    )

@@ -42,7 +42,9 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(paragraph) if s and s.strip()]
 
 
-def key_points(paragraphs: list[str], lang: str = "en", limit: int = 5, minimum: int = 3) -> list[KeyPoint]:
+def key_points(
+    paragraphs: list[str], lang: str = "en", limit: int = 5, minimum: int = 3
+) -> list[KeyPoint]:
     """The best ``minimum``..``limit`` sentences, in article order, with paragraph citations."""
     candidates: list[tuple[int, int, str]] = []  # (paragraph index, order, sentence)
     for p_index, paragraph in enumerate(paragraphs):
@@ -78,4 +80,7 @@ def key_points(paragraphs: list[str], lang: str = "en", limit: int = 5, minimum:
         if len(picked) == count:
             break
     chosen = sorted(picked, key=lambda t: t[1])
-    return [KeyPoint(text=s if len(s) <= MAX_CHARS else s[: MAX_CHARS - 1] + "…", paragraph=p + 1) for _, _, p, s in chosen]
+    return [
+        KeyPoint(text=s if len(s) <= MAX_CHARS else s[: MAX_CHARS - 1] + "…", paragraph=p + 1)
+        for _, _, p, s in chosen
+    ]

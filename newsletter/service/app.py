@@ -70,7 +70,9 @@ def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool 
     """Load feeds.yaml, open the database and bring its schema up to date."""
     path = config_path or settings.config
     if not path.exists() and config_path is None and not os.environ.get("NEWSLETTER_CONFIG"):
-        raise ConfigError(f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG")
+        raise ConfigError(
+            f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG"
+        )
     config = load_config(path)
     engine = db.make_engine(settings.resolved_database_url)
     if upgrade:

@@ -7,22 +7,30 @@ from typing import Any
 
 from newsletter import store
 from newsletter.db import session_scope
-from newsletter.service.app import App
 from newsletter.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.service.app import App
 from newsletter.service.issues import classify_stored
 
 
-def list_items(app: App, since: datetime | None = None, until: datetime | None = None,
-               section: str | None = None) -> list[dict[str, Any]]:
+def list_items(
+    app: App,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    section: str | None = None,
+) -> list[dict[str, Any]]:
     """Every stored item (optionally in a time range or section), classified with current rules."""
     with session_scope(app.engine) as session:
         pairs = store.items_between(session, since, until)
         classify_stored(app, session, pairs)
         # Clusters among the listed items (the same story from several feeds).
-        clusters = cluster_ids([
-            StoryInput(item.id or 0, item.title, item.summary_text, item.url, financing_key(item.facts))
-            for item, _ in pairs
-        ])
+        clusters = cluster_ids(
+            [
+                StoryInput(
+                    item.id or 0, item.title, item.summary_text, item.url, financing_key(item.facts)
+                )
+                for item, _ in pairs
+            ]
+        )
         rows = []
         for item, feed in pairs:
             if section and item.section != section:

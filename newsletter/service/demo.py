@@ -77,7 +77,9 @@ def _demo_config(project_config: Path, out_dir: Path, server: FeedServer) -> Pat
     return path
 
 
-def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say = print) -> DemoReport:
+def run_demo(
+    settings: Settings, project_config: Path, out_dir: Path, say: Say = print
+) -> DemoReport:
     """Run the whole job offline on bundled sample feeds; returns the paths it wrote."""
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -93,14 +95,23 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
         # Early in a new period the next issue is nearly empty: show the one just due instead.
         period = latest_due_period(now, schedule.weekday, schedule.at, tz)
     with FeedServer() as server:
-        samples = render_samples(now, earliest=period.start, latest=min(now, period.end),
-                                 article_base=server.base_url)
-        server.routes.update({s.path: Route(body=s.body, content_type=s.content_type) for s in samples})
-        server.routes.update({path: Route(body=page, content_type="text/html; charset=utf-8")
-                              for path, page in article_pages(server.base_url).items()})
+        samples = render_samples(
+            now, earliest=period.start, latest=min(now, period.end), article_base=server.base_url
+        )
+        server.routes.update(
+            {s.path: Route(body=s.body, content_type=s.content_type) for s in samples}
+        )
+        server.routes.update(
+            {
+                path: Route(body=page, content_type="text/html; charset=utf-8")
+                for path, page in article_pages(server.base_url).items()
+            }
+        )
         editorial = out_dir / "editorial"
         editorial.mkdir(exist_ok=True)
-        (editorial / f"{period.label}.md").write_text(VIEWPOINT.read_text(encoding="utf-8"), encoding="utf-8")
+        (editorial / f"{period.label}.md").write_text(
+            VIEWPOINT.read_text(encoding="utf-8"), encoding="utf-8"
+        )
         say(f"Serving {len(samples)} sample feeds on {server.base_url} (loopback only)")
         demo_settings = settings.model_copy(
             update={
@@ -112,7 +123,13 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
             }
         )
         app = open_app(demo_settings, _demo_config(project_config, out_dir, server))
-        report = ingest(app, progress=lambda o: say(f"  fetched {o.name}: {o.status}, {o.new_items} new items" + (f" ({o.error})" if o.error else "")))
+        report = ingest(
+            app,
+            progress=lambda o: say(
+                f"  fetched {o.name}: {o.status}, {o.new_items} new items"
+                + (f" ({o.error})" if o.error else "")
+            ),
+        )
         say(f"Stored {report.new_items} items from {len(report.outcomes)} feeds")
         for email, name in DEMO_SUBSCRIBERS:
             add_subscriber(app, email, name)
@@ -130,10 +147,16 @@ def run_demo(settings: Settings, project_config: Path, out_dir: Path, say: Say =
             PREFERENCES_URL: f"{app.settings.base_url}/preferences/PREVIEW",
             SUBSCRIBER_EMAIL: "preview@example.com",
         }
-        preview_html.write_text(personalize(built.rendered.html, html_values(values)), encoding="utf-8")
+        preview_html.write_text(
+            personalize(built.rendered.html, html_values(values)), encoding="utf-8"
+        )
         preview_text.write_text(personalize(built.rendered.text, values), encoding="utf-8")
-    issue_json.write_text(json.dumps({**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2),
-                          encoding="utf-8")
+    issue_json.write_text(
+        json.dumps(
+            {**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2
+        ),
+        encoding="utf-8",
+    )
     return DemoReport(
         out_dir=out_dir,
         database=out_dir / "demo.db",

@@ -38,29 +38,55 @@ def show_issue(app: App, period: Period) -> IssueView:
         return IssueView(built, store.actions(session, period.label))
 
 
-def change_item(app: App, period: Period, action: str, item_id: int, section: str | None = None,
-                note: str | None = None) -> IssueAction:
+def change_item(
+    app: App,
+    period: Period,
+    action: str,
+    item_id: int,
+    section: str | None = None,
+    note: str | None = None,
+) -> IssueAction:
     """Pin (optionally into a section), unpin, drop, restore or move an item; logged."""
     if action not in ITEM_ACTIONS:
         raise IssueError(f"unknown action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
     if action == "move" and not section:
         raise IssueError("move needs --section")
     if section is not None and section not in app.config.section_ids:
-        raise IssueError(f"no section {section!r}; sections are {', '.join(app.config.section_ids)}")
+        raise IssueError(
+            f"no section {section!r}; sections are {', '.join(app.config.section_ids)}"
+        )
     with session_scope(app.engine) as session:
         issue = store.get_issue(session, period.label)
         if issue is not None and issue.status in FROZEN:
             raise IssueError(f"issue {period.label} is {issue.status}; it can no longer be changed")
         if session.get(Item, item_id) is None:
-            raise IssueError(f"no item {item_id}; see `newsletter issue show` or `newsletter items list`")
+            raise IssueError(
+                f"no item {item_id}; see `newsletter issue show` or `newsletter items list`"
+            )
         if issue is not None and issue.status == "approved":
             # An approval covers the issue the editor saw; a change needs a new one.
             issue.status = "draft"
             session.add(issue)
-            store.add_action(session, IssueAction(period=period.label, action="unapprove",
-                                                  note=f"{action} of item {item_id} after approval", actor=_actor()))
-        return store.add_action(session, IssueAction(period=period.label, action=action, item_id=item_id,
-                                                     section=section, note=note, actor=_actor()))
+            store.add_action(
+                session,
+                IssueAction(
+                    period=period.label,
+                    action="unapprove",
+                    note=f"{action} of item {item_id} after approval",
+                    actor=_actor(),
+                ),
+            )
+        return store.add_action(
+            session,
+            IssueAction(
+                period=period.label,
+                action=action,
+                item_id=item_id,
+                section=section,
+                note=note,
+                actor=_actor(),
+            ),
+        )
 
 
 def set_status(app: App, period: Period, status: str, note: str | None = None) -> str:
@@ -72,11 +98,22 @@ def set_status(app: App, period: Period, status: str, note: str | None = None) -
         issue = store.get_or_create_issue(session, period.label, period.start, period.end)
         issue = store.lock_issue(session, issue.id or 0)
         if issue.status in FROZEN:
-            raise IssueError(f"issue {period.label} is {issue.status}; it can no longer be approved or held")
+            raise IssueError(
+                f"issue {period.label} is {issue.status}; it can no longer be approved or held"
+            )
         if status == "approved" and built.skipped:
-            raise IssueError(f"issue {period.label} would be skipped ({built.content.skipped_reason})")
+            raise IssueError(
+                f"issue {period.label} would be skipped ({built.content.skipped_reason})"
+            )
         issue.status = status
         session.add(issue)
-        store.add_action(session, IssueAction(period=period.label, action="approve" if status == "approved" else "hold",
-                                              note=note, actor=_actor()))
+        store.add_action(
+            session,
+            IssueAction(
+                period=period.label,
+                action="approve" if status == "approved" else "hold",
+                note=note,
+                actor=_actor(),
+            ),
+        )
         return status

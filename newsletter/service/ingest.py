@@ -80,8 +80,17 @@ class IngestReport:
 Progress = Callable[[FeedOutcome], None]
 
 
-def _parse_job(body: bytes, url: str, content_type: str | None, encoding: str | None, language: str, now: datetime) -> ParsedFeed:
-    return parse_feed(body, url=url, content_type=content_type, encoding=encoding, language=language, now=now)
+def _parse_job(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    encoding: str | None,
+    language: str,
+    now: datetime,
+) -> ParsedFeed:
+    return parse_feed(
+        body, url=url, content_type=content_type, encoding=encoding, language=language, now=now
+    )
 
 
 def _pool(workers: int) -> Executor:
@@ -94,7 +103,9 @@ def _item_rows(app: App, job: FeedJob, parsed: ParsedFeed, now: datetime) -> lis
     rows = []
     for entry in parsed.entries:
         published = entry.published or now
-        reading = read(app, entry.title, entry.summary_text, job.language, published, job.name, job.section)
+        reading = read(
+            app, entry.title, entry.summary_text, job.language, published, job.name, job.section
+        )
         rows.append(
             {
                 "feed_id": job.id,
@@ -118,8 +129,15 @@ def _item_rows(app: App, job: FeedJob, parsed: ParsedFeed, now: datetime) -> lis
     return rows
 
 
-def _record(app: App, job: FeedJob, outcome: FeedOutcome, result: FetchResult | None,
-            rows: list[dict[str, Any]], body_hash: str | None, now: datetime) -> None:
+def _record(
+    app: App,
+    job: FeedJob,
+    outcome: FeedOutcome,
+    result: FetchResult | None,
+    rows: list[dict[str, Any]],
+    body_hash: str | None,
+    now: datetime,
+) -> None:
     """Store one feed's items and state in one transaction."""
     with session_scope(app.engine) as session:
         feed = session.get(Feed, job.id)
@@ -159,18 +177,33 @@ def ingest(
     with session_scope(app.engine) as session:
         feeds = store.sync_feeds(session, app.config.feeds)
         jobs = [
-            FeedJob(f.id or 0, f.name, f.url, f.section, f.language, f.encoding,
-                    Validators(f.etag, f.last_modified), f.body_hash)
+            FeedJob(
+                f.id or 0,
+                f.name,
+                f.url,
+                f.section,
+                f.language,
+                f.encoding,
+                Validators(f.etag, f.last_modified),
+                f.body_hash,
+            )
             for f in feeds.values()
             if f.enabled and (only is None or f.name in only)
         ]
-    limits = FetchLimits(settings.fetch_timeout, settings.fetch_max_bytes, settings.allow_private_addresses)
+    limits = FetchLimits(
+        settings.fetch_timeout, settings.fetch_max_bytes, settings.allow_private_addresses
+    )
     own_client = client is None
     http = client or make_client(limits, max_connections=settings.fetch_concurrency)
     report = IngestReport()
 
-    def done(job: FeedJob, outcome: FeedOutcome, result: FetchResult | None = None,
-             rows: list[dict[str, Any]] | None = None, body_hash: str | None = None) -> None:
+    def done(
+        job: FeedJob,
+        outcome: FeedOutcome,
+        result: FetchResult | None = None,
+        rows: list[dict[str, Any]] | None = None,
+        body_hash: str | None = None,
+    ) -> None:
         try:
             _record(app, job, outcome, result, rows or [], body_hash, now)
         except SQLAlchemyError as exc:  # the database said no: report this feed, keep going
@@ -184,8 +217,12 @@ def ingest(
 
     fetched: list[tuple[FeedJob, FetchResult, str]] = []
     try:
-        with ThreadPoolExecutor(max_workers=settings.fetch_concurrency, thread_name_prefix="fetch") as pool:
-            futures = {pool.submit(fetch_feed, http, job.url, job.validators, limits): job for job in jobs}
+        with ThreadPoolExecutor(
+            max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
+        ) as pool:
+            futures = {
+                pool.submit(fetch_feed, http, job.url, job.validators, limits): job for job in jobs
+            }
             for future in as_completed(futures):
                 job = futures[future]
                 try:
@@ -213,8 +250,15 @@ def ingest(
         parse_pool = _pool(min(settings.parse_workers, len(fetched)))
     with parse_pool:
         parse_futures: dict[Future[ParsedFeed], tuple[FeedJob, FetchResult, str]] = {
-            parse_pool.submit(_parse_job, result.body or b"", result.url, result.content_type,
-                              job.encoding, job.language, now): (job, result, digest)
+            parse_pool.submit(
+                _parse_job,
+                result.body or b"",
+                result.url,
+                result.content_type,
+                job.encoding,
+                job.language,
+                now,
+            ): (job, result, digest)
             for job, result, digest in fetched
         }
         for parsing in as_completed(parse_futures):
@@ -228,17 +272,32 @@ def ingest(
                 # A worker died (for example killed by the OOM killer): parse this one here.
                 log.warning("parser process pool broke; parsing %s in-process", job.name)
                 try:
-                    parsed = _parse_job(result.body or b"", result.url, result.content_type,
-                                        job.encoding, job.language, now)
+                    parsed = _parse_job(
+                        result.body or b"",
+                        result.url,
+                        result.content_type,
+                        job.encoding,
+                        job.language,
+                        now,
+                    )
                 except FeedError as exc:
                     done(job, FeedOutcome(job.name, "error", error=str(exc)))
                     continue
             except Exception as exc:  # a parser crash on hostile bytes is this feed's problem only
-                log.warning("parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc)
-                done(job, FeedOutcome(job.name, "error", error=f"parser failed: {exc.__class__.__name__}: {exc}"))
+                log.warning(
+                    "parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc
+                )
+                done(
+                    job,
+                    FeedOutcome(
+                        job.name, "error", error=f"parser failed: {exc.__class__.__name__}: {exc}"
+                    ),
+                )
                 continue
             rows = _item_rows(app, job, parsed, now)
-            outcome = FeedOutcome(job.name, "ok", entries=len(parsed.entries), warning=parsed.warning)
+            outcome = FeedOutcome(
+                job.name, "ok", entries=len(parsed.entries), warning=parsed.warning
+            )
             done(job, outcome, result, rows, digest)
     report.outcomes.sort(key=lambda o: o.name)
     return report

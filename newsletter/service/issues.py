@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlmodel import Session
 
@@ -13,6 +13,8 @@ from newsletter import store
 from newsletter.assemble import Candidate, assemble_issue, with_key_points
 from newsletter.content import IssueContent
 from newsletter.db import session_scope
+from newsletter.editorial.keypoints import key_points, split_paragraphs
+from newsletter.errors import IssueError
 from newsletter.models import Feed, Issue, Item, utcnow
 from newsletter.periods import (
     Period,
@@ -21,8 +23,6 @@ from newsletter.periods import (
     period_for_date,
     period_for_label,
 )
-from newsletter.editorial.keypoints import key_points, split_paragraphs
-from newsletter.errors import IssueError
 from newsletter.render import (
     RenderedIssue,
     calendar_attachments,
@@ -54,8 +54,13 @@ class BuiltIssue:
         return self.content.skipped_reason is not None
 
 
-def resolve_period(app: App, week: str | None = None, as_of: date | None = None,
-                   now: datetime | None = None, due: bool = False) -> Period:
+def resolve_period(
+    app: App,
+    week: str | None = None,
+    as_of: date | None = None,
+    now: datetime | None = None,
+    due: bool = False,
+) -> Period:
     """The period from --week or --as-of; else the next issue to go (the one containing now),
     or with ``due`` the latest one whose send time has passed (what the scheduler sends)."""
     schedule = app.config.newsletter.schedule
@@ -73,9 +78,25 @@ def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) 
     """Re-read stored items with the current rules (editors may have changed feeds.yaml)."""
     changes = []
     for item, feed in pairs:
-        reading = read(app, item.title, item.summary_text, item.language, item.published, feed.name, feed.section)
-        if (item.section, item.section_reason, item.facts or {}) != (reading.section, reading.reason, reading.facts):
-            item.section, item.section_reason, item.facts = reading.section, reading.reason, reading.facts
+        reading = read(
+            app,
+            item.title,
+            item.summary_text,
+            item.language,
+            item.published,
+            feed.name,
+            feed.section,
+        )
+        if (item.section, item.section_reason, item.facts or {}) != (
+            reading.section,
+            reading.reason,
+            reading.facts,
+        ):
+            item.section, item.section_reason, item.facts = (
+                reading.section,
+                reading.reason,
+                reading.facts,
+            )
             changes.append((item.id or 0, reading.section, reading.reason, reading.facts))
     if changes:
         store.set_readings(session, changes)
@@ -111,7 +132,9 @@ def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
     return result
 
 
-def build_issue(app: App, period: Period, *, render: bool = True, force: bool = False) -> BuiltIssue:
+def build_issue(
+    app: App, period: Period, *, render: bool = True, force: bool = False
+) -> BuiltIssue:
     """The issue of a period. Frozen issues come back as stored; others are rebuilt (with the
     editor's pins, drops and moves, key points and viewpoint) and saved as a draft."""
     with session_scope(app.engine) as session:
@@ -162,7 +185,9 @@ def _with_key_points(app: App, content: IssueContent) -> IssueContent:
     points: dict[int, tuple[list[dict[str, Any]], str]] = {}
     for item in wanted:
         # The lead's article, else the article of another report of the same story.
-        paragraphs = next((articles[i] for i in (item.id, *item.related_ids) if articles.get(i)), None)
+        paragraphs = next(
+            (articles[i] for i in (item.id, *item.related_ids) if articles.get(i)), None
+        )
         source = "article"
         if not paragraphs:
             paragraphs, source = split_paragraphs(item.summary) or [item.summary], "summary"
@@ -181,8 +206,12 @@ def _with_viewpoint(app: App, content: IssueContent) -> IssueContent:
         return content
     except (OSError, UnicodeDecodeError) as exc:
         raise IssueError(f"cannot read the viewpoint {path}: {exc}") from exc
-    return replace(content, viewpoint_html=markdown_to_html(text), viewpoint_text=text.strip(),
-                   viewpoint_source=path.name)
+    return replace(
+        content,
+        viewpoint_html=markdown_to_html(text),
+        viewpoint_text=text.strip(),
+        viewpoint_source=path.name,
+    )
 
 
 def _save_draft(issue: Issue, content: IssueContent, rendered: RenderedIssue | None) -> None:

@@ -8,8 +8,15 @@ from newsletter.editorial.classify import Reading, read_item
 from newsletter.service.app import App
 
 
-def read(app: App, title: str, summary: str, lang: str, published: datetime, feed_name: str,
-         feed_section: str) -> Reading:
+def read(
+    app: App,
+    title: str,
+    summary: str,
+    lang: str,
+    published: datetime,
+    feed_name: str,
+    feed_section: str,
+) -> Reading:
     """Facts and section of one item; the publication date is read in the newsletter's timezone."""
     feeds = {f.name: f for f in app.config.feeds}
     feed = feeds.get(feed_name)

@@ -58,8 +58,15 @@ def personal_urls(app: App, token: str) -> tuple[str, str]:
     return f"{base}/unsubscribe/{token}", f"{base}/preferences/{token}"
 
 
-def compose(app: App, built: BuiltIssue, email: str, name: str | None, token: str, msg_id: str,
-            now: datetime) -> bytes:
+def compose(
+    app: App,
+    built: BuiltIssue,
+    email: str,
+    name: str | None,
+    token: str,
+    msg_id: str,
+    now: datetime,
+) -> bytes:
     """One subscriber's message bytes from the issue rendered once."""
     assert built.rendered is not None
     nl = app.config.newsletter
@@ -81,7 +88,9 @@ def compose(app: App, built: BuiltIssue, email: str, name: str | None, token: st
             unsubscribe_mailto=unsubscribe_mailto(nl.sender.email, token),
             reply_to=nl.reply_to,
             language=nl.language,
-            attachments=tuple((a.filename, a.content_type, a.data) for a in built.rendered.attachments),
+            attachments=tuple(
+                (a.filename, a.content_type, a.data) for a in built.rendered.attachments
+            ),
         )
     )
 
@@ -92,7 +101,9 @@ def freeze_issue(app: App, built: BuiltIssue) -> int:
     secret = app.secret()
     domain = app.config.newsletter.sender.domain
     with session_scope(app.engine) as session:
-        issue = store.get_or_create_issue(session, built.period.label, built.period.start, built.period.end)
+        issue = store.get_or_create_issue(
+            session, built.period.label, built.period.start, built.period.end
+        )
         issue = store.lock_issue(session, issue.id or 0)
         if issue.status in ("sending", "sent"):
             return 0
@@ -107,17 +118,23 @@ def freeze_issue(app: App, built: BuiltIssue) -> int:
         session.add(issue)
         ids = store.active_subscriber_ids(session)
         queued = store.queue_deliveries(
-            session, issue.id or 0, {sid: message_id(secret, issue.period, sid, domain) for sid in ids}
+            session,
+            issue.id or 0,
+            {sid: message_id(secret, issue.period, sid, domain) for sid in ids},
         )
         log.info("issue %s frozen; %d deliveries queued", issue.period, queued)
         return queued
 
 
-def send_issue(app: App, period: Period, transport: Transport, *, progress: Progress | None = None) -> SendReport:
+def send_issue(
+    app: App, period: Period, transport: Transport, *, progress: Progress | None = None
+) -> SendReport:
     """Send the period's issue to every active subscriber once; safe to run again."""
     built = build_issue(app, period)
     if built.status == "sent":
-        return SendReport(period.label, "already-sent", reason="this issue was sent before; nothing to do")
+        return SendReport(
+            period.label, "already-sent", reason="this issue was sent before; nothing to do"
+        )
     if built.status not in ("sending",) and built.skipped:
         with session_scope(app.engine) as session:
             issue = store.get_issue(session, period.label)
@@ -140,8 +157,9 @@ def resume_sends(app: App, transport: Transport) -> list[SendReport]:
     return [send_issue(app, period, transport) for period in periods]
 
 
-def _deliver(app: App, built: BuiltIssue, transport: Transport, report: SendReport,
-             progress: Progress | None) -> None:
+def _deliver(
+    app: App, built: BuiltIssue, transport: Transport, report: SendReport, progress: Progress | None
+) -> None:
     with session_scope(app.engine) as session:
         issue = store.get_issue(session, built.period.label)
         assert issue is not None and issue.id is not None
@@ -149,7 +167,9 @@ def _deliver(app: App, built: BuiltIssue, transport: Transport, report: SendRepo
     try:
         while True:
             with session_scope(app.engine) as session:
-                batch = next(store.pending_deliveries(session, issue_id, datetime.now(UTC), batch=200), [])
+                batch = next(
+                    store.pending_deliveries(session, issue_id, datetime.now(UTC), batch=200), []
+                )
             if not batch:
                 break
             for delivery in batch:
@@ -169,8 +189,14 @@ def _deliver(app: App, built: BuiltIssue, transport: Transport, report: SendRepo
             report.reason = f"{counts.get('queued', 0)} deliveries wait for a retry; run `newsletter send --week {built.period.label}` again"
 
 
-def _deliver_one(app: App, built: BuiltIssue, transport: Transport, delivery: Delivery,
-                 report: SendReport, progress: Progress | None) -> None:
+def _deliver_one(
+    app: App,
+    built: BuiltIssue,
+    transport: Transport,
+    delivery: Delivery,
+    report: SendReport,
+    progress: Progress | None,
+) -> None:
     now = datetime.now(UTC)
     with session_scope(app.engine) as session:
         if not store.claim_delivery(session, delivery.id or 0, now, now + LEASE):
@@ -233,7 +259,9 @@ def _retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(5 * 2 ** max(0, attempts - 1), 240))
 
 
-def send_test(app: App, period: Period, transport: Transport, address: str, name: str | None = None) -> str:
+def send_test(
+    app: App, period: Period, transport: Transport, address: str, name: str | None = None
+) -> str:
     """Send one copy of the issue to an address without touching deliveries; returns its Message-ID."""
     built = build_issue(app, period, force=True)
     if built.rendered is None:
@@ -251,14 +279,20 @@ def dry_run(app: App, period: Period) -> SendReport:
     """Who would receive the issue, without freezing it or sending anything."""
     built = build_issue(app, period)
     if built.status == "sent":
-        return SendReport(period.label, "already-sent", reason="this issue was sent before; nothing would go")
+        return SendReport(
+            period.label, "already-sent", reason="this issue was sent before; nothing would go"
+        )
     if built.skipped and built.status != "sending":
         return SendReport(period.label, "skipped", reason=built.content.skipped_reason)
     with session_scope(app.engine) as session:
         issue = store.get_issue(session, period.label)
         already = set()
         if issue is not None and issue.id is not None:
-            rows = session.exec(select(Delivery.subscriber_id).where(Delivery.issue_id == issue.id, Delivery.status != "queued")).all()
+            rows = session.exec(
+                select(Delivery.subscriber_id).where(
+                    Delivery.issue_id == issue.id, Delivery.status != "queued"
+                )
+            ).all()
             already = set(rows)
         subs = store.list_subscribers(session, "active")
         recipients = [s.email for s in subs if s.id not in already]

@@ -25,7 +25,7 @@ def normalize_email(raw: str) -> str:
     value = (raw or "").strip()
     if not value:
         raise SubscriberError("empty address")
-    if any(c in value for c in "\r\n<>,;\"") or "=?" in value:
+    if any(c in value for c in '\r\n<>,;"') or "=?" in value:
         raise SubscriberError(f"{value!r} is not a single plain address")
     try:
         result = validate_email(value, check_deliverability=False)
@@ -53,8 +53,16 @@ class AddResult:
 def _add(session: Session, email: str, name: str | None, source: str) -> AddResult:
     existing = store.get_subscriber(session, email)
     if existing is None:
-        session.add(Subscriber(email=email, name=name, status="active", token=new_token(), source=source,
-                               consent_at=utcnow()))
+        session.add(
+            Subscriber(
+                email=email,
+                name=name,
+                status="active",
+                token=new_token(),
+                source=source,
+                consent_at=utcnow(),
+            )
+        )
         return AddResult(email, "added")
     if existing.status in SUPPRESSED:
         # Suppressed addresses stay suppressed: only a new confirmation may bring them back.

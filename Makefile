@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint typecheck format bench clean
+.PHONY: install demo test check lint typecheck format bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ format: $(STAMP)
 bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/performance.md
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_build.py
+
+eval: $(STAMP) ## Precision/recall of the financing and event detectors on the labelled sets
+	$(BIN)/python bench/eval_editorial.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -152,6 +152,14 @@ class Schedule(_Strict):
     def _lower_day(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("time", mode="before")
+    @classmethod
+    def _unquoted_time(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 18:30 as the base-60 number 1110: turn it back into a time.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return f"{value // 60}:{value % 60:02d}"
+        return value
+
     @field_validator("time")
     @classmethod
     def _hh_mm(cls, value: str) -> str:

@@ -14,7 +14,7 @@ import httpx
 from newsletter import PRODUCT, __version__
 from newsletter.errors import FeedError
 
-USER_AGENT = f"{PRODUCT}/{__version__} (+https://github.com/newsletter; feed digest)"
+USER_AGENT = f"{PRODUCT}/{__version__} (RSS/Atom weekly digest; python-httpx)"
 MAX_REDIRECTS = 5
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 

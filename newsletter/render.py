@@ -262,12 +262,24 @@ def _render_template(env: SandboxedEnvironment, name: str, context: dict[str, An
         ) from exc
     except jinja2.UndefinedError as exc:
         raise TemplateError(
-            f"template {name}: {exc.message} (check the variable names in docs/editors-guide.md)"
+            f"template {_where(exc, name)}: {exc.message} (check the variable names in docs/editors-guide.md)"
         ) from exc
     except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"template {name}: refused by the sandbox: {exc}") from exc
+        raise TemplateError(f"template {_where(exc, name)}: refused by the sandbox: {exc}") from exc
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"template {name}: {exc}") from exc
+        raise TemplateError(f"template {_where(exc, name)}: {exc}") from exc
+
+
+def _where(exc: BaseException, fallback: str) -> str:
+    """The template file and line a runtime error happened in (Jinja puts them in the traceback)."""
+    found = fallback
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".txt", ".htm", ".j2")):
+            found = f"{Path(filename).parent.name}/{Path(filename).name}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
 
 
 def inline_css(html: str) -> str:

@@ -239,7 +239,7 @@ def test_sandbox_refuses_python_internals(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
         render_with(folder)
     message = str(info.value)
-    assert message.startswith("template email/issue.html: refused by the sandbox")
+    assert message.startswith("template email/issue.html, line ") and "refused by the sandbox" in message
     assert "__init__" in message
 
 
@@ -264,7 +264,7 @@ def test_undefined_variable_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
         render_with(folder)
     message = str(info.value)
-    assert message.startswith("template email/issue.txt: ") and "no_such_field" in message
+    assert message.startswith("template email/issue.txt, line 1: ") and "no_such_field" in message
 
 
 def test_missing_template(tmp_path: Path) -> None:

@@ -117,3 +117,18 @@ def test_restart_after_send_time_fires_the_missed_run_once(scheduled: tuple[Any,
     again = weekly_job(str(config))
     assert again is not None and again.status == "already-sent"
     assert len(outbox(tmp_path)) == 2
+
+
+def test_draft_job_runs_ahead_of_the_send_time(scheduled: tuple[Any, Path]) -> None:
+    app, config = scheduled
+    scheduler = build_scheduler(app, config, blocking=False)
+    scheduler.start(paused=True)
+    try:
+        draft = scheduler.get_job("draft-issue")
+        weekly = scheduler.get_job(WEEKLY_JOB)
+        assert draft is not None and weekly is not None
+        lead = weekly.next_run_time - draft.next_run_time
+        hours = app.config.newsletter.draft_hours_before
+        assert lead == timedelta(hours=hours) or lead == timedelta(hours=hours - 24 * 7)
+    finally:
+        scheduler.shutdown(wait=False)

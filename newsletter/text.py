@@ -109,10 +109,10 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
 
 
 _TITLE_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
-_TITLE_PREFIX = re.compile(r"^\s*(【[^】]{1,8}】|[^|｜]{1,6}\s*[|｜])\s*")
+_TITLE_PREFIX = re.compile(r"^(【[^】]{1,8}】|[^|｜\s][^|｜]{0,5}[|｜])\s{0,3}")
 
 
 def title_fingerprint(title: str) -> str:
     """A normalized title for spotting the same story twice: case, punctuation, prefixes ignored."""
-    title = _TITLE_PREFIX.sub("", unicodedata.normalize("NFKC", title))
+    title = _TITLE_PREFIX.sub("", unicodedata.normalize("NFKC", title[:1000]).strip())
     return _TITLE_NOISE.sub("", title).casefold()

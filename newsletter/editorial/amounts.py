@@ -88,10 +88,12 @@ def normalize(text: str) -> str:
             out.append(" ")
         else:
             out.append(ch)
-    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", "".join(out))
+    # "2,000万美元" and "$1,500,000": thousands separators go (before 万/亿 too).
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", "".join(out))
 
 
-_NUM = r"\d+(?:\.\d+)?"
+# At most 12 digits, starting a digit run: a long run of digits cannot make matching quadratic.
+_NUM = r"(?<![\d.])\d{1,12}(?:\.\d{1,6})?(?!\d)"
 _CN_CURR = "|".join(sorted(_CN_CURRENCY, key=len, reverse=True))
 _CN_AMOUNT = re.compile(
     rf"(?P<qual>近|超过|超|逾|过|约|达|近乎|将近)?\s*(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)?"
@@ -117,7 +119,8 @@ _EN_AMOUNT = re.compile(
     re.IGNORECASE,
 )
 _EN_WORD_CURRENCY = re.compile(
-    rf"(?P<qual>over|more than|nearly|about)?\s*(?P<a>{_NUM})\s*(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB|yen)",
+    rf"(?P<qual>over|more than|nearly|about)?\s*(?:(?P<lo>{_NUM})\s*(?:-|to)\s*)?(?P<a>{_NUM})\s*"
+    rf"(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB|yen)",
     re.IGNORECASE,
 )
 _WORD_CURRENCY = {
@@ -215,14 +218,36 @@ def find_amount(text: str) -> Amount | None:
         candidates.append((m.start(), Amount(low, high, currency, m.group(0).strip())))
     for m in _EN_WORD_CURRENCY.finditer(text):
         value = _scale(m.group("a"), m.group("ua"), _EN_UNIT)
-        low, high = _open_or_near(m.group("qual"), value)
+        if m.group("lo"):  # "20-30 million dollars"
+            low, high = _scale(m.group("lo"), m.group("ua"), _EN_UNIT), value
+        else:
+            low, high = _open_or_near(m.group("qual"), value)
         candidates.append(
             (
                 m.start(),
                 Amount(low, high, _WORD_CURRENCY[m.group("cur").lower()], m.group(0).strip()),
             )
         )
+    # A valuation is not the round's size: "投后估值达50亿元", "at a $1B valuation".
+    candidates = [
+        (start, amount)
+        for start, amount in candidates
+        if not re.search(r"估值[为达约超逾近]{0,2}\s*$", text[max(0, start - 6) : start])
+        and not re.match(
+            r"\s*(?:post-money |pre-money )?valuation",
+            text[text.find(amount.text, start) + len(amount.text) :],
+            re.I,
+        )
+        and not re.search(r"\bvalu(?:ation|ed) (?:of |at )?$", text[max(0, start - 16) : start], re.I)
+    ]
     if not candidates:
         return None
     candidates.sort(key=lambda pair: pair[0])
-    return candidates[0][1]
+    return _ordered(candidates[0][1])
+
+
+def _ordered(amount: Amount) -> Amount:
+    """A range written high-to-low ("$30M-$20M") is still low..high."""
+    if amount.low is not None and amount.high is not None and amount.low > amount.high:
+        return Amount(amount.high, amount.low, amount.currency, amount.text)
+    return amount

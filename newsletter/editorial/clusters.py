@@ -66,7 +66,8 @@ def _stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """English word stems and Chinese character bigrams."""
-    text = unicodedata.normalize("NFKC", _PREFIX.sub("", text)).lower()
+    text = text.strip()
+    text = unicodedata.normalize("NFKC", _PREFIX.sub("", text[:300]) + text[300:2000]).lower()
     out = [_stem(w) for w in _LATIN.findall(text) if w not in _STOP and len(w) > 1]
     for run in _CJK.findall(text):
         if len(run) == 1:
@@ -102,8 +103,9 @@ def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
     """Whether two items report the same news (see the module docstring)."""
     if a.url and a.url == b.url:
         return True
-    if a.financing_key and a.financing_key == b.financing_key:
-        return True
+    if a.financing_key and b.financing_key:
+        # Two funding announcements are one story exactly when company and round agree.
+        return a.financing_key == b.financing_key
     fingerprint = title_fingerprint(a.title)
     if fingerprint and fingerprint == title_fingerprint(b.title):
         return True

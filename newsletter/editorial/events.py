@@ -103,7 +103,7 @@ _NEXT_WEEKDAY = re.compile(
 _TOMORROW = re.compile(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
 
 _ONLINE = re.compile(
-    r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar)\b|线上|云端|直播|在线|网络研讨会|云会",
+    r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar|linkedin live|webcast)\b|线上|云端|直播|在线|网络研讨会|云会",
     re.I,
 )
 _ZH_CITIES = ["上海", "北京", "深圳", "广州", "杭州", "苏州", "成都", "武汉", "南京", "天津", "重庆", "西安", "厦门", "青岛", "合肥", "长沙", "郑州", "济南", "珠海", "香港", "澳门", "新加坡", "海口", "博鳌", "三亚", "宁波", "无锡", "大连", "沈阳", "昆明", "福州", "东莞", "佛山", "南昌", "太原", "石家庄", "哈尔滨", "长春", "贵阳", "南宁", "兰州", "乌鲁木齐", "呼和浩特", "常州", "泰州", "烟台", "温州", "台州", "绍兴", "嘉兴", "中山", "东京", "波士顿", "旧金山", "纽约", "伦敦", "巴黎", "慕尼黑"]
@@ -112,7 +112,9 @@ _EN_CITIES = (
     "Austin|Houston|Dallas|Atlanta|Miami|Nashville|Denver|Los Angeles|Toronto|Montreal|London|Paris|Berlin|"
     "Munich|Basel|Geneva|Zurich|Amsterdam|Barcelona|Madrid|Copenhagen|Stockholm|Vienna|Milan|Dublin|"
     "Singapore|Hong Kong|Shanghai|Beijing|Shenzhen|Guangzhou|Hangzhou|Suzhou|Tokyo|Osaka|Seoul|Sydney|"
-    "Melbourne|Dubai|Abu Dhabi|Tel Aviv|Bangalore|Mumbai|Cambridge|Oxford|Frankfurt|Lisbon|Helsinki"
+    "Melbourne|Dubai|Abu Dhabi|Tel Aviv|Bangalore|Mumbai|Cambridge|Oxford|Frankfurt|Lisbon|Helsinki|"
+    "Minneapolis|Pittsburgh|Baltimore|Cleveland|Phoenix|Salt Lake City|Raleigh|Durham|Indianapolis|"
+    "Minneapolis-St\\. Paul|St\\. Louis|Detroit|Portland|Vancouver|Oslo|Brussels|Tokyo|Kyoto|Taipei"
 )
 _EN_CITY = re.compile(rf"\b({_EN_CITIES})\b")
 _ZH_NAME = re.compile(
@@ -201,14 +203,16 @@ def event_date(text: str, published: date) -> date | None:
     return found[0][1]
 
 
-def _place(text: str) -> str | None:
-    for city in _ZH_CITIES:
-        if city in text:
-            return city
-    m = _EN_CITY.search(text)
-    if m:
-        return m.group(1)
-    if _ONLINE.search(text):
+def _place(title: str, summary: str) -> str | None:
+    """The first city named (title first, then summary), else "online" for online events."""
+    for text in (title, summary):
+        found = [(text.find(city), city) for city in _ZH_CITIES if city in text]
+        m = _EN_CITY.search(text)
+        if m:
+            found.append((m.start(), m.group(1)))
+        if found:
+            return min(found)[1]
+    if _ONLINE.search(f"{title} {summary}"):
         return "online"
     return None
 
@@ -259,4 +263,4 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
             return None
     if start is not None and start < published:
         return None  # a stated date in the past: a report, not an invitation
-    return EventFact(_name(title_n, is_zh), start, _place(text))
+    return EventFact(_name(title_n, is_zh), start, _place(title_n, summary_n))

@@ -89,7 +89,8 @@ _ZH_HARD_NOT = re.compile(
 )
 _ZH_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|独家\s*[|｜:：]?)\s*")
 _ZH_LEAD = re.compile(
-    r"(?:由|本轮由|本轮融资由|本次融资由)?(?P<who>[^，。；、,;（）()]{2,40}?)(?:联合|共同)?(?:领投|独家投资|独投)"
+    r"(?:领投方为|领投方是)(?P<after>[^，。；,;（）()]{2,40})|"
+    r"(?P<who>[^，。；,;（）()]{2,60}?)(?:联合|共同)?(?:领投|独家投资|独投)"
 )
 _EN_LEAD = re.compile(
     r"\b(?:co-)?led by (?P<who>.+?)(?=,? with participation|,? with |,? alongside|\s+and existing|,? as well as|"
@@ -169,6 +170,9 @@ def _zh_round(text: str) -> str | None:
 
 
 def _clean_company(name: str) -> str:
+    bracketed = re.search(r"[「『“\"]([^」』”\"]{1,40})[」』”\"]", name)
+    if bracketed:  # 「安济医疗」, AI制药公司「晶算智药」: the bracketed name is the company
+        return bracketed.group(1).strip()
     name = _ZH_PREFIX.sub("", name).strip(" :：,，|｜-\"'“”")
     name = re.sub(
         r"^(exclusive|breaking|scoop|funding|startup|update)\s*[:|-]\s*", "", name, flags=re.I
@@ -205,7 +209,9 @@ def _zh_company(title: str) -> str:
 
 
 def _split_investors(text: str) -> list[str]:
-    parts = re.split(r"\s*(?:,|，|、|和|与|及|以及| and |&)\s*", text)
+    # Not on 和: it is part of many names (泰和资本). ", the venture arm of ..." is a description.
+    text = re.split(r",\s+(?:the|a|an|its)\s", text, maxsplit=1)[0]
+    parts = re.split(r"\s*(?:,|，|、|以及|与|及| and |&|(?<=资本|投资|创投|基金|集团|资产|控股|证券|银行)和)\s*", text)
     names = [p.strip(' .。"“”') for p in parts]
     return [
         n for n in names if 1 < len(n) <= 60 and not n.lower().startswith(("existing", "other"))
@@ -215,16 +221,20 @@ def _split_investors(text: str) -> list[str]:
 def _lead_investors(text: str, lang: str) -> list[str]:
     if lang == "zh":
         for zh in _ZH_LEAD.finditer(text):
-            who = re.sub(r"^(?:本轮|本次|融资|由|此轮|其中|系)+", "", zh.group("who"))
-            who = re.split(r"[，,。；]", who)[-1]
-            who = re.sub(r"^(?:本轮|本次|融资|由)+", "", who)
-            names = _split_investors(who)
+            if zh.group("after"):
+                names = _split_investors(zh.group("after"))
+            else:
+                who = zh.group("who")
+                who = who.rsplit("由", 1)[-1]  # 本轮战略融资由康华集团领投 -> 康华集团
+                who = re.sub(r"^(?:本轮|本次|融资|此轮|其中|系)+", "", who)
+                names = _split_investors(who)
             if names:
                 return names
         return []
     m = _EN_LEAD.search(text)
     if not m:
-        return []
+        led = re.search(r"(?:^|[.;。]\s*)(?P<who>[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,5}) (?:co-)?led the (?:round|financing|raise|investment)", text)
+        return _split_investors(led.group("who")) if led else []
     return _split_investors(re.sub(r"^(?:the\s+)", "", m.group("who").strip()))
 
 

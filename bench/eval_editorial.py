@@ -117,7 +117,9 @@ def main() -> None:
     tuned = evaluate(load(DATA), args.errors)
     held = evaluate(load(HOLDOUT), args.errors) if HOLDOUT.exists() else None
     print(f"{'measure':<22} {'tuning set':>11} {'held-out':>9}")
-    print(f"{'items':<22} {tuned.pop('items'):>11.0f} {held.pop('items') if held else float('nan'):>9.0f}")
+    print(
+        f"{'items':<22} {tuned.pop('items'):>11.0f} {held.pop('items') if held else float('nan'):>9.0f}"
+    )
     for name, value in tuned.items():
         other = f"{held[name]:>9.3f}" if held else ""
         print(f"{name:<22} {value:>11.3f} {other}")

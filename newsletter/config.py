@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
+from datetime import date
 from datetime import time as TimeOfDay
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +56,8 @@ class Settings(BaseSettings):
     fetch_timeout: float = 20.0
     fetch_max_bytes: int = 10 * 1024 * 1024
     fetch_concurrency: int = 16
+    max_items_per_feed: int = 200
+    feed_disable_after: int = 10
     parse_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     poll_minutes: int = 60
     misfire_grace_hours: float = 12.0
@@ -68,7 +73,14 @@ class Settings(BaseSettings):
             )
         return value.rstrip("/")
 
-    @field_validator("fetch_concurrency", "parse_workers", "poll_minutes", "fetch_max_bytes")
+    @field_validator(
+        "fetch_concurrency",
+        "parse_workers",
+        "poll_minutes",
+        "fetch_max_bytes",
+        "max_items_per_feed",
+        "feed_disable_after",
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
@@ -279,6 +291,8 @@ class FeedConfig(_Strict):
     weight: float = Field(default=1.0, ge=0.0, le=100.0)
     language: str = "en"
     encoding: str | None = None
+    timezone: str | None = None
+    allow_private: bool = False
     enabled: bool = True
     report: bool = False
 
@@ -304,6 +318,16 @@ class FeedConfig(_Strict):
                 f"unknown encoding {value!r}; use a name like gb18030 or utf-8"
             ) from exc
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _feed_zone(cls, value: str | None) -> str | None:
+        return None if value is None else NewsletterConfig._known_zone(value)
+
+    @property
+    def tz(self) -> ZoneInfo | None:
+        """The zone for dates the feed writes without an offset (None: UTC, or +08:00 for zh)."""
+        return ZoneInfo(self.timezone) if self.timezone else None
 
 
 class Config(_Strict):
@@ -405,23 +429,144 @@ def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
     return "field " + repr(".".join(str(p) for p in loc))
 
 
-def parse_config(raw: Any, path: Path) -> Config:
-    """Validate already-loaded YAML data into a Config; errors name the file, entry and field."""
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``tuple[FeedConfig, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed in the mapping at ``loc`` (a pydantic location without the bad key)."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        inner = _inner_model(field.annotation) if field is not None else None
+        if inner is None:
+            return []
+        model = inner
+    return [name for name in model.model_fields if not (model is Config and name == "path")]
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """'unknown key' with a "did you mean" from the keys allowed there (difflib)."""
+    key = loc[-1] if loc else "?"
+    if isinstance(key, bool):
+        # YAML 1.1: an unquoted on/off/yes/no *key* becomes a boolean.
+        return (
+            f"unknown key {key!r}: YAML reads an unquoted yes/no/on/off key as a boolean; "
+            "check the spelling against docs/configuration.md"
+        )
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}? (check the spelling against docs/configuration.md)"
+    listed = f"; allowed here: {', '.join(known)}" if known else ""
+    return f"unknown key (check the spelling against docs/configuration.md{listed})"
+
+
+def _yaml_hint(value: Any, error_type: str) -> str | None:
+    """Why a value has the wrong type, for YAML 1.1 traps (``no`` is false, dates, numbers)."""
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        return (
+            f"got the boolean {word}: YAML reads an unquoted yes/no/on/off/true/false as a "
+            'boolean; put the value in quotes, for example "no"'
+        )
+    if isinstance(value, date):  # datetime is a date too
+        text = value.isoformat()
+        return f'got the date {text}: YAML reads an unquoted date as a date; write it in quotes, "{text}"'
+    if error_type == "string_type" and isinstance(value, int | float):
+        return (
+            f"got the number {value!r}: put text in quotes (YAML reads an unquoted 012 as 10 "
+            "and 18:30 as 1110)"
+        )
+    if error_type == "string_type" and value is None:
+        return "the value is empty"
+    return None
+
+
+def _yaml_lines(text: str, path: Path) -> dict[tuple[int | str, ...], int]:
+    """The line of every mapping key and list item in a YAML document, by location.
+
+    Also refuses a key given twice in one mapping: PyYAML silently keeps the last one.
+    """
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[int | str, ...], int] = {}
+
+    def walk(node: yaml.Node, loc: tuple[int | str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(
+                        f"{path}: line {line}: key {key!r} appears twice in the same mapping "
+                        f"(first on line {seen[key]}); YAML would silently keep only the last one"
+                    )
+                seen[key] = line
+                lines[(*loc, key)] = line
+                walk(value_node, (*loc, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*loc, index)] = item.start_mark.line + 1
+                walk(item, (*loc, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line(lines: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -> int | None:
+    """The line of the longest prefix of ``loc`` that the document has."""
+    for end in range(len(loc), 0, -1):
+        line = lines.get(tuple(str(p) if isinstance(p, bool) else p for p in loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def parse_config(
+    raw: Any, path: Path, lines: dict[tuple[int | str, ...], int] | None = None
+) -> Config:
+    """Validate already-loaded YAML data into a Config; errors name the file, entry and field
+    (and the line, when ``lines`` from the YAML source are given)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping with 'newsletter', 'sections' and 'feeds'")
+    problems: list[str] = []
+    if "path" in raw:  # Config.path is where the file was read from, not a key of the file
+        problems.append(f"field 'path': {_unknown_key(('path',))}")
     try:
-        return Config(**raw, path=path)
+        config = Config.model_validate({**{k: v for k, v in raw.items() if k != "path"}, "path": path})
     except ValidationError as exc:
-        problems = []
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             loc = tuple(err["loc"])
             if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling against docs/configuration.md)"
-            problems.append(f"{_where(raw, loc)}: {msg}" if loc else msg)
-        raise ConfigError(f"{path}: " + "; ".join(problems)) from exc
-    except TypeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+                msg = _unknown_key(loc)
+            else:
+                hint = _yaml_hint(err.get("input"), err["type"])
+                if hint:
+                    msg = f"{msg}; {hint}"
+            where = _where(raw, loc) if loc else ""
+            line = _line(lines or {}, loc)
+            if line is not None:
+                where = f"{where} (line {line})" if where else f"line {line}"
+            problems.append(f"{where}: {msg}" if where else msg)
+    else:
+        if not problems:
+            return config
+    raise ConfigError(f"{path}: " + "; ".join(problems))
 
 
 def load_config(path: Path) -> Config:
@@ -442,4 +587,4 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML error: {exc}") from exc
-    return parse_config(raw, path.resolve())
+    return parse_config(raw, path.resolve(), _yaml_lines(text, path.resolve()))

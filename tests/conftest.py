@@ -22,7 +22,9 @@ TEMPLATES = ROOT / "templates"
 SHARED_CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 POSTGRES_URL = os.environ.get("NEWSLETTER_TEST_POSTGRES_URL")
 
-SECTIONS: list[dict[str, Any]] = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))["sections"]
+SECTIONS: list[dict[str, Any]] = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))[
+    "sections"
+]
 
 
 def newsletter_block(**overrides: Any) -> dict[str, Any]:
@@ -77,8 +79,11 @@ def make_app(tmp_path: Path, database_url: str) -> Any:
     """Build an App over a test config: make_app(feeds=[...], **settings_overrides)."""
     created: list[App] = []
 
-    def factory(feeds: list[dict[str, Any]] | None = None, newsletter: dict[str, Any] | None = None,
-                **overrides: Any) -> App:
+    def factory(
+        feeds: list[dict[str, Any]] | None = None,
+        newsletter: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> App:
         config = write_config(tmp_path, feeds or [], **(newsletter or {}))
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",

@@ -35,7 +35,9 @@ def rss(items: list[tuple[str, str, datetime]], encoding: str = "utf-8") -> byte
     return doc.encode(encoding)
 
 
-def serve_stories(server: FeedServer, period_end: datetime, path: str = "/stories.xml") -> dict[str, Any]:
+def serve_stories(
+    server: FeedServer, period_end: datetime, path: str = "/stories.xml"
+) -> dict[str, Any]:
     """Serve the STORIES, published in the day before period_end (never in the future); returns a
     feeds.yaml entry."""
     when = min(period_end - timedelta(days=1), datetime.now(UTC) - timedelta(hours=1))

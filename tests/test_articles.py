@@ -21,8 +21,10 @@ PARAGRAPHS = [
 
 def page(title: str) -> bytes:
     body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
-    return (f"<html><head><title>{title}</title></head><body><nav>Home · News</nav>"
-            f"<article><h1>{title}</h1>{body}</article><footer>© Site</footer></body></html>").encode()
+    return (
+        f"<html><head><title>{title}</title></head><body><nav>Home · News</nav>"
+        f"<article><h1>{title}</h1>{body}</article><footer>© Site</footer></body></html>"
+    ).encode()
 
 
 def test_teaser_gets_its_article_fetched_and_cited(make_app: Any, feed_server: FeedServer) -> None:
@@ -31,12 +33,16 @@ def test_teaser_gets_its_article_fetched_and_cited(make_app: Any, feed_server: F
     title = "FDA finalizes AI device policy guidance"
     feed_server.routes["/article.html"] = Route(page(title), "text/html; charset=utf-8")
     feed_server.routes["/feed.xml"] = Route(
-        (f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>{title}</title>'
-         f"<link>{feed_server.url('/article.html')}</link><guid>a1</guid><pubDate>{when}</pubDate>"
-         "<description>A short teaser.</description></item></channel></rss>").encode(),
+        (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><title>{title}</title>'
+            f"<link>{feed_server.url('/article.html')}</link><guid>a1</guid><pubDate>{when}</pubDate>"
+            "<description>A short teaser.</description></item></channel></rss>"
+        ).encode(),
         "application/rss+xml",
     )
-    app = make_app(feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}])
+    app = make_app(
+        feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}]
+    )
     ingest(app)
     built = build_issue(app, period)
     top = next(s for s in built.content.sections if s.id == "hot_topics").items[0]
@@ -51,19 +57,29 @@ def test_teaser_gets_its_article_fetched_and_cited(make_app: Any, feed_server: F
     assert [path for path, _ in feed_server.requests if path == "/article.html"] == fetches
 
 
-def test_unreachable_article_falls_back_to_the_summary(make_app: Any, feed_server: FeedServer) -> None:
+def test_unreachable_article_falls_back_to_the_summary(
+    make_app: Any, feed_server: FeedServer
+) -> None:
     period = resolve_period(make_app(), now=datetime.now(UTC), due=True)
     when = format_datetime(period.end - timedelta(hours=5))
-    summary = ("Regulators issued new policy today. The rules cover device updates. "
-               "Comments are due in sixty days. A webinar follows next month.")
+    summary = (
+        "Regulators issued new policy today. The rules cover device updates. "
+        "Comments are due in sixty days. A webinar follows next month."
+    )
     feed_server.routes["/feed.xml"] = Route(
-        (f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
-         f"<title>New policy on device updates</title><link>{feed_server.url('/gone.html')}</link>"
-         f"<guid>a2</guid><pubDate>{when}</pubDate><description>{summary}</description></item>"
-         "</channel></rss>").encode(),
+        (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>'
+            f"<title>New policy on device updates</title><link>{feed_server.url('/gone.html')}</link>"
+            f"<guid>a2</guid><pubDate>{when}</pubDate><description>{summary}</description></item>"
+            "</channel></rss>"
+        ).encode(),
         "application/rss+xml",
     )
-    app = make_app(feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}])
+    app = make_app(
+        feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}]
+    )
     ingest(app)
-    top = next(s for s in build_issue(app, period).content.sections if s.id == "hot_topics").items[0]
+    top = next(s for s in build_issue(app, period).content.sections if s.id == "hot_topics").items[
+        0
+    ]
     assert top.key_points_source == "summary" and top.key_points

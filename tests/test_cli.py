@@ -17,9 +17,24 @@ from tests.conftest import write_config
 from tests.helpers import serve_stories
 
 COMMANDS = [
-    [], ["db"], ["db", "upgrade"], ["db", "current"], ["ingest"], ["build"], ["send"], ["subscribers"],
-    ["subscribers", "add"], ["subscribers", "remove"], ["subscribers", "list"], ["subscribers", "import"],
-    ["subscribers", "export"], ["items"], ["items", "list"], ["feeds"], ["run"], ["demo"],
+    [],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["ingest"],
+    ["build"],
+    ["send"],
+    ["subscribers"],
+    ["subscribers", "add"],
+    ["subscribers", "remove"],
+    ["subscribers", "list"],
+    ["subscribers", "import"],
+    ["subscribers", "export"],
+    ["items"],
+    ["items", "list"],
+    ["feeds"],
+    ["run"],
+    ["demo"],
 ]
 
 
@@ -35,7 +50,9 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, feed_server: FeedServer, database_url: str) -> tuple[dict[str, str], Path, str]:
+def cli_env(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> tuple[dict[str, str], Path, str]:
     """Environment and feeds.yaml for running the CLI against a loopback feed."""
     now = datetime.now(UTC)
     config = write_config(tmp_path, [])
@@ -59,7 +76,9 @@ def run(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
-def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp_path: Path) -> None:
+def test_workflow_through_the_cli(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
     env, config, period = cli_env
     assert run(env, "db", "upgrade").exit_code == 0
     assert "up to date" in run(env, "db", "upgrade").output
@@ -74,7 +93,9 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
     items = json.loads(run(env, "items", "list", "--format", "json").output)
     assert len(items) == 8
     assert {"feed", "title", "link", "published", "section", "section_reason"} <= set(items[0])
-    financing = json.loads(run(env, "items", "list", "--section", "financing", "--format", "json").output)
+    financing = json.loads(
+        run(env, "items", "list", "--section", "financing", "--format", "json").output
+    )
     assert {i["title"] for i in financing} == {
         "Acme Health raises $25M Series B led by Beacon Capital",
         "康澜生物完成2000万美元A轮融资，云岭资本领投",
@@ -84,7 +105,14 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
     built = run(env, "build", "--week", period, "--format", "json")
     issue = json.loads(built.output)
     assert issue["period"] == period and issue["item_count"] == 8
-    assert [s["id"] for s in issue["sections"]] == ["hot_topics", "headlines", "financing", "events", "industry", "reports"]
+    assert [s["id"] for s in issue["sections"]] == [
+        "hot_topics",
+        "headlines",
+        "financing",
+        "events",
+        "industry",
+        "reports",
+    ]
     out = tmp_path / "issue.html"
     assert run(env, "build", "--week", period, "--format", "html", "--out", str(out)).exit_code == 0
     assert "<html" in out.read_text(encoding="utf-8")
@@ -97,7 +125,10 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
     imported = CliRunner().invoke(main, ["subscribers", "import", str(csv_file)], env=env)
     assert imported.exit_code == 0 and "1 added" in imported.output and "line 3" in imported.output
     listed = json.loads(run(env, "subscribers", "list", "--format", "json").output)
-    assert {s["email"]: s["status"] for s in listed} == {"ann@example.com": "active", "wei@example.cn": "active"}
+    assert {s["email"]: s["status"] for s in listed} == {
+        "ann@example.com": "active",
+        "wei@example.cn": "active",
+    }
 
     dry = run(env, "send", "--week", period, "--dry-run")
     assert "would go to 2 subscriber(s)" in dry.output
@@ -113,7 +144,9 @@ def test_workflow_through_the_cli(cli_env: tuple[dict[str, str], Path, str], tmp
     assert "ann@example.com,Ann,unsubscribed" in exported
 
 
-def test_errors_are_one_clear_line(tmp_path: Path, cli_env: tuple[dict[str, str], Path, str]) -> None:
+def test_errors_are_one_clear_line(
+    tmp_path: Path, cli_env: tuple[dict[str, str], Path, str]
+) -> None:
     env, _config, _ = cli_env
     bad = tmp_path / "bad.yaml"
     bad.write_text("newsletter:\n  title: X\nsections: []\nfeeds: []\n", encoding="utf-8")

@@ -42,8 +42,16 @@ def test_times_are_stored_in_utc_and_read_back_aware(make_app: Any) -> None:
         feed = Feed(name="F", url="https://example.com/f", section="headlines")
         session.add(feed)
         session.flush()
-        session.add(Item(feed_id=feed.id or 0, key="k", title="T", published=shanghai,
-                         first_seen=shanghai, content_hash="h"))
+        session.add(
+            Item(
+                feed_id=feed.id or 0,
+                key="k",
+                title="T",
+                published=shanghai,
+                first_seen=shanghai,
+                content_hash="h",
+            )
+        )
     with session_scope(app.engine) as session:
         item = session.exec(select(Item)).one()
         assert item.published == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -57,11 +65,24 @@ def test_item_insert_ignores_duplicates(make_app: Any) -> None:
         feed = Feed(name="F", url="https://example.com/f", section="headlines")
         session.add(feed)
         session.flush()
-        rows = [{"feed_id": feed.id, "key": f"k{i}", "title": f"T{i}", "published": now, "first_seen": now,
-                 "content_hash": "h", "summary_html": "", "summary_text": "", "language": "en",
-                 "published_source": "feed", "facts": {}} for i in range(3)]
+        rows = [
+            {
+                "feed_id": feed.id,
+                "key": f"k{i}",
+                "title": f"T{i}",
+                "published": now,
+                "first_seen": now,
+                "content_hash": "h",
+                "summary_html": "",
+                "summary_text": "",
+                "language": "en",
+                "published_source": "feed",
+                "facts": {},
+            }
+            for i in range(3)
+        ]
         assert store.insert_items(session, rows) == 3
-        assert store.insert_items(session, rows + [{**rows[0], "key": "k9"}]) == 1
+        assert store.insert_items(session, [*rows, {**rows[0], "key": "k9"}]) == 1
     with session_scope(app.engine) as session:
         assert len(session.exec(select(Item)).all()) == 4
 

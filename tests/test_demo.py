@@ -36,8 +36,14 @@ def test_samples_are_realistic_and_large_enough() -> None:
 
 def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    env = {"NEWSLETTER_DATA_DIR": str(tmp_path / "unused"), "NEWSLETTER_DATABASE_URL": "", "NEWSLETTER_CONFIG": ""}
-    result = CliRunner().invoke(main, ["demo", "--config", str(ROOT / "feeds.yaml"), "--out", str(out)], env=env)
+    env = {
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "unused"),
+        "NEWSLETTER_DATABASE_URL": "",
+        "NEWSLETTER_CONFIG": "",
+    }
+    result = CliRunner().invoke(
+        main, ["demo", "--config", str(ROOT / "feeds.yaml"), "--out", str(out)], env=env
+    )
     assert result.exit_code == 0, result.output
     emls = sorted((out / "outbox").glob("*.eml"))
     assert len(emls) == 3
@@ -51,12 +57,24 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
         alternative, *files = msg.iter_parts()
         assert alternative.get_content_type() == "multipart/alternative"
         text_part, html_part = alternative.iter_parts()
-        assert (text_part.get_content_type(), html_part.get_content_type()) == ("text/plain", "text/html")
+        assert (text_part.get_content_type(), html_part.get_content_type()) == (
+            "text/plain",
+            "text/html",
+        )
         text, html = text_part.get_content(), html_part.get_content()
         assert files and all(f.get_content_type() == "text/calendar" for f in files)
-        assert all(f.get_filename().endswith(".ics") and b"BEGIN:VEVENT" in f.get_payload(decode=True)
-                   for f in files)
-        for header in ("Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Subject", "Date"):
+        assert all(
+            f.get_filename().endswith(".ics") and b"BEGIN:VEVENT" in f.get_payload(decode=True)
+            for f in files
+        )
+        for header in (
+            "Message-ID",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+            "List-Id",
+            "Subject",
+            "Date",
+        ):
             assert msg[header], header
         assert "Healthcare Industry Weekly" in msg["Subject"]
         for title in SECTION_TITLES:

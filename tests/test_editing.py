@@ -24,9 +24,11 @@ NOW = datetime.now(UTC)
 def editor_app(make_app: Any, feed_server: FeedServer) -> Any:
     """Stories in the due period, two subscribers, approval required."""
     period = resolve_period(make_app(), now=NOW, due=True)
-    app = make_app(feeds=[serve_stories(feed_server, period.end)],
-                   newsletter={"auto_approve": False, "min_items": 1},
-                   misfire_grace_hours=24 * 8)
+    app = make_app(
+        feeds=[serve_stories(feed_server, period.end)],
+        newsletter={"auto_approve": False, "min_items": 1},
+        misfire_grace_hours=24 * 8,
+    )
     ingest(app)
     add_subscriber(app, "a@example.com")
     add_subscriber(app, "b@example.com")

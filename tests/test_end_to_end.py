@@ -33,28 +33,56 @@ def rss(items: list[tuple[str, str, datetime]], encoding: str = "utf-8") -> byte
 def serve_mix(server: FeedServer, period_end: datetime) -> list[dict[str, Any]]:
     """Feeds: a good one, a gzip one, one that is down, one malformed, one GB2312."""
     t = period_end - timedelta(days=1)
-    server.routes["/good.xml"] = Route(rss([
-        ("Acme Health raises $25M Series B led by Beacon Capital", "g1", t),
-        ("FDA approves first oral GLP-1 pill", "g2", t - timedelta(hours=3)),
-        ("Medicare policy update for digital therapeutics", "g3", t - timedelta(hours=5)),
-        ("Global Digital Health Summit opens registration", "g4", t - timedelta(hours=7)),
-    ]), "application/rss+xml")
+    server.routes["/good.xml"] = Route(
+        rss(
+            [
+                ("Acme Health raises $25M Series B led by Beacon Capital", "g1", t),
+                ("FDA approves first oral GLP-1 pill", "g2", t - timedelta(hours=3)),
+                ("Medicare policy update for digital therapeutics", "g3", t - timedelta(hours=5)),
+                ("Global Digital Health Summit opens registration", "g4", t - timedelta(hours=7)),
+            ]
+        ),
+        "application/rss+xml",
+    )
     server.routes["/gzip.xml"] = Route(
         gzip.compress(rss([("Orbis Robotics partners with City Hospital", "z1", t)])),
-        "application/rss+xml", headers={"Content-Encoding": "gzip"})
+        "application/rss+xml",
+        headers={"Content-Encoding": "gzip"},
+    )
     server.routes["/down.xml"] = Route(b"upstream down", "text/plain", status=503)
-    server.routes["/broken.xml"] = Route(b"<rss version='2.0'><channel><item><title>Unclosed story</title>", "application/xml")
-    server.routes["/junk.xml"] = Route(b"<html><body><p>Document moved</p></body></html>", "text/html")
+    server.routes["/broken.xml"] = Route(
+        b"<rss version='2.0'><channel><item><title>Unclosed story</title>", "application/xml"
+    )
+    server.routes["/junk.xml"] = Route(
+        b"<html><body><p>Document moved</p></body></html>", "text/html"
+    )
     server.routes["/gb.xml"] = Route(
-        rss([("康澜生物完成2000万美元A轮融资，云岭资本领投", "c1", t), ("医保目录调整方案发布", "c2", t)], "gb2312"),
-        "application/xml; charset=gb2312")
-    names = [("Good", "/good.xml", "headlines"), ("Gzip", "/gzip.xml", "industry"), ("Down", "/down.xml", "headlines"),
-             ("Broken", "/broken.xml", "headlines"), ("Junk", "/junk.xml", "headlines"),
-             ("中文", "/gb.xml", "headlines")]
-    return [{"name": n, "url": server.url(p), "section": s, "language": "zh" if n == "中文" else "en"} for n, p, s in names]
+        rss(
+            [
+                ("康澜生物完成2000万美元A轮融资，云岭资本领投", "c1", t),
+                ("医保目录调整方案发布", "c2", t),
+            ],
+            "gb2312",
+        ),
+        "application/xml; charset=gb2312",
+    )
+    names = [
+        ("Good", "/good.xml", "headlines"),
+        ("Gzip", "/gzip.xml", "industry"),
+        ("Down", "/down.xml", "headlines"),
+        ("Broken", "/broken.xml", "headlines"),
+        ("Junk", "/junk.xml", "headlines"),
+        ("中文", "/gb.xml", "headlines"),
+    ]
+    return [
+        {"name": n, "url": server.url(p), "section": s, "language": "zh" if n == "中文" else "en"}
+        for n, p, s in names
+    ]
 
 
-def test_feeds_to_smtp_messages(make_app: Any, feed_server: FeedServer, smtp_server: Any, tmp_path: Path) -> None:
+def test_feeds_to_smtp_messages(
+    make_app: Any, feed_server: FeedServer, smtp_server: Any, tmp_path: Path
+) -> None:
     app = make_app(feeds=[])
     period = resolve_period(app, now=NOW, due=True)
     app = make_app(feeds=serve_mix(feed_server, period.end))
@@ -68,7 +96,9 @@ def test_feeds_to_smtp_messages(make_app: Any, feed_server: FeedServer, smtp_ser
     # Malformed but recoverable: its entry is kept and the problem noted on the feed.
     assert by_name["Broken"].status == "ok" and by_name["Broken"].new_items == 1
     assert "recovered" in (by_name["Broken"].warning or "")
-    assert by_name["Junk"].status == "error" and "not an RSS or Atom feed" in (by_name["Junk"].error or "")
+    assert by_name["Junk"].status == "error" and "not an RSS or Atom feed" in (
+        by_name["Junk"].error or ""
+    )
 
     again = ingest(app)
     assert again.new_items == 0
@@ -78,21 +108,39 @@ def test_feeds_to_smtp_messages(make_app: Any, feed_server: FeedServer, smtp_ser
     assert health["Down"]["consecutive_failures"] == 2
     assert health["Good"]["items"] == 4 and health["Good"]["status"] == "not_modified"
 
-    for email, name in [("a@example.com", "Ann"), ("b@example.com", "张伟"), ("c@example.com", None)]:
+    for email, name in [
+        ("a@example.com", "Ann"),
+        ("b@example.com", "张伟"),
+        ("c@example.com", None),
+    ]:
         add_subscriber(app, email, name)
     transport = SmtpTransport(SmtpSettings(host="127.0.0.1", port=smtp_server.port, tls="none"))
     sent = send_issue(app, period, transport)
     assert sent.status == "sent" and sent.sent == 3
-    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["a@example.com", "b@example.com", "c@example.com"]
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
 
     msg = smtp_server.received[0].message()
     assert msg.get_content_type() == "multipart/alternative"
     text_part, html_part = msg.get_payload()
-    assert text_part.get_content_type() == "text/plain" and html_part.get_content_type() == "text/html"
+    assert (
+        text_part.get_content_type() == "text/plain" and html_part.get_content_type() == "text/html"
+    )
     assert "Acme Health raises $25M" in text_part.get_content()
     html = html_part.get_content()
     # The financing table: company, round, amount as written, lead investor.
-    for cell in ("康澜生物", "Series A", "2000万美元", "云岭资本", "Acme Health", "$25M", "Beacon Capital"):
+    for cell in (
+        "康澜生物",
+        "Series A",
+        "2000万美元",
+        "云岭资本",
+        "Acme Health",
+        "$25M",
+        "Beacon Capital",
+    ):
         assert cell in html, cell
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
@@ -100,6 +148,10 @@ def test_feeds_to_smtp_messages(make_app: Any, feed_server: FeedServer, smtp_ser
     assert msg["List-Id"] and msg["Message-ID"].endswith("@news.example.com>")
 
     # Sending again sends nothing twice.
-    again_sent = send_issue(app, period, SmtpTransport(SmtpSettings(host="127.0.0.1", port=smtp_server.port, tls="none")))
+    again_sent = send_issue(
+        app,
+        period,
+        SmtpTransport(SmtpSettings(host="127.0.0.1", port=smtp_server.port, tls="none")),
+    )
     assert again_sent.status == "already-sent"
     assert len(smtp_server.received) == 3

@@ -27,7 +27,9 @@ def test_rule_changes_apply_to_stored_items(make_app: Any, feed_server: FeedServ
     feed = serve_stories(feed_server, period.end)
     app = make_app(feeds=[feed])
     ingest(app)
-    assert "Orbis Robotics partners with City Hospital" in titles(build_issue(app, period), "industry")
+    assert "Orbis Robotics partners with City Hospital" in titles(
+        build_issue(app, period), "industry"
+    )
     # An editor adds a rule to headlines with a higher priority: the stored item moves.
     sections = [dict(s) for s in SECTIONS]
     for s in sections:
@@ -70,7 +72,9 @@ def test_a_sent_issue_is_frozen(make_app: Any, feed_server: FeedServer, tmp_path
     assert frozen.rendered is not None and "Acme Health" in frozen.rendered.html
 
 
-def test_rebuilding_a_past_week_gives_the_same_sections(make_app: Any, feed_server: FeedServer) -> None:
+def test_rebuilding_a_past_week_gives_the_same_sections(
+    make_app: Any, feed_server: FeedServer
+) -> None:
     period = resolve_period(make_app(), now=NOW, due=True)
     app = make_app(feeds=[serve_stories(feed_server, period.end)])
     ingest(app)

@@ -78,16 +78,30 @@ def sample_content() -> IssueContent:
                 "康澜生物完成2000万美元A轮融资，云岭资本领投",
                 "financing",
                 language="zh",
-                facts={"financing": {"company": "康澜生物", "round": "a", "amount_low": 2e7,
-                                     "amount_high": 2e7, "currency": "USD", "amount_text": "2000万美元",
-                                     "lead_investors": ["云岭资本"]}},
+                facts={
+                    "financing": {
+                        "company": "康澜生物",
+                        "round": "a",
+                        "amount_low": 2e7,
+                        "amount_high": 2e7,
+                        "currency": "USD",
+                        "amount_text": "2000万美元",
+                        "lead_investors": ["云岭资本"],
+                    }
+                },
             ),
             candidate(
                 5,
                 "Digital Health Summit opens registration",
                 "events",
                 url=None,
-                facts={"event": {"name": "Digital Health Summit", "start": "2099-12-10", "place": "Boston"}},
+                facts={
+                    "event": {
+                        "name": "Digital Health Summit",
+                        "start": "2099-12-10",
+                        "place": "Boston",
+                    }
+                },
             ),
             candidate(6, "Same story", "industry", feed="Light", weight=0.5),
             candidate(7, "Same story!", "industry", feed="Heavy", weight=2.0),
@@ -239,7 +253,10 @@ def test_sandbox_refuses_python_internals(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
         render_with(folder)
     message = str(info.value)
-    assert message.startswith("template email/issue.html, line ") and "refused by the sandbox" in message
+    assert (
+        message.startswith("template email/issue.html, line ")
+        and "refused by the sandbox" in message
+    )
     assert "__init__" in message
 
 

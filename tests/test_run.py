@@ -29,15 +29,24 @@ def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedS
         "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
         "NEWSLETTER_CONFIG": str(config),
     }
-    process = subprocess.Popen([sys.executable, "-m", "newsletter", "run"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         items = 0
         while time.monotonic() < deadline and items == 0:
             time.sleep(0.5)
-            listed = subprocess.run([sys.executable, "-m", "newsletter", "feeds", "--format", "json"], env=env,
-                                    capture_output=True, text=True)
+            listed = subprocess.run(
+                [sys.executable, "-m", "newsletter", "feeds", "--format", "json"],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if listed.returncode == 0:
                 items = json.loads(listed.stdout)[0]["items"]
         assert items == 8, "newsletter run did not poll the feed at start"

@@ -20,8 +20,13 @@ from tests.helpers import serve_stories
 
 
 @pytest.fixture
-def scheduled(make_app: Any, feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-              database_url: str) -> tuple[Any, Path]:
+def scheduled(
+    make_app: Any,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> tuple[Any, Path]:
     """An app whose stories fall in the latest due period; env set as `newsletter run` would see it."""
     probe = make_app()
     schedule, tz = probe.config.newsletter.schedule, probe.config.newsletter.tz
@@ -55,8 +60,9 @@ def test_weekly_job_sends_the_due_issue_once(scheduled: tuple[Any, Path], tmp_pa
     assert len(outbox(tmp_path)) == 2
 
 
-def test_weekly_job_does_not_send_past_the_grace_time(scheduled: tuple[Any, Path], tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weekly_job_does_not_send_past_the_grace_time(
+    scheduled: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _app, config = scheduled
     monkeypatch.setenv("NEWSLETTER_MISFIRE_GRACE_HOURS", "0.001")
     app, _ = scheduled
@@ -66,10 +72,14 @@ def test_weekly_job_does_not_send_past_the_grace_time(scheduled: tuple[Any, Path
     assert outbox(tmp_path) == []
 
 
-def test_two_schedulers_racing_send_one_issue_once(scheduled: tuple[Any, Path], tmp_path: Path) -> None:
+def test_two_schedulers_racing_send_one_issue_once(
+    scheduled: tuple[Any, Path], tmp_path: Path
+) -> None:
     _app, config = scheduled
     results: list[Any] = []
-    threads = [threading.Thread(target=lambda: results.append(weekly_job(str(config)))) for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: results.append(weekly_job(str(config)))) for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -78,7 +88,9 @@ def test_two_schedulers_racing_send_one_issue_once(scheduled: tuple[Any, Path], 
     assert sum(r.sent for r in results if r is not None) == 2
 
 
-def test_restart_after_send_time_fires_the_missed_run_once(scheduled: tuple[Any, Path], tmp_path: Path) -> None:
+def test_restart_after_send_time_fires_the_missed_run_once(
+    scheduled: tuple[Any, Path], tmp_path: Path
+) -> None:
     app, config = scheduled
     # First process: registers its jobs in the database, then stops before the send time.
     first = build_scheduler(app, config, blocking=False)

@@ -8,7 +8,6 @@ from newsletter.config import Config, SectionConfig, load_config
 from newsletter.editorial.sections import Placement, place_item
 from tests.conftest import ROOT, SECTIONS
 
-
 # The keyword stage is tested with rules of its own: in the shipped feeds.yaml the financing and
 # events sections are filled by detectors (tests/test_classify.py), not keywords.
 RULES = {

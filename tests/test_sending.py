@@ -63,7 +63,9 @@ def test_file_transport_writes_one_eml_per_subscriber(ready_app: Any, tmp_path: 
         assert issue.status == "sent" and issue.html and issue.frozen_at is not None
 
 
-def test_message_id_is_deterministic_per_issue_and_subscriber(ready_app: Any, smtp_server: Any) -> None:
+def test_message_id_is_deterministic_per_issue_and_subscriber(
+    ready_app: Any, smtp_server: Any
+) -> None:
     period = resolve_period(ready_app, now=NOW, due=True)
     send_issue(ready_app, period, smtp(smtp_server))
     ids = {r.rcpt_tos[0]: r.message()["Message-ID"] for r in smtp_server.received}
@@ -81,7 +83,9 @@ def test_send_twice_sends_nothing_twice(ready_app: Any, smtp_server: Any) -> Non
     assert len(smtp_server.received) == 3
 
 
-def test_new_subscriber_after_freeze_is_not_added_to_a_sent_issue(ready_app: Any, smtp_server: Any) -> None:
+def test_new_subscriber_after_freeze_is_not_added_to_a_sent_issue(
+    ready_app: Any, smtp_server: Any
+) -> None:
     period = resolve_period(ready_app, now=NOW, due=True)
     send_issue(ready_app, period, smtp(smtp_server))
     add_subscriber(ready_app, "late@example.com")
@@ -113,13 +117,20 @@ def test_permanent_and_temporary_refusals(ready_app: Any, smtp_server: Any) -> N
     report = send_issue(ready_app, period, smtp(smtp_server))
     rows = deliveries(ready_app)
     assert rows["a@example.com"].status == "sent"
-    assert rows["b@example.com"].status == "failed" and "5.1.1" in (rows["b@example.com"].last_reply or "")
-    assert rows["c@example.com"].status == "queued" and rows["c@example.com"].next_attempt_at is not None
+    assert rows["b@example.com"].status == "failed" and "5.1.1" in (
+        rows["b@example.com"].last_reply or ""
+    )
+    assert (
+        rows["c@example.com"].status == "queued"
+        and rows["c@example.com"].next_attempt_at is not None
+    )
     assert report.status == "partial" and report.deferred == 1 and report.failed == 1
     assert "send" in (report.reason or "")
 
 
-def test_smtp_down_keeps_deliveries_queued_and_sent_ones_untouched(ready_app: Any, smtp_server: Any) -> None:
+def test_smtp_down_keeps_deliveries_queued_and_sent_ones_untouched(
+    ready_app: Any, smtp_server: Any
+) -> None:
     period = resolve_period(ready_app, now=NOW, due=True)
 
     class DiesAfterOne(SmtpTransport):
@@ -132,20 +143,30 @@ def test_smtp_down_keeps_deliveries_queued_and_sent_ones_untouched(ready_app: An
             return super().send(envelope)
 
     with pytest.raises(MailError, match="stay queued"):
-        send_issue(ready_app, period, DiesAfterOne(SmtpSettings("127.0.0.1", smtp_server.port, "none")))
+        send_issue(
+            ready_app, period, DiesAfterOne(SmtpSettings("127.0.0.1", smtp_server.port, "none"))
+        )
     statuses = sorted(d.status for d in deliveries(ready_app).values())
     assert statuses == ["queued", "queued", "sent"]
     # The relay is back: the next poll resumes the issue; the first is not sent again.
     [report] = resume_sends(ready_app, smtp(smtp_server))
     assert report.sent == 2 and report.status == "sent"
     assert resume_sends(ready_app, smtp(smtp_server)) == []
-    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["a@example.com", "b@example.com", "c@example.com"]
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
 
 
 def test_test_copy_and_dry_run_touch_no_deliveries(ready_app: Any, smtp_server: Any) -> None:
     period = resolve_period(ready_app, now=NOW, due=True)
     preview = dry_run(ready_app, period)
-    assert preview.status == "dry-run" and sorted(preview.recipients) == ["a@example.com", "b@example.com", "c@example.com"]
+    assert preview.status == "dry-run" and sorted(preview.recipients) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
     send_test(ready_app, period, smtp(smtp_server), "editor@example.com")
     assert [r.rcpt_tos for r in smtp_server.received] == [["editor@example.com"]]
     assert deliveries(ready_app) == {}

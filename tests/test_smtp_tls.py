@@ -28,9 +28,26 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
-         "-out", str(cert), "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -45,7 +62,9 @@ def trusting(certificate: tuple[Path, Path]) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(certificate[0]))
 
 
-def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+def authenticate(
+    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+) -> AuthResult:
     ok = auth_data.login == b"digest" and auth_data.password == b"s3cret"
     return AuthResult(success=ok, handled=False)
 
@@ -54,8 +73,15 @@ def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, auth_
 def starttls_server(certificate: tuple[Path, Path]) -> Iterator[tuple[RecordingHandler, int]]:
     handler = RecordingHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=server_context(certificate),
-                            require_starttls=True, authenticator=authenticate, auth_required=True)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_context(certificate),
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_required=True,
+    )
     controller.start()
     yield handler, port
     controller.stop()
@@ -65,10 +91,13 @@ def envelope() -> Envelope:
     return Envelope("a@example.com", "b@example.com", "<x@example.com>", MESSAGE)
 
 
-def test_starttls_with_login_delivers(starttls_server: tuple[RecordingHandler, int],
-                                      certificate: tuple[Path, Path]) -> None:
+def test_starttls_with_login_delivers(
+    starttls_server: tuple[RecordingHandler, int], certificate: tuple[Path, Path]
+) -> None:
     handler, port = starttls_server
-    settings = SmtpSettings("127.0.0.1", port, "starttls", username="digest", password="s3cret", timeout=5)
+    settings = SmtpSettings(
+        "127.0.0.1", port, "starttls", username="digest", password="s3cret", timeout=5
+    )
     transport = SmtpTransport(settings, context=trusting(certificate))
     transport.send(envelope())
     transport.send(envelope())  # the same connection is reused
@@ -78,16 +107,20 @@ def test_starttls_with_login_delivers(starttls_server: tuple[RecordingHandler, i
 
 def test_untrusted_certificate_is_refused(starttls_server: tuple[RecordingHandler, int]) -> None:
     _handler, port = starttls_server
-    transport = SmtpTransport(SmtpSettings("127.0.0.1", port, "starttls", username="digest", password="s3cret",
-                                           timeout=5))
-    with pytest.raises(MailError, match="TLS with SMTP server 127.0.0.1"):
+    transport = SmtpTransport(
+        SmtpSettings("127.0.0.1", port, "starttls", username="digest", password="s3cret", timeout=5)
+    )
+    with pytest.raises(MailError, match=r"TLS with SMTP server 127\.0\.0\.1"):
         transport.send(envelope())
 
 
-def test_wrong_password_names_the_settings(starttls_server: tuple[RecordingHandler, int],
-                                           certificate: tuple[Path, Path]) -> None:
+def test_wrong_password_names_the_settings(
+    starttls_server: tuple[RecordingHandler, int], certificate: tuple[Path, Path]
+) -> None:
     _handler, port = starttls_server
-    settings = SmtpSettings("127.0.0.1", port, "starttls", username="digest", password="wrong", timeout=5)
+    settings = SmtpSettings(
+        "127.0.0.1", port, "starttls", username="digest", password="wrong", timeout=5
+    )
     with pytest.raises(MailError, match="NEWSLETTER_SMTP_PASSWORD"):
         SmtpTransport(settings, context=trusting(certificate)).send(envelope())
 
@@ -95,10 +128,14 @@ def test_wrong_password_names_the_settings(starttls_server: tuple[RecordingHandl
 def test_implicit_tls_delivers(certificate: tuple[Path, Path]) -> None:
     handler = RecordingHandler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=server_context(certificate))
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, ssl_context=server_context(certificate)
+    )
     controller.start()
     try:
-        transport = SmtpTransport(SmtpSettings("127.0.0.1", port, "tls", timeout=5), context=trusting(certificate))
+        transport = SmtpTransport(
+            SmtpSettings("127.0.0.1", port, "tls", timeout=5), context=trusting(certificate)
+        )
         transport.send(envelope())
         transport.close()
     finally:

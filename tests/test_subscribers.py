@@ -22,14 +22,25 @@ from newsletter.service.subscribers import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(" Ann.Lee@Example.COM ", "ann.lee@example.com"), ("wei@例子.中国", "wei@xn--fsqu00a.xn--fiqs8s")],
+    [
+        (" Ann.Lee@Example.COM ", "ann.lee@example.com"),
+        ("wei@例子.中国", "wei@xn--fsqu00a.xn--fiqs8s"),
+    ],
 )
 def test_normalize_email(raw: str, expected: str) -> None:
     assert normalize_email(raw) == expected
 
 
 @pytest.mark.parametrize(
-    "raw", ["", "no-at-sign", "a@b", "Ann <ann@example.com>", "a@example.com,b@example.com", "x\r\nBcc: y@example.com"]
+    "raw",
+    [
+        "",
+        "no-at-sign",
+        "a@b",
+        "Ann <ann@example.com>",
+        "a@example.com,b@example.com",
+        "x\r\nBcc: y@example.com",
+    ],
 )
 def test_invalid_addresses_are_refused(raw: str) -> None:
     with pytest.raises(SubscriberError):
@@ -77,7 +88,11 @@ def test_import_reports_bad_rows_by_line_and_keeps_the_rest(make_app: Any, tmp_p
     assert [line for line, _ in report.errors] == [3, 6]
     assert "not-an-address" in report.errors[0][1] and "earlier" in report.errors[1][1]
     statuses = {s.email: s.status for s in list_subscribers(app)}
-    assert statuses == {"ann@example.com": "active", "zhang.wei@example.cn": "active", "gone@example.com": "unsubscribed"}
+    assert statuses == {
+        "ann@example.com": "active",
+        "zhang.wei@example.cn": "active",
+        "gone@example.com": "unsubscribed",
+    }
     rows = list(csv.DictReader(io.StringIO(export_csv(app))))
     assert {r["email"]: r["name"] for r in rows}["zhang.wei@example.cn"] == "张伟"
 

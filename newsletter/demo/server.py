@@ -81,12 +81,14 @@ class FeedServer:
                         self.wfile.write(body)
 
         class QuietServer(ThreadingHTTPServer):
+            # A class attribute: it must be set before listen() runs in the constructor.
+            request_queue_size = 256
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 return None  # clients closing keep-alive connections is normal here
 
         self._httpd = QuietServer((host, port), Handler)
         self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 256
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},

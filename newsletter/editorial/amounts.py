@@ -71,25 +71,30 @@ class Amount:
         return {"low": self.low, "high": self.high, "currency": self.currency, "text": self.text}
 
 
+_WIDE = {
+    code: code - 0xFEE0
+    for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
+    for code in range(r[0], r[1] + 1)
+}
+_TRANSLATE = {
+    **_WIDE,
+    **{ord(c): "-" for c in "－—–~～〜"},
+    ord("．"): ".",
+    ord("＄"): "$",
+    0xA0: " ",
+}
+_NEEDS_NORMALIZING = re.compile(
+    "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a－—–~～〜．＄\u00a0]|\\d,\\d"
+)
+
+
 def normalize(text: str) -> str:
     """Full-width digits/letters to ASCII, unify dashes and spaces inside numbers."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF10 <= code <= 0xFF19 or 0xFF21 <= code <= 0xFF3A or 0xFF41 <= code <= 0xFF5A:
-            out.append(chr(code - 0xFEE0))
-        elif ch in "－—–~～〜":
-            out.append("-")
-        elif ch == "．":
-            out.append(".")
-        elif ch == "＄":
-            out.append("$")
-        elif ch == "\u00a0":
-            out.append(" ")
-        else:
-            out.append(ch)
+    if not _NEEDS_NORMALIZING.search(text):
+        return text  # the common case, checked in C
+    text = text.translate(_TRANSLATE)
     # "2,000万美元" and "$1,500,000": thousands separators go (before 万/亿 too).
-    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", "".join(out))
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
 
 
 # At most 12 digits, starting a digit run: a long run of digits cannot make matching quadratic.
@@ -238,7 +243,9 @@ def find_amount(text: str) -> Amount | None:
             text[text.find(amount.text, start) + len(amount.text) :],
             re.I,
         )
-        and not re.search(r"\bvalu(?:ation|ed) (?:of |at )?$", text[max(0, start - 16) : start], re.I)
+        and not re.search(
+            r"\bvalu(?:ation|ed) (?:of |at )?$", text[max(0, start - 16) : start], re.I
+        )
     ]
     if not candidates:
         return None

@@ -31,7 +31,47 @@ _PREFIX = re.compile(
 _LATIN = re.compile(r"[a-z0-9][a-z0-9+]*")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
 _STOP = frozenset(
-    ["a", "an", "the", "of", "for", "to", "in", "on", "at", "by", "with", "and", "or", "from", "as", "is", "are", "be", "its", "it", "this", "that", "new", "into", "over", "after", "via", "will", "has", "have", "more", "than", "about", "up", "out", "your", "our", "their", "us"]
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "and",
+        "or",
+        "from",
+        "as",
+        "is",
+        "are",
+        "be",
+        "its",
+        "it",
+        "this",
+        "that",
+        "new",
+        "into",
+        "over",
+        "after",
+        "via",
+        "will",
+        "has",
+        "have",
+        "more",
+        "than",
+        "about",
+        "up",
+        "out",
+        "your",
+        "our",
+        "their",
+        "us",
+    ]
 )
 
 
@@ -51,6 +91,7 @@ class _Vector:
     title: set[str]
     weights: dict[str, float] = field(default_factory=dict)
     norm: float = 0.0
+    fingerprint: str = ""
 
 
 def financing_key(facts: dict[str, Any] | None) -> str | None:
@@ -88,7 +129,9 @@ def _vectors(items: Sequence[StoryInput]) -> list[_Vector]:
         weights = {t: c * math.log((1 + n) / (1 + df[t])) for t, c in tf.items()}
         weights = {t: w for t, w in weights.items() if w > 0}
         norm = math.sqrt(sum(w * w for w in weights.values()))
-        vectors.append(_Vector(set(tokens(item.title)), weights, norm))
+        vectors.append(
+            _Vector(set(tokens(item.title)), weights, norm, title_fingerprint(item.title))
+        )
     return vectors
 
 
@@ -106,13 +149,44 @@ def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
     if a.financing_key and b.financing_key:
         # Two funding announcements are one story exactly when company and round agree.
         return a.financing_key == b.financing_key
-    fingerprint = title_fingerprint(a.title)
-    if fingerprint and fingerprint == title_fingerprint(b.title):
+    if va.fingerprint and va.fingerprint == vb.fingerprint:
         return True
     smaller = min(len(va.title), len(vb.title))
     if smaller >= 3 and len(va.title & vb.title) / smaller >= TITLE_OVERLAP:
         return True
     return _cosine(va, vb) >= CONTENT_COSINE
+
+
+ALL_PAIRS_UP_TO = 400  # below this many items every pair is compared
+COMMON_TOKEN_DF = 50  # above it, a title token is too common to suggest the same story
+
+
+def _candidate_pairs(items: Sequence[StoryInput], vectors: list[_Vector]) -> list[tuple[int, int]]:
+    """Pairs worth comparing, in a fixed order: all of them for a small batch; for a large one,
+    pairs that share a link, fingerprint, financing key or a not-too-common title token (the
+    same story told twice shares words of its title)."""
+    n = len(items)
+    if n <= ALL_PAIRS_UP_TO:
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    postings: dict[str, list[int]] = {}
+    for index, (item, vector) in enumerate(zip(items, vectors, strict=True)):
+        keys = {f"t:{t}" for t in vector.title}
+        if item.url:
+            keys.add(f"u:{item.url}")
+        if vector.fingerprint:
+            keys.add(f"f:{vector.fingerprint}")
+        if item.financing_key:
+            keys.add(f"k:{item.financing_key}")
+        for key in keys:
+            postings.setdefault(key, []).append(index)
+    pairs: set[tuple[int, int]] = set()
+    for key, members in postings.items():
+        if len(members) > COMMON_TOKEN_DF and key.startswith("t:"):
+            continue
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                pairs.add((members[a], members[b]))
+    return sorted(pairs)
 
 
 def cluster_ids(items: Sequence[StoryInput]) -> dict[int, str]:
@@ -127,10 +201,9 @@ def cluster_ids(items: Sequence[StoryInput]) -> dict[int, str]:
         return i
 
     vectors = _vectors(ordered)
-    for i in range(len(ordered)):
-        for j in range(i + 1, len(ordered)):
-            if find(i) != find(j) and same_story(ordered[i], ordered[j], vectors[i], vectors[j]):
-                parent[max(find(i), find(j))] = min(find(i), find(j))
+    for i, j in _candidate_pairs(ordered, vectors):
+        if find(i) != find(j) and same_story(ordered[i], ordered[j], vectors[i], vectors[j]):
+            parent[max(find(i), find(j))] = min(find(i), find(j))
     result = {}
     for index, item in enumerate(ordered):
         root = ordered[find(index)].id

@@ -211,7 +211,10 @@ def _zh_company(title: str) -> str:
 def _split_investors(text: str) -> list[str]:
     # Not on 和: it is part of many names (泰和资本). ", the venture arm of ..." is a description.
     text = re.split(r",\s+(?:the|a|an|its)\s", text, maxsplit=1)[0]
-    parts = re.split(r"\s*(?:,|，|、|以及|与|及| and |&|(?<=资本|投资|创投|基金|集团|资产|控股|证券|银行)和)\s*", text)
+    parts = re.split(
+        r"\s*(?:,|，|、|以及|与|及| and |&|(?<=资本|投资|创投|基金|集团|资产|控股|证券|银行)和)\s*",
+        text,
+    )
     names = [p.strip(' .。"“”') for p in parts]
     return [
         n for n in names if 1 < len(n) <= 60 and not n.lower().startswith(("existing", "other"))
@@ -233,7 +236,10 @@ def _lead_investors(text: str, lang: str) -> list[str]:
         return []
     m = _EN_LEAD.search(text)
     if not m:
-        led = re.search(r"(?:^|[.;。]\s*)(?P<who>[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,5}) (?:co-)?led the (?:round|financing|raise|investment)", text)
+        led = re.search(
+            r"(?:^|[.;。]\s*)(?P<who>[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,5}) (?:co-)?led the (?:round|financing|raise|investment)",
+            text,
+        )
         return _split_investors(led.group("who")) if led else []
     return _split_investors(re.sub(r"^(?:the\s+)", "", m.group("who").strip()))
 

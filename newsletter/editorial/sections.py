@@ -22,6 +22,7 @@ class _Rule:
     section: str
     label: str
     regex: re.Pattern[str]
+    needle: str | None = None  # a keyword's casefolded text: a cheap substring test first
 
 
 def _keyword_regex(keyword: str) -> str:
@@ -38,7 +39,12 @@ def _compile(sections: tuple[SectionConfig, ...]) -> tuple[_Rule, ...]:
     for section in sections:
         for keyword in section.keywords:
             rules.append(
-                _Rule(section.id, f"keyword {keyword!r}", re.compile(_keyword_regex(keyword), re.I))
+                _Rule(
+                    section.id,
+                    f"keyword {keyword!r}",
+                    re.compile(_keyword_regex(keyword), re.I),
+                    keyword.casefold(),
+                )
             )
         for pattern in section.patterns:
             rules.append(_Rule(section.id, f"pattern {pattern!r}", re.compile(pattern, re.I)))
@@ -58,7 +64,10 @@ def place_item(
     for field_name, text in (("title", title), ("summary", summary[:2000])):
         if not text:
             continue
+        folded = text.casefold()
         for rule in rules:
+            if rule.needle is not None and rule.needle not in folded:
+                continue
             if rule.regex.search(text):
                 return Placement(rule.section, f"{rule.label} in {field_name}")
     return Placement(feed_section, f"default section of feed {feed_name!r}")

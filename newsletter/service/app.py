@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from newsletter import db
-from newsletter.config import Config, Settings, load_config
+from newsletter.config import Config, FeedConfig, Settings, load_config
 from newsletter.errors import ConfigError
 from newsletter.mailer import FileTransport, SmtpSettings, SmtpTransport, Transport
 from newsletter.render import RenderOptions
@@ -23,6 +24,11 @@ class App:
     settings: Settings
     config: Config
     engine: Engine
+
+    @cached_property
+    def feeds_by_name(self) -> dict[str, FeedConfig]:
+        """The configured feeds by name."""
+        return {f.name: f for f in self.config.feeds}
 
     def secret(self) -> bytes:
         """The secret key: NEWSLETTER_SECRET_KEY, else one generated once into the data folder."""

@@ -18,8 +18,7 @@ def read(
     feed_section: str,
 ) -> Reading:
     """Facts and section of one item; the publication date is read in the newsletter's timezone."""
-    feeds = {f.name: f for f in app.config.feeds}
-    feed = feeds.get(feed_name)
+    feed = app.feeds_by_name.get(feed_name)
     return read_item(
         title,
         summary,

@@ -692,9 +692,36 @@ def feeds(config_path: Path | None, fmt: str) -> None:
             str(r["items"]),
             str(r["consecutive_failures"]),
             (r["last_fetched_at"] or "never")[:16].replace("T", " "),
-            (r["last_error"] or "")[:100],
+            (f"moved to {r['redirect_url']}; " if r["redirect_url"] else "")
+            + (r["last_error"] or "")[:100],
         )
     out.print(table)
+
+
+# ---- check ---------------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@handle_errors
+def check(config_path: Path | None) -> None:
+    """Check the setup offline: NEWSLETTER_* settings, feeds.yaml, every template, and a render
+    of the demo issue (bundled sample feeds, your sections and templates).
+
+    Prints one OK line per file, or the first error in it with the file and line. Exit code 1
+    when anything failed. Run it after editing feeds.yaml or a template; nothing is fetched,
+    stored or sent.
+    """
+    from newsletter.service.checks import run_checks
+
+    report = run_checks(config_path)
+    for line in report.lines:
+        mark = "[green]OK[/]   " if line.ok else "[bold red]ERROR[/]"
+        text = f"{line.subject}: {line.detail}".replace("[", "\\[")  # not rich markup
+        out.print(f"{mark} {text}")
+    if not report.ok:
+        _fail(f"{sum(1 for line in report.lines if not line.ok)} problem(s) found")
+    out.print("All checks passed")
 
 
 # ---- run and demo --------------------------------------------------------------------------

@@ -134,7 +134,9 @@ class Sender(_Strict):
     @field_validator("email")
     @classmethod
     def _email_shape(cls, value: str) -> str:
-        if not re.fullmatch(r"[^@\s<>\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}", value):
+        # The local part as RFC 5322 atext (what mailer.envelope_address accepts), ASCII domain.
+        atext = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+        if not re.fullmatch(rf"{atext}(\.{atext})*@[A-Za-z0-9.-]+\.[A-Za-z]{{2,}}", value):
             raise ValueError(f"must be an address like digest@example.com, got {value!r}")
         return value
 
@@ -420,7 +422,7 @@ def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
         try:
             entry = raw[head][index]
             key = "name" if head == "feeds" else "id"
-            if isinstance(entry, dict) and entry.get(key):
+            if isinstance(entry, dict) and isinstance(entry.get(key), str) and entry[key]:
                 label = f"{kind} {entry[key]!r}"
         except (KeyError, IndexError, TypeError):
             pass
@@ -547,12 +549,18 @@ def parse_config(
     if "path" in raw:  # Config.path is where the file was read from, not a key of the file
         problems.append(f"field 'path': {_unknown_key(('path',))}")
     try:
-        config = Config.model_validate({**{k: v for k, v in raw.items() if k != "path"}, "path": path})
+        config = Config.model_validate(
+            {**{k: v for k, v in raw.items() if k != "path"}, "path": path}
+        )
     except ValidationError as exc:
         for err in exc.errors():
             msg = err["msg"].removeprefix("Value error, ")
             loc = tuple(err["loc"])
             if err["type"] == "extra_forbidden":
+                msg = _unknown_key(loc)
+            elif err["type"] == "invalid_key":
+                # pydantic puts the bad key's value where the key would be; name the key.
+                loc = (*loc[:-1], err["input"]) if loc else (err["input"],)
                 msg = _unknown_key(loc)
             else:
                 hint = _yaml_hint(err.get("input"), err["type"])

@@ -11,6 +11,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -27,10 +28,23 @@ log = logging.getLogger(__name__)
 SMTP_POLICY = policy.SMTP.clone(max_line_length=998)
 
 
-def safe_header_text(value: str) -> str:
-    """Header text with no line breaks and no encoded-word syntax (CVE-2024-6923)."""
-    value = re.sub(r"[\r\n\x00]+", " ", value)
-    return value.replace("=?", "= ?").strip()
+# Everything str.splitlines() or a mail reader may take for a line break or hide: C0 and C1
+# controls (NUL, CR, LF, VT, FF, FS/GS/RS, NEL), U+2028/U+2029, zero-width and bidi controls.
+_HEADER_UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+"
+)
+MAX_HEADER_TEXT = 300
+
+
+def safe_header_text(value: str, max_chars: int = MAX_HEADER_TEXT) -> str:
+    """One line of header text that cannot add or split a header: controls and every kind of
+    line break become spaces, and encoded-word syntax is broken up, since Python 3.11.7 decodes
+    ``=?utf-8?q?...=0D=0A...?=`` into a real line break when it refolds (CVE-2024-6923)."""
+    value = _HEADER_UNSAFE.sub(" ", value[: max_chars * 4])
+    value = " ".join(value.split())
+    while "=?" in value:  # "==??" would become "=?" again after one replacement
+        value = value.replace("=?", "= ?")
+    return value[:max_chars].strip()
 
 
 @dataclass(frozen=True)
@@ -64,15 +78,64 @@ class MessageParts:
     attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, content type, data)
 
 
+class ComposeError(MailError):
+    """One subscriber's message cannot be built (for example an address that cannot be written
+    in a header); that delivery fails, the others go on."""
+
+
+# RFC 5322 §3.2.3 atext: what an unquoted local part may hold (no SMTPUTF8 here).
+_LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_DOMAIN = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
+
+
+def envelope_address(email: str) -> str:
+    """The address as it goes on the wire: an ASCII local part and an IDNA (punycode) domain.
+    ComposeError for anything a header or an SMTP command could not carry safely."""
+    local, at, domain = email.strip().rpartition("@")
+    if not at or not _LOCAL_PART.fullmatch(local):
+        raise ComposeError(
+            f"cannot write the address {email!r} in a message: the part before @ must be "
+            "plain ASCII letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -"
+        )
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ComposeError(f"cannot write the address {email!r}: bad domain ({exc})") from exc
+    if not _DOMAIN.fullmatch(ascii_domain):
+        raise ComposeError(f"cannot write the address {email!r}: {domain!r} is not a domain name")
+    return f"{local}@{ascii_domain}"
+
+
+_DISPLAY_SPECIALS = re.compile(r'[,;:<>@"\\\[\]]')
+
+
 def _address(name: str | None, email: str) -> Address:
-    local, _, domain = email.rpartition("@")
-    # gh-80222: a display name with a comma loses its quotes when refolded; drop commas.
-    display = safe_header_text(name or "").replace(",", " ").replace('"', "'")
-    return Address(display_name=display, username=local, domain=domain)
+    local, _, domain = envelope_address(email).rpartition("@")
+    # gh-80222: a display name with a comma loses its quotes when refolded, and the receiver
+    # reads two addresses; the other specials are as risky in a long name. Spaces instead.
+    display = _DISPLAY_SPECIALS.sub(" ", safe_header_text(name or "", 200))
+    return Address(display_name=" ".join(display.split()), username=local, domain=domain)
 
 
 def build_message(parts: MessageParts) -> bytes:
-    """A multipart/alternative message (text, then HTML) with list headers, as SMTP bytes."""
+    """A multipart/alternative message (text, then HTML) with list headers, as SMTP bytes.
+
+    Raises ComposeError when this message cannot be built; nothing about it can add a header.
+    """
+    try:
+        return _build(parts)
+    except ComposeError:
+        raise
+    except (ValueError, TypeError, UnicodeError, LookupError, MessageError) as exc:
+        raise ComposeError(
+            f"cannot compose the message to {parts.recipient_email!r}: "
+            f"{exc.__class__.__name__}: {exc}"
+        ) from exc
+
+
+def _build(parts: MessageParts) -> bytes:
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["Subject"] = safe_header_text(parts.subject)
     msg["From"] = _address(parts.sender_name, parts.sender_email)
@@ -233,6 +296,11 @@ class SmtpTransport:
                 self._conn = self._connect()
             try:
                 refused = self._conn.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+            except UnicodeEncodeError as exc:
+                # smtplib writes commands in ASCII: a non-ASCII address needs SMTPUTF8.
+                raise SmtpRecipientError(
+                    f"553 the address {envelope.recipient!r} is not ASCII ({exc.reason})", 553
+                ) from exc
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = exc.recipients.get(envelope.recipient, (550, b"refused"))
                 raise SmtpRecipientError(f"{code} {reply.decode(errors='replace')}", code) from exc

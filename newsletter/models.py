@@ -56,6 +56,15 @@ class Feed(SQLModel, table=True):
     last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_poll_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     disabled_reason: str | None = Field(default=None, max_length=500)
+    # A permanent redirect (301/308) seen on consecutive polls is adopted: fetched instead of
+    # ``url``, which stays as configured in feeds.yaml (and shown by `newsletter feeds`).
+    redirect_url: str | None = Field(default=None, max_length=2000)
+    redirect_candidate: str | None = Field(default=None, max_length=2000)
+    redirect_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Set by polling (410 Gone, or too many failures in a row), unlike ``enabled``, which
+    # mirrors feeds.yaml; cleared by a successful fetch or a new url in feeds.yaml.
+    auto_disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    auto_disabled_reason: str | None = Field(default=None, max_length=500)
 
 
 class Item(SQLModel, table=True):

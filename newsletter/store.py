@@ -55,6 +55,13 @@ def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]
         feed = existing[cfg.name]
         if feed.url != cfg.url:
             feed.etag = feed.last_modified = feed.body_hash = None
+            # A new url is the editor's fix: forget the old one's redirects, back-off and
+            # automatic disabling.
+            feed.redirect_url = feed.redirect_candidate = None
+            feed.redirect_count = 0
+            feed.auto_disabled_at = feed.auto_disabled_reason = None
+            feed.next_poll_at = None
+            feed.consecutive_failures = 0
         feed.url = cfg.url
         feed.section = cfg.section
         feed.weight = cfg.weight

@@ -108,6 +108,80 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
+# ---- mojibake ------------------------------------------------------------------------------
+# Text decoded with the wrong character set. UTF-8 read as Latin-1/Windows-1252 turns "é" into
+# "Ã©" and each Chinese character into three characters such as "åŒ»"; GBK read as Latin-1 or
+# Windows-1252/1254 turns "医疗" into "Ò½ÁÆ"; bytes that fit no encoding become U+FFFD.
+_CP1252_HIGH = "€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ"
+_CONTINUATION = f"[\u0080-\u00bf{_CP1252_HIGH}]"
+_MOJIBAKE = re.compile(
+    rf"\ufffd|Ã[\u0080-\u00bf]|â€|Â[\u00a0-\u00bf]|[\u00e4-\u00ef]{_CONTINUATION}{_CONTINUATION}"
+)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_LATIN_HIGH = re.compile(r"[\u0080-\u024f]")
+_GBK_RUN = re.compile(r"[\u0080-\u024f]{4,}")
+
+
+def _single_byte(text: str, codec: str) -> bytes | None:
+    """The bytes a single-byte decoding produced ``text`` from; None if it could not have.
+
+    Windows code pages leave a few bytes undefined; decoders then pass them as U+0080-U+009F,
+    so those map back to the same byte.
+    """
+    out = bytearray()
+    for char in text:
+        try:
+            out += char.encode(codec)
+        except UnicodeEncodeError:
+            if ord(char) > 0xFF:
+                return None
+            out.append(ord(char))
+    return bytes(out)
+
+
+def repair_mojibake(text: str) -> str | None:
+    """The text as it was before a wrong single-byte decoding (UTF-8 or GB18030 bytes read as
+    Latin-1, Windows-1252 or Windows-1254), or None when no such reading explains it."""
+    if "\ufffd" in text:
+        return None  # the bytes are gone
+    for codec in ("cp1252", "latin-1", "cp1254"):
+        raw = _single_byte(text, codec)
+        if raw is None or raw.isascii():
+            continue
+        try:
+            fixed = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if not _MOJIBAKE.search(fixed):
+                return fixed
+        # GB18030 decodes almost any byte pairs: only a run of accented letters (each Chinese
+        # character became two) that turns into Chinese and nothing else is taken for it.
+        if _GBK_RUN.search(text):
+            try:
+                fixed = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                continue
+            if len(_CJK.findall(fixed)) >= 2 and not _LATIN_HIGH.search(fixed):
+                return fixed
+    return None
+
+
+def looks_like_mojibake(text: str, language: str = "en") -> bool:
+    """True when text shows the marks of a wrong decoding (see above). In a Chinese feed, text
+    without a single Chinese character that reads as Chinese once re-decoded counts too."""
+    if _MOJIBAKE.search(text):
+        return True
+    if language.lower().startswith("zh") and not _CJK.search(text) and _GBK_RUN.search(text):
+        return repair_mojibake(text) is not None
+    return False
+
+
+def has_cjk(text: str) -> bool:
+    """True when text has a Chinese (CJK) character."""
+    return _CJK.search(text) is not None
+
+
 _TITLE_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _TITLE_PREFIX = re.compile(r"^(【[^】]{1,8}】|[^|｜\s][^|｜]{0,5}[|｜])\s{0,3}")
 

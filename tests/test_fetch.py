@@ -136,14 +136,26 @@ def test_redirect_loop_stops_with_a_clear_error(
     feed_server: FeedServer, client: httpx.Client
 ) -> None:
     feed_server.routes["/a"] = Route(status=302, headers={"Location": "/b"}, etag=False)
-    feed_server.routes["/b"] = Route(status=302, headers={"Location": "/a"}, etag=False)
+    feed_server.routes["/b"] = Route(status=302, headers={"Location": "/a#again"}, etag=False)
     started = time.monotonic()
     with pytest.raises(FeedError) as info:
         fetch_feed(client, feed_server.url("/a"), NO_VALIDATORS, LIMITS)
     assert time.monotonic() - started < 5
+    a, b = feed_server.url("/a"), feed_server.url("/b")
+    assert str(info.value) == f"redirect loop: {a} -> {b} -> {a}; check the feed URL"
+    assert len(feed_server.requests) == 2  # stopped when /a came round again, not after 5 hops
+
+
+def test_too_many_redirects(feed_server: FeedServer, client: httpx.Client) -> None:
+    for n in range(MAX_REDIRECTS + 2):
+        feed_server.routes[f"/r{n}"] = Route(
+            status=307, headers={"Location": f"/r{n + 1}"}, etag=False
+        )
+    with pytest.raises(FeedError) as info:
+        fetch_feed(client, feed_server.url("/r0"), NO_VALIDATORS, LIMITS)
     assert (
         str(info.value)
-        == f"more than {MAX_REDIRECTS} redirects starting at {feed_server.url('/a')}"
+        == f"more than {MAX_REDIRECTS} redirects starting at {feed_server.url('/r0')}"
     )
     assert len(feed_server.requests) == MAX_REDIRECTS + 1
 

@@ -1,4 +1,5 @@
-"""A small threaded HTTP server on 127.0.0.1 that serves feeds, with ETag/304, gzip and latency."""
+"""A small threaded HTTP server on 127.0.0.1 that serves feeds, with ETag/304, gzip and latency,
+and the misbehaviours the hostile-feed tests need: trickling bytes, endless or huge bodies."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True
     delay: float = 0.0
+    drip: float = 0.0  # seconds between single bytes of the body (a trickling server)
+    repeat: int = 1  # the body is sent this many times, streamed (never held whole in memory)
+    endless: bool = False  # the body is repeated until the client hangs up (no Content-Length)
+    header_drip: float = 0.0  # seconds between bytes of a header line that never ends
 
 
 class FeedServer:
@@ -37,6 +42,7 @@ class FeedServer:
         self.latency = latency
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._lock = threading.Lock()
+        self._stopped = threading.Event()  # ends streaming replies when the server stops
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,7 +63,13 @@ class FeedServer:
                     return
                 if route.delay:
                     time.sleep(route.delay)
+                if route.header_drip:
+                    self._drip_headers(route.header_drip)
+                    return
                 headers = dict(route.headers)
+                if route.drip or route.repeat != 1 or route.endless:
+                    self._stream(route, headers)
+                    return
                 if route.etag and route.status == 200:
                     tag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
                     headers["ETag"] = tag
@@ -79,6 +91,39 @@ class FeedServer:
                 if body:
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(body)
+
+            def _stream(self, route: Route, headers: dict[str, str]) -> None:
+                self.send_response(route.status)
+                self.send_header("Content-Type", route.content_type)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                if route.endless:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(len(route.body) * route.repeat))
+                self.end_headers()
+                sent = 0
+                with contextlib.suppress(OSError):
+                    while not server._stopped.is_set() and (route.endless or sent < route.repeat):
+                        if route.drip:
+                            for byte in route.body:
+                                if server._stopped.wait(route.drip):
+                                    return
+                                self.wfile.write(bytes([byte]))
+                                self.wfile.flush()
+                        else:
+                            self.wfile.write(route.body)
+                        sent += 1
+
+            def _drip_headers(self, interval: float) -> None:
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    self.wfile.flush()
+                    while not server._stopped.wait(interval):
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
 
         class QuietServer(ThreadingHTTPServer):
             # A class attribute: it must be set before listen() runs in the constructor.
@@ -113,6 +158,7 @@ class FeedServer:
 
     def stop(self) -> None:
         """Stop serving."""
+        self._stopped.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 

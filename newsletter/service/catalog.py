@@ -56,7 +56,9 @@ def list_items(
 
 
 def feed_health(app: App) -> list[dict[str, Any]]:
-    """Each feed's status, last error, failures and item count."""
+    """Each feed's status, last error, failures and item count; why it is disabled (by
+    feeds.yaml or by polling: 410 Gone, too many failures), when it is next polled, and the
+    permanent redirect it follows."""
     with session_scope(app.engine) as session:
         store.sync_feeds(session, app.config.feeds)
         counts = store.item_counts(session)
@@ -64,13 +66,18 @@ def feed_health(app: App) -> list[dict[str, Any]]:
             {
                 "name": f.name,
                 "url": f.url,
-                "enabled": f.enabled,
-                "status": f.last_status if f.enabled else "disabled",
+                "enabled": f.enabled and f.auto_disabled_at is None,
+                "status": f.last_status if f.enabled and not f.auto_disabled_at else "disabled",
                 "last_http_status": f.last_http_status,
-                "last_error": f.last_error or f.disabled_reason,
+                "last_error": f.auto_disabled_reason or f.last_error or f.disabled_reason,
+                "disabled_reason": f.auto_disabled_reason or f.disabled_reason,
                 "consecutive_failures": f.consecutive_failures,
                 "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
                 "last_success_at": f.last_success_at.isoformat() if f.last_success_at else None,
+                "next_poll_at": f.next_poll_at.isoformat() if f.next_poll_at else None,
+                "redirect_url": f.redirect_url,
+                "redirect_candidate": f.redirect_candidate,
+                "redirect_count": f.redirect_count,
                 "items": counts.get(f.id or 0, 0),
             }
             for f in store.all_feeds(session)

@@ -1,4 +1,11 @@
-"""Poll every enabled feed: fetch concurrently, parse on all cores, store idempotently."""
+"""Poll every enabled feed: fetch concurrently, parse on all cores, store idempotently.
+
+Each feed's health is kept here too: failures in a row back off exponentially and, after
+NEWSLETTER_FEED_DISABLE_AFTER of them (or one 410 Gone), disable the feed with the reason;
+Retry-After on 429/503 sets the next poll; a permanent redirect seen on consecutive polls is
+adopted as the URL to fetch. The decisions are pure functions (``after_failure``,
+``after_success``) so they are tested without a server or a clock.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +22,25 @@ from concurrent.futures import (
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter import store
+from newsletter.config import FeedConfig
 from newsletter.db import session_scope
 from newsletter.errors import FeedError
-from newsletter.fetch import FetchLimits, FetchResult, Validators, fetch_feed, make_client
+from newsletter.fetch import (
+    FeedHTTPError,
+    FetchLimits,
+    FetchResult,
+    Validators,
+    fetch_feed,
+    make_client,
+)
 from newsletter.models import Feed
 from newsletter.parse import ParsedFeed, parse_feed
 from newsletter.service.app import App
@@ -32,6 +48,9 @@ from newsletter.service.reading import read
 
 log = logging.getLogger(__name__)
 INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool start-up cost)
+REDIRECT_ADOPT_AFTER = 2  # polls in a row that must see the same permanent redirect
+MAX_BACKOFF = timedelta(hours=24)
+DUE_SLACK = timedelta(minutes=2)  # a poll a little early still fetches a feed due at its time
 
 
 @dataclass(frozen=True)
@@ -40,12 +59,14 @@ class FeedJob:
 
     id: int
     name: str
-    url: str
+    url: str  # what is fetched: feeds.yaml's url, or the permanent redirect adopted for it
     section: str
     language: str
     encoding: str | None
     validators: Validators
     body_hash: str | None
+    limits: FetchLimits = field(default_factory=FetchLimits)
+    timezone: tzinfo | None = None
 
 
 @dataclass
@@ -53,11 +74,14 @@ class FeedOutcome:
     """What happened to one feed in this poll."""
 
     name: str
-    status: str  # ok, not_modified, unchanged, error
+    status: str  # ok, not_modified, unchanged, error, deferred (not due yet), disabled
     new_items: int = 0
     entries: int = 0
     error: str | None = None
     warning: str | None = None
+    http_status: int | None = None
+    retry_after: timedelta | None = None
+    gone: bool = False
 
 
 @dataclass
@@ -77,6 +101,77 @@ class IngestReport:
         return [o for o in self.outcomes if o.status == "error"]
 
 
+@dataclass(frozen=True)
+class FailureState:
+    """What a failed poll leaves on a feed: when to try again, or why it is now disabled."""
+
+    next_poll_at: datetime | None
+    disabled_reason: str | None
+
+
+def backoff(failures: int, poll_interval: timedelta) -> timedelta | None:
+    """How long to wait after ``failures`` failures in a row: nothing after the first, then
+    twice the poll interval, doubling each time, at most MAX_BACKOFF."""
+    if failures < 2:
+        return None
+    factor: int = 2 ** min(failures - 1, 20)
+    return min(poll_interval * factor, MAX_BACKOFF)
+
+
+def after_failure(
+    name: str,
+    failures: int,
+    error: str,
+    now: datetime,
+    *,
+    poll_interval: timedelta,
+    disable_after: int,
+    retry_after: timedelta | None = None,
+    gone: bool = False,
+) -> FailureState:
+    """The feed's state after its ``failures``-th failure in a row (this one included)."""
+    retry = f"fix it and run `newsletter ingest --feed {name!r}` to try it again"
+    if gone:
+        return FailureState(
+            None,
+            f"disabled {now:%Y-%m-%d}: HTTP 410 Gone, the publisher removed this feed; "
+            f"remove it from feeds.yaml or give it a new url, or {retry}",
+        )
+    if failures >= disable_after:
+        return FailureState(
+            None,
+            f"disabled {now:%Y-%m-%d} after {failures} failed polls in a row "
+            f"(NEWSLETTER_FEED_DISABLE_AFTER); {retry}; last error: {error[:200]}",
+        )
+    if retry_after is not None:
+        return FailureState(now + retry_after, None)  # RFC 9110 §10.2.3
+    delay = backoff(failures, poll_interval)
+    return FailureState(now + delay if delay else None, None)
+
+
+@dataclass(frozen=True)
+class RedirectState:
+    """A feed's permanent-redirect bookkeeping."""
+
+    redirect_url: str | None  # adopted: fetched instead of the configured url
+    candidate: str | None  # the last permanent redirect target seen
+    count: int  # polls in a row that saw it
+
+
+def after_success(
+    configured_url: str, state: RedirectState, permanent_url: str | None
+) -> RedirectState:
+    """The redirect state after a successful fetch whose leading 301/308s pointed to
+    ``permanent_url`` (None: no permanent redirect this time). 302/307 never get here."""
+    if permanent_url is None:
+        return RedirectState(state.redirect_url, None, 0)
+    count = state.count + 1 if permanent_url == state.candidate else 1
+    if count >= REDIRECT_ADOPT_AFTER:
+        adopted = None if permanent_url == configured_url else permanent_url
+        return RedirectState(adopted, permanent_url, count)
+    return RedirectState(state.redirect_url, permanent_url, count)
+
+
 Progress = Callable[[FeedOutcome], None]
 
 
@@ -84,12 +179,19 @@ def _parse_job(
     body: bytes,
     url: str,
     content_type: str | None,
-    encoding: str | None,
-    language: str,
+    job: FeedJob,
     now: datetime,
+    max_entries: int,
 ) -> ParsedFeed:
     return parse_feed(
-        body, url=url, content_type=content_type, encoding=encoding, language=language, now=now
+        body,
+        url=url,
+        content_type=content_type,
+        encoding=job.encoding,
+        language=job.language,
+        now=now,
+        timezone=job.timezone,
+        max_entries=max_entries,
     )
 
 
@@ -139,6 +241,7 @@ def _record(
     now: datetime,
 ) -> None:
     """Store one feed's items and state in one transaction."""
+    settings = app.settings
     with session_scope(app.engine) as session:
         feed = session.get(Feed, job.id)
         assert feed is not None
@@ -147,20 +250,93 @@ def _record(
             feed.last_status = "error"
             feed.last_error = (outcome.error or "")[:2000]
             feed.consecutive_failures += 1
+            if outcome.http_status is not None:
+                feed.last_http_status = outcome.http_status
+            state = after_failure(
+                job.name,
+                feed.consecutive_failures,
+                outcome.error or "",
+                now,
+                poll_interval=timedelta(minutes=settings.poll_minutes),
+                disable_after=settings.feed_disable_after,
+                retry_after=outcome.retry_after,
+                gone=outcome.gone,
+            )
+            feed.next_poll_at = state.next_poll_at
+            if state.disabled_reason:
+                feed.auto_disabled_at = now
+                feed.auto_disabled_reason = state.disabled_reason[:500]
+                log.warning("feed %r disabled: %s", job.name, state.disabled_reason)
         else:
             outcome.new_items = store.insert_items(session, rows)
             feed.last_status = outcome.status if outcome.status != "unchanged" else "not_modified"
             feed.last_error = outcome.warning[:2000] if outcome.warning else None
             feed.consecutive_failures = 0
+            feed.next_poll_at = None
+            feed.auto_disabled_at = feed.auto_disabled_reason = None
             feed.last_success_at = now
             if result is not None:
                 feed.last_http_status = result.status
                 if result.status == 200:
                     feed.etag = result.validators.etag
                     feed.last_modified = result.validators.last_modified
+                redirect = after_success(
+                    feed.url,
+                    RedirectState(feed.redirect_url, feed.redirect_candidate, feed.redirect_count),
+                    result.permanent_url,
+                )
+                if redirect.redirect_url != feed.redirect_url:
+                    log.info("feed %r moved permanently to %s", job.name, redirect.redirect_url)
+                feed.redirect_url = redirect.redirect_url
+                feed.redirect_candidate = redirect.candidate
+                feed.redirect_count = redirect.count
             if body_hash:
                 feed.body_hash = body_hash
         session.add(feed)
+
+
+def _failed(job: FeedJob, exc: FeedError) -> FeedOutcome:
+    """The outcome of a fetch that raised, with what the feed's health needs from it."""
+    outcome = FeedOutcome(job.name, "error", error=str(exc))
+    if isinstance(exc, FeedHTTPError):
+        outcome.http_status = exc.status
+        outcome.retry_after = exc.retry_after
+        outcome.gone = exc.is_gone
+    return outcome
+
+
+def _limits(app: App, cfg: FeedConfig | None) -> FetchLimits:
+    """The fetch limits of one feed: its allow_private allows its own host only."""
+    settings = app.settings
+    hosts: frozenset[str] = frozenset()
+    if cfg is not None and cfg.allow_private:
+        hosts = frozenset({(urlsplit(cfg.url).hostname or "").lower()})
+    return FetchLimits(
+        settings.fetch_timeout,
+        settings.fetch_max_bytes,
+        settings.allow_private_addresses,
+        allow_private_hosts=hosts,
+    )
+
+
+def _skipped(feed: Feed, now: datetime, explicit: bool) -> FeedOutcome | None:
+    """A 'disabled' or 'deferred' outcome for a feed not fetched this time (None: fetch it).
+    A feed named with --feed is fetched anyway: that is how an operator retries it."""
+    if explicit:
+        return None
+    if feed.auto_disabled_at is not None:
+        return FeedOutcome(feed.name, "disabled", warning=feed.auto_disabled_reason)
+    if feed.next_poll_at is not None and feed.next_poll_at > now + DUE_SLACK:
+        why = (feed.last_error or "")[:160]
+        return FeedOutcome(
+            feed.name,
+            "deferred",
+            warning=(
+                f"next try after {feed.next_poll_at:%Y-%m-%d %H:%M} UTC "
+                f"({feed.consecutive_failures} failure(s) in a row; last: {why})"
+            ),
+        )
+    return None
 
 
 def ingest(
@@ -174,28 +350,43 @@ def ingest(
     """Poll every enabled feed once. One failing feed is recorded and never stops the others."""
     now = now or datetime.now(UTC)
     settings = app.settings
+    configs = {cfg.name: cfg for cfg in app.config.feeds}
+    jobs: list[FeedJob] = []
+    skipped: list[FeedOutcome] = []
     with session_scope(app.engine) as session:
         feeds = store.sync_feeds(session, app.config.feeds)
-        jobs = [
-            FeedJob(
-                f.id or 0,
-                f.name,
-                f.url,
-                f.section,
-                f.language,
-                f.encoding,
-                Validators(f.etag, f.last_modified),
-                f.body_hash,
+        for f in feeds.values():
+            if not f.enabled or (only is not None and f.name not in only):
+                continue
+            held = _skipped(f, now, explicit=only is not None)
+            if held is not None:
+                skipped.append(held)
+                continue
+            cfg = configs.get(f.name)
+            jobs.append(
+                FeedJob(
+                    f.id or 0,
+                    f.name,
+                    f.redirect_url or f.url,
+                    f.section,
+                    f.language,
+                    f.encoding,
+                    Validators(f.etag, f.last_modified),
+                    f.body_hash,
+                    limits=_limits(app, cfg),
+                    timezone=cfg.tz if cfg is not None else None,
+                )
             )
-            for f in feeds.values()
-            if f.enabled and (only is None or f.name in only)
-        ]
     limits = FetchLimits(
         settings.fetch_timeout, settings.fetch_max_bytes, settings.allow_private_addresses
     )
     own_client = client is None
     http = client or make_client(limits, max_connections=settings.fetch_concurrency)
     report = IngestReport()
+    for outcome in skipped:
+        report.outcomes.append(outcome)
+        if progress:
+            progress(outcome)
 
     def done(
         job: FeedJob,
@@ -221,14 +412,15 @@ def ingest(
             max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
         ) as pool:
             futures = {
-                pool.submit(fetch_feed, http, job.url, job.validators, limits): job for job in jobs
+                pool.submit(fetch_feed, http, job.url, job.validators, job.limits): job
+                for job in jobs
             }
             for future in as_completed(futures):
                 job = futures[future]
                 try:
                     result = future.result()
                 except FeedError as exc:
-                    done(job, FeedOutcome(job.name, "error", error=str(exc)))
+                    done(job, _failed(job, exc))
                     continue
                 if result.not_modified:
                     done(job, FeedOutcome(job.name, "not_modified"), result)
@@ -255,9 +447,9 @@ def ingest(
                 result.body or b"",
                 result.url,
                 result.content_type,
-                job.encoding,
-                job.language,
+                job,
                 now,
+                settings.max_items_per_feed,
             ): (job, result, digest)
             for job, result, digest in fetched
         }
@@ -276,9 +468,9 @@ def ingest(
                         result.body or b"",
                         result.url,
                         result.content_type,
-                        job.encoding,
-                        job.language,
+                        job,
                         now,
+                        settings.max_items_per_feed,
                     )
                 except FeedError as exc:
                     done(job, FeedOutcome(job.name, "error", error=str(exc)))

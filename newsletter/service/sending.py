@@ -14,6 +14,7 @@ from newsletter import store
 from newsletter.db import session_scope
 from newsletter.errors import IssueError, MailError
 from newsletter.mailer import (
+    ComposeError,
     Envelope,
     MessageParts,
     SmtpRecipientError,
@@ -213,7 +214,23 @@ def _deliver_one(
             report.skipped_subscribers += 1
             return
         email, name, token = subscriber.email, subscriber.name, subscriber.token
-    data = compose(app, built, email, name, token, delivery.message_id, now)
+    try:
+        data = compose(app, built, email, name, token, delivery.message_id, now)
+    except ComposeError as exc:
+        # This subscriber's address or name cannot be put in a message: fail this delivery
+        # with the reason and go on with the batch.
+        log.warning("delivery %s to %s failed: %s", delivery.id, email, exc)
+        with session_scope(app.engine) as session:
+            row = session.get(Delivery, delivery.id)
+            assert row is not None
+            row.status, row.lease_until = "failed", None
+            row.attempts += 1
+            row.last_reply = f"not sent: {exc}"[:1000]
+            session.add(row)
+        report.failed += 1
+        if progress:
+            progress(email, "failed")
+        return
     envelope = Envelope(app.config.newsletter.sender.email, email, delivery.message_id, data)
     status, reply = "sent", ""
     try:

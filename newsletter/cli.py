@@ -71,7 +71,7 @@ def period_options(func: F) -> F:
         "--week",
         default=None,
         metavar="YYYY-Www",
-        help="ISO week of the issue, e.g. 2026-W48 (default: the next issue to go).",
+        help="ISO week of the issue, e.g. 2026-W48 (default: see the command's description).",
     )(func)
 
 
@@ -331,8 +331,11 @@ def send(
         f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
         f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)"
     )
-    if report.status == "partial":
-        _fail(report.reason or "some deliveries failed")
+    if report.status == "partial" or report.failed:
+        _fail(
+            report.reason
+            or f"{report.failed} deliveries failed permanently; see their SMTP replies"
+        )
 
 
 def _warn_local_links(app: App) -> None:
@@ -443,12 +446,21 @@ def issue_show(
         out.print(changes)
 
 
-def _item_command(action: str, help_text: str, needs_section: bool = False) -> None:
+def _item_command(
+    action: str, help_text: str, takes_section: bool = False, needs_section: bool = False
+) -> None:
+    def section_option(func: F) -> F:
+        if not takes_section:
+            return func
+        return click.option("--section", default=None, required=needs_section, help="Section id.")(
+            func
+        )
+
     @issue.command(action, help=help_text)
+    @section_option
     @config_option
     @period_options
     @click.argument("item_id", type=int)
-    @click.option("--section", default=None, required=needs_section, help="Section id.")
     @click.option("--note", default=None, help="Why (kept in the change log).")
     @handle_errors
     def command(
@@ -456,8 +468,8 @@ def _item_command(action: str, help_text: str, needs_section: bool = False) -> N
         week: str | None,
         as_of: datetime | None,
         item_id: int,
-        section: str | None,
         note: str | None,
+        section: str | None = None,
     ) -> None:
         from newsletter.service.editing import change_item
 
@@ -470,12 +482,17 @@ def _item_command(action: str, help_text: str, needs_section: bool = False) -> N
 
 
 _item_command(
-    "pin", "Keep ITEM_ID in the issue (first in its section, over the cap); --section places it."
+    "pin",
+    "Keep ITEM_ID in the issue (first in its section, over the cap, even from outside the "
+    "week); --section places it.",
+    takes_section=True,
 )
 _item_command("unpin", "Undo a pin.")
 _item_command("drop", "Leave ITEM_ID out of the issue.")
 _item_command("restore", "Undo a drop.")
-_item_command("move", "Show ITEM_ID in another section (--section).", needs_section=True)
+_item_command(
+    "move", "Show ITEM_ID in another section (--section).", takes_section=True, needs_section=True
+)
 
 
 @issue.command("approve")
@@ -486,7 +503,11 @@ _item_command("move", "Show ITEM_ID in another section (--section).", needs_sect
 def issue_approve(
     config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None
 ) -> None:
-    """Approve the draft: the scheduler sends it at the send time (or at once if that has passed)."""
+    """Approve the draft as it is now: the scheduler sends exactly this content at the send time.
+
+    An issue whose send time has passed (use --week) goes out at the next feed poll, within the
+    grace time. Pinning, dropping or moving an item afterwards needs a new approval.
+    """
     from newsletter.service.editing import set_status
 
     app = _app(config_path)
@@ -737,28 +758,31 @@ def run(config_path: Path | None) -> None:
     (within NEWSLETTER_MISFIRE_GRACE_HOURS), and a second run for the same period sends nothing.
     Stop with Ctrl-C or SIGTERM.
     """
-    from newsletter.scheduler import build_scheduler, catch_up
+    from newsletter.scheduler import build_scheduler, catch_up, draft_job
 
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger().setLevel(logging.INFO)
     app = _app(config_path)
     path = (config_path or app.settings.config).resolve()
-    catch_up(path)
-    scheduler = build_scheduler(app, path, blocking=True)
-    nl = app.config.newsletter
-    err.print(
-        f"newsletter run: polling {len(app.config.feeds)} feeds every {app.settings.poll_minutes} min; "
-        f"issue every {nl.schedule.day} at {nl.schedule.time} {nl.timezone}; Ctrl-C to stop"
-    )
 
     def stop(signum: int, _frame: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)  # systemd stops services with SIGTERM
+    scheduler = None
     try:
+        catch_up(path)
+        draft_job(str(path))  # the next issue's draft exists from the start, not only at draft time
+        scheduler = build_scheduler(app, path, blocking=True)
+        nl = app.config.newsletter
+        err.print(
+            f"newsletter run: polling {len(app.config.feeds)} feeds every "
+            f"{app.settings.poll_minutes} min; issue every {nl.schedule.day} at "
+            f"{nl.schedule.time} {nl.timezone}; Ctrl-C to stop"
+        )
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        if scheduler.running:
+        if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)
         err.print("newsletter run: stopped")
 

@@ -371,6 +371,19 @@ def _too_large(max_bytes: int, detail: str = "") -> FeedError:
 
 def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> bytes:
     """Read the body, decompressing gzip/deflate ourselves with caps on inflated size and time."""
+    chunks: list[bytes] = []
+    try:
+        return _read_into(chunks, response, max_bytes, deadline)
+    except BaseException:
+        # The error's traceback keeps this frame (and the megabytes read so far) alive for as
+        # long as someone holds the error, such as a Future in a pool: let the bytes go now.
+        chunks.clear()
+        raise
+
+
+def _read_into(
+    chunks: list[bytes], response: httpx.Response, max_bytes: int, deadline: float
+) -> bytes:
     encoding = response.headers.get("content-encoding", "").strip().lower()
     decoder = None
     if encoding in ("gzip", "x-gzip"):
@@ -383,7 +396,6 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float) -> b
     if decoder is None and declared.isdigit() and len(declared) < 20 and int(declared) > max_bytes:
         # Refuse before reading: the server says how big the body is.
         raise _too_large(max_bytes, f" (the server announced {int(declared):,} bytes)")
-    chunks: list[bytes] = []
     total = 0
     for raw in response.iter_raw():
         if time.monotonic() > deadline:

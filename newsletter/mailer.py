@@ -154,7 +154,10 @@ def _build(parts: MessageParts) -> bytes:
     for filename, content_type, data in parts.attachments:
         # multipart/mixed around the alternative: calendar files for the events.
         maintype, _, subtype = content_type.partition("/")
-        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        msg.add_attachment(
+            data, maintype=maintype, subtype=subtype, filename=filename, params=params
+        )
     if parts.language:
         # After the content: set_content() clears every Content-* header set before it.
         msg["Content-Language"] = parts.language

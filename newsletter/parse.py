@@ -228,7 +228,10 @@ def _plausible(value: datetime, now: datetime) -> datetime | None:
     placeholder dates such as 0000-00-00 or 9999-12-31): the item is then dated first-seen."""
     if value.tzinfo is None:
         return None
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 or 9999 with an offset
+        return None
     if value < EARLIEST or value > now + MAX_AHEAD:
         return None
     return value
@@ -281,6 +284,18 @@ def _raw_title(raw: Any) -> str:
     return clean_title(str(raw.get("title") or "")[:MAX_RAW_TITLE_CHARS])
 
 
+def _other_charset(body: bytes) -> str | None:
+    """The one other reading worth a retry: UTF-8 when the bytes are valid UTF-8 (valid
+    multi-byte UTF-8 is practically never accidental), else GB18030; none for UTF-16/32."""
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:1024]:
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
 def _mojibake_score(result: Any, language: str) -> tuple[int, int]:
     """(titles that look like mojibake, minus Chinese titles): lower is a better decoding."""
     titles = [_raw_title(raw) for raw in (result.get("entries") or [])[:50]]
@@ -320,15 +335,13 @@ def parse_feed(
     result, read, notes = _feedparser(body, url, content_type, encoding, language, max_entries)
     if encoding is None and language.lower().startswith("zh"):
         score = _mojibake_score(result, language)
-        for candidate in ("gb18030", "utf-8"):
-            if score[0] == 0:
-                break
+        candidate = _other_charset(body) if score[0] else None
+        if candidate is not None:
             # A Chinese feed that decodes to mojibake: its charset is wrong (PITFALLS.md).
             other = _feedparser(body, url, content_type, candidate, language, max_entries)
             other_score = _mojibake_score(other[0], language)
-            if other_score < score:
+            if other_score[0] < score[0] and other_score[1] <= score[1]:
                 result, read, notes = other
-                score = other_score
                 notes.append(
                     f"titles decoded to mojibake with the declared character set; read as "
                     f"{candidate} instead (set encoding: {candidate} on this feed to skip the retry)"

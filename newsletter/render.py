@@ -85,7 +85,8 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
 
 ROUND_LABELS = {
     "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
-    "b": "Series B", "b+": "Series B+", "c": "Series C", "d": "Series D", "e": "Series E",
+    "b": "Series B", "b+": "Series B+", "c": "Series C", "c+": "Series C+", "d": "Series D",
+    "d+": "Series D+", "e": "Series E", "e+": "Series E+",
     "pre-ipo": "Pre-IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
 }  # fmt: skip
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -361,11 +362,12 @@ def render_issue(
 def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
     """One .ics file per upcoming event in the issue (the same bytes every time)."""
     stamp = datetime.fromisoformat(content.window_end)
+    issue_date = content.issue_date or content.window_end[:10]
     return [
         Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
         for section in content.sections
         for item in section.items
-        if (item.facts.get("event") or {}).get("start")
+        if str((item.facts.get("event") or {}).get("start") or "") >= issue_date
     ]
 
 

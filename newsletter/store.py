@@ -118,6 +118,19 @@ def items_between(
     return [(item, feed) for item, feed in session.exec(stmt).all()]
 
 
+def items_by_id(session: Session, ids: Iterable[int]) -> list[tuple[Item, Feed]]:
+    """Items (with their feed) by id."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    stmt = (
+        select(Item, Feed)
+        .join(Feed, col(Item.feed_id) == col(Feed.id))
+        .where(col(Item.id).in_(wanted))
+    )
+    return [(item, feed) for item, feed in session.exec(stmt).all()]
+
+
 def set_readings(session: Session, changes: Iterable[tuple[int, str, str, dict[str, Any]]]) -> int:
     """Store (item id, section, reason, facts) for items whose reading changed."""
     count = 0

@@ -19,6 +19,7 @@ import pytest
 from newsletter.demo.server import FeedServer, Route
 from newsletter.service.catalog import list_items
 from newsletter.service.ingest import IngestReport, ingest
+from newsletter.text import looks_like_mojibake
 
 pytestmark = pytest.mark.corpus
 
@@ -160,6 +161,16 @@ def check_no_mojibake(rows: dict[str, dict[str, str]], titles: dict[str, list[st
         for name, feed_titles in titles.items()
     }
     assert {name: found for name, found in bad.items() if found} == {}
+    # The parser's own detector too: UTF-8 or GBK read as a single-byte charset, per language.
+    suspicious = {
+        name: [
+            t
+            for t in feed_titles
+            if looks_like_mojibake(t, rows.get(name, {}).get("language") or "en")
+        ][:3]
+        for name, feed_titles in titles.items()
+    }
+    assert {name: found for name, found in suspicious.items() if found} == {}
     # Legacy-encoded feeds in other scripts decode to their script.
     for name, row in rows.items():
         script = SCRIPTS.get(row["language"])

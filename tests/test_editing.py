@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +102,37 @@ def test_a_change_after_approval_needs_a_new_approval(editor_app: Any) -> None:
     change_item(editor_app, period, "drop", item_id(editor_app, period, "Orbis"))
     assert show_issue(editor_app, period).built.status == "draft"
     assert send_due(editor_app, NOW) is None
+
+
+def test_approval_keeps_the_approved_content(editor_app: Any, feed_server: FeedServer) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    set_status(editor_app, period, "approved")
+    approved = build_issue(editor_app, period).content.to_dict()
+    # A story arriving after approval is not slipped into the approved issue.
+    from tests.helpers import rss
+
+    feed_server.routes["/stories.xml"].body = rss(
+        [("Late-breaking: a brand new policy story", "late1", period.end - timedelta(minutes=5))]
+    )
+    ingest(editor_app)
+    assert build_issue(editor_app, period).content.to_dict() == approved
+
+
+def test_pin_from_outside_the_week(editor_app: Any, feed_server: FeedServer) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    previous = resolve_period(editor_app, week=_previous_week(period.label))
+    older = item_id(editor_app, period, "Orbis")
+    # Pin an item of this week into the previous week's issue.
+    change_item(editor_app, previous, "pin", older, "headlines")
+    built = build_issue(editor_app, previous)
+    headlines = next(s for s in built.content.sections if s.id == "headlines")
+    assert headlines.items[0].id == older and headlines.items[0].pinned
+
+
+def _previous_week(label: str) -> str:
+    from datetime import date
+
+    year, week = int(label[:4]), int(label[6:])
+    monday = date.fromisocalendar(year, week, 1) - timedelta(days=7)
+    iso = monday.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"

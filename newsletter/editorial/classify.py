@@ -2,7 +2,7 @@
 
 Order of decisions, each with its reason:
 1. a funding announcement goes to the financing section;
-2. an upcoming-event announcement goes to the events section;
+2. an upcoming-event announcement with a date goes to the events section;
 3. an item from a feed marked ``report: true``, or a long-form item, goes to the in-depth
    report section;
 4. otherwise the keyword and pattern rules of feeds.yaml, then the feed's default section.
@@ -56,9 +56,14 @@ def read_item(
     if financing is not None and FINANCING in section_ids:
         amount = financing.amount.text if financing.amount else "amount undisclosed"
         return Reading(FINANCING, f"funding announcement: round {financing.round}, {amount}", facts)
-    if event is not None and financing is None and EVENTS in section_ids:
-        when = event.start.isoformat() if event.start else "date not stated"
-        return Reading(EVENTS, f"upcoming event on {when}", facts)
+    if (
+        event is not None
+        and event.start is not None
+        and financing is None
+        and EVENTS in section_ids
+    ):
+        # An invitation without a date cannot be listed as upcoming: the rules place it.
+        return Reading(EVENTS, f"upcoming event on {event.start.isoformat()}", facts)
     if REPORTS in section_ids and feed_is_report:
         return Reading(REPORTS, f"feed {feed_name!r} is marked as reports", facts)
     if REPORTS in section_ids and len(summary) >= LONG_FORM_CHARS:

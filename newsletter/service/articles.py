@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from newsletter.db import session_scope
+from newsletter.editorial.keypoints import split_paragraphs
 from newsletter.errors import FeedError
 from newsletter.extract import article_paragraphs
 from newsletter.fetch import FetchLimits, Validators, fetch_feed, make_client
@@ -15,9 +16,10 @@ log = logging.getLogger(__name__)
 TEASER_CHARS = 600  # a feed summary shorter than this is a teaser: fetch the article
 
 
-def ensure_articles(app: App, item_ids: list[int]) -> dict[int, list[str]]:
-    """Paragraphs of each item's article: stored text, else fetched (teasers only), else none."""
-    result: dict[int, list[str]] = {}
+def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[str], str]]:
+    """(paragraphs, source) of each item's text: the stored or fetched article ("article"), or
+    the feed's own full text when it is long ("summary"); items with neither are left out."""
+    result: dict[int, tuple[list[str], str]] = {}
     to_fetch: list[tuple[int, str]] = []
     with session_scope(app.engine) as session:
         for item_id in item_ids:
@@ -25,7 +27,12 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, list[str]]:
             if item is None:
                 continue
             if item.article_text:
-                result[item_id] = item.article_text.split("\n\n")
+                result[item_id] = (item.article_text.split("\n\n"), "article")
+            elif len(item.summary_text) >= TEASER_CHARS:
+                result[item_id] = (
+                    split_paragraphs(item.summary_text) or [item.summary_text],
+                    "summary",
+                )
             elif (
                 app.config.newsletter.fetch_articles
                 and item.url
@@ -54,5 +61,5 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, list[str]]:
                     item.article_status = status
                     session.add(item)
             if paragraphs:
-                result[item_id] = paragraphs
+                result[item_id] = (paragraphs, "article")
     return result

@@ -93,7 +93,8 @@ def set_status(app: App, period: Period, status: str, note: str | None = None) -
     """Approve or hold a draft (building it first if needed); returns the new status."""
     if status not in ("approved", "held"):
         raise IssueError(f"unknown status {status!r}")
-    built = build_issue(app, period, render=False)
+    # Rendered now, so that approval keeps exactly what the editor approved.
+    built = build_issue(app, period)
     with session_scope(app.engine) as session:
         issue = store.get_or_create_issue(session, period.label, period.start, period.end)
         issue = store.lock_issue(session, issue.id or 0)

@@ -416,7 +416,7 @@ def ingest(
                 for job in jobs
             }
             for future in as_completed(futures):
-                job = futures[future]
+                job = futures.pop(future)  # a finished future is not kept with its body
                 try:
                     result = future.result()
                 except FeedError as exc:

@@ -102,9 +102,14 @@ def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) 
         store.set_readings(session, changes)
 
 
-def candidates(app: App, session: Session, period: Period) -> list[Candidate]:
-    """Stored items published in the period, classified with the current rules."""
+def candidates(
+    app: App, session: Session, period: Period, also: frozenset[int] = frozenset()
+) -> list[Candidate]:
+    """Stored items published in the period (and the ``also`` items, such as pins from outside
+    it), classified with the current rules."""
     pairs = store.items_between(session, period.start, period.end)
+    have = {item.id for item, _ in pairs}
+    pairs += store.items_by_id(session, also - {i for i in have if i is not None})
     classify_stored(app, session, pairs)
     weights = {f.name: f.weight for f in app.config.feeds}
     enabled = {f.name for f in app.config.feeds if f.enabled}
@@ -139,10 +144,14 @@ def build_issue(
     editor's pins, drops and moves, key points and viewpoint) and saved as a draft."""
     with session_scope(app.engine) as session:
         existing = store.get_issue(session, period.label)
-        if existing is not None and existing.status in FROZEN:
+        if existing is not None and (
+            existing.status in FROZEN or (existing.status == "approved" and existing.html)
+        ):
+            # Sent, sending, or approved: the issue is what it was when frozen or approved.
             return _frozen(app, period, existing)
         choices = store.editor_choices(session, period.label)
-        content = assemble_issue(app.config, period, candidates(app, session, period), choices)
+        pool = candidates(app, session, period, frozenset(choices.pins))
+        content = assemble_issue(app.config, period, pool, choices)
     # Network and file reads happen outside any database transaction.
     content = _with_key_points(app, content)
     content = _with_viewpoint(app, content)
@@ -184,16 +193,16 @@ def _with_key_points(app: App, content: IssueContent) -> IssueContent:
     articles = ensure_articles(app, [i for item in wanted for i in (item.id, *item.related_ids)])
     points: dict[int, tuple[list[dict[str, Any]], str]] = {}
     for item in wanted:
-        # The lead's article, else the article of another report of the same story.
-        paragraphs = next(
-            (articles[i] for i in (item.id, *item.related_ids) if articles.get(i)), None
-        )
-        source = "article"
-        if not paragraphs:
+        # The lead's article, else the article of another report of the same story, else the
+        # full feed text (long-form feeds carry the article itself).
+        found = next((articles[i] for i in (item.id, *item.related_ids) if articles.get(i)), None)
+        if found:
+            paragraphs, source = found
+        else:
             paragraphs, source = split_paragraphs(item.summary) or [item.summary], "summary"
-        found = key_points(paragraphs, item.language)
-        if len(found) >= 2:
-            points[item.id] = ([p.to_dict() for p in found], source)
+        extracted = key_points(paragraphs, item.language)
+        if len(extracted) >= 2:
+            points[item.id] = ([p.to_dict() for p in extracted], source)
     return with_key_points(content, points)
 
 

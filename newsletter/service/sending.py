@@ -139,6 +139,8 @@ def send_issue(
     if built.status not in ("sending",) and built.skipped:
         with session_scope(app.engine) as session:
             issue = store.get_issue(session, period.label)
+            if issue is not None and issue.status == "held":
+                raise IssueError(f"issue {period.label} is on hold; approve it before sending")
             if issue is not None and issue.status not in ("sending", "sent"):
                 issue.status = "skipped"
                 session.add(issue)

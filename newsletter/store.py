@@ -95,11 +95,17 @@ def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert items, ignoring ones already stored (same feed and key); returns how many were new."""
     if not rows:
         return 0
-    before = session.exec(select(func.count()).select_from(Item)).one()
+    feed_ids = sorted({row["feed_id"] for row in rows})
+
+    def stored() -> int:
+        # Counted for these feeds only (an index lookup), not the whole table.
+        stmt = select(func.count()).select_from(Item).where(col(Item.feed_id).in_(feed_ids))
+        return int(session.exec(stmt).one())
+
+    before = stored()
     stmt = _insert(session, Item).on_conflict_do_nothing(index_elements=["feed_id", "key"])
     session.execute(stmt, rows)
-    after = session.exec(select(func.count()).select_from(Item)).one()
-    return int(after - before)
+    return stored() - before
 
 
 # ---- items ---------------------------------------------------------------------------------

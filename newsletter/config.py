@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     allow_private_addresses: bool = False
     fetch_timeout: float = 20.0
     fetch_max_bytes: int = 10 * 1024 * 1024
-    fetch_concurrency: int = 16
+    fetch_concurrency: int = 32
     max_items_per_feed: int = 200
     feed_disable_after: int = 10
     parse_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)

@@ -276,7 +276,14 @@ def _feedparser(
     elif content_type:
         headers["content-type"] = content_type
     # Never a URL or str: feedparser would open local files (PITFALLS.md).
-    result = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=True)
+    # feedparser's own sanitizer and link resolution are most of its time; nh3 (clean_html)
+    # is the allow-list that counts, and it makes relative links absolute itself.
+    result = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     return result, body, notes
 
 
@@ -408,7 +415,7 @@ def _entries(
         summary_source = raw.get("summary") or ""
         if not summary_source and raw.get("content"):
             summary_source = raw["content"][0].get("value") or ""
-        summary_html = clean_html(str(summary_source))
+        summary_html = clean_html(str(summary_source), base=base)
         summary_text = html_to_text(summary_html)
         if not title:
             title = summary_text[:80] or (link or "(untitled)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
@@ -28,16 +29,23 @@ _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.IGNORECASE)
 
 
-def clean_html(fragment: str, max_chars: int = 20_000) -> str:
-    """Allow-list sanitize an HTML fragment: simple formatting and http(s)/mailto links only."""
-    cleaned = nh3.clean(
-        fragment[: max_chars * 2],
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes=SAFE_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+def clean_html(fragment: str, max_chars: int = 20_000, base: str | None = None) -> str:
+    """Allow-list sanitize an HTML fragment: simple formatting and http(s)/mailto links only;
+    relative links are made absolute against ``base`` (the feed's URL)."""
+    options: dict[str, Any] = {
+        "tags": ALLOWED_TAGS,
+        "attributes": ALLOWED_ATTRIBUTES,
+        "url_schemes": SAFE_SCHEMES,
+        "link_rel": "noopener noreferrer nofollow",
+        "strip_comments": True,
+    }
+    if base:
+        options["url_relative"] = ("rewrite_with_base", base)
+    try:
+        cleaned = nh3.clean(fragment[: max_chars * 2], **options)
+    except ValueError:  # a base nh3 cannot use: leave relative links as they are
+        options.pop("url_relative", None)
+        cleaned = nh3.clean(fragment[: max_chars * 2], **options)
     return cleaned[:max_chars] if len(cleaned) > max_chars else cleaned
 
 

@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "--concurrency",
         type=int,
         default=None,
-        help="fetch_concurrency for ingest() (default: the setting's, 16)",
+        help="fetch_concurrency for ingest() (default: the setting's, 32)",
     )
     parser.add_argument("--skip-baseline", action="store_true", help="time ingest() only")
     parser.add_argument("--parse-sample", type=int, default=10, help="feeds for the parse costs")

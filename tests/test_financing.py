@@ -202,21 +202,18 @@ def test_financing_round_and_amount(
             "",
             "zh",
             "宁康医疗",
-            marks=xfail("descriptor ending in 商 is not stripped: gives the whole head"),
         ),
         pytest.param(
             "Zhiyuan Biotech raises $100M Series C",
             "",
             "en",
             "Zhiyuan Biotech",
-            marks=xfail("a name ending in a descriptor word (Biotech) is stripped to ''"),
         ),
         pytest.param(
             "London's Medora Labs secures £5m",
             "",
             "en",
             "Medora Labs",
-            marks=xfail('a possessive place prefix is kept: gives "London\'s Medora Labs"'),
         ),
     ],
 )

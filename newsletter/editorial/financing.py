@@ -188,17 +188,19 @@ def _en_company(title: str) -> str:
     head = title[: m.start()] if m else title
     head = re.split(r"[:|]\s*", head)[-1]
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
+    # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
     head = re.sub(
-        r"^.*?\b(?:based|startup|company|firm|maker|developer|biotech|platform)\s+",
+        r"^.*?\b(?:based|startup|company|firm|maker|developer|biotech|platform)\s+(?=[A-Z0-9])",
         "",
         head,
-        flags=re.I,
     )
+    # "London's Medora Labs" -> "Medora Labs"
+    head = re.sub(r"^[A-Z][\w.-]*(?:\s[A-Z][\w.-]*)?['’]s\s+(?=[A-Z0-9])", "", head)
     return _clean_company(head.strip(" ,"))
 
 
 _ZH_DESCRIPTOR = re.compile(
-    r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|开发商|研发商|初创|新锐)(?=[\u4e00-\u9fffA-Za-z])"
+    r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|开发商|研发商|器械商|供应商|制造商|初创|新锐)(?=[\u4e00-\u9fffA-Za-z])"
 )
 
 

@@ -75,6 +75,17 @@ def period_options(func: F) -> F:
     )(func)
 
 
+def _progress() -> Progress:
+    """A progress bar on standard error that disappears when the work is done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
+    )
+
+
 def _app(config_path: Path | None, **overrides: Any) -> App:
     settings = load_settings(**overrides)
     return open_app(settings, config_path)
@@ -156,13 +167,7 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
 
     app = _app(config_path)
     enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
     table = Table("feed", "status", "new", "note")
@@ -315,13 +320,7 @@ def send(
             f"Issue {period.label} would go to {len(report.recipients)} subscriber(s) via {app.settings.mail_transport}"
         )
         return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task(f"Sending {period.label}", total=None)
         report = send_issue(app, period, app.transport(), progress=lambda a, s: bar.advance(task))
     if report.status in ("skipped", "already-sent"):

@@ -85,6 +85,10 @@ def send_due(app: App, now: datetime) -> SendReport | None:
     with session_scope(app.engine) as session:
         issue = store.get_issue(session, period.label)
         status = issue.status if issue else "draft"
+    if status == "sent":
+        # Every poll within the grace time asks again; the answer is not news.
+        log.debug("issue %s was sent already", period.label)
+        return SendReport(period.label, "already-sent", reason="this issue was sent before")
     if status == "held":
         log.warning("issue %s is on hold; not sending it (approve it to send)", period.label)
         return None

@@ -1,13 +1,18 @@
 """Story clusters: the same news from several feeds (or twice from one), found deterministically.
 
-Two items are the same story when any of these holds:
-- the same canonical link;
-- their titles, with prefixes such as 【首发】 or "速递 |" and punctuation removed, share at
-  least 75 % of the smaller title's tokens (English words, Chinese character pairs);
-- title and summary together have a TF-IDF cosine similarity of at least 0.4;
-- both announce a funding round of the same company and round.
+Two items are the same story when the first of these that applies says so:
+- the same canonical link: same story;
+- both announce a funding round: same story exactly when company and round agree (two
+  different rounds are never merged, however alike their headlines);
+- the same title once prefixes such as 【首发】 or "速递 |", case and punctuation are removed;
+- their titles share at least 75 % of the smaller title's tokens (English word stems, Chinese
+  character pairs);
+- title and summary together have a TF-IDF cosine similarity of at least 0.4 (the weights
+  come from the batch, so with only two items shared words weigh nothing).
 Clusters are the connected groups of such pairs; the cluster id is derived from its smallest
-item id, so the same items always give the same clusters.
+item id, so the same items always give the same clusters. Batches of more than 400 items
+compare only pairs that share a link, title fingerprint, funding key or a title token that is
+not too common, which keeps a week of 25,000 items fast.
 """
 
 from __future__ import annotations

@@ -7,11 +7,8 @@ a date without a year is the next such date (one up to 30 days back still counts
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -379,26 +376,6 @@ def test_event_to_dict() -> None:
     fact = detect_event("Medtech Forum on December 3 in Boston", "Register now.", "en", PUBLISHED)
     assert isinstance(fact, EventFact)
     assert fact.to_dict() == {"name": "Medtech Forum", "start": "2026-12-03", "place": "Boston"}
-
-
-def _eval_module() -> ModuleType:
-    """bench/eval_editorial.py (not a package), loaded once by file path."""
-    name = "bench_eval_editorial"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "eval_editorial.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def figures() -> dict[str, float]:
-    module = _eval_module()
-    result: dict[str, float] = module.evaluate(module.load())
-    return result
 
 
 @pytest.mark.parametrize("measure", ["events_precision", "events_recall"])

@@ -6,10 +6,7 @@ Round names follow the labelled set (tests/data/editorial_eval.jsonl): "a", "b+"
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -426,26 +423,6 @@ def test_financing_to_dict() -> None:
         "amount_text": "$55M",
         "lead_investors": ["Atlas Creek"],
     }
-
-
-def _eval_module() -> ModuleType:
-    """bench/eval_editorial.py (not a package), loaded once by file path."""
-    name = "bench_eval_editorial"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "eval_editorial.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def figures() -> dict[str, float]:
-    module = _eval_module()
-    result: dict[str, float] = module.evaluate(module.load())
-    return result
 
 
 def test_labelled_set_is_substantial(figures: dict[str, float]) -> None:

@@ -62,6 +62,32 @@ class Settings(BaseSettings):
     poll_minutes: int = 60
     misfire_grace_hours: float = 12.0
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    # Web app (`newsletter serve`): subscriptions, archive, preview, click statistics.
+    confirm_days: float = Field(default=7.0, gt=0)
+    click_tracking: bool = True
+    click_track_subscribers: bool = False
+    preview_token: SecretStr | None = None
+    subscribe_limit_per_ip: int = Field(default=20, ge=1)  # subscribe requests per hour
+    subscribe_limit_per_address: int = Field(default=3, ge=1)  # confirmation emails per hour
+    trust_proxy_headers: bool = False
+
+    # Delivery (`newsletter worker`, and sending from `run` and `send`).
+    smtp_connections: int = Field(default=4, ge=1, le=64)
+    smtp_messages_per_connection: int = Field(default=200, ge=1)
+    send_rate_per_second: float = Field(default=0.0, ge=0)  # 0: no limit
+    send_rate_per_hour: int = Field(default=0, ge=0)  # 0: no limit
+    delivery_batch: int = Field(default=50, ge=1, le=1000)
+    delivery_lease_seconds: float = Field(default=600.0, gt=0)
+    retry_first_minutes: float = Field(default=5.0, gt=0)
+    retry_max_minutes: float = Field(default=240.0, gt=0)
+    retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    pause_error_rate: float = Field(default=0.2, gt=0, le=1)
+    pause_min_attempts: int = Field(default=50, ge=1)
+    dkim_key_path: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
 
     @field_validator("base_url")
     @classmethod

@@ -110,6 +110,8 @@ class Issue(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Why sending stopped (status "paused"): the error rate passed the threshold, or an operator.
+    paused_reason: str | None = Field(default=None, max_length=1000)
 
 
 class Subscriber(SQLModel, table=True):
@@ -129,6 +131,16 @@ class Subscriber(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Double opt-in: only the SHA-256 of the emailed confirmation token is stored.
+    confirm_token_hash: str | None = Field(default=None, max_length=64, index=True)
+    confirm_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirm_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirm_ip: str | None = Field(default=None, max_length=64)
+    confirm_user_agent: str | None = Field(default=None, max_length=500)
+    # Hard bounce (5.1.1-style reply) or complaint: suppressed until a new confirmation.
+    bounced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    suppressed_reason: str | None = Field(default=None, max_length=500)
 
 
 class Delivery(SQLModel, table=True):
@@ -136,6 +148,7 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("issue_id", "subscriber_id", name="uq_delivery_issue_subscriber"),
+        sa.Index("ix_delivery_claim", "issue_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -145,8 +158,12 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    message_id: str = Field(max_length=300)
+    # Deterministic per (issue, subscriber) (tokens.message_id); filled when first claimed, so
+    # queueing is one INSERT ... SELECT that never loads the subscriber list.
+    message_id: str | None = Field(default=None, max_length=300)
     last_reply: str | None = Field(default=None, max_length=1000)
+    smtp_code: int | None = None
+    worker: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -166,7 +183,30 @@ class IssueAction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Link(SQLModel, table=True):
+    """An http(s) link that appeared in a sent issue; the click redirect only knows these."""
+
+    __table_args__ = (sa.UniqueConstraint("issue_id", "url", name="uq_link_issue_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    url: str = Field(max_length=2000)
+    token: str = Field(max_length=32, unique=True, index=True)
+    clicks: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Click(SQLModel, table=True):
+    """One click through the redirect; who clicked is kept only when the operator enables it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="link.id", index=True)
+    issue_id: int = Field(foreign_key="issue.id", index=True)
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
 FEED_STATUSES = ("never", "ok", "not_modified", "error")
-ISSUE_STATUSES = ("draft", "approved", "held", "sending", "sent", "skipped")
+ISSUE_STATUSES = ("draft", "approved", "held", "sending", "paused", "sent", "skipped")
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")

@@ -274,3 +274,31 @@ __all__ = [
     "score",
     "with_key_points",
 ]
+
+
+def for_reader(
+    content: IssueContent, sections: list[str] | None, language: str | None
+) -> IssueContent:
+    """The issue as one subscriber chose it: only their sections and their language (None: all).
+    Financing totals are recomputed over what is left."""
+    if not sections and not language:
+        return content
+    wanted = set(sections) if sections else None
+    kept = [
+        IssueSection(
+            s.id,
+            s.title,
+            [i for i in s.items if not language or i.language.split("-")[0] == language],
+            s.available,
+        )
+        for s in content.sections
+        if wanted is None or s.id in wanted
+    ]
+    kept = [s for s in kept if s.items]
+    financing = [i for s in kept if s.id == "financing" for i in s.items]
+    return replace(
+        content,
+        sections=kept,
+        item_count=sum(len(s.items) for s in kept),
+        financing_totals=_totals(financing),
+    )

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import logging
 import re
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from email import policy
+from email import policy, quoprimime
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -164,6 +165,192 @@ def _build(parts: MessageParts) -> bytes:
     return msg.as_bytes(policy=SMTP_POLICY)
 
 
+# ---- one render, many recipients ---------------------------------------------------------
+
+# Stand-ins for the two bodies while the message skeleton is built once (plain ASCII letters:
+# quoted-printable leaves them as they are, and nothing folds them).
+_TEXT_SLOT = "NLxTEXTxBODYxSLOTx7f3a"
+_HTML_SLOT = "NLxHTMLxBODYxSLOTx7f3a"
+_SOFT_BREAK = "=\r\n"
+
+
+@dataclass(frozen=True)
+class Personal:
+    """What differs between two copies of one issue."""
+
+    email: str
+    name: str | None
+    message_id: str
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    markers: dict[str, str]  # marker -> value in the bodies (already HTML-safe for neither part)
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A quoted-printable body cut at its personal markers: static parts are encoded once."""
+
+    pieces: tuple[bytes, ...]  # encoded static text; between two pieces comes one marker
+    markers: tuple[str, ...]
+    escape_html: bool
+
+    def encode(self, values: dict[str, str]) -> list[bytes]:
+        encoded: dict[str, bytes] = {}
+        for marker in set(self.markers):
+            value = values.get(marker, "")
+            if self.escape_html:
+                value = html.escape(value, quote=True)
+            # Soft line breaks around the value keep every encoded line within 76 characters,
+            # however long the value, and each static part was encoded from a line start.
+            if _QP_SAFE.fullmatch(value):
+                encoded[marker] = b"=\r\n" + value.encode("ascii") + b"=\r\n"
+            else:
+                encoded[marker] = b"=\r\n" + _qp(value) + b"=\r\n"
+        out = [self.pieces[0]]
+        for marker, piece in zip(self.markers, self.pieces[1:], strict=True):
+            out.append(encoded[marker])
+            out.append(piece)
+        return out
+
+
+# Text quoted-printable leaves as it is, short enough for one line: printable ASCII but "=".
+_QP_SAFE = re.compile(r"[!-<>-~]{0,76}")
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
+
+
+def _to_header(name: str | None, email: str) -> str:
+    """The To header, folded, as the policy would write it (checked against it in the tests),
+    without a header parse per recipient."""
+    address = envelope_address(email)
+    display = " ".join(_DISPLAY_SPECIALS.sub(" ", safe_header_text(name or "", 200)).split())
+    if not display:
+        return f"To: {address}\r\n"
+    if display.isascii():
+        shown = display if _ATOM.fullmatch(display) else '"' + display + '"'
+        return f"To: {shown} <{address}>\r\n"
+    # RFC 2047 encoded-words of at most 75 characters, never splitting a character.
+    words: list[str] = []
+    chunk = b""
+    for char in display:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > 45:
+            words.append(chunk.decode("utf-8"))
+            chunk = b""
+        chunk += data
+    words.append(chunk.decode("utf-8"))
+    encoded = [
+        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
+    ]
+    return "To: " + "\r\n ".join(encoded) + f"\r\n <{address}>\r\n"
+
+
+def _qp(text: str) -> bytes:
+    """Quoted-printable of the UTF-8 bytes of ``text``, lines of at most 76 characters."""
+    return quoprimime.body_encode(
+        text.encode("utf-8", "surrogateescape").decode("latin-1"), maxlinelen=76, eol="\r\n"
+    ).encode("ascii")
+
+
+def _qp_body(text: str, markers: tuple[str, ...], escape_html: bool) -> _Body:
+    if markers:
+        pattern = re.compile("|".join(re.escape(m) for m in markers))
+        found = tuple(m.group(0) for m in pattern.finditer(text))
+        static = pattern.split(text)
+    else:
+        found, static = (), [text]
+    if not text.endswith("\n"):
+        static[-1] += "\n"
+    return _Body(tuple(_qp(p) for p in static), found, escape_html)
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """An issue's message rendered and encoded once; ``personalize`` makes one subscriber's
+    bytes by filling in the address, name, links and Message-ID, without building a message."""
+
+    head: bytes  # shared headers and MIME structure up to the text body
+    middle: bytes  # from after the text body to the HTML body
+    tail: bytes  # after the HTML body (calendar attachments, closing boundary)
+    text: _Body
+    html: _Body
+
+    def personalize(self, personal: Personal) -> bytes:
+        """One subscriber's message as SMTP bytes. ComposeError if the address or name cannot
+        be written safely (that delivery fails; the others go on)."""
+        to_header = _to_header(personal.name, personal.email)
+        if not personal.message_id.isascii() or _HEADER_UNSAFE.search(personal.message_id):
+            raise ComposeError(f"bad Message-ID {personal.message_id!r}")
+        unsubscribe = f"<{personal.unsubscribe_url}>, <{personal.unsubscribe_mailto}>"
+        if not unsubscribe.isascii() or _HEADER_UNSAFE.search(unsubscribe):
+            raise ComposeError(f"bad unsubscribe link {unsubscribe!r}")
+        headers = (
+            f"{to_header}Message-ID: {personal.message_id}\r\nList-Unsubscribe: {unsubscribe}\r\n"
+        )
+        return b"".join(
+            (
+                headers.encode("ascii"),
+                self.head,
+                *self.text.encode(personal.markers),
+                self.middle,
+                *self.html.encode(personal.markers),
+                self.tail,
+            )
+        )
+
+
+def compile_template(parts: MessageParts, markers: tuple[str, ...]) -> MessageTemplate:
+    """Build the message once, with the bodies as quoted-printable cut at ``markers``.
+
+    ``parts`` gives the shared headers and bodies; its recipient, Message-ID and unsubscribe
+    fields are ignored (they come with each ``Personal``). Raises ComposeError.
+    """
+    try:
+        skeleton = _build(
+            replace(
+                parts,
+                text=_TEXT_SLOT,
+                html=_HTML_SLOT,
+                recipient_email="slot@example.invalid",
+                recipient_name=None,
+                message_id="<slot@example.invalid>",
+                unsubscribe_url="https://example.invalid/",
+                unsubscribe_mailto="mailto:slot@example.invalid",
+            )
+        )
+    except ComposeError:
+        raise
+    except (ValueError, TypeError, UnicodeError, LookupError, MessageError) as exc:
+        raise ComposeError(f"cannot compose the issue: {exc.__class__.__name__}: {exc}") from exc
+    # The personal headers go first; drop the stand-ins the skeleton was built with.
+    lines = skeleton.split(b"\r\n")
+    end = lines.index(b"")
+    personal = (b"To:", b"Message-ID:", b"List-Unsubscribe:")
+    kept: list[bytes] = []
+    skipping = False
+    for line in lines[:end]:
+        if line[:1] in (b" ", b"\t"):
+            if not skipping:
+                kept.append(line)
+            continue
+        skipping = line.startswith(personal)
+        if not skipping:
+            kept.append(line)
+    rebuilt = b"\r\n".join([*kept, *lines[end:]])
+    head, _, rest = rebuilt.partition(_TEXT_SLOT.encode() + b"\r\n")
+    middle, _, tail = rest.partition(_HTML_SLOT.encode() + b"\r\n")
+    if not tail:
+        raise ComposeError("internal: the message skeleton lost a body slot")
+    text_markers = tuple(m for m in markers if m in parts.text)
+    html_markers = tuple(m for m in markers if m in parts.html)
+    return MessageTemplate(
+        head=head,
+        middle=middle,
+        tail=tail,
+        text=_qp_body(parts.text.replace("\r\n", "\n"), text_markers, escape_html=False),
+        html=_qp_body(parts.html.replace("\r\n", "\n"), html_markers, escape_html=True),
+    )
+
+
 def list_id(title: str, domain: str) -> str:
     """A List-Id header value (RFC 2919): "Title" <slug.domain>, unquoted if not ASCII."""
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "newsletter"
@@ -245,6 +432,25 @@ class SmtpRecipientError(MailError):
     def is_permanent(self) -> bool:
         """5xx replies are permanent."""
         return self.code >= 500
+
+
+# Enhanced status codes (RFC 3463) and texts that mean the mailbox does not exist.
+_UNKNOWN_USER = re.compile(
+    r"\b5\.1\.(1|2|3|6|10)\b|user unknown|unknown user|no such user|mailbox (not found|unavailable|does not exist)|address does not exist|invalid recipient",
+    re.IGNORECASE,
+)
+
+
+def classify_reply(code: int, text: str) -> str:
+    """What an SMTP reply means for a delivery: "sent" (2xx), "retry" (4xx), "bounced" (5xx
+    saying the mailbox does not exist: the subscriber is suppressed) or "failed" (other 5xx)."""
+    if 200 <= code < 300:
+        return "sent"
+    if 400 <= code < 500:
+        return "retry"
+    if code >= 500 and _UNKNOWN_USER.search(text):
+        return "bounced"
+    return "failed"
 
 
 class SmtpTransport:

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
 PREFERENCES_URL = "%%PREFERENCES_URL%%"
 SUBSCRIBER_EMAIL = "%%SUBSCRIBER_EMAIL%%"
+# Only in click-redirect links, when the operator tracks who clicked (off by default).
+SUBSCRIBER_TOKEN = "%%SUBSCRIBER_TOKEN%%"
 PERSONAL_MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
 
 

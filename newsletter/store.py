@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from sqlmodel import Session, col, func, select
 
 from newsletter.config import FeedConfig
 from newsletter.content import EditorChoices
-from newsletter.models import Delivery, Feed, Issue, IssueAction, Item, Subscriber, utcnow
+from newsletter.models import Delivery, Feed, Issue, IssueAction, Item, Link, Subscriber, utcnow
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -304,6 +304,226 @@ def claim_delivery(
     )
     result = session.execute(stmt)
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def queue_active_subscribers(session: Session, issue_id: int) -> int:
+    """One queued delivery per active subscriber (existing ones kept), in one INSERT ... SELECT:
+    the subscriber list is never loaded. Returns the rows added."""
+    before = delivery_count(session, issue_id)
+    source = sa.select(
+        sa.literal(issue_id),
+        col(Subscriber.id),
+        sa.literal("queued"),
+        sa.literal(0),
+        sa.literal(utcnow().replace(tzinfo=None)),
+    ).where(col(Subscriber.status) == "active")
+    stmt = (
+        _insert(session, Delivery)
+        .from_select(["issue_id", "subscriber_id", "status", "attempts", "created_at"], source)
+        .on_conflict_do_nothing(index_elements=["issue_id", "subscriber_id"])
+    )
+    session.execute(stmt)
+    return delivery_count(session, issue_id) - before
+
+
+def _due(now: datetime) -> Any:
+    return sa.or_(
+        sa.and_(
+            col(Delivery.status) == "queued",
+            sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+        ),
+        # A delivery whose sender died mid-send is taken again once its lease ends.
+        sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
+    )
+
+
+def claim_batch(
+    session: Session, issue_id: int, now: datetime, lease_until: datetime, worker: str, limit: int
+) -> list[tuple[int, int, str | None, int]]:
+    """Take up to ``limit`` due deliveries of a sending issue for this worker, with a lease.
+
+    On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so any number of workers share
+    an issue without overlap; SQLite runs one writer at a time. Returns (delivery id,
+    subscriber id, message id, attempts) rows in id order.
+    """
+    pick = (
+        select(col(Delivery.id))
+        .where(col(Delivery.issue_id) == issue_id, _due(now))
+        .order_by(col(Delivery.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    sending = sa.exists().where(col(Issue.id) == issue_id, col(Issue.status) == "sending")
+    stmt = (
+        sa.update(Delivery)
+        .where(col(Delivery.id).in_(pick.scalar_subquery()), sending)
+        .values(status="sending", lease_until=lease_until, worker=worker)
+        .returning(
+            col(Delivery.id),
+            col(Delivery.subscriber_id),
+            col(Delivery.message_id),
+            col(Delivery.attempts),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = [(int(r[0]), int(r[1]), r[2], int(r[3])) for r in session.execute(stmt).all()]
+    return sorted(rows)
+
+
+def record_deliveries(session: Session, worker: str, results: Sequence[dict[str, Any]]) -> int:
+    """Write send results (keys: id, status, attempts, last_reply, smtp_code, message_id,
+    next_attempt_at, sent_at) for deliveries this worker still holds. Returns rows written."""
+    if not results:
+        return 0
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    stmt = (
+        table.update()
+        .where(
+            table.c.id == sa.bindparam("b_id"),
+            table.c.status == "sending",
+            table.c.worker == worker,
+        )
+        .values(
+            status=sa.bindparam("b_status"),
+            attempts=sa.bindparam("b_attempts"),
+            last_reply=sa.bindparam("b_last_reply"),
+            smtp_code=sa.bindparam("b_smtp_code"),
+            message_id=sa.bindparam("b_message_id"),
+            next_attempt_at=sa.bindparam("b_next_attempt_at"),
+            sent_at=sa.bindparam("b_sent_at"),
+            lease_until=None,
+        )
+    )
+    params = [{f"b_{k}": v for k, v in r.items()} for r in results]
+    result = session.connection().execute(stmt, params)
+    return int(result.rowcount or 0)
+
+
+def suppress_bounced(session: Session, subscriber_ids: Iterable[int], reason: str) -> int:
+    """Mark subscribers as hard-bounced (suppressed until a new confirmation)."""
+    ids = list(subscriber_ids)
+    if not ids:
+        return 0
+    now = utcnow()
+    stmt = (
+        sa.update(Subscriber)
+        .where(col(Subscriber.id).in_(ids), col(Subscriber.status) == "active")
+        .values(status="bounced", bounced_at=now, updated_at=now, suppressed_reason=reason[:500])
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def release_deliveries(session: Session, worker: str, ids: Iterable[int]) -> int:
+    """Give back deliveries this worker claimed but did not send (stop, pause, outage)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    stmt = (
+        sa.update(Delivery)
+        .where(
+            col(Delivery.id).in_(ids),
+            col(Delivery.status) == "sending",
+            col(Delivery.worker) == worker,
+        )
+        .values(status="queued", lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delivery_summary(session: Session, issue_id: int) -> dict[str, int]:
+    """Deliveries by status, plus "deferred": queued ones that were tried and wait for a retry."""
+    counts = delivery_counts(session, issue_id)
+    stmt = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            col(Delivery.issue_id) == issue_id,
+            col(Delivery.status) == "queued",
+            col(Delivery.attempts) > 0,
+        )
+    )
+    counts["deferred"] = int(session.exec(stmt).one())
+    return counts
+
+
+def next_retry_at(session: Session, issue_id: int) -> datetime | None:
+    """When the earliest deferred delivery of an issue is due."""
+    stmt = select(func.min(col(Delivery.next_attempt_at))).where(
+        col(Delivery.issue_id) == issue_id, col(Delivery.status) == "queued"
+    )
+    value = session.exec(stmt).one()
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def set_issue_status(
+    session: Session, issue_id: int, status: str, expect: Sequence[str], reason: str | None = None
+) -> bool:
+    """Change an issue's status only from one of ``expect`` (so two processes agree)."""
+    values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+    if status == "paused":
+        values["paused_reason"] = (reason or "")[:1000]
+    elif status in ("sending", "sent"):
+        values["paused_reason"] = None
+    if status == "sent":
+        values["sent_at"] = utcnow()
+    stmt = (
+        sa.update(Issue)
+        .where(col(Issue.id) == issue_id, col(Issue.status).in_(list(expect)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def requeue_failed(session: Session, issue_id: int) -> int:
+    """Failed deliveries back to the queue (bounced ones stay: their subscriber is suppressed)."""
+    stmt = (
+        sa.update(Delivery)
+        .where(col(Delivery.issue_id) == issue_id, col(Delivery.status) == "failed")
+        .values(status="queued", next_attempt_at=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+# ---- links (click statistics) ----------------------------------------------------------------
+
+
+def ensure_links(
+    session: Session, issue_id: int, urls: Sequence[str], tokens: Iterator[str]
+) -> dict[str, str]:
+    """A Link row per URL of the issue (kept if there); returns url -> redirect token."""
+    existing = {
+        link.url: link.token
+        for link in session.exec(select(Link).where(Link.issue_id == issue_id)).all()
+    }
+    missing = [u for u in dict.fromkeys(urls) if u not in existing and len(u) <= 2000]
+    if missing:
+        now = utcnow()
+        stmt = _insert(session, Link).on_conflict_do_nothing(index_elements=["issue_id", "url"])
+        session.execute(
+            stmt,
+            [
+                {
+                    "issue_id": issue_id,
+                    "url": u,
+                    "token": next(tokens),
+                    "clicks": 0,
+                    "created_at": now,
+                }
+                for u in missing
+            ],
+        )
+        existing = {
+            link.url: link.token
+            for link in session.exec(select(Link).where(Link.issue_id == issue_id)).all()
+        }
+    return existing
 
 
 # ---- editor actions ------------------------------------------------------------------------

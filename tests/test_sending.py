@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from newsletter import store
 from newsletter.db import session_scope
 from newsletter.demo.server import FeedServer
 from newsletter.errors import MailError
@@ -117,9 +118,14 @@ def test_permanent_and_temporary_refusals(ready_app: Any, smtp_server: Any) -> N
     report = send_issue(ready_app, period, smtp(smtp_server))
     rows = deliveries(ready_app)
     assert rows["a@example.com"].status == "sent"
-    assert rows["b@example.com"].status == "failed" and "5.1.1" in (
+    # 5.1.1: the mailbox does not exist; a hard bounce suppresses the subscriber.
+    assert rows["b@example.com"].status == "bounced" and "5.1.1" in (
         rows["b@example.com"].last_reply or ""
     )
+    with session_scope(ready_app.engine) as session:
+        bounced = store.get_subscriber(session, "b@example.com")
+        assert bounced is not None and bounced.status == "bounced"
+        assert bounced.suppressed_reason and "5.1.1" in bounced.suppressed_reason
     assert (
         rows["c@example.com"].status == "queued"
         and rows["c@example.com"].next_attempt_at is not None

@@ -12,24 +12,24 @@ from sqlmodel import select
 
 from newsletter import store
 from newsletter.db import session_scope
-from newsletter.errors import IssueError, MailError
+from newsletter.errors import IssueError
 from newsletter.mailer import (
-    ComposeError,
     Envelope,
     MessageParts,
-    SmtpRecipientError,
     Transport,
     build_message,
     html_values,
     list_id,
     unsubscribe_mailto,
 )
-from newsletter.models import Delivery, Issue, Subscriber, utcnow
+from newsletter.models import Delivery, Issue, utcnow
 from newsletter.periods import Period
 from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.service import delivery
 from newsletter.service.app import App
+from newsletter.service.delivery import personal_urls
 from newsletter.service.issues import BuiltIssue, build_issue
-from newsletter.tokens import message_id
+from newsletter.signing import load_signer
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)  # a delivery held longer than this by a dead sender is taken again
@@ -53,12 +53,6 @@ class SendReport:
 Progress = Callable[[str, str], None]  # (address, status)
 
 
-def personal_urls(app: App, token: str) -> tuple[str, str]:
-    """(unsubscribe URL, preferences URL) of a subscriber token."""
-    base = app.settings.base_url
-    return f"{base}/unsubscribe/{token}", f"{base}/preferences/{token}"
-
-
 def compose(
     app: App,
     built: BuiltIssue,
@@ -68,10 +62,11 @@ def compose(
     msg_id: str,
     now: datetime,
 ) -> bytes:
-    """One subscriber's message bytes from the issue rendered once."""
+    """One subscriber's message bytes, built as a whole (test copies; the pipeline uses a
+    template compiled once per issue instead, checked against this in the tests)."""
     assert built.rendered is not None
     nl = app.config.newsletter
-    unsubscribe, preferences = personal_urls(app, token)
+    unsubscribe, preferences = personal_urls(app.settings.base_url, token)
     values = {UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences, SUBSCRIBER_EMAIL: email}
     return build_message(
         MessageParts(
@@ -99,14 +94,12 @@ def compose(
 def freeze_issue(app: App, built: BuiltIssue) -> int:
     """Freeze the issue and queue one delivery per active subscriber, in one transaction."""
     assert built.rendered is not None
-    secret = app.secret()
-    domain = app.config.newsletter.sender.domain
     with session_scope(app.engine) as session:
         issue = store.get_or_create_issue(
             session, built.period.label, built.period.start, built.period.end
         )
         issue = store.lock_issue(session, issue.id or 0)
-        if issue.status in ("sending", "sent"):
+        if issue.status in ("sending", "sent", "paused"):
             return 0
         if issue.status == "held":
             raise IssueError(f"issue {issue.period} is on hold; approve it before sending")
@@ -117,20 +110,24 @@ def freeze_issue(app: App, built: BuiltIssue) -> int:
         issue.skipped_reason = None
         issue.frozen_at = issue.updated_at = utcnow()
         session.add(issue)
-        ids = store.active_subscriber_ids(session)
-        queued = store.queue_deliveries(
-            session,
-            issue.id or 0,
-            {sid: message_id(secret, issue.period, sid, domain) for sid in ids},
-        )
+        queued = store.queue_active_subscribers(session, issue.id or 0)
         log.info("issue %s frozen; %d deliveries queued", issue.period, queued)
         return queued
 
 
 def send_issue(
-    app: App, period: Period, transport: Transport, *, progress: Progress | None = None
+    app: App,
+    period: Period,
+    transport: Transport | None = None,
+    *,
+    progress: Progress | None = None,
+    connections: int | None = None,
 ) -> SendReport:
-    """Send the period's issue to every active subscriber once; safe to run again."""
+    """Send the period's issue to every active subscriber once; safe to run again.
+
+    With ``transport`` one connection sends everything; without, NEWSLETTER_SMTP_CONNECTIONS
+    transports from the configuration send in parallel.
+    """
     built = build_issue(app, period)
     if built.status == "sent":
         return SendReport(
@@ -145,10 +142,19 @@ def send_issue(
                 issue.status = "skipped"
                 session.add(issue)
         return SendReport(period.label, "skipped", reason=built.content.skipped_reason)
+    if built.status == "paused":
+        with session_scope(app.engine) as session:
+            issue = store.get_issue(session, period.label)
+            reason = issue.paused_reason if issue else None
+        return SendReport(period.label, "paused", reason=reason)
     report = SendReport(period.label, "sent")
     report.queued_now = freeze_issue(app, built)
     built = build_issue(app, period)  # the frozen content, exactly as stored
-    _deliver(app, built, transport, report, progress)
+    if transport is not None:
+        one = transport
+        _deliver(app, built, lambda: one, report, progress, 1)
+    else:
+        _deliver(app, built, app.transport, report, progress, connections)
     return report
 
 
@@ -160,122 +166,57 @@ def resume_sends(app: App, transport: Transport) -> list[SendReport]:
     return [send_issue(app, period, transport) for period in periods]
 
 
+def resume_due(app: App) -> list[SendReport]:
+    """Continue every issue still being sent, over the configured parallel connections."""
+    with session_scope(app.engine) as session:
+        issues = session.exec(select(Issue).where(Issue.status == "sending")).all()
+        periods = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in issues]
+    return [send_issue(app, period) for period in periods]
+
+
 def _deliver(
-    app: App, built: BuiltIssue, transport: Transport, report: SendReport, progress: Progress | None
+    app: App,
+    built: BuiltIssue,
+    transport_factory: Callable[[], Transport],
+    report: SendReport,
+    progress: Progress | None,
+    connections: int | None,
 ) -> None:
     with session_scope(app.engine) as session:
         issue = store.get_issue(session, built.period.label)
         assert issue is not None and issue.id is not None
         issue_id = issue.id
-    try:
-        while True:
-            with session_scope(app.engine) as session:
-                batch = next(
-                    store.pending_deliveries(session, issue_id, datetime.now(UTC), batch=200), []
-                )
-            if not batch:
-                break
-            for delivery in batch:
-                _deliver_one(app, built, transport, delivery, report, progress)
-    finally:
-        transport.close()
+    tally = delivery.deliver(
+        app, issue_id, built, transport_factory, connections=connections, progress=progress
+    )
+    report.sent, report.failed = tally.sent, tally.failed + tally.bounced
+    report.deferred, report.skipped_subscribers = tally.deferred, tally.skipped
+    report.recipients = tally.recipients
+    finish_issue(app, issue_id, report)
+
+
+def finish_issue(app: App, issue_id: int, report: SendReport | None = None) -> str:
+    """Mark a sending issue sent once nothing is queued or in flight; returns its status."""
     with session_scope(app.engine) as session:
         counts = store.delivery_counts(session, issue_id)
-        issue = store.get_issue(session, built.period.label)
+        issue = session.get(Issue, issue_id)
         assert issue is not None
-        if counts.get("queued", 0) == 0 and counts.get("sending", 0) == 0:
-            issue.status = "sent"
-            issue.sent_at = issue.sent_at or utcnow()
-            session.add(issue)
-        else:
+        if issue.status == "paused":
+            if report is not None:
+                report.status, report.reason = "paused", issue.paused_reason
+            return "paused"
+        if issue.status == "sending" and not counts.get("queued") and not counts.get("sending"):
+            store.set_issue_status(session, issue_id, "sent", ["sending"])
+            return "sent"
+        if report is not None and (counts.get("queued") or counts.get("sending")):
             report.status = "partial"
-            report.reason = f"{counts.get('queued', 0)} deliveries wait for a retry; run `newsletter send --week {built.period.label}` again"
-
-
-def _deliver_one(
-    app: App,
-    built: BuiltIssue,
-    transport: Transport,
-    delivery: Delivery,
-    report: SendReport,
-    progress: Progress | None,
-) -> None:
-    now = datetime.now(UTC)
-    with session_scope(app.engine) as session:
-        if not store.claim_delivery(session, delivery.id or 0, now, now + LEASE):
-            return  # another sender took it, or it is already done
-        # Re-check just before sending: an unsubscribe during the run is honoured.
-        subscriber = session.get(Subscriber, delivery.subscriber_id)
-        row = session.get(Delivery, delivery.id)
-        assert row is not None
-        if subscriber is None or subscriber.status != "active":
-            row.status = "skipped"
-            row.lease_until = None
-            row.last_reply = f"subscriber is {subscriber.status if subscriber else 'gone'}"
-            session.add(row)
-            report.skipped_subscribers += 1
-            return
-        email, name, token = subscriber.email, subscriber.name, subscriber.token
-    try:
-        data = compose(app, built, email, name, token, delivery.message_id, now)
-    except ComposeError as exc:
-        # This subscriber's address or name cannot be put in a message: fail this delivery
-        # with the reason and go on with the batch.
-        log.warning("delivery %s to %s failed: %s", delivery.id, email, exc)
-        with session_scope(app.engine) as session:
-            row = session.get(Delivery, delivery.id)
-            assert row is not None
-            row.status, row.lease_until = "failed", None
-            row.attempts += 1
-            row.last_reply = f"not sent: {exc}"[:1000]
-            session.add(row)
-        report.failed += 1
-        if progress:
-            progress(email, "failed")
-        return
-    envelope = Envelope(app.config.newsletter.sender.email, email, delivery.message_id, data)
-    status, reply = "sent", ""
-    try:
-        reply = transport.send(envelope)
-    except SmtpRecipientError as exc:
-        reply = str(exc)
-        status = "failed" if exc.is_permanent else "queued"
-    except MailError as exc:
-        # The transport itself is down: put this one back, keep the rest queued, stop the run.
-        with session_scope(app.engine) as session:
-            row = session.get(Delivery, delivery.id)
-            if row is not None:
-                row.status, row.lease_until = "queued", None
-                row.attempts += 1
-                row.last_reply = str(exc)[:1000]
-                session.add(row)
-        raise MailError(
-            f"{exc}; {report.sent} sent in this run, the rest stay queued: "
-            "run `newsletter send` again when fixed"
-        ) from exc
-    with session_scope(app.engine) as session:
-        row = session.get(Delivery, delivery.id)
-        assert row is not None
-        row.attempts += 1
-        row.last_reply = reply[:1000]
-        row.status = status
-        row.lease_until = None
-        if status == "sent":
-            row.sent_at = now
-            report.sent += 1
-            report.recipients.append(email)
-        elif status == "failed":
-            report.failed += 1
-        else:
-            report.deferred += 1
-            row.next_attempt_at = now.replace(microsecond=0) + _retry_delay(row.attempts)
-        session.add(row)
-    if progress:
-        progress(email, status)
-
-
-def _retry_delay(attempts: int) -> timedelta:
-    return timedelta(minutes=min(5 * 2 ** max(0, attempts - 1), 240))
+            retry = store.next_retry_at(session, issue_id)
+            report.reason = (
+                f"{counts.get('queued', 0)} deliveries wait for a retry"
+                + (f" (next at {retry:%Y-%m-%d %H:%M} UTC)" if retry else "")
+                + f"; `newsletter run` or `newsletter worker` retries them, or run `newsletter send --week {issue.period}` again"
+            )
+        return issue.status
 
 
 def send_test(
@@ -287,6 +228,11 @@ def send_test(
         raise IssueError(f"issue {period.label} has nothing to render")
     msg_id = make_msgid(idstring="test", domain=app.config.newsletter.sender.domain)
     data = compose(app, built, address, name, "test-copy-no-token", msg_id, datetime.now(UTC))
+    signer = load_signer(
+        app.settings.dkim_key_path, app.settings.dkim_selector, app.settings.dkim_domain
+    )
+    if signer is not None:
+        data = signer.sign(data)
     try:
         transport.send(Envelope(app.config.newsletter.sender.email, address, msg_id, data))
     finally:

@@ -1,0 +1,547 @@
+"""The delivery pipeline: claim queued deliveries in batches with a lease, send each over a
+pool of SMTP connections, record the replies, retry, suppress hard bounces, pause on errors.
+
+The issue is rendered once per reader variant (sections and language chosen in the
+preferences); each message is that variant's template with the personal parts filled in.
+Any number of processes may run this for one issue: claims never overlap (SKIP LOCKED on
+PostgreSQL), and a claim whose worker died is taken again when its lease ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from newsletter import store
+from newsletter.assemble import for_reader
+from newsletter.db import session_scope
+from newsletter.errors import MailError
+from newsletter.links import collect_links, rewrite_links
+from newsletter.mailer import (
+    ComposeError,
+    Envelope,
+    MessageParts,
+    MessageTemplate,
+    Personal,
+    SmtpRecipientError,
+    Transport,
+    classify_reply,
+    compile_template,
+    list_id,
+    unsubscribe_mailto,
+)
+from newsletter.models import Subscriber
+from newsletter.render import (
+    PREFERENCES_URL,
+    SUBSCRIBER_EMAIL,
+    SUBSCRIBER_TOKEN,
+    UNSUBSCRIBE_URL,
+    make_environment,
+    render_issue,
+)
+from newsletter.service.app import App
+from newsletter.service.issues import BuiltIssue
+from newsletter.signing import DkimSigner, load_signer
+from newsletter.tokens import message_id
+
+log = logging.getLogger(__name__)
+
+MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL, SUBSCRIBER_TOKEN)
+FLUSH_EVERY = 10  # results written per transaction at most...
+FLUSH_SECONDS = 0.25  # ...or this often: what a crash can send twice is what is unrecorded
+
+
+@dataclass
+class Tally:
+    """What one run did (shared by the sender threads)."""
+
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    recipients: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, status: str, email: str | None = None) -> None:
+        with self.lock:
+            setattr(self, status, getattr(self, status) + 1)
+            if status == "sent" and email:
+                self.recipients.append(email)
+
+    @property
+    def errors(self) -> int:
+        return self.failed + self.bounced + self.deferred
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.errors
+
+
+def retry_delay(
+    attempts: int, first_minutes: float, max_minutes: float, jitter: float, rng: random.Random
+) -> timedelta:
+    """Exponential backoff with jitter: first, 2x, 4x, ... capped, each +/- ``jitter``."""
+    base = min(first_minutes * 2 ** max(0, attempts - 1), max_minutes)
+    return timedelta(minutes=base * (1 + rng.uniform(-jitter, jitter)))
+
+
+class RateLimiter:
+    """Messages per second and per hour across this process's connections (0: no limit)."""
+
+    def __init__(self, per_second: float, per_hour: int) -> None:
+        self.per_second = per_second
+        self.per_hour = per_hour
+        self._lock = threading.Lock()
+        self._next = time.monotonic()
+        self._hour_start = time.monotonic()
+        self._hour_count = 0
+
+    def wait(self, stop: threading.Event) -> None:
+        if not self.per_second and not self.per_hour:
+            return
+        while not stop.is_set():
+            with self._lock:
+                now = time.monotonic()
+                if now - self._hour_start >= 3600:
+                    self._hour_start, self._hour_count = now, 0
+                delay = 0.0
+                if self.per_hour and self._hour_count >= self.per_hour:
+                    delay = self._hour_start + 3600 - now
+                elif self.per_second and now < self._next:
+                    delay = self._next - now
+                else:
+                    self._hour_count += 1
+                    if self.per_second:
+                        self._next = max(now, self._next) + 1.0 / self.per_second
+                    return
+            stop.wait(min(delay, 1.0))
+
+
+class CappedTransport:
+    """A transport whose connection is closed (and opened again) every ``cap`` messages."""
+
+    def __init__(self, inner: Transport, cap: int) -> None:
+        self.inner = inner
+        self.cap = cap
+        self.count = 0
+
+    def send(self, envelope: Envelope) -> str:
+        if self.count >= self.cap:
+            self.inner.close()
+            self.count = 0
+        self.count += 1
+        return self.inner.send(envelope)
+
+    def close(self) -> None:
+        self.inner.close()
+        self.count = 0
+
+
+class Variants:
+    """One compiled message template per reader variant (sections, language), made on demand."""
+
+    def __init__(self, app: App, built: BuiltIssue, link_tokens: dict[str, str]) -> None:
+        assert built.rendered is not None
+        self.app = app
+        self.built = built
+        self.link_tokens = link_tokens
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[tuple[str, ...] | None, str | None], MessageTemplate | None] = {}
+
+    def get(self, sections: list[str] | None, language: str | None) -> MessageTemplate | None:
+        """The template for these preferences; None when nothing of the issue is left."""
+        known = {s.id for s in self.app.config.sections}
+        chosen = tuple(sorted(s for s in sections or [] if s in known)) or None
+        key = (chosen, language or None)
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = self._compile(key)
+            return self._cache[key]
+
+    def _compile(self, key: tuple[tuple[str, ...] | None, str | None]) -> MessageTemplate | None:
+        rendered = self.built.rendered
+        assert rendered is not None
+        content = self.built.content
+        if key != (None, None):
+            content = for_reader(content, list(key[0]) if key[0] else None, key[1])
+            if content.item_count == 0:
+                return None
+            env = make_environment(self.app.config.templates_dir)
+            rendered, content = render_issue(env, content, self.app.render_options())
+        settings = self.app.settings
+        html = rendered.html
+        if settings.click_tracking and self.link_tokens:
+            marker = SUBSCRIBER_TOKEN if settings.click_track_subscribers else None
+            html = rewrite_links(html, self.link_tokens, settings.base_url, marker)
+        nl = self.app.config.newsletter
+        parts = MessageParts(
+            subject=content.subject,
+            sender_name=nl.sender.name,
+            sender_email=nl.sender.email,
+            recipient_email="",
+            recipient_name=None,
+            text=rendered.text,
+            html=html,
+            message_id="",
+            date=datetime.now(UTC),
+            list_id=list_id(nl.title, nl.sender.domain),
+            unsubscribe_url="",
+            unsubscribe_mailto="",
+            reply_to=nl.reply_to,
+            language=nl.language,
+            attachments=tuple((a.filename, a.content_type, a.data) for a in rendered.attachments),
+        )
+        return compile_template(parts, MARKERS)
+
+
+def personal_urls(base_url: str, token: str) -> tuple[str, str]:
+    """(unsubscribe URL, preferences URL) of a subscriber token."""
+    return f"{base_url}/unsubscribe/{token}", f"{base_url}/preferences/{token}"
+
+
+def personal(app: App, email: str, name: str | None, token: str, msg_id: str) -> Personal:
+    """The personal parts of one subscriber's copy."""
+    unsubscribe, preferences = personal_urls(app.settings.base_url, token)
+    return Personal(
+        email=email,
+        name=name,
+        message_id=msg_id,
+        unsubscribe_url=unsubscribe,
+        unsubscribe_mailto=unsubscribe_mailto(app.config.newsletter.sender.email, token),
+        markers={
+            UNSUBSCRIBE_URL: unsubscribe,
+            PREFERENCES_URL: preferences,
+            SUBSCRIBER_EMAIL: email,
+            SUBSCRIBER_TOKEN: token,
+        },
+    )
+
+
+def issue_links(app: App, issue_id: int, built: BuiltIssue) -> dict[str, str]:
+    """The issue's http(s) links and their click-redirect tokens (made once, kept)."""
+    if not app.settings.click_tracking or built.rendered is None:
+        return {}
+    urls = collect_links(built.rendered.html)
+
+    def tokens() -> Iterator[str]:
+        while True:
+            yield secrets.token_urlsafe(9)
+
+    with session_scope(app.engine) as session:
+        return store.ensure_links(session, issue_id, urls, tokens())
+
+
+def worker_name() -> str:
+    """host:pid:random, unique per run, recorded on the deliveries it holds."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class Run:
+    """Everything the sender threads of one issue share."""
+
+    app: App
+    issue_id: int
+    period: str
+    built: BuiltIssue
+    variants: Variants
+    signer: DkimSigner | None
+    give_up_at: datetime
+    worker: str
+    tally: Tally
+    stop: threading.Event
+    limiter: RateLimiter
+    progress: Callable[[str, str], None] | None
+    rng: random.Random
+    errors: list[MailError] = field(default_factory=list)
+    crashes: list[Exception] = field(default_factory=list)
+    pause_reason: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def deliver(
+    app: App,
+    issue_id: int,
+    built: BuiltIssue,
+    transport_factory: Callable[[], Transport],
+    *,
+    connections: int | None = None,
+    progress: Callable[[str, str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Tally:
+    """Send an issue's due deliveries over ``connections`` parallel transports until none is
+    left (or the issue pauses, or ``stop`` is set). Raises MailError when the mail system is
+    down: what was not sent stays queued."""
+    settings = app.settings
+    signer = load_signer(settings.dkim_key_path, settings.dkim_selector, settings.dkim_domain)
+    window_end = datetime.fromisoformat(built.content.window_end)
+    run = Run(
+        app=app,
+        issue_id=issue_id,
+        period=built.period.label,
+        built=built,
+        variants=Variants(app, built, issue_links(app, issue_id, built)),
+        signer=signer,
+        # Retries stop an hour before the next issue is due.
+        give_up_at=window_end + timedelta(days=7) - timedelta(hours=1),
+        worker=worker_name(),
+        tally=Tally(),
+        stop=stop or threading.Event(),
+        limiter=RateLimiter(settings.send_rate_per_second, settings.send_rate_per_hour),
+        progress=progress,
+        rng=random.Random(),
+    )
+    count = connections or settings.smtp_connections
+    threads = [
+        threading.Thread(
+            target=_sender, args=(run, transport_factory), name=f"sender-{n}", daemon=True
+        )
+        for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if run.pause_reason:
+        log.warning("issue %s paused: %s", run.period, run.pause_reason)
+    if run.crashes:
+        raise run.crashes[0]
+    if run.errors:
+        raise run.errors[0]
+    return run.tally
+
+
+def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
+    app = run.app
+    settings = app.settings
+    transport = CappedTransport(transport_factory(), settings.smtp_messages_per_connection)
+    lease = timedelta(seconds=settings.delivery_lease_seconds)
+    try:
+        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as reader:
+            while not run.stop.is_set():
+                now = datetime.now(UTC)
+                with session_scope(app.engine) as session:
+                    batch = store.claim_batch(
+                        session, run.issue_id, now, now + lease, run.worker, settings.delivery_batch
+                    )
+                if not batch:
+                    return
+                _send_batch(run, transport, reader, batch)
+    except MailError as exc:
+        with run.lock:
+            run.errors.append(exc)
+        run.stop.set()
+    except Exception as exc:  # a bug: stop the run and raise it in the caller's thread
+        with run.lock:
+            run.crashes.append(exc)
+        run.stop.set()
+    finally:
+        transport.close()
+
+
+def _send_batch(
+    run: Run,
+    transport: CappedTransport,
+    reader: Connection,
+    batch: list[tuple[int, int, str | None, int]],
+) -> None:
+    app = run.app
+    secret = app.secret()
+    domain = app.config.newsletter.sender.domain
+    pending: list[dict[str, Any]] = []
+    bounced: list[tuple[int, str]] = []
+    last_flush = time.monotonic()
+    done: set[int] = set()
+    try:
+        for delivery_id, subscriber_id, stored_id, attempts in batch:
+            if run.stop.is_set():
+                break
+            msg_id = stored_id or message_id(secret, run.period, subscriber_id, domain)
+            result = _send_one(run, transport, reader, delivery_id, subscriber_id, msg_id, attempts)
+            if result.pop("bounce", False):
+                bounced.append((subscriber_id, str(result["last_reply"])))
+            pending.append(result)
+            done.add(delivery_id)
+            if len(pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
+                _flush(run, pending, bounced)
+                pending, bounced, last_flush = [], [], time.monotonic()
+    finally:
+        _flush(run, pending, bounced)
+        left = [d for d, *_ in batch if d not in done]
+        if left:
+            with session_scope(app.engine) as session:
+                store.release_deliveries(session, run.worker, left)
+
+
+def _send_one(
+    run: Run,
+    transport: CappedTransport,
+    reader: Connection,
+    delivery_id: int,
+    subscriber_id: int,
+    msg_id: str,
+    attempts: int,
+) -> dict[str, Any]:
+    """Send one delivery; returns its result row (MailError when the transport is down)."""
+    now = datetime.now(UTC)
+    result: dict[str, Any] = {
+        "id": delivery_id,
+        "attempts": attempts,
+        "message_id": msg_id,
+        "smtp_code": None,
+        "next_attempt_at": None,
+        "sent_at": None,
+    }
+    # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
+    # for every message not yet handed to SMTP.
+    table = Subscriber.__table__  # type: ignore[attr-defined]
+    row = reader.execute(
+        sa.select(
+            table.c.status,
+            table.c.email,
+            table.c.name,
+            table.c.token,
+            table.c.sections,
+            table.c.locale,
+        ).where(table.c.id == subscriber_id)
+    ).first()
+    if row is None or row.status != "active":
+        run.tally.add("skipped")
+        return {
+            **result,
+            "status": "skipped",
+            "last_reply": f"subscriber is {row.status if row else 'gone'}",
+        }
+    template = run.variants.get(row.sections, row.locale)
+    if template is None:
+        run.tally.add("skipped")
+        return {
+            **result,
+            "status": "skipped",
+            "last_reply": "nothing in this issue matches the subscriber's sections and language",
+        }
+    try:
+        data = template.personalize(personal(run.app, row.email, row.name, row.token, msg_id))
+        if run.signer is not None:
+            data = run.signer.sign(data)
+    except ComposeError as exc:
+        log.warning("delivery %s to %s failed: %s", delivery_id, row.email, exc)
+        run.tally.add("failed")
+        _report(run, row.email, "failed")
+        return {
+            **result,
+            "status": "failed",
+            "attempts": attempts + 1,
+            "last_reply": f"not sent: {exc}"[:1000],
+        }
+    run.limiter.wait(run.stop)
+    envelope = Envelope(run.app.config.newsletter.sender.email, row.email, msg_id, data)
+    try:
+        reply, code = transport.send(envelope), 250
+    except SmtpRecipientError as exc:
+        reply, code = str(exc), exc.code
+    except MailError as exc:
+        # The mail system is down: this one goes back to the queue (due at once: the next
+        # poll or worker pass is the wait), and the run stops.
+        run.tally.add("deferred")
+        run.stop.set()
+        with run.lock:
+            run.errors.append(
+                MailError(
+                    f"{exc}; the unsent deliveries of issue {run.period} stay queued and go when "
+                    "the mail server answers again (`newsletter send` or the next poll)"
+                )
+            )
+        return {
+            **result,
+            "status": "queued",
+            "attempts": attempts + 1,
+            "last_reply": str(exc)[:1000],
+        }
+    outcome = classify_reply(code, reply)
+    result.update(attempts=attempts + 1, last_reply=reply[:1000], smtp_code=code)
+    settings = run.app.settings
+    if outcome == "sent":
+        result.update(status="sent", sent_at=now)
+    elif outcome == "retry":
+        delay = retry_delay(
+            attempts + 1,
+            settings.retry_first_minutes,
+            settings.retry_max_minutes,
+            settings.retry_jitter,
+            run.rng,
+        )
+        if now + delay > run.give_up_at:
+            outcome = "failed"
+            result.update(
+                status="failed", last_reply=f"gave up after {attempts + 1} attempts: {reply}"[:1000]
+            )
+        else:
+            outcome = "deferred"
+            result.update(status="queued", next_attempt_at=now + delay)
+    elif outcome == "bounced":
+        result.update(status="bounced", bounce=True)
+    else:
+        result.update(status="failed")
+    run.tally.add(outcome, row.email)
+    _report(run, row.email, outcome)
+    if outcome != "sent":
+        log.info(
+            "delivery %s to %s: %s (%s)",
+            delivery_id,
+            row.email,
+            outcome,
+            reply,
+            extra={
+                "issue": run.period,
+                "delivery_id": delivery_id,
+                "smtp_code": code,
+                "worker": run.worker,
+            },
+        )
+    return result
+
+
+def _report(run: Run, email: str, status: str) -> None:
+    if run.progress is not None:
+        run.progress(email, status)
+
+
+def _flush(run: Run, results: list[dict[str, Any]], bounced: list[tuple[int, str]]) -> None:
+    """Record results (and hard bounces) in one transaction; pause the issue on too many errors."""
+    if not results:
+        return
+    with session_scope(run.app.engine) as session:
+        store.record_deliveries(session, run.worker, results)
+        for subscriber_id, reply in bounced:
+            store.suppress_bounced(session, [subscriber_id], f"hard bounce: {reply}")
+    settings = run.app.settings
+    tally = run.tally
+    with tally.lock:
+        attempted, errors = tally.attempted, tally.errors
+    if attempted >= settings.pause_min_attempts and errors / attempted > settings.pause_error_rate:
+        reason = (
+            f"{errors} of the last {attempted} messages were refused or deferred "
+            f"({errors / attempted:.0%}, over the {settings.pause_error_rate:.0%} threshold); "
+            "check the SMTP replies (`newsletter status`), then `newsletter issue resume "
+            f"--week {run.period}`"
+        )
+        with session_scope(run.app.engine) as session:
+            paused = store.set_issue_status(session, run.issue_id, "paused", ["sending"], reason)
+        with run.lock:
+            if paused or run.pause_reason is None:
+                run.pause_reason = reason
+        run.stop.set()

@@ -322,10 +322,12 @@ def send(
         return
     with _progress() as bar:
         task = bar.add_task(f"Sending {period.label}", total=None)
-        report = send_issue(app, period, app.transport(), progress=lambda a, s: bar.advance(task))
+        report = send_issue(app, period, progress=lambda a, s: bar.advance(task))
     if report.status in ("skipped", "already-sent"):
         out.print(f"Issue {period.label}: {report.status}: {report.reason}")
         return
+    if report.status == "paused":
+        _fail(f"issue {period.label} is paused: {report.reason}")
     out.print(
         f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
         f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)"
@@ -512,6 +514,50 @@ def issue_approve(
     app = _app(config_path)
     period = _issue_period(app, week, as_of)
     out.print(f"Issue {period.label}: {set_status(app, period, 'approved', note)}")
+
+
+@issue.command("resume")
+@config_option
+@period_options
+@handle_errors
+def issue_resume(config_path: Path | None, week: str | None, as_of: datetime | None) -> None:
+    """Send a paused issue again, after fixing what made it pause (see `newsletter status`).
+
+    An issue pauses itself when more than NEWSLETTER_PAUSE_ERROR_RATE of its messages are
+    refused or deferred; the next poll of `newsletter run`, or any `newsletter worker`, goes on.
+    """
+    from newsletter.service.sending import resume_issue
+
+    app = _app(config_path)
+    period = _issue_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {resume_issue(app, period)}")
+
+
+@issue.command("resend")
+@config_option
+@period_options
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    required=True,
+    help="Queue the deliveries that failed permanently again (required: nothing else is resent).",
+)
+@handle_errors
+def issue_resend(
+    config_path: Path | None, week: str | None, as_of: datetime | None, failed: bool
+) -> None:
+    """Retry only the failed deliveries of an issue; sent and bounced ones are left alone.
+
+    The deliveries go back to the queue; `newsletter run` (next poll), `newsletter worker` or
+    `newsletter send --week W` sends them. Hard-bounced addresses stay suppressed.
+    """
+    from newsletter.service.sending import resend_failed
+
+    app = _app(config_path)
+    period = _issue_period(app, week, as_of)
+    count = resend_failed(app, period)
+    out.print(f"Issue {period.label}: {count} failed deliveries queued again")
 
 
 @issue.command("hold")
@@ -742,6 +788,145 @@ def check(config_path: Path | None) -> None:
     if not report.ok:
         _fail(f"{sum(1 for line in report.lines if not line.ok)} problem(s) found")
     out.print("All checks passed")
+
+
+# ---- delivery workers and status ---------------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Parallel SMTP connections (default NEWSLETTER_SMTP_CONNECTIONS).",
+)
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option(
+    "--poll",
+    "poll_seconds",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between looks for work when idle.",
+)
+@handle_errors
+def worker(
+    config_path: Path | None, connections: int | None, once: bool, poll_seconds: float
+) -> None:
+    """Send the deliveries of issues being sent; run as many as you like.
+
+    Workers claim deliveries in batches with a lease (NEWSLETTER_DELIVERY_LEASE_SECONDS); on
+    PostgreSQL any number of workers on any number of machines share one issue without
+    overlap, and a dead worker's claims are taken again when its lease ends. On SQLite run one.
+    `newsletter run` (or `send`) freezes the issue and queues its deliveries; workers send.
+    SIGTERM or Ctrl-C: finish the message in hand, give back the rest, exit.
+    """
+    import threading
+
+    from newsletter.service.sending import work_once
+
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger().setLevel(logging.INFO)
+    app = _app(config_path)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    err.print(
+        f"newsletter worker: {connections or app.settings.smtp_connections} connection(s) via "
+        f"{app.settings.mail_transport}; Ctrl-C to stop"
+    )
+    total = 0
+    while not stop.is_set():
+        reports = work_once(app, stop, connections=connections)
+        for report in reports:
+            total += report.sent
+            logging.getLogger("newsletter.worker").info(
+                "issue %s: %d sent, %d failed, %d deferred, %d skipped; %s",
+                report.period,
+                report.sent,
+                report.failed,
+                report.deferred,
+                report.skipped_subscribers,
+                report.reason or report.status,
+            )
+        if once:
+            break
+        stop.wait(poll_seconds)
+    err.print(f"newsletter worker: stopped ({total} sent)")
+
+
+@main.command()
+@config_option
+@click.option("--week", default=None, help="An issue (YYYY-Www); default the newest frozen one.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@handle_errors
+def status(config_path: Path | None, week: str | None, fmt: str) -> None:
+    """Next scheduled runs, the current issue's deliveries and error rate, and feed health."""
+    from newsletter.scheduler import scheduled_runs
+    from newsletter.service.catalog import feed_health
+    from newsletter.service.sending import issue_status
+
+    app = _app(config_path)
+    runs = scheduled_runs(app)
+    current = issue_status(app, week)
+    health = feed_health(app)
+    failing = [f for f in health if f["status"] == "error"]
+    if fmt == "json":
+        data = {
+            "scheduled": [
+                {"job": name, "next_run": when.isoformat() if when else None} for name, when in runs
+            ],
+            "issue": None
+            if current is None
+            else {
+                "period": current.period,
+                "status": current.status,
+                "counts": current.counts,
+                "error_rate": current.error_rate,
+                "paused_reason": current.paused_reason,
+                "next_retry_at": current.next_retry_at.isoformat()
+                if current.next_retry_at
+                else None,
+                "recent_errors": [{"email": e, "reply": r} for e, r in current.last_errors],
+            },
+            "feeds": {"total": len(health), "failing": [f["name"] for f in failing]},
+        }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    if runs:
+        for name, when in runs:
+            shown = f"{when:%Y-%m-%d %H:%M %Z}" if when else "paused"
+            out.print(f"next {name}: {shown}")
+    else:
+        out.print("scheduler: no jobs stored yet (start `newsletter run`)")
+    if current is None:
+        out.print("issue: none frozen yet")
+    else:
+        c = current.counts
+        rate = f"{current.error_rate:.1%}" if current.error_rate is not None else "n/a"
+        out.print(
+            f"issue {current.period}: {current.status}; queued {c.get('queued', 0)}, "
+            f"sending {c.get('sending', 0)}, sent {c.get('sent', 0)}, failed {c.get('failed', 0)}, "
+            f"bounced {c.get('bounced', 0)}, skipped {c.get('skipped', 0)}, "
+            f"deferred {c.get('deferred', 0)}; error rate {rate}"
+        )
+        if current.paused_reason:
+            out.print(f"  paused: {current.paused_reason}")
+        if current.next_retry_at:
+            out.print(f"  next retry: {current.next_retry_at:%Y-%m-%d %H:%M} UTC")
+        for email, reply in current.last_errors:
+            out.print(f"  {email}: {reply[:120]}")
+    out.print(
+        f"feeds: {len(health)} configured, {len(failing)} failing"
+        + (": " + ", ".join(f["name"] for f in failing[:10]) if failing else "")
+    )
 
 
 # ---- run and demo --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from newsletter.periods import Period, latest_due_period, period_containing
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue
-from newsletter.service.sending import SendReport, resume_sends, send_issue
+from newsletter.service.sending import SendReport, resume_due, send_issue
 
 log = logging.getLogger(__name__)
 POLL_JOB = "poll-feeds"
@@ -41,7 +41,7 @@ def poll_job(config_path: str) -> None:
         log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
         # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
         # issue approved after its send time goes out within the grace time.
-        for sent in resume_sends(app, app.transport()):
+        for sent in resume_due(app):
             log.info("issue %s: resumed, %d sent, status %s", sent.period, sent.sent, sent.status)
         send_due(app, datetime.now(UTC))
     except NewsletterError as exc:
@@ -99,7 +99,7 @@ def send_due(app: App, now: datetime) -> SendReport | None:
             period.label,
         )
         return None
-    report = send_issue(app, period, app.transport())
+    report = send_issue(app, period)
     log.info(
         "issue %s: %s, %d sent%s",
         period.label,
@@ -194,3 +194,13 @@ def _same_weekly(app: App, trigger: CronTrigger, kwargs: dict[str, str]) -> bool
 def catch_up(config_path: Path, now: datetime | None = None) -> SendReport | None:
     """At start-up: send the latest due issue if it is unsent and within the grace time."""
     return weekly_job(str(config_path.resolve()), now=now)
+
+
+def scheduled_runs(app: App) -> list[tuple[str, datetime | None]]:
+    """The jobs stored by `newsletter run` and when each runs next (empty before a first run)."""
+    jobstore = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
+    jobstore.start(None, "default")
+    try:
+        return [(job.name, job.next_run_time) for job in jobstore.get_all_jobs()]
+    finally:
+        jobstore.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from newsletter.mailer import (
     list_id,
     unsubscribe_mailto,
 )
-from newsletter.models import Delivery, Issue, utcnow
+from newsletter.models import Delivery, Issue, Subscriber, utcnow
 from newsletter.periods import Period
 from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.service import delivery
@@ -166,6 +167,66 @@ def resume_sends(app: App, transport: Transport) -> list[SendReport]:
     return [send_issue(app, period, transport) for period in periods]
 
 
+def work_once(
+    app: App,
+    stop: threading.Event,
+    *,
+    connections: int | None = None,
+    transport_factory: Callable[[], Transport] | None = None,
+    progress: Progress | None = None,
+) -> list[SendReport]:
+    """One pass of a delivery worker: send what is due of every issue being sent.
+
+    Any number of workers (processes, machines) may run this at once against one database;
+    on PostgreSQL their claims never overlap. Issues are frozen by `send` or the scheduler;
+    a worker only sends.
+    """
+    with session_scope(app.engine) as session:
+        issues = session.exec(select(Issue).where(Issue.status == "sending")).all()
+        todo = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in issues]
+    reports = []
+    for period in todo:
+        if stop.is_set():
+            break
+        built = build_issue(app, period)
+        if built.status != "sending" or built.rendered is None:
+            continue
+        report = SendReport(period.label, "sent")
+        _deliver(
+            app, built, transport_factory or app.transport, report, progress, connections, stop
+        )
+        reports.append(report)
+    return reports
+
+
+def resume_issue(app: App, period: Period) -> str:
+    """Send a paused issue again (after the cause of its errors is fixed)."""
+    with session_scope(app.engine) as session:
+        issue = store.get_issue(session, period.label)
+        if issue is None or issue.id is None:
+            raise IssueError(f"no issue for {period.label}")
+        if issue.status != "paused":
+            raise IssueError(f"issue {period.label} is {issue.status}, not paused")
+        store.set_issue_status(session, issue.id, "sending", ["paused"])
+    return "sending"
+
+
+def resend_failed(app: App, period: Period) -> int:
+    """Queue an issue's failed deliveries again (bounced ones stay: those addresses do not
+    exist). The issue goes back to sending if it was sent; returns how many were queued."""
+    with session_scope(app.engine) as session:
+        issue = store.get_issue(session, period.label)
+        if issue is None or issue.id is None or issue.status not in ("sending", "sent", "paused"):
+            state = issue.status if issue else "not built"
+            raise IssueError(
+                f"issue {period.label} is {state}; only a sent issue has failed deliveries"
+            )
+        count = store.requeue_failed(session, issue.id)
+        if count:
+            store.set_issue_status(session, issue.id, "sending", ["sent"])
+    return count
+
+
 def resume_due(app: App) -> list[SendReport]:
     """Continue every issue still being sent, over the configured parallel connections."""
     with session_scope(app.engine) as session:
@@ -181,13 +242,20 @@ def _deliver(
     report: SendReport,
     progress: Progress | None,
     connections: int | None,
+    stop: threading.Event | None = None,
 ) -> None:
     with session_scope(app.engine) as session:
         issue = store.get_issue(session, built.period.label)
         assert issue is not None and issue.id is not None
         issue_id = issue.id
     tally = delivery.deliver(
-        app, issue_id, built, transport_factory, connections=connections, progress=progress
+        app,
+        issue_id,
+        built,
+        transport_factory,
+        connections=connections,
+        progress=progress,
+        stop=stop,
     )
     report.sent, report.failed = tally.sent, tally.failed + tally.bounced
     report.deferred, report.skipped_subscribers = tally.deferred, tally.skipped
@@ -262,3 +330,53 @@ def dry_run(app: App, period: Period) -> SendReport:
         subs = store.list_subscribers(session, "active")
         recipients = [s.email for s in subs if s.id not in already]
     return SendReport(period.label, "dry-run", recipients=recipients)
+
+
+@dataclass
+class IssueStatus:
+    """An issue's delivery counts and error rate, for `newsletter status`."""
+
+    period: str
+    status: str
+    counts: dict[str, int]
+    error_rate: float | None
+    paused_reason: str | None
+    next_retry_at: datetime | None
+    last_errors: list[tuple[str, str]]  # (address, reply)
+
+
+def issue_status(app: App, period: str | None = None) -> IssueStatus | None:
+    """The given issue, else the newest that was frozen (being sent, paused or sent)."""
+    with session_scope(app.engine) as session:
+        if period:
+            issue = store.get_issue(session, period)
+        else:
+            issue = session.exec(
+                select(Issue)
+                .where(Issue.frozen_at.is_not(None))  # type: ignore[union-attr]
+                .order_by(Issue.frozen_at.desc())  # type: ignore[union-attr]
+            ).first()
+        if issue is None or issue.id is None:
+            return None
+        counts = store.delivery_summary(session, issue.id)
+        done = sum(counts.get(k, 0) for k in ("sent", "failed", "bounced")) + counts["deferred"]
+        errors = counts.get("failed", 0) + counts.get("bounced", 0) + counts["deferred"]
+        rows = session.exec(
+            select(Subscriber.email, Delivery.last_reply)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)  # type: ignore[arg-type]
+            .where(
+                Delivery.issue_id == issue.id,
+                Delivery.status.in_(["failed", "bounced", "queued"]),  # type: ignore[attr-defined]
+                Delivery.attempts > 0,
+            )
+            .limit(5)
+        ).all()
+        return IssueStatus(
+            period=issue.period,
+            status=issue.status,
+            counts=counts,
+            error_rate=errors / done if done else None,
+            paused_reason=issue.paused_reason,
+            next_retry_at=store.next_retry_at(session, issue.id),
+            last_errors=[(email, reply or "") for email, reply in rows],
+        )

@@ -20,6 +20,7 @@ from rich.table import Table
 from newsletter import __version__, db
 from newsletter.config import Settings, load_settings
 from newsletter.errors import NewsletterError
+from newsletter.logs import configure_logging
 from newsletter.service.app import App, open_app
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -111,9 +112,8 @@ def main(verbose: int) -> None:
 
     base = logging.getLevelName(os.environ.get("NEWSLETTER_LOG_LEVEL", "WARNING").upper())
     level = (base if isinstance(base, int) else logging.WARNING) - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    fmt = os.environ.get("NEWSLETTER_LOG_FORMAT", "").strip().lower()
+    configure_logging(max(level, logging.DEBUG), "json" if fmt == "json" else "text")
 
 
 # ---- db ------------------------------------------------------------------------------------
@@ -969,6 +969,86 @@ def run(config_path: Path | None) -> None:
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)
         err.print("newsletter run: stopped")
+
+
+# ---- web -----------------------------------------------------------------------------------
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (each keeps its own rate-limit counts).",
+)
+@click.option(
+    "--access-log",
+    is_flag=True,
+    help="Log every request. Off by default: paths hold subscriber and confirmation tokens.",
+)
+@handle_errors
+def serve(config_path: Path | None, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Run the web app: subscribe and confirm, one-click unsubscribe, preferences, the archive,
+    the editors' preview and the click redirect (see docs/web.md).
+
+    Put it behind a reverse proxy that terminates TLS, set NEWSLETTER_BASE_URL to the public
+    address and NEWSLETTER_TRUST_PROXY_HEADERS=true. Stop with Ctrl-C or SIGTERM.
+    """
+    import os
+
+    import uvicorn
+
+    from newsletter.web import create_app
+
+    app = _app(config_path)  # settings, feeds.yaml and the schema are checked once, here
+    app.secret()  # created now if it has to be, not by several workers at once
+    err.print(
+        f"newsletter serve: listening on http://{host}:{port} with {workers} worker(s); "
+        f"public address {app.settings.base_url}; Ctrl-C to stop"
+    )
+    if workers == 1:
+        uvicorn.run(
+            create_app(app),
+            host=host,
+            port=port,
+            proxy_headers=False,  # X-Forwarded-For is read only with NEWSLETTER_TRUST_PROXY_HEADERS
+            server_header=False,
+            access_log=access_log,
+        )
+        return
+    if config_path is not None:
+        os.environ["NEWSLETTER_CONFIG"] = str(config_path.resolve())  # for the workers
+    app.engine.dispose()
+    uvicorn.run(
+        "newsletter.web:make_app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        proxy_headers=False,
+        server_header=False,
+        access_log=access_log,
+    )
+
+
+@main.command("preview-url")
+@config_option
+@handle_errors
+def preview_url(config_path: Path | None) -> None:
+    """Print the address of the editors' preview with its secret token (keep it private).
+
+    The token is NEWSLETTER_PREVIEW_TOKEN, else derived from the secret key.
+    """
+    from newsletter.service.preview import preview_token
+
+    app = _app(config_path)
+    sys.stdout.write(f"{app.settings.base_url}/preview?token={preview_token(app)}\n")
 
 
 @main.command()

@@ -214,7 +214,7 @@ class _Body:
 
 
 # Text quoted-printable leaves as it is, short enough for one line: printable ASCII but "=".
-_QP_SAFE = re.compile(r"[!-<>-~]{0,76}")
+_QP_SAFE = re.compile(r"[!-<>-~]{0,75}")
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 
 
@@ -228,26 +228,21 @@ def _to_header(name: str | None, email: str) -> str:
     if display.isascii():
         shown = display if _ATOM.fullmatch(display) else '"' + display + '"'
         return f"To: {shown} <{address}>\r\n"
-    # RFC 2047 encoded-words of at most 75 characters, never splitting a character.
-    words: list[str] = []
-    chunk = b""
-    for char in display:
-        data = char.encode("utf-8")
-        if len(chunk) + len(data) > 45:
-            words.append(chunk.decode("utf-8"))
-            chunk = b""
-        chunk += data
-    words.append(chunk.decode("utf-8"))
-    encoded = [
-        "=?utf-8?b?" + base64.b64encode(w.encode("utf-8")).decode("ascii") + "?=" for w in words
-    ]
-    return "To: " + "\r\n ".join(encoded) + f"\r\n <{address}>\r\n"
+    # One encoded-word, as the policy writes it (receivers, Python's parser among them, may
+    # keep the space between two words); a line too long for SMTP is folded by the policy.
+    word = "=?utf-8?b?" + base64.b64encode(display.encode("utf-8")).decode("ascii") + "?="
+    line = f"To: {word} <{address}>\r\n"
+    if len(line) <= 998:
+        return line
+    header = SMTP_POLICY.header_factory("To", str(_address(name, email)))
+    return str(header.fold(policy=SMTP_POLICY))
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable of the UTF-8 bytes of ``text``, lines of at most 76 characters."""
+    """Quoted-printable of the UTF-8 bytes of ``text``, lines of at most 75 characters, so a
+    soft line break ("=") after the last one still fits the 76 of RFC 2045."""
     return quoprimime.body_encode(
-        text.encode("utf-8", "surrogateescape").decode("latin-1"), maxlinelen=76, eol="\r\n"
+        text.encode("utf-8", "surrogateescape").decode("latin-1"), maxlinelen=75, eol="\r\n"
     ).encode("ascii")
 
 
@@ -512,6 +507,10 @@ class SmtpTransport:
                 ) from exc
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = exc.recipients.get(envelope.recipient, (550, b"refused"))
+                if code == 421 and attempt == 1:
+                    # The server is closing this connection: open a new one and try again.
+                    self._drop()
+                    continue
                 raise SmtpRecipientError(f"{code} {reply.decode(errors='replace')}", code) from exc
             except smtplib.SMTPResponseException as exc:
                 if exc.smtp_code == 421 and attempt == 1:

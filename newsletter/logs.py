@@ -1,0 +1,135 @@
+"""Log output for the entry points: the classic text lines, or one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from newsletter.errors import ConfigError
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LogFormat = Literal["text", "json"]
+
+# Everything a LogRecord carries by itself; any other attribute came from extra={...}.
+_RECORD_FIELDS = frozenset(
+    {
+        *logging.LogRecord("", 0, "", 0, "", (), None).__dict__,
+        "message",
+        "asctime",
+        "taskName",  # Python 3.12+
+    }
+)
+_CORE_FIELDS = ("time", "level", "logger", "message")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, the record's
+    extra={...} fields, and exc_info / stack_info as text. Never raises for odd extras: values
+    JSON cannot hold are written with str(), or a placeholder when even that fails."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _message(record),
+        }
+        for key, value in record.__dict__.items():
+            if key in _RECORD_FIELDS or key.startswith("_"):
+                continue
+            # extra={"level": ...} must not hide the record's own level.
+            entry[f"extra_{key}" if key in _CORE_FIELDS else key] = value
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exc_info"] = record.exc_text
+        if record.stack_info:
+            entry["stack_info"] = self.formatStack(record.stack_info)
+        try:
+            return json.dumps(entry, default=_text, ensure_ascii=True, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            # A key that is not a string, NaN or a cycle: degrade
+            # those fields to safe strings rather than lose the line.
+            return json.dumps(
+                {key: _safe(value) for key, value in entry.items()},
+                default=_text,
+                ensure_ascii=True,
+            )
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except (TypeError, ValueError, KeyError) as exc:  # log.info("%d", "x"): keep the line
+        return f"{_text(record.msg)!r} % {_text(record.args)} (bad log arguments: {exc})"
+
+
+def _text(value: Any) -> str:
+    """str(value), or a placeholder when its __str__ raises."""
+    try:
+        return str(value)
+    except Exception:  # any error from someone's __str__ must not stop logging
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _safe(value: Any) -> Any:
+    """The value when JSON holds it (objects as text), else the whole value as text."""
+    try:
+        json.dumps(value, default=_text, ensure_ascii=True, allow_nan=False)
+        return value
+    except (TypeError, ValueError, RecursionError):
+        return _text(value)
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever sys.stderr is at the time of each record, like logging.lastResort,
+    so a test runner that swaps standard error (click's CliRunner) never leaves the handler
+    holding a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+_installed: logging.Handler | None = None
+
+
+def configure_logging(
+    level: str | int, fmt: LogFormat = "text", stream: TextIO | None = None
+) -> logging.Handler:
+    """Send log records at ``level`` or above to ``stream`` (standard error by default) as text
+    lines or JSON lines. Calling it again replaces the handler it installed before; handlers
+    others installed (pytest's, for one) are left alone. Returns the handler."""
+    global _installed
+    resolved = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    if not isinstance(resolved, int):
+        raise ConfigError(
+            f"NEWSLETTER_LOG_LEVEL {level!r} is not a log level; "
+            "use DEBUG, INFO, WARNING, ERROR or CRITICAL"
+        )
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"NEWSLETTER_LOG_FORMAT must be text or json, got {fmt!r}")
+    handler: logging.StreamHandler[TextIO] = (
+        _StderrHandler() if stream is None else logging.StreamHandler(stream)
+    )
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    if _installed is not None:
+        root.removeHandler(_installed)
+        _installed.close()
+    root.addHandler(handler)
+    root.setLevel(resolved)
+    _installed = handler
+    return handler

@@ -276,6 +276,11 @@ __all__ = [
 ]
 
 
+def _primary(language: str) -> str:
+    """The primary language subtag: "zh" for "zh-CN", "en" for "en-GB"."""
+    return language.replace("_", "-").split("-")[0].lower()
+
+
 def for_reader(
     content: IssueContent, sections: list[str] | None, language: str | None
 ) -> IssueContent:
@@ -288,7 +293,7 @@ def for_reader(
         IssueSection(
             s.id,
             s.title,
-            [i for i in s.items if not language or i.language.split("-")[0] == language],
+            [i for i in s.items if not language or _primary(i.language) == _primary(language)],
             s.available,
         )
         for s in content.sections

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from newsletter import __version__, db
 from newsletter.config import Settings, load_settings
-from newsletter.errors import NewsletterError
+from newsletter.errors import IssueError, MailError, NewsletterError
 from newsletter.logs import configure_logging
 from newsletter.service.app import App, open_app
 
@@ -516,6 +516,18 @@ def issue_approve(
     out.print(f"Issue {period.label}: {set_status(app, period, 'approved', note)}")
 
 
+def _sent_period(app: App, week: str | None, as_of: datetime | None) -> Any:
+    """The given issue, else the newest one that was frozen for sending."""
+    if week or as_of:
+        return _issue_period(app, week, as_of)
+    from newsletter.service.sending import issue_status
+
+    current = issue_status(app)
+    if current is None:
+        raise IssueError("no issue has been sent yet; pass --week YYYY-Www")
+    return _issue_period(app, current.period, None)
+
+
 @issue.command("resume")
 @config_option
 @period_options
@@ -529,7 +541,7 @@ def issue_resume(config_path: Path | None, week: str | None, as_of: datetime | N
     from newsletter.service.sending import resume_issue
 
     app = _app(config_path)
-    period = _issue_period(app, week, as_of)
+    period = _sent_period(app, week, as_of)
     out.print(f"Issue {period.label}: {resume_issue(app, period)}")
 
 
@@ -555,7 +567,7 @@ def issue_resend(
     from newsletter.service.sending import resend_failed
 
     app = _app(config_path)
-    period = _issue_period(app, week, as_of)
+    period = _sent_period(app, week, as_of)
     count = resend_failed(app, period)
     out.print(f"Issue {period.label}: {count} failed deliveries queued again")
 
@@ -841,11 +853,22 @@ def worker(
         f"{app.settings.mail_transport}; Ctrl-C to stop"
     )
     total = 0
+    log = logging.getLogger("newsletter.worker")
     while not stop.is_set():
-        reports = work_once(app, stop, connections=connections)
+        try:
+            reports = work_once(app, stop, connections=connections)
+        except MailError as exc:
+            # The mail system is down: the deliveries stay queued; look again later.
+            log.error("%s", exc)
+            if once:
+                raise
+            stop.wait(max(poll_seconds, 30.0))
+            continue
         for report in reports:
+            if not (report.sent or report.failed or report.deferred or report.skipped_subscribers):
+                continue  # only retries waiting for their time: nothing to say
             total += report.sent
-            logging.getLogger("newsletter.worker").info(
+            log.info(
                 "issue %s: %d sent, %d failed, %d deferred, %d skipped; %s",
                 report.period,
                 report.sent,

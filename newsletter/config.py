@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("base_url")
     @classmethod
     def _base_url_is_http(cls, value: str) -> str:

@@ -41,11 +41,17 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        # Up to 64 sender threads each hold one connection at a time, plus the main thread.
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=5,
+            max_overflow=70,
+        )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=70)
     except (ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}") from exc
 

@@ -431,7 +431,7 @@ class SmtpRecipientError(MailError):
 
 # Enhanced status codes (RFC 3463) and texts that mean the mailbox does not exist.
 _UNKNOWN_USER = re.compile(
-    r"\b5\.1\.(1|2|3|6|10)\b|user unknown|unknown user|no such user|mailbox (not found|unavailable|does not exist)|address does not exist|invalid recipient",
+    r"\b5\.1\.(1|2|3|6|10)\b|user unknown|unknown user|no such user|mailbox (not found|does not exist)|address does not exist|invalid recipient",
     re.IGNORECASE,
 )
 

@@ -203,39 +203,6 @@ def list_subscribers(session: Session, status: str | None = None) -> list[Subscr
     return list(session.exec(stmt).all())
 
 
-def active_subscriber_ids(session: Session) -> list[int]:
-    """Ids of active subscribers."""
-    stmt = select(Subscriber.id).where(Subscriber.status == "active").order_by(col(Subscriber.id))
-    return [i for i in session.exec(stmt).all() if i is not None]
-
-
-# ---- deliveries ----------------------------------------------------------------------------
-
-
-def queue_deliveries(session: Session, issue_id: int, message_ids: dict[int, str]) -> int:
-    """One queued delivery per (issue, subscriber); existing ones are kept. Returns new rows."""
-    if not message_ids:
-        return 0
-    now = utcnow()
-    rows = [
-        {
-            "issue_id": issue_id,
-            "subscriber_id": sid,
-            "status": "queued",
-            "attempts": 0,
-            "message_id": mid,
-            "created_at": now,
-        }
-        for sid, mid in message_ids.items()
-    ]
-    before = delivery_count(session, issue_id)
-    stmt = _insert(session, Delivery).on_conflict_do_nothing(
-        index_elements=["issue_id", "subscriber_id"]
-    )
-    session.execute(stmt, rows)
-    return delivery_count(session, issue_id) - before
-
-
 def delivery_count(session: Session, issue_id: int, status: str | None = None) -> int:
     """How many deliveries an issue has (of one status)."""
     stmt = select(func.count()).select_from(Delivery).where(Delivery.issue_id == issue_id)
@@ -252,58 +219,6 @@ def delivery_counts(session: Session, issue_id: int) -> dict[str, int]:
         .group_by(col(Delivery.status))
     )
     return {status: int(n) for status, n in session.exec(stmt).all()}
-
-
-def pending_deliveries(
-    session: Session, issue_id: int, now: datetime, batch: int = 500
-) -> Iterator[list[Delivery]]:
-    """Deliveries due by now (queued, or sending with an expired lease), in id order and batches."""
-    last_id = 0
-    while True:
-        stmt = (
-            select(Delivery)
-            .where(
-                Delivery.issue_id == issue_id,
-                col(Delivery.id) > last_id,
-                sa.or_(
-                    sa.and_(
-                        col(Delivery.status) == "queued",
-                        sa.or_(
-                            col(Delivery.next_attempt_at).is_(None),
-                            col(Delivery.next_attempt_at) <= now,
-                        ),
-                    ),
-                    # A delivery whose sender died mid-send is taken again once its lease ends.
-                    sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
-                ),
-            )
-            .order_by(col(Delivery.id))
-            .limit(batch)
-        )
-        rows = list(session.exec(stmt).all())
-        if not rows:
-            return
-        last_id = rows[-1].id or last_id
-        yield rows
-
-
-def claim_delivery(
-    session: Session, delivery_id: int, now: datetime, lease_until: datetime
-) -> bool:
-    """Atomically take a due delivery for sending; False when another sender has it (or it is done)."""
-    stmt = (
-        sa.update(Delivery)
-        .where(
-            col(Delivery.id) == delivery_id,
-            sa.or_(
-                col(Delivery.status) == "queued",
-                sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
-            ),
-        )
-        .values(status="sending", lease_until=lease_until)
-    )
-    result = session.execute(stmt)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def queue_active_subscribers(session: Session, issue_id: int) -> int:
@@ -398,6 +313,24 @@ def record_deliveries(session: Session, worker: str, results: Sequence[dict[str,
     params = [{f"b_{k}": v for k, v in r.items()} for r in results]
     result = session.connection().execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+def renew_leases(
+    session: Session, worker: str, ids: Sequence[int], lease_until: datetime
+) -> set[int]:
+    """Extend the lease on deliveries this worker still holds; returns the ids it holds."""
+    stmt = (
+        sa.update(Delivery)
+        .where(
+            col(Delivery.id).in_(list(ids)),
+            col(Delivery.status) == "sending",
+            col(Delivery.worker) == worker,
+        )
+        .values(lease_until=lease_until)
+        .returning(col(Delivery.id))
+        .execution_options(synchronize_session=False)
+    )
+    return {int(r[0]) for r in session.execute(stmt).all()}
 
 
 def suppress_bounced(session: Session, subscriber_ids: Iterable[int], reason: str) -> int:

@@ -69,7 +69,9 @@ MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
         (451, "4.3.0 try again later", "retry"),
         (421, "4.7.0 closing", "retry"),
         (550, "5.1.1 <x@example.com>: user unknown", "bounced"),
-        (550, "Requested action not taken: mailbox unavailable", "bounced"),
+        (550, "5.1.1 Recipient address rejected: mailbox not found", "bounced"),
+        # RFC 5321's generic 550 text is also used for policy refusals: not a hard bounce.
+        (550, "Requested action not taken: mailbox unavailable", "failed"),
         (553, "5.1.3 bad address syntax", "bounced"),
         (554, "5.7.1 message rejected as spam", "failed"),
         (552, "5.3.4 message too big", "failed"),
@@ -507,3 +509,31 @@ def test_unsubscribe_while_sending_is_honoured_for_unsent_messages(
     with session_scope(app.engine) as session:
         issue = session.exec(select(Issue)).one()
         assert issue.status == "sent"
+
+
+def test_leases_are_renewed_while_a_slow_batch_is_sent(issue_app: Any, smtp_server: Any) -> None:
+    # A batch takes longer than the lease (the rate limit holds it back): the worker keeps its
+    # lease alive, so its own other connection never takes the same messages again.
+    addresses = [f"slow{i:02d}@example.com" for i in range(16)]
+    app = issue_app(
+        addresses,
+        smtp_connections=2,
+        delivery_batch=8,
+        delivery_lease_seconds=0.6,
+        send_rate_per_second=10.0,
+        **smtp_settings(smtp_server),
+    )
+    period = resolve_period(app, now=NOW, due=True)
+    report = send_issue(app, period)
+    delivered = [r.rcpt_tos[0] for r in smtp_server.received]
+    assert sorted(delivered) == addresses  # each exactly once
+    assert report.sent == 16 and report.status == "sent"
+
+
+def test_many_connections_share_the_database_pool(issue_app: Any, smtp_server: Any) -> None:
+    addresses = [f"m{i:02d}@example.com" for i in range(40)]
+    app = issue_app(addresses, smtp_connections=24, delivery_batch=1, **smtp_settings(smtp_server))
+    period = resolve_period(app, now=NOW, due=True)
+    report = send_issue(app, period)
+    assert report.sent == 40 and report.status == "sent"
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses

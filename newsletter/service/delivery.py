@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from newsletter import store
 from newsletter.assemble import for_reader
@@ -30,7 +29,6 @@ from newsletter.db import session_scope
 from newsletter.errors import MailError
 from newsletter.links import collect_links, rewrite_links
 from newsletter.mailer import (
-    ComposeError,
     Envelope,
     MessageParts,
     MessageTemplate,
@@ -109,10 +107,15 @@ class RateLimiter:
         self._hour_start = time.monotonic()
         self._hour_count = 0
 
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: threading.Event, max_wait: float | None = None) -> bool:
+        """Wait for a slot; True when one was taken, False when ``max_wait`` seconds passed
+        (or ``stop`` was set) first."""
         if not self.per_second and not self.per_hour:
-            return
+            return True
+        deadline = None if max_wait is None else time.monotonic() + max_wait
         while not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
             with self._lock:
                 now = time.monotonic()
                 if now - self._hour_start >= 3600:
@@ -126,8 +129,19 @@ class RateLimiter:
                     self._hour_count += 1
                     if self.per_second:
                         self._next = max(now, self._next) + 1.0 / self.per_second
-                    return
+                    return True
             stop.wait(min(delay, 1.0))
+        return False
+
+
+_limiters: dict[tuple[float, int], RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def process_limiter(per_second: float, per_hour: int) -> RateLimiter:
+    """The rate limiter of this process for these limits, shared by every run in it."""
+    with _limiters_lock:
+        return _limiters.setdefault((per_second, per_hour), RateLimiter(per_second, per_hour))
 
 
 class CappedTransport:
@@ -287,7 +301,10 @@ def deliver(
     down: what was not sent stays queued."""
     settings = app.settings
     signer = load_signer(settings.dkim_key_path, settings.dkim_selector, settings.dkim_domain)
-    window_end = datetime.fromisoformat(built.content.window_end)
+    # Aware arithmetic in the newsletter's zone keeps the wall-clock time across a DST change.
+    next_send = datetime.fromisoformat(built.content.window_end).astimezone(
+        app.config.newsletter.tz
+    ) + timedelta(days=7)
     run = Run(
         app=app,
         issue_id=issue_id,
@@ -296,11 +313,11 @@ def deliver(
         variants=Variants(app, built, issue_links(app, issue_id, built)),
         signer=signer,
         # Retries stop an hour before the next issue is due.
-        give_up_at=window_end + timedelta(days=7) - timedelta(hours=1),
+        give_up_at=next_send.astimezone(UTC) - timedelta(hours=1),
         worker=worker_name(),
         tally=Tally(),
         stop=stop or threading.Event(),
-        limiter=RateLimiter(settings.send_rate_per_second, settings.send_rate_per_hour),
+        limiter=process_limiter(settings.send_rate_per_second, settings.send_rate_per_hour),
         progress=progress,
         rng=random.Random(),
     )
@@ -330,16 +347,15 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
     transport = CappedTransport(transport_factory(), settings.smtp_messages_per_connection)
     lease = timedelta(seconds=settings.delivery_lease_seconds)
     try:
-        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as reader:
-            while not run.stop.is_set():
-                now = datetime.now(UTC)
-                with session_scope(app.engine) as session:
-                    batch = store.claim_batch(
-                        session, run.issue_id, now, now + lease, run.worker, settings.delivery_batch
-                    )
-                if not batch:
-                    return
-                _send_batch(run, transport, reader, batch)
+        while not run.stop.is_set():
+            now = datetime.now(UTC)
+            with session_scope(app.engine) as session:
+                batch = store.claim_batch(
+                    session, run.issue_id, now, now + lease, run.worker, settings.delivery_batch
+                )
+            if not batch:
+                return
+            _send_batch(run, transport, batch)
     except MailError as exc:
         with run.lock:
             run.errors.append(exc)
@@ -353,24 +369,33 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
 
 
 def _send_batch(
-    run: Run,
-    transport: CappedTransport,
-    reader: Connection,
-    batch: list[tuple[int, int, str | None, int]],
+    run: Run, transport: CappedTransport, batch: list[tuple[int, int, str | None, int]]
 ) -> None:
     app = run.app
     secret = app.secret()
     domain = app.config.newsletter.sender.domain
+    lease_seconds = app.settings.delivery_lease_seconds
     pending: list[dict[str, Any]] = []
     bounced: list[tuple[int, str]] = []
-    last_flush = time.monotonic()
+    last_flush = renewed = time.monotonic()
     done: set[int] = set()
+    lost: set[int] = set()
     try:
         for delivery_id, subscriber_id, stored_id, attempts in batch:
+            # Wait for the rate limit, and keep the lease on what is left of the batch alive
+            # meanwhile: a claim must not expire while this worker still means to send it.
+            while True:
+                if time.monotonic() - renewed > lease_seconds / 3:
+                    lost |= _renew(run, [d for d, *_ in batch if d not in done and d not in lost])
+                    renewed = time.monotonic()
+                if run.stop.is_set() or run.limiter.wait(run.stop, max_wait=lease_seconds / 4):
+                    break
             if run.stop.is_set():
                 break
+            if delivery_id in lost:
+                continue  # its lease ran out and another sender has it now
             msg_id = stored_id or message_id(secret, run.period, subscriber_id, domain)
-            result = _send_one(run, transport, reader, delivery_id, subscriber_id, msg_id, attempts)
+            result = _send_one(run, transport, delivery_id, subscriber_id, msg_id, attempts)
             if result.pop("bounce", False):
                 bounced.append((subscriber_id, str(result["last_reply"])))
             pending.append(result)
@@ -380,16 +405,25 @@ def _send_batch(
                 pending, bounced, last_flush = [], [], time.monotonic()
     finally:
         _flush(run, pending, bounced)
-        left = [d for d, *_ in batch if d not in done]
+        left = [d for d, *_ in batch if d not in done and d not in lost]
         if left:
             with session_scope(app.engine) as session:
                 store.release_deliveries(session, run.worker, left)
 
 
+def _renew(run: Run, ids: list[int]) -> set[int]:
+    """Extend this worker's lease on ``ids``; returns the ones it no longer holds."""
+    if not ids:
+        return set()
+    until = datetime.now(UTC) + timedelta(seconds=run.app.settings.delivery_lease_seconds)
+    with session_scope(run.app.engine) as session:
+        held = store.renew_leases(session, run.worker, ids, until)
+    return set(ids) - held
+
+
 def _send_one(
     run: Run,
     transport: CappedTransport,
-    reader: Connection,
     delivery_id: int,
     subscriber_id: int,
     msg_id: str,
@@ -408,16 +442,17 @@ def _send_one(
     # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
     # for every message not yet handed to SMTP.
     table = Subscriber.__table__  # type: ignore[attr-defined]
-    row = reader.execute(
-        sa.select(
-            table.c.status,
-            table.c.email,
-            table.c.name,
-            table.c.token,
-            table.c.sections,
-            table.c.locale,
-        ).where(table.c.id == subscriber_id)
-    ).first()
+    with run.app.engine.connect() as reader:
+        row = reader.execute(
+            sa.select(
+                table.c.status,
+                table.c.email,
+                table.c.name,
+                table.c.token,
+                table.c.sections,
+                table.c.locale,
+            ).where(table.c.id == subscriber_id)
+        ).first()
     if row is None or row.status != "active":
         run.tally.add("skipped")
         return {
@@ -437,7 +472,7 @@ def _send_one(
         data = template.personalize(personal(run.app, row.email, row.name, row.token, msg_id))
         if run.signer is not None:
             data = run.signer.sign(data)
-    except ComposeError as exc:
+    except MailError as exc:  # ComposeError, or a DKIM signing error: this message only
         log.warning("delivery %s to %s failed: %s", delivery_id, row.email, exc)
         run.tally.add("failed")
         _report(run, row.email, "failed")
@@ -447,7 +482,6 @@ def _send_one(
             "attempts": attempts + 1,
             "last_reply": f"not sent: {exc}"[:1000],
         }
-    run.limiter.wait(run.stop)
     envelope = Envelope(run.app.config.newsletter.sender.email, row.email, msg_id, data)
     try:
         reply, code = transport.send(envelope), 250
@@ -534,7 +568,7 @@ def _flush(run: Run, results: list[dict[str, Any]], bounced: list[tuple[int, str
         attempted, errors = tally.attempted, tally.errors
     if attempted >= settings.pause_min_attempts and errors / attempted > settings.pause_error_rate:
         reason = (
-            f"{errors} of the last {attempted} messages were refused or deferred "
+            f"{errors} of the {attempted} messages tried in this run were refused or deferred "
             f"({errors / attempted:.0%}, over the {settings.pause_error_rate:.0%} threshold); "
             "check the SMTP replies (`newsletter status`), then `newsletter issue resume "
             f"--week {run.period}`"

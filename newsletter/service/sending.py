@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import make_msgid
 
 from sqlmodel import select
@@ -33,7 +33,6 @@ from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.signing import load_signer
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=10)  # a delivery held longer than this by a dead sender is taken again
 
 
 @dataclass
@@ -369,6 +368,7 @@ def issue_status(app: App, period: str | None = None) -> IssueStatus | None:
                 Delivery.status.in_(["failed", "bounced", "queued"]),  # type: ignore[attr-defined]
                 Delivery.attempts > 0,
             )
+            .order_by(Delivery.id.desc())  # type: ignore[union-attr]
             .limit(5)
         ).all()
         return IssueStatus(

@@ -1,0 +1,271 @@
+"""The archive of sent issues (index, one page per issue, Atom feed) and per-issue statistics.
+
+An archived issue is the HTML exactly as it was frozen, with the personal markers replaced by
+neutral values: nothing of any one subscriber is on a public page.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, func, select
+
+from newsletter.db import session_scope
+from newsletter.errors import IssueError
+from newsletter.mailer import html_values
+from newsletter.models import Click, Delivery, Issue, Link, Subscriber, utcnow
+from newsletter.periods import PERIOD_RE
+from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.service.app import App
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DELIVERY_STATUSES = ("sent", "failed", "bounced", "skipped", "queued")
+_ANY_MARKER = re.compile(r"%%[A-Z_]{1,40}%%")
+# Characters XML 1.0 cannot carry at all (ElementTree would write them and break the feed).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class IssueNotFoundError(IssueError):
+    """No issue of that period, or not one that was sent."""
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One sent issue in the archive index."""
+
+    period: str
+    subject: str
+    sent_at: datetime
+    item_count: int
+    titles: tuple[str, ...]  # the first stories, for the feed summary
+
+
+@dataclass(frozen=True)
+class IssueSummary:
+    """One issue of any status, for the editors' list."""
+
+    period: str
+    status: str
+    subject: str
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LinkStat:
+    """Clicks on one link of an issue."""
+
+    url: str
+    clicks: int
+
+
+@dataclass
+class IssueStats:
+    """Sends, bounces, unsubscribes and clicks of one issue."""
+
+    period: str
+    subject: str
+    status: str
+    frozen_at: datetime | None
+    sent_at: datetime | None
+    deliveries: dict[str, int]
+    unsubscribes: int
+    links: list[LinkStat] = field(default_factory=list)
+    clicks_by_day: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def total_clicks(self) -> int:
+        """Clicks on every link of the issue."""
+        return sum(link.clicks for link in self.links)
+
+
+def is_period(value: str) -> bool:
+    """Whether a path segment is an ISO week label such as 2026-W47."""
+    return bool(PERIOD_RE.fullmatch(value))
+
+
+def _titles(content: dict[str, Any], limit: int = 5) -> tuple[str, ...]:
+    titles: list[str] = []
+    for section in content.get("sections") or []:
+        for item in section.get("items") or []:
+            if len(titles) < limit and isinstance(item.get("title"), str):
+                titles.append(item["title"])
+    return tuple(titles)
+
+
+def sent_issues(app: App, limit: int | None = None) -> list[ArchiveEntry]:
+    """Sent issues, newest first."""
+    with session_scope(app.engine) as session:
+        stmt = (
+            select(Issue)
+            .where(Issue.status == "sent")
+            .order_by(col(Issue.period).desc())
+            .limit(limit)
+        )
+        return [
+            ArchiveEntry(
+                period=issue.period,
+                subject=issue.subject,
+                sent_at=issue.sent_at or issue.frozen_at or issue.updated_at,
+                item_count=int((issue.content or {}).get("item_count") or 0),
+                titles=_titles(issue.content or {}),
+            )
+            for issue in session.exec(stmt).all()
+        ]
+
+
+def neutral_values(app: App) -> dict[str, str]:
+    """What the personal markers become on a public page (plain text; escape for HTML)."""
+    subscribe = f"{app.settings.base_url}/subscribe"
+    return {
+        UNSUBSCRIBE_URL: subscribe,
+        PREFERENCES_URL: subscribe,
+        SUBSCRIBER_EMAIL: "your address",
+    }
+
+
+def archive_html(app: App, period: str) -> str:
+    """The sent issue's HTML for the web, without anything personal. IssueNotFoundError."""
+    if not is_period(period):
+        raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
+    with session_scope(app.engine) as session:
+        issue = session.exec(select(Issue).where(Issue.period == period)).first()
+        if issue is None or issue.status != "sent" or not issue.html:
+            raise IssueNotFoundError(f"no sent issue {period}")
+        html = issue.html
+    # Any other marker (a click link's subscriber marker) becomes empty: anonymous.
+    return _ANY_MARKER.sub("", personalize(html, html_values(neutral_values(app))))
+
+
+def _xml_text(value: str) -> str:
+    return _NOT_XML.sub("", value)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def archive_atom(app: App, limit: int = 50) -> bytes:
+    """An Atom feed (RFC 4287) of the sent issues, newest first, as UTF-8 XML."""
+    base = app.settings.base_url
+    entries = sent_issues(app, limit)
+    title = app.config.newsletter.title
+    ET.register_namespace("", ATOM_NS)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            element.text = _xml_text(text)
+        return element
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "id", f"{base}/archive")
+    sub(feed, "title", f"{title} archive")
+    sub(feed, "updated", _iso(entries[0].sent_at if entries else utcnow()))
+    sub(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/archive.atom")
+    sub(feed, "link", rel="alternate", type="text/html", href=f"{base}/archive")
+    author = sub(feed, "author")
+    sub(author, "name", app.config.newsletter.sender.name)
+    for entry in entries:
+        url = f"{base}/archive/{entry.period}"
+        node = sub(feed, "entry")
+        sub(node, "id", url)
+        sub(node, "title", entry.subject or f"{title} {entry.period}")
+        sub(node, "updated", _iso(entry.sent_at))
+        sub(node, "published", _iso(entry.sent_at))
+        sub(node, "link", rel="alternate", type="text/html", href=url)
+        summary = f"{entry.item_count} stories"
+        if entry.titles:
+            summary += ": " + "; ".join(entry.titles)
+        sub(node, "summary", summary, type="text")
+    data: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return data
+
+
+# ---- statistics ----------------------------------------------------------------------------
+
+
+def recent_issues(app: App, limit: int = 10) -> list[IssueSummary]:
+    """The latest issues of any status, newest period first."""
+    with session_scope(app.engine) as session:
+        stmt = select(Issue).order_by(col(Issue.period).desc()).limit(limit)
+        return [
+            IssueSummary(i.period, i.status, i.subject, i.sent_at) for i in session.exec(stmt).all()
+        ]
+
+
+def issue_stats(app: App, period: str) -> IssueStats:
+    """Deliveries by status, the unsubscribes after this issue went out (until the next one),
+    and clicks per link and per day. IssueNotFoundError."""
+    if not is_period(period):
+        raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
+    with session_scope(app.engine) as session:
+        issue = session.exec(select(Issue).where(Issue.period == period)).first()
+        if issue is None or issue.id is None:
+            raise IssueNotFoundError(f"no issue {period}")
+        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+        rows = session.exec(
+            select(Delivery.status, func.count())
+            .where(Delivery.issue_id == issue.id)
+            .group_by(col(Delivery.status))
+        ).all()
+        for status, count in rows:
+            counts[status] = counts.get(status, 0) + int(count)
+        start = issue.frozen_at or issue.sent_at
+        unsubscribes = 0
+        if start is not None:
+            following = session.exec(
+                select(func.min(col(Issue.frozen_at))).where(
+                    col(Issue.period) > period, col(Issue.frozen_at).is_not(None)
+                )
+            ).one()
+            stmt = (
+                select(func.count())
+                .select_from(Subscriber)
+                .where(col(Subscriber.unsubscribed_at) >= start)
+            )
+            if following is not None:
+                stmt = stmt.where(col(Subscriber.unsubscribed_at) < following)
+            unsubscribes = int(session.exec(stmt).one())
+        links = [
+            LinkStat(link.url, link.clicks)
+            for link in session.exec(
+                select(Link)
+                .where(Link.issue_id == issue.id)
+                .order_by(col(Link.clicks).desc(), col(Link.id))
+            ).all()
+        ]
+        day = sa.func.date(col(Click.created_at))
+        by_day = session.exec(
+            select(day, func.count()).where(Click.issue_id == issue.id).group_by(day).order_by(day)
+        ).all()
+        return IssueStats(
+            period=issue.period,
+            subject=issue.subject,
+            status=issue.status,
+            frozen_at=issue.frozen_at,
+            sent_at=issue.sent_at,
+            deliveries=counts,
+            unsubscribes=unsubscribes,
+            links=links,
+            clicks_by_day=[(str(d), int(n)) for d, n in by_day],
+        )
+
+
+__all__ = [
+    "ArchiveEntry",
+    "IssueNotFoundError",
+    "IssueStats",
+    "IssueSummary",
+    "LinkStat",
+    "archive_atom",
+    "archive_html",
+    "is_period",
+    "issue_stats",
+    "recent_issues",
+    "sent_issues",
+]

@@ -1,0 +1,167 @@
+"""The FastAPI app: routes, middleware, and every error turned into a short page (never a trace)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
+
+from newsletter.config import load_settings
+from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
+from newsletter.mailer import Transport
+from newsletter.service.app import App, open_app
+from newsletter.service.archive import IssueNotFoundError
+from newsletter.service.clicks import UnknownLinkError
+from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
+from newsletter.web import archive, preview, subscribe
+from newsletter.web.context import WebContext
+from newsletter.web.limits import RateLimiter
+from newsletter.web.middleware import (
+    DEFAULT_CSP,
+    SECURITY_HEADERS,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
+from newsletter.web.pages import Pages
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 64 * 1024
+
+# Expected failures from the service layer, most specific first.
+ERROR_STATUS: tuple[tuple[type[NewsletterError], int], ...] = (
+    (UnknownTokenError, 404),
+    (ExpiredTokenError, 410),
+    (IssueNotFoundError, 404),
+    (UnknownLinkError, 404),
+    (SubscriberError, 400),
+    (DatabaseError, 503),
+)
+TITLES = {
+    400: "That did not work",
+    401: "Preview token needed",
+    403: "Wrong token",
+    404: "Not found",
+    405: "Method not allowed",
+    410: "This link has expired",
+    413: "Request too large",
+    415: "Unsupported content type",
+    422: "Invalid request",
+    503: "Temporarily unavailable",
+}
+FRIENDLY = {
+    404: "There is nothing at this address. Check the link, or start from the archive.",
+    405: "This address does not accept that kind of request.",
+}
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of a status code ("" for an unknown code)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def create_app(app: App, transport_factory: Callable[[], Transport] | None = None) -> FastAPI:
+    """The web app over a loaded App; confirmation emails go through ``transport_factory()``
+    (default: the configured transport, a new one per message)."""
+    settings = app.settings
+    nl = app.config.newsletter
+    pages = Pages(
+        app.config.templates_dir / "web",
+        {
+            "title": nl.title,
+            "language": nl.language,
+            "sender_name": nl.sender.name,
+            "base_url": settings.base_url,
+        },
+    )
+    context = WebContext(
+        app=app,
+        transport_factory=transport_factory or app.transport,
+        pages=pages,
+        ip_limiter=RateLimiter(settings.subscribe_limit_per_ip),
+        address_limiter=RateLimiter(settings.subscribe_limit_per_address),
+    )
+    web = FastAPI(
+        title=nl.title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False
+    )
+    web.state.web = context
+    for module in (subscribe, archive, preview):
+        web.include_router(module.router)
+
+    def error_response(request_path: str, status: int, message: str) -> Response:
+        wants_json = request_path.startswith("/api/") or request_path == "/healthz"
+        if wants_json:
+            response: Response = JSONResponse({"error": message}, status_code=status)
+        else:
+            title = TITLES.get(status) or _phrase(status) or "Error"
+            try:
+                response = pages.page(
+                    "error.html", status_code=status, status=status, title=title, message=message
+                )
+            except NewsletterError:  # a broken error template must not hide the error
+                response = Response(message, status_code=status, media_type="text/plain")
+        # Also for a 500 answered outside the middleware stack.
+        for name, value in (*SECURITY_HEADERS, (b"content-security-policy", DEFAULT_CSP.encode())):
+            response.headers.setdefault(name.decode(), value.decode())
+        response.headers.setdefault("cache-control", "no-store")
+        return response
+
+    def reject(scope: Scope, exc: HTTPException) -> Response:
+        return error_response(scope.get("path", ""), exc.status_code, str(exc.detail))
+
+    web.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, reject=reject)
+    web.add_middleware(SecurityHeadersMiddleware)
+
+    @web.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        default = _phrase(exc.status_code)
+        detail = str(exc.detail)
+        message = FRIENDLY.get(exc.status_code, detail) if detail == default else detail
+        response = error_response(request.url.path, exc.status_code, message)
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @web.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return error_response(request.url.path, 422, "the request is not valid for this address")
+
+    @web.exception_handler(NewsletterError)
+    async def service_error(request: Request, exc: NewsletterError) -> Response:
+        for kind, status in ERROR_STATUS:
+            if isinstance(exc, kind):
+                if status >= 500:
+                    log.warning("%s %s: %s", request.method, request.url.path, exc)
+                return error_response(request.url.path, status, str(exc))
+        log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        detail = str(exc) if request.url.path.startswith("/preview") else ""
+        return error_response(
+            request.url.path, 500, detail or "Something went wrong on our side; try again later."
+        )
+
+    @web.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return error_response(
+            request.url.path, 500, "Something went wrong on our side; try again later."
+        )
+
+    return web
+
+
+def make_app_from_env() -> FastAPI:
+    """The app from NEWSLETTER_* settings and feeds.yaml (for uvicorn/gunicorn workers:
+    ``uvicorn --factory newsletter.web:make_app_from_env``)."""
+    return create_app(open_app(load_settings()))
+
+
+__all__ = ["create_app", "make_app_from_env"]

@@ -1,0 +1,73 @@
+"""Public read-only routes: the archive (index, issue pages, Atom), the click redirect, health."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from newsletter.service.archive import archive_atom, archive_html, sent_issues
+from newsletter.service.clicks import follow_link
+from newsletter.service.health import database_ok
+from newsletter.web.context import WebContext, web_context
+from newsletter.web.middleware import ARCHIVE_CSP
+from newsletter.web.pages import STYLESHEET
+
+router = APIRouter()
+Ctx = Annotated[WebContext, Depends(web_context)]
+PUBLIC_CACHE = "public, max-age=300"
+
+
+@router.api_route("/archive", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def archive_index(ctx: Ctx) -> Response:
+    """Every sent issue, newest first, with a link to the Atom feed."""
+    return ctx.pages.page(
+        "archive.html", issues=sent_issues(ctx.app), headers={"Cache-Control": PUBLIC_CACHE}
+    )
+
+
+@router.api_route("/archive.atom", methods=["GET", "HEAD"])
+def archive_feed(ctx: Ctx) -> Response:
+    """The archive as an Atom feed."""
+    return Response(
+        archive_atom(ctx.app),
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"Cache-Control": PUBLIC_CACHE},
+    )
+
+
+@router.api_route("/archive/{period}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+def archive_issue(ctx: Ctx, period: str) -> Response:
+    """A sent issue as it was emailed, with nothing personal in it ("view in browser")."""
+    return HTMLResponse(
+        archive_html(ctx.app, period),
+        headers={"Content-Security-Policy": ARCHIVE_CSP, "Cache-Control": PUBLIC_CACHE},
+    )
+
+
+@router.get("/c/{token}")
+def click(ctx: Ctx, token: str, u: str | None = None) -> Response:
+    """Count a click and redirect to the link's stored http(s) target (nothing else)."""
+    return RedirectResponse(follow_link(ctx.app, token, u), status_code=302)
+
+
+@router.api_route("/healthz", methods=["GET", "HEAD"])
+def healthz(ctx: Ctx) -> Response:
+    """200 when the database answers, else 503."""
+    if database_ok(ctx.app):
+        return JSONResponse({"status": "ok", "database": "ok"})
+    return JSONResponse({"status": "error", "database": "error"}, status_code=503)
+
+
+@router.api_route(f"/static/{STYLESHEET}", methods=["GET", "HEAD"])
+def stylesheet(ctx: Ctx) -> Response:
+    """The pages' stylesheet (templates/web/style.css)."""
+    return Response(
+        ctx.pages.stylesheet,
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+__all__ = ["router"]

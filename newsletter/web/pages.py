@@ -1,0 +1,66 @@
+"""Web pages from the Jinja2 templates in ``templates/web/`` (sandboxed, autoescaped)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from starlette.responses import HTMLResponse
+
+from newsletter.errors import TemplateError
+
+STYLESHEET = "style.css"
+
+
+class Pages:
+    """Renders the web templates with the newsletter's name and links in every page."""
+
+    def __init__(self, folder: Path, site: dict[str, Any]) -> None:
+        if not folder.is_dir():
+            raise TemplateError(
+                f"web templates folder {folder} does not exist; it belongs next to "
+                "templates/email (newsletter.templates in feeds.yaml)"
+            )
+        self.folder = folder
+        self.site = site
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        try:
+            self.stylesheet = (folder / STYLESHEET).read_bytes()
+        except OSError as exc:
+            raise TemplateError(f"cannot read {folder / STYLESHEET}: {exc}") from exc
+
+    def html(self, template: str, /, **context: Any) -> str:
+        """The page ``template`` rendered with the site values and ``context``."""
+        name = template
+        try:
+            return self.env.get_template(name).render(site=self.site, **context)
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateError(f"web template {exc.name} not found in {self.folder}") from exc
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"web template {name}, line {exc.lineno}: {exc.message}") from exc
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"web template {name}: {exc}") from exc
+
+    def page(
+        self,
+        template: str,
+        /,
+        status_code: int = 200,
+        headers: dict[str, str] | None = None,
+        **context: Any,
+    ) -> HTMLResponse:
+        """An HTML response of the page ``template``."""
+        return HTMLResponse(
+            self.html(template, **context), status_code=status_code, headers=headers
+        )
+
+
+__all__ = ["Pages"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, MailError
 
 # Headers a receiver shows or acts on. A listed header the message lacks is still named in h=,
 # which keeps anyone from adding it later (RFC 6376 §5.4). dkimpy's defaults leave out
@@ -63,7 +63,8 @@ class DkimSigner:
 
     def sign(self, message: bytes) -> bytes:
         """The message with a DKIM-Signature header on top. Sign after the last header is set:
-        any later change to a signed header or the body breaks the signature.
+        any later change to a signed header or the body breaks the signature. Raises MailError
+        for bytes that are not a message.
 
         dkimpy parses the PEM key again on every call (about 0.2 ms); the RSA operation itself,
         in pure Python, costs about 8 ms for a 2048-bit key and dominates.
@@ -71,15 +72,18 @@ class DkimSigner:
         signed = [h.lower().encode("ascii") for h in self.headers]
         extra = [h.lower().encode("ascii") for h in self.oversign]
         names = signed + [h for h in extra if h in signed]
-        signature: bytes = dkim.sign(
-            message,
-            self.selector.encode("ascii"),
-            self.domain.encode("ascii"),
-            self.private_key,
-            canonicalize=(b"relaxed", b"relaxed"),
-            signature_algorithm=self.algorithm.encode("ascii"),
-            include_headers=names,
-        )
+        try:
+            signature: bytes = dkim.sign(
+                message,
+                self.selector.encode("ascii"),
+                self.domain.encode("ascii"),
+                self.private_key,
+                canonicalize=(b"relaxed", b"relaxed"),
+                signature_algorithm=self.algorithm.encode("ascii"),
+                include_headers=names,
+            )
+        except dkim.DKIMException as exc:
+            raise MailError(f"cannot DKIM-sign the message: {exc}") from exc
         return signature + message
 
 
@@ -126,7 +130,7 @@ def load_signer(
     signer = DkimSigner(selector, ascii_domain, key, algorithm=algorithm)
     try:
         signer.sign(_PROBE)
-    except dkim.DKIMException as exc:
+    except MailError as exc:
         raise ConfigError(
             f"NEWSLETTER_DKIM_KEY_PATH {key_path}: the key cannot sign: {exc}; "
             "check the key file (a PEM RSA private key)"

@@ -40,6 +40,12 @@ COMMANDS = [
     ["feeds"],
     ["run"],
     ["demo"],
+    ["worker"],
+    ["status"],
+    ["issue", "resume"],
+    ["issue", "resend"],
+    ["serve"],
+    ["preview-url"],
 ]
 
 
@@ -171,3 +177,37 @@ def test_errors_are_one_clear_line(
 
     bad_env = CliRunner().invoke(main, ["feeds"], env={**env, "NEWSLETTER_SMTP_TLS": "maybe"})
     assert bad_env.exit_code == 1 and "NEWSLETTER_SMTP_TLS" in bad_env.output
+
+
+def test_worker_status_and_resend_through_the_cli(
+    cli_env: tuple[dict[str, str], Path, str], smtp_server: Any
+) -> None:
+    env, _config, period = cli_env
+    env = {
+        **env,
+        "NEWSLETTER_MAIL_TRANSPORT": "smtp",
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(smtp_server.port),
+        "NEWSLETTER_SMTP_TLS": "none",
+        "NEWSLETTER_SMTP_CONNECTIONS": "2",
+    }
+    assert run(env, "ingest").exit_code == 0
+    for address in ("a@example.com", "b@example.com"):
+        assert run(env, "subscribers", "add", address).exit_code == 0
+    smtp_server.handler.script["b@example.com"] = [("data", "554 5.6.0 rejected"), "250"]
+    assert "no jobs stored yet" in run(env, "status").output
+    sent = run(env, "send", "--week", period)
+    assert sent.exit_code == 1 and "1 sent, 1 failed" in sent.output
+    status = json.loads(run(env, "status", "--format", "json").output)
+    assert status["issue"]["period"] == period and status["issue"]["status"] == "sent"
+    assert status["issue"]["counts"]["failed"] == 1 and status["issue"]["counts"]["sent"] == 1
+    assert status["issue"]["recent_errors"][0]["email"] == "b@example.com"
+    # Without --week, resend takes the issue that was sent.
+    resend = run(env, "issue", "resend", "--failed")
+    assert resend.exit_code == 0 and "1 failed deliveries queued again" in resend.output
+    worker = run(env, "worker", "--once")
+    assert worker.exit_code == 0
+    status = json.loads(run(env, "status", "--format", "json").output)
+    assert status["issue"]["counts"] == {"sent": 2, "deferred": 0}
+    assert status["issue"]["status"] == "sent"
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["a@example.com", "b@example.com"]

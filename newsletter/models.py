@@ -158,8 +158,9 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    # Deterministic per (issue, subscriber) (tokens.message_id); filled when first claimed, so
-    # queueing is one INSERT ... SELECT that never loads the subscriber list.
+    # Deterministic per (issue, subscriber) (tokens.message_id); computed when the delivery is
+    # sent and stored with its first result, so queueing is one INSERT ... SELECT that never
+    # loads the subscriber list.
     message_id: str | None = Field(default=None, max_length=300)
     last_reply: str | None = Field(default=None, max_length=1000)
     smtp_code: int | None = None

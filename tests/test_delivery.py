@@ -25,6 +25,7 @@ from sqlmodel import select
 from newsletter import store
 from newsletter.db import session_scope
 from newsletter.demo.server import FeedServer
+from newsletter.errors import IssueError
 from newsletter.mailer import (
     MessageParts,
     Personal,
@@ -44,6 +45,7 @@ from newsletter.render import (
     personalize,
 )
 from newsletter.service.delivery import RateLimiter, retry_delay
+from newsletter.service.editing import set_status
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
 from newsletter.service.sending import (
@@ -365,8 +367,10 @@ def test_issue_pauses_when_the_error_rate_passes_the_threshold(
         assert issue.paused_reason and "newsletter issue resume" in issue.paused_reason
     counts = {d.status for d, _ in rows(app).values()}
     assert "queued" in counts  # the rest of the list was not burnt
-    # A paused issue sends nothing until resumed.
+    # A paused issue sends nothing until resumed, and stays frozen: editors cannot change it.
     assert send_issue(app, period, smtp(smtp_server)).status == "paused"
+    with pytest.raises(IssueError, match="paused"):
+        set_status(app, period, "approved")
     smtp_server.handler.script.clear()
     resume_issue(app, period)
     final = send_issue(app, period, smtp(smtp_server))

@@ -1,6 +1,6 @@
 """The click redirect: which stored link a token names, and counting the click.
 
-Only URLs stored as links of an issue (``Link`` rows, made when the issue is frozen) are ever
+Only URLs stored as links of an issue (``Link`` rows, made when sending of the issue starts) are ever
 redirected to, and only http(s) ones: the redirect cannot be pointed anywhere else. Who clicked
 is kept only with NEWSLETTER_CLICK_TRACK_SUBSCRIBERS and a valid subscriber token.
 """

@@ -35,7 +35,7 @@ from newsletter.service.articles import ensure_articles
 from newsletter.service.reading import read
 
 log = logging.getLogger(__name__)
-FROZEN = ("sending", "sent")
+FROZEN = ("sending", "paused", "sent")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from newsletter.config import load_settings
 from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
+from newsletter.logs import configure_logging
 from newsletter.mailer import Transport
 from newsletter.service.app import App, open_app
 from newsletter.service.archive import IssueNotFoundError
@@ -161,7 +162,9 @@ def create_app(app: App, transport_factory: Callable[[], Transport] | None = Non
 def make_app_from_env() -> FastAPI:
     """The app from NEWSLETTER_* settings and feeds.yaml (for uvicorn/gunicorn workers:
     ``uvicorn --factory newsletter.web:make_app_from_env``)."""
-    return create_app(open_app(load_settings()))
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(open_app(settings))
 
 
 __all__ = ["create_app", "make_app_from_env"]

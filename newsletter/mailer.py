@@ -214,7 +214,7 @@ class _Body:
 
 
 # Text quoted-printable leaves as it is, short enough for one line: printable ASCII but "=".
-_QP_SAFE = re.compile(r"[!-<>-~]{0,75}")
+_QP_SAFE = re.compile(r"(?:[!-\-/-<>-~][!-<>-~]{0,72})?")  # and not starting with "."
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 
 
@@ -239,11 +239,15 @@ def _to_header(name: str | None, email: str) -> str:
 
 
 def _qp(text: str) -> bytes:
-    """Quoted-printable of the UTF-8 bytes of ``text``, lines of at most 75 characters, so a
-    soft line break ("=") after the last one still fits the 76 of RFC 2045."""
-    return quoprimime.body_encode(
-        text.encode("utf-8", "surrogateescape").decode("latin-1"), maxlinelen=75, eol="\r\n"
-    ).encode("ascii")
+    """Quoted-printable of the UTF-8 bytes of ``text`` that no SMTP dot-stuffing can change:
+    a "." that starts a line is written "=2E". Lines hold at most 73 characters, so that "=2E"
+    and a soft line break after the last line still fit the 76 of RFC 2045."""
+    encoded = quoprimime.body_encode(
+        text.encode("utf-8", "surrogateescape").decode("latin-1"), maxlinelen=73, eol="\r\n"
+    )
+    if encoded.startswith("."):
+        encoded = "=2E" + encoded[1:]
+    return encoded.replace("\r\n.", "\r\n=2E").encode("ascii")
 
 
 def _qp_body(text: str, markers: tuple[str, ...], escape_html: bool) -> _Body:
@@ -361,7 +365,13 @@ def list_id(title: str, domain: str) -> str:
 def unsubscribe_mailto(sender_email: str, token: str) -> str:
     """The mailto: alternative for List-Unsubscribe."""
     local, _, domain = sender_email.partition("@")
-    return f"mailto:{local}+unsubscribe@{domain}?subject={quote('unsubscribe ' + token)}"
+    subject = (
+        f"unsubscribe%20{token}" if _URLSAFE.fullmatch(token) else quote(f"unsubscribe {token}")
+    )
+    return f"mailto:{local}+unsubscribe@{domain}?subject={subject}"
+
+
+_URLSAFE = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def html_values(values: dict[str, str]) -> dict[str, str]:
@@ -448,6 +458,50 @@ def classify_reply(code: int, text: str) -> str:
     return "failed"
 
 
+def _reset(conn: smtplib.SMTP, code: int) -> None:
+    """After a refusal: RSET, or close when the server said it is closing (421)."""
+    if code == 421:
+        with contextlib.suppress(OSError):
+            conn.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        conn.rset()
+
+
+def _transaction(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> str:
+    """MAIL, RCPT and DATA for one message, raising what ``smtplib.SMTP.sendmail`` raises.
+
+    sendmail parses both addresses again and runs a multi-line regex over the whole message
+    for the dot-stuffing: together most of the client's CPU per message. The addresses here
+    are already checked (``envelope_address``) and the message has CRLF line ends.
+    """
+    code, reply = conn.docmd("mail", f"FROM:<{sender}>")
+    if code != 250:
+        _reset(conn, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
+    if code not in (250, 251):
+        _reset(conn, code)
+        raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+    code, reply = conn.docmd("data")
+    if code != 354:
+        _reset(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    payload = data
+    if b"\r\n." in payload:  # RFC 5321 4.5.2 transparency (compiled templates have none)
+        payload = payload.replace(b"\r\n.", b"\r\n..")
+    if payload[:1] == b".":
+        payload = b"." + payload
+    if payload[-2:] != b"\r\n":
+        payload += b"\r\n"
+    conn.send(payload + b".\r\n")
+    code, reply = conn.getreply()
+    if code != 250:
+        _reset(conn, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return f"{code} {reply.decode(errors='replace')}"
+
+
 class SmtpTransport:
     """One reused SMTP connection with STARTTLS or TLS (certificate verified) and optional login."""
 
@@ -499,7 +553,7 @@ class SmtpTransport:
             if self._conn is None:
                 self._conn = self._connect()
             try:
-                refused = self._conn.sendmail(envelope.sender, [envelope.recipient], envelope.data)
+                return _transaction(self._conn, envelope.sender, envelope.recipient, envelope.data)
             except UnicodeEncodeError as exc:
                 # smtplib writes commands in ASCII: a non-ASCII address needs SMTPUTF8.
                 raise SmtpRecipientError(
@@ -524,10 +578,6 @@ class SmtpTransport:
                 if attempt == 1:
                     continue
                 raise MailError(f"lost the connection to {self._where()}: {exc}") from exc
-            if refused:
-                code, reply = refused[envelope.recipient]
-                raise SmtpRecipientError(f"{code} {reply.decode(errors='replace')}", code)
-            return "250 accepted"
         raise MailError(f"{self._where()} kept closing the connection")
 
     def _drop(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from newsletter.config import FeedConfig
@@ -313,6 +315,31 @@ def record_deliveries(session: Session, worker: str, results: Sequence[dict[str,
     params = [{f"b_{k}": v for k, v in r.items()} for r in results]
     result = session.connection().execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+def subscriber_for_send(engine: Engine, subscriber_id: int) -> tuple[Any, ...] | None:
+    """(status, email, name, token, sections, locale) of a subscriber, read just before a
+    message goes out: on the hot path, so one plain DB-API query, not an ORM round."""
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(
+            "SELECT status, email, name, token, sections, locale FROM subscriber "
+            f"WHERE id = {mark}",
+            (subscriber_id,),
+        )
+        row = cursor.fetchone()
+        cursor.close()
+        raw.rollback()  # end the read transaction a driver may have opened
+    finally:
+        raw.close()  # back to the pool
+    if row is None:
+        return None
+    sections = row[4]
+    if isinstance(sections, str | bytes):
+        sections = json.loads(sections)
+    return (row[0], row[1], row[2], row[3], sections, row[5])
 
 
 def renew_leases(

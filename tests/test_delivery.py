@@ -329,7 +329,10 @@ def test_every_reply_class(issue_app: Any, smtp_server: Any) -> None:
 
 def test_retries_give_up_before_the_next_issue(issue_app: Any, smtp_server: Any) -> None:
     app = issue_app(
-        ["slow@example.com"], retry_first_minutes=8 * 24 * 60, retry_max_minutes=8 * 24 * 60
+        ["slow@example.com"],
+        retry_first_minutes=8 * 24 * 60,  # later than the next issue, whatever the weekday
+        retry_max_minutes=8 * 24 * 60,
+        retry_jitter=0.0,
     )
     smtp_server.handler.script["slow@example.com"] = ["450 4.2.1 mailbox busy"]
     period = resolve_period(app, now=NOW, due=True)
@@ -523,8 +526,8 @@ def test_leases_are_renewed_while_a_slow_batch_is_sent(issue_app: Any, smtp_serv
         addresses,
         smtp_connections=2,
         delivery_batch=8,
-        delivery_lease_seconds=0.6,
-        send_rate_per_second=10.0,
+        delivery_lease_seconds=1.5,
+        send_rate_per_second=5.0,
         **smtp_settings(smtp_server),
     )
     period = resolve_period(app, now=NOW, due=True)

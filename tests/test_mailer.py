@@ -241,7 +241,7 @@ def smtp(server: Any, **overrides: Any) -> SmtpTransport:
 def test_smtp_delivers_the_message(smtp_server: Any) -> None:
     transport = smtp(smtp_server)
     try:
-        assert transport.send(envelope()) == "250 accepted"
+        assert transport.send(envelope()).startswith("250 ")
     finally:
         transport.close()
     (received,) = smtp_server.received

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from newsletter import store
 from newsletter.assemble import for_reader
 from newsletter.db import session_scope
@@ -37,10 +35,10 @@ from newsletter.mailer import (
     Transport,
     classify_reply,
     compile_template,
+    envelope_address,
     list_id,
     unsubscribe_mailto,
 )
-from newsletter.models import Subscriber
 from newsletter.render import (
     PREFERENCES_URL,
     SUBSCRIBER_EMAIL,
@@ -55,6 +53,17 @@ from newsletter.signing import DkimSigner, load_signer
 from newsletter.tokens import message_id
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Row:
+    status: str
+    email: str
+    name: str | None
+    token: str
+    sections: list[str] | None
+    locale: str | None
+
 
 MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL, SUBSCRIBER_TOKEN)
 FLUSH_EVERY = 10  # results written per transaction at most...
@@ -441,18 +450,8 @@ def _send_one(
     }
     # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
     # for every message not yet handed to SMTP.
-    table = Subscriber.__table__  # type: ignore[attr-defined]
-    with run.app.engine.connect() as reader:
-        row = reader.execute(
-            sa.select(
-                table.c.status,
-                table.c.email,
-                table.c.name,
-                table.c.token,
-                table.c.sections,
-                table.c.locale,
-            ).where(table.c.id == subscriber_id)
-        ).first()
+    found = store.subscriber_for_send(run.app.engine, subscriber_id)
+    row = _Row(*found) if found else None
     if row is None or row.status != "active":
         run.tally.add("skipped")
         return {
@@ -469,6 +468,7 @@ def _send_one(
             "last_reply": "nothing in this issue matches the subscriber's sections and language",
         }
     try:
+        recipient = envelope_address(row.email)
         data = template.personalize(personal(run.app, row.email, row.name, row.token, msg_id))
         if run.signer is not None:
             data = run.signer.sign(data)
@@ -482,7 +482,7 @@ def _send_one(
             "attempts": attempts + 1,
             "last_reply": f"not sent: {exc}"[:1000],
         }
-    envelope = Envelope(run.app.config.newsletter.sender.email, row.email, msg_id, data)
+    envelope = Envelope(run.app.config.newsletter.sender.email, recipient, msg_id, data)
     try:
         reply, code = transport.send(envelope), 250
     except SmtpRecipientError as exc:

@@ -79,14 +79,12 @@ class Tally:
     bounced: int = 0
     deferred: int = 0
     skipped: int = 0
-    recipients: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, status: str, email: str | None = None) -> None:
+    def add(self, status: str) -> None:
+        # Counts only: a run keeps nothing per subscriber, so memory does not grow with the list.
         with self.lock:
             setattr(self, status, getattr(self, status) + 1)
-            if status == "sent" and email:
-                self.recipients.append(email)
 
     @property
     def errors(self) -> int:
@@ -530,7 +528,7 @@ def _send_one(
         result.update(status="bounced", bounce=True)
     else:
         result.update(status="failed")
-    run.tally.add(outcome, row.email)
+    run.tally.add(outcome)
     _report(run, row.email, outcome)
     if outcome != "sent":
         log.info(

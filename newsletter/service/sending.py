@@ -47,7 +47,7 @@ class SendReport:
     deferred: int = 0
     skipped_subscribers: int = 0
     reason: str | None = None
-    recipients: list[str] = field(default_factory=list)
+    recipients: list[str] = field(default_factory=list)  # dry runs only
 
 
 Progress = Callable[[str, str], None]  # (address, status)
@@ -258,7 +258,6 @@ def _deliver(
     )
     report.sent, report.failed = tally.sent, tally.failed + tally.bounced
     report.deferred, report.skipped_subscribers = tally.deferred, tally.skipped
-    report.recipients = tally.recipients
     finish_issue(app, issue_id, report)
 
 

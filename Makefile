@@ -37,6 +37,7 @@ format: $(STAMP)
 bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/performance.md
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_delivery.py
 
 eval: $(STAMP) ## Precision/recall of the financing and event detectors on the labelled sets
 	$(BIN)/python bench/eval_editorial.py

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +28,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Switching a new database to WAL needs it to itself, and SQLite does not wait for that:
+    # when another process is creating the schema at that moment, try again shortly.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -80,16 +92,50 @@ def current_revision(engine: Engine) -> str | None:
         raise DatabaseError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
 
 
+MIGRATION_LOCK = 7_262_873_301  # an arbitrary PostgreSQL advisory lock key
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One process migrates at a time (two services starting together on a new database):
+    an advisory lock on PostgreSQL, a lock file beside a SQLite database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                conn.commit()
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """Apply pending migrations; returns (revision before, revision after). Idempotent."""
+    """Apply pending migrations; returns (revision before, revision after). Idempotent, and
+    safe when several processes start at once: they take turns, and the later ones find the
+    schema up to date."""
     before = current_revision(engine)
     head = head_revision()
-    if before != head:
-        log.info("migrating database from %s to %s", before or "empty", head)
-        try:
-            command.upgrade(_alembic_config(engine), "head")
-        except SQLAlchemyError as exc:
-            raise DatabaseError(f"database migration to {head} failed: {exc}") from exc
+    if before == head:
+        return before, head
+    with _migration_lock(engine):
+        now = current_revision(engine)
+        if now != head:
+            log.info("migrating database from %s to %s", now or "empty", head)
+            try:
+                command.upgrade(_alembic_config(engine), "head")
+            except SQLAlchemyError as exc:
+                raise DatabaseError(f"database migration to {head} failed: {exc}") from exc
     return before, head
 
 

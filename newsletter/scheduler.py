@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter import store
 from newsletter.config import load_settings
@@ -128,8 +130,25 @@ def draft_job(config_path: str) -> None:
         log.error("draft build failed: %s", exc)
 
 
+def _jobstore(app: App) -> SQLAlchemyJobStore:
+    """The job store, its table created first. Two processes starting at once both try to
+    create it (SQLAlchemy's checkfirst is not atomic): the one that loses tries again and
+    finds it."""
+    for attempt in range(5):
+        store = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
+        try:
+            store.start(None, "default")
+            return store
+        except SQLAlchemyError:
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseScheduler:
     """A scheduler whose jobs live in the application's database."""
+    _jobstore(app).shutdown()  # the table exists before two schedulers race to create it
     nl = app.config.newsletter
     grace = int(app.settings.misfire_grace_hours * 3600)
     cls = BlockingScheduler if blocking else BackgroundScheduler
@@ -182,8 +201,7 @@ def build_scheduler(app: App, config_path: Path, blocking: bool = True) -> BaseS
 
 
 def _same_weekly(app: App, trigger: CronTrigger, kwargs: dict[str, str]) -> bool:
-    store = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
-    store.start(None, "default")
+    store = _jobstore(app)
     try:
         job = store.lookup_job(WEEKLY_JOB)
     finally:
@@ -198,8 +216,7 @@ def catch_up(config_path: Path, now: datetime | None = None) -> SendReport | Non
 
 def scheduled_runs(app: App) -> list[tuple[str, datetime | None]]:
     """The jobs stored by `newsletter run` and when each runs next (empty before a first run)."""
-    jobstore = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
-    jobstore.start(None, "default")
+    jobstore = _jobstore(app)
     try:
         return [(job.name, job.next_run_time) for job in jobstore.get_all_jobs()]
     finally:

@@ -243,29 +243,36 @@ def queue_active_subscribers(session: Session, issue_id: int) -> int:
     return delivery_count(session, issue_id) - before
 
 
-def _due(now: datetime) -> Any:
-    return sa.or_(
-        sa.and_(
-            col(Delivery.status) == "queued",
-            sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
-        ),
-        # A delivery whose sender died mid-send is taken again once its lease ends.
-        sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now),
-    )
-
-
 def claim_batch(
     session: Session, issue_id: int, now: datetime, lease_until: datetime, worker: str, limit: int
 ) -> list[tuple[int, int, str | None, int]]:
-    """Take up to ``limit`` due deliveries of a sending issue for this worker, with a lease.
+    """Take up to ``limit`` due deliveries of a sending issue for this worker, with a lease:
+    first those whose sender's lease ran out, then queued ones whose retry time has come.
 
     On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so any number of workers share
-    an issue without overlap; SQLite runs one writer at a time. Returns (delivery id,
-    subscriber id, message id, attempts) rows in id order.
+    an issue without overlap; SQLite runs one writer at a time. Each pick is a range of the
+    (issue_id, status, id) index, so a claim costs the same late in a large send as early.
+    Returns (delivery id, subscriber id, message id, attempts) rows in id order.
     """
+    expired = sa.and_(col(Delivery.status) == "sending", col(Delivery.lease_until) < now)
+    queued = sa.and_(
+        col(Delivery.status) == "queued",
+        sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+    )
+    rows: list[tuple[int, int, str | None, int]] = []
+    for due in (expired, queued):
+        if len(rows) >= limit:
+            break
+        rows += _claim(session, issue_id, due, lease_until, worker, limit - len(rows))
+    return sorted(rows)
+
+
+def _claim(
+    session: Session, issue_id: int, due: Any, lease_until: datetime, worker: str, limit: int
+) -> list[tuple[int, int, str | None, int]]:
     pick = (
         select(col(Delivery.id))
-        .where(col(Delivery.issue_id) == issue_id, _due(now))
+        .where(col(Delivery.issue_id) == issue_id, due)
         .order_by(col(Delivery.id))
         .limit(limit)
     )
@@ -284,8 +291,7 @@ def claim_batch(
         )
         .execution_options(synchronize_session=False)
     )
-    rows = [(int(r[0]), int(r[1]), r[2], int(r[3])) for r in session.execute(stmt).all()]
-    return sorted(rows)
+    return [(int(r[0]), int(r[1]), r[2], int(r[3])) for r in session.execute(stmt).all()]
 
 
 def record_deliveries(session: Session, worker: str, results: Sequence[dict[str, Any]]) -> int:

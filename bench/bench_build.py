@@ -42,7 +42,7 @@ from newsletter.service.app import App
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, candidates
 from newsletter.service.sending import compose, freeze_issue
-from newsletter.tokens import new_token
+from newsletter.tokens import message_id, new_token
 
 TABLES = SQLModel.metadata.tables
 NAMES = ("Alex Reader", "张伟", "Li Na (医学编辑)", None, "Dr. María-José Núñez", "O'Brien, Pat")
@@ -121,17 +121,22 @@ def add_subscribers(app: App, count: int, now: datetime) -> float:
 
 
 def recipients(app: App, period: Period) -> list[tuple[str, str | None, str, str]]:
-    """(email, name, token, Message-ID) of every queued delivery of the period's issue."""
+    """(email, name, token, Message-ID) of every queued delivery of the period's issue (the
+    Message-ID is computed as the sender does: it is stored only once a delivery is sent)."""
     sub, delivery, issue = TABLES["subscriber"].c, TABLES["delivery"].c, TABLES["issue"].c
+    secret, domain = app.secret(), app.config.newsletter.sender.domain
     stmt = (
-        sa.select(sub.email, sub.name, sub.token, delivery.message_id)
+        sa.select(sub.email, sub.name, sub.token, sub.id)
         .join_from(TABLES["subscriber"], TABLES["delivery"], delivery.subscriber_id == sub.id)
         .join(TABLES["issue"], issue.id == delivery.issue_id)
         .where(issue.period == period.label, delivery.status == "queued")
         .order_by(delivery.id)
     )
     with app.engine.connect() as conn:
-        return [(row[0], row[1], row[2], row[3]) for row in conn.execute(stmt)]
+        return [
+            (row[0], row[1], row[2], message_id(secret, period.label, row[3], domain))
+            for row in conn.execute(stmt)
+        ]
 
 
 def run(args: argparse.Namespace) -> list[Step]:

@@ -544,3 +544,27 @@ def test_many_connections_share_the_database_pool(issue_app: Any, smtp_server: A
     report = send_issue(app, period)
     assert report.sent == 40 and report.status == "sent"
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses
+
+
+def test_preferences_saved_on_the_web_shape_the_next_issue(
+    issue_app: Any, smtp_server: Any
+) -> None:
+    from tests.web_helpers import client_for
+
+    app = issue_app(["web@example.com", "all@example.com"])
+    with session_scope(app.engine) as session:
+        sub = store.get_subscriber(session, "web@example.com")
+        assert sub is not None
+        token = sub.token
+    saved = client_for(app).post(f"/preferences/{token}", data={"sections": ["financing"]})
+    assert saved.status_code == 200
+    period = resolve_period(app, now=NOW, due=True)
+    report = send_issue(app, period, smtp(smtp_server))
+    assert report.sent == 2
+    texts = {
+        r.rcpt_tos[0]: r.message().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        for r in smtp_server.received
+    }
+    assert "Acme Health raises $25M" in texts["web@example.com"]
+    assert "FDA approves first oral GLP-1 pill" not in texts["web@example.com"]
+    assert "FDA approves first oral GLP-1 pill" in texts["all@example.com"]

@@ -53,17 +53,17 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        # Up to 64 sender threads each hold one connection at a time, plus the main thread.
+        # Up to 64 sender threads each hold a connection for reads and take one more at times.
         engine = sa.create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
             pool_size=5,
-            max_overflow=70,
+            max_overflow=135,
         )
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=70)
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=135)
     except (ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}") from exc
 

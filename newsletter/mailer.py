@@ -101,10 +101,11 @@ def envelope_address(email: str) -> str:
             "plain ASCII letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -"
         )
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
+        # An ASCII domain is its own IDNA form; the pattern below still checks its labels.
+        ascii_domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
     except UnicodeError as exc:
         raise ComposeError(f"cannot write the address {email!r}: bad domain ({exc})") from exc
-    if not _DOMAIN.fullmatch(ascii_domain):
+    if not _DOMAIN.fullmatch(ascii_domain) or any(len(x) > 63 for x in ascii_domain.split(".")):
         raise ComposeError(f"cannot write the address {email!r}: {domain!r} is not a domain name")
     return f"{local}@{ascii_domain}"
 
@@ -183,7 +184,8 @@ class Personal:
     message_id: str
     unsubscribe_url: str
     unsubscribe_mailto: str
-    markers: dict[str, str]  # marker -> value in the bodies (already HTML-safe for neither part)
+    markers: dict[str, str]  # marker -> value in the bodies (escaped here for the HTML part)
+    address: str | None = None  # ``envelope_address(email)`` when the caller has it already
 
 
 @dataclass(frozen=True)
@@ -193,12 +195,13 @@ class _Body:
     pieces: tuple[bytes, ...]  # encoded static text; between two pieces comes one marker
     markers: tuple[str, ...]
     escape_html: bool
+    unique: tuple[str, ...] = ()  # the markers, each once
 
     def encode(self, values: dict[str, str]) -> list[bytes]:
         encoded: dict[str, bytes] = {}
-        for marker in set(self.markers):
+        for marker in self.unique:
             value = values.get(marker, "")
-            if self.escape_html:
+            if self.escape_html and _HTML_SPECIAL.search(value):
                 value = html.escape(value, quote=True)
             # Soft line breaks around the value keep every encoded line within 76 characters,
             # however long the value, and each static part was encoded from a line start.
@@ -215,13 +218,14 @@ class _Body:
 
 # Text quoted-printable leaves as it is, short enough for one line: printable ASCII but "=".
 _QP_SAFE = re.compile(r"(?:[!-\-/-<>-~][!-<>-~]{0,72})?")  # and not starting with "."
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 
 
-def _to_header(name: str | None, email: str) -> str:
+def _to_header(name: str | None, email: str, address: str | None = None) -> str:
     """The To header, folded, as the policy would write it (checked against it in the tests),
     without a header parse per recipient."""
-    address = envelope_address(email)
+    address = address or envelope_address(email)
     display = " ".join(_DISPLAY_SPECIALS.sub(" ", safe_header_text(name or "", 200)).split())
     if not display:
         return f"To: {address}\r\n"
@@ -259,7 +263,7 @@ def _qp_body(text: str, markers: tuple[str, ...], escape_html: bool) -> _Body:
         found, static = (), [text]
     if not text.endswith("\n"):
         static[-1] += "\n"
-    return _Body(tuple(_qp(p) for p in static), found, escape_html)
+    return _Body(tuple(_qp(p) for p in static), found, escape_html, tuple(dict.fromkeys(found)))
 
 
 @dataclass(frozen=True)
@@ -276,7 +280,7 @@ class MessageTemplate:
     def personalize(self, personal: Personal) -> bytes:
         """One subscriber's message as SMTP bytes. ComposeError if the address or name cannot
         be written safely (that delivery fails; the others go on)."""
-        to_header = _to_header(personal.name, personal.email)
+        to_header = _to_header(personal.name, personal.email, personal.address)
         if not personal.message_id.isascii() or _HEADER_UNSAFE.search(personal.message_id):
             raise ComposeError(f"bad Message-ID {personal.message_id!r}")
         unsubscribe = f"<{personal.unsubscribe_url}>, <{personal.unsubscribe_mailto}>"
@@ -507,11 +511,18 @@ class SmtpTransport:
 
     def __init__(self, settings: SmtpSettings, context: ssl.SSLContext | None = None) -> None:
         self.settings = settings
-        self.context = context or ssl.create_default_context()
-        if not settings.verify:
-            self.context.check_hostname = False
-            self.context.verify_mode = ssl.CERT_NONE
+        self._context = context
         self._conn: smtplib.SMTP | None = None
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The TLS context, made on first use (loading the CA store costs about 30 ms)."""
+        if self._context is None:
+            self._context = ssl.create_default_context()
+            if not self.settings.verify:
+                self._context.check_hostname = False
+                self._context.verify_mode = ssl.CERT_NONE
+        return self._context
 
     def _where(self) -> str:
         return f"SMTP server {self.settings.host}:{self.settings.port}"

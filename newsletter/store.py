@@ -323,29 +323,43 @@ def record_deliveries(session: Session, worker: str, results: Sequence[dict[str,
     return int(result.rowcount or 0)
 
 
-def subscriber_for_send(engine: Engine, subscriber_id: int) -> tuple[Any, ...] | None:
-    """(status, email, name, token, sections, locale) of a subscriber, read just before a
-    message goes out: on the hot path, so one plain DB-API query, not an ORM round."""
-    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute(
-            "SELECT status, email, name, token, sections, locale FROM subscriber "
-            f"WHERE id = {mark}",
-            (subscriber_id,),
+class SubscriberReader:
+    """Reads a subscriber just before each message goes out, over one connection a sender
+    thread holds for its run: on the hot path, so a plain DB-API query in autocommit (each read
+    sees the latest committed state, and no transaction stays open)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection()
+        self._postgres = engine.dialect.name == "postgresql"
+        if self._postgres:
+            self._raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = (
+            f"SELECT status, email, name, token, sections, locale FROM subscriber WHERE id = {mark}"
         )
-        row = cursor.fetchone()
-        cursor.close()
-        raw.rollback()  # end the read transaction a driver may have opened
-    finally:
-        raw.close()  # back to the pool
-    if row is None:
-        return None
-    sections = row[4]
-    if isinstance(sections, str | bytes):
-        sections = json.loads(sections)
-    return (row[0], row[1], row[2], row[3], sections, row[5])
+
+    def read(self, subscriber_id: int) -> tuple[Any, ...] | None:
+        """(status, email, name, token, sections, locale), or None when the row is gone."""
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute(self._sql, (subscriber_id,))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        sections = row[4]
+        if isinstance(sections, str | bytes):
+            sections = json.loads(sections)
+        return (row[0], row[1], row[2], row[3], sections, row[5])
+
+    def close(self) -> None:
+        """Give the connection back to the pool as it was taken."""
+        try:
+            if self._postgres:
+                self._raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+        finally:
+            self._raw.close()
 
 
 def renew_leases(

@@ -66,8 +66,8 @@ class _Row:
 
 
 MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL, SUBSCRIBER_TOKEN)
-FLUSH_EVERY = 10  # results written per transaction at most...
-FLUSH_SECONDS = 0.25  # ...or this often: what a crash can send twice is what is unrecorded
+FLUSH_EVERY = 50  # results written per transaction at most...
+FLUSH_SECONDS = 0.5  # ...or this often: what a crash can send twice is what is unrecorded
 
 
 @dataclass
@@ -233,7 +233,9 @@ def personal_urls(base_url: str, token: str) -> tuple[str, str]:
     return f"{base_url}/unsubscribe/{token}", f"{base_url}/preferences/{token}"
 
 
-def personal(app: App, email: str, name: str | None, token: str, msg_id: str) -> Personal:
+def personal(
+    app: App, email: str, name: str | None, token: str, msg_id: str, address: str | None = None
+) -> Personal:
     """The personal parts of one subscriber's copy."""
     unsubscribe, preferences = personal_urls(app.settings.base_url, token)
     return Personal(
@@ -248,6 +250,7 @@ def personal(app: App, email: str, name: str | None, token: str, msg_id: str) ->
             SUBSCRIBER_EMAIL: email,
             SUBSCRIBER_TOKEN: token,
         },
+        address=address,
     )
 
 
@@ -353,6 +356,7 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
     settings = app.settings
     transport = CappedTransport(transport_factory(), settings.smtp_messages_per_connection)
     lease = timedelta(seconds=settings.delivery_lease_seconds)
+    reader = store.SubscriberReader(app.engine)
     try:
         while not run.stop.is_set():
             now = datetime.now(UTC)
@@ -362,7 +366,7 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
                 )
             if not batch:
                 return
-            _send_batch(run, transport, batch)
+            _send_batch(run, transport, reader, batch)
     except MailError as exc:
         with run.lock:
             run.errors.append(exc)
@@ -373,10 +377,14 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
         run.stop.set()
     finally:
         transport.close()
+        reader.close()
 
 
 def _send_batch(
-    run: Run, transport: CappedTransport, batch: list[tuple[int, int, str | None, int]]
+    run: Run,
+    transport: CappedTransport,
+    reader: store.SubscriberReader,
+    batch: list[tuple[int, int, str | None, int]],
 ) -> None:
     app = run.app
     secret = app.secret()
@@ -402,7 +410,7 @@ def _send_batch(
             if delivery_id in lost:
                 continue  # its lease ran out and another sender has it now
             msg_id = stored_id or message_id(secret, run.period, subscriber_id, domain)
-            result = _send_one(run, transport, delivery_id, subscriber_id, msg_id, attempts)
+            result = _send_one(run, transport, reader, delivery_id, subscriber_id, msg_id, attempts)
             if result.pop("bounce", False):
                 bounced.append((subscriber_id, str(result["last_reply"])))
             pending.append(result)
@@ -431,6 +439,7 @@ def _renew(run: Run, ids: list[int]) -> set[int]:
 def _send_one(
     run: Run,
     transport: CappedTransport,
+    reader: store.SubscriberReader,
     delivery_id: int,
     subscriber_id: int,
     msg_id: str,
@@ -448,7 +457,7 @@ def _send_one(
     }
     # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
     # for every message not yet handed to SMTP.
-    found = store.subscriber_for_send(run.app.engine, subscriber_id)
+    found = reader.read(subscriber_id)
     row = _Row(*found) if found else None
     if row is None or row.status != "active":
         run.tally.add("skipped")
@@ -467,7 +476,9 @@ def _send_one(
         }
     try:
         recipient = envelope_address(row.email)
-        data = template.personalize(personal(run.app, row.email, row.name, row.token, msg_id))
+        data = template.personalize(
+            personal(run.app, row.email, row.name, row.token, msg_id, recipient)
+        )
         if run.signer is not None:
             data = run.signer.sign(data)
     except MailError as exc:  # ComposeError, or a DKIM signing error: this message only

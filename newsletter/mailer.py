@@ -9,6 +9,7 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email import policy, quoprimime
@@ -113,7 +114,8 @@ def envelope_address(email: str) -> str:
 _DISPLAY_SPECIALS = re.compile(r'[,;:<>@"\\\[\]]')
 
 
-def _address(name: str | None, email: str) -> Address:
+def header_address(name: str | None, email: str) -> Address:
+    """An address header value whose display name cannot break the header (see below)."""
     local, _, domain = envelope_address(email).rpartition("@")
     # gh-80222: a display name with a comma loses its quotes when refolded, and the receiver
     # reads two addresses; the other specials are as risky in a long name. Spaces instead.
@@ -126,22 +128,25 @@ def build_message(parts: MessageParts) -> bytes:
 
     Raises ComposeError when this message cannot be built; nothing about it can add a header.
     """
+    return guarded(lambda: _build(parts), f"the message to {parts.recipient_email!r}")
+
+
+def guarded(build: Callable[[], bytes], what: str) -> bytes:
+    """Run a message builder; whatever the email package raises becomes a ComposeError that
+    names ``what``, so one bad recipient fails alone."""
     try:
-        return _build(parts)
+        return build()
     except ComposeError:
         raise
     except (ValueError, TypeError, UnicodeError, LookupError, MessageError) as exc:
-        raise ComposeError(
-            f"cannot compose the message to {parts.recipient_email!r}: "
-            f"{exc.__class__.__name__}: {exc}"
-        ) from exc
+        raise ComposeError(f"cannot compose {what}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _build(parts: MessageParts) -> bytes:
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["Subject"] = safe_header_text(parts.subject)
-    msg["From"] = _address(parts.sender_name, parts.sender_email)
-    msg["To"] = _address(parts.recipient_name, parts.recipient_email)
+    msg["From"] = header_address(parts.sender_name, parts.sender_email)
+    msg["To"] = header_address(parts.recipient_name, parts.recipient_email)
     if parts.reply_to:
         msg["Reply-To"] = parts.reply_to
     msg["Date"] = format_datetime(parts.date)
@@ -238,7 +243,7 @@ def _to_header(name: str | None, email: str, address: str | None = None) -> str:
     line = f"To: {word} <{address}>\r\n"
     if len(line) <= 998:
         return line
-    header = SMTP_POLICY.header_factory("To", str(_address(name, email)))
+    header = SMTP_POLICY.header_factory("To", str(header_address(name, email)))
     return str(header.fold(policy=SMTP_POLICY))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import jinja2
 
 from newsletter.errors import TemplateError
-from newsletter.mailer import SMTP_POLICY, ComposeError, _address, safe_header_text
+from newsletter.mailer import SMTP_POLICY, guarded, header_address, safe_header_text
 from newsletter.render import make_environment
 
 
@@ -65,24 +64,16 @@ def render_notice(templates_dir: Path, name: str, context: dict[str, Any]) -> tu
 
 def build_notice(notice: Notice) -> bytes:
     """The notice as SMTP bytes (CRLF). ComposeError when an address cannot be written safely."""
-    try:
-        return _build(notice)
-    except ComposeError:
-        raise
-    except (ValueError, TypeError, UnicodeError, LookupError, MessageError) as exc:
-        raise ComposeError(
-            f"cannot compose the notice to {notice.recipient_email!r}: "
-            f"{exc.__class__.__name__}: {exc}"
-        ) from exc
+    return guarded(lambda: _build(notice), f"the notice to {notice.recipient_email!r}")
 
 
 def _build(notice: Notice) -> bytes:
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["Subject"] = safe_header_text(notice.subject)
-    msg["From"] = _address(notice.sender_name, notice.sender_email)
-    msg["To"] = _address(notice.recipient_name, notice.recipient_email)
+    msg["From"] = header_address(notice.sender_name, notice.sender_email)
+    msg["To"] = header_address(notice.recipient_name, notice.recipient_email)
     if notice.reply_to:
-        msg["Reply-To"] = _address(None, notice.reply_to)
+        msg["Reply-To"] = header_address(None, notice.reply_to)
     msg["Date"] = format_datetime(notice.date)
     msg["Message-ID"] = notice.message_id
     # RFC 3834: sent by software on a person's request; autoresponders should not answer it.

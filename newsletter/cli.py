@@ -972,26 +972,39 @@ def run(config_path: Path | None) -> None:
     app = _app(config_path)
     path = (config_path or app.settings.config).resolve()
 
+    stopping = False
+    scheduler: Any = None
+
     def stop(signum: int, _frame: object) -> None:
-        raise SystemExit(0)
+        # Stop between steps, never in the middle of one (a database write, a send): the
+        # scheduler stops taking jobs and the running ones finish. A second signal forces it.
+        nonlocal stopping
+        if stopping:
+            raise KeyboardInterrupt
+        stopping = True
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)  # systemd stops services with SIGTERM
-    scheduler = None
+    signal.signal(signal.SIGINT, stop)
     try:
         catch_up(path)
-        draft_job(str(path))  # the next issue's draft exists from the start, not only at draft time
-        scheduler = build_scheduler(app, path, blocking=True)
-        nl = app.config.newsletter
-        err.print(
-            f"newsletter run: polling {len(app.config.feeds)} feeds every "
-            f"{app.settings.poll_minutes} min; issue every {nl.schedule.day} at "
-            f"{nl.schedule.time} {nl.timezone}; Ctrl-C to stop"
-        )
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+        if not stopping:
+            draft_job(str(path))  # the next issue's draft exists from the start
+        if not stopping:
+            scheduler = build_scheduler(app, path, blocking=True)
+            nl = app.config.newsletter
+            err.print(
+                f"newsletter run: polling {len(app.config.feeds)} feeds every "
+                f"{app.settings.poll_minutes} min; issue every {nl.schedule.day} at "
+                f"{nl.schedule.time} {nl.timezone}; Ctrl-C to stop"
+            )
+            if not stopping:
+                scheduler.start()
+    except KeyboardInterrupt:
         if scheduler is not None and scheduler.running:
-            scheduler.shutdown(wait=True)
-        err.print("newsletter run: stopped")
+            scheduler.shutdown(wait=False)
+    err.print("newsletter run: stopped")
 
 
 # ---- web -----------------------------------------------------------------------------------

@@ -526,8 +526,8 @@ def test_leases_are_renewed_while_a_slow_batch_is_sent(issue_app: Any, smtp_serv
         addresses,
         smtp_connections=2,
         delivery_batch=8,
-        delivery_lease_seconds=1.5,
-        send_rate_per_second=5.0,
+        delivery_lease_seconds=3.0,  # a batch of 8 at 2 messages/s per thread takes 4 s
+        send_rate_per_second=4.0,
         **smtp_settings(smtp_server),
     )
     period = resolve_period(app, now=NOW, due=True)

@@ -397,11 +397,16 @@ def _send_batch(
     lost: set[int] = set()
     try:
         for delivery_id, subscriber_id, stored_id, attempts in batch:
-            # Wait for the rate limit, and keep the lease on what is left of the batch alive
-            # meanwhile: a claim must not expire while this worker still means to send it.
+            # Wait for the rate limit, and meanwhile keep the claims of this batch alive: those
+            # still to send and those sent but not yet recorded (a claim that expired then
+            # would be sent again by another sender). Results wait no longer than they must.
             while True:
+                if pending and time.monotonic() - last_flush > FLUSH_SECONDS:
+                    _flush(run, pending, bounced)
+                    pending, bounced, last_flush = [], [], time.monotonic()
                 if time.monotonic() - renewed > lease_seconds / 3:
-                    lost |= _renew(run, [d for d, *_ in batch if d not in done and d not in lost])
+                    held = [d for d, *_ in batch if d not in lost]
+                    lost |= _renew(run, held) - done
                     renewed = time.monotonic()
                 if run.stop.is_set() or run.limiter.wait(run.stop, max_wait=lease_seconds / 4):
                     break

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
 from newsletter.demo.server import FeedServer, Route
+from newsletter.service.app import App
+from newsletter.tokens import new_token
+
+# Display names of every kind a header must carry: plain, Chinese, parentheses, none, accents,
+# and a comma and an apostrophe.
+NAMES = ("Alex Reader", "张伟", "Li Na (医学编辑)", None, "Dr. María-José Núñez", "O'Brien, Pat")
 
 STORIES = [
     ("Acme Health raises $25M Series B led by Beacon Capital", "financing"),
@@ -44,3 +53,26 @@ def serve_stories(
     items = [(title, f"s{i}", when - timedelta(hours=i)) for i, (title, _) in enumerate(STORIES)]
     server.routes[path] = Route(rss(items), "application/rss+xml")
     return {"name": "Stories", "url": server.url(path), "section": "headlines", "language": "en"}
+
+
+def add_subscribers(app: App, count: int) -> dict[int, str]:
+    """Insert ``count`` active subscribers in one statement (varied addresses and names);
+    returns id -> address."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "email": f"reader.{n:05d}{'-x' * (n % 4)}@example{n % 13}.com",
+            "name": NAMES[n % len(NAMES)],
+            "status": "active",
+            "token": new_token(),
+            "source": "test",
+            "consent_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for n in range(count)
+    ]
+    table = SQLModel.metadata.tables["subscriber"]
+    with app.engine.begin() as conn:
+        conn.execute(sa.insert(table), rows)
+        return {int(i): e for i, e in conn.execute(sa.select(table.c.id, table.c.email))}

@@ -32,9 +32,9 @@ from newsletter.service.app import App
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, resolve_period
 from newsletter.service.sending import freeze_issue, work_once
-from newsletter.tokens import message_id, new_token
+from newsletter.tokens import message_id
 from tests.conftest import POSTGRES_URL
-from tests.helpers import serve_stories
+from tests.helpers import add_subscribers, serve_stories
 from tests.smtp_server import RecordingHandler, SmtpServer
 
 TABLES = SQLModel.metadata.tables
@@ -43,7 +43,6 @@ LEASE_SECONDS = 3.0
 CONNECTIONS = 4
 BATCH = 50
 SECRET = "test-secret"
-NAMES = ("Alex Reader", "张伟", "Li Na (医学编辑)", None, "Dr. María-José Núñez", "O'Brien, Pat")
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)[ \t]*\r?$", re.MULTILINE | re.IGNORECASE)
 
 # ---- an SMTP server that keeps only (recipient, Message-ID) --------------------------------
@@ -106,28 +105,6 @@ class Frozen:
     config: Path
     database_url: str
     emails: dict[int, str]  # subscriber id -> address
-
-
-def add_subscribers(app: App, count: int) -> dict[int, str]:
-    """Insert ``count`` active subscribers in one statement; returns id -> address."""
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "email": f"reader.{n:05d}{'-x' * (n % 4)}@example{n % 13}.com",
-            "name": NAMES[n % len(NAMES)],
-            "status": "active",
-            "token": new_token(),
-            "source": "test",
-            "consent_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for n in range(count)
-    ]
-    table = TABLES["subscriber"]
-    with app.engine.begin() as conn:
-        conn.execute(sa.insert(table), rows)
-        return {int(i): e for i, e in conn.execute(sa.select(table.c.id, table.c.email))}
 
 
 def freeze_for(

@@ -21,13 +21,11 @@ from sqlmodel import SQLModel
 from newsletter.demo.server import FeedServer
 from newsletter.periods import Period, latest_due_period
 from newsletter.service.app import App
-from newsletter.tokens import new_token
-from tests.helpers import serve_stories
+from tests.helpers import add_subscribers, serve_stories
 from tests.smtp_server import SmtpServer
 
 TABLES = SQLModel.metadata.tables
 SUBSCRIBERS = 300
-NAMES = ("Alex Reader", "张伟", None, "Dr. María-José Núñez")
 
 # Both processes import everything first, then wait for the same go signal, so that they
 # reach the send path together rather than one after the other.
@@ -101,28 +99,6 @@ def start_together(
         time.sleep(0.01)
     go.touch()
     return processes
-
-
-def add_subscribers(app: App, count: int) -> dict[int, str]:
-    """``count`` active subscribers in one INSERT; returns id -> address."""
-    now = datetime.now(UTC)
-    table = TABLES["subscriber"]
-    rows = [
-        {
-            "email": f"reader.{n:04d}@example{n % 7}.org",
-            "name": NAMES[n % len(NAMES)],
-            "status": "active",
-            "token": new_token(),
-            "source": "test",
-            "consent_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for n in range(count)
-    ]
-    with app.engine.begin() as conn:
-        conn.execute(sa.insert(table), rows)
-        return {int(i): e for i, e in conn.execute(sa.select(table.c.id, table.c.email))}
 
 
 def setup_list(

@@ -31,18 +31,18 @@ from harness import (
 )
 from sqlmodel import SQLModel
 
-from newsletter.assemble import assemble_issue
 from newsletter.config import load_config
-from newsletter.db import session_scope
 from newsletter.demo.samples import load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
-from newsletter.periods import Period, latest_due_period
-from newsletter.render import build_context, inline_css, make_environment, render_issue
+from newsletter.domain.assemble import assemble_issue
+from newsletter.domain.periods import Period, latest_due_period
+from newsletter.email.render import build_context, inline_css, make_environment, render_issue
+from newsletter.email.tokens import message_id, new_token
 from newsletter.service.app import App
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, candidates
 from newsletter.service.sending import compose, freeze_issue
-from newsletter.tokens import message_id, new_token
+from newsletter.storage.db import session_scope
 
 TABLES = SQLModel.metadata.tables
 NAMES = ("Alex Reader", "张伟", "Li Na (医学编辑)", None, "Dr. María-José Núñez", "O'Brien, Pat")

@@ -46,22 +46,22 @@ from smtp_bare import Prepared, prepare, run_bare
 from smtp_sink import Sink, running_sink
 from sqlmodel import SQLModel
 
-from newsletter import store
 from newsletter.config import Settings, load_config
-from newsletter.db import session_scope
-from newsletter.mailer import (
+from newsletter.domain.periods import Period, latest_due_period
+from newsletter.email.mailer import (
     MessageTemplate,
     SmtpSettings,
     SmtpTransport,
     Transport,
     envelope_address,
 )
-from newsletter.periods import Period, latest_due_period
+from newsletter.email.tokens import message_id, new_token
 from newsletter.service import delivery
 from newsletter.service.app import App, open_app
 from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.service.sending import compose, freeze_issue
-from newsletter.tokens import message_id, new_token
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
 
 TABLES = SQLModel.metadata.tables
 SECRET = "bench-secret"

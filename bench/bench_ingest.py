@@ -37,7 +37,7 @@ from harness import (
     timed,
 )
 
-from newsletter.parse import parse_feed
+from newsletter.feeds.parse import parse_feed
 from newsletter.service.ingest import FeedOutcome, ingest
 
 FIRST_POLL_TARGET = 3.0
@@ -156,7 +156,7 @@ def parse_costs(items: int, sample: int, now: datetime) -> list[tuple[str, float
             per_feed(plain(sanitize_html=False, resolve_relative_uris=False)),
         ),
         (
-            "newsletter.parse.parse_feed (ms)",
+            "newsletter.feeds.parse.parse_feed (ms)",
             per_feed(lambda b: parse_feed(b, url=headers["content-location"], now=now)),
         ),
     ]

@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from newsletter.editorial.events import detect_event
-from newsletter.editorial.financing import detect_financing
+from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.financing import detect_financing
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "tests" / "data"
 DATA = DATA_DIR / "editorial_eval.jsonl"

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from newsletter.demo.server import FeedServer, Route
+from newsletter.email.tokens import new_token
 from newsletter.service.app import App
-from newsletter.tokens import new_token
 
 # Display names of every kind a header must carry: plain, Chinese, parentheses, none, accents,
 # and a comma and an apostrophe.

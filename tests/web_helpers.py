@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import select
 
-from newsletter.db import session_scope
-from newsletter.models import Issue, Link, Subscriber
+from newsletter.email.tokens import new_token
 from newsletter.service.app import App
-from newsletter.tokens import new_token
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Issue, Link, Subscriber
 from newsletter.web import create_app
 
 with warnings.catch_warnings():
@@ -86,9 +86,11 @@ def snapshot(app: App, email: str) -> dict[str, Any]:
     return row.model_dump()
 
 
-def add_row(app: App, email: str, status: str, **values: Any) -> Subscriber:
-    """A subscriber row in any state, written directly."""
-    now = datetime.now(UTC)
+def add_row(
+    app: App, email: str, status: str, now: datetime | None = None, **values: Any
+) -> Subscriber:
+    """A subscriber row in any state, written directly; `now` is the test's clock."""
+    now = now or datetime.now(UTC)
     row = Subscriber(email=email, status=status, token=new_token(), created_at=now, **values)
     if status == "unsubscribed":
         row.unsubscribed_at = row.unsubscribed_at or now - timedelta(days=3)

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from newsletter import db
 from newsletter.config import Config, FeedConfig, Settings, load_config
+from newsletter.email.mailer import FileTransport, SmtpSettings, SmtpTransport, Transport
+from newsletter.email.render import RenderOptions
 from newsletter.errors import ConfigError
-from newsletter.mailer import FileTransport, SmtpSettings, SmtpTransport, Transport
-from newsletter.render import RenderOptions
+from newsletter.storage import db
 
 
 @dataclass

@@ -15,13 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 
-from newsletter.db import session_scope
+from newsletter.domain.periods import PERIOD_RE
+from newsletter.email.mailer import html_values
+from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.errors import IssueError
-from newsletter.mailer import html_values
-from newsletter.models import Click, Delivery, Issue, Link, Subscriber, utcnow
-from newsletter.periods import PERIOD_RE
-from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.service.app import App
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Click, Delivery, Issue, Link, Subscriber, utcnow
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DELIVERY_STATUSES = ("sent", "failed", "bounced", "skipped", "queued")

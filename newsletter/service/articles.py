@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from newsletter.db import session_scope
-from newsletter.editorial.keypoints import split_paragraphs
+from newsletter.domain.editorial.keypoints import split_paragraphs
 from newsletter.errors import FeedError
-from newsletter.extract import article_paragraphs
-from newsletter.fetch import FetchLimits, Validators, fetch_feed, make_client
-from newsletter.models import Item
+from newsletter.feeds.extract import article_paragraphs
+from newsletter.feeds.fetch import FetchLimits, Validators, fetch_feed, make_client
 from newsletter.service.app import App
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Item
 
 log = logging.getLogger(__name__)
 TEASER_CHARS = 600  # a feed summary shorter than this is a teaser: fetch the article

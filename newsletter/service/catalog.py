@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from newsletter import store
-from newsletter.db import session_scope
-from newsletter.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
 from newsletter.service.app import App
 from newsletter.service.issues import classify_stored
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
 
 
 def list_items(

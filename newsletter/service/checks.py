@@ -13,15 +13,15 @@ from pathlib import Path
 
 import jinja2
 
-from newsletter.assemble import Candidate, assemble_issue
 from newsletter.config import Config, load_config, load_settings
-from newsletter.content import IssueContent
 from newsletter.demo.samples import load_samples, render_samples
-from newsletter.editorial.classify import read_item
+from newsletter.domain.assemble import Candidate, assemble_issue
+from newsletter.domain.content import IssueContent
+from newsletter.domain.editorial.classify import read_item
+from newsletter.domain.periods import latest_due_period, period_containing
+from newsletter.email.render import RenderOptions, make_environment, markdown_to_html, render_issue
 from newsletter.errors import NewsletterError
-from newsletter.parse import parse_feed
-from newsletter.periods import latest_due_period, period_containing
-from newsletter.render import RenderOptions, make_environment, markdown_to_html, render_issue
+from newsletter.feeds.parse import parse_feed
 
 TEMPLATE_SUFFIXES = (".html", ".htm", ".txt", ".j2", ".jinja", ".jinja2", ".xml")
 VIEWPOINT = Path(__file__).resolve().parent.parent / "demo" / "viewpoint.md"

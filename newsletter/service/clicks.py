@@ -12,11 +12,11 @@ import re
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from newsletter.db import session_scope
+from newsletter.email.links import is_countable
 from newsletter.errors import NewsletterError
-from newsletter.links import is_countable
-from newsletter.models import Click, Link, Subscriber, utcnow
 from newsletter.service.app import App
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Click, Link, Subscriber, utcnow
 
 _LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SUBSCRIBER_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")

@@ -21,12 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from newsletter import store
-from newsletter.assemble import for_reader
-from newsletter.db import session_scope
-from newsletter.errors import MailError
-from newsletter.links import collect_links, rewrite_links
-from newsletter.mailer import (
+from newsletter.domain.assemble import for_reader
+from newsletter.email.links import collect_links, rewrite_links
+from newsletter.email.mailer import (
     Envelope,
     MessageParts,
     MessageTemplate,
@@ -39,7 +36,7 @@ from newsletter.mailer import (
     list_id,
     unsubscribe_mailto,
 )
-from newsletter.render import (
+from newsletter.email.render import (
     PREFERENCES_URL,
     SUBSCRIBER_EMAIL,
     SUBSCRIBER_TOKEN,
@@ -47,10 +44,13 @@ from newsletter.render import (
     make_environment,
     render_issue,
 )
+from newsletter.email.signing import DkimSigner, load_signer
+from newsletter.email.tokens import message_id
+from newsletter.errors import MailError
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue
-from newsletter.signing import DkimSigner, load_signer
-from newsletter.tokens import message_id
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
 
 log = logging.getLogger(__name__)
 

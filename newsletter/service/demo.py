@@ -14,9 +14,9 @@ import yaml
 from newsletter.config import Settings, load_config
 from newsletter.demo.samples import article_pages, load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
-from newsletter.mailer import FileTransport, html_values
-from newsletter.periods import latest_due_period, period_containing
-from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.domain.periods import latest_due_period, period_containing
+from newsletter.email.mailer import FileTransport, html_values
+from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.service.app import open_app
 from newsletter.service.ingest import IngestReport, ingest
 from newsletter.service.issues import build_issue

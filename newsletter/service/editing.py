@@ -5,13 +5,13 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 
-from newsletter import store
-from newsletter.db import session_scope
+from newsletter.domain.periods import Period
 from newsletter.errors import IssueError
-from newsletter.models import IssueAction, Item
-from newsletter.periods import Period
 from newsletter.service.app import App
 from newsletter.service.issues import FROZEN, BuiltIssue, build_issue
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import IssueAction, Item
 
 ITEM_ACTIONS = ("pin", "unpin", "drop", "restore", "move")
 

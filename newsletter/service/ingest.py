@@ -29,11 +29,9 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from newsletter import store
 from newsletter.config import FeedConfig
-from newsletter.db import session_scope
 from newsletter.errors import FeedError
-from newsletter.fetch import (
+from newsletter.feeds.fetch import (
     FeedHTTPError,
     FetchLimits,
     FetchResult,
@@ -41,10 +39,12 @@ from newsletter.fetch import (
     fetch_feed,
     make_client,
 )
-from newsletter.models import Feed
-from newsletter.parse import ParsedFeed, parse_feed
+from newsletter.feeds.parse import ParsedFeed, parse_feed
 from newsletter.service.app import App
 from newsletter.service.reading import read
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Feed
 
 log = logging.getLogger(__name__)
 INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool start-up cost)
@@ -197,7 +197,7 @@ def _parse_job(
 
 def _pool(workers: int) -> Executor:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newsletter.parse"])
+    context.set_forkserver_preload(["newsletter.feeds.parse"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 

@@ -9,30 +9,30 @@ from typing import Any
 
 from sqlmodel import Session
 
-from newsletter import store
-from newsletter.assemble import Candidate, assemble_issue, with_key_points
-from newsletter.content import IssueContent
-from newsletter.db import session_scope
-from newsletter.editorial.keypoints import key_points, split_paragraphs
-from newsletter.errors import IssueError
-from newsletter.models import Feed, Issue, Item, utcnow
-from newsletter.periods import (
+from newsletter.domain.assemble import Candidate, assemble_issue, with_key_points
+from newsletter.domain.content import IssueContent
+from newsletter.domain.editorial.keypoints import key_points, split_paragraphs
+from newsletter.domain.periods import (
     Period,
     latest_due_period,
     period_containing,
     period_for_date,
     period_for_label,
 )
-from newsletter.render import (
+from newsletter.email.render import (
     RenderedIssue,
     calendar_attachments,
     make_environment,
     markdown_to_html,
     render_issue,
 )
+from newsletter.errors import IssueError
 from newsletter.service.app import App
 from newsletter.service.articles import ensure_articles
 from newsletter.service.reading import read
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Feed, Issue, Item, utcnow
 
 log = logging.getLogger(__name__)
 FROZEN = ("sending", "paused", "sent")

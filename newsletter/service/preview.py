@@ -8,8 +8,8 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from newsletter.mailer import html_values
-from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.email.mailer import html_values
+from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
 from newsletter.service.app import App
 from newsletter.service.archive import IssueSummary, recent_issues
 from newsletter.service.catalog import feed_health

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from newsletter.editorial.classify import Reading, read_item
+from newsletter.domain.editorial.classify import Reading, read_item
 from newsletter.service.app import App
 
 

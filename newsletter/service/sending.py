@@ -11,10 +11,8 @@ from email.utils import make_msgid
 
 from sqlmodel import select
 
-from newsletter import store
-from newsletter.db import session_scope
-from newsletter.errors import IssueError
-from newsletter.mailer import (
+from newsletter.domain.periods import Period
+from newsletter.email.mailer import (
     Envelope,
     MessageParts,
     Transport,
@@ -23,14 +21,16 @@ from newsletter.mailer import (
     list_id,
     unsubscribe_mailto,
 )
-from newsletter.models import Delivery, Issue, Subscriber, utcnow
-from newsletter.periods import Period
-from newsletter.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.email.signing import load_signer
+from newsletter.errors import IssueError
 from newsletter.service import delivery
 from newsletter.service.app import App
 from newsletter.service.delivery import personal_urls
 from newsletter.service.issues import BuiltIssue, build_issue
-from newsletter.signing import load_signer
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Delivery, Issue, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session
 
-from newsletter import store
-from newsletter.db import session_scope
+from newsletter.email.tokens import new_token
 from newsletter.errors import SubscriberError
-from newsletter.models import Subscriber, utcnow
 from newsletter.service.app import App
-from newsletter.tokens import new_token
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Subscriber, utcnow
 
 SUPPRESSED = ("unsubscribed", "bounced")
 

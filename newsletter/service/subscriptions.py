@@ -20,15 +20,15 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from newsletter import store
-from newsletter.db import session_scope
+from newsletter.email.mailer import Envelope, Transport
+from newsletter.email.notice import Notice, build_notice, notice_message_id, render_notice
+from newsletter.email.tokens import new_token
 from newsletter.errors import SubscriberError
-from newsletter.mailer import Envelope, Transport
-from newsletter.models import Subscriber, utcnow
-from newsletter.notice import Notice, build_notice, notice_message_id, render_notice
 from newsletter.service.app import App
 from newsletter.service.subscribers import SUPPRESSED, clean_name, normalize_email
-from newsletter.tokens import new_token
+from newsletter.storage import store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Subscriber, utcnow
 
 log = logging.getLogger(__name__)
 

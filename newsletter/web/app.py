@@ -14,9 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from newsletter.config import load_settings
+from newsletter.email.mailer import Transport
 from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
 from newsletter.logs import configure_logging
-from newsletter.mailer import Transport
 from newsletter.service.app import App, open_app
 from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.clicks import UnknownLinkError

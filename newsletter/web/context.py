@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from newsletter.mailer import Transport
+from newsletter.email.mailer import Transport
 from newsletter.service.app import App
 from newsletter.web.limits import RateLimiter, client_ip
 from newsletter.web.pages import Pages

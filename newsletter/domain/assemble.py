@@ -1,0 +1,309 @@
+"""Pure issue assembly: pick a period's items, merge each story's reports, rank, cap, skip.
+
+Ranking within a section (docs/editorial.md):
+
+    score = weight x (0.5 + 0.5 x freshness) x (1 + 0.25 x (sources - 1))
+
+where ``weight`` is the lead source's feed weight, ``freshness`` the position of publication in
+the issue window (0 at its start, 1 at its end) and ``sources`` the number of feeds that carried
+the story. Pinned items come first; ties go to the newer item, then the lower item id. The
+events section lists upcoming events only, soonest first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from newsletter.config import Config
+from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
+from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.periods import Period
+from newsletter.domain.text import shorten
+
+SUMMARY_CHARS = 280
+SOURCE_BONUS = 0.25
+EVENTS, FINANCING = "events", "financing"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored item offered to the assembler, with its feed's name and weight."""
+
+    id: int
+    feed: str
+    weight: float
+    title: str
+    url: str | None
+    summary: str
+    published: datetime
+    language: str
+    section: str
+    reason: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def fill_placeholders(template: str, values: dict[str, str]) -> str:
+    """Replace {name} placeholders; unknown ones stay as written (no str.format attribute access)."""
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def freshness(candidate: Candidate, period: Period) -> float:
+    """Where in the window the item was published: 0 at the start, 1 at the end."""
+    span = (period.end - period.start).total_seconds() or 1.0
+    value = (candidate.published - period.start).total_seconds() / span
+    return min(1.0, max(0.0, value))
+
+
+def score(candidate: Candidate, period: Period, sources: int = 1) -> float:
+    """The ranking score (see the module docstring)."""
+    value = candidate.weight * (0.5 + 0.5 * freshness(candidate, period))
+    return round(value * (1 + SOURCE_BONUS * (sources - 1)), 6)
+
+
+@dataclass
+class _Story:
+    lead: Candidate
+    others: list[Candidate]
+    cluster: str
+    pinned: bool
+    members: list[int] = field(default_factory=list)
+
+    @property
+    def sources(self) -> int:
+        return len({self.lead.feed, *(o.feed for o in self.others)})
+
+
+def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story], int]:
+    """Merge each story's reports; the lead is pinned, else the heaviest, earliest source."""
+    clusters = cluster_ids(
+        [StoryInput(c.id, c.title, c.summary, c.url, financing_key(c.facts)) for c in candidates]
+    )
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in candidates:
+        groups.setdefault(clusters[candidate.id], []).append(candidate)
+    stories = []
+    for cluster, members in groups.items():
+        members.sort(key=lambda c: (c.id not in pinned, -c.weight, c.published, c.id))
+        lead, rest = members[0], members[1:]
+        others = []
+        seen_feeds = {lead.feed}
+        for other in rest:
+            if other.feed not in seen_feeds:
+                others.append(other)
+                seen_feeds.add(other.feed)
+        stories.append(_Story(lead, others, cluster, lead.id in pinned, [c.id for c in rest]))
+    dropped = sum(len(members) - 1 for members in groups.values())
+    return stories, dropped
+
+
+def _event_start(candidate: Candidate) -> date | None:
+    start = (candidate.facts.get("event") or {}).get("start")
+    return date.fromisoformat(start) if start else None
+
+
+def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
+    """The week's announced amounts per currency (open-ended amounts make the high end open)."""
+    totals: dict[str, dict[str, Any]] = {}
+    for item in items:
+        fin = item.facts.get("financing") or {}
+        currency = fin.get("currency")
+        if not currency or fin.get("amount_low") is None:
+            continue
+        entry = totals.setdefault(
+            currency, {"currency": currency, "low": 0.0, "high": 0.0, "rounds": 0}
+        )
+        entry["low"] += fin["amount_low"]
+        entry["high"] = (
+            None
+            if entry["high"] is None or fin.get("amount_high") is None
+            else entry["high"] + fin["amount_high"]
+        )
+        entry["rounds"] += 1
+    return sorted(totals.values(), key=lambda t: (-t["rounds"], t["currency"]))
+
+
+def assemble_issue(
+    config: Config,
+    period: Period,
+    candidates: list[Candidate],
+    choices: EditorChoices | None = None,
+) -> IssueContent:
+    """Build the content of one issue from the candidates published in the period."""
+    choices = choices or EditorChoices()
+    nl = config.newsletter
+    issue_date = period.end.astimezone(nl.tz).date()
+    known = set(config.section_ids)
+    chosen: list[Candidate] = []
+    for c in candidates:
+        if c.id in choices.drops or not (period.contains(c.published) or c.id in choices.pins):
+            continue
+        target = choices.moves.get(c.id) or choices.pins.get(c.id)
+        if target and target in known:
+            c = replace(c, section=target, reason=f"placed in {target} by the editor")
+        chosen.append(c)
+    stories, dropped = _stories(chosen, set(choices.pins))
+    by_section: dict[str, list[_Story]] = {}
+    for story in stories:
+        by_section.setdefault(story.lead.section, []).append(story)
+    sections: list[IssueSection] = []
+    for section in config.sections:
+        pool = by_section.get(section.id, [])
+        if section.id == EVENTS:
+            # Only events still ahead on the issue date (or placed here by the editor), soonest first.
+            pool = [
+                s
+                for s in pool
+                if s.pinned
+                or s.lead.id in choices.moves
+                or ((start := _event_start(s.lead)) is not None and start >= issue_date)
+            ]
+            ranked = sorted(
+                pool,
+                key=lambda s: (
+                    not s.pinned,
+                    _event_start(s.lead) or date.max,
+                    -score(s.lead, period, s.sources),
+                    s.lead.id,
+                ),
+            )
+        else:
+            ranked = sorted(
+                pool,
+                key=lambda s: (
+                    not s.pinned,
+                    -score(s.lead, period, s.sources),
+                    -s.lead.published.timestamp(),
+                    s.lead.id,
+                ),
+            )
+        pinned = [s for s in ranked if s.pinned]
+        shown = (
+            pinned + [s for s in ranked if not s.pinned][: max(0, section.max_items - len(pinned))]
+        )
+        items = [
+            IssueItem(
+                id=s.lead.id,
+                title=s.lead.title,
+                url=s.lead.url,
+                summary=shorten(s.lead.summary, SUMMARY_CHARS),
+                source=s.lead.feed,
+                published=s.lead.published.isoformat(),
+                language=s.lead.language,
+                section_reason=s.lead.reason,
+                score=score(s.lead, period, s.sources),
+                also_reported_by=[{"source": o.feed, "url": o.url} for o in s.others],
+                facts=s.lead.facts,
+                cluster=s.cluster,
+                related_ids=s.members,
+                sources=s.sources,
+                pinned=s.pinned,
+            )
+            for s in shown
+        ]
+        sections.append(IssueSection(section.id, section.title, items, available=len(ranked)))
+    total = sum(len(s.items) for s in sections)
+    local_end = period.end.astimezone(nl.tz)
+    period_label = f"{period.label} · {local_end:%Y-%m-%d}"
+    first_titles = [s.items[0].title for s in sections if s.items][:3]
+    subject = fill_placeholders(
+        nl.subject,
+        {
+            "title": nl.title,
+            "period": period.label,
+            "period_label": period_label,
+            "date": f"{local_end:%Y-%m-%d}",
+            "top_title": first_titles[0] if first_titles else "",
+        },
+    )
+    preheader = nl.preheader or shorten(" | ".join(first_titles), 140)
+    skipped = None
+    if total < nl.min_items:
+        skipped = (
+            f"only {total} item(s) published in {period.label} "
+            f"({period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC); "
+            f"newsletter.min_items in {config.path.name} is {nl.min_items}"
+        )
+    financing = next((s.items for s in sections if s.id == FINANCING), [])
+    return IssueContent(
+        period=period.label,
+        window_start=period.start.isoformat(),
+        window_end=period.end.isoformat(),
+        title=nl.title,
+        subject=" ".join(subject.split())[:300],
+        preheader=preheader,
+        sections=sections,
+        item_count=total,
+        duplicates_dropped=dropped,
+        skipped_reason=skipped,
+        financing_totals=_totals(financing),
+        issue_date=issue_date.isoformat(),
+    )
+
+
+def with_key_points(
+    content: IssueContent, points: dict[int, tuple[list[dict[str, Any]], str]]
+) -> IssueContent:
+    """The content with key points (and where they came from) attached to the given items."""
+    sections = [
+        IssueSection(
+            s.id,
+            s.title,
+            [
+                replace(i, key_points=points[i.id][0], key_points_source=points[i.id][1])
+                if i.id in points
+                else i
+                for i in s.items
+            ],
+            s.available,
+        )
+        for s in content.sections
+    ]
+    return replace(content, sections=sections)
+
+
+__all__ = [
+    "Candidate",
+    "EditorChoices",
+    "IssueContent",
+    "IssueItem",
+    "IssueSection",
+    "assemble_issue",
+    "score",
+    "with_key_points",
+]
+
+
+def _primary(language: str) -> str:
+    """The primary language subtag: "zh" for "zh-CN", "en" for "en-GB"."""
+    return language.replace("_", "-").split("-")[0].lower()
+
+
+def for_reader(
+    content: IssueContent, sections: list[str] | None, language: str | None
+) -> IssueContent:
+    """The issue as one subscriber chose it: only their sections and their language (None: all).
+    Financing totals are recomputed over what is left."""
+    if not sections and not language:
+        return content
+    wanted = set(sections) if sections else None
+    kept = [
+        IssueSection(
+            s.id,
+            s.title,
+            [i for i in s.items if not language or _primary(i.language) == _primary(language)],
+            s.available,
+        )
+        for s in content.sections
+        if wanted is None or s.id in wanted
+    ]
+    kept = [s for s in kept if s.items]
+    financing = [i for s in kept if s.id == "financing" for i in s.items]
+    return replace(
+        content,
+        sections=kept,
+        item_count=sum(len(s.items) for s in kept),
+        financing_totals=_totals(financing),
+    )

@@ -1,0 +1,325 @@
+"""Event facts: is this item an invitation to an upcoming industry event, and its name, start
+date and place. Reports about events that already happened are not events."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from newsletter.domain.editorial.amounts import normalize
+
+_EN_KIND = re.compile(
+    r"\b(conference|summit|forum|webinar|web seminar|livestream|live stream|expo|exhibition|congress|"
+    r"symposium|workshop|training|bootcamp|meetup|roundtable|hackathon|fair|convention|masterclass|"
+    r"virtual event|annual meeting|showcase|webcast|fireside chat|linkedin live|live session|live q&a|"
+    r"r&d day|investor day|demo day|open house|breakfast|luncheon|dinner|reception|gala|pitch night|"
+    r"partnering|town hall|ask me anything|ama)s?\b",
+    re.I,
+)
+_EN_FUTURE = re.compile(
+    r"\b(will (?:be )?(?:hold|host|take place|open|kick off|convene|bring|gather|feature|run|return|be held)|"
+    r"to be held|join us|register|registration|save the date|upcoming|coming up|returns to|heads to|"
+    r"invit\w*|call for|early[- ]bird|kicks off (?:on|next)|opens (?:on|next)|ahead of|preview|"
+    r"in \d+ days|next (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"tomorrow|countdown|sign up|rsvp|tickets|agenda announced|speakers announced|set for|slated for|"
+    r"scheduled for|is coming|are you ready|don't miss|reserve your|\d+ days to go|days away|"
+    r"\d+ days left|applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
+    re.I,
+)
+_EN_PAST = re.compile(
+    r"\b(recap|wrap(?:s|ped)? up|concluded|concludes|highlights from|took place|was held|were held|"
+    r"drew|attracted|held last|closed (?:on|with|its)|wrapped|came to a close|ended|looking back|"
+    r"takeaways from|lessons from|what we learned|at last week's|at this year's|after the|round-?up|"
+    r"closes with|closed with|replay|on demand|on-demand|recording)\b",
+    re.I,
+)
+_ZH_KIND = re.compile(
+    r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
+    r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
+    r"Demo Day|demo day|路演日)"
+)
+_ZH_FUTURE = re.compile(
+    r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
+    r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
+    r"\d+天后|明天|明晚|明早|下周|开幕|见！|见!|报名中)"
+)
+_ZH_PAST = re.compile(
+    r"(圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
+    r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要)"
+)
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
+_MONTHS.update({k[:3]: v for k, v in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_WEEKDAYS = {
+    d: i
+    for i, d in enumerate(
+        ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+    )
+}
+_ZH_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+_MON = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+_EN_DATE_MD = re.compile(
+    rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?:,?\s+(?P<year>\d{{4}}))?",
+    re.I,
+)
+_EN_DATE_DM = re.compile(
+    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?\s+{_MON}(?:,?\s+(?P<year>\d{{4}}))?",
+    re.I,
+)
+_ISO_DATE = re.compile(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
+_ZH_DATE = re.compile(
+    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)"
+)
+_IN_DAYS = re.compile(
+    r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
+    r"\b(?P<togo>\d{1,3}) days (?:to go|away|left|until|before)\b",
+    re.I,
+)
+_NEXT_WEEKDAY = re.compile(
+    r"\bnext (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|下(?:周|星期)(?P<zwd>[一二三四五六日天])",
+    re.I,
+)
+_TOMORROW = re.compile(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
+
+_ONLINE = re.compile(
+    r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar|linkedin live|webcast)\b|线上|云端|直播|在线|网络研讨会|云会",
+    re.I,
+)
+_ZH_CITIES = [
+    "上海",
+    "北京",
+    "深圳",
+    "广州",
+    "杭州",
+    "苏州",
+    "成都",
+    "武汉",
+    "南京",
+    "天津",
+    "重庆",
+    "西安",
+    "厦门",
+    "青岛",
+    "合肥",
+    "长沙",
+    "郑州",
+    "济南",
+    "珠海",
+    "香港",
+    "澳门",
+    "新加坡",
+    "海口",
+    "博鳌",
+    "三亚",
+    "宁波",
+    "无锡",
+    "大连",
+    "沈阳",
+    "昆明",
+    "福州",
+    "东莞",
+    "佛山",
+    "南昌",
+    "太原",
+    "石家庄",
+    "哈尔滨",
+    "长春",
+    "贵阳",
+    "南宁",
+    "兰州",
+    "乌鲁木齐",
+    "呼和浩特",
+    "常州",
+    "泰州",
+    "烟台",
+    "温州",
+    "台州",
+    "绍兴",
+    "嘉兴",
+    "中山",
+    "东京",
+    "波士顿",
+    "旧金山",
+    "纽约",
+    "伦敦",
+    "巴黎",
+    "慕尼黑",
+]
+_EN_CITIES = (
+    "Boston|San Francisco|San Diego|New York|Chicago|Las Vegas|Orlando|Washington|Philadelphia|Seattle|"
+    "Austin|Houston|Dallas|Atlanta|Miami|Nashville|Denver|Los Angeles|Toronto|Montreal|London|Paris|Berlin|"
+    "Munich|Basel|Geneva|Zurich|Amsterdam|Barcelona|Madrid|Copenhagen|Stockholm|Vienna|Milan|Dublin|"
+    "Singapore|Hong Kong|Shanghai|Beijing|Shenzhen|Guangzhou|Hangzhou|Suzhou|Tokyo|Osaka|Seoul|Sydney|"
+    "Melbourne|Dubai|Abu Dhabi|Tel Aviv|Bangalore|Mumbai|Cambridge|Oxford|Frankfurt|Lisbon|Helsinki|"
+    "Minneapolis|Pittsburgh|Baltimore|Cleveland|Phoenix|Salt Lake City|Raleigh|Durham|Indianapolis|"
+    "Minneapolis-St\\. Paul|St\\. Louis|Detroit|Portland|Vancouver|Oslo|Brussels|Tokyo|Kyoto|Taipei"
+)
+_EN_CITY = re.compile(rf"\b({_EN_CITIES})\b")
+_ZH_NAME = re.compile(
+    r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》]{0,30}?(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊)"
+)
+_BOOK_TITLE = re.compile(r"《([^》]{2,40})》")
+_EN_NAME = re.compile(
+    r"((?:the\s+)?(?:\d{4}\s+)?(?:[A-Z0-9][\w&'.-]*\s+){0,7}"
+    r"(?:Conference|Summit|Forum|Webinar|Expo|Congress|Symposium|Workshop|Meeting|Meetup|Convention|Fair|Week|Day|Roundtable|Hackathon))",
+)
+
+
+@dataclass(frozen=True)
+class EventFact:
+    """An upcoming event: name, first day, place (a city, "online", or None)."""
+
+    name: str
+    start: date | None
+    place: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form stored in item.facts['event']."""
+        return {
+            "name": self.name,
+            "start": self.start.isoformat() if self.start else None,
+            "place": self.place,
+        }
+
+
+def _next_occurrence(month: int, day: int, year: int | None, published: date) -> date | None:
+    try:
+        if year:
+            return date(year, month, day)
+        candidate = date(published.year, month, day)
+        if candidate < published - timedelta(days=30):
+            candidate = date(published.year + 1, month, day)
+        return candidate
+    except ValueError:
+        return None
+
+
+def event_date(text: str, published: date) -> date | None:
+    """The first date stated or implied ("in 3 days", 倒计时2天, next Tuesday) in the text."""
+    found: list[tuple[int, date]] = []
+    for m in _ZH_DATE.finditer(text):
+        d = _next_occurrence(
+            int(m.group("mon")),
+            int(m.group("day")),
+            int(m.group("year")) if m.group("year") else None,
+            published,
+        )
+        if d:
+            found.append((m.start(), d))
+    for regex in (_EN_DATE_MD, _EN_DATE_DM):
+        for m in regex.finditer(text):
+            mon = _MONTHS.get(m.group("mon").lower().rstrip("."))
+            if not mon:
+                continue
+            d = _next_occurrence(
+                mon,
+                int(m.group("day")),
+                int(m.group("year")) if m.group("year") else None,
+                published,
+            )
+            if d:
+                found.append((m.start(), d))
+    for m in _ISO_DATE.finditer(text):
+        d = _next_occurrence(
+            int(m.group("mon")), int(m.group("day")), int(m.group("year")), published
+        )
+        if d:
+            found.append((m.start(), d))
+    for m in _IN_DAYS.finditer(text):
+        n = int(m.group("n") or m.group("zn") or m.group("after") or m.group("togo"))
+        found.append((m.start(), published + timedelta(days=n)))
+    for m in _NEXT_WEEKDAY.finditer(text):
+        target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[m.group("zwd")]
+        # "next Tuesday" / 下周二: the weekday in the following calendar week.
+        monday_next = published + timedelta(days=7 - published.weekday())
+        found.append((m.start(), monday_next + timedelta(days=target)))
+    for m in _TOMORROW.finditer(text):
+        found.append((m.start(), published + timedelta(days=1)))
+    if not found:
+        return None
+    found.sort(key=lambda pair: pair[0])
+    return found[0][1]
+
+
+def _place(title: str, summary: str) -> str | None:
+    """The first city named (title first, then summary), else "online" for online events."""
+    for text in (title, summary):
+        found = [(text.find(city), city) for city in _ZH_CITIES if city in text]
+        m = _EN_CITY.search(text)
+        if m:
+            found.append((m.start(), m.group(1)))
+        if found:
+            return min(found)[1]
+    if _ONLINE.search(f"{title} {summary}"):
+        return "online"
+    return None
+
+
+def _name(title: str, is_zh: bool) -> str:
+    clean = re.sub(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜])\s*", "", title)
+    if is_zh:
+        m = _BOOK_TITLE.search(clean)
+        if m and _ZH_KIND.search(m.group(1)):
+            return m.group(1)
+        m = _ZH_NAME.search(clean)
+        if m:
+            return m.group(0)
+    else:
+        m = _EN_NAME.search(clean)
+        if m:
+            return re.sub(r"^the\s+", "", m.group(1).strip(), flags=re.I)
+    return clean[:80]
+
+
+def detect_event(title: str, summary: str, lang: str, published: date) -> EventFact | None:
+    """The upcoming event an item announces, or None (including reports on past events)."""
+    title_n, summary_n = normalize(title), normalize(summary)
+    text = f"{title_n}。{summary_n}"
+    is_zh = lang.startswith("zh") or bool(re.search(r"[\u4e00-\u9fff]{4}", title_n))
+    if is_zh:
+        if not _ZH_KIND.search(title_n):
+            return None
+        if _ZH_PAST.search(title_n) or (
+            _ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)
+        ):
+            return None
+        start = event_date(text, published)
+        if not (_ZH_FUTURE.search(text) or (start and start >= published)):
+            return None
+    else:
+        invite = re.search(
+            r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I
+        )
+        if not _EN_KIND.search(title_n) and not (invite and event_date(text, published)):
+            return None
+        if _EN_PAST.search(title_n) or (
+            _EN_PAST.search(summary_n) and not _EN_FUTURE.search(title_n)
+        ):
+            return None
+        start = event_date(text, published)
+        if not (_EN_FUTURE.search(text) or (start and start >= published)):
+            return None
+    if start is not None and start < published:
+        return None  # a stated date in the past: a report, not an invitation
+    return EventFact(_name(title_n, is_zh), start, _place(title_n, summary_n))

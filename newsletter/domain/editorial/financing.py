@@ -1,0 +1,317 @@
+"""Financing facts: is this item a company announcing a funding round, and what round, how much,
+led by whom. English and Chinese; pure functions of the text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from newsletter.domain.editorial.amounts import Amount, find_amount, normalize
+
+ROUNDS = (
+    "seed",
+    "angel",
+    "pre-a",
+    "a",
+    "a+",
+    "b",
+    "b+",
+    "c",
+    "c+",
+    "d",
+    "d+",
+    "e",
+    "e+",
+    "pre-ipo",
+    "strategic",
+    "undisclosed",
+)
+
+# --- English ------------------------------------------------------------------------------
+_EN_RAISE = re.compile(
+    r"\b(emerges from stealth with|launches with|debuts with|adds|takes|grabs|hauls in|scoops up|"
+    r"collects|attracts|wins|handed|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
+    r"completes|completed|announces|announced|gets|receives|received|nets|scores|picks up|pulls in|"
+    r"brings in|rakes in)\b",
+    re.I,
+)
+_EN_ROUND = re.compile(
+    r"\b(?:(?P<pre>pre-?)\s?series\s?(?P<prel>[a-e])|series\s?(?P<l>[a-e])(?P<plus>\+)?(?:-?\d)?|"
+    r"(?P<preipo>pre-?ipo)|(?P<seed>pre-?seed|seed)|(?P<angel>angel)|"
+    r"(?P<strat>strategic)\s+(?:investment|round|funding|financing)|(?P<prea>pre-?a))(?![A-Za-z0-9])",
+    re.I,
+)
+_EN_FUNDING_WORD = re.compile(
+    r"\b(funding|financing|investment|round|series [a-e]|seed|venture|capital injection|raise)\b",
+    re.I,
+)
+_EN_LISTING = re.compile(
+    r"(?<!pre-)(?<!pre)\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|"
+    r"nasdaq debut|spac|share (?:sale|placement|offering)|placement|secondary offering|follow-on offering)\b",
+    re.I,
+)
+_EN_NOT = re.compile(
+    r"\b(startups|companies|biotechs|funding (?:in|for|to)|in (?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)\b|"
+    r"acquir\w*|acquisition|merger|merges|buyout|takes over|to buy|buys|"
+    r"licens\w*|upfront|milestone payments?|royalt\w*|"
+    r"fund (?:i|ii|iii|iv|v|vi|vii|\d)\b|(?:seed|new|debut|first|second|third|fourth|fifth|sixth|flagship|venture|"
+    r"growth|opportunity|evergreen|[a-z]+-focused|life[- ]sciences?|biotech|healthcare|medtech|health)\s+fund\b|"
+    r"fund close|closes? (?:its |a )?(?:\S+ )?fund\b|for (?:a |its )?(?:\S+ )?fund\b|grant|award|contract|"
+    r"lays off|layoffs?|after raising|since raising|"
+    r"in talks|plans to raise|planning to raise|seeks|seeking|looking to raise|aims to raise|set to raise|"
+    r"in discussions|considering|weighs|guidance|revenue|earnings|"
+    r"funding (?:fell|rose|dropped|declined|slumped|surged|climbed|jumped|totals|totaled|hits|reached)|"
+    r"quarter|q[1-4]\b|h[12]\b|report|analysis|outlook|investors pour|funding trends?|funding landscape)\b",
+    re.I,
+)
+
+# --- Chinese ------------------------------------------------------------------------------
+_ZH_DONE = re.compile(
+    r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
+)
+_ZH_ROUND = re.compile(
+    r"(?P<r>Pre-?IPO|pre-?ipo|Pre-?A\+?|pre-?a\+?|[A-Ea-e]\+|[A-Ea-e]\d?|天使\+?|种子|战略)\s*轮"
+    r"|(?P<strat>战略融资|战略投资)"
+)
+_ZH_FUNDING = re.compile(r"融资|投资|注资")
+_ZH_NOT = re.compile(
+    r"(IPO|上市|招股|募资|募集资金|港股|科创板|创业板|北交所|递表|挂牌|配售|定增|增发|"
+    r"收购|并购|合并|控股权|私有化|"
+    r"授权|许可|首付款|里程碑付款|BD交易|引进|"
+    r"基金.*(?:募集|关账|设立)|(?:完成|首轮)关账|母基金|基金规模|新基金|"
+    r"拟|计划|筹划|寻求|洽谈|正在进行|启动.{0,4}融资|意向|路演|现场直击|"
+    r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
+    r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
+)
+_ZH_STRONG = re.compile(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
+_ZH_MENTION_BEFORE = re.compile(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
+_ZH_MENTION_AFTER = re.compile(r"^(?:后|的|以来|之后|不久|仅)")
+_ZH_HARD_NOT = re.compile(
+    r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)"
+)
+_ZH_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|独家\s*[|｜:：]?)\s*")
+_ZH_LEAD = re.compile(
+    r"(?:领投方为|领投方是)(?P<after>[^，。；,;（）()]{2,40})|"
+    r"(?P<who>[^，。；,;（）()]{2,60}?)(?:联合|共同)?(?:领投|独家投资|独投)"
+)
+_EN_LEAD = re.compile(
+    r"\b(?:co-)?led by (?P<who>.+?)(?=,? with participation|,? with |,? alongside|\s+and existing|,? as well as|"
+    r"[.;。]|,? bringing|,? to |,? which|,? who|$)",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class FinancingFact:
+    """A funding announcement."""
+
+    company: str
+    round: str
+    amount: Amount | None
+    lead_investors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form stored in item.facts['financing']."""
+        amount = self.amount
+        return {
+            "company": self.company,
+            "round": self.round,
+            "amount_low": amount.low if amount else None,
+            "amount_high": amount.high if amount else None,
+            "currency": amount.currency if amount else None,
+            "amount_text": amount.text if amount else None,
+            "lead_investors": self.lead_investors,
+        }
+
+
+def _without_pre_ipo(text: str) -> str:
+    """Pre-IPO rounds are rounds: keep "IPO" inside them from looking like a listing."""
+    return re.sub(r"pre-?ipo", "", text, flags=re.I)
+
+
+def _en_round(text: str) -> str | None:
+    m = _EN_ROUND.search(text)
+    if not m:
+        return None
+    if m.group("prel"):
+        return "pre-a" if m.group("prel").lower() == "a" else m.group("prel").lower()
+    if m.group("l"):
+        return m.group("l").lower() + ("+" if m.group("plus") else "")
+    if m.group("preipo"):
+        return "pre-ipo"
+    if m.group("seed"):
+        return "seed"
+    if m.group("angel"):
+        return "angel"
+    if m.group("strat"):
+        return "strategic"
+    if m.group("prea"):
+        return "pre-a"
+    return None
+
+
+def _zh_round(text: str) -> str | None:
+    m = _ZH_ROUND.search(text)
+    if not m:
+        return None
+    if m.group("strat"):
+        return "strategic"
+    raw = m.group("r").lower().replace(" ", "")
+    if raw.startswith("pre-ipo") or raw.startswith("preipo"):
+        return "pre-ipo"
+    if raw.startswith("pre"):
+        return "pre-a"
+    if raw.startswith("天使"):
+        return "angel"
+    if raw.startswith("种子"):
+        return "seed"
+    if raw.startswith("战略"):
+        return "strategic"
+    letter = raw[0]
+    return letter + ("+" if raw.endswith("+") else "")
+
+
+def _clean_company(name: str) -> str:
+    bracketed = re.search(r"[「『“\"]([^」』”\"]{1,40})[」』”\"]", name)
+    if bracketed:  # 「安济医疗」, AI制药公司「晶算智药」: the bracketed name is the company
+        return bracketed.group(1).strip()
+    name = _ZH_PREFIX.sub("", name).strip(" :：,，|｜-\"'“”")
+    name = re.sub(
+        r"^(exclusive|breaking|scoop|funding|startup|update)\s*[:|-]\s*", "", name, flags=re.I
+    )
+    return name[:80].strip()
+
+
+def _en_company(title: str) -> str:
+    m = _EN_RAISE.search(title)
+    head = title[: m.start()] if m else title
+    head = re.split(r"[:|]\s*", head)[-1]
+    # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
+    # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
+    head = re.sub(
+        r"^.*?\b(?:based|startup|company|firm|maker|developer|biotech|platform)\s+(?=[A-Z0-9])",
+        "",
+        head,
+    )
+    # "London's Medora Labs" -> "Medora Labs"
+    head = re.sub(r"^[A-Z][\w.-]*(?:\s[A-Z][\w.-]*)?['’]s\s+(?=[A-Z0-9])", "", head)
+    return _clean_company(head.strip(" ,"))
+
+
+_ZH_DESCRIPTOR = re.compile(
+    r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|开发商|研发商|器械商|供应商|制造商|初创|新锐)(?=[\u4e00-\u9fffA-Za-z])"
+)
+
+
+def _zh_company(title: str) -> str:
+    title = _ZH_PREFIX.sub("", title)
+    m = _ZH_DONE.search(title)
+    head = title[: m.start()] if m else title
+    head = re.split(r"[，,：:]", head)[-1]
+    stripped = _ZH_DESCRIPTOR.sub("", head)
+    return _clean_company(stripped or head)
+
+
+def _split_investors(text: str) -> list[str]:
+    # Not on 和: it is part of many names (泰和资本). ", the venture arm of ..." is a description.
+    text = re.split(r",\s+(?:the|a|an|its)\s", text, maxsplit=1)[0]
+    parts = re.split(
+        r"\s*(?:,|，|、|以及|与|及| and |&|(?<=资本|投资|创投|基金|集团|资产|控股|证券|银行)和)\s*",
+        text,
+    )
+    names = [p.strip(' .。"“”') for p in parts]
+    return [
+        n for n in names if 1 < len(n) <= 60 and not n.lower().startswith(("existing", "other"))
+    ]
+
+
+def _lead_investors(text: str, lang: str) -> list[str]:
+    if lang == "zh":
+        for zh in _ZH_LEAD.finditer(text):
+            if zh.group("after"):
+                names = _split_investors(zh.group("after"))
+            else:
+                who = zh.group("who")
+                who = who.rsplit("由", 1)[-1]  # 本轮战略融资由康华集团领投 -> 康华集团
+                who = re.sub(r"^(?:本轮|本次|融资|此轮|其中|系)+", "", who)
+                names = _split_investors(who)
+            if names:
+                return names
+        return []
+    m = _EN_LEAD.search(text)
+    if not m:
+        led = re.search(
+            r"(?:^|[.;。]\s*)(?P<who>[A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*){0,5}) (?:co-)?led the (?:round|financing|raise|investment)",
+            text,
+        )
+        return _split_investors(led.group("who")) if led else []
+    return _split_investors(re.sub(r"^(?:the\s+)", "", m.group("who").strip()))
+
+
+def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | None:
+    """The funding round an item announces, or None (IPOs, M&A, licensing, funds, plans, trends)."""
+    title_n = normalize(title)
+    summary_n = normalize(summary)
+    both = f"{title_n}。{summary_n}"
+    is_zh = lang.startswith("zh") or bool(re.search(r"[\u4e00-\u9fff]{4}", title_n))
+    if is_zh:
+        if not (_ZH_FUNDING.search(title_n) and (_ZH_DONE.search(title_n) or "领投" in title_n)):
+            return None
+        strong = _ZH_STRONG.search(title_n)
+        if strong:
+            # "完成A轮融资后…" or "距完成战略融资…" mention a round; they do not announce one.
+            before, after_text = title_n[: strong.start()], title_n[strong.end() :]
+            if _ZH_MENTION_BEFORE.search(before) or _ZH_MENTION_AFTER.search(after_text):
+                return None
+            if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
+                return None
+        elif _ZH_NOT.search(_without_pre_ipo(title_n)):
+            return None
+        round_name = _zh_round(title_n) or _zh_round(summary_n) or "undisclosed"
+        zh_amount = find_amount(title_n) or find_amount(summary_n)
+        return FinancingFact(
+            _zh_company(title_n), round_name, zh_amount, _lead_investors(both, "zh")
+        )
+    round_in_title = _en_round(title_n)
+    amount_in_title = find_amount(title_n)
+    amount: Amount | None
+    en_round: str | None
+    raise_verb = _EN_RAISE.search(title_n)
+    if _EN_NOT.search(title_n):
+        return None
+    if _EN_LISTING.search(_without_pre_ipo(title_n)) and round_in_title != "pre-ipo":
+        return None
+    if round_in_title and amount_in_title:
+        # "Amberlight's $88.5M Series C will fund ...", "Series B tops $100M": a round with a sum.
+        amount, en_round = amount_in_title, round_in_title
+    else:
+        if not raise_verb:
+            return None
+        after = title_n[raise_verb.end() :]
+        en_round = _en_round(after) or _en_round(summary_n)
+        amount = find_amount(after)
+        funding_word = _EN_FUNDING_WORD.search(after)
+        if en_round is None and amount is None:
+            return None
+        if (
+            en_round is None
+            and not funding_word
+            and raise_verb.group(1).lower()
+            in (
+                "completes",
+                "completed",
+                "announces",
+                "announced",
+                "adds",
+                "takes",
+                "wins",
+                "attracts",
+            )
+        ):
+            return None
+    if amount is None:
+        amount = find_amount(summary_n)
+    return FinancingFact(
+        _en_company(title_n), en_round or "undisclosed", amount, _lead_investors(both, "en")
+    )

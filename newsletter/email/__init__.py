@@ -1,0 +1,1 @@
+"""Mail out: render, message templates, transports, signing, notices, links, tokens."""

@@ -1,0 +1,401 @@
+"""Issue to email parts: sandboxed Jinja2 templates, premailer CSS inlining, a real text part."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markdown_it import MarkdownIt
+from premailer import Premailer
+
+from newsletter.domain.content import IssueContent, IssueItem, IssueSection
+from newsletter.domain.text import clean_html, shorten
+from newsletter.errors import TemplateError
+
+log = logging.getLogger(__name__)
+
+# Per-subscriber parts are rendered as these markers once, then replaced per message.
+UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
+PREFERENCES_URL = "%%PREFERENCES_URL%%"
+SUBSCRIBER_EMAIL = "%%SUBSCRIBER_EMAIL%%"
+# Only in click-redirect links, when the operator tracks who clicked (off by default).
+SUBSCRIBER_TOKEN = "%%SUBSCRIBER_TOKEN%%"
+PERSONAL_MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What the templates need besides the issue content."""
+
+    templates_dir: Path
+    timezone: ZoneInfo
+    language: str
+    sender_name: str
+    base_url: str
+    html_budget_bytes: int = 100_000
+    sender_domain: str = "localhost"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with every copy of the issue (the events' calendar files)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """HTML (CSS inlined) and plain-text parts, still holding the personal markers."""
+
+    html: str
+    text: str
+    warnings: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+    @property
+    def html_bytes(self) -> int:
+        """Size of the HTML part in UTF-8."""
+        return len(self.html.encode("utf-8"))
+
+
+def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+    """A sandboxed, autoescaping (for .html) environment over the templates folder."""
+    if not templates_dir.is_dir():
+        raise TemplateError(
+            f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml"
+        )
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"], default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["shorten"] = shorten
+    return env
+
+
+ROUND_LABELS = {
+    "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
+    "b": "Series B", "b+": "Series B+", "c": "Series C", "c+": "Series C+", "d": "Series D",
+    "d+": "Series D+", "e": "Series E", "e+": "Series E+",
+    "pre-ipo": "Pre-IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
+}  # fmt: skip
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def markdown_to_html(text: str) -> str:
+    """Editor Markdown to safe HTML: raw HTML is not passed through, then an allow-list clean."""
+    return clean_html(_MARKDOWN.render(text))
+
+
+def money(low: float | None, high: float | None, currency: str | None) -> str:
+    """A compact amount such as "USD 25.0M", "CNY 100.0M–1,000.0M" or "USD 100.0M+"."""
+    if low is None or not currency:
+        return "undisclosed"
+    text = f"{currency} {low / 1e6:,.1f}M"
+    if high is None:
+        return text + "+"
+    if high != low:
+        text += f"–{high / 1e6:,.1f}M"
+    return text
+
+
+def ics_name(item_id: int) -> str:
+    """The attachment name of an event's calendar file."""
+    return f"event-{item_id}.ics"
+
+
+def _ics_escape(value: str) -> str:
+    # RFC 5545 3.3.11: escape backslash, semicolon, comma and newlines in TEXT values.
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\n", "\\n")
+        .replace("\r", "")
+    )
+
+
+def _ics_fold(line: str) -> str:
+    # RFC 5545 3.1: lines longer than 75 octets are folded with CRLF + space.
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line
+    parts: list[str] = []
+    current = b""
+    for char in line:
+        encoded = char.encode("utf-8")
+        if len(current) + len(encoded) > (75 if not parts else 74):
+            parts.append(current.decode("utf-8"))
+            current = b""
+        current += encoded
+    parts.append(current.decode("utf-8"))
+    return "\r\n ".join(parts)
+
+
+def event_ics(item: IssueItem, domain: str, stamp: datetime) -> bytes:
+    """An all-day VEVENT for an upcoming event item (its date is the same in every timezone)."""
+    event = item.facts.get("event") or {}
+    start = date.fromisoformat(event["start"])
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//newsletter//events//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:event-{item.id}@{domain}",
+        f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+        f"DTSTART;VALUE=DATE:{start:%Y%m%d}",
+        f"DTEND;VALUE=DATE:{start + timedelta(days=1):%Y%m%d}",
+        f"SUMMARY:{_ics_escape(str(event.get('name') or item.title))}",
+    ]
+    if event.get("place"):
+        lines.append(f"LOCATION:{_ics_escape(str(event['place']))}")
+    if item.url:
+        lines.append(f"URL:{item.url}")
+    lines.append(f"DESCRIPTION:{_ics_escape(item.title)}")
+    lines += ["END:VEVENT", "END:VCALENDAR"]
+    return ("\r\n".join(_ics_fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
+def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(tz).strftime(fmt)
+
+
+def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
+    """The template context: sections with numbered items, dates in the newsletter's timezone."""
+    tz = options.timezone
+    number = 0
+    sections: list[dict[str, Any]] = []
+    links: list[dict[str, Any]] = []
+    for section in content.sections:
+        items = []
+        for item in section.items:
+            if item.url:
+                number += 1
+                links.append({"number": number, "url": item.url, "title": item.title})
+            entry: dict[str, Any] = {
+                **item.__dict__,
+                "number": number if item.url else None,
+                "published_local": _local(item.published, tz, "%Y-%m-%d %H:%M"),
+                "date_local": _local(item.published, tz, "%m-%d"),
+                "financing": None,
+                "event": None,
+            }
+            fin = item.facts.get("financing")
+            if fin:
+                entry["financing"] = {
+                    "company": fin.get("company") or item.title,
+                    "round": ROUND_LABELS.get(str(fin.get("round")), str(fin.get("round"))),
+                    "amount": fin.get("amount_text") or "undisclosed",
+                    "amount_normalized": money(
+                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")
+                    ),
+                    "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
+                }
+            ev = item.facts.get("event")
+            if ev and ev.get("start"):
+                day = date.fromisoformat(ev["start"])
+                entry["event"] = {
+                    "name": ev.get("name") or item.title,
+                    "date": f"{day:%Y-%m-%d} ({day:%a})",
+                    "place": ev.get("place") or "",
+                    "ics": ics_name(item.id),
+                }
+            items.append(entry)
+        sections.append({"id": section.id, "title": section.title, "items": items})
+    base = options.base_url
+    return {
+        "newsletter": {
+            "title": content.title,
+            "language": options.language,
+            "sender_name": options.sender_name,
+        },
+        "issue": {
+            "period": content.period,
+            "subject": content.subject,
+            "preheader": content.preheader,
+            "date_label": _local(content.window_end, tz, "%Y-%m-%d"),
+            "window_start_label": _local(content.window_start, tz, "%Y-%m-%d"),
+            "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
+            "item_count": content.item_count,
+        },
+        "viewpoint": {"html": content.viewpoint_html, "text": content.viewpoint_text}
+        if content.viewpoint_html
+        else None,
+        "financing_totals": [
+            {**t, "label": money(t["low"], t["high"], t["currency"])}
+            for t in content.financing_totals
+        ],
+        "sections": [s for s in sections if s["items"]],
+        "all_sections": sections,
+        "links": links,
+        "urls": {
+            "unsubscribe": UNSUBSCRIBE_URL,
+            "preferences": PREFERENCES_URL,
+            "archive": f"{base}/archive/{content.period}",
+            "home": base,
+        },
+        "subscriber": {"email": SUBSCRIBER_EMAIL},
+    }
+
+
+def _render_template(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateError(
+            f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}"
+        ) from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
+        ) from exc
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(
+            f"template {_where(exc, name)}: {exc.message} (check the variable names in docs/editors-guide.md)"
+        ) from exc
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(f"template {_where(exc, name)}: refused by the sandbox: {exc}") from exc
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template {_where(exc, name)}: {exc}") from exc
+
+
+def _where(exc: BaseException, fallback: str) -> str:
+    """The template file and line a runtime error happened in (Jinja puts them in the traceback)."""
+    found = fallback
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith((".html", ".txt", ".htm", ".j2")):
+            found = f"{Path(filename).parent.name}/{Path(filename).name}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def inline_css(html: str) -> str:
+    """Inline <style> rules with premailer: no network, media-query !important kept."""
+    return str(
+        Premailer(
+            html,
+            allow_network=False,
+            allow_loading_external_files=False,
+            strip_important=False,
+            keep_style_tags=True,
+            remove_classes=False,
+            disable_validation=True,
+            cssutils_logging_level=logging.CRITICAL,
+        ).transform()
+    )
+
+
+def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> IssueContent:
+    """A smaller issue: shorter summaries, or ``drop`` items fewer, each from the then-largest
+    section."""
+    if summary_chars is not None:
+        sections = [
+            IssueSection(
+                s.id,
+                s.title,
+                [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items],
+                s.available,
+            )
+            for s in content.sections
+        ]
+        return replace(content, sections=sections)
+    kept = [list(s.items) for s in content.sections]
+    for _ in range(drop):
+        max(kept, key=len).pop()
+    sections = [
+        IssueSection(s.id, s.title, items, s.available)
+        for s, items in zip(content.sections, kept, strict=True)
+    ]
+    return replace(content, sections=sections, item_count=sum(len(items) for items in kept))
+
+
+def render_issue(
+    env: SandboxedEnvironment, content: IssueContent, options: RenderOptions
+) -> tuple[RenderedIssue, IssueContent]:
+    """Render HTML and text; shorten the issue until the HTML fits the size budget.
+
+    Returns the rendered parts and the content actually rendered (possibly shortened).
+    """
+    warnings: list[str] = []
+    summary_steps = [160, 80]
+    while True:
+        context = build_context(content, options)
+        html = inline_css(_render_template(env, "email/issue.html", context))
+        size = len(html.encode("utf-8"))
+        if size <= options.html_budget_bytes or content.item_count <= 1:
+            break
+        step = summary_steps.pop(0) if summary_steps else None
+        # Drop about as many items as the excess is worth: one per render (premailer is slow)
+        # made a long issue take hundreds of renders and warnings.
+        excess_items = math.ceil((size - options.html_budget_bytes) * content.item_count / size)
+        drop = min(content.item_count - 1, max(1, excess_items))
+        if step:
+            what = f"summaries cut to {step} characters"
+        else:
+            what = f"{drop} item(s) dropped from the largest sections"
+        warnings.append(
+            f"HTML is {size:,} bytes, over the {options.html_budget_bytes:,} byte budget; {what}"
+        )
+        log.info(warnings[-1])
+        content = _shrink(content, step, drop)
+    text = _render_template(env, "email/issue.txt", context)
+    attachments = calendar_attachments(content, options.sender_domain)
+    return RenderedIssue(
+        html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments
+    ), content
+
+
+def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
+    """One .ics file per upcoming event in the issue (the same bytes every time)."""
+    stamp = datetime.fromisoformat(content.window_end)
+    issue_date = content.issue_date or content.window_end[:10]
+    return [
+        Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
+        for section in content.sections
+        for item in section.items
+        if str((item.facts.get("event") or {}).get("start") or "") >= issue_date
+    ]
+
+
+def _normalize_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out).strip() + "\n"
+
+
+def personalize(part: str, values: dict[str, str]) -> str:
+    """Replace the personal markers in a rendered part."""
+    for marker, value in values.items():
+        part = part.replace(marker, value)
+    return part
+
+
+__all__ = [
+    "IssueItem",
+    "RenderOptions",
+    "RenderedIssue",
+    "build_context",
+    "make_environment",
+    "personalize",
+    "render_issue",
+]

@@ -1,0 +1,1 @@
+"""Feeds in: the only HTTP for feeds and articles, parsing, article text."""

@@ -1,0 +1,1 @@
+"""The database: engine, tables, migrations and every query (the only SQL)."""

@@ -1,0 +1,213 @@
+"""The command line: every command explains itself, works, and fails with one clear line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from newsletter.cli import main
+from newsletter.demo.server import FeedServer
+from newsletter.domain.periods import latest_due_period
+from tests.conftest import write_config
+from tests.helpers import serve_stories
+
+COMMANDS = [
+    [],
+    ["check"],
+    ["issue"],
+    ["issue", "show"],
+    ["issue", "pin"],
+    ["issue", "approve"],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["ingest"],
+    ["build"],
+    ["send"],
+    ["subscribers"],
+    ["subscribers", "add"],
+    ["subscribers", "remove"],
+    ["subscribers", "list"],
+    ["subscribers", "import"],
+    ["subscribers", "export"],
+    ["items"],
+    ["items", "list"],
+    ["feeds"],
+    ["run"],
+    ["demo"],
+    ["worker"],
+    ["status"],
+    ["issue", "resume"],
+    ["issue", "resend"],
+    ["serve"],
+    ["preview-url"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "newsletter")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    # Each command's help says what it does in a sentence, and leaf commands take --config.
+    assert len(result.output.split("\n\n")[1].strip()) > 20
+    if command and command not in (["db"], ["subscribers"], ["items"], ["issue"]):
+        assert "--config" in result.output
+
+
+@pytest.fixture
+def cli_env(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> tuple[dict[str, str], Path, str]:
+    """Environment and feeds.yaml for running the CLI against a loopback feed."""
+    now = datetime.now(UTC)
+    config = write_config(tmp_path, [])
+    from newsletter.config import load_config
+
+    nl = load_config(config).newsletter
+    period = latest_due_period(now, nl.schedule.weekday, nl.schedule.at, nl.tz)
+    config = write_config(tmp_path, [serve_stories(feed_server, period.end)])
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_BASE_URL": "https://news.example.com",
+        "NEWSLETTER_CONFIG": str(config),
+    }
+    return env, config, period.label
+
+
+def run(env: dict[str, str], *args: str) -> Any:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_workflow_through_the_cli(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
+    env, config, period = cli_env
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert "up to date" in run(env, "db", "upgrade").output
+
+    ingested = run(env, "ingest", "--config", str(config))
+    assert ingested.exit_code == 0 and "8 new items" in ingested.output
+    assert "0 new items" in run(env, "ingest").output
+
+    feeds = json.loads(run(env, "feeds", "--format", "json").output)
+    assert feeds[0]["name"] == "Stories" and feeds[0]["items"] == 8
+
+    items = json.loads(run(env, "items", "list", "--format", "json").output)
+    assert len(items) == 8
+    assert {"feed", "title", "link", "published", "section", "section_reason"} <= set(items[0])
+    financing = json.loads(
+        run(env, "items", "list", "--section", "financing", "--format", "json").output
+    )
+    assert {i["title"] for i in financing} == {
+        "Acme Health raises $25M Series B led by Beacon Capital",
+        "康澜生物完成2000万美元A轮融资，云岭资本领投",
+    }
+    assert all("link" in i and "utm_source" not in (i["link"] or "") for i in items)
+
+    built = run(env, "build", "--week", period, "--format", "json")
+    issue = json.loads(built.output)
+    assert issue["period"] == period and issue["item_count"] == 8
+    assert [s["id"] for s in issue["sections"]] == [
+        "hot_topics",
+        "headlines",
+        "financing",
+        "events",
+        "industry",
+        "reports",
+    ]
+    out = tmp_path / "issue.html"
+    assert run(env, "build", "--week", period, "--format", "html", "--out", str(out)).exit_code == 0
+    assert "<html" in out.read_text(encoding="utf-8")
+    text = run(env, "build", "--week", period, "--format", "text").output
+    assert "[1]" in text and "<" not in text.split("Links")[0].replace("<https", "")
+
+    assert run(env, "subscribers", "add", "ann@example.com", "--name", "Ann").exit_code == 0
+    csv_file = tmp_path / "subs.csv"
+    csv_file.write_text("email,name\nwei@example.cn,张伟\nbad-row\n", encoding="utf-8")
+    imported = CliRunner().invoke(main, ["subscribers", "import", str(csv_file)], env=env)
+    assert imported.exit_code == 0 and "1 added" in imported.output and "line 3" in imported.output
+    listed = json.loads(run(env, "subscribers", "list", "--format", "json").output)
+    assert {s["email"]: s["status"] for s in listed} == {
+        "ann@example.com": "active",
+        "wei@example.cn": "active",
+    }
+
+    dry = run(env, "send", "--week", period, "--dry-run")
+    assert "would go to 2 subscriber(s)" in dry.output
+    assert run(env, "send", "--week", period, "--test", "editor@example.com").exit_code == 0
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    sent = run(env, "send", "--week", period)
+    assert sent.exit_code == 0 and "2 sent" in sent.output
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+    assert "already-sent" in run(env, "send", "--week", period).output
+
+    assert run(env, "subscribers", "remove", "ann@example.com").exit_code == 0
+    exported = run(env, "subscribers", "export").output
+    assert "ann@example.com,Ann,unsubscribed" in exported
+
+
+def test_errors_are_one_clear_line(
+    tmp_path: Path, cli_env: tuple[dict[str, str], Path, str]
+) -> None:
+    env, _config, _ = cli_env
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("newsletter:\n  title: X\nsections: []\nfeeds: []\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", "--config", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "bad.yaml" in result.output and "sender" in result.output
+    assert "Traceback" not in result.output
+
+    missing = CliRunner().invoke(main, ["ingest", "--config", str(tmp_path / "nope.yaml")], env=env)
+    assert missing.exit_code == 1 and "file not found" in missing.output
+
+    week = CliRunner().invoke(main, ["build", "--week", "2026-48"], env=env)
+    assert week.exit_code == 1 and "ISO week like 2026-W48" in week.output
+
+    bad_address = CliRunner().invoke(main, ["subscribers", "add", "not-an-address"], env=env)
+    assert bad_address.exit_code == 1 and "not a valid address" in bad_address.output
+
+    bad_env = CliRunner().invoke(main, ["feeds"], env={**env, "NEWSLETTER_SMTP_TLS": "maybe"})
+    assert bad_env.exit_code == 1 and "NEWSLETTER_SMTP_TLS" in bad_env.output
+
+
+def test_worker_status_and_resend_through_the_cli(
+    cli_env: tuple[dict[str, str], Path, str], smtp_server: Any
+) -> None:
+    env, _config, period = cli_env
+    env = {
+        **env,
+        "NEWSLETTER_MAIL_TRANSPORT": "smtp",
+        "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+        "NEWSLETTER_SMTP_PORT": str(smtp_server.port),
+        "NEWSLETTER_SMTP_TLS": "none",
+        "NEWSLETTER_SMTP_CONNECTIONS": "2",
+    }
+    assert run(env, "ingest").exit_code == 0
+    for address in ("a@example.com", "b@example.com"):
+        assert run(env, "subscribers", "add", address).exit_code == 0
+    smtp_server.handler.script["b@example.com"] = [("data", "554 5.6.0 rejected"), "250"]
+    assert "no jobs stored yet" in run(env, "status").output
+    sent = run(env, "send", "--week", period)
+    assert sent.exit_code == 1 and "1 sent, 1 failed" in sent.output
+    status = json.loads(run(env, "status", "--format", "json").output)
+    assert status["issue"]["period"] == period and status["issue"]["status"] == "sent"
+    assert status["issue"]["counts"]["failed"] == 1 and status["issue"]["counts"]["sent"] == 1
+    assert status["issue"]["recent_errors"][0]["email"] == "b@example.com"
+    # Without --week, resend takes the issue that was sent.
+    resend = run(env, "issue", "resend", "--failed")
+    assert resend.exit_code == 0 and "1 failed deliveries queued again" in resend.output
+    worker = run(env, "worker", "--once")
+    assert worker.exit_code == 0
+    status = json.loads(run(env, "status", "--format", "json").output)
+    assert status["issue"]["counts"] == {"sent": 2, "deferred": 0}
+    assert status["issue"]["status"] == "sent"
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["a@example.com", "b@example.com"]

@@ -1,0 +1,146 @@
+"""The scheduler: the weekly job sends once per period, late after a restart, never twice."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from newsletter.cli.scheduler import WEEKLY_JOB, build_scheduler, weekly_job
+from newsletter.demo.server import FeedServer
+from newsletter.domain.periods import latest_due_period
+from newsletter.service.subscribers import add_subscriber
+from tests.helpers import serve_stories
+
+
+@pytest.fixture
+def scheduled(
+    make_app: Any,
+    feed_server: FeedServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> tuple[Any, Path]:
+    """An app whose stories fall in the latest due period; env set as `newsletter run` would see it."""
+    probe = make_app()
+    schedule, tz = probe.config.newsletter.schedule, probe.config.newsletter.tz
+    period = latest_due_period(datetime.now(UTC), schedule.weekday, schedule.at, tz)
+    app = make_app(feeds=[serve_stories(feed_server, period.end)])
+    for email in ("a@example.com", "b@example.com"):
+        add_subscriber(app, email)
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_SECRET_KEY": "test-secret",
+        "NEWSLETTER_MISFIRE_GRACE_HOURS": str(24 * 8),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return app, tmp_path / "feeds.yaml"
+
+
+def outbox(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_weekly_job_sends_the_due_issue_once(scheduled: tuple[Any, Path], tmp_path: Path) -> None:
+    _app, config = scheduled
+    first = weekly_job(str(config))
+    assert first is not None and first.status == "sent" and first.sent == 2
+    second = weekly_job(str(config))
+    assert second is not None and second.status == "already-sent"
+    assert len(outbox(tmp_path)) == 2
+
+
+def test_weekly_job_does_not_send_past_the_grace_time(
+    scheduled: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _app, config = scheduled
+    monkeypatch.setenv("NEWSLETTER_MISFIRE_GRACE_HOURS", "0.001")
+    app, _ = scheduled
+    schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
+    due = latest_due_period(datetime.now(UTC), schedule.weekday, schedule.at, tz)
+    assert weekly_job(str(config), now=due.send_at + timedelta(hours=1)) is None
+    assert outbox(tmp_path) == []
+
+
+def test_two_schedulers_racing_send_one_issue_once(
+    scheduled: tuple[Any, Path], tmp_path: Path
+) -> None:
+    _app, config = scheduled
+    results: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(weekly_job(str(config)))) for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(outbox(tmp_path)) == 2
+    assert sum(r.sent for r in results if r is not None) == 2
+
+
+def test_restart_after_send_time_fires_the_missed_run_once(
+    scheduled: tuple[Any, Path], tmp_path: Path
+) -> None:
+    app, config = scheduled
+    # First process: registers its jobs in the database, then stops before the send time.
+    first = build_scheduler(app, config, blocking=False)
+    first.start(paused=True)
+    job = first.get_job(WEEKLY_JOB)
+    assert job is not None and job.coalesce is True
+    assert job.misfire_grace_time == int(app.settings.misfire_grace_hours * 3600) >= 3600
+    first.shutdown(wait=True)
+    # The machine was off across the send time: the stored next run is now in the past.
+    store = SQLAlchemyJobStore(engine=app.engine, tablename="apscheduler_jobs")
+    store.start(BackgroundScheduler(), "default")
+    stored = store.lookup_job(WEEKLY_JOB)
+    stored.next_run_time = datetime.now(UTC) - timedelta(minutes=30)
+    store.update_job(stored)
+    store.remove_job("poll-feeds")
+
+    # Second process, started after the send time: the stored run fires once, late.
+    done = threading.Event()
+    events: list[JobExecutionEvent] = []
+
+    def listener(event: JobExecutionEvent) -> None:
+        if event.job_id == WEEKLY_JOB:
+            events.append(event)
+            done.set()
+
+    second = build_scheduler(app, config, blocking=False)
+    second.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    second.start()
+    try:
+        assert done.wait(60), "the missed weekly run did not fire"
+    finally:
+        second.shutdown(wait=True)
+    assert len(events) == 1 and events[0].exception is None
+    assert len(outbox(tmp_path)) == 2
+    # A further run for the same period sends nothing.
+    again = weekly_job(str(config))
+    assert again is not None and again.status == "already-sent"
+    assert len(outbox(tmp_path)) == 2
+
+
+def test_draft_job_runs_ahead_of_the_send_time(scheduled: tuple[Any, Path]) -> None:
+    app, config = scheduled
+    scheduler = build_scheduler(app, config, blocking=False)
+    scheduler.start(paused=True)
+    try:
+        draft = scheduler.get_job("draft-issue")
+        weekly = scheduler.get_job(WEEKLY_JOB)
+        assert draft is not None and weekly is not None
+        lead = weekly.next_run_time - draft.next_run_time
+        hours = app.config.newsletter.draft_hours_before
+        assert lead == timedelta(hours=hours) or lead == timedelta(hours=hours - 24 * 7)
+    finally:
+        scheduler.shutdown(wait=False)

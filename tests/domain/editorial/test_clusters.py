@@ -1,0 +1,282 @@
+"""newsletter.domain.editorial.clusters.cluster_ids: one story from several feeds, deterministically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, tokens
+
+S = StoryInput
+ROOT = Path(__file__).resolve().parents[3]
+
+# Unrelated stories: what a real weekly batch looks like around the pairs under test.
+BACKGROUND = [
+    S(101, "CMS finalizes 2027 physician fee schedule", "The rule cuts the conversion factor."),
+    S(102, "Harlow Pharma reports Q3 earnings; revenue up 12%", "Oncology sales grew."),
+    S(103, "国家医保局发布2026年医保目录调整结果", "新增药品91种。"),
+    S(104, "Senate bill would cap pharmacy benefit manager fees", "The bill has support."),
+    S(105, "Arden Bio halts Phase 3 study after interim futility analysis", "Shares fell."),
+    S(106, "第十一批国家药品集采开标，平均降价56%", "涉及多个品种。"),
+]
+
+
+def grouped(a: StoryInput, b: StoryInput, *others: StoryInput) -> bool:
+    mapping = cluster_ids([a, b, *others])
+    return mapping[a.id] == mapping[b.id]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(
+            S(1, "FDA approves Acme's heart drug", url="https://news.example.com/a"),
+            S(2, "Acme wins US nod for cardiology therapy", url="https://news.example.com/a"),
+            id="same link",
+        ),
+        pytest.param(
+            S(1, "FDA Approves Tessaro's Once-Monthly Schizophrenia Injection"),
+            S(2, "FDA approves Tessaro’s once-monthly schizophrenia injection."),
+            id="punctuation and case",
+        ),
+        pytest.param(
+            S(1, "「安济医疗」完成1.2亿元A+轮融资！"),
+            S(2, "安济医疗完成1.2亿元A+轮融资"),
+            id="zh punctuation",
+        ),
+        pytest.param(
+            S(1, "【首发】「晶算智药」完成1500万美元A轮融资"),
+            S(2, "晶算智药完成1500万美元A轮融资"),
+            id="prefix 首发",
+        ),
+        pytest.param(
+            S(1, "速递 | 合源医疗完成近亿元A轮融资"),
+            S(2, "合源医疗完成近亿元A轮融资"),
+            id="prefix 速递",
+        ),
+        pytest.param(
+            S(1, "Exclusive: Wenrui Medical raises $30M Series C"),
+            S(2, "Wenrui Medical raises $30M Series C"),
+            id="prefix Exclusive",
+        ),
+        pytest.param(
+            S(1, "Wenrui Medical raises $30M Series C to expand surgical robots"),
+            S(2, "Wenrui Medical lands $30M Series C to expand its surgical robots"),
+            id="en a few words different",
+        ),
+        pytest.param(
+            S(1, "合源医疗完成近亿元A轮融资，加速布局县域市场"),
+            S(2, "合源医疗完成近亿元A轮融资，加快布局县域市场"),
+            id="zh a few words different",
+        ),
+        pytest.param(
+            S(1, "Acme lands cash for heart monitors", financing_key="acme health|a"),
+            S(2, "Series A for Acme Health as market cools", financing_key="acme health|a"),
+            id="same financing key",
+        ),
+    ],
+)
+def test_same_story_is_grouped(a: StoryInput, b: StoryInput) -> None:
+    assert grouped(a, b)
+    assert grouped(a, b, *BACKGROUND)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(
+            S(1, "FDA approves Corbin Pharma's RSV antibody for infants", "The FDA approved it."),
+            S(2, "FDA approves Lumen's once-weekly insulin", "The FDA approved the insulin."),
+            id="two FDA approvals",
+        ),
+        pytest.param(
+            S(1, "Acme Health raises $25M Series A", "The round was led by Foo Ventures."),
+            S(2, "Beta Bio raises $40M Series A", "The round was led by Bar Capital."),
+            id="two Series A rounds",
+        ),
+        pytest.param(
+            S(1, "「安济医疗」完成1.2亿元A轮融资", "本轮由海川资本领投。"),
+            S(2, "「赛维康生物」完成2.5亿元A轮融资", "本轮由泰和资本领投。"),
+            id="two 融资",
+        ),
+        pytest.param(
+            S(1, "心脉智联获2000万美元B+轮融资", "本轮融资由明岳资本领投。"),
+            S(2, "「澜海生物」完成1亿美元D轮融资", "本轮由新桥资本领投。"),
+            id="two 美元融资",
+        ),
+        pytest.param(
+            S(1, "「明德医药」完成数亿元C轮融资"),
+            S(2, "「精导医疗」完成数亿元C轮融资"),
+            id="two 数亿元C轮融资 in a batch",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="grouped by TF-IDF cosine (0.52) once other items give the shared "
+                "template bigrams a weight; the company names are the only difference",
+            ),
+        ),
+        pytest.param(
+            S(1, "「启辰医疗」完成天使轮融资，金额未披露"),
+            S(2, "「迈科思」完成B轮融资，金额未披露"),
+            id="two 融资 金额未披露 (eval zh-025, zh-029)",
+            marks=pytest.mark.xfail(
+                strict=True, reason="template bigrams give a title overlap of 7/9 >= 0.75"
+            ),
+        ),
+        pytest.param(
+            S(1, "「澜海生物」完成1亿美元D轮融资", financing_key="澜海生物|d"),
+            S(2, "独家 | 瑞博生物完成1.2亿美元C轮融资", financing_key="瑞博生物|c"),
+            id="two 亿美元融资 with different financing keys (eval zh-088, zh-106)",
+        ),
+        pytest.param(
+            S(1, "Acme lands $10M", financing_key="acme|a"),
+            S(2, "Acme lands $30M Series B to expand", financing_key="acme|b"),
+            id="same company, another round",
+        ),
+        pytest.param(
+            S(1, "Acme raises $10M", url="https://a.example.com/1"),
+            S(2, "Bolt raises $12M", url="https://a.example.com/2"),
+            id="different links",
+        ),
+    ],
+)
+def test_different_stories_on_one_topic_are_not_grouped(a: StoryInput, b: StoryInput) -> None:
+    assert not grouped(a, b)
+    assert not grouped(a, b, *BACKGROUND)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="two pairs of different financing stories in the labelled set are merged "
+    "(zh-025 + zh-029 by title overlap, zh-088 + zh-106 by title overlap)",
+)
+def test_labelled_set_stories_stay_apart() -> None:
+    rows = [
+        json.loads(line)
+        for line in (ROOT / "tests" / "data" / "editorial_eval.jsonl")
+        .read_text("utf-8")
+        .splitlines()
+        if line.strip()
+    ]
+    items = [S(n, row["title"], row["summary"]) for n, row in enumerate(rows)]
+    mapping = cluster_ids(items)
+    assert len(set(mapping.values())) == len(items)
+
+
+def test_financing_key_groups_differently_worded_titles() -> None:
+    a = S(1, "Acme Health raises $25M Series A led by Foo", financing_key="Acme Health|a")
+    b = S(2, "Heart-monitoring startup closes round", financing_key="Acme Health|a")
+    c = S(3, "Heart-monitoring startup closes round", financing_key=None, url="https://x/3")
+    mapping = cluster_ids([a, b, c, *BACKGROUND])
+    assert mapping[1] == mapping[2]
+
+
+def test_reworded_story_in_a_realistic_batch() -> None:
+    a = S(
+        1,
+        "Wenrui Medical raises $30M Series C led by Cedarline Capital",
+        "Wenrui Medical, a surgical robotics company, will use the money to expand robot sales "
+        "in Southeast Asia.",
+    )
+    b = S(
+        2,
+        "Surgical robot maker Wenrui Medical raises $30M in Series C",
+        "The Series C round for Wenrui Medical was led by Cedarline Capital; proceeds fund sales "
+        "in Southeast Asia.",
+    )
+    assert grouped(a, b, *BACKGROUND)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with two items every shared token has IDF log(3/3) = 0, so the content cosine is 0 "
+    "and grouping depends on unrelated items being in the batch",
+)
+def test_reworded_story_grouping_does_not_depend_on_unrelated_items() -> None:
+    a = S(
+        1,
+        "Wenrui Medical raises $30M Series C led by Cedarline Capital",
+        "Wenrui Medical, a surgical robotics company, will use the money to expand robot sales "
+        "in Southeast Asia.",
+    )
+    b = S(
+        2,
+        "Surgical robot maker Wenrui Medical raises $30M in Series C",
+        "The Series C round for Wenrui Medical was led by Cedarline Capital; proceeds fund sales "
+        "in Southeast Asia.",
+    )
+    assert grouped(a, b) == grouped(a, b, BACKGROUND[0])
+
+
+def test_transitive_groups_and_singletons() -> None:
+    a = S(5, "Acme raises $10M Series A", url="https://x/1")
+    b = S(9, "Totally reworded headline", url="https://x/1", financing_key="acme|a")
+    c = S(7, "Another headline again", financing_key="acme|a")
+    d = S(3, "FDA approves Lumen's once-weekly insulin")
+    mapping = cluster_ids([a, b, c, d])
+    assert mapping[5] == mapping[9] == mapping[7] != mapping[3]
+    assert set(mapping) == {3, 5, 7, 9}
+
+
+def test_cluster_id_is_derived_from_smallest_member() -> None:
+    mapping = cluster_ids([S(12, "Same title here", url="u"), S(4, "Other", url="u")])
+    expected = "c" + hashlib.sha1(b"4").hexdigest()[:10]
+    assert mapping == {12: expected, 4: expected}
+
+
+def test_deterministic_under_reordering() -> None:
+    items = [
+        S(1, "Exclusive: Wenrui Medical raises $30M Series C"),
+        S(2, "Wenrui Medical raises $30M Series C"),
+        S(3, "【首发】「晶算智药」完成1500万美元A轮融资"),
+        S(4, "晶算智药完成1500万美元A轮融资"),
+        S(5, "FDA approves Lumen's once-weekly insulin"),
+        S(6, "Acme lands cash", financing_key="acme|a"),
+        S(7, "Series A for Acme", financing_key="acme|a"),
+        *BACKGROUND,
+    ]
+    expected = cluster_ids(items)
+    rng = random.Random(20261110)
+    for _ in range(10):
+        shuffled = items[:]
+        rng.shuffle(shuffled)
+        assert cluster_ids(shuffled) == expected
+    assert cluster_ids(tuple(reversed(items))) == expected
+    assert len(set(expected.values())) == len(items) - 3
+
+
+@pytest.mark.parametrize("unrelated_id", [1, 15, 99])
+def test_cluster_id_does_not_depend_on_unrelated_items(unrelated_id: int) -> None:
+    a = S(10, "Exclusive: Wenrui Medical raises $30M Series C")
+    b = S(20, "Wenrui Medical raises $30M Series C")
+    alone = cluster_ids([a, b])
+    assert alone[10] == alone[20]
+    other = S(unrelated_id, "国家医保局发布2026年医保目录调整结果", "新增药品91种。")
+    with_other = cluster_ids([other, a, b])
+    assert with_other[10] == with_other[20] == alone[10]
+    assert with_other[unrelated_id] != alone[10]
+    with_batch = cluster_ids([*BACKGROUND, other, b, a])
+    assert with_batch[10] == with_batch[20] == alone[10]
+
+
+def test_empty_and_single() -> None:
+    assert cluster_ids([]) == {}
+    single = cluster_ids([S(1, "")])
+    assert list(single) == [1]
+
+
+def test_tokens() -> None:
+    assert tokens("Exclusive: Acme Raises $30M") == tokens("Acme Raises $30M")
+    assert tokens("【首发】晶算智药") == tokens("速递 | 晶算智药") == ["晶算", "算智", "智药"]
+    assert tokens("药") == ["药"]
+    assert tokens("the of and") == []
+
+
+def test_long_whitespace_title_is_fast() -> None:
+    started = time.perf_counter()
+    cluster_ids([S(1, " " * 1500 + "a"), S(2, "b")])
+    assert time.perf_counter() - started < 0.1

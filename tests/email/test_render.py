@@ -1,0 +1,369 @@
+"""newsletter.email.render with the real templates: HTML and text parts, escaping, sandbox, budget."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+from datetime import time, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from jinja2.sandbox import SandboxedEnvironment
+
+from newsletter.config import Config, parse_config
+from newsletter.domain.assemble import Candidate, IssueContent, assemble_issue
+from newsletter.domain.periods import period_for_label
+from newsletter.email.mailer import html_values
+from newsletter.email.render import (
+    PERSONAL_MARKERS,
+    PREFERENCES_URL,
+    SUBSCRIBER_EMAIL,
+    UNSUBSCRIBE_URL,
+    RenderedIssue,
+    RenderOptions,
+    make_environment,
+    personalize,
+    render_issue,
+)
+from newsletter.errors import TemplateError
+from tests.conftest import SECTIONS, TEMPLATES, newsletter_block
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PERIOD = period_for_label("2026-W48", 0, time(8, 0), SHANGHAI)
+CONFIG: Config = parse_config(
+    {"newsletter": newsletter_block(), "sections": SECTIONS}, Path("/srv/feeds.yaml")
+)
+OPTIONS = RenderOptions(
+    templates_dir=TEMPLATES,
+    timezone=SHANGHAI,
+    language="zh",
+    sender_name="Test Weekly 测试周报",
+    base_url="https://news.example.com",
+)
+HOSTILE_TITLE = '<script>alert(1)</script> & "quotes"'
+
+
+def candidate(
+    id: int, title: str, section: str, *, url: str | None = "auto", summary: str = "", **kw: object
+) -> Candidate:
+    values: dict[str, object] = {
+        "id": id,
+        "feed": "STAT News",
+        "weight": 1.0,
+        "title": title,
+        "url": f"https://example.com/story/{id}" if url == "auto" else url,
+        "summary": summary or f"Summary of {title}.",
+        "published": PERIOD.end - timedelta(hours=id),
+        "language": "en",
+        "section": section,
+        "reason": "test",
+    }
+    values.update(kw)
+    return Candidate(**values)  # type: ignore[arg-type]
+
+
+def sample_content() -> IssueContent:
+    return assemble_issue(
+        CONFIG,
+        PERIOD,
+        [
+            candidate(1, "CMS finalizes Medicare payment rule", "hot_topics"),
+            candidate(2, "FDA approves first oral GLP-1 pill", "headlines"),
+            candidate(3, HOSTILE_TITLE, "headlines", url='https://example.com/a?x=1&y="2"'),
+            candidate(
+                4,
+                "康澜生物完成2000万美元A轮融资，云岭资本领投",
+                "financing",
+                language="zh",
+                facts={
+                    "financing": {
+                        "company": "康澜生物",
+                        "round": "a",
+                        "amount_low": 2e7,
+                        "amount_high": 2e7,
+                        "currency": "USD",
+                        "amount_text": "2000万美元",
+                        "lead_investors": ["云岭资本"],
+                    }
+                },
+            ),
+            candidate(
+                5,
+                "Digital Health Summit opens registration",
+                "events",
+                url=None,
+                facts={
+                    "event": {
+                        "name": "Digital Health Summit",
+                        "start": "2099-12-10",
+                        "place": "Boston",
+                    }
+                },
+            ),
+            candidate(6, "Same story", "industry", feed="Light", weight=0.5),
+            candidate(7, "Same story!", "industry", feed="Heavy", weight=2.0),
+        ],
+    )
+
+
+Rendered = tuple[RenderedIssue, IssueContent]
+
+
+@pytest.fixture(scope="module")
+def env() -> SandboxedEnvironment:
+    return make_environment(TEMPLATES)
+
+
+@pytest.fixture(scope="module")
+def rendered(env: SandboxedEnvironment) -> Rendered:
+    return render_issue(env, sample_content(), OPTIONS)
+
+
+def parsed_tags(html: str) -> list[tuple[str, dict[str, str]]]:
+    """Start tags and their attributes, as a browser's tokenizer sees them."""
+    tags: list[tuple[str, dict[str, str]]] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    Collector().feed(html)
+    return tags
+
+
+def copy_templates(tmp_path: Path) -> Path:
+    folder = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, folder)
+    return folder
+
+
+def render_with(folder: Path, content: IssueContent | None = None) -> Rendered:
+    options = replace(OPTIONS, templates_dir=folder)
+    return render_issue(make_environment(folder), content or sample_content(), options)
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+
+def test_html_has_language_subject_and_preheader(rendered: Rendered) -> None:
+    result, content = rendered
+    html = result.html
+    assert '<html lang="zh">' in html
+    assert f"<title>{content.subject}</title>" in html
+    preheader = re.search(r'<span class="preheader"[^>]*>(.*?)</span>', html, re.S)
+    assert preheader is not None
+    assert preheader.group(1).strip().startswith("CMS finalizes Medicare payment rule")
+    assert result.warnings == []
+
+
+def test_html_has_every_non_empty_section_and_no_empty_one(rendered: Rendered) -> None:
+    html = rendered[0].html
+    content: IssueContent = rendered[1]
+    for section in content.sections:
+        if section.items:
+            assert f'id="{section.id}"' in html and section.title in html, section.id
+            for item in section.items:
+                if "<" not in item.title:
+                    assert item.title in html
+        else:
+            assert section.title not in html, section.id
+    assert "康澜生物完成2000万美元A轮融资" in html
+    assert "also reported by" in html and "Light" in html  # the duplicate's other source
+
+
+def test_css_is_inlined_and_media_query_important_kept(rendered: Rendered) -> None:
+    html = rendered[0].html
+    masthead = re.search(r'<td class="masthead"[^>]*style="([^"]+)"', html)
+    assert masthead is not None and "background-color:#0b6e6e" in masthead.group(1).replace(" ", "")
+    assert html.count('style="') > 20
+    style = re.search(r"<style[^>]*>(.*?)</style>", html, re.S)
+    assert style is not None
+    media = style.group(1)[style.group(1).index("@media") :]
+    assert "!important" in media and "prefers-color-scheme: dark" in media
+    assert "<link" not in html  # nothing fetched or referenced from the network
+
+
+def test_hostile_title_is_escaped_in_html(rendered: Rendered) -> None:
+    html = rendered[0].html
+    assert "<script>" not in html
+    assert "script" not in [tag for tag, _ in parsed_tags(html)]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    # The quote in the URL cannot break out of the attribute: the link parses back intact.
+    anchors = [attrs for tag, attrs in parsed_tags(html) if tag == "a"]
+    hostile = [a for a in anchors if a.get("href", "").startswith("https://example.com/a?")]
+    assert hostile == [{"href": 'https://example.com/a?x=1&y="2"', "style": hostile[0]["style"]}]
+
+
+def test_dates_are_local(rendered: Rendered) -> None:
+    html = rendered[0].html
+    # Item 1 was published an hour before the Monday 08:00 send in Shanghai: 11-23 07:00 local.
+    assert "11-23" in html
+    assert "2026-11-16 – 2026-11-23" in html
+
+
+def test_markers_are_left_for_personalization(rendered: Rendered) -> None:
+    result = rendered[0]
+    for marker in PERSONAL_MARKERS:
+        assert marker in result.html and marker in result.text, marker
+
+
+# -- text part ----------------------------------------------------------------------------------
+
+
+def test_text_part_has_numbered_links(rendered: Rendered) -> None:
+    text = rendered[0].text
+    content: IssueContent = rendered[1]
+    linked = [i for s in content.sections for i in s.items if i.url]
+    assert "\nLinks\n-----\n" in text
+    links = text.split("\nLinks\n-----\n", 1)[1]
+    for number, item in enumerate(linked, 1):
+        assert f"[{number}] {item.url}\n" in links
+        assert f"* {item.title} [{number}]" in text
+    assert f"[{len(linked) + 1}]" not in text
+    # The item without a link has no number.
+    assert "* [2099-12-10 (Thu), Boston] Digital Health Summit opens registration\n" in text
+
+
+def test_text_part_is_real_text_not_stripped_html(rendered: Rendered) -> None:
+    text = rendered[0].text
+    without_hostile = text.replace(HOSTILE_TITLE, "")
+    assert "<" not in without_hostile and "&lt;" not in text and "&amp;" not in text
+    assert HOSTILE_TITLE in text  # plain text: shown as written, not escaped
+    assert "== Headlines 要闻 ==" in text
+    assert "\n\n\n" not in text and text.endswith("\n")
+    assert "Unsubscribe: %%UNSUBSCRIBE_URL%%" in text
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def test_sandbox_refuses_python_internals(tmp_path: Path) -> None:
+    folder = copy_templates(tmp_path)
+    issue = folder / "email" / "issue.html"
+    issue.write_text(
+        issue.read_text(encoding="utf-8").replace(
+            "<h1>{{ newsletter.title }}</h1>",
+            "<h1>{{ cycler.__init__.__globals__.os.popen('id').read() }}</h1>",
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(TemplateError) as info:
+        render_with(folder)
+    message = str(info.value)
+    assert (
+        message.startswith("template email/issue.html, line ")
+        and "refused by the sandbox" in message
+    )
+    assert "__init__" in message
+
+
+def test_template_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    folder = copy_templates(tmp_path)
+    partial = folder / "email" / "sections" / "events.html"
+    lines = partial.read_text(encoding="utf-8").splitlines()
+    lines.insert(2, "{% if %}")  # becomes line 3
+    partial.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(TemplateError) as info:
+        render_with(folder)
+    message = str(info.value)
+    assert "email/sections/events.html" in message and "line 3" in message
+
+
+def test_undefined_variable_is_an_error(tmp_path: Path) -> None:
+    folder = copy_templates(tmp_path)
+    text = folder / "email" / "issue.txt"
+    text.write_text(
+        "{{ issue.no_such_field }}\n" + text.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    with pytest.raises(TemplateError) as info:
+        render_with(folder)
+    message = str(info.value)
+    assert message.startswith("template email/issue.txt, line 1: ") and "no_such_field" in message
+
+
+def test_missing_template(tmp_path: Path) -> None:
+    folder = copy_templates(tmp_path)
+    (folder / "email" / "issue.txt").unlink()
+    with pytest.raises(TemplateError, match=r"template email/issue.txt not found in"):
+        render_with(folder)
+
+
+def test_missing_templates_folder(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=r"does not exist; check newsletter\.templates"):
+        make_environment(tmp_path / "nowhere")
+
+
+def test_section_without_its_own_partial_uses_the_default(tmp_path: Path) -> None:
+    folder = copy_templates(tmp_path)
+    (folder / "email" / "sections" / "financing.html").unlink()
+    result, _ = render_with(folder)
+    assert "康澜生物完成2000万美元A轮融资" in result.html
+    assert 'class="fin-table"' not in result.html.split("<body", 1)[1]
+
+
+# -- size budget --------------------------------------------------------------------------------
+
+
+def test_size_budget_shortens_the_issue(env: SandboxedEnvironment) -> None:
+    long = "A long summary sentence about digital health policy and payment. " * 20
+    candidates = [
+        candidate(
+            n,
+            # Distinct words per title: these are different stories, not one story told twice.
+            f"Story {n}: " + " ".join(f"topic{n}word{k}" for k in range(30)),
+            section["id"],
+            summary=long,
+        )
+        for n, section in enumerate(SECTIONS * 12, 1)
+    ]
+    content = assemble_issue(CONFIG, PERIOD, candidates)
+    budget = 30_000
+    result, shortened = render_issue(env, content, replace(OPTIONS, html_budget_bytes=budget))
+    assert result.html_bytes <= budget
+    assert len(result.warnings) >= 2
+    assert all(f"over the {budget:,} byte budget" in w for w in result.warnings)
+    assert "summaries cut to 160 characters" in result.warnings[0]
+    assert len(result.warnings) < 10  # a few renders, not one per dropped item
+    rendered_items = sum(len(s.items) for s in shortened.sections)
+    assert shortened.item_count == rendered_items < content.item_count
+    assert all(len(i.summary) <= 81 for s in shortened.sections for i in s.items)
+    # The footer (and its unsubscribe link) survives: nothing is clipped.
+    assert UNSUBSCRIBE_URL in result.html and "Unsubscribe" in result.html
+    linked = sum(1 for s in shortened.sections for i in s.items if i.url)
+    assert f"\n[{linked}] " in result.text and f"[{linked + 1}]" not in result.text
+
+
+def test_issue_within_budget_is_untouched(rendered: Rendered) -> None:
+    result, content = rendered
+    assert result.warnings == [] and content == sample_content()
+    assert result.html_bytes == len(result.html.encode("utf-8")) <= OPTIONS.html_budget_bytes
+
+
+# -- personalization ----------------------------------------------------------------------------
+
+
+def test_personalize_replaces_every_marker(rendered: Rendered) -> None:
+    result = rendered[0]
+    values = {
+        UNSUBSCRIBE_URL: "https://news.example.com/unsubscribe/tok_123",
+        PREFERENCES_URL: "https://news.example.com/preferences/tok_123",
+        SUBSCRIBER_EMAIL: "zhang+news@example.com",
+    }
+    text = personalize(result.text, values)
+    html = personalize(result.html, html_values(values))
+    for part in (text, html):
+        assert not any(marker in part for marker in PERSONAL_MARKERS)
+    assert "Unsubscribe: https://news.example.com/unsubscribe/tok_123" in text
+    assert 'href="https://news.example.com/unsubscribe/tok_123"' in html
+    assert "zhang+news@example.com" in html
+
+
+def test_personal_values_are_escaped_for_html() -> None:
+    part = f'<a href="{UNSUBSCRIBE_URL}">{SUBSCRIBER_EMAIL}</a>'
+    html = personalize(
+        part, html_values({UNSUBSCRIBE_URL: 'x" onclick="y', SUBSCRIBER_EMAIL: "<b>"})
+    )
+    assert html == '<a href="x&quot; onclick=&quot;y">&lt;b&gt;</a>'

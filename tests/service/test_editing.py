@@ -1,0 +1,138 @@
+"""Editor controls: pin, drop, move, approve, hold; the scheduler honours approval and holds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from newsletter.cli.scheduler import send_due
+from newsletter.demo.server import FeedServer
+from newsletter.errors import IssueError
+from newsletter.service.editing import change_item, set_status, show_issue
+from newsletter.service.ingest import ingest
+from newsletter.service.issues import build_issue, resolve_period
+from newsletter.service.subscribers import add_subscriber
+from tests.helpers import serve_stories
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def editor_app(make_app: Any, feed_server: FeedServer) -> Any:
+    """Stories in the due period, two subscribers, approval required."""
+    period = resolve_period(make_app(), now=NOW, due=True)
+    app = make_app(
+        feeds=[serve_stories(feed_server, period.end)],
+        newsletter={"auto_approve": False, "min_items": 1},
+        misfire_grace_hours=24 * 8,
+    )
+    ingest(app)
+    add_subscriber(app, "a@example.com")
+    add_subscriber(app, "b@example.com")
+    return app
+
+
+def item_id(app: Any, period: Any, prefix: str) -> int:
+    built = build_issue(app, period)
+    return next(i.id for s in built.content.sections for i in s.items if i.title.startswith(prefix))
+
+
+def section_of(app: Any, period: Any, item: int) -> str | None:
+    built = build_issue(app, period)
+    return next((s.id for s in built.content.sections for i in s.items if i.id == item), None)
+
+
+def test_pin_drop_move_and_the_change_log(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    orbis = item_id(editor_app, period, "Orbis")
+    fda = item_id(editor_app, period, "FDA approves")
+    change_item(editor_app, period, "move", orbis, "headlines")
+    assert section_of(editor_app, period, orbis) == "headlines"
+    change_item(editor_app, period, "drop", fda, note="duplicate of last week")
+    assert section_of(editor_app, period, fda) is None
+    change_item(editor_app, period, "restore", fda)
+    change_item(editor_app, period, "pin", fda, "hot_topics")
+    built = build_issue(editor_app, period)
+    hot = next(s for s in built.content.sections if s.id == "hot_topics")
+    assert hot.items[0].id == fda and hot.items[0].pinned
+    assert hot.items[0].section_reason == "placed in hot_topics by the editor"
+    view = show_issue(editor_app, period)
+    assert [a.action for a in view.actions] == ["move", "drop", "restore", "pin"]
+    assert view.actions[1].note == "duplicate of last week" and view.actions[0].actor
+
+
+def test_bad_changes_are_refused_clearly(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    with pytest.raises(IssueError, match="no item 999999"):
+        change_item(editor_app, period, "drop", 999999)
+    with pytest.raises(IssueError, match="no section 'gossip'"):
+        change_item(editor_app, period, "move", item_id(editor_app, period, "Orbis"), "gossip")
+    with pytest.raises(IssueError, match="move needs --section"):
+        change_item(editor_app, period, "move", item_id(editor_app, period, "Orbis"))
+
+
+def test_scheduler_waits_for_approval_then_sends_once(editor_app: Any, tmp_path: Path) -> None:
+    assert send_due(editor_app, NOW) is None  # a draft, and auto_approve is off
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+    period = resolve_period(editor_app, now=NOW, due=True)
+    assert set_status(editor_app, period, "approved") == "approved"
+    report = send_due(editor_app, NOW)
+    assert report is not None and report.sent == 2
+    again = send_due(editor_app, NOW)
+    assert again is not None and again.status == "already-sent"
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    with pytest.raises(IssueError, match="no longer"):
+        set_status(editor_app, period, "held")
+
+
+def test_a_held_issue_is_never_sent(editor_app: Any, tmp_path: Path) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    set_status(editor_app, period, "approved")
+    set_status(editor_app, period, "held")
+    assert send_due(editor_app, NOW) is None
+    assert not list((tmp_path / "outbox").glob("*.eml"))
+
+
+def test_a_change_after_approval_needs_a_new_approval(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    set_status(editor_app, period, "approved")
+    change_item(editor_app, period, "drop", item_id(editor_app, period, "Orbis"))
+    assert show_issue(editor_app, period).built.status == "draft"
+    assert send_due(editor_app, NOW) is None
+
+
+def test_approval_keeps_the_approved_content(editor_app: Any, feed_server: FeedServer) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    set_status(editor_app, period, "approved")
+    approved = build_issue(editor_app, period).content.to_dict()
+    # A story arriving after approval is not slipped into the approved issue.
+    from tests.helpers import rss
+
+    feed_server.routes["/stories.xml"].body = rss(
+        [("Late-breaking: a brand new policy story", "late1", period.end - timedelta(minutes=5))]
+    )
+    ingest(editor_app)
+    assert build_issue(editor_app, period).content.to_dict() == approved
+
+
+def test_pin_from_outside_the_week(editor_app: Any, feed_server: FeedServer) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    previous = resolve_period(editor_app, week=_previous_week(period.label))
+    older = item_id(editor_app, period, "Orbis")
+    # Pin an item of this week into the previous week's issue.
+    change_item(editor_app, previous, "pin", older, "headlines")
+    built = build_issue(editor_app, previous)
+    headlines = next(s for s in built.content.sections if s.id == "headlines")
+    assert headlines.items[0].id == older and headlines.items[0].pinned
+
+
+def _previous_week(label: str) -> str:
+    from datetime import date
+
+    year, week = int(label[:4]), int(label[6:])
+    monday = date.fromisocalendar(year, week, 1) - timedelta(days=7)
+    iso = monday.isocalendar()
+    return f"{iso.year}-W{iso.week:02d}"

@@ -1,0 +1,97 @@
+"""Storage: migrations create and upgrade the schema, SQLite runs in WAL, writes are idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import SQLModel, select
+
+from newsletter.storage import db, store
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Feed, Item
+
+
+def test_upgrade_is_idempotent_and_matches_the_models(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    before, after = db.upgrade(engine)
+    assert before is None and after == db.head_revision()
+    assert db.upgrade(engine) == (after, after)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == [], f"models and migrations differ: {diff}"
+    engine.dispose()
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'sub' / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == 10000
+    assert (tmp_path / "sub").is_dir()
+
+
+def test_times_are_stored_in_utc_and_read_back_aware(make_app: Any) -> None:
+    app = make_app()
+    shanghai = datetime(2026, 11, 20, 18, 0, tzinfo=timezone(timedelta(hours=8)))
+    with session_scope(app.engine) as session:
+        feed = Feed(name="F", url="https://example.com/f", section="headlines")
+        session.add(feed)
+        session.flush()
+        session.add(
+            Item(
+                feed_id=feed.id or 0,
+                key="k",
+                title="T",
+                published=shanghai,
+                first_seen=shanghai,
+                content_hash="h",
+            )
+        )
+    with session_scope(app.engine) as session:
+        item = session.exec(select(Item)).one()
+        assert item.published == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+        assert item.published.tzinfo is not None
+
+
+def test_item_insert_ignores_duplicates(make_app: Any) -> None:
+    app = make_app()
+    now = datetime.now(UTC)
+    with session_scope(app.engine) as session:
+        feed = Feed(name="F", url="https://example.com/f", section="headlines")
+        session.add(feed)
+        session.flush()
+        rows = [
+            {
+                "feed_id": feed.id,
+                "key": f"k{i}",
+                "title": f"T{i}",
+                "published": now,
+                "first_seen": now,
+                "content_hash": "h",
+                "summary_html": "",
+                "summary_text": "",
+                "language": "en",
+                "published_source": "feed",
+                "facts": {},
+            }
+            for i in range(3)
+        ]
+        assert store.insert_items(session, rows) == 3
+        assert store.insert_items(session, [*rows, {**rows[0], "key": "k9"}]) == 1
+    with session_scope(app.engine) as session:
+        assert len(session.exec(select(Item)).all()) == 4
+
+
+def test_one_issue_per_period_even_when_created_twice(make_app: Any) -> None:
+    app = make_app()
+    start = datetime(2026, 11, 16, tzinfo=UTC)
+    with session_scope(app.engine) as session:
+        first = store.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
+    with session_scope(app.engine) as session:
+        second = store.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
+    assert first.id == second.id

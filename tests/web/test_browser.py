@@ -1,0 +1,315 @@
+"""Debian's Chromium (Playwright) against a real `newsletter serve` on 127.0.0.1: subscribe,
+confirm from the email the SMTP server caught, preferences, unsubscribe; and the rendered
+issue email and the pages at phone and desktop widths, with nothing overflowing sideways."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from newsletter.config import Settings
+from newsletter.demo.server import FeedServer
+from newsletter.email.mailer import FileTransport
+from newsletter.service.app import App, open_app
+from newsletter.service.ingest import ingest
+from newsletter.service.issues import resolve_period
+from newsletter.service.preview import preview_token
+from newsletter.service.sending import send_issue
+from newsletter.service.subscribers import add_subscriber
+from tests.conftest import write_config
+from tests.helpers import serve_stories
+from tests.smtp_server import SmtpServer, free_port
+from tests.web_helpers import FEEDS, confirm_token, eml_files, parse, subscriber
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WIDTHS = (375, 1200)
+ROOT = Path(__file__).resolve().parents[2]
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+
+# The elements wider than the viewport, for a useful failure message.
+OVERFLOW_JS = """() => {
+  const width = window.innerWidth;
+  const wide = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.right > width + 0.5 && box.width > 0) {
+      wide.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') +
+                ' right=' + Math.round(box.right));
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width,
+          wide: wide.slice(0, 10)};
+}"""
+
+
+class Site:
+    """A running `newsletter serve` with its App (same database) and SMTP server."""
+
+    def __init__(self, base_url: str, app: App, smtp: SmtpServer, log: Path) -> None:
+        self.base_url = base_url
+        self.app = app
+        self.smtp = smtp
+        self.log = log
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"newsletter serve exited with {proc.returncode}:\n{log.read_text()}"
+            )
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"newsletter serve did not answer at {url}:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("serve")
+    config = write_config(folder, FEEDS)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    database = f"sqlite:///{folder / 'web.db'}"
+    with SmtpServer() as smtp:
+        env = {
+            **os.environ,
+            "NEWSLETTER_CONFIG": str(config),
+            "NEWSLETTER_DATA_DIR": str(folder / "data"),
+            "NEWSLETTER_DATABASE_URL": database,
+            "NEWSLETTER_MAIL_TRANSPORT": "smtp",
+            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+            "NEWSLETTER_SMTP_PORT": str(smtp.port),
+            "NEWSLETTER_SMTP_TLS": "none",
+            "NEWSLETTER_SMTP_TIMEOUT": "5",
+            "NEWSLETTER_BASE_URL": base_url,
+            "NEWSLETTER_SECRET_KEY": "browser-test-secret",
+            "NEWSLETTER_PREVIEW_TOKEN": "",
+        }
+        log = folder / "serve.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "newsletter",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=folder,
+            )
+        try:
+            _wait_until_up(f"{base_url}/healthz", proc, log)
+            settings = Settings(
+                data_dir=folder / "data",
+                database_url=database,
+                base_url=base_url,
+                secret_key="browser-test-secret",
+            )
+            app = open_app(settings, config)
+            yield Site(base_url, app, smtp, log)
+            app.engine.dispose()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(str(e)))
+    tab.on(
+        "response",
+        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+    tab.problems = problems
+    yield tab
+    context.close()
+
+
+def fits(tab: Any, what: str) -> dict[str, Any]:
+    """Assert nothing is wider than the viewport; returns the measurement."""
+    measured: dict[str, Any] = tab.evaluate(OVERFLOW_JS)
+    assert measured["scrollWidth"] <= measured["innerWidth"], f"{what} overflows: {measured}"
+    return measured
+
+
+def screenshot(tab: Any, folder: Path, name: str) -> Path:
+    """A full-page screenshot under the test's folder, copied to NEWSLETTER_SCREENSHOTS_DIR."""
+    path = folder / f"{name}.png"
+    tab.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+    extra = os.environ.get("NEWSLETTER_SCREENSHOTS_DIR")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / path.name)
+    return path
+
+
+def _wait_for_mail(smtp: SmtpServer, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(smtp.received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(smtp.received) >= count, "no confirmation email arrived"
+
+
+def test_subscribe_confirm_preferences_unsubscribe(site: Site, page: Any, tmp_path: Path) -> None:
+    page.goto(site.url("/subscribe"))
+    fits(page, "the subscribe page at 375 px")
+    screenshot(page, tmp_path, "subscribe-375")
+    # The honeypot is there for bots, off-screen for people.
+    box = page.locator("#website").bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 0
+    page.fill("#email", "Browser.Reader@Example.com")
+    page.fill("#name", "Browser 读者")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Check your inbox")
+
+    _wait_for_mail(site.smtp, 1)
+    message = site.smtp.received[-1]
+    assert message.rcpt_tos == ["browser.reader@example.com"]
+    token = confirm_token(message.message())
+    text_part = message.message().get_body(("plain",))
+    assert text_part is not None
+    confirm_url = re.search(r"http://\S+/confirm/\S+", text_part.get_content())
+    assert confirm_url is not None and confirm_url.group(0) == site.url(f"/confirm/{token}")
+    row = subscriber(site.app, "browser.reader@example.com")
+    assert row is not None and row.status == "pending"
+
+    page.goto(confirm_url.group(0))  # what a link scanner does too: nothing changes
+    fits(page, "the confirm page")
+    assert subscriber(site.app, "browser.reader@example.com").status == "pending"  # type: ignore[union-attr]
+    page.click("text=Confirm my subscription")
+    page.wait_for_selector("text=Subscription confirmed")
+    row = subscriber(site.app, "browser.reader@example.com")
+    assert row is not None and row.status == "active" and row.confirm_ip == "127.0.0.1"
+    assert row.confirm_user_agent and "Chrome" in row.confirm_user_agent
+
+    page.goto(site.url(f"/preferences/{row.token}"))
+    fits(page, "the preferences page at 375 px")
+    screenshot(page, tmp_path, "preferences-375")
+    for box in page.query_selector_all("input[name=sections]"):
+        if box.get_attribute("value") not in ("financing", "events"):
+            box.uncheck()
+    page.select_option("#language", "zh")
+    page.click("text=Save preferences")
+    page.wait_for_selector("text=Saved.")
+    row = subscriber(site.app, "browser.reader@example.com")
+    assert row is not None and (row.sections, row.locale) == (["financing", "events"], "zh")
+    assert page.is_checked("input[value=financing]") and not page.is_checked(
+        "input[value=headlines]"
+    )
+
+    page.click("text=Unsubscribe from")
+    page.wait_for_selector("text=You are unsubscribed")
+    row = subscriber(site.app, "browser.reader@example.com")
+    assert row is not None and row.status == "unsubscribed" and row.unsubscribed_at
+    assert page.context.cookies() == []  # nothing on the way needed or set a cookie
+    assert page.problems == []  # no script errors, no Content-Security-Policy violations
+
+
+def test_preview_frames_the_issue_under_the_csp(site: Site, page: Any, tmp_path: Path) -> None:
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(site.url(f"/preview?token={preview_token(site.app)}"))
+    page.wait_for_selector("iframe.frame")
+    frame = page.frame_locator("iframe.frame")
+    assert "Test Health Weekly" in frame.locator("h1").inner_text()
+    assert "2 of 2 feeds have not been fetched yet" in page.inner_text("main")
+    screenshot(page, tmp_path, "preview-1200")
+    assert page.problems == []
+
+
+def test_issue_email_at_phone_and_desktop_widths(
+    site: Site, browser: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A real issue built from the loopback feeds and sent with the file transport."""
+    folder = tmp_path_factory.mktemp("issue")
+    with FeedServer() as feeds:
+        probe = open_app(_settings(folder), write_config(folder, []))
+        period = resolve_period(probe, now=datetime.now(UTC), due=True)
+        probe.engine.dispose()
+        app = open_app(_settings(folder), write_config(folder, [serve_stories(feeds, period.end)]))
+        assert ingest(app).new_items == 8
+        add_subscriber(app, "reader@example.com", "Reader 读者")
+        report = send_issue(app, period, FileTransport(folder / "sent"))
+        app.engine.dispose()
+    assert report.sent == 1, report
+    (eml,) = eml_files(folder / "sent")
+    html_part = parse(eml.read_bytes()).get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        tab = context.new_page()
+        tab.set_content(html, wait_until="load")
+        measured = fits(tab, f"the issue email at {width} px")
+        assert measured["innerWidth"] == width
+        shot = screenshot(tab, tmp_path, f"issue-email-{width}")
+        assert shot.exists()
+        context.close()
+
+
+def _settings(folder: Path) -> Settings:
+    return Settings(
+        data_dir=folder / "data",
+        database_url=f"sqlite:///{folder / 'issue.db'}",
+        base_url="https://news.example.com",
+        secret_key="browser-test-secret",
+        allow_private_addresses=True,
+        parse_workers=1,
+        fetch_timeout=5.0,
+    )

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test check lint typecheck format bench eval clean
+.PHONY: install demo test test-fast check lint typecheck format bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,11 @@ install: $(STAMP) ## Create .venv and install the package with its test tools
 demo: $(STAMP) ## Run the whole job offline on bundled sample feeds (writes demo-output/)
 	$(BIN)/newsletter demo --out demo-output
 
-test: $(STAMP) ## Run the test suite
+test: $(STAMP) ## Run the whole test suite (system tests included)
 	$(BIN)/pytest -q
+
+test-fast: $(STAMP) ## The tests without the slow system tests (subprocesses, browser, crash, corpus), on SQLite
+	NEWSLETTER_TEST_POSTGRES_URL= $(BIN)/pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests bench
@@ -38,6 +41,7 @@ bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/perfor
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_build.py
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_limits.py
 
 eval: $(STAMP) ## Precision/recall of the financing and event detectors on the labelled sets
 	$(BIN)/python bench/eval_editorial.py

@@ -48,20 +48,16 @@ from sqlmodel import SQLModel
 
 from newsletter.config import Settings, load_config
 from newsletter.domain.periods import Period, latest_due_period
-from newsletter.email.mailer import (
-    MessageTemplate,
-    SmtpSettings,
-    SmtpTransport,
-    Transport,
-    envelope_address,
-)
+from newsletter.email.compiled import MessageTemplate
+from newsletter.email.headers import envelope_address
 from newsletter.email.tokens import message_id, new_token
+from newsletter.email.transports import SmtpSettings, SmtpTransport, Transport
 from newsletter.service import delivery
 from newsletter.service.app import App, open_app
 from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.service.sending import compose, freeze_issue
-from newsletter.storage import store
 from newsletter.storage.db import session_scope
+from newsletter.storage.queries import issues
 
 TABLES = SQLModel.metadata.tables
 SECRET = "bench-secret"
@@ -212,7 +208,7 @@ def make_issue(folder: Path, now: datetime, scale: float, extra_feeds: int) -> t
 
 def issue_id_of(app: App, period: Period) -> int:
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, period.label)
+        issue = issues.get_issue(session, period.label)
         assert issue is not None and issue.id is not None
         return int(issue.id)
 
@@ -515,7 +511,7 @@ def memory_child(folder: Path, port: int, connections: int, week: str) -> None:
     figures: dict[str, Any] = {"rss_start_kb": rss_kb()}
     app = open_app(settings_for(folder), folder / "feeds.yaml")
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, week)
+        issue = issues.get_issue(session, week)
         assert issue is not None
         period = Period(issue.period, issue.window_end, issue.window_start, issue.window_end)
     built = build_issue(app, period)

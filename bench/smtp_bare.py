@@ -189,9 +189,9 @@ _PARAGRAPH = (
 
 def sample_messages(count: int, size: int = 60_000) -> list[tuple[str, str, bytes]]:
     """``count`` newsletter messages of about ``size`` bytes, built once with
-    ``newsletter.email.mailer.build_message`` and personalized by same-length substitution of the
+    ``newsletter.email.message.build_message`` and personalized by same-length substitution of the
     recipient, Message-ID and unsubscribe token (setup for benchmarks, not measured)."""
-    from newsletter.email.mailer import MessageParts, build_message, list_id, unsubscribe_mailto
+    from newsletter.email.message import MessageParts, build_message, list_id, unsubscribe_mailto
 
     recipient = "subscriber-000000000@example.com"
     token = "T000000000000000000000"

@@ -106,6 +106,13 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 _installed: logging.Handler | None = None
 
 
+def at_least_info(level: str | int) -> str | int:
+    """A long-running process (run, worker, serve) logs at INFO even when the base level is
+    higher; an unknown name is passed on for `configure_logging` to refuse."""
+    resolved = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    return min(resolved, logging.INFO) if isinstance(resolved, int) else level
+
+
 def configure_logging(
     level: str | int, fmt: LogFormat = "text", stream: TextIO | None = None
 ) -> logging.Handler:

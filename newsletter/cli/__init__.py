@@ -1,5 +1,5 @@
 """Entry points: the `newsletter` command and the scheduler wiring."""
 
-from newsletter.cli.commands import main
+from newsletter.cli.main import main
 
 __all__ = ["main"]

@@ -1,5 +1,5 @@
-"""A small threaded HTTP server on 127.0.0.1 that serves feeds, with ETag/304, gzip and latency,
-and the misbehaviours the hostile-feed tests need: trickling bytes, endless or huge bodies."""
+"""A small threaded HTTP server on 127.0.0.1 that serves feeds, with ETag/304, gzip and latency
+(the demo and the benchmarks; the tests add their hostile behaviours in tests/hostile_server.py)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,71 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True
     delay: float = 0.0
-    drip: float = 0.0  # seconds between single bytes of the body (a trickling server)
-    repeat: int = 1  # the body is sent this many times, streamed (never held whole in memory)
-    endless: bool = False  # the body is repeated until the client hangs up (no Content-Length)
-    header_drip: float = 0.0  # seconds between bytes of a header line that never ends
+
+
+class FeedHandler(BaseHTTPRequestHandler):
+    """Answers GET from the owning FeedServer's routes; subclass and override `answer` to
+    serve routes differently (the hostile-feed tests do)."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Httpd
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        feeds = self.server.feeds
+        path = self.path.split("?", 1)[0]
+        with feeds.lock:
+            feeds.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
+            route = feeds.routes.get(path)
+        if feeds.latency:
+            time.sleep(feeds.latency)
+        if route is None:
+            self.reply(404, b"not found", "text/plain", {})
+            return
+        if route.delay:
+            time.sleep(route.delay)
+        self.answer(route)
+
+    def answer(self, route: Route) -> None:
+        """Reply with the route's body, with an ETag and 304 for a matching If-None-Match."""
+        headers = dict(route.headers)
+        if route.etag and route.status == 200:
+            tag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+            headers["ETag"] = tag
+            if self.headers.get("If-None-Match") == tag:
+                self.reply(304, b"", None, {"ETag": tag})
+                return
+        self.reply(route.status, route.body, route.content_type, headers)
+
+    def reply(
+        self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]
+    ) -> None:
+        """One whole reply with a Content-Length."""
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+
+class _Httpd(ThreadingHTTPServer):
+    # A class attribute: it must be set before listen() runs in the constructor.
+    request_queue_size = 256
+    daemon_threads = True
+
+    def __init__(self, feeds: FeedServer, address: tuple[str, int], handler: type[FeedHandler]):
+        self.feeds = feeds
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None  # clients closing keep-alive connections is normal here
 
 
 class FeedServer:
@@ -37,103 +98,14 @@ class FeedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         latency: float = 0.0,
+        handler: type[FeedHandler] = FeedHandler,
     ) -> None:
         self.routes: dict[str, Route] = dict(routes or {})
         self.latency = latency
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._lock = threading.Lock()
-        self._stopped = threading.Event()  # ends streaming replies when the server stops
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                with server._lock:
-                    server.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
-                    route = server.routes.get(path)
-                if server.latency:
-                    time.sleep(server.latency)
-                if route is None:
-                    self._reply(404, b"not found", "text/plain", {})
-                    return
-                if route.delay:
-                    time.sleep(route.delay)
-                if route.header_drip:
-                    self._drip_headers(route.header_drip)
-                    return
-                headers = dict(route.headers)
-                if route.drip or route.repeat != 1 or route.endless:
-                    self._stream(route, headers)
-                    return
-                if route.etag and route.status == 200:
-                    tag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
-                    headers["ETag"] = tag
-                    if self.headers.get("If-None-Match") == tag:
-                        self._reply(304, b"", None, {"ETag": tag})
-                        return
-                self._reply(route.status, route.body, route.content_type, headers)
-
-            def _reply(
-                self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]
-            ) -> None:
-                self.send_response(status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if body:
-                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                        self.wfile.write(body)
-
-            def _stream(self, route: Route, headers: dict[str, str]) -> None:
-                self.send_response(route.status)
-                self.send_header("Content-Type", route.content_type)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                if route.endless:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                else:
-                    self.send_header("Content-Length", str(len(route.body) * route.repeat))
-                self.end_headers()
-                sent = 0
-                with contextlib.suppress(OSError):
-                    while not server._stopped.is_set() and (route.endless or sent < route.repeat):
-                        if route.drip:
-                            for byte in route.body:
-                                if server._stopped.wait(route.drip):
-                                    return
-                                self.wfile.write(bytes([byte]))
-                                self.wfile.flush()
-                        else:
-                            self.wfile.write(route.body)
-                        sent += 1
-
-            def _drip_headers(self, interval: float) -> None:
-                self.close_connection = True
-                with contextlib.suppress(OSError):
-                    self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                    self.wfile.flush()
-                    while not server._stopped.wait(interval):
-                        self.wfile.write(b"a")
-                        self.wfile.flush()
-
-        class QuietServer(ThreadingHTTPServer):
-            # A class attribute: it must be set before listen() runs in the constructor.
-            request_queue_size = 256
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                return None  # clients closing keep-alive connections is normal here
-
-        self._httpd = QuietServer((host, port), Handler)
-        self._httpd.daemon_threads = True
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()  # ends streaming replies when the server stops
+        self._httpd = _Httpd(self, (host, port), handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -158,7 +130,7 @@ class FeedServer:
 
     def stop(self) -> None:
         """Stop serving."""
-        self._stopped.set()
+        self.stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 

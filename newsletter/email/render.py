@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,9 +18,12 @@ from premailer import Premailer
 
 from newsletter.domain.content import IssueContent, IssueItem, IssueSection
 from newsletter.domain.text import clean_html, shorten
+from newsletter.email.calendar import Attachment, calendar_attachments, ics_name
+from newsletter.email.templates import render_template
+from newsletter.email.urls import PREVIEW_TOKEN, archive_url, preferences_url, unsubscribe_url
 from newsletter.errors import TemplateError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("newsletter.render")  # the name operators' log filters know
 
 # Per-subscriber parts are rendered as these markers once, then replaced per message.
 UNSUBSCRIBE_URL = "%%UNSUBSCRIBE_URL%%"
@@ -41,15 +45,6 @@ class RenderOptions:
     base_url: str
     html_budget_bytes: int = 100_000
     sender_domain: str = "localhost"
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A file sent with every copy of the issue (the events' calendar files)."""
-
-    filename: str
-    content_type: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -109,65 +104,6 @@ def money(low: float | None, high: float | None, currency: str | None) -> str:
     if high != low:
         text += f"–{high / 1e6:,.1f}M"
     return text
-
-
-def ics_name(item_id: int) -> str:
-    """The attachment name of an event's calendar file."""
-    return f"event-{item_id}.ics"
-
-
-def _ics_escape(value: str) -> str:
-    # RFC 5545 3.3.11: escape backslash, semicolon, comma and newlines in TEXT values.
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\n", "\\n")
-        .replace("\r", "")
-    )
-
-
-def _ics_fold(line: str) -> str:
-    # RFC 5545 3.1: lines longer than 75 octets are folded with CRLF + space.
-    data = line.encode("utf-8")
-    if len(data) <= 75:
-        return line
-    parts: list[str] = []
-    current = b""
-    for char in line:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > (75 if not parts else 74):
-            parts.append(current.decode("utf-8"))
-            current = b""
-        current += encoded
-    parts.append(current.decode("utf-8"))
-    return "\r\n ".join(parts)
-
-
-def event_ics(item: IssueItem, domain: str, stamp: datetime) -> bytes:
-    """An all-day VEVENT for an upcoming event item (its date is the same in every timezone)."""
-    event = item.facts.get("event") or {}
-    start = date.fromisoformat(event["start"])
-    lines = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//newsletter//events//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:event-{item.id}@{domain}",
-        f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}",
-        f"DTSTART;VALUE=DATE:{start:%Y%m%d}",
-        f"DTEND;VALUE=DATE:{start + timedelta(days=1):%Y%m%d}",
-        f"SUMMARY:{_ics_escape(str(event.get('name') or item.title))}",
-    ]
-    if event.get("place"):
-        lines.append(f"LOCATION:{_ics_escape(str(event['place']))}")
-    if item.url:
-        lines.append(f"URL:{item.url}")
-    lines.append(f"DESCRIPTION:{_ics_escape(item.title)}")
-    lines += ["END:VEVENT", "END:VCALENDAR"]
-    return ("\r\n".join(_ics_fold(line) for line in lines) + "\r\n").encode("utf-8")
 
 
 def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
@@ -245,60 +181,30 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
         "urls": {
             "unsubscribe": UNSUBSCRIBE_URL,
             "preferences": PREFERENCES_URL,
-            "archive": f"{base}/archive/{content.period}",
+            "archive": archive_url(base, content.period),
             "home": base,
         },
         "subscriber": {"email": SUBSCRIBER_EMAIL},
     }
 
 
-def _render_template(env: SandboxedEnvironment, name: str, context: dict[str, Any]) -> str:
-    try:
-        return env.get_template(name).render(context)
-    except jinja2.TemplateNotFound as exc:
-        raise TemplateError(
-            f"template {exc.name} not found in {env.loader.searchpath if isinstance(env.loader, jinja2.FileSystemLoader) else 'templates'}"
-        ) from exc
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(
-            f"template {exc.filename or exc.name}, line {exc.lineno}: {exc.message}"
-        ) from exc
-    except jinja2.UndefinedError as exc:
-        raise TemplateError(
-            f"template {_where(exc, name)}: {exc.message} (check the variable names in docs/editors-guide.md)"
-        ) from exc
-    except jinja2.exceptions.SecurityError as exc:
-        raise TemplateError(f"template {_where(exc, name)}: refused by the sandbox: {exc}") from exc
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"template {_where(exc, name)}: {exc}") from exc
-
-
-def _where(exc: BaseException, fallback: str) -> str:
-    """The template file and line a runtime error happened in (Jinja puts them in the traceback)."""
-    found = fallback
-    tb = exc.__traceback__
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".html", ".txt", ".htm", ".j2")):
-            found = f"{Path(filename).parent.name}/{Path(filename).name}, line {tb.tb_lineno}"
-        tb = tb.tb_next
-    return found
+# premailer's defaults fetch <link rel=stylesheet> while rendering and drop !important inside
+# @media (dark mode and responsive rules lose): PITFALLS.md. The <style> block stays for the
+# clients that read it.
+PREMAILER_OPTIONS: dict[str, Any] = {
+    "allow_network": False,
+    "allow_loading_external_files": False,
+    "strip_important": False,
+    "keep_style_tags": True,
+    "remove_classes": False,
+    "disable_validation": True,
+    "cssutils_logging_level": logging.CRITICAL,
+}
 
 
 def inline_css(html: str) -> str:
     """Inline <style> rules with premailer: no network, media-query !important kept."""
-    return str(
-        Premailer(
-            html,
-            allow_network=False,
-            allow_loading_external_files=False,
-            strip_important=False,
-            keep_style_tags=True,
-            remove_classes=False,
-            disable_validation=True,
-            cssutils_logging_level=logging.CRITICAL,
-        ).transform()
-    )
+    return str(Premailer(html, **PREMAILER_OPTIONS).transform())
 
 
 def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> IssueContent:
@@ -336,7 +242,7 @@ def render_issue(
     summary_steps = [160, 80]
     while True:
         context = build_context(content, options)
-        html = inline_css(_render_template(env, "email/issue.html", context))
+        html = inline_css(render_template(env, "email/issue.html", context))
         size = len(html.encode("utf-8"))
         if size <= options.html_budget_bytes or content.item_count <= 1:
             break
@@ -354,23 +260,11 @@ def render_issue(
         )
         log.info(warnings[-1])
         content = _shrink(content, step, drop)
-    text = _render_template(env, "email/issue.txt", context)
+    text = render_template(env, "email/issue.txt", context)
     attachments = calendar_attachments(content, options.sender_domain)
     return RenderedIssue(
         html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments
     ), content
-
-
-def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
-    """One .ics file per upcoming event in the issue (the same bytes every time)."""
-    stamp = datetime.fromisoformat(content.window_end)
-    issue_date = content.issue_date or content.window_end[:10]
-    return [
-        Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
-        for section in content.sections
-        for item in section.items
-        if str((item.facts.get("event") or {}).get("start") or "") >= issue_date
-    ]
 
 
 def _normalize_text(text: str) -> str:
@@ -390,12 +284,34 @@ def personalize(part: str, values: dict[str, str]) -> str:
     return part
 
 
+def html_values(values: dict[str, str]) -> dict[str, str]:
+    """Escape personal values for the HTML part."""
+    return {k: escape(v, quote=True) for k, v in values.items()}
+
+
+def marker_values(unsubscribe: str, preferences: str, email: str) -> dict[str, str]:
+    """What the three personal markers become, as plain text (``html_values`` for HTML)."""
+    return {UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences, SUBSCRIBER_EMAIL: email}
+
+
+def preview_values(base_url: str) -> dict[str, str]:
+    """The personal markers as a preview shows them: links with a token no subscriber has."""
+    return marker_values(
+        unsubscribe_url(base_url, PREVIEW_TOKEN),
+        preferences_url(base_url, PREVIEW_TOKEN),
+        "preview@example.com",
+    )
+
+
 __all__ = [
     "IssueItem",
     "RenderOptions",
     "RenderedIssue",
     "build_context",
+    "html_values",
     "make_environment",
+    "marker_values",
     "personalize",
+    "preview_values",
     "render_issue",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import trafilatura
 
@@ -11,20 +12,20 @@ from newsletter.errors import FeedError
 
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
 MAX_PARAGRAPHS = 60
+# The article's own prose: no comments, tables or link lists, and precision over recall.
+EXTRACT_OPTIONS: dict[str, Any] = {
+    "include_comments": False,
+    "include_tables": False,
+    "include_links": False,
+    "favor_precision": True,
+    "deduplicate": True,
+}
 
 
 def article_paragraphs(html: bytes, url: str) -> list[str]:
     """The main text of an article page as paragraphs; FeedError when there is none."""
     try:
-        text = trafilatura.extract(
-            html,
-            url=url,
-            include_comments=False,
-            include_tables=False,
-            include_links=False,
-            favor_precision=True,
-            deduplicate=True,
-        )
+        text = trafilatura.extract(html, url=url, **EXTRACT_OPTIONS)
     except (ValueError, TypeError) as exc:  # lxml refuses some inputs outright
         raise FeedError(f"cannot read the article page {url}: {exc}") from exc
     if not text:

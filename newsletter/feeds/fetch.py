@@ -1,49 +1,34 @@
-"""The only feed HTTP: conditional GET with httpx, time/size/redirect limits and address checks.
-
-Address checks happen twice on every hop: ``check_address`` refuses a URL whose host resolves
-to a non-public address before any request, and the client's transport (``make_client``)
-resolves the host once more when it opens a connection, checks every address and connects to
-the checked IP itself. The second check is the one that counts: DNS may answer differently
-between the two (DNS rebinding), and the operating system never resolves the name again.
-TLS still verifies the certificate for the host name (httpcore passes it as SNI), and the
-Host header is unchanged.
-"""
+"""The only feed HTTP: conditional GET with httpx, time/size/redirect limits; addresses are
+checked on every hop by ``guard`` (before the request and again when a connection opens)."""
 
 from __future__ import annotations
 
-import contextvars
-import ipaddress
-import socket
-import ssl
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-import httpcore
 import httpx
 
 from newsletter import PRODUCT, __version__
+from newsletter.domain.retry import parse_retry_after
 from newsletter.errors import FeedError
+from newsletter.feeds.guard import (
+    ALLOW_PRIVATE,
+    DEADLINE,
+    AddressRefused,
+    GuardedTransport,
+    check_address,
+)
 
 USER_AGENT = f"{PRODUCT}/{__version__} (RSS/Atom weekly digest; python-httpx)"
 MAX_REDIRECTS = 5
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 PERMANENT_REDIRECTS = (301, 308)  # RFC 9110 §15.4.2 and §15.4.9: update stored links
-MAX_RETRY_AFTER = timedelta(days=7)
 INFLATE_CHUNK = 256 * 1024  # a server cannot park a feed for longer than this
-# Request extension read by GuardedTransport: may this request connect to a private address?
-ALLOW_PRIVATE = "newsletter.allow_private"
-# The monotonic time by which the current fetch must end; read by every socket read and write.
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "newsletter_fetch_deadline", default=None
-)
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: an IPv4 address inside IPv6
 
 
 @dataclass(frozen=True)
@@ -117,219 +102,6 @@ class FeedHTTPError(FeedError):
         return self.status == 410
 
 
-class AddressRefused(httpcore.ConnectError):
-    """The transport refused to connect: the host resolved to a non-public address."""
-
-
-# ---- addresses ----------------------------------------------------------------------------
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """The IP addresses of a host, in the resolver's order, without duplicates.
-
-    A module-level function so tests can stand in for DNS (monkeypatch ``fetch.resolve_host``).
-    """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    found: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in found:
-            found.append(address)
-    return found
-
-
-def is_public_address(address: IPAddress) -> bool:
-    """True for a global unicast address: not loopback, private, link-local (169.254.169.254),
-    carrier-grade NAT (100.64/10), unspecified, multicast or reserved, and no IPv6 address that
-    carries such an IPv4 address inside it (::ffff:127.0.0.1, 6to4, Teredo, NAT64)."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded: ipaddress.IPv4Address | None = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address.teredo is not None:
-            embedded = address.teredo[1]
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None and not is_public_address(embedded):
-            return False
-    return not (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_unspecified
-        or address.is_reserved
-        or not address.is_global
-    )
-
-
-def _refusal(host: str, address: str) -> str:
-    return (
-        f"host {host!r} resolves to non-public address {address}; "
-        "set NEWSLETTER_ALLOW_PRIVATE_ADDRESSES=true (or allow_private: true on the feed in "
-        "feeds.yaml) to allow it"
-    )
-
-
-def public_addresses(host: str, port: int) -> list[str]:
-    """Resolve a host and return its addresses, all of them public; AddressRefused otherwise."""
-    try:
-        addresses = resolve_host(host, port)
-    except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from exc
-    if not addresses:
-        raise httpcore.ConnectError(f"cannot resolve host {host!r}: no addresses")
-    for text in addresses:
-        # A scoped IPv6 address ("fe80::1%eth0") is link-local anyway; drop the scope to parse.
-        if not is_public_address(ipaddress.ip_address(text.split("%", 1)[0])):
-            raise AddressRefused(_refusal(host, text))
-    return addresses
-
-
-def check_address(url: str, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs, and hosts that resolve to private/loopback addresses unless allowed."""
-    try:
-        parts = urlsplit(url)
-        hostname = parts.hostname
-        port = parts.port
-    except ValueError as exc:
-        raise FeedError(f"URL must be http or https, got {url!r} ({exc})") from exc
-    if parts.scheme not in ("http", "https") or not hostname:
-        raise FeedError(f"URL must be http or https, got {url!r}")
-    if allow_private:
-        return
-    try:
-        public_addresses(hostname, port or (443 if parts.scheme == "https" else 80))
-    except AddressRefused as exc:
-        raise FeedError(str(exc)) from exc
-    except httpcore.ConnectError as exc:
-        raise FeedError(str(exc)) from exc
-
-
-# ---- the transport ------------------------------------------------------------------------
-
-
-def _remaining(timeout: float | None, error: type[Exception]) -> float | None:
-    """This read's timeout, shortened to what is left of the fetch's total time."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise error("total time limit exceeded")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose reads and writes never outlive the current fetch's deadline.
-
-    httpx's timeouts are per read, so a server sending one byte per second (in the headers as
-    much as in the body) would otherwise hold a fetch forever.
-    """
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout)
-        )
-        return _DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> object:
-        return self._inner.get_extra_info(info)
-
-
-class _Backend(httpcore.NetworkBackend):
-    """Opens TCP connections; with ``check`` it resolves the host itself, refuses non-public
-    addresses and connects to the address it checked (never to a name the OS resolves again)."""
-
-    def __init__(self, check: bool) -> None:
-        self.check = check
-        self._sync = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        timeout = _remaining(timeout, httpcore.ConnectTimeout)
-        if not self.check:
-            stream = self._sync.connect_tcp(host, port, timeout, local_address, socket_options)
-            return _DeadlineStream(stream)
-        error: Exception | None = None
-        for address in public_addresses(host, port):
-            try:
-                stream = self._sync.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc  # try the next address, as socket.create_connection does
-                continue
-            return _DeadlineStream(stream)
-        assert error is not None
-        raise error
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("feeds are never fetched over a Unix socket")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-def _http_transport(backend: _Backend, limits: httpx.Limits) -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(limits=limits)
-    # httpx has no public way to pass an httpcore network backend: swap the (still unused)
-    # connection pool for one built the same way with ours.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(),
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=backend,
-    )
-    return transport
-
-
-class GuardedTransport(httpx.BaseTransport):
-    """Two connection pools: one that checks every address it connects to, and one (for
-    requests carrying the ALLOW_PRIVATE extension) that does not. Separate pools, so a
-    connection opened for an allowed intranet feed is never reused by a checked request."""
-
-    def __init__(self, limits: httpx.Limits, allow_private: bool = False) -> None:
-        self.allow_private = allow_private
-        self._checked = _http_transport(_Backend(check=True), limits)
-        self._open = _http_transport(_Backend(check=False), limits)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        allowed = bool(request.extensions.get(ALLOW_PRIVATE, self.allow_private))
-        return (self._open if allowed else self._checked).handle_request(request)
-
-    def close(self) -> None:
-        self._checked.close()
-        self._open.close()
-
-
 def make_client(limits: FetchLimits, max_connections: int = 20) -> httpx.Client:
     """An httpx client for feeds: our User-Agent, address checks on every connection, no
     automatic redirects or decompression."""
@@ -343,26 +115,6 @@ def make_client(limits: FetchLimits, max_connections: int = 20) -> httpx.Client:
 
 
 # ---- fetching -----------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (RFC 9110 §10.2.3: seconds or an HTTP date) as a delay from now,
-    between zero and MAX_RETRY_AFTER; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        # Nine digits are over thirty years; longer strings are not worth converting.
-        delay = timedelta(seconds=int(value)) if len(value) <= 9 else MAX_RETRY_AFTER
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)  # RFC 9110 §5.6.7: HTTP dates are GMT
-        delay = when - now
-    return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
 
 
 def _too_large(max_bytes: int, detail: str = "") -> FeedError:
@@ -397,39 +149,44 @@ def _read_into(
         # Refuse before reading: the server says how big the body is.
         raise _too_large(max_bytes, f" (the server announced {int(declared):,} bytes)")
     total = 0
-    for raw in response.iter_raw():
-        if time.monotonic() > deadline:
-            raise FeedError("body took too long to arrive (total time limit exceeded)")
-        if decoder is None:
-            total += len(raw)
-            if total > max_bytes:
-                raise _too_large(max_bytes)
-            chunks.append(raw)
-            continue
-        while raw:
-            # Inflate in small pieces: one call asked for megabytes allocates (and resizes)
-            # a buffer that large, doubling the peak for a gzip bomb.
-            try:
-                data = decoder.decompress(raw, min(INFLATE_CHUNK, max_bytes + 1 - total))
-            except zlib.error as exc:
-                raise FeedError(f"corrupt {encoding} body: {exc}") from exc
-            total += len(data)
-            if total > max_bytes:
-                raise _too_large(max_bytes, " (decompressed)")
-            chunks.append(data)
-            if not data and decoder.unconsumed_tail == raw:
-                break  # no progress (the stream ended): the rest is trailing garbage
-            raw = decoder.unconsumed_tail
-    if decoder is not None:
-        try:
-            tail = decoder.flush()
-        except zlib.error as exc:
-            raise FeedError(f"corrupt {encoding} body: {exc}") from exc
-        total += len(tail)
+    detail = "" if decoder is None else " (decompressed)"
+    for data in _pieces(response, decoder, encoding, deadline, max_bytes):
+        total += len(data)
         if total > max_bytes:
-            raise _too_large(max_bytes, " (decompressed)")
-        chunks.append(tail)
+            raise _too_large(max_bytes, detail)
+        chunks.append(data)
     return b"".join(chunks)
+
+
+def _pieces(
+    response: httpx.Response,
+    decoder: zlib._Decompress | None,
+    encoding: str,
+    deadline: float,
+    max_bytes: int,
+) -> Iterator[bytes]:
+    """The body as it arrives, inflated by ``decoder`` (if any) in small pieces, never past
+    one byte over ``max_bytes`` in all: one call asked for megabytes allocates (and resizes) a
+    buffer that large, doubling the peak for a gzip bomb."""
+    inflated = 0
+    try:
+        for raw in response.iter_raw():
+            if time.monotonic() > deadline:
+                raise FeedError("body took too long to arrive (total time limit exceeded)")
+            if decoder is None:
+                yield raw
+                continue
+            while raw:
+                data = decoder.decompress(raw, min(INFLATE_CHUNK, max_bytes + 1 - inflated))
+                inflated += len(data)
+                yield data
+                if not data and decoder.unconsumed_tail == raw:
+                    break  # no progress (the stream ended): the rest is trailing garbage
+                raw = decoder.unconsumed_tail
+        if decoder is not None:
+            yield decoder.flush()
+    except zlib.error as exc:
+        raise FeedError(f"corrupt {encoding} body: {exc}") from exc
 
 
 def _short(url: str, limit: int = 200) -> str:
@@ -475,7 +232,7 @@ def fetch_feed(
     leading_permanent = True
     # httpx timeouts are per read; a trickling server also gets a total deadline.
     deadline = time.monotonic() + limits.total_seconds
-    token = _DEADLINE.set(deadline)
+    token = DEADLINE.set(deadline)
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             private_ok = limits.allows_private(current)
@@ -530,4 +287,4 @@ def fetch_feed(
                 raise FeedError(f"cannot fetch {current}: {exc.__class__.__name__}: {exc}") from exc
         raise FeedError(f"more than {MAX_REDIRECTS} redirects starting at {url}")
     finally:
-        _DEADLINE.reset(token)
+        DEADLINE.reset(token)

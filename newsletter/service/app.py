@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
 from newsletter.config import Config, FeedConfig, Settings, load_config
-from newsletter.email.mailer import FileTransport, SmtpSettings, SmtpTransport, Transport
 from newsletter.email.render import RenderOptions
+from newsletter.email.transports import FileTransport, SmtpSettings, SmtpTransport, Transport
 from newsletter.errors import ConfigError
 from newsletter.storage import db
+from newsletter.storage.db import Engine
+
+MailTransport = Transport
+"""The mail transport's interface, for entry points that hand one to the services."""
 
 
 @dataclass
@@ -75,7 +77,8 @@ class App:
 def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool = True) -> App:
     """Load feeds.yaml, open the database and bring its schema up to date."""
     path = config_path or settings.config
-    if not path.exists() and config_path is None and not os.environ.get("NEWSLETTER_CONFIG"):
+    # Only the default ./feeds.yaml gets the hint; a path the user named is reported as it is.
+    if not path.exists() and config_path is None and "config" not in settings.model_fields_set:
         raise ConfigError(
             f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG"
         )

@@ -12,19 +12,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlmodel import col, func, select
-
 from newsletter.domain.periods import PERIOD_RE
-from newsletter.email.mailer import html_values
-from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.domain.statuses import DeliveryStatus, IssueStatus
+from newsletter.email.render import html_values, marker_values, personalize
+from newsletter.email.urls import archive_url, subscribe_url
 from newsletter.errors import IssueError
 from newsletter.service.app import App
 from newsletter.storage.db import session_scope
-from newsletter.storage.models import Click, Delivery, Issue, Link, Subscriber, utcnow
+from newsletter.storage.models import utcnow
+from newsletter.storage.queries import deliveries, issues, links, subscribers
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-DELIVERY_STATUSES = ("sent", "failed", "bounced", "skipped", "queued")
+DELIVERY_STATUSES = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.BOUNCED,
+    DeliveryStatus.SKIPPED,
+    DeliveryStatus.QUEUED,
+)
 _ANY_MARKER = re.compile(r"%%[A-Z_]{1,40}%%")
 # Characters XML 1.0 cannot carry at all (ElementTree would write them and break the feed).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -100,12 +105,6 @@ def _titles(content: dict[str, Any], limit: int = 5) -> tuple[str, ...]:
 def sent_issues(app: App, limit: int | None = None) -> list[ArchiveEntry]:
     """Sent issues, newest first."""
     with session_scope(app.engine) as session:
-        stmt = (
-            select(Issue)
-            .where(Issue.status == "sent")
-            .order_by(col(Issue.period).desc())
-            .limit(limit)
-        )
         return [
             ArchiveEntry(
                 period=issue.period,
@@ -114,18 +113,14 @@ def sent_issues(app: App, limit: int | None = None) -> list[ArchiveEntry]:
                 item_count=int((issue.content or {}).get("item_count") or 0),
                 titles=_titles(issue.content or {}),
             )
-            for issue in session.exec(stmt).all()
+            for issue in issues.latest_issues(session, limit, IssueStatus.SENT)
         ]
 
 
 def neutral_values(app: App) -> dict[str, str]:
     """What the personal markers become on a public page (plain text; escape for HTML)."""
-    subscribe = f"{app.settings.base_url}/subscribe"
-    return {
-        UNSUBSCRIBE_URL: subscribe,
-        PREFERENCES_URL: subscribe,
-        SUBSCRIBER_EMAIL: "your address",
-    }
+    subscribe = subscribe_url(app.settings.base_url)
+    return marker_values(subscribe, subscribe, "your address")
 
 
 def archive_html(app: App, period: str) -> str:
@@ -133,8 +128,8 @@ def archive_html(app: App, period: str) -> str:
     if not is_period(period):
         raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
     with session_scope(app.engine) as session:
-        issue = session.exec(select(Issue).where(Issue.period == period)).first()
-        if issue is None or issue.status != "sent" or not issue.html:
+        issue = issues.get_issue(session, period)
+        if issue is None or issue.status != IssueStatus.SENT or not issue.html:
             raise IssueNotFoundError(f"no sent issue {period}")
         html = issue.html
     # Any other marker (a click link's subscriber marker) becomes empty: anonymous.
@@ -163,15 +158,15 @@ def archive_atom(app: App, limit: int = 50) -> bytes:
         return element
 
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    sub(feed, "id", f"{base}/archive")
+    sub(feed, "id", archive_url(base))
     sub(feed, "title", f"{title} archive")
     sub(feed, "updated", _iso(entries[0].sent_at if entries else utcnow()))
     sub(feed, "link", rel="self", type="application/atom+xml", href=f"{base}/archive.atom")
-    sub(feed, "link", rel="alternate", type="text/html", href=f"{base}/archive")
+    sub(feed, "link", rel="alternate", type="text/html", href=archive_url(base))
     author = sub(feed, "author")
     sub(author, "name", app.config.newsletter.sender.name)
     for entry in entries:
-        url = f"{base}/archive/{entry.period}"
+        url = archive_url(base, entry.period)
         node = sub(feed, "entry")
         sub(node, "id", url)
         sub(node, "title", entry.subject or f"{title} {entry.period}")
@@ -192,9 +187,9 @@ def archive_atom(app: App, limit: int = 50) -> bytes:
 def recent_issues(app: App, limit: int = 10) -> list[IssueSummary]:
     """The latest issues of any status, newest period first."""
     with session_scope(app.engine) as session:
-        stmt = select(Issue).order_by(col(Issue.period).desc()).limit(limit)
         return [
-            IssueSummary(i.period, i.status, i.subject, i.sent_at) for i in session.exec(stmt).all()
+            IssueSummary(i.period, i.status, i.subject, i.sent_at)
+            for i in issues.latest_issues(session, limit)
         ]
 
 
@@ -204,45 +199,17 @@ def issue_stats(app: App, period: str) -> IssueStats:
     if not is_period(period):
         raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
     with session_scope(app.engine) as session:
-        issue = session.exec(select(Issue).where(Issue.period == period)).first()
+        issue = issues.get_issue(session, period)
         if issue is None or issue.id is None:
             raise IssueNotFoundError(f"no issue {period}")
-        counts = dict.fromkeys(DELIVERY_STATUSES, 0)
-        rows = session.exec(
-            select(Delivery.status, func.count())
-            .where(Delivery.issue_id == issue.id)
-            .group_by(col(Delivery.status))
-        ).all()
-        for status, count in rows:
-            counts[status] = counts.get(status, 0) + int(count)
+        counts: dict[str, int] = dict.fromkeys(DELIVERY_STATUSES, 0)
+        for status, count in deliveries.delivery_counts(session, issue.id).to_dict().items():
+            counts[status] = counts.get(status, 0) + count
         start = issue.frozen_at or issue.sent_at
         unsubscribes = 0
         if start is not None:
-            following = session.exec(
-                select(func.min(col(Issue.frozen_at))).where(
-                    col(Issue.period) > period, col(Issue.frozen_at).is_not(None)
-                )
-            ).one()
-            stmt = (
-                select(func.count())
-                .select_from(Subscriber)
-                .where(col(Subscriber.unsubscribed_at) >= start)
-            )
-            if following is not None:
-                stmt = stmt.where(col(Subscriber.unsubscribed_at) < following)
-            unsubscribes = int(session.exec(stmt).one())
-        links = [
-            LinkStat(link.url, link.clicks)
-            for link in session.exec(
-                select(Link)
-                .where(Link.issue_id == issue.id)
-                .order_by(col(Link.clicks).desc(), col(Link.id))
-            ).all()
-        ]
-        day = sa.func.date(col(Click.created_at))
-        by_day = session.exec(
-            select(day, func.count()).where(Click.issue_id == issue.id).group_by(day).order_by(day)
-        ).all()
+            following = issues.next_frozen_after(session, period)
+            unsubscribes = subscribers.unsubscribed_between(session, start, following)
         return IssueStats(
             period=issue.period,
             subject=issue.subject,
@@ -251,8 +218,10 @@ def issue_stats(app: App, period: str) -> IssueStats:
             sent_at=issue.sent_at,
             deliveries=counts,
             unsubscribes=unsubscribes,
-            links=links,
-            clicks_by_day=[(str(d), int(n)) for d, n in by_day],
+            links=[
+                LinkStat(link.url, link.clicks) for link in links.issue_links(session, issue.id)
+            ],
+            clicks_by_day=links.clicks_by_day(session, issue.id),
         )
 
 

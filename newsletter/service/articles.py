@@ -10,7 +10,7 @@ from newsletter.feeds.extract import article_paragraphs
 from newsletter.feeds.fetch import FetchLimits, Validators, fetch_feed, make_client
 from newsletter.service.app import App
 from newsletter.storage.db import session_scope
-from newsletter.storage.models import Item
+from newsletter.storage.queries import items
 
 log = logging.getLogger(__name__)
 TEASER_CHARS = 600  # a feed summary shorter than this is a teaser: fetch the article
@@ -23,7 +23,7 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[str],
     to_fetch: list[tuple[int, str]] = []
     with session_scope(app.engine) as session:
         for item_id in item_ids:
-            item = session.get(Item, item_id)
+            item = items.get_item(session, item_id)
             if item is None:
                 continue
             if item.article_text:
@@ -55,11 +55,7 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[str],
                 status = f"error: {exc}"[:300]
                 log.info("article for item %d not fetched: %s", item_id, exc)
             with session_scope(app.engine) as session:
-                item = session.get(Item, item_id)
-                if item is not None:
-                    item.article_text = "\n\n".join(paragraphs) or None
-                    item.article_status = status
-                    session.add(item)
+                items.set_article(session, item_id, "\n\n".join(paragraphs) or None, status)
             if paragraphs:
                 result[item_id] = (paragraphs, "article")
     return result

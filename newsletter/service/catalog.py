@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
 from newsletter.service.app import App
 from newsletter.service.issues import classify_stored
-from newsletter.storage import store
 from newsletter.storage.db import session_scope
+from newsletter.storage.queries import feeds, items
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """One stored item as `newsletter items list` shows it (times as ISO 8601 strings)."""
+
+    id: int | None
+    feed: str
+    title: str
+    link: str | None
+    published: str
+    published_source: str
+    first_seen: str
+    language: str
+    section: str | None
+    section_reason: str | None
+    summary: str
+    facts: dict[str, Any]
+    cluster: str | None
 
 
 def list_items(
@@ -17,10 +37,10 @@ def list_items(
     since: datetime | None = None,
     until: datetime | None = None,
     section: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[StoredItem]:
     """Every stored item (optionally in a time range or section), classified with current rules."""
     with session_scope(app.engine) as session:
-        pairs = store.items_between(session, since, until)
+        pairs = items.items_between(session, since, until)
         classify_stored(app, session, pairs)
         # Clusters among the listed items (the same story from several feeds).
         clusters = cluster_ids(
@@ -36,49 +56,70 @@ def list_items(
             if section and item.section != section:
                 continue
             rows.append(
-                {
-                    "id": item.id,
-                    "feed": feed.name,
-                    "title": item.title,
-                    "link": item.url,
-                    "published": item.published.isoformat(),
-                    "published_source": item.published_source,
-                    "first_seen": item.first_seen.isoformat(),
-                    "language": item.language,
-                    "section": item.section,
-                    "section_reason": item.section_reason,
-                    "summary": item.summary_text[:500],
-                    "facts": item.facts or {},
-                    "cluster": clusters.get(item.id or 0),
-                }
+                StoredItem(
+                    id=item.id,
+                    feed=feed.name,
+                    title=item.title,
+                    link=item.url,
+                    published=item.published.isoformat(),
+                    published_source=item.published_source,
+                    first_seen=item.first_seen.isoformat(),
+                    language=item.language,
+                    section=item.section,
+                    section_reason=item.section_reason,
+                    summary=item.summary_text[:500],
+                    facts=item.facts or {},
+                    cluster=clusters.get(item.id or 0),
+                )
             )
         return rows
 
 
-def feed_health(app: App) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """One feed's health as `newsletter feeds` shows it (times as ISO 8601 strings)."""
+
+    name: str
+    url: str
+    enabled: bool
+    status: str  # the feed's last status (never, ok, not_modified, error), or disabled
+    last_http_status: int | None
+    last_error: str | None
+    disabled_reason: str | None
+    consecutive_failures: int
+    last_fetched_at: str | None
+    last_success_at: str | None
+    next_poll_at: str | None
+    redirect_url: str | None
+    redirect_candidate: str | None
+    redirect_count: int
+    items: int
+
+
+def feed_health(app: App) -> list[FeedHealth]:
     """Each feed's status, last error, failures and item count; why it is disabled (by
     feeds.yaml or by polling: 410 Gone, too many failures), when it is next polled, and the
     permanent redirect it follows."""
     with session_scope(app.engine) as session:
-        store.sync_feeds(session, app.config.feeds)
-        counts = store.item_counts(session)
+        feeds.sync_feeds(session, app.config.feeds)
+        counts = items.item_counts(session)
         return [
-            {
-                "name": f.name,
-                "url": f.url,
-                "enabled": f.enabled and f.auto_disabled_at is None,
-                "status": f.last_status if f.enabled and not f.auto_disabled_at else "disabled",
-                "last_http_status": f.last_http_status,
-                "last_error": f.auto_disabled_reason or f.last_error or f.disabled_reason,
-                "disabled_reason": f.auto_disabled_reason or f.disabled_reason,
-                "consecutive_failures": f.consecutive_failures,
-                "last_fetched_at": f.last_fetched_at.isoformat() if f.last_fetched_at else None,
-                "last_success_at": f.last_success_at.isoformat() if f.last_success_at else None,
-                "next_poll_at": f.next_poll_at.isoformat() if f.next_poll_at else None,
-                "redirect_url": f.redirect_url,
-                "redirect_candidate": f.redirect_candidate,
-                "redirect_count": f.redirect_count,
-                "items": counts.get(f.id or 0, 0),
-            }
-            for f in store.all_feeds(session)
+            FeedHealth(
+                name=f.name,
+                url=f.url,
+                enabled=f.enabled and f.auto_disabled_at is None,
+                status=f.last_status if f.enabled and not f.auto_disabled_at else "disabled",
+                last_http_status=f.last_http_status,
+                last_error=f.auto_disabled_reason or f.last_error or f.disabled_reason,
+                disabled_reason=f.auto_disabled_reason or f.disabled_reason,
+                consecutive_failures=f.consecutive_failures,
+                last_fetched_at=f.last_fetched_at.isoformat() if f.last_fetched_at else None,
+                last_success_at=f.last_success_at.isoformat() if f.last_success_at else None,
+                next_poll_at=f.next_poll_at.isoformat() if f.next_poll_at else None,
+                redirect_url=f.redirect_url,
+                redirect_candidate=f.redirect_candidate,
+                redirect_count=f.redirect_count,
+                items=counts.get(f.id or 0, 0),
+            )
+            for f in feeds.all_feeds(session)
         ]

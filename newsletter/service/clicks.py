@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
-from sqlmodel import col, select
-
 from newsletter.email.links import is_countable
 from newsletter.errors import NewsletterError
 from newsletter.service.app import App
 from newsletter.storage.db import session_scope
-from newsletter.storage.models import Click, Link, Subscriber, utcnow
+from newsletter.storage.queries import links, subscribers
 
 _LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _SUBSCRIBER_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -32,7 +29,7 @@ def follow_link(app: App, token: str, subscriber_token: str | None = None) -> st
     if not _LINK_TOKEN.fullmatch(token):
         raise UnknownLinkError("unknown link")
     with session_scope(app.engine) as session:
-        link = session.exec(select(Link).where(Link.token == token)).first()
+        link = links.link_by_token(session, token)
         if link is None or link.id is None or not is_countable(link.url):
             raise UnknownLinkError("unknown link")
         if not app.settings.click_tracking:
@@ -43,24 +40,8 @@ def follow_link(app: App, token: str, subscriber_token: str | None = None) -> st
             and subscriber_token
             and _SUBSCRIBER_TOKEN.fullmatch(subscriber_token)
         ):
-            subscriber_id = session.exec(
-                select(Subscriber.id).where(Subscriber.token == subscriber_token)
-            ).first()
-        # One UPDATE, so concurrent clicks are all counted.
-        session.execute(
-            sa.update(Link)
-            .where(col(Link.id) == link.id)
-            .values(clicks=col(Link.clicks) + 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.add(
-            Click(
-                link_id=link.id,
-                issue_id=link.issue_id,
-                subscriber_id=subscriber_id,
-                created_at=utcnow(),
-            )
-        )
+            subscriber_id = subscribers.subscriber_id_by_token(session, subscriber_token)
+        links.record_click(session, link, subscriber_id)
         return link.url
 
 

@@ -17,53 +17,38 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from newsletter.domain.assemble import for_reader
+from newsletter.domain.retry import exponential_backoff
+from newsletter.domain.statuses import DeliveryStatus, IssueStatus, SubscriberStatus
+from newsletter.email.compiled import MessageTemplate, Personal, compile_template
+from newsletter.email.headers import envelope_address
 from newsletter.email.links import collect_links, rewrite_links
-from newsletter.email.mailer import (
-    Envelope,
-    MessageParts,
-    MessageTemplate,
-    Personal,
-    SmtpRecipientError,
-    Transport,
-    classify_reply,
-    compile_template,
-    envelope_address,
-    list_id,
-    unsubscribe_mailto,
-)
+from newsletter.email.message import MessageParts, list_id, unsubscribe_mailto
 from newsletter.email.render import (
     PREFERENCES_URL,
     SUBSCRIBER_EMAIL,
     SUBSCRIBER_TOKEN,
     UNSUBSCRIBE_URL,
     make_environment,
+    marker_values,
     render_issue,
 )
 from newsletter.email.signing import DkimSigner, load_signer
 from newsletter.email.tokens import message_id
+from newsletter.email.transports import Envelope, SmtpRecipientError, Transport, classify_reply
+from newsletter.email.urls import preferences_url, unsubscribe_url
 from newsletter.errors import MailError
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue
-from newsletter.storage import store
 from newsletter.storage.db import session_scope
+from newsletter.storage.queries import deliveries, issues, links, subscribers
+from newsletter.storage.queries.deliveries import Claim, DeliveryResult
+from newsletter.storage.queries.subscribers import SubscriberReader
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Row:
-    status: str
-    email: str
-    name: str | None
-    token: str
-    sections: list[str] | None
-    locale: str | None
-
 
 MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL, SUBSCRIBER_TOKEN)
 FLUSH_EVERY = 50  # results written per transaction at most...
@@ -95,15 +80,7 @@ class Tally:
         return self.sent + self.errors
 
 
-def retry_delay(
-    attempts: int, first_minutes: float, max_minutes: float, jitter: float, rng: random.Random
-) -> timedelta:
-    """Exponential backoff with jitter: first, 2x, 4x, ... capped, each +/- ``jitter``."""
-    base = min(first_minutes * 2 ** max(0, attempts - 1), max_minutes)
-    return timedelta(minutes=base * (1 + rng.uniform(-jitter, jitter)))
-
-
-class RateLimiter:
+class SendRateLimiter:
     """Messages per second and per hour across this process's connections (0: no limit)."""
 
     def __init__(self, per_second: float, per_hour: int) -> None:
@@ -141,14 +118,14 @@ class RateLimiter:
         return False
 
 
-_limiters: dict[tuple[float, int], RateLimiter] = {}
+_limiters: dict[tuple[float, int], SendRateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
-def process_limiter(per_second: float, per_hour: int) -> RateLimiter:
+def process_limiter(per_second: float, per_hour: int) -> SendRateLimiter:
     """The rate limiter of this process for these limits, shared by every run in it."""
     with _limiters_lock:
-        return _limiters.setdefault((per_second, per_hour), RateLimiter(per_second, per_hour))
+        return _limiters.setdefault((per_second, per_hour), SendRateLimiter(per_second, per_hour))
 
 
 class CappedTransport:
@@ -228,28 +205,19 @@ class Variants:
         return compile_template(parts, MARKERS)
 
 
-def personal_urls(base_url: str, token: str) -> tuple[str, str]:
-    """(unsubscribe URL, preferences URL) of a subscriber token."""
-    return f"{base_url}/unsubscribe/{token}", f"{base_url}/preferences/{token}"
-
-
 def personal(
     app: App, email: str, name: str | None, token: str, msg_id: str, address: str | None = None
 ) -> Personal:
     """The personal parts of one subscriber's copy."""
-    unsubscribe, preferences = personal_urls(app.settings.base_url, token)
+    unsubscribe = unsubscribe_url(app.settings.base_url, token)
+    preferences = preferences_url(app.settings.base_url, token)
     return Personal(
         email=email,
         name=name,
         message_id=msg_id,
         unsubscribe_url=unsubscribe,
         unsubscribe_mailto=unsubscribe_mailto(app.config.newsletter.sender.email, token),
-        markers={
-            UNSUBSCRIBE_URL: unsubscribe,
-            PREFERENCES_URL: preferences,
-            SUBSCRIBER_EMAIL: email,
-            SUBSCRIBER_TOKEN: token,
-        },
+        markers={**marker_values(unsubscribe, preferences, email), SUBSCRIBER_TOKEN: token},
         address=address,
     )
 
@@ -265,7 +233,7 @@ def issue_links(app: App, issue_id: int, built: BuiltIssue) -> dict[str, str]:
             yield secrets.token_urlsafe(9)
 
     with session_scope(app.engine) as session:
-        return store.ensure_links(session, issue_id, urls, tokens())
+        return links.ensure_links(session, issue_id, urls, tokens())
 
 
 def worker_name() -> str:
@@ -287,7 +255,7 @@ class Run:
     worker: str
     tally: Tally
     stop: threading.Event
-    limiter: RateLimiter
+    limiter: SendRateLimiter
     progress: Callable[[str, str], None] | None
     rng: random.Random
     errors: list[MailError] = field(default_factory=list)
@@ -356,12 +324,12 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
     settings = app.settings
     transport = CappedTransport(transport_factory(), settings.smtp_messages_per_connection)
     lease = timedelta(seconds=settings.delivery_lease_seconds)
-    reader = store.SubscriberReader(app.engine)
+    reader = SubscriberReader(app.engine)
     try:
         while not run.stop.is_set():
             now = datetime.now(UTC)
             with session_scope(app.engine) as session:
-                batch = store.claim_batch(
+                batch = deliveries.claim_batch(
                     session, run.issue_id, now, now + lease, run.worker, settings.delivery_batch
                 )
             if not batch:
@@ -383,20 +351,21 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
 def _send_batch(
     run: Run,
     transport: CappedTransport,
-    reader: store.SubscriberReader,
-    batch: list[tuple[int, int, str | None, int]],
+    reader: SubscriberReader,
+    batch: list[Claim],
 ) -> None:
     app = run.app
     secret = app.secret()
     domain = app.config.newsletter.sender.domain
     lease_seconds = app.settings.delivery_lease_seconds
-    pending: list[dict[str, Any]] = []
+    pending: list[DeliveryResult] = []
     bounced: list[tuple[int, str]] = []
     last_flush = renewed = time.monotonic()
     done: set[int] = set()
     lost: set[int] = set()
     try:
-        for delivery_id, subscriber_id, stored_id, attempts in batch:
+        for claim in batch:
+            delivery_id, subscriber_id = claim.id, claim.subscriber_id
             # Wait for the rate limit, and meanwhile keep the claims of this batch alive: those
             # still to send and those sent but not yet recorded (a claim that expired then
             # would be sent again by another sender). Results wait no longer than they must.
@@ -405,7 +374,7 @@ def _send_batch(
                     _flush(run, pending, bounced)
                     pending, bounced, last_flush = [], [], time.monotonic()
                 if time.monotonic() - renewed > lease_seconds / 3:
-                    held = [d for d, *_ in batch if d not in lost]
+                    held = [c.id for c in batch if c.id not in lost]
                     lost |= _renew(run, held) - done
                     renewed = time.monotonic()
                 if run.stop.is_set() or run.limiter.wait(run.stop, max_wait=lease_seconds / 4):
@@ -414,10 +383,12 @@ def _send_batch(
                 break
             if delivery_id in lost:
                 continue  # its lease ran out and another sender has it now
-            msg_id = stored_id or message_id(secret, run.period, subscriber_id, domain)
-            result = _send_one(run, transport, reader, delivery_id, subscriber_id, msg_id, attempts)
-            if result.pop("bounce", False):
-                bounced.append((subscriber_id, str(result["last_reply"])))
+            msg_id = claim.message_id or message_id(secret, run.period, subscriber_id, domain)
+            result = _send_one(
+                run, transport, reader, delivery_id, subscriber_id, msg_id, claim.attempts
+            )
+            if result.status == DeliveryStatus.BOUNCED:
+                bounced.append((subscriber_id, result.last_reply))
             pending.append(result)
             done.add(delivery_id)
             if len(pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
@@ -425,10 +396,10 @@ def _send_batch(
                 pending, bounced, last_flush = [], [], time.monotonic()
     finally:
         _flush(run, pending, bounced)
-        left = [d for d, *_ in batch if d not in done and d not in lost]
+        left = [c.id for c in batch if c.id not in done and c.id not in lost]
         if left:
             with session_scope(app.engine) as session:
-                store.release_deliveries(session, run.worker, left)
+                deliveries.release_deliveries(session, run.worker, left)
 
 
 def _renew(run: Run, ids: list[int]) -> set[int]:
@@ -437,48 +408,40 @@ def _renew(run: Run, ids: list[int]) -> set[int]:
         return set()
     until = datetime.now(UTC) + timedelta(seconds=run.app.settings.delivery_lease_seconds)
     with session_scope(run.app.engine) as session:
-        held = store.renew_leases(session, run.worker, ids, until)
+        held = deliveries.renew_leases(session, run.worker, ids, until)
     return set(ids) - held
 
 
 def _send_one(
     run: Run,
     transport: CappedTransport,
-    reader: store.SubscriberReader,
+    reader: SubscriberReader,
     delivery_id: int,
     subscriber_id: int,
     msg_id: str,
     attempts: int,
-) -> dict[str, Any]:
+) -> DeliveryResult:
     """Send one delivery; returns its result row (MailError when the transport is down)."""
     now = datetime.now(UTC)
-    result: dict[str, Any] = {
-        "id": delivery_id,
-        "attempts": attempts,
-        "message_id": msg_id,
-        "smtp_code": None,
-        "next_attempt_at": None,
-        "sent_at": None,
-    }
+    result = DeliveryResult(delivery_id, DeliveryStatus.QUEUED, attempts, "", msg_id)
     # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
     # for every message not yet handed to SMTP.
-    found = reader.read(subscriber_id)
-    row = _Row(*found) if found else None
-    if row is None or row.status != "active":
+    row = reader.read(subscriber_id)
+    if row is None or row.status != SubscriberStatus.ACTIVE:
         run.tally.add("skipped")
-        return {
-            **result,
-            "status": "skipped",
-            "last_reply": f"subscriber is {row.status if row else 'gone'}",
-        }
+        return replace(
+            result,
+            status=DeliveryStatus.SKIPPED,
+            last_reply=f"subscriber is {row.status if row else 'gone'}",
+        )
     template = run.variants.get(row.sections, row.locale)
     if template is None:
         run.tally.add("skipped")
-        return {
-            **result,
-            "status": "skipped",
-            "last_reply": "nothing in this issue matches the subscriber's sections and language",
-        }
+        return replace(
+            result,
+            status=DeliveryStatus.SKIPPED,
+            last_reply="nothing in this issue matches the subscriber's sections and language",
+        )
     try:
         recipient = envelope_address(row.email)
         data = template.personalize(
@@ -490,12 +453,12 @@ def _send_one(
         log.warning("delivery %s to %s failed: %s", delivery_id, row.email, exc)
         run.tally.add("failed")
         _report(run, row.email, "failed")
-        return {
-            **result,
-            "status": "failed",
-            "attempts": attempts + 1,
-            "last_reply": f"not sent: {exc}"[:1000],
-        }
+        return replace(
+            result,
+            status=DeliveryStatus.FAILED,
+            attempts=attempts + 1,
+            last_reply=f"not sent: {exc}"[:1000],
+        )
     envelope = Envelope(run.app.config.newsletter.sender.email, recipient, msg_id, data)
     try:
         reply, code = transport.send(envelope), 250
@@ -513,37 +476,41 @@ def _send_one(
                     "the mail server answers again (`newsletter send` or the next poll)"
                 )
             )
-        return {
-            **result,
-            "status": "queued",
-            "attempts": attempts + 1,
-            "last_reply": str(exc)[:1000],
-        }
+        return replace(
+            result,
+            status=DeliveryStatus.QUEUED,
+            attempts=attempts + 1,
+            last_reply=str(exc)[:1000],
+        )
     outcome = classify_reply(code, reply)
-    result.update(attempts=attempts + 1, last_reply=reply[:1000], smtp_code=code)
+    result = replace(result, attempts=attempts + 1, last_reply=reply[:1000], smtp_code=code)
     settings = run.app.settings
     if outcome == "sent":
-        result.update(status="sent", sent_at=now)
+        result = replace(result, status=DeliveryStatus.SENT, sent_at=now)
     elif outcome == "retry":
-        delay = retry_delay(
-            attempts + 1,
-            settings.retry_first_minutes,
-            settings.retry_max_minutes,
+        # The first retry waits retry_first_minutes, each later one twice as long, +/- jitter.
+        delay = exponential_backoff(
+            attempts,
+            timedelta(minutes=settings.retry_first_minutes),
+            timedelta(minutes=settings.retry_max_minutes),
             settings.retry_jitter,
             run.rng,
         )
         if now + delay > run.give_up_at:
             outcome = "failed"
-            result.update(
-                status="failed", last_reply=f"gave up after {attempts + 1} attempts: {reply}"[:1000]
+            result = replace(
+                result,
+                status=DeliveryStatus.FAILED,
+                last_reply=f"gave up after {attempts + 1} attempts: {reply}"[:1000],
             )
         else:
             outcome = "deferred"
-            result.update(status="queued", next_attempt_at=now + delay)
+            result = replace(result, status=DeliveryStatus.QUEUED, next_attempt_at=now + delay)
     elif outcome == "bounced":
-        result.update(status="bounced", bounce=True)
+        # A hard bounce: the batch suppresses the subscriber when it records this result.
+        result = replace(result, status=DeliveryStatus.BOUNCED)
     else:
-        result.update(status="failed")
+        result = replace(result, status=DeliveryStatus.FAILED)
     run.tally.add(outcome)
     _report(run, row.email, outcome)
     if outcome != "sent":
@@ -568,14 +535,14 @@ def _report(run: Run, email: str, status: str) -> None:
         run.progress(email, status)
 
 
-def _flush(run: Run, results: list[dict[str, Any]], bounced: list[tuple[int, str]]) -> None:
+def _flush(run: Run, results: list[DeliveryResult], bounced: list[tuple[int, str]]) -> None:
     """Record results (and hard bounces) in one transaction; pause the issue on too many errors."""
     if not results:
         return
     with session_scope(run.app.engine) as session:
-        store.record_deliveries(session, run.worker, results)
+        deliveries.record_deliveries(session, run.worker, results)
         for subscriber_id, reply in bounced:
-            store.suppress_bounced(session, [subscriber_id], f"hard bounce: {reply}")
+            subscribers.suppress_bounced(session, [subscriber_id], f"hard bounce: {reply}")
     settings = run.app.settings
     tally = run.tally
     with tally.lock:
@@ -588,7 +555,9 @@ def _flush(run: Run, results: list[dict[str, Any]], bounced: list[tuple[int, str
             f"--week {run.period}`"
         )
         with session_scope(run.app.engine) as session:
-            paused = store.set_issue_status(session, run.issue_id, "paused", ["sending"], reason)
+            paused = issues.set_issue_status(
+                session, run.issue_id, IssueStatus.PAUSED, [IssueStatus.SENDING], reason
+            )
         with run.lock:
             if paused or run.pause_reason is None:
                 run.pause_reason = reason

@@ -15,8 +15,8 @@ from newsletter.config import Settings, load_config
 from newsletter.demo.samples import article_pages, load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
 from newsletter.domain.periods import latest_due_period, period_containing
-from newsletter.email.mailer import FileTransport, html_values
-from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.email.render import html_values, personalize, preview_values
+from newsletter.email.transports import FileTransport
 from newsletter.service.app import open_app
 from newsletter.service.ingest import IngestReport, ingest
 from newsletter.service.issues import build_issue
@@ -142,11 +142,7 @@ def run_demo(
     preview_text = out_dir / "preview.txt"
     issue_json = out_dir / "issue.json"
     if built.rendered is not None:
-        values = {
-            UNSUBSCRIBE_URL: f"{app.settings.base_url}/unsubscribe/PREVIEW",
-            PREFERENCES_URL: f"{app.settings.base_url}/preferences/PREVIEW",
-            SUBSCRIBER_EMAIL: "preview@example.com",
-        }
+        values = preview_values(app.settings.base_url)
         preview_html.write_text(
             personalize(built.rendered.html, html_values(values)), encoding="utf-8"
         )

@@ -6,12 +6,13 @@ import getpass
 from dataclasses import dataclass
 
 from newsletter.domain.periods import Period
+from newsletter.domain.statuses import FROZEN, IssueStatus
 from newsletter.errors import IssueError
 from newsletter.service.app import App
-from newsletter.service.issues import FROZEN, BuiltIssue, build_issue
-from newsletter.storage import store
+from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.storage.db import session_scope
-from newsletter.storage.models import IssueAction, Item
+from newsletter.storage.models import IssueAction
+from newsletter.storage.queries import issues, items
 
 ITEM_ACTIONS = ("pin", "unpin", "drop", "restore", "move")
 
@@ -35,7 +36,7 @@ def show_issue(app: App, period: Period) -> IssueView:
     """Build (or read, when frozen) the issue and its change log."""
     built = build_issue(app, period, force=True)
     with session_scope(app.engine) as session:
-        return IssueView(built, store.actions(session, period.label))
+        return IssueView(built, issues.actions(session, period.label))
 
 
 def change_item(
@@ -56,18 +57,18 @@ def change_item(
             f"no section {section!r}; sections are {', '.join(app.config.section_ids)}"
         )
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, period.label)
+        issue = issues.get_issue(session, period.label)
         if issue is not None and issue.status in FROZEN:
             raise IssueError(f"issue {period.label} is {issue.status}; it can no longer be changed")
-        if session.get(Item, item_id) is None:
+        if items.get_item(session, item_id) is None:
             raise IssueError(
                 f"no item {item_id}; see `newsletter issue show` or `newsletter items list`"
             )
-        if issue is not None and issue.status == "approved":
+        if issue is not None and issue.status == IssueStatus.APPROVED:
             # An approval covers the issue the editor saw; a change needs a new one.
-            issue.status = "draft"
-            session.add(issue)
-            store.add_action(
+            issue.status = IssueStatus.DRAFT
+            issues.save_issue(session, issue)
+            issues.add_action(
                 session,
                 IssueAction(
                     period=period.label,
@@ -76,7 +77,7 @@ def change_item(
                     actor=_actor(),
                 ),
             )
-        return store.add_action(
+        return issues.add_action(
             session,
             IssueAction(
                 period=period.label,
@@ -91,28 +92,28 @@ def change_item(
 
 def set_status(app: App, period: Period, status: str, note: str | None = None) -> str:
     """Approve or hold a draft (building it first if needed); returns the new status."""
-    if status not in ("approved", "held"):
+    if status not in (IssueStatus.APPROVED, IssueStatus.HELD):
         raise IssueError(f"unknown status {status!r}")
     # Rendered now, so that approval keeps exactly what the editor approved.
     built = build_issue(app, period)
     with session_scope(app.engine) as session:
-        issue = store.get_or_create_issue(session, period.label, period.start, period.end)
-        issue = store.lock_issue(session, issue.id or 0)
+        issue = issues.get_or_create_issue(session, period.label, period.start, period.end)
+        issue = issues.lock_issue(session, issue.id or 0)
         if issue.status in FROZEN:
             raise IssueError(
                 f"issue {period.label} is {issue.status}; it can no longer be approved or held"
             )
-        if status == "approved" and built.skipped:
+        if status == IssueStatus.APPROVED and built.skipped:
             raise IssueError(
                 f"issue {period.label} would be skipped ({built.content.skipped_reason})"
             )
         issue.status = status
-        session.add(issue)
-        store.add_action(
+        issues.save_issue(session, issue)
+        issues.add_action(
             session,
             IssueAction(
                 period=period.label,
-                action="approve" if status == "approved" else "hold",
+                action="approve" if status == IssueStatus.APPROVED else "hold",
                 note=note,
                 actor=_actor(),
             ),

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
-
 from newsletter.service.app import App
+from newsletter.storage.db import SQLAlchemyError, ping
 
 log = logging.getLogger(__name__)
 
@@ -15,8 +13,7 @@ log = logging.getLogger(__name__)
 def database_ok(app: App) -> bool:
     """Whether ``SELECT 1`` succeeds; the failure is logged, not raised."""
     try:
-        with app.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        ping(app.engine)
     except SQLAlchemyError as exc:
         log.warning("health check: the database does not answer: %s", exc)
         return False

@@ -23,13 +23,15 @@ from concurrent.futures import (
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.config import FeedConfig
+from newsletter.domain.retry import exponential_backoff
+from newsletter.domain.statuses import FeedStatus
 from newsletter.errors import FeedError
 from newsletter.feeds.fetch import (
     FeedHTTPError,
@@ -42,9 +44,9 @@ from newsletter.feeds.fetch import (
 from newsletter.feeds.parse import ParsedFeed, parse_feed
 from newsletter.service.app import App
 from newsletter.service.reading import read
-from newsletter.storage import store
-from newsletter.storage.db import session_scope
+from newsletter.storage.db import SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
+from newsletter.storage.queries import feeds, items
 
 log = logging.getLogger(__name__)
 INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool start-up cost)
@@ -114,8 +116,7 @@ def backoff(failures: int, poll_interval: timedelta) -> timedelta | None:
     twice the poll interval, doubling each time, at most MAX_BACKOFF."""
     if failures < 2:
         return None
-    factor: int = 2 ** min(failures - 1, 20)
-    return min(poll_interval * factor, MAX_BACKOFF)
+    return exponential_backoff(failures - 1, poll_interval, MAX_BACKOFF)
 
 
 def after_failure(
@@ -173,6 +174,9 @@ def after_success(
 
 
 Progress = Callable[[FeedOutcome], None]
+
+
+Parse = Callable[[], ParsedFeed]  # one feed's parse, run in a pool or, if it broke, here
 
 
 def _parse_job(
@@ -243,11 +247,11 @@ def _record(
     """Store one feed's items and state in one transaction."""
     settings = app.settings
     with session_scope(app.engine) as session:
-        feed = session.get(Feed, job.id)
+        feed = feeds.get_feed(session, job.id)
         assert feed is not None
         feed.last_fetched_at = now
         if outcome.status == "error":
-            feed.last_status = "error"
+            feed.last_status = FeedStatus.ERROR
             feed.last_error = (outcome.error or "")[:2000]
             feed.consecutive_failures += 1
             if outcome.http_status is not None:
@@ -268,8 +272,10 @@ def _record(
                 feed.auto_disabled_reason = state.disabled_reason[:500]
                 log.warning("feed %r disabled: %s", job.name, state.disabled_reason)
         else:
-            outcome.new_items = store.insert_items(session, rows)
-            feed.last_status = outcome.status if outcome.status != "unchanged" else "not_modified"
+            outcome.new_items = items.insert_items(session, rows)
+            feed.last_status = (
+                outcome.status if outcome.status != "unchanged" else FeedStatus.NOT_MODIFIED
+            )
             feed.last_error = outcome.warning[:2000] if outcome.warning else None
             feed.consecutive_failures = 0
             feed.next_poll_at = None
@@ -292,7 +298,7 @@ def _record(
                 feed.redirect_count = redirect.count
             if body_hash:
                 feed.body_hash = body_hash
-        session.add(feed)
+        feeds.save_feed(session, feed)
 
 
 def _failed(job: FeedJob, exc: FeedError) -> FeedOutcome:
@@ -354,8 +360,8 @@ def ingest(
     jobs: list[FeedJob] = []
     skipped: list[FeedOutcome] = []
     with session_scope(app.engine) as session:
-        feeds = store.sync_feeds(session, app.config.feeds)
-        for f in feeds.values():
+        synced = feeds.sync_feeds(session, app.config.feeds)
+        for f in synced.values():
             if not f.enabled or (only is not None and f.name not in only):
                 continue
             held = _skipped(f, now, explicit=only is not None)
@@ -441,8 +447,9 @@ def ingest(
     else:
         parse_pool = _pool(min(settings.parse_workers, len(fetched)))
     with parse_pool:
-        parse_futures: dict[Future[ParsedFeed], tuple[FeedJob, FetchResult, str]] = {
-            parse_pool.submit(
+        parse_futures: dict[Future[ParsedFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
+        for job, result, digest in fetched:
+            parse: Parse = partial(
                 _parse_job,
                 result.body or b"",
                 result.url,
@@ -450,11 +457,10 @@ def ingest(
                 job,
                 now,
                 settings.max_items_per_feed,
-            ): (job, result, digest)
-            for job, result, digest in fetched
-        }
+            )
+            parse_futures[parse_pool.submit(parse)] = (job, result, digest, parse)
         for parsing in as_completed(parse_futures):
-            job, result, digest = parse_futures[parsing]
+            job, result, digest, parse = parse_futures[parsing]
             try:
                 parsed = parsing.result()
             except FeedError as exc:
@@ -464,14 +470,7 @@ def ingest(
                 # A worker died (for example killed by the OOM killer): parse this one here.
                 log.warning("parser process pool broke; parsing %s in-process", job.name)
                 try:
-                    parsed = _parse_job(
-                        result.body or b"",
-                        result.url,
-                        result.content_type,
-                        job,
-                        now,
-                        settings.max_items_per_feed,
-                    )
+                    parsed = parse()
                 except FeedError as exc:
                     done(job, FeedOutcome(job.name, "error", error=str(exc)))
                     continue

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlmodel import Session
-
 from newsletter.domain.assemble import Candidate, assemble_issue, with_key_points
 from newsletter.domain.content import IssueContent
 from newsletter.domain.editorial.keypoints import key_points, split_paragraphs
@@ -19,23 +17,19 @@ from newsletter.domain.periods import (
     period_for_date,
     period_for_label,
 )
-from newsletter.email.render import (
-    RenderedIssue,
-    calendar_attachments,
-    make_environment,
-    markdown_to_html,
-    render_issue,
-)
+from newsletter.domain.statuses import FROZEN, IssueStatus
+from newsletter.email.calendar import calendar_attachments
+from newsletter.email.render import RenderedIssue, make_environment, markdown_to_html, render_issue
 from newsletter.errors import IssueError
 from newsletter.service.app import App
 from newsletter.service.articles import ensure_articles
 from newsletter.service.reading import read
-from newsletter.storage import store
-from newsletter.storage.db import session_scope
+from newsletter.storage.db import Session, session_scope
 from newsletter.storage.models import Feed, Issue, Item, utcnow
+from newsletter.storage.queries import issues, items
+from newsletter.storage.queries.items import ItemReading
 
 log = logging.getLogger(__name__)
-FROZEN = ("sending", "paused", "sent")
 
 
 @dataclass
@@ -97,9 +91,11 @@ def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) 
                 reading.reason,
                 reading.facts,
             )
-            changes.append((item.id or 0, reading.section, reading.reason, reading.facts))
+            changes.append(
+                ItemReading(item.id or 0, reading.section, reading.reason, reading.facts)
+            )
     if changes:
-        store.set_readings(session, changes)
+        items.set_readings(session, changes)
 
 
 def candidates(
@@ -107,9 +103,9 @@ def candidates(
 ) -> list[Candidate]:
     """Stored items published in the period (and the ``also`` items, such as pins from outside
     it), classified with the current rules."""
-    pairs = store.items_between(session, period.start, period.end)
+    pairs = items.items_between(session, period.start, period.end)
     have = {item.id for item, _ in pairs}
-    pairs += store.items_by_id(session, also - {i for i in have if i is not None})
+    pairs += items.items_by_id(session, also - {i for i in have if i is not None})
     classify_stored(app, session, pairs)
     weights = {f.name: f.weight for f in app.config.feeds}
     enabled = {f.name for f in app.config.feeds if f.enabled}
@@ -143,13 +139,13 @@ def build_issue(
     """The issue of a period. Frozen issues come back as stored; others are rebuilt (with the
     editor's pins, drops and moves, key points and viewpoint) and saved as a draft."""
     with session_scope(app.engine) as session:
-        existing = store.get_issue(session, period.label)
+        existing = issues.get_issue(session, period.label)
         if existing is not None and (
-            existing.status in FROZEN or (existing.status == "approved" and existing.html)
+            existing.status in FROZEN or (existing.status == IssueStatus.APPROVED and existing.html)
         ):
             # Sent, sending, or approved: the issue is what it was when frozen or approved.
             return _frozen(app, period, existing)
-        choices = store.editor_choices(session, period.label)
+        choices = issues.editor_choices(session, period.label)
         pool = candidates(app, session, period, frozenset(choices.pins))
         content = assemble_issue(app.config, period, pool, choices)
     # Network and file reads happen outside any database transaction.
@@ -162,11 +158,11 @@ def build_issue(
         rendered, content = render_issue(env, content, app.render_options())
         warnings = list(rendered.warnings)
     with session_scope(app.engine) as session:
-        issue = store.get_or_create_issue(session, period.label, period.start, period.end)
+        issue = issues.get_or_create_issue(session, period.label, period.start, period.end)
         if issue.status in FROZEN:  # another process froze it meanwhile: show what it froze
             return _frozen(app, period, issue)
         _save_draft(issue, content, rendered)
-        session.add(issue)
+        issues.save_issue(session, issue)
         return BuiltIssue(period, content, rendered, issue.status, warnings)
 
 

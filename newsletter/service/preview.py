@@ -8,8 +8,8 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from newsletter.email.mailer import html_values
-from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.domain.statuses import FeedStatus
+from newsletter.email.render import html_values, personalize, preview_values
 from newsletter.service.app import App
 from newsletter.service.archive import IssueSummary, recent_issues
 from newsletter.service.catalog import feed_health
@@ -89,16 +89,6 @@ def is_preview_token(app: App, candidate: str | None) -> bool:
     return hmac.compare_digest(candidate.encode("utf-8"), preview_token(app).encode("utf-8"))
 
 
-def preview_values(app: App) -> dict[str, str]:
-    """The personal markers as the preview shows them (as `newsletter build` does)."""
-    base = app.settings.base_url
-    return {
-        UNSUBSCRIBE_URL: f"{base}/unsubscribe/PREVIEW",
-        PREFERENCES_URL: f"{base}/preferences/PREVIEW",
-        SUBSCRIBER_EMAIL: "preview@example.com",
-    }
-
-
 def next_issue_preview(app: App, now: datetime | None = None) -> IssuePreview:
     """Build (and keep as the draft) the next issue, rendered even when it would be skipped,
     with its sections' sizes, the feeds that fail and the latest issues."""
@@ -112,16 +102,16 @@ def next_issue_preview(app: App, now: datetime | None = None) -> IssuePreview:
     health = feed_health(app)
     problems = [
         FeedProblem(
-            name=row["name"],
-            status=row["status"],
-            last_error=row["last_error"],
-            consecutive_failures=row["consecutive_failures"],
-            last_success_at=row["last_success_at"],
+            name=row.name,
+            status=row.status,
+            last_error=row.last_error,
+            consecutive_failures=row.consecutive_failures,
+            last_success_at=row.last_success_at,
         )
         for row in health
-        if row["status"] in ("error", "disabled") or row["consecutive_failures"]
+        if row.status in (FeedStatus.ERROR, "disabled") or row.consecutive_failures
     ]
-    values = preview_values(app)
+    values = preview_values(app.settings.base_url)
     rendered = built.rendered
     return IssuePreview(
         period=period.label,
@@ -134,7 +124,7 @@ def next_issue_preview(app: App, now: datetime | None = None) -> IssuePreview:
         warnings=list(built.warnings),
         sections=sections,
         feeds_total=len(health),
-        feeds_never_fetched=sum(1 for row in health if row["status"] == "never"),
+        feeds_never_fetched=sum(1 for row in health if row.status == FeedStatus.NEVER),
         feed_problems=problems,
         recent=recent_issues(app),
     )
@@ -148,5 +138,4 @@ __all__ = [
     "is_preview_token",
     "next_issue_preview",
     "preview_token",
-    "preview_values",
 ]

@@ -9,28 +9,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import make_msgid
 
-from sqlmodel import select
-
 from newsletter.domain.periods import Period
-from newsletter.email.mailer import (
-    Envelope,
-    MessageParts,
-    Transport,
-    build_message,
-    html_values,
-    list_id,
-    unsubscribe_mailto,
-)
-from newsletter.email.render import PREFERENCES_URL, SUBSCRIBER_EMAIL, UNSUBSCRIBE_URL, personalize
+from newsletter.domain.statuses import FROZEN, IssueStatus, SubscriberStatus
+from newsletter.email.message import MessageParts, build_message, list_id, unsubscribe_mailto
+from newsletter.email.render import html_values, marker_values, personalize
 from newsletter.email.signing import load_signer
+from newsletter.email.transports import Envelope, Transport
+from newsletter.email.urls import preferences_url, unsubscribe_url
 from newsletter.errors import IssueError
 from newsletter.service import delivery
 from newsletter.service.app import App
-from newsletter.service.delivery import personal_urls
 from newsletter.service.issues import BuiltIssue, build_issue
-from newsletter.storage import store
 from newsletter.storage.db import session_scope
-from newsletter.storage.models import Delivery, Issue, Subscriber, utcnow
+from newsletter.storage.models import utcnow
+from newsletter.storage.queries import deliveries, issues, subscribers
+from newsletter.storage.queries.deliveries import DeliverySummary
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +59,8 @@ def compose(
     template compiled once per issue instead, checked against this in the tests)."""
     assert built.rendered is not None
     nl = app.config.newsletter
-    unsubscribe, preferences = personal_urls(app.settings.base_url, token)
-    values = {UNSUBSCRIBE_URL: unsubscribe, PREFERENCES_URL: preferences, SUBSCRIBER_EMAIL: email}
+    unsubscribe = unsubscribe_url(app.settings.base_url, token)
+    values = marker_values(unsubscribe, preferences_url(app.settings.base_url, token), email)
     return build_message(
         MessageParts(
             subject=built.content.subject,
@@ -95,22 +88,22 @@ def freeze_issue(app: App, built: BuiltIssue) -> int:
     """Freeze the issue and queue one delivery per active subscriber, in one transaction."""
     assert built.rendered is not None
     with session_scope(app.engine) as session:
-        issue = store.get_or_create_issue(
+        issue = issues.get_or_create_issue(
             session, built.period.label, built.period.start, built.period.end
         )
-        issue = store.lock_issue(session, issue.id or 0)
-        if issue.status in ("sending", "sent", "paused"):
+        issue = issues.lock_issue(session, issue.id or 0)
+        if issue.status in FROZEN:
             return 0
-        if issue.status == "held":
+        if issue.status == IssueStatus.HELD:
             raise IssueError(f"issue {issue.period} is on hold; approve it before sending")
         issue.content = built.content.to_dict()
         issue.subject = built.content.subject
         issue.html, issue.text = built.rendered.html, built.rendered.text
-        issue.status = "sending"
+        issue.status = IssueStatus.SENDING
         issue.skipped_reason = None
         issue.frozen_at = issue.updated_at = utcnow()
-        session.add(issue)
-        queued = store.queue_active_subscribers(session, issue.id or 0)
+        issues.save_issue(session, issue)
+        queued = deliveries.queue_active_subscribers(session, issue.id or 0)
         log.info("issue %s frozen; %d deliveries queued", issue.period, queued)
         return queued
 
@@ -129,22 +122,22 @@ def send_issue(
     transports from the configuration send in parallel.
     """
     built = build_issue(app, period)
-    if built.status == "sent":
+    if built.status == IssueStatus.SENT:
         return SendReport(
             period.label, "already-sent", reason="this issue was sent before; nothing to do"
         )
-    if built.status not in ("sending",) and built.skipped:
+    if built.status not in (IssueStatus.SENDING,) and built.skipped:
         with session_scope(app.engine) as session:
-            issue = store.get_issue(session, period.label)
-            if issue is not None and issue.status == "held":
+            issue = issues.get_issue(session, period.label)
+            if issue is not None and issue.status == IssueStatus.HELD:
                 raise IssueError(f"issue {period.label} is on hold; approve it before sending")
-            if issue is not None and issue.status not in ("sending", "sent"):
-                issue.status = "skipped"
-                session.add(issue)
+            if issue is not None and issue.status not in (IssueStatus.SENDING, IssueStatus.SENT):
+                issue.status = IssueStatus.SKIPPED
+                issues.save_issue(session, issue)
         return SendReport(period.label, "skipped", reason=built.content.skipped_reason)
-    if built.status == "paused":
+    if built.status == IssueStatus.PAUSED:
         with session_scope(app.engine) as session:
-            issue = store.get_issue(session, period.label)
+            issue = issues.get_issue(session, period.label)
             reason = issue.paused_reason if issue else None
         return SendReport(period.label, "paused", reason=reason)
     report = SendReport(period.label, "sent")
@@ -161,8 +154,8 @@ def send_issue(
 def resume_sends(app: App, transport: Transport) -> list[SendReport]:
     """Continue every issue still being sent (after an SMTP outage, a 4xx deferral or a crash)."""
     with session_scope(app.engine) as session:
-        issues = session.exec(select(Issue).where(Issue.status == "sending")).all()
-        periods = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in issues]
+        sending = issues.issues_with_status(session, IssueStatus.SENDING)
+        periods = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in sending]
     return [send_issue(app, period, transport) for period in periods]
 
 
@@ -181,14 +174,14 @@ def work_once(
     a worker only sends.
     """
     with session_scope(app.engine) as session:
-        issues = session.exec(select(Issue).where(Issue.status == "sending")).all()
-        todo = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in issues]
+        sending = issues.issues_with_status(session, IssueStatus.SENDING)
+        todo = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in sending]
     reports = []
     for period in todo:
         if stop.is_set():
             break
         built = build_issue(app, period)
-        if built.status != "sending" or built.rendered is None:
+        if built.status != IssueStatus.SENDING or built.rendered is None:
             continue
         report = SendReport(period.label, "sent")
         _deliver(
@@ -201,36 +194,36 @@ def work_once(
 def resume_issue(app: App, period: Period) -> str:
     """Send a paused issue again (after the cause of its errors is fixed)."""
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, period.label)
+        issue = issues.get_issue(session, period.label)
         if issue is None or issue.id is None:
             raise IssueError(f"no issue for {period.label}")
-        if issue.status != "paused":
+        if issue.status != IssueStatus.PAUSED:
             raise IssueError(f"issue {period.label} is {issue.status}, not paused")
-        store.set_issue_status(session, issue.id, "sending", ["paused"])
-    return "sending"
+        issues.set_issue_status(session, issue.id, IssueStatus.SENDING, [IssueStatus.PAUSED])
+    return IssueStatus.SENDING
 
 
 def resend_failed(app: App, period: Period) -> int:
     """Queue an issue's failed deliveries again (bounced ones stay: those addresses do not
     exist). The issue goes back to sending if it was sent; returns how many were queued."""
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, period.label)
-        if issue is None or issue.id is None or issue.status not in ("sending", "sent", "paused"):
+        issue = issues.get_issue(session, period.label)
+        if issue is None or issue.id is None or issue.status not in FROZEN:
             state = issue.status if issue else "not built"
             raise IssueError(
                 f"issue {period.label} is {state}; only a sent issue has failed deliveries"
             )
-        count = store.requeue_failed(session, issue.id)
+        count = deliveries.requeue_failed(session, issue.id)
         if count:
-            store.set_issue_status(session, issue.id, "sending", ["sent"])
+            issues.set_issue_status(session, issue.id, IssueStatus.SENDING, [IssueStatus.SENT])
     return count
 
 
 def resume_due(app: App) -> list[SendReport]:
     """Continue every issue still being sent, over the configured parallel connections."""
     with session_scope(app.engine) as session:
-        issues = session.exec(select(Issue).where(Issue.status == "sending")).all()
-        periods = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in issues]
+        sending = issues.issues_with_status(session, IssueStatus.SENDING)
+        periods = [Period(i.period, i.window_end, i.window_start, i.window_end) for i in sending]
     return [send_issue(app, period) for period in periods]
 
 
@@ -244,7 +237,7 @@ def _deliver(
     stop: threading.Event | None = None,
 ) -> None:
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, built.period.label)
+        issue = issues.get_issue(session, built.period.label)
         assert issue is not None and issue.id is not None
         issue_id = issue.id
     tally = delivery.deliver(
@@ -264,21 +257,21 @@ def _deliver(
 def finish_issue(app: App, issue_id: int, report: SendReport | None = None) -> str:
     """Mark a sending issue sent once nothing is queued or in flight; returns its status."""
     with session_scope(app.engine) as session:
-        counts = store.delivery_counts(session, issue_id)
-        issue = session.get(Issue, issue_id)
+        counts = deliveries.delivery_counts(session, issue_id)
+        issue = issues.get_issue_by_id(session, issue_id)
         assert issue is not None
-        if issue.status == "paused":
+        if issue.status == IssueStatus.PAUSED:
             if report is not None:
                 report.status, report.reason = "paused", issue.paused_reason
-            return "paused"
-        if issue.status == "sending" and not counts.get("queued") and not counts.get("sending"):
-            store.set_issue_status(session, issue_id, "sent", ["sending"])
-            return "sent"
-        if report is not None and (counts.get("queued") or counts.get("sending")):
+            return IssueStatus.PAUSED
+        if issue.status == IssueStatus.SENDING and not counts.queued and not counts.sending:
+            issues.set_issue_status(session, issue_id, IssueStatus.SENT, [IssueStatus.SENDING])
+            return IssueStatus.SENT
+        if report is not None and (counts.queued or counts.sending):
             report.status = "partial"
-            retry = store.next_retry_at(session, issue_id)
+            retry = deliveries.next_retry_at(session, issue_id)
             report.reason = (
-                f"{counts.get('queued', 0)} deliveries wait for a retry"
+                f"{counts.queued} deliveries wait for a retry"
                 + (f" (next at {retry:%Y-%m-%d %H:%M} UTC)" if retry else "")
                 + f"; `newsletter run` or `newsletter worker` retries them, or run `newsletter send --week {issue.period}` again"
             )
@@ -309,73 +302,50 @@ def send_test(
 def dry_run(app: App, period: Period) -> SendReport:
     """Who would receive the issue, without freezing it or sending anything."""
     built = build_issue(app, period)
-    if built.status == "sent":
+    if built.status == IssueStatus.SENT:
         return SendReport(
             period.label, "already-sent", reason="this issue was sent before; nothing would go"
         )
-    if built.skipped and built.status != "sending":
+    if built.skipped and built.status != IssueStatus.SENDING:
         return SendReport(period.label, "skipped", reason=built.content.skipped_reason)
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, period.label)
+        issue = issues.get_issue(session, period.label)
         already = set()
         if issue is not None and issue.id is not None:
-            rows = session.exec(
-                select(Delivery.subscriber_id).where(
-                    Delivery.issue_id == issue.id, Delivery.status != "queued"
-                )
-            ).all()
-            already = set(rows)
-        subs = store.list_subscribers(session, "active")
+            already = deliveries.attempted_subscriber_ids(session, issue.id)
+        subs = subscribers.list_subscribers(session, SubscriberStatus.ACTIVE)
         recipients = [s.email for s in subs if s.id not in already]
     return SendReport(period.label, "dry-run", recipients=recipients)
 
 
 @dataclass
-class IssueStatus:
+class IssueProgress:
     """An issue's delivery counts and error rate, for `newsletter status`."""
 
     period: str
     status: str
-    counts: dict[str, int]
+    counts: DeliverySummary
     error_rate: float | None
     paused_reason: str | None
     next_retry_at: datetime | None
     last_errors: list[tuple[str, str]]  # (address, reply)
 
 
-def issue_status(app: App, period: str | None = None) -> IssueStatus | None:
+def issue_status(app: App, period: str | None = None) -> IssueProgress | None:
     """The given issue, else the newest that was frozen (being sent, paused or sent)."""
     with session_scope(app.engine) as session:
-        if period:
-            issue = store.get_issue(session, period)
-        else:
-            issue = session.exec(
-                select(Issue)
-                .where(Issue.frozen_at.is_not(None))  # type: ignore[union-attr]
-                .order_by(Issue.frozen_at.desc())  # type: ignore[union-attr]
-            ).first()
+        issue = issues.get_issue(session, period) if period else issues.newest_frozen_issue(session)
         if issue is None or issue.id is None:
             return None
-        counts = store.delivery_summary(session, issue.id)
-        done = sum(counts.get(k, 0) for k in ("sent", "failed", "bounced")) + counts["deferred"]
-        errors = counts.get("failed", 0) + counts.get("bounced", 0) + counts["deferred"]
-        rows = session.exec(
-            select(Subscriber.email, Delivery.last_reply)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)  # type: ignore[arg-type]
-            .where(
-                Delivery.issue_id == issue.id,
-                Delivery.status.in_(["failed", "bounced", "queued"]),  # type: ignore[attr-defined]
-                Delivery.attempts > 0,
-            )
-            .order_by(Delivery.id.desc())  # type: ignore[union-attr]
-            .limit(5)
-        ).all()
-        return IssueStatus(
+        counts = deliveries.delivery_summary(session, issue.id)
+        done = counts.sent + counts.failed + counts.bounced + counts.deferred
+        errors = counts.failed + counts.bounced + counts.deferred
+        return IssueProgress(
             period=issue.period,
             status=issue.status,
             counts=counts,
             error_rate=errors / done if done else None,
             paused_reason=issue.paused_reason,
-            next_retry_at=store.next_retry_at(session, issue.id),
-            last_errors=[(email, reply or "") for email, reply in rows],
+            next_retry_at=deliveries.next_retry_at(session, issue.id),
+            last_errors=deliveries.recent_errors(session, issue.id),
         )

@@ -8,16 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
-from sqlmodel import Session
 
+from newsletter.domain.statuses import SUPPRESSED, SubscriberStatus
 from newsletter.email.tokens import new_token
 from newsletter.errors import SubscriberError
 from newsletter.service.app import App
-from newsletter.storage import store
-from newsletter.storage.db import session_scope
+from newsletter.storage.db import Session, session_scope
 from newsletter.storage.models import Subscriber, utcnow
-
-SUPPRESSED = ("unsubscribed", "bounced")
+from newsletter.storage.queries import subscribers
 
 
 def normalize_email(raw: str) -> str:
@@ -51,17 +49,18 @@ class AddResult:
 
 
 def _add(session: Session, email: str, name: str | None, source: str) -> AddResult:
-    existing = store.get_subscriber(session, email)
+    existing = subscribers.get_subscriber(session, email)
     if existing is None:
-        session.add(
+        subscribers.save_subscriber(
+            session,
             Subscriber(
                 email=email,
                 name=name,
-                status="active",
+                status=SubscriberStatus.ACTIVE,
                 token=new_token(),
                 source=source,
                 consent_at=utcnow(),
-            )
+            ),
         )
         return AddResult(email, "added")
     if existing.status in SUPPRESSED:
@@ -70,7 +69,7 @@ def _add(session: Session, email: str, name: str | None, source: str) -> AddResu
     if name and existing.name != name:
         existing.name = name
         existing.updated_at = utcnow()
-        session.add(existing)
+        subscribers.save_subscriber(session, existing)
         return AddResult(email, "updated")
     return AddResult(email, "unchanged")
 
@@ -86,20 +85,20 @@ def remove_subscriber(app: App, raw_email: str) -> bool:
     """Unsubscribe an address (kept, suppressed); False when it was unknown."""
     email = normalize_email(raw_email)
     with session_scope(app.engine) as session:
-        sub = store.get_subscriber(session, email)
+        sub = subscribers.get_subscriber(session, email)
         if sub is None:
             return False
-        if sub.status != "unsubscribed":
-            sub.status = "unsubscribed"
+        if sub.status != SubscriberStatus.UNSUBSCRIBED:
+            sub.status = SubscriberStatus.UNSUBSCRIBED
             sub.unsubscribed_at = sub.updated_at = utcnow()
-            session.add(sub)
+            subscribers.save_subscriber(session, sub)
         return True
 
 
 def list_subscribers(app: App, status: str | None = None) -> list[Subscriber]:
     """Subscribers by address."""
     with session_scope(app.engine) as session:
-        return store.list_subscribers(session, status)
+        return subscribers.list_subscribers(session, status)
 
 
 @dataclass

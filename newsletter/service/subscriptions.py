@@ -17,18 +17,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
-
-from newsletter.email.mailer import Envelope, Transport
-from newsletter.email.notice import Notice, build_notice, notice_message_id, render_notice
+from newsletter.domain.statuses import SUPPRESSED, SubscriberStatus
+from newsletter.email.message import MessageParts
+from newsletter.email.notice import build_notice, notice_message_id, render_notice
 from newsletter.email.tokens import new_token
+from newsletter.email.transports import Envelope, Transport
+from newsletter.email.urls import confirm_url, subscribe_url
 from newsletter.errors import SubscriberError
 from newsletter.service.app import App
-from newsletter.service.subscribers import SUPPRESSED, clean_name, normalize_email
-from newsletter.storage import store
-from newsletter.storage.db import session_scope
+from newsletter.service.subscribers import clean_name, normalize_email
+from newsletter.storage.db import IntegrityError, Session, session_scope
 from newsletter.storage.models import Subscriber, utcnow
+from newsletter.storage.queries import subscribers
 
 log = logging.getLogger(__name__)
 
@@ -223,16 +223,18 @@ def _subscribe(
     may_send: Callable[[str], bool],
 ) -> SubscribeOutcome:
     email = request.email
-    sub = store.get_subscriber(session, email)
+    sub = subscribers.get_subscriber(session, email)
     state = "new" if sub is None else sub.status
-    if sub is not None and sub.status == "active":
+    if sub is not None and sub.status == SubscriberStatus.ACTIVE:
         return SubscribeOutcome(email, state, None)
     if not may_send(email):
         return SubscribeOutcome(email, state, None)
     token = secrets.token_urlsafe(CONFIRM_TOKEN_BYTES)
     expires = now + timedelta(days=app.settings.confirm_days)
     if sub is None:
-        sub = Subscriber(email=email, status="pending", token=new_token(), created_at=now)
+        sub = Subscriber(
+            email=email, status=SubscriberStatus.PENDING, token=new_token(), created_at=now
+        )
     # A pending or suppressed address keeps its status: only the confirmation changes it.
     sub.name = request.name or sub.name
     sub.sections, sub.locale = request.sections, request.locale
@@ -241,8 +243,8 @@ def _subscribe(
     sub.consent_at, sub.consent_ip, sub.consent_user_agent = now, evidence.ip, evidence.user_agent
     sub.source = "web"
     sub.updated_at = now
-    session.add(sub)
-    session.flush()  # a concurrent insert of the same address fails here, inside the retry
+    # A concurrent insert of the same address fails here, inside the retry.
+    subscribers.insert_subscriber(session, sub)
     return SubscribeOutcome(email, state, ConfirmationMail(email, sub.name, token, expires))
 
 
@@ -256,15 +258,15 @@ def send_confirmation(
     expires_local = mail.expires_at.astimezone(nl.tz)
     context = {
         "newsletter": {"title": nl.title, "sender_name": nl.sender.name, "language": nl.language},
-        "confirm_url": f"{base}/confirm/{mail.token}",
-        "subscribe_url": f"{base}/subscribe",
+        "confirm_url": confirm_url(base, mail.token),
+        "subscribe_url": subscribe_url(base),
         "expires_label": f"{expires_local:%Y-%m-%d %H:%M} ({nl.timezone})",
         "days": app.settings.confirm_days,
     }
     text, html = render_notice(app.config.templates_dir, "confirm", context)
     msg_id = notice_message_id(nl.sender.domain)
     data = build_notice(
-        Notice(
+        MessageParts(
             subject=f"Confirm your subscription to {nl.title}",
             sender_name=nl.sender.name,
             sender_email=nl.sender.email,
@@ -288,9 +290,7 @@ def send_confirmation(
 def _by_confirm_token(session: Session, raw_token: str) -> Subscriber:
     if not is_token_shaped(raw_token):
         raise UnknownTokenError("this confirmation link is not valid")
-    sub = session.exec(
-        select(Subscriber).where(Subscriber.confirm_token_hash == token_hash(raw_token))
-    ).first()
+    sub = subscribers.subscriber_by_confirm_hash(session, token_hash(raw_token))
     if sub is None:
         raise UnknownTokenError("this confirmation link is not valid (any more)")
     return sub
@@ -323,7 +323,7 @@ def _is_superseded(sub: Subscriber) -> bool:
 
 
 def _confirm_state(sub: Subscriber, now: datetime) -> str:
-    if _is_used(sub) and sub.status == "active":
+    if _is_used(sub) and sub.status == SubscriberStatus.ACTIVE:
         return "already"
     if _is_used(sub) or _is_superseded(sub):
         # Used, then bounced or unsubscribed: an old link must not revive the address.
@@ -344,12 +344,12 @@ def confirm(
         sub = _by_confirm_token(session, raw_token)
         if _confirm_state(sub, when) == "already":
             return "already"
-        sub.status = "active"
+        sub.status = SubscriberStatus.ACTIVE
         sub.confirmed_at, sub.confirm_ip, sub.confirm_user_agent = when, proof.ip, proof.user_agent
         sub.unsubscribed_at = None
         sub.suppressed_reason = None
         sub.updated_at = when
-        session.add(sub)
+        subscribers.save_subscriber(session, sub)
         return "confirmed"
 
 
@@ -359,7 +359,7 @@ def confirm(
 def _by_token(session: Session, token: str) -> Subscriber:
     if not is_token_shaped(token):
         raise UnknownTokenError("this link is not valid")
-    sub = session.exec(select(Subscriber).where(Subscriber.token == token)).first()
+    sub = subscribers.subscriber_by_token(session, token)
     if sub is None:
         raise UnknownTokenError("this link is not valid")
     return sub
@@ -389,14 +389,14 @@ def unsubscribe(app: App, token: str, now: datetime | None = None) -> str:
     with session_scope(app.engine) as session:
         sub = _by_token(session, token)
         outcome = "already" if sub.status in SUPPRESSED else "unsubscribed"
-        if sub.status in ("active", "pending"):
-            sub.status = "unsubscribed"
+        if sub.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
+            sub.status = SubscriberStatus.UNSUBSCRIBED
             sub.unsubscribed_at = when
         if outcome == "unsubscribed" or sub.confirm_token_hash is not None:
             sub.confirm_token_hash = None
             sub.confirm_expires_at = None
             sub.updated_at = when
-            session.add(sub)
+            subscribers.save_subscriber(session, sub)
         return outcome
 
 
@@ -415,7 +415,7 @@ def set_preferences(
         if (sub.sections, sub.locale) != (chosen, language):
             sub.sections, sub.locale = chosen, language
             sub.updated_at = now or utcnow()
-            session.add(sub)
+            subscribers.save_subscriber(session, sub)
         return _view(sub)
 
 

@@ -16,11 +16,27 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from newsletter.errors import DatabaseError
+
+# The service layer speaks to storage through these names, never to SQLAlchemy itself.
+__all__ = [
+    "Engine",
+    "IntegrityError",
+    "SQLAlchemyError",
+    "Session",
+    "current_revision",
+    "dialect_insert",
+    "head_revision",
+    "make_engine",
+    "ping",
+    "session_scope",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -66,6 +82,20 @@ def make_engine(url: str) -> Engine:
         return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=135)
     except (ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}") from exc
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """A dialect INSERT that supports ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def ping(engine: Engine) -> None:
+    """Run ``SELECT 1``; SQLAlchemyError when the database does not answer."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from newsletter.domain.statuses import DeliveryStatus, FeedStatus, IssueStatus, SubscriberStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores naive UTC, returns aware UTC: SQLite drops offsets, so we never rely on them."""
@@ -48,7 +50,7 @@ class Feed(SQLModel, table=True):
     etag: str | None = Field(default=None, max_length=500)
     last_modified: str | None = Field(default=None, max_length=200)
     body_hash: str | None = Field(default=None, max_length=64)
-    last_status: str = Field(default="never", max_length=20)
+    last_status: str = Field(default=FeedStatus.NEVER, max_length=20)
     last_http_status: int | None = None
     last_error: str | None = Field(default=None, max_length=2000)
     consecutive_failures: int = 0
@@ -98,7 +100,7 @@ class Issue(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     period: str = Field(max_length=20, unique=True, index=True)
-    status: str = Field(default="draft", max_length=20)
+    status: str = Field(default=IssueStatus.DRAFT, max_length=20)
     subject: str = Field(default="", max_length=500)
     window_start: datetime = Field(sa_type=UTCDateTime)
     window_end: datetime = Field(sa_type=UTCDateTime)
@@ -120,7 +122,7 @@ class Subscriber(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True, index=True)
     name: str | None = Field(default=None, max_length=200)
-    status: str = Field(default="active", max_length=20, index=True)
+    status: str = Field(default=SubscriberStatus.ACTIVE, max_length=20, index=True)
     token: str = Field(max_length=64, unique=True, index=True)
     sections: list[str] | None = Field(default=None, sa_type=sa.JSON)
     locale: str | None = Field(default=None, max_length=20)
@@ -154,7 +156,7 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     issue_id: int = Field(foreign_key="issue.id", index=True)
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
-    status: str = Field(default="queued", max_length=20, index=True)
+    status: str = Field(default=DeliveryStatus.QUEUED, max_length=20, index=True)
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -207,7 +209,7 @@ class Click(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-FEED_STATUSES = ("never", "ok", "not_modified", "error")
-ISSUE_STATUSES = ("draft", "approved", "held", "sending", "paused", "sent", "skipped")
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced")
-DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced", "skipped")
+FEED_STATUSES = tuple(FeedStatus)
+ISSUE_STATUSES = tuple(IssueStatus)
+SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
+DELIVERY_STATUSES = tuple(DeliveryStatus)

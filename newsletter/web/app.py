@@ -14,16 +14,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from newsletter.config import load_settings
-from newsletter.email.mailer import Transport
 from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
-from newsletter.logs import configure_logging
-from newsletter.service.app import App, open_app
+from newsletter.logs import at_least_info, configure_logging
+from newsletter.service.app import App, MailTransport, open_app
 from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.clicks import UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
 from newsletter.web import archive, preview, subscribe
 from newsletter.web.context import WebContext
-from newsletter.web.limits import RateLimiter
+from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
     DEFAULT_CSP,
     SECURITY_HEADERS,
@@ -70,7 +69,7 @@ def _phrase(status: int) -> str:
         return ""
 
 
-def create_app(app: App, transport_factory: Callable[[], Transport] | None = None) -> FastAPI:
+def create_app(app: App, transport_factory: Callable[[], MailTransport] | None = None) -> FastAPI:
     """The web app over a loaded App; confirmation emails go through ``transport_factory()``
     (default: the configured transport, a new one per message)."""
     settings = app.settings
@@ -88,8 +87,8 @@ def create_app(app: App, transport_factory: Callable[[], Transport] | None = Non
         app=app,
         transport_factory=transport_factory or app.transport,
         pages=pages,
-        ip_limiter=RateLimiter(settings.subscribe_limit_per_ip),
-        address_limiter=RateLimiter(settings.subscribe_limit_per_address),
+        ip_limiter=RequestRateLimiter(settings.subscribe_limit_per_ip),
+        address_limiter=RequestRateLimiter(settings.subscribe_limit_per_address),
     )
     web = FastAPI(
         title=nl.title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False
@@ -163,7 +162,7 @@ def make_app_from_env() -> FastAPI:
     """The app from NEWSLETTER_* settings and feeds.yaml (for uvicorn/gunicorn workers:
     ``uvicorn --factory newsletter.web:make_app_from_env``)."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(at_least_info(settings.log_level), settings.log_format)
     return create_app(open_app(settings))
 
 

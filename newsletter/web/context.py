@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from newsletter.email.mailer import Transport
-from newsletter.service.app import App
-from newsletter.web.limits import RateLimiter, client_ip
+from newsletter.service.app import App, MailTransport
+from newsletter.web.limits import RequestRateLimiter, client_ip
 from newsletter.web.pages import Pages
 
 
@@ -18,10 +17,10 @@ class WebContext:
     """Built once by create_app and kept on the FastAPI app's state."""
 
     app: App
-    transport_factory: Callable[[], Transport]
+    transport_factory: Callable[[], MailTransport]
     pages: Pages
-    ip_limiter: RateLimiter
-    address_limiter: RateLimiter
+    ip_limiter: RequestRateLimiter
+    address_limiter: RequestRateLimiter
 
     def client_ip(self, request: Request) -> str:
         """The client's address (X-Forwarded-For only with NEWSLETTER_TRUST_PROXY_HEADERS)."""

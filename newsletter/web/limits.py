@@ -43,7 +43,7 @@ def rate_key(ip: str) -> str:
     return str(address)
 
 
-class RateLimiter:
+class RequestRateLimiter:
     """At most ``limit`` hits per key in any ``window`` seconds (a sliding window log).
 
     Thread-safe (route handlers run in a thread pool). It remembers at most ``max_keys`` keys;
@@ -84,4 +84,4 @@ class RateLimiter:
         return len(self._hits)
 
 
-__all__ = ["RateLimiter", "client_ip", "rate_key"]
+__all__ = ["RequestRateLimiter", "client_ip", "rate_key"]

@@ -9,6 +9,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from starlette.responses import HTMLResponse
 
+from newsletter.email.templates import render_template
 from newsletter.errors import TemplateError
 
 STYLESHEET = "style.css"
@@ -39,15 +40,8 @@ class Pages:
 
     def html(self, template: str, /, **context: Any) -> str:
         """The page ``template`` rendered with the site values and ``context``."""
-        name = template
-        try:
-            return self.env.get_template(name).render(site=self.site, **context)
-        except jinja2.TemplateNotFound as exc:
-            raise TemplateError(f"web template {exc.name} not found in {self.folder}") from exc
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"web template {name}, line {exc.lineno}: {exc.message}") from exc
-        except jinja2.TemplateError as exc:
-            raise TemplateError(f"web template {name}: {exc}") from exc
+        values = {"site": self.site, **context}
+        return render_template(self.env, template, values, "web template", variables_doc=None)
 
     def page(
         self,

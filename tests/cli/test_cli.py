@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -211,3 +214,47 @@ def test_worker_status_and_resend_through_the_cli(
     assert status["issue"]["counts"] == {"sent": 2, "deferred": 0}
     assert status["issue"]["status"] == "sent"
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == ["a@example.com", "b@example.com"]
+
+
+def test_db_commands_honour_config(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
+    env, config, _ = cli_env
+    upgraded = run(env, "db", "upgrade", "--config", str(config))
+    assert upgraded.exit_code == 0 and "upgraded from empty to" in upgraded.output
+    current = run(env, "db", "current", "--config", str(config))
+    assert current.exit_code == 0 and "current revision:" in current.output
+    assert "empty" not in current.output
+    missing = tmp_path / "nowhere" / "feeds.yaml"
+    for command in ("upgrade", "current"):
+        result = CliRunner().invoke(main, ["db", command, "--config", str(missing)], env=env)
+        assert result.exit_code == 1
+        assert "error:" in result.output and "nowhere" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_log_level_comes_from_the_settings_and_dotenv(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NEWSLETTER_LOG_LEVEL in .env is read like every other setting (INFO shows the poll)."""
+    env, _, _ = cli_env
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    quiet = subprocess.run(
+        [sys.executable, "-m", "newsletter", "ingest"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert quiet.returncode == 0 and " INFO " not in quiet.stderr
+    (workdir / ".env").write_text("NEWSLETTER_LOG_LEVEL=INFO\n", encoding="utf-8")
+    loud = subprocess.run(
+        [sys.executable, "-m", "newsletter", "ingest"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loud.returncode == 0 and " INFO " in loud.stderr

@@ -11,11 +11,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from newsletter.config import load_config
 from newsletter.demo.server import FeedServer
 from newsletter.domain.periods import latest_due_period
 from tests.conftest import write_config
 from tests.helpers import serve_stories
+
+pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 
 
 def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
@@ -56,3 +60,93 @@ def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedS
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "stopped" in output and "Traceback" not in output
+
+
+def _read_until(process: subprocess.Popen[str], marker: str, seconds: float = 60) -> str:
+    """The process's output up to and including the first line holding ``marker``."""
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        seen.append(line)
+        if marker in line or not line:
+            break
+    output = "".join(seen)
+    assert marker in output, output
+    return output
+
+
+def _run_env(tmp_path: Path, config: Path, name: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / f'{name}.db'}",
+        "NEWSLETTER_DATA_DIR": str(tmp_path / f"data-{name}"),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_CONFIG": str(config),
+    }
+
+
+def test_parallel_runs_stop_cleanly_on_sigterm_at_every_stage(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Six `newsletter run` processes at once (a loaded machine), each stopped at another
+    moment: during start-up, while catching up and building the draft, and while idle. Each
+    exits 0, says it stopped, and prints no traceback."""
+    nl = load_config(write_config(tmp_path, [])).newsletter
+    period = latest_due_period(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
+    config = write_config(tmp_path, [serve_stories(feed_server, period.end)])
+    delays = [0.0, 0.1, 0.4, 1.0, 2.0, 4.0]  # after the process says it is starting
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "newsletter", "run"],
+            env=_run_env(tmp_path, config, f"run{i}"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(len(delays))
+    ]
+    early: list[str] = []  # what each process printed up to "starting"
+    try:
+        for process in processes:  # the signal handlers are installed before that line
+            early.append(_read_until(process, "newsletter run: starting"))
+        started = time.monotonic()
+        for process, delay in zip(processes, delays, strict=True):
+            time.sleep(max(0.0, started + delay - time.monotonic()))
+            process.send_signal(signal.SIGTERM)
+        outputs = [p.communicate(timeout=120)[0] for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    outputs = [first + rest for first, rest in zip(early, outputs, strict=True)]
+    for process, output, delay in zip(processes, outputs, delays, strict=True):
+        assert process.returncode == 0, f"stopped after {delay} s: {output}"
+        assert "Traceback" not in output, f"stopped after {delay} s: {output}"
+        assert "cannot schedule new futures" not in output
+
+
+def test_second_signal_interrupts_at_once(tmp_path: Path, feed_server: FeedServer) -> None:
+    """SIGINT twice: the second does not wait for the step in hand; one clean error line."""
+    config = write_config(tmp_path, [serve_stories(feed_server, datetime.now(UTC))])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "run"],
+        env=_run_env(tmp_path, config, "twice"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        early = _read_until(process, "Ctrl-C to stop")
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        output = early + process.communicate(timeout=60)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode in (0, 130), output
+    assert "Traceback" not in output

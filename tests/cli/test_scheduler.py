@@ -12,9 +12,10 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from newsletter.cli.scheduler import WEEKLY_JOB, build_scheduler, weekly_job
+from newsletter.cli.scheduler import build_scheduler
 from newsletter.demo.server import FeedServer
 from newsletter.domain.periods import latest_due_period
+from newsletter.service.schedule import WEEKLY_JOB, weekly_job
 from newsletter.service.subscribers import add_subscriber
 from tests.helpers import serve_stories
 
@@ -93,7 +94,7 @@ def test_restart_after_send_time_fires_the_missed_run_once(
 ) -> None:
     app, config = scheduled
     # First process: registers its jobs in the database, then stops before the send time.
-    first = build_scheduler(app, config, blocking=False)
+    first = build_scheduler(app, config)
     first.start(paused=True)
     job = first.get_job(WEEKLY_JOB)
     assert job is not None and job.coalesce is True
@@ -116,7 +117,7 @@ def test_restart_after_send_time_fires_the_missed_run_once(
             events.append(event)
             done.set()
 
-    second = build_scheduler(app, config, blocking=False)
+    second = build_scheduler(app, config)
     second.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     second.start()
     try:
@@ -133,7 +134,7 @@ def test_restart_after_send_time_fires_the_missed_run_once(
 
 def test_draft_job_runs_ahead_of_the_send_time(scheduled: tuple[Any, Path]) -> None:
     app, config = scheduled
-    scheduler = build_scheduler(app, config, blocking=False)
+    scheduler = build_scheduler(app, config)
     scheduler.start(paused=True)
     try:
         draft = scheduler.get_job("draft-issue")

@@ -1,4 +1,4 @@
-"""newsletter.email.mailer: MIME bytes per subscriber, the file outbox and SMTP against real aiosmtpd."""
+"""newsletter.email.message and .transports: MIME bytes per subscriber, the file outbox and SMTP against real aiosmtpd."""
 
 from __future__ import annotations
 
@@ -13,17 +13,14 @@ from typing import Any
 
 import pytest
 
-from newsletter.email.mailer import (
+from newsletter.email.headers import safe_header_text
+from newsletter.email.message import MessageParts, build_message, list_id, unsubscribe_mailto
+from newsletter.email.transports import (
     Envelope,
     FileTransport,
-    MessageParts,
     SmtpRecipientError,
     SmtpSettings,
     SmtpTransport,
-    build_message,
-    list_id,
-    safe_header_text,
-    unsubscribe_mailto,
 )
 from newsletter.errors import MailError
 from tests.smtp_server import free_port

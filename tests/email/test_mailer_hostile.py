@@ -12,26 +12,18 @@ import pytest
 from sqlmodel import select
 
 from newsletter.demo.server import FeedServer
-from newsletter.email.mailer import (
-    ComposeError,
-    Envelope,
-    SmtpRecipientError,
-    SmtpSettings,
-    SmtpTransport,
-    build_message,
-    envelope_address,
-    list_id,
-    safe_header_text,
-)
+from newsletter.email.headers import ComposeError, envelope_address, safe_header_text
+from newsletter.email.message import build_message, list_id
 from newsletter.email.tokens import new_token
+from newsletter.email.transports import Envelope, SmtpRecipientError, SmtpSettings, SmtpTransport
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
 from newsletter.service.sending import send_issue
 from newsletter.service.subscribers import add_subscriber
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Delivery, Subscriber
-from tests.helpers import serve_stories
 from tests.email.test_mailer import PARTS, header_names
+from tests.helpers import serve_stories
 
 EXPECTED = header_names(build_message(PARTS))
 
@@ -137,7 +129,7 @@ def test_one_bad_subscriber_does_not_stop_the_batch(
         session.add(Subscriber(email="用户@example.com", name="坏地址", token=new_token()))
     add_subscriber(app, "z@example.com", "Zed\u2028Bcc: x@example.com")
 
-    from newsletter.email.mailer import FileTransport
+    from newsletter.email.transports import FileTransport
 
     report = send_issue(app, period, FileTransport(tmp_path / "outbox"))
     assert (report.sent, report.failed) == (2, 1)

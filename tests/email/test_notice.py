@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.email.mailer import ComposeError
-from newsletter.email.notice import Notice, build_notice, notice_message_id, render_notice
+from newsletter.email.headers import ComposeError
+from newsletter.email.message import MessageParts
+from newsletter.email.notice import build_notice, notice_message_id, render_notice
 from newsletter.errors import TemplateError
 from tests.conftest import TEMPLATES
 from tests.web_helpers import parse
@@ -16,7 +17,7 @@ from tests.web_helpers import parse
 WHEN = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-def notice(**overrides: object) -> Notice:
+def notice(**overrides: object) -> MessageParts:
     values: dict[str, object] = {
         "subject": "Confirm your subscription to Weekly",
         "sender_name": "Weekly 周报",
@@ -31,7 +32,7 @@ def notice(**overrides: object) -> Notice:
         "language": "en",
     }
     values.update(overrides)
-    return Notice(**values)  # type: ignore[arg-type]
+    return MessageParts(**values)  # type: ignore[arg-type]
 
 
 def test_notice_has_both_parts_and_no_list_headers() -> None:

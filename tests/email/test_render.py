@@ -16,7 +16,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from newsletter.config import Config, parse_config
 from newsletter.domain.assemble import Candidate, IssueContent, assemble_issue
 from newsletter.domain.periods import period_for_label
-from newsletter.email.mailer import html_values
 from newsletter.email.render import (
     PERSONAL_MARKERS,
     PREFERENCES_URL,
@@ -24,6 +23,7 @@ from newsletter.email.render import (
     UNSUBSCRIBE_URL,
     RenderedIssue,
     RenderOptions,
+    html_values,
     make_environment,
     personalize,
     render_issue,

@@ -12,13 +12,9 @@ from typing import Any
 import dkim
 import pytest
 
-from newsletter.email.mailer import (
-    Envelope,
-    SmtpSettings,
-    SmtpTransport,
-    build_message,
-)
+from newsletter.email.message import build_message
 from newsletter.email.signing import DkimSigner, load_signer
+from newsletter.email.transports import Envelope, SmtpSettings, SmtpTransport
 from newsletter.errors import ConfigError, MailError
 from tests.email.test_mailer import PARTS as MAILER_PARTS
 

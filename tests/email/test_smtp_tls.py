@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from newsletter.email.mailer import Envelope, SmtpSettings, SmtpTransport
+from newsletter.email.transports import Envelope, SmtpSettings, SmtpTransport
 from newsletter.errors import MailError
 from tests.smtp_server import RecordingHandler, free_port
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
@@ -19,10 +18,10 @@ from newsletter.feeds.fetch import (
     USER_AGENT,
     FetchLimits,
     Validators,
-    check_address,
     fetch_feed,
     make_client,
 )
+from newsletter.feeds.guard import check_address
 
 FEED = (
     b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
@@ -137,10 +136,8 @@ def test_redirect_loop_stops_with_a_clear_error(
 ) -> None:
     feed_server.routes["/a"] = Route(status=302, headers={"Location": "/b"}, etag=False)
     feed_server.routes["/b"] = Route(status=302, headers={"Location": "/a#again"}, etag=False)
-    started = time.monotonic()
     with pytest.raises(FeedError) as info:
         fetch_feed(client, feed_server.url("/a"), NO_VALIDATORS, LIMITS)
-    assert time.monotonic() - started < 5
     a, b = feed_server.url("/a"), feed_server.url("/b")
     assert str(info.value) == f"redirect loop: {a} -> {b} -> {a}; check the feed URL"
     assert len(feed_server.requests) == 2  # stopped when /a came round again, not after 5 hops
@@ -230,14 +227,12 @@ def test_gzip_bomb_fails_fast_without_inflating_it_all(
     assert len(bomb) < 100_000
     feed_server.routes["/bomb.xml"] = Route(bomb, headers={"Content-Encoding": "gzip"})
     tracemalloc.start()
-    started = time.monotonic()
     try:
         with pytest.raises(FeedError) as info:
             fetch_feed(client, feed_server.url("/bomb.xml"), NO_VALIDATORS, LIMITS)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.monotonic() - started < 2
     assert "1,048,576 byte limit (decompressed)" in str(info.value)
     assert peak < 8 * 1024 * 1024  # never near the 20 MB the bomb inflates to
 
@@ -269,10 +264,9 @@ def test_slow_server_times_out_with_a_clear_error(feed_server: FeedServer) -> No
     feed_server.routes["/slow.xml"] = Route(FEED, delay=2.0)
     limits = FetchLimits(timeout=0.3, max_bytes=1024 * 1024, allow_private=True)
     url = feed_server.url("/slow.xml")
-    started = time.monotonic()
     with make_client(limits) as http, pytest.raises(FeedError) as info:
         fetch_feed(http, url, NO_VALIDATORS, limits)
-    assert time.monotonic() - started < 1.5
+    # The server answers after 2 s: an error at all shows the 0.3 s limit cut it short.
     assert str(info.value) == f"timed out after 0.3s fetching {url}"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import os
 import threading
-import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,12 +25,15 @@ from sqlmodel import select
 
 from newsletter.demo.server import FeedServer, Route
 from newsletter.errors import FeedError
-from newsletter.feeds import fetch
+from newsletter.feeds import guard
 from newsletter.feeds.fetch import FetchLimits, Validators, fetch_feed, make_client
 from newsletter.feeds.parse import parse_feed
 from newsletter.service.ingest import ingest
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Feed, Item
+from tests.hostile_server import HostileFeedServer, HostileRoute
+
+pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 
 MiB = 1024 * 1024
 MEMORY_LIMIT = 50 * MiB
@@ -189,7 +191,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     secret.write_text("TOP-SECRET-XXE-MARKER", encoding="utf-8")
     local_feed = folder / "local.xml"
     local_feed.write_bytes(rss(item("LOCAL SECRET FEED", "local-1"), title="Local"))
-    with FeedServer() as feeds, FeedServer() as canary:
+    with HostileFeedServer() as feeds, FeedServer() as canary:
         canary.routes.update(
             {
                 path: Route(b"CANARY-MARKER", "text/plain")
@@ -202,10 +204,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             {
                 # fetch-level
                 "/bomb.xml": Route(gzip_bomb(), headers={"Content-Encoding": "gzip"}),
-                "/drip.xml": Route(rss(item("Drip", "d-1")), drip=1.0),  # one byte per second
-                "/slow-headers.xml": Route(header_drip=0.5),
-                "/endless.xml": Route(b"<rss>" + b"x" * 65_536, endless=True),
-                "/huge.xml": Route(b"A" * MiB, repeat=100),  # 100 MiB, streamed by the server
+                "/drip.xml": HostileRoute(
+                    rss(item("Drip", "d-1")), drip=1.0
+                ),  # one byte per second
+                "/slow-headers.xml": HostileRoute(header_drip=0.5),
+                "/endless.xml": HostileRoute(b"<rss>" + b"x" * 65_536, endless=True),
+                "/huge.xml": HostileRoute(
+                    b"A" * MiB, repeat=100
+                ),  # 100 MiB, streamed by the server
                 "/loop-a.xml": Route(status=301, headers={"Location": "/loop-b.xml"}, etag=False),
                 "/loop-b.xml": Route(status=302, headers={"Location": "/loop-a.xml"}, etag=False),
                 "/to-private.xml": Route(status=302, headers={"Location": private}, etag=False),
@@ -288,31 +294,33 @@ LIMITS = FetchLimits(
 
 
 @pytest.mark.parametrize(
-    ("path", "expected", "seconds"),
+    ("path", "expected"),
     [
-        ("/bomb.xml", "larger than the 10,485,760 byte limit (decompressed)", 2.0),
-        ("/drip.xml", "time limit", 4.0),
-        ("/slow-headers.xml", "time limit", 4.0),
-        ("/endless.xml", "larger than the 10,485,760 byte limit", 3.0),
-        ("/huge.xml", "the server announced 104,857,600 bytes", 2.0),
-        ("/loop-a.xml", "redirect loop: ", 2.0),
-        ("/to-private.xml", "host 'localhost' resolves to non-public address", 2.0),
-        ("/to-metadata.xml", "non-public address 169.254.169.254", 2.0),
+        ("/bomb.xml", "larger than the 10,485,760 byte limit (decompressed)"),
+        ("/drip.xml", "time limit"),
+        ("/slow-headers.xml", "time limit"),
+        ("/endless.xml", "larger than the 10,485,760 byte limit"),
+        ("/huge.xml", "the server announced 104,857,600 bytes"),
+        ("/loop-a.xml", "redirect loop: "),
+        ("/to-private.xml", "host 'localhost' resolves to non-public address"),
+        ("/to-metadata.xml", "non-public address 169.254.169.254"),
     ],
     ids=lambda v: v if isinstance(v, str) and v.startswith("/") else "",
 )
-def test_hostile_fetch_ends_in_time_with_a_clear_error(
-    quiet_canary: Servers, path: str, expected: str, seconds: float
+def test_hostile_fetch_ends_with_a_clear_error(
+    quiet_canary: Servers, path: str, expected: str
 ) -> None:
+    """Each limit that ends the fetch names itself in the error (the time each takes is in
+    bench/bench_limits.py, not here: tests do not depend on the machine's speed)."""
     url = quiet_canary.feeds.url(path)
-    with make_client(LIMITS) as client, memory_growth() as growth:
-        started = time.monotonic()
-        with pytest.raises(FeedError) as info:
-            fetch_feed(client, url, Validators(), LIMITS)
-        elapsed = time.monotonic() - started
+    with (
+        make_client(LIMITS) as client,
+        memory_growth() as growth,
+        pytest.raises(FeedError) as info,
+    ):
+        fetch_feed(client, url, Validators(), LIMITS)
     assert expected in str(info.value)
     assert "\n" not in str(info.value) and len(str(info.value)) < 500
-    assert elapsed < seconds, f"{path} took {elapsed:.1f}s"
     assert growth() < MEMORY_LIMIT, f"{path} grew memory by {growth() / MiB:.0f} MiB"
 
 
@@ -351,10 +359,8 @@ def test_entity_documents_are_read_without_expanding_or_fetching_anything(
     quiet_canary: Servers, path: str
 ) -> None:
     with memory_growth() as growth:
-        started = time.monotonic()
         feed = parse_served(quiet_canary, path)
-        elapsed = time.monotonic() - started
-    assert elapsed < 2 and growth() < MEMORY_LIMIT
+    assert growth() < MEMORY_LIMIT
     assert len(feed.entries) == 1
     entry = feed.entries[0]
     text = f"{entry.title} {entry.summary_html} {entry.summary_text}"
@@ -479,10 +485,7 @@ def test_one_poll_of_every_hostile_feed_stores_the_good_ones(
         fetch_concurrency=len(feeds),
     )
     with memory_growth() as growth:
-        started = time.monotonic()
         report = ingest(app)
-        elapsed = time.monotonic() - started
-    assert elapsed < 12, f"the poll took {elapsed:.1f}s"
     assert growth() < MEMORY_LIMIT, f"the poll grew memory by {growth() / MiB:.0f} MiB"
 
     outcomes = {o.name: o for o in report.outcomes}
@@ -531,7 +534,7 @@ def test_transport_refuses_a_host_that_rebinds_to_a_private_address(
     """DNS answers a public address to the pre-check and loopback to the connection (DNS
     rebinding): the connection is refused, and the server on loopback never sees a request."""
     answers = iter([["93.184.216.34"], ["127.0.0.1"]])
-    monkeypatch.setattr(fetch, "resolve_host", lambda host, port: next(answers))
+    monkeypatch.setattr(guard, "resolve_host", lambda host, port: next(answers))
     port = quiet_canary.canary_url.rsplit(":", 1)[1]
     limits = FetchLimits(timeout=2.0)
     with make_client(limits) as client, pytest.raises(FeedError) as info:
@@ -552,8 +555,8 @@ def test_transport_connects_to_the_address_it_checked(
         resolved.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(fetch, "resolve_host", resolve)
-    monkeypatch.setattr(fetch, "is_public_address", lambda address: True)
+    monkeypatch.setattr(guard, "resolve_host", resolve)
+    monkeypatch.setattr(guard, "is_public_address", lambda address: True)
     port = servers.feeds.base_url.rsplit(":", 1)[1]
     servers.feeds.requests.clear()
     limits = FetchLimits(timeout=2.0)

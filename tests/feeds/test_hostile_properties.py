@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from newsletter.domain.text import clean_html
-from newsletter.email.mailer import build_message, safe_header_text
+from newsletter.email.headers import safe_header_text
+from newsletter.email.message import build_message
 from newsletter.feeds.parse import _plausible, _published
 from tests.email.test_mailer import PARTS, header_names
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -417,9 +416,7 @@ def bomb(value_len: int, refs: int, *, padding: int = 0, extra_entity: str = "")
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_internal_entities_are_never_expanded(doc: str, encoding: str) -> None:
     body = doc.replace('encoding="utf-8"', f'encoding="{encoding}"').encode(encoding)
-    started = time.perf_counter()
     feed = parse(body)
-    assert time.perf_counter() - started < 5
     # The document is still read (the undefined entity is noted), but nothing was expanded.
     assert [e.title for e in feed.entries] == ["Bomb"]
     entry = feed.entries[0]

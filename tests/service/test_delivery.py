@@ -5,7 +5,6 @@ preferences, click links and DKIM; plus the compiled message template against a 
 from __future__ import annotations
 
 import base64
-import random
 import re
 import subprocess
 import threading
@@ -23,25 +22,18 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from newsletter.demo.server import FeedServer
-from newsletter.email.mailer import (
-    MessageParts,
-    Personal,
-    SmtpSettings,
-    SmtpTransport,
-    build_message,
-    classify_reply,
-    compile_template,
-    html_values,
-    list_id,
-)
+from newsletter.email.compiled import Personal, compile_template
+from newsletter.email.message import MessageParts, build_message, list_id
 from newsletter.email.render import (
     PREFERENCES_URL,
     SUBSCRIBER_EMAIL,
     UNSUBSCRIBE_URL,
+    html_values,
     personalize,
 )
+from newsletter.email.transports import SmtpSettings, SmtpTransport, classify_reply
 from newsletter.errors import IssueError
-from newsletter.service.delivery import RateLimiter, retry_delay
+from newsletter.service.delivery import SendRateLimiter
 from newsletter.service.editing import set_status
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
@@ -52,9 +44,9 @@ from newsletter.service.sending import (
     send_issue,
 )
 from newsletter.service.subscribers import add_subscriber
-from newsletter.storage import store
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Delivery, Issue, Item, Link, Subscriber
+from newsletter.storage.queries import issues, subscribers
 from tests.helpers import serve_stories
 
 NOW = datetime.now(UTC)
@@ -83,17 +75,8 @@ def test_reply_classes(code: int, text: str, expected: str) -> None:
     assert classify_reply(code, text) == expected
 
 
-def test_retry_delay_grows_exponentially_with_jitter_and_a_cap() -> None:
-    rng = random.Random(7)
-    first = [retry_delay(1, 5, 240, 0.2, rng) for _ in range(200)]
-    assert all(timedelta(minutes=4) <= d <= timedelta(minutes=6) for d in first)
-    assert len({d.total_seconds() for d in first}) > 100  # jitter spreads the retries
-    assert retry_delay(3, 5, 240, 0.0, rng) == timedelta(minutes=20)
-    assert retry_delay(20, 5, 240, 0.0, rng) == timedelta(minutes=240)
-
-
 def test_rate_limiter_holds_the_hourly_quota_until_stopped() -> None:
-    limiter = RateLimiter(per_second=0, per_hour=3)
+    limiter = SendRateLimiter(per_second=0, per_hour=3)
     stop = threading.Event()
     for _ in range(3):
         limiter.wait(stop)  # within the quota: returns at once
@@ -324,7 +307,7 @@ def test_every_reply_class(issue_app: Any, smtp_server: Any) -> None:
     )
     status = issue_status(app, period.label)
     assert status is not None and status.status == "sent"
-    assert status.counts["bounced"] == 1 and status.counts["failed"] == 1
+    assert status.counts.bounced == 1 and status.counts.failed == 1
 
 
 def test_retries_give_up_before_the_next_issue(issue_app: Any, smtp_server: Any) -> None:
@@ -365,7 +348,7 @@ def test_issue_pauses_when_the_error_rate_passes_the_threshold(
     report = send_issue(app, period, smtp(smtp_server))
     assert report.status == "paused" and "threshold" in (report.reason or "")
     with session_scope(app.engine) as session:
-        issue = store.get_issue(session, period.label)
+        issue = issues.get_issue(session, period.label)
         assert issue is not None and issue.status == "paused"
         assert issue.paused_reason and "newsletter issue resume" in issue.paused_reason
     counts = {d.status for d, _ in rows(app).values()}
@@ -411,7 +394,7 @@ def test_reader_preferences_shape_their_copy(issue_app: Any, smtp_server: Any) -
             ("money@example.com", ["financing"], None),
             ("nothing@example.com", ["financing"], "xx"),
         ):
-            sub = store.get_subscriber(session, email)
+            sub = subscribers.get_subscriber(session, email)
             assert sub is not None
             sub.sections, sub.locale = sections, locale
             session.add(sub)
@@ -500,7 +483,7 @@ def test_unsubscribe_while_sending_is_honoured_for_unsent_messages(
         def send(self, envelope: Any) -> str:
             if envelope.recipient == "u00@example.com":
                 with session_scope(app.engine) as session:
-                    sub = store.get_subscriber(session, "u09@example.com")
+                    sub = subscribers.get_subscriber(session, "u09@example.com")
                     assert sub is not None
                     sub.status = "unsubscribed"
                     session.add(sub)
@@ -553,7 +536,7 @@ def test_preferences_saved_on_the_web_shape_the_next_issue(
 
     app = issue_app(["web@example.com", "all@example.com"])
     with session_scope(app.engine) as session:
-        sub = store.get_subscriber(session, "web@example.com")
+        sub = subscribers.get_subscriber(session, "web@example.com")
         assert sub is not None
         token = sub.token
     saved = client_for(app).post(f"/preferences/{token}", data={"sections": ["financing"]})

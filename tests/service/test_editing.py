@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from newsletter.cli.scheduler import send_due
 from newsletter.demo.server import FeedServer
 from newsletter.errors import IssueError
 from newsletter.service.editing import change_item, set_status, show_issue
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, resolve_period
+from newsletter.service.schedule import send_due
 from newsletter.service.subscribers import add_subscriber
 from tests.helpers import serve_stories
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.demo.server import FeedServer, Route
-from newsletter.feeds.fetch import MAX_RETRY_AFTER, parse_retry_after
-from newsletter.service.catalog import feed_health
+from newsletter.domain.retry import MAX_RETRY_AFTER, parse_retry_after
+from newsletter.service.catalog import FeedHealth, feed_health
 from newsletter.service.ingest import (
     MAX_BACKOFF,
     RedirectState,
@@ -47,8 +47,8 @@ def paths(server: FeedServer) -> list[str]:
     return [path for path, _ in server.requests]
 
 
-def health(app: Any, name: str = "F") -> dict[str, Any]:
-    return {row["name"]: row for row in feed_health(app)}[name]
+def health(app: Any, name: str = "F") -> FeedHealth:
+    return {row.name: row for row in feed_health(app)}[name]
 
 
 def one_feed(server: FeedServer, path: str, **extra: Any) -> list[dict[str, Any]]:
@@ -127,13 +127,13 @@ def test_permanent_redirect_is_adopted_after_two_polls(
 
     ingest(app, now=NOW)
     row = health(app)
-    assert row["redirect_url"] is None and row["redirect_count"] == 1
-    assert row["redirect_candidate"] == server.url("/new.xml")
+    assert row.redirect_url is None and row.redirect_count == 1
+    assert row.redirect_candidate == server.url("/new.xml")
 
     ingest(app, now=NOW + HOUR)
     row = health(app)
-    assert row["redirect_url"] == server.url("/new.xml")
-    assert row["url"] == server.url("/old.xml")  # feeds.yaml stays the source of truth
+    assert row.redirect_url == server.url("/new.xml")
+    assert row.url == server.url("/old.xml")  # feeds.yaml stays the source of truth
 
     server.requests.clear()
     report = ingest(app, now=NOW + 2 * HOUR)
@@ -160,7 +160,7 @@ def test_temporary_redirects_are_never_adopted(server: FeedServer, make_app: Any
     for n in range(3):
         ingest(app, now=NOW + n * HOUR)
     row = health(app)
-    assert row["redirect_url"] is None and row["redirect_count"] == 0
+    assert row.redirect_url is None and row.redirect_count == 0
     assert paths(server)[-2:] == ["/old.xml", "/new.xml"]
 
 
@@ -172,8 +172,8 @@ def test_410_gone_disables_the_feed_until_retried_by_name(
     first = ingest(app, now=NOW).outcomes[0]
     assert first.status == "error" and first.gone
     row = health(app)
-    assert row["status"] == "disabled" and row["enabled"] is False
-    assert "HTTP 410 Gone" in row["disabled_reason"] and row["last_error"] == row["disabled_reason"]
+    assert row.status == "disabled" and row.enabled is False
+    assert "HTTP 410 Gone" in row.disabled_reason and row.last_error == row.disabled_reason
 
     server.requests.clear()
     later = ingest(app, now=NOW + 2 * HOUR).outcomes[0]
@@ -183,7 +183,7 @@ def test_410_gone_disables_the_feed_until_retried_by_name(
     server.routes["/gone.xml"] = Route(FEED)  # the publisher brought it back
     retried = ingest(app, now=NOW + 3 * HOUR, only={"F"}).outcomes[0]
     assert retried.status == "ok" and retried.new_items == 1
-    assert health(app)["status"] == "ok" and health(app)["disabled_reason"] is None
+    assert health(app).status == "ok" and health(app).disabled_reason is None
 
 
 def test_retry_after_defers_the_next_poll(server: FeedServer, make_app: Any) -> None:
@@ -196,7 +196,7 @@ def test_retry_after_defers_the_next_poll(server: FeedServer, make_app: Any) -> 
     assert first.status == "error" and "the server asks to wait 10 min (Retry-After)" in (
         first.error or ""
     )
-    assert health(app)["next_poll_at"] == (NOW + timedelta(seconds=600)).isoformat()
+    assert health(app).next_poll_at == (NOW + timedelta(seconds=600)).isoformat()
     assert datetime.now(UTC) - before < timedelta(seconds=5)
 
     server.requests.clear()
@@ -214,21 +214,21 @@ def test_failures_in_a_row_back_off_then_disable(server: FeedServer, make_app: A
     app = make_app(feeds=one_feed(server, "/down.xml"), feed_disable_after=3, poll_minutes=60)
     now = NOW
     ingest(app, now=now)
-    assert health(app)["next_poll_at"] is None  # one failure: try at the next poll
+    assert health(app).next_poll_at is None  # one failure: try at the next poll
 
     now += HOUR
     ingest(app, now=now)
     row = health(app)
-    assert row["consecutive_failures"] == 2
-    assert row["next_poll_at"] == (now + 2 * HOUR).isoformat()
+    assert row.consecutive_failures == 2
+    assert row.next_poll_at == (now + 2 * HOUR).isoformat()
     assert ingest(app, now=now + HOUR).outcomes[0].status == "deferred"
 
     now += 2 * HOUR
     assert ingest(app, now=now).outcomes[0].status == "error"
     row = health(app)
-    assert row["status"] == "disabled" and row["consecutive_failures"] == 3
-    assert "after 3 failed polls in a row" in row["disabled_reason"]
-    assert "HTTP 503 Service Unavailable" in row["disabled_reason"]
+    assert row.status == "disabled" and row.consecutive_failures == 3
+    assert "after 3 failed polls in a row" in row.disabled_reason
+    assert "HTTP 503 Service Unavailable" in row.disabled_reason
     assert ingest(app, now=now + 48 * HOUR).outcomes[0].status == "disabled"
 
 
@@ -237,11 +237,11 @@ def test_a_new_url_in_feeds_yaml_clears_the_feed_state(server: FeedServer, make_
     server.routes["/fixed.xml"] = Route(FEED)
     app = make_app(feeds=one_feed(server, "/gone.xml"))
     ingest(app, now=NOW)
-    assert health(app)["status"] == "disabled"
+    assert health(app).status == "disabled"
     app = make_app(feeds=one_feed(server, "/fixed.xml"))  # the editor fixed the url
     assert ingest(app, now=NOW + HOUR).outcomes[0].status == "ok"
     row = health(app)
-    assert row["disabled_reason"] is None and row["consecutive_failures"] == 0
+    assert row.disabled_reason is None and row.consecutive_failures == 0
 
 
 def test_feed_timezone_is_used_for_dates_without_an_offset(
@@ -258,4 +258,4 @@ def test_feed_timezone_is_used_for_dates_without_an_offset(
     from newsletter.service.catalog import list_items
 
     (stored,) = list_items(app)
-    assert stored["published"] == "2026-11-18T05:00:00+00:00"  # midnight in New York
+    assert stored.published == "2026-11-18T05:00:00+00:00"  # midnight in New York

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.demo.server import FeedServer
-from newsletter.email.mailer import FileTransport
+from newsletter.email.transports import FileTransport
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, resolve_period
 from newsletter.service.sending import send_issue

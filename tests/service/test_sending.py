@@ -11,15 +11,15 @@ import pytest
 from sqlmodel import select
 
 from newsletter.demo.server import FeedServer
-from newsletter.email.mailer import Envelope, FileTransport, SmtpSettings, SmtpTransport
+from newsletter.email.transports import Envelope, FileTransport, SmtpSettings, SmtpTransport
 from newsletter.errors import MailError
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
 from newsletter.service.sending import dry_run, resume_sends, send_issue, send_test
 from newsletter.service.subscribers import add_subscriber, remove_subscriber
-from newsletter.storage import store
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Delivery, Issue, Subscriber
+from newsletter.storage.queries import subscribers
 from tests.helpers import serve_stories
 
 NOW = datetime.now(UTC)
@@ -123,7 +123,7 @@ def test_permanent_and_temporary_refusals(ready_app: Any, smtp_server: Any) -> N
         rows["b@example.com"].last_reply or ""
     )
     with session_scope(ready_app.engine) as session:
-        bounced = store.get_subscriber(session, "b@example.com")
+        bounced = subscribers.get_subscriber(session, "b@example.com")
         assert bounced is not None and bounced.status == "bounced"
         assert bounced.suppressed_reason and "5.1.1" in bounced.suppressed_reason
     assert (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from newsletter.email.mailer import FileTransport
+from newsletter.email.transports import FileTransport
 from newsletter.errors import SubscriberError
 from newsletter.service.subscribers import add_subscriber, import_csv, remove_subscriber
 from newsletter.service.subscriptions import (
@@ -207,13 +207,13 @@ def test_used_link_does_not_revive_a_bounced_address(make_app: Any) -> None:
     mail = _subscribe(app, "reader@example.com").confirmation
     assert mail is not None
     confirm(app, mail.token, now=NOW + timedelta(minutes=1))
-    from newsletter.storage import store
     from newsletter.storage.db import session_scope
+    from newsletter.storage.queries import subscribers
 
     row = subscriber(app, "reader@example.com")
     assert row is not None and row.id is not None
     with session_scope(app.engine) as session:
-        assert store.suppress_bounced(session, [row.id], "550 5.1.1 unknown user") == 1
+        assert subscribers.suppress_bounced(session, [row.id], "550 5.1.1 unknown user") == 1
     before = snapshot(app, "reader@example.com")
     with pytest.raises(UnknownTokenError):
         confirm(app, mail.token, now=NOW + timedelta(hours=1))

@@ -11,9 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
-from newsletter.storage import db, store
+from newsletter.storage import db
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Feed, Item
+from newsletter.storage.queries import issues, items
 
 
 def test_upgrade_is_idempotent_and_matches_the_models(database_url: str) -> None:
@@ -81,8 +82,8 @@ def test_item_insert_ignores_duplicates(make_app: Any) -> None:
             }
             for i in range(3)
         ]
-        assert store.insert_items(session, rows) == 3
-        assert store.insert_items(session, [*rows, {**rows[0], "key": "k9"}]) == 1
+        assert items.insert_items(session, rows) == 3
+        assert items.insert_items(session, [*rows, {**rows[0], "key": "k9"}]) == 1
     with session_scope(app.engine) as session:
         assert len(session.exec(select(Item)).all()) == 4
 
@@ -91,7 +92,7 @@ def test_one_issue_per_period_even_when_created_twice(make_app: Any) -> None:
     app = make_app()
     start = datetime(2026, 11, 16, tzinfo=UTC)
     with session_scope(app.engine) as session:
-        first = store.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
+        first = issues.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
     with session_scope(app.engine) as session:
-        second = store.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
+        second = issues.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
     assert first.id == second.id

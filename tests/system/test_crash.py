@@ -37,6 +37,8 @@ from tests.conftest import POSTGRES_URL
 from tests.helpers import add_subscribers, serve_stories
 from tests.smtp_server import RecordingHandler, SmtpServer
 
+pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
+
 TABLES = SQLModel.metadata.tables
 SUBSCRIBERS = 5_000
 LEASE_SECONDS = 3.0

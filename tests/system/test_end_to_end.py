@@ -8,13 +8,17 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from newsletter.demo.server import FeedServer, Route
-from newsletter.email.mailer import SmtpSettings, SmtpTransport
+from newsletter.email.transports import SmtpSettings, SmtpTransport
 from newsletter.service.catalog import feed_health
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
 from newsletter.service.sending import send_issue
 from newsletter.service.subscribers import add_subscriber
+
+pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 
 NOW = datetime.now(UTC)
 
@@ -104,9 +108,9 @@ def test_feeds_to_smtp_messages(
     assert again.new_items == 0
     assert {o.name: o.status for o in again.outcomes}["Good"] == "not_modified"
 
-    health = {row["name"]: row for row in feed_health(app)}
-    assert health["Down"]["consecutive_failures"] == 2
-    assert health["Good"]["items"] == 4 and health["Good"]["status"] == "not_modified"
+    health = {row.name: row for row in feed_health(app)}
+    assert health["Down"].consecutive_failures == 2
+    assert health["Good"].items == 4 and health["Good"].status == "not_modified"
 
     for email, name in [
         ("a@example.com", "Ann"),

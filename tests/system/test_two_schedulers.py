@@ -24,6 +24,7 @@ from newsletter.service.app import App
 from tests.helpers import add_subscribers, serve_stories
 from tests.smtp_server import SmtpServer
 
+pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 TABLES = SQLModel.metadata.tables
 SUBSCRIBERS = 300
 
@@ -32,7 +33,7 @@ SUBSCRIBERS = 300
 WEEKLY = """
 import json, sys, time
 from pathlib import Path
-from newsletter.cli.scheduler import weekly_job
+from newsletter.service.schedule import weekly_job
 config, ready, go = sys.argv[1:4]
 Path(ready).touch()
 deadline = time.monotonic() + 60
@@ -61,13 +62,14 @@ from pathlib import Path
 from newsletter.config import load_settings
 from newsletter.cli.scheduler import build_scheduler
 from newsletter.service.app import open_app
+
 config, ready, go = sys.argv[1:4]
 app = open_app(load_settings(), Path(config))
 Path(ready).touch()
 deadline = time.monotonic() + 60
 while not Path(go).exists() and time.monotonic() < deadline:
     time.sleep(0.001)
-scheduler = build_scheduler(app, Path(config), blocking=False)
+scheduler = build_scheduler(app, Path(config))
 scheduler.start(paused=True)
 print(sorted(job.id for job in scheduler.get_jobs()))
 scheduler.shutdown(wait=True)

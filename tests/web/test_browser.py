@@ -20,7 +20,7 @@ import pytest
 
 from newsletter.config import Settings
 from newsletter.demo.server import FeedServer
-from newsletter.email.mailer import FileTransport
+from newsletter.email.transports import FileTransport
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
@@ -31,6 +31,8 @@ from tests.conftest import write_config
 from tests.helpers import serve_stories
 from tests.smtp_server import SmtpServer, free_port
 from tests.web_helpers import FEEDS, confirm_token, eml_files, parse, subscriber
+
+pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from newsletter.config import Settings
 from newsletter.demo.server import FeedServer
-from newsletter.email.mailer import FileTransport
+from newsletter.email.transports import FileTransport
 from newsletter.service.app import App
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period

@@ -6,7 +6,7 @@ import threading
 
 from newsletter.service.preview import SectionHealth
 from newsletter.web.charts import bar_chart
-from newsletter.web.limits import RateLimiter, client_ip, rate_key
+from newsletter.web.limits import RequestRateLimiter, client_ip, rate_key
 
 
 class Clock:
@@ -19,7 +19,7 @@ class Clock:
 
 def test_rate_limiter_sliding_window() -> None:
     clock = Clock()
-    limiter = RateLimiter(3, window=3600, clock=clock)
+    limiter = RequestRateLimiter(3, window=3600, clock=clock)
     assert [limiter.hit("a") for _ in range(4)] == [True, True, True, False]
     assert limiter.hit("b")  # each key has its own budget
     clock.now += 1800
@@ -30,7 +30,7 @@ def test_rate_limiter_sliding_window() -> None:
 
 def test_rate_limiter_memory_is_bounded() -> None:
     clock = Clock()
-    limiter = RateLimiter(1, window=60, clock=clock, max_keys=100)
+    limiter = RequestRateLimiter(1, window=60, clock=clock, max_keys=100)
     for n in range(1000):
         limiter.hit(f"10.0.{n // 256}.{n % 256}")
     assert len(limiter) == 100
@@ -39,7 +39,7 @@ def test_rate_limiter_memory_is_bounded() -> None:
 
 
 def test_rate_limiter_is_thread_safe() -> None:
-    limiter = RateLimiter(500)
+    limiter = RequestRateLimiter(500)
     allowed: list[bool] = []
     lock = threading.Lock()
 

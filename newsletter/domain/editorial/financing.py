@@ -130,6 +130,25 @@ def _without_pre_ipo(text: str) -> str:
     return re.sub(r"pre-?ipo", "", text, flags=re.I)
 
 
+# The rounds that are a name rather than a letter: the group of _EN_ROUND that matched it, or
+# how the round in _ZH_ROUND starts (in this order: "pre-ipo" before "pre").
+_EN_NAMED_ROUNDS = (
+    ("preipo", "pre-ipo"),
+    ("seed", "seed"),
+    ("angel", "angel"),
+    ("strat", "strategic"),
+    ("prea", "pre-a"),
+)
+_ZH_NAMED_ROUNDS = (
+    ("pre-ipo", "pre-ipo"),
+    ("preipo", "pre-ipo"),
+    ("pre", "pre-a"),
+    ("天使", "angel"),
+    ("种子", "seed"),
+    ("战略", "strategic"),
+)
+
+
 def _en_round(text: str) -> str | None:
     m = _EN_ROUND.search(text)
     if not m:
@@ -138,17 +157,7 @@ def _en_round(text: str) -> str | None:
         return "pre-a" if m.group("prel").lower() == "a" else m.group("prel").lower()
     if m.group("l"):
         return m.group("l").lower() + ("+" if m.group("plus") else "")
-    if m.group("preipo"):
-        return "pre-ipo"
-    if m.group("seed"):
-        return "seed"
-    if m.group("angel"):
-        return "angel"
-    if m.group("strat"):
-        return "strategic"
-    if m.group("prea"):
-        return "pre-a"
-    return None
+    return next((label for group, label in _EN_NAMED_ROUNDS if m.group(group)), None)
 
 
 def _zh_round(text: str) -> str | None:
@@ -158,16 +167,9 @@ def _zh_round(text: str) -> str | None:
     if m.group("strat"):
         return "strategic"
     raw = m.group("r").lower().replace(" ", "")
-    if raw.startswith("pre-ipo") or raw.startswith("preipo"):
-        return "pre-ipo"
-    if raw.startswith("pre"):
-        return "pre-a"
-    if raw.startswith("天使"):
-        return "angel"
-    if raw.startswith("种子"):
-        return "seed"
-    if raw.startswith("战略"):
-        return "strategic"
+    for prefix, label in _ZH_NAMED_ROUNDS:
+        if raw.startswith(prefix):
+            return label
     letter = raw[0]
     return letter + ("+" if raw.endswith("+") else "")
 

@@ -8,7 +8,6 @@ exact figure has low == high; "over"/超/逾/过 is open-ended (high None); "nea
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -183,7 +182,6 @@ def test_normalize() -> None:
     assert normalize("a\u00a0b") == "a b"
 
 
-def test_long_digit_run_is_fast() -> None:
-    started = time.perf_counter()
+def test_long_digit_run_is_no_amount() -> None:
+    # Its speed (no catastrophic backtracking) is timed in bench/bench_limits.py.
     assert find_amount("1" * 2000) is None
-    assert time.perf_counter() - started < 0.1

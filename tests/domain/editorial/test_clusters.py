@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -276,7 +275,7 @@ def test_tokens() -> None:
     assert tokens("the of and") == []
 
 
-def test_long_whitespace_title_is_fast() -> None:
-    started = time.perf_counter()
-    cluster_ids([S(1, " " * 1500 + "a"), S(2, "b")])
-    assert time.perf_counter() - started < 0.1
+def test_long_whitespace_title_is_its_own_story() -> None:
+    # Its speed (no catastrophic backtracking) is timed in bench/bench_limits.py.
+    ids = cluster_ids([S(1, " " * 1500 + "a"), S(2, "b")])
+    assert ids[1] != ids[2]

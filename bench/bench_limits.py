@@ -1,0 +1,66 @@
+"""How long the limits take to end hostile input: what the tests once asserted with wall-clock
+bounds (`< 0.1 s`, `< 5 s`) and now leave to this benchmark, since tests must not depend on the
+machine's speed. Each figure is the median of several runs of the library call a poll makes.
+
+    .venv/bin/python bench/bench_limits.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import machine_summary, median_ms
+
+from newsletter.domain.editorial.amounts import find_amount
+from newsletter.domain.editorial.clusters import StoryInput, cluster_ids
+from newsletter.feeds.parse import parse_feed
+
+
+def _bomb(value_len: int, refs: int) -> bytes:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE rss [\n'
+        f'<!ENTITY big "{"A" * value_len}">\n]>\n'
+        '<rss version="2.0"><channel><title>t</title><item><title>Bomb</title><guid>g</guid>'
+        f"<description>{'&big;' * refs}</description></item></channel></rss>"
+    ).encode()
+
+
+def _million_items() -> bytes:
+    items = "<item/>" * 1_000_000 + "<item><title>Last</title><guid>z</guid></item>"
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'.encode()
+
+
+def _story(item_id: int, title: str) -> StoryInput:
+    return StoryInput(id=item_id, title=title)
+
+
+def main() -> None:
+    print(machine_summary())
+    bomb, many = _bomb(100_000, 200), _million_items()
+    cases = [
+        ("find_amount on 2,000 digits (was < 0.1 s)", lambda: find_amount("1" * 2000), 20),
+        (
+            "cluster_ids with a 1,500-space title (was < 0.1 s)",
+            lambda: cluster_ids([_story(1, " " * 1500 + "a"), _story(2, "b")]),
+            20,
+        ),
+        (
+            "parse an entity bomb, 100 KB x 200 refs (was < 5 s)",
+            lambda: parse_feed(bomb, url="https://x.example/"),
+            3,
+        ),
+        (
+            "parse 1,000,000 empty items, capped at 50 (was < 5 s)",
+            lambda: parse_feed(many, url="https://x.example/", max_entries=50),
+            3,
+        ),
+    ]
+    for name, func, repeat in cases:
+        print(f"{name}: {median_ms(func, repeat):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""`newsletter issue ...`: the editor's controls over one issue."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from newsletter.cli.boundary import (
+    F,
+    as_date,
+    config_option,
+    handle_errors,
+    load_app,
+    out,
+    period_options,
+)
+from newsletter.errors import IssueError
+from newsletter.service.app import App
+
+
+@click.group()
+def issue() -> None:
+    """Editor controls for an issue: show it, pin, drop or move items, approve or hold it.
+
+    Without --week these act on the next issue to go. Every change is logged and shown by
+    `newsletter issue show`. With auto_approve: false in feeds.yaml the scheduler sends only
+    approved issues; a held issue is never sent.
+    """
+
+
+def _issue_period(app: App, week: str | None, as_of: datetime | None) -> Any:
+    from newsletter.service.issues import resolve_period
+
+    return resolve_period(app, week, as_date(as_of))
+
+
+@issue.command("show")
+@config_option
+@period_options
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@handle_errors
+def issue_show(
+    config_path: Path | None, week: str | None, as_of: datetime | None, fmt: str
+) -> None:
+    """Show the issue: status, each section's items (with ids for pin/drop/move) and the change log."""
+    from newsletter.service.editing import show_issue
+
+    app = load_app(config_path)
+    view = show_issue(app, _issue_period(app, week, as_of))
+    content = view.built.content
+    log_rows: list[dict[str, Any]] = [
+        {
+            "at": a.created_at.isoformat(),
+            "action": a.action,
+            "item": a.item_id,
+            "section": a.section,
+            "note": a.note,
+            "by": a.actor,
+        }
+        for a in view.actions
+    ]
+    if fmt == "json":
+        sys.stdout.write(
+            json.dumps(
+                {**content.to_dict(), "status": view.built.status, "changes": log_rows},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    out.print(
+        f"Issue {content.period} ({view.built.status}): {content.item_count} items, subject: {content.subject}"
+    )
+    if content.skipped_reason:
+        out.print(f"[yellow]Would be skipped:[/] {content.skipped_reason}")
+    if content.viewpoint_source:
+        out.print(f"Viewpoint: {content.viewpoint_source}")
+    for section in content.sections:
+        table = Table(
+            "id",
+            "score",
+            "title",
+            "source",
+            "why",
+            title=f"{section.title} ({len(section.items)} of {section.available})",
+        )
+        for item in section.items:
+            flag = "📌 " if item.pinned else ""
+            table.add_row(
+                str(item.id),
+                f"{item.score:.2f}",
+                flag + item.title[:70],
+                item.source,
+                item.section_reason[:50],
+            )
+        out.print(table)
+    if log_rows:
+        changes = Table("when (UTC)", "action", "item", "section", "by", "note", title="Changes")
+        for r in log_rows:
+            changes.add_row(
+                str(r["at"])[:16].replace("T", " "),
+                str(r["action"]),
+                str(r["item"] or ""),
+                str(r["section"] or ""),
+                str(r["by"] or ""),
+                str(r["note"] or ""),
+            )
+        out.print(changes)
+
+
+def _item_command(
+    action: str, help_text: str, takes_section: bool = False, needs_section: bool = False
+) -> None:
+    def section_option(func: F) -> F:
+        if not takes_section:
+            return func
+        return click.option("--section", default=None, required=needs_section, help="Section id.")(
+            func
+        )
+
+    @issue.command(action, help=help_text)
+    @section_option
+    @config_option
+    @period_options
+    @click.argument("item_id", type=int)
+    @click.option("--note", default=None, help="Why (kept in the change log).")
+    @handle_errors
+    def command(
+        config_path: Path | None,
+        week: str | None,
+        as_of: datetime | None,
+        item_id: int,
+        note: str | None,
+        section: str | None = None,
+    ) -> None:
+        from newsletter.service.editing import change_item
+
+        app = load_app(config_path)
+        period = _issue_period(app, week, as_of)
+        change_item(app, period, action, item_id, section, note)
+        out.print(
+            f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else "")
+        )
+
+
+_item_command(
+    "pin",
+    "Keep ITEM_ID in the issue (first in its section, over the cap, even from outside the "
+    "week); --section places it.",
+    takes_section=True,
+)
+_item_command("unpin", "Undo a pin.")
+_item_command("drop", "Leave ITEM_ID out of the issue.")
+_item_command("restore", "Undo a drop.")
+_item_command(
+    "move", "Show ITEM_ID in another section (--section).", takes_section=True, needs_section=True
+)
+
+
+@issue.command("approve")
+@config_option
+@period_options
+@click.option("--note", default=None, help="Kept in the change log.")
+@handle_errors
+def issue_approve(
+    config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None
+) -> None:
+    """Approve the draft as it is now: the scheduler sends exactly this content at the send time.
+
+    An issue whose send time has passed (use --week) goes out at the next feed poll, within the
+    grace time. Pinning, dropping or moving an item afterwards needs a new approval.
+    """
+    from newsletter.service.editing import set_status
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {set_status(app, period, 'approved', note)}")
+
+
+def _sent_period(app: App, week: str | None, as_of: datetime | None) -> Any:
+    """The given issue, else the newest one that was frozen for sending."""
+    if week or as_of:
+        return _issue_period(app, week, as_of)
+    from newsletter.service.sending import issue_status
+
+    current = issue_status(app)
+    if current is None:
+        raise IssueError("no issue has been sent yet; pass --week YYYY-Www")
+    return _issue_period(app, current.period, None)
+
+
+@issue.command("resume")
+@config_option
+@period_options
+@handle_errors
+def issue_resume(config_path: Path | None, week: str | None, as_of: datetime | None) -> None:
+    """Send a paused issue again, after fixing what made it pause (see `newsletter status`).
+
+    An issue pauses itself when more than NEWSLETTER_PAUSE_ERROR_RATE of its messages are
+    refused or deferred; the next poll of `newsletter run`, or any `newsletter worker`, goes on.
+    """
+    from newsletter.service.sending import resume_issue
+
+    app = load_app(config_path)
+    period = _sent_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {resume_issue(app, period)}")
+
+
+@issue.command("resend")
+@config_option
+@period_options
+@click.option(
+    "--failed",
+    "failed",
+    is_flag=True,
+    required=True,
+    help="Queue the deliveries that failed permanently again (required: nothing else is resent).",
+)
+@handle_errors
+def issue_resend(
+    config_path: Path | None, week: str | None, as_of: datetime | None, failed: bool
+) -> None:
+    """Retry only the failed deliveries of an issue; sent and bounced ones are left alone.
+
+    The deliveries go back to the queue; `newsletter run` (next poll), `newsletter worker` or
+    `newsletter send --week W` sends them. Hard-bounced addresses stay suppressed.
+    """
+    from newsletter.service.sending import resend_failed
+
+    app = load_app(config_path)
+    period = _sent_period(app, week, as_of)
+    count = resend_failed(app, period)
+    out.print(f"Issue {period.label}: {count} failed deliveries queued again")
+
+
+@issue.command("hold")
+@config_option
+@period_options
+@click.option("--note", default=None, help="Kept in the change log.")
+@handle_errors
+def issue_hold(
+    config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None
+) -> None:
+    """Hold the issue: the scheduler will not send it until it is approved."""
+    from newsletter.service.editing import set_status
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {set_status(app, period, 'held', note)}")
+
+
+COMMANDS = [issue]

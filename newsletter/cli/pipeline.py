@@ -1,0 +1,251 @@
+"""`newsletter ingest`, `build`, `send` and `demo`: the pipeline's steps on demand."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from newsletter.cli.boundary import (
+    as_date,
+    config_option,
+    err,
+    fail,
+    handle_errors,
+    load_app,
+    out,
+    period_options,
+    progress,
+)
+from newsletter.config import Settings, load_settings
+from newsletter.service.app import App
+
+
+@click.command()
+@config_option
+@click.option("--feed", "feeds", multiple=True, help="Only this feed (by name); repeatable.")
+@handle_errors
+def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
+    """Fetch every enabled feed once and store new items (ingesting twice adds nothing).
+
+    A failing feed is recorded on the feed (see `newsletter feeds`) and never stops the others.
+    Exit code 0 even when some feeds failed; 1 only when all of them failed.
+    """
+    from newsletter.service.ingest import ingest as run_ingest
+
+    app = load_app(config_path)
+    enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
+    with progress() as bar:
+        task = bar.add_task("Polling feeds", total=len(enabled))
+        report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
+    table = Table("feed", "status", "new", "note")
+    for o in report.outcomes:
+        color = {"error": "red", "ok": "green"}.get(o.status, "yellow")
+        table.add_row(
+            o.name, f"[{color}]{o.status}[/]", str(o.new_items), (o.error or o.warning or "")[:120]
+        )
+    out.print(table)
+    out.print(
+        f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
+    )
+    if report.outcomes and len(report.failed) == len(report.outcomes):
+        fail("every feed failed; see the notes above")
+
+
+@click.command()
+@config_option
+@period_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "text", "json"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.option(
+    "--force", is_flag=True, help="Render even when the issue has fewer than min_items items."
+)
+@handle_errors
+def build(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    fmt: str,
+    out_path: Path | None,
+    force: bool,
+) -> None:
+    """Assemble and render the issue of a period (a preview; sends nothing).
+
+    The issue of ISO week W covers items published in the seven days before W's send time
+    (feeds.yaml newsletter.schedule). The JSON format is described in docs/issue-json.md.
+    """
+    from newsletter.email.render import personalize, preview_values
+    from newsletter.service.issues import build_issue, resolve_period
+
+    app = load_app(config_path)
+    period = resolve_period(app, week, as_date(as_of))
+    built = build_issue(app, period, force=force or fmt == "json")
+    if built.skipped and not force and fmt != "json":
+        err.print(
+            f"Issue {period.label} skipped: {built.content.skipped_reason}. Use --force to render it anyway."
+        )
+        return
+    for warning in built.warnings:
+        err.print(f"warning: {warning}")
+    preview = preview_values(app.settings.base_url)
+    if fmt == "json":
+        text = (
+            json.dumps(
+                {**built.content.to_dict(), "status": built.status}, ensure_ascii=False, indent=2
+            )
+            + "\n"
+        )
+    else:
+        assert built.rendered is not None
+        text = personalize(built.rendered.html if fmt == "html" else built.rendered.text, preview)
+    if out_path:
+        out_path.write_text(text, encoding="utf-8")
+        err.print(
+            f"Issue {period.label} ({built.content.item_count} items, {built.status}) written to {out_path}"
+        )
+    else:
+        sys.stdout.write(text)
+
+
+@click.command()
+@config_option
+@period_options
+@click.option(
+    "--test",
+    "test_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Send one copy to ADDRESS only; deliveries are not touched.",
+)
+@click.option("--dry-run", is_flag=True, help="Show who would receive the issue; send nothing.")
+@handle_errors
+def send(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    test_address: str | None,
+    dry_run: bool,
+) -> None:
+    """Freeze the issue and send it to every active subscriber, once.
+
+    Without --week or --as-of it sends the issue that is due: the latest period whose send time
+    has passed (what the scheduler sends); a --test copy is of the next issue, as `build` shows.
+    Running it again sends nothing twice: it resumes deliveries still queued (for example after
+    an SMTP failure). Exit code 1 when some deliveries failed or wait for a retry.
+    """
+    from newsletter.service.issues import resolve_period
+    from newsletter.service.sending import dry_run as run_dry
+    from newsletter.service.sending import send_issue, send_test
+    from newsletter.service.subscribers import normalize_email
+
+    app = load_app(config_path)
+    period = resolve_period(app, week, as_date(as_of), due=not test_address)
+    _warn_local_links(app)
+    if test_address:
+        address = normalize_email(test_address)
+        from newsletter.service.issues import build_issue
+
+        preview = build_issue(app, period, render=False)
+        if preview.skipped:
+            err.print(
+                f"warning: issue {period.label} would be skipped ({preview.content.skipped_reason}); sending the test copy anyway"
+            )
+        msg_id = send_test(app, period, app.transport(), address)
+        out.print(
+            f"Test copy of {period.label} sent to {address} (Message-ID {msg_id}); deliveries untouched"
+        )
+        return
+    if dry_run:
+        report = run_dry(app, period)
+        if report.status != "dry-run":
+            out.print(f"Issue {period.label}: {report.status}: {report.reason}")
+            return
+        for address in report.recipients:
+            out.print(address)
+        out.print(
+            f"Issue {period.label} would go to {len(report.recipients)} subscriber(s) via {app.settings.mail_transport}"
+        )
+        return
+    with progress() as bar:
+        task = bar.add_task(f"Sending {period.label}", total=None)
+        report = send_issue(app, period, progress=lambda a, s: bar.advance(task))
+    if report.status in ("skipped", "already-sent"):
+        out.print(f"Issue {period.label}: {report.status}: {report.reason}")
+        return
+    if report.status == "paused":
+        fail(f"issue {period.label} is paused: {report.reason}")
+    out.print(
+        f"Issue {period.label}: {report.status}; {report.sent} sent, {report.failed} failed, "
+        f"{report.deferred} deferred, {report.skipped_subscribers} skipped (unsubscribed)"
+    )
+    if report.status == "partial" or report.failed:
+        fail(
+            report.reason
+            or f"{report.failed} deliveries failed permanently; see their SMTP replies"
+        )
+
+
+def _warn_local_links(app: App) -> None:
+    """Real mail with links to localhost is a configuration mistake worth a warning."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(app.settings.base_url).hostname or ""
+    if app.settings.mail_transport == "smtp" and host in ("localhost", "127.0.0.1", "::1"):
+        err.print(
+            f"warning: NEWSLETTER_BASE_URL is {app.settings.base_url}; unsubscribe and archive "
+            "links in real mail will not work for readers"
+        )
+
+
+@click.command()
+@config_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the demo database, outbox and preview.",
+)
+@handle_errors
+def demo(config_path: Path | None, out_dir: Path) -> None:
+    """Run the whole job offline on bundled sample feeds served over loopback HTTP.
+
+    Writes a fresh demo database, one .eml file per sample subscriber in OUT/outbox,
+    OUT/preview.html, OUT/preview.txt and OUT/issue.json. Your own database is not touched.
+    """
+    from newsletter.service.demo import run_demo
+
+    settings: Settings = load_settings()
+    report = run_demo(settings, config_path or settings.config, out_dir, say=lambda m: err.print(m))
+    table = Table("section", "items")
+    for title, count in report.sections.items():
+        table.add_row(title, str(count))
+    out.print(table)
+    out.print(f"Issue {report.period}: {len(report.eml_files)} .eml files in {report.outbox}")
+    for path in report.eml_files:
+        out.print(f"  {path}")
+    out.print(
+        f"Preview: {report.preview_html}\nText:    {report.preview_text}\nJSON:    {report.issue_json}\nDatabase: {report.database}"
+    )
+    if not report.eml_files:
+        fail(f"the demo sent nothing ({report.send.status}: {report.send.reason})")
+
+
+COMMANDS = [ingest, build, send, demo]

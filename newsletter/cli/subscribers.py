@@ -1,0 +1,112 @@
+"""`newsletter subscribers ...`: the list."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from newsletter.cli.boundary import config_option, err, fail, handle_errors, load_app, out
+
+
+@click.group()
+def subscribers() -> None:
+    """Manage subscribers (addresses are validated and normalized)."""
+
+
+@subscribers.command("add")
+@config_option
+@click.argument("email")
+@click.option("--name", default=None, help="Display name (may be Chinese).")
+@handle_errors
+def subscribers_add(config_path: Path | None, email: str, name: str | None) -> None:
+    """Add an active subscriber (unsubscribed or bounced addresses stay suppressed)."""
+    from newsletter.service.subscribers import add_subscriber
+
+    result = add_subscriber(load_app(config_path), email, name)
+    if result.outcome == "suppressed":
+        out.print(
+            f"{result.email} unsubscribed or bounced earlier; not re-added (it needs a new confirmation)"
+        )
+    else:
+        out.print(f"{result.email}: {result.outcome}")
+
+
+@subscribers.command("remove")
+@config_option
+@click.argument("email")
+@handle_errors
+def subscribers_remove(config_path: Path | None, email: str) -> None:
+    """Unsubscribe an address (kept as suppressed so it is never mailed again)."""
+    from newsletter.service.subscribers import remove_subscriber
+
+    if remove_subscriber(load_app(config_path), email):
+        out.print(f"{email.strip()}: unsubscribed")
+    else:
+        fail(f"{email.strip()} is not a subscriber")
+
+
+@subscribers.command("list")
+@config_option
+@click.option(
+    "--status", type=click.Choice(["pending", "active", "unsubscribed", "bounced"]), default=None
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@handle_errors
+def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> None:
+    """List subscribers with their status."""
+    from newsletter.service.subscribers import list_subscribers
+
+    subs = list_subscribers(load_app(config_path), status)
+    if fmt == "json":
+        rows = [
+            {
+                "email": s.email,
+                "name": s.name,
+                "status": s.status,
+                "created_at": s.created_at.isoformat(),
+            }
+            for s in subs
+        ]
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("email", "name", "status", "since")
+    for s in subs:
+        table.add_row(s.email, s.name or "", s.status, f"{s.created_at:%Y-%m-%d}")
+    out.print(table)
+    out.print(f"{len(subs)} subscriber(s)")
+
+
+@subscribers.command("import")
+@config_option
+@click.argument("csv_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@handle_errors
+def subscribers_import(config_path: Path | None, csv_file: Path) -> None:
+    """Import subscribers from a CSV of `email[,name]` rows; bad rows are reported and skipped."""
+    from newsletter.service.subscribers import import_csv
+
+    report = import_csv(load_app(config_path), csv_file)
+    for line, problem in report.errors:
+        err.print(f"{csv_file}, line {line}: {problem}; row skipped")
+    out.print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.suppressed} suppressed (not re-added), {len(report.errors)} rows skipped"
+    )
+
+
+@subscribers.command("export")
+@config_option
+@handle_errors
+def subscribers_export(config_path: Path | None) -> None:
+    """Write every subscriber as CSV (email, name, status, created_at) to standard output."""
+    from newsletter.service.subscribers import export_csv
+
+    sys.stdout.write(export_csv(load_app(config_path)))
+
+
+COMMANDS = [subscribers]

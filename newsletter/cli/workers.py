@@ -1,0 +1,161 @@
+"""`newsletter worker`, `status` and `run`: long-running work, stopped cleanly by a signal."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from newsletter.cli.boundary import (
+    config_option,
+    err,
+    handle_errors,
+    load_app,
+    out,
+    stop_on_signals,
+)
+
+
+@click.command()
+@config_option
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Parallel SMTP connections (default NEWSLETTER_SMTP_CONNECTIONS).",
+)
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option(
+    "--poll",
+    "poll_seconds",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between looks for work when idle.",
+)
+@handle_errors
+def worker(
+    config_path: Path | None, connections: int | None, once: bool, poll_seconds: float
+) -> None:
+    """Send the deliveries of issues being sent; run as many as you like.
+
+    Workers claim deliveries in batches with a lease (NEWSLETTER_DELIVERY_LEASE_SECONDS); on
+    PostgreSQL any number of workers on any number of machines share one issue without
+    overlap, and a dead worker's claims are taken again when its lease ends. On SQLite run one.
+    `newsletter run` (or `send`) freezes the issue and queues its deliveries; workers send.
+    SIGTERM or Ctrl-C: finish the message in hand, give back the rest, exit.
+    """
+    from newsletter.service.workers import run_worker
+
+    app = load_app(config_path)
+    stop = stop_on_signals()
+    err.print(
+        f"newsletter worker: {connections or app.settings.smtp_connections} connection(s) via "
+        f"{app.settings.mail_transport}; Ctrl-C to stop"
+    )
+    total = run_worker(app, stop, connections=connections, once=once, poll_seconds=poll_seconds)
+    err.print(f"newsletter worker: stopped ({total} sent)")
+
+
+@click.command()
+@config_option
+@click.option("--week", default=None, help="An issue (YYYY-Www); default the newest frozen one.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@handle_errors
+def status(config_path: Path | None, week: str | None, fmt: str) -> None:
+    """Next scheduled runs, the current issue's deliveries and error rate, and feed health."""
+    from newsletter.service.catalog import feed_health
+    from newsletter.service.schedule import scheduled_runs
+    from newsletter.service.sending import issue_status
+
+    app = load_app(config_path)
+    runs = scheduled_runs(app)
+    current = issue_status(app, week)
+    health = feed_health(app)
+    failing = [f for f in health if f.status == "error"]
+    if fmt == "json":
+        data = {
+            "scheduled": [
+                {"job": name, "next_run": when.isoformat() if when else None} for name, when in runs
+            ],
+            "issue": None
+            if current is None
+            else {
+                "period": current.period,
+                "status": current.status,
+                "counts": current.counts.to_dict(),
+                "error_rate": current.error_rate,
+                "paused_reason": current.paused_reason,
+                "next_retry_at": current.next_retry_at.isoformat()
+                if current.next_retry_at
+                else None,
+                "recent_errors": [{"email": e, "reply": r} for e, r in current.last_errors],
+            },
+            "feeds": {"total": len(health), "failing": [f.name for f in failing]},
+        }
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    if runs:
+        for name, when in runs:
+            shown = f"{when:%Y-%m-%d %H:%M %Z}" if when else "paused"
+            out.print(f"next {name}: {shown}")
+    else:
+        out.print("scheduler: no jobs stored yet (start `newsletter run`)")
+    if current is None:
+        out.print("issue: none frozen yet")
+    else:
+        c = current.counts
+        rate = f"{current.error_rate:.1%}" if current.error_rate is not None else "n/a"
+        out.print(
+            f"issue {current.period}: {current.status}; queued {c.queued}, "
+            f"sending {c.sending}, sent {c.sent}, failed {c.failed}, "
+            f"bounced {c.bounced}, skipped {c.skipped}, "
+            f"deferred {c.deferred}; error rate {rate}"
+        )
+        if current.paused_reason:
+            out.print(f"  paused: {current.paused_reason}")
+        if current.next_retry_at:
+            out.print(f"  next retry: {current.next_retry_at:%Y-%m-%d %H:%M} UTC")
+        for email, reply in current.last_errors:
+            out.print(f"  {email}: {reply[:120]}")
+    out.print(
+        f"feeds: {len(health)} configured, {len(failing)} failing"
+        + (": " + ", ".join(f.name for f in failing[:10]) if failing else "")
+    )
+
+
+@click.command()
+@config_option
+@handle_errors
+def run(config_path: Path | None) -> None:
+    """Run the scheduler: poll feeds every NEWSLETTER_POLL_MINUTES, build and send weekly.
+
+    Jobs are stored in the database; a restart after the send time sends the issue once, late
+    (within NEWSLETTER_MISFIRE_GRACE_HOURS), and a second run for the same period sends nothing.
+    Stop with Ctrl-C or SIGTERM.
+    """
+    from newsletter.cli.scheduler import run_scheduler
+
+    stop = stop_on_signals()  # systemd stops services with SIGTERM
+    app = load_app(config_path)
+    path = (config_path or app.settings.config).resolve()
+    err.print("newsletter run: starting (catching up, then building the next draft)")
+    nl = app.config.newsletter
+    run_scheduler(
+        app,
+        path,
+        stop,
+        started=lambda: err.print(
+            f"newsletter run: polling {len(app.config.feeds)} feeds every "
+            f"{app.settings.poll_minutes} min; issue every {nl.schedule.day} at "
+            f"{nl.schedule.time} {nl.timezone}; Ctrl-C to stop"
+        ),
+    )
+    err.print("newsletter run: stopped")
+
+
+COMMANDS = [worker, status, run]

@@ -1,0 +1,206 @@
+"""Reading feeds.yaml: YAML to the validated Config, errors with the file, line and field."""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+from newsletter.config.model import Config
+from newsletter.errors import ConfigError
+
+
+def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
+    """Turn a pydantic error location into 'feed 'X', field 'url'' using the raw data's names."""
+    if not loc:
+        return "top level"
+    head = loc[0]
+    if head in ("feeds", "sections") and len(loc) >= 2 and isinstance(loc[1], int):
+        kind = "feed" if head == "feeds" else "section"
+        index = loc[1]
+        label = f"{kind} #{index + 1}"
+        try:
+            entry = raw[head][index]
+            key = "name" if head == "feeds" else "id"
+            if isinstance(entry, dict) and isinstance(entry.get(key), str) and entry[key]:
+                label = f"{kind} {entry[key]!r}"
+        except (KeyError, IndexError, TypeError):
+            pass
+        rest = ".".join(str(p) for p in loc[2:])
+        return f"{label}, field {rest!r}" if rest else label
+    return "field " + repr(".".join(str(p) for p in loc))
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as ``tuple[FeedConfig, ...]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed in the mapping at ``loc`` (a pydantic location without the bad key)."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        inner = _inner_model(field.annotation) if field is not None else None
+        if inner is None:
+            return []
+        model = inner
+    return [name for name in model.model_fields if not (model is Config and name == "path")]
+
+
+def _unknown_key(loc: tuple[int | str, ...]) -> str:
+    """'unknown key' with a "did you mean" from the keys allowed there (difflib)."""
+    key = loc[-1] if loc else "?"
+    if isinstance(key, bool):
+        # YAML 1.1: an unquoted on/off/yes/no *key* becomes a boolean.
+        return (
+            f"unknown key {key!r}: YAML reads an unquoted yes/no/on/off key as a boolean; "
+            "check the spelling against docs/configuration.md"
+        )
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}? (check the spelling against docs/configuration.md)"
+    listed = f"; allowed here: {', '.join(known)}" if known else ""
+    return f"unknown key (check the spelling against docs/configuration.md{listed})"
+
+
+def _yaml_hint(value: Any, error_type: str) -> str | None:
+    """Why a value has the wrong type, for YAML 1.1 traps (``no`` is false, dates, numbers)."""
+    if isinstance(value, bool):
+        word = "true" if value else "false"
+        return (
+            f"got the boolean {word}: YAML reads an unquoted yes/no/on/off/true/false as a "
+            'boolean; put the value in quotes, for example "no"'
+        )
+    if isinstance(value, date):  # datetime is a date too
+        text = value.isoformat()
+        return f'got the date {text}: YAML reads an unquoted date as a date; write it in quotes, "{text}"'
+    if error_type == "string_type" and isinstance(value, int | float):
+        return (
+            f"got the number {value!r}: put text in quotes (YAML reads an unquoted 012 as 10 "
+            "and 18:30 as 1110)"
+        )
+    if error_type == "string_type" and value is None:
+        return "the value is empty"
+    return None
+
+
+def _yaml_lines(text: str, path: Path) -> dict[tuple[int | str, ...], int]:
+    """The line of every mapping key and list item in a YAML document, by location.
+
+    Also refuses a key given twice in one mapping: PyYAML silently keeps the last one.
+    """
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[tuple[int | str, ...], int] = {}
+
+    def walk(node: yaml.Node, loc: tuple[int | str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = str(key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(
+                        f"{path}: line {line}: key {key!r} appears twice in the same mapping "
+                        f"(first on line {seen[key]}); YAML would silently keep only the last one"
+                    )
+                seen[key] = line
+                lines[(*loc, key)] = line
+                walk(value_node, (*loc, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*loc, index)] = item.start_mark.line + 1
+                walk(item, (*loc, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line(lines: dict[tuple[int | str, ...], int], loc: tuple[int | str, ...]) -> int | None:
+    """The line of the longest prefix of ``loc`` that the document has."""
+    for end in range(len(loc), 0, -1):
+        line = lines.get(tuple(str(p) if isinstance(p, bool) else p for p in loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def parse_config(
+    raw: Any, path: Path, lines: dict[tuple[int | str, ...], int] | None = None
+) -> Config:
+    """Validate already-loaded YAML data into a Config; errors name the file, entry and field
+    (and the line, when ``lines`` from the YAML source are given)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'newsletter', 'sections' and 'feeds'")
+    problems: list[str] = []
+    if "path" in raw:  # Config.path is where the file was read from, not a key of the file
+        problems.append(f"field 'path': {_unknown_key(('path',))}")
+    try:
+        config = Config.model_validate(
+            {**{k: v for k, v in raw.items() if k != "path"}, "path": path}
+        )
+    except ValidationError as exc:
+        for err in exc.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            loc = tuple(err["loc"])
+            if err["type"] == "extra_forbidden":
+                msg = _unknown_key(loc)
+            elif err["type"] == "invalid_key":
+                # pydantic puts the bad key's value where the key would be; name the key.
+                loc = (*loc[:-1], err["input"]) if loc else (err["input"],)
+                msg = _unknown_key(loc)
+            else:
+                hint = _yaml_hint(err.get("input"), err["type"])
+                if hint:
+                    msg = f"{msg}; {hint}"
+            where = _where(raw, loc) if loc else ""
+            line = _line(lines or {}, loc)
+            if line is not None:
+                where = f"{where} (line {line})" if where else f"line {line}"
+            problems.append(f"{where}: {msg}" if where else msg)
+    else:
+        if not problems:
+            return config
+    raise ConfigError(f"{path}: " + "; ".join(problems))
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate feeds.yaml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{path}: file not found; pass --config PATH or set NEWSLETTER_CONFIG"
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML error: {exc}") from exc
+    return parse_config(raw, path.resolve(), _yaml_lines(text, path.resolve()))

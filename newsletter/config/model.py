@@ -1,0 +1,316 @@
+"""The feeds.yaml schema: the newsletter, its sections and its feeds, as frozen typed objects."""
+
+from __future__ import annotations
+
+import re
+from datetime import time as TimeOfDay
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from newsletter.errors import ConfigError
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SECTION_ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+def _header_safe(value: str, problem: str) -> str:
+    """Text that goes into a mail header: no line breaks, no encoded-word syntax (CVE-2024-6923)."""
+    if any(c in value for c in "\r\n") or "=?" in value:
+        raise ValueError(problem)
+    return value
+
+
+def _each_once(kind: str, field: str, keys: list[str]) -> None:
+    """Refuse a key that appears twice, naming both entries by number."""
+    first: dict[str, int] = {}
+    for number, key in enumerate(keys, 1):
+        if key in first:
+            raise ValueError(
+                f"{kind} {key!r}, field {field!r}: appears twice "
+                f"({kind}s #{first[key]} and #{number})"
+            )
+        first[key] = number
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sender(_Strict):
+    """The From: of every issue."""
+
+    name: str
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str) -> str:
+        # The local part as RFC 5322 atext (what mailer.envelope_address accepts), ASCII domain.
+        atext = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+        if not re.fullmatch(rf"{atext}(\.{atext})*@[A-Za-z0-9.-]+\.[A-Za-z]{{2,}}", value):
+            raise ValueError(f"must be an address like digest@example.com, got {value!r}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _no_header_tricks(cls, value: str) -> str:
+        return _header_safe(value, "must not contain line breaks or '=?' (encoded-word syntax)")
+
+    @property
+    def domain(self) -> str:
+        """The sender's domain, used for Message-IDs and List-Id."""
+        return self.email.rsplit("@", 1)[1].lower()
+
+
+class Schedule(_Strict):
+    """When the weekly issue is built and sent, in the newsletter's timezone."""
+
+    day: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = (
+        "monday"
+    )
+    time: str = "08:00"
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _lower_day(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _unquoted_time(cls, value: Any) -> Any:
+        # YAML 1.1 reads an unquoted 18:30 as the base-60 number 1110: turn it back into a time.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+            return f"{value // 60}:{value % 60:02d}"
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", str(value))
+        if not match:
+            raise ValueError(f"must be HH:MM in 24-hour time, got {value!r}")
+        return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+    @property
+    def weekday(self) -> int:
+        """Monday is 0."""
+        return WEEKDAYS.index(self.day)
+
+    @property
+    def at(self) -> TimeOfDay:
+        """The send time of day."""
+        hour, minute = self.time.split(":")
+        return TimeOfDay(int(hour), int(minute))
+
+
+class NewsletterConfig(_Strict):
+    """The newsletter itself: title, sender, schedule, minimum size."""
+
+    title: str
+    sender: Sender
+    reply_to: str | None = None
+    timezone: str = "UTC"
+    language: str = "en"
+    schedule: Schedule = Schedule()
+    min_items: int = Field(default=5, ge=0)
+    subject: str = "{title} · {period_label}"
+    preheader: str | None = None
+    templates: str = "templates"
+    html_budget_bytes: int = Field(default=100_000, ge=10_000)
+    auto_approve: bool = True
+    draft_hours_before: float = Field(default=24.0, ge=0.0, le=144.0)
+    editorial_dir: str = "editorial"
+    fetch_articles: bool = True
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to_shape(cls, value: str | None) -> str | None:
+        # Checked here, not when the first message is built (a line break would fail there).
+        return None if value is None else Sender._email_shape(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown timezone {value!r}; use an IANA name like Asia/Shanghai"
+            ) from exc
+        return value
+
+    @field_validator("title", "subject")
+    @classmethod
+    def _single_line(cls, value: str) -> str:
+        return _header_safe(value, "must be one line without '=?' (encoded-word syntax)")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The newsletter's timezone object."""
+        return ZoneInfo(self.timezone)
+
+
+class SectionConfig(_Strict):
+    """One section of the issue, with the rules that route items into it."""
+
+    id: str
+    title: str
+    max_items: int = Field(default=8, ge=1, le=100)
+    priority: int | None = None
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    description: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not SECTION_ID.match(value):
+            raise ValueError(
+                f"must be lowercase letters, digits, '-' or '_' starting with a letter, got {value!r}"
+            )
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _non_empty_keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for keyword in value:
+            if not keyword.strip():
+                raise ValueError("keywords must not be empty strings")
+        return tuple(k.strip() for k in value)
+
+    @field_validator("patterns")
+    @classmethod
+    def _valid_regex(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"pattern {pattern!r} is not a valid regular expression: {exc}"
+                ) from exc
+        return value
+
+
+class FeedConfig(_Strict):
+    """One feed to poll."""
+
+    name: str
+    url: str
+    section: str
+    weight: float = Field(default=1.0, ge=0.0, le=100.0)
+    language: str = "en"
+    encoding: str | None = None
+    timezone: str | None = None
+    allow_private: bool = False
+    enabled: bool = True
+    report: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http or https URL, got {value!r}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(
+                f"unknown encoding {value!r}; use a name like gb18030 or utf-8"
+            ) from exc
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _feed_zone(cls, value: str | None) -> str | None:
+        return None if value is None else NewsletterConfig._known_zone(value)
+
+    @property
+    def tz(self) -> ZoneInfo | None:
+        """The zone for dates the feed writes without an offset (None: UTC, or +08:00 for zh)."""
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+
+class Config(_Strict):
+    """The whole feeds.yaml, validated."""
+
+    newsletter: NewsletterConfig
+    sections: tuple[SectionConfig, ...] = Field(min_length=1)
+    feeds: tuple[FeedConfig, ...] = ()
+    path: Path = Path("feeds.yaml")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        # Messages name the entry and the field, like the per-field errors (see _where).
+        _each_once("section", "id", [s.id for s in self.sections])
+        _each_once("feed", "name", [f.name for f in self.feeds])
+        seen = {s.id for s in self.sections}
+        for feed in self.feeds:
+            if feed.section not in seen:
+                raise ValueError(
+                    f"feed {feed.name!r}, field 'section': {feed.section!r} is not one of the "
+                    f"sections ({', '.join(s.id for s in self.sections)})"
+                )
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of feeds.yaml; relative paths resolve against it."""
+        return self.path.parent
+
+    @property
+    def editorial_dir(self) -> Path:
+        """The folder of the editor's viewpoints (``2026-W48.md``)."""
+        return (self.base_dir / self.newsletter.editorial_dir).resolve()
+
+    @property
+    def templates_dir(self) -> Path:
+        """The templates folder."""
+        return (self.base_dir / self.newsletter.templates).resolve()
+
+    @cached_property
+    def rule_order(self) -> tuple[SectionConfig, ...]:
+        """Sections in the order their rules are tried: by priority, then issue order."""
+        indexed = list(enumerate(self.sections))
+        indexed.sort(
+            key=lambda pair: (pair[1].priority if pair[1].priority is not None else 1000, pair[0])
+        )
+        return tuple(section for _, section in indexed)
+
+    @cached_property
+    def section_ids(self) -> tuple[str, ...]:
+        """Section ids in issue order."""
+        return tuple(s.id for s in self.sections)
+
+    def section(self, section_id: str) -> SectionConfig:
+        """The section with this id."""
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise ConfigError(f"{self.path}: no section {section_id!r}")
+
+    def feed(self, name: str) -> FeedConfig:
+        """The feed with this name."""
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        raise ConfigError(f"{self.path}: no feed named {name!r}")

@@ -1,0 +1,67 @@
+"""Calendar files (RFC 5545, written by the icalendar package) for the issue's upcoming events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import icalendar
+
+from newsletter.domain.content import IssueContent, IssueItem
+
+PRODID = "-//newsletter//events//EN"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with every copy of the issue (the events' calendar files)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def ics_name(item_id: int) -> str:
+    """The attachment name of an event's calendar file."""
+    return f"event-{item_id}.ics"
+
+
+def event_ics(item: IssueItem, domain: str, stamp: datetime) -> bytes:
+    """An all-day VEVENT for an upcoming event item (its date is the same in every timezone).
+
+    icalendar escapes and folds the text values (RFC 5545 §3.3.11 and §3.1), so feed text
+    cannot end the event or add a property.
+    """
+    details = item.facts.get("event") or {}
+    start = date.fromisoformat(details["start"])
+    event = icalendar.Event()
+    event.add("uid", f"event-{item.id}@{domain}")
+    event.add("dtstamp", stamp.astimezone(UTC))
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(days=1))
+    event.add("summary", str(details.get("name") or item.title))
+    if details.get("place"):
+        event.add("location", str(details["place"]))
+    if item.url and item.url.isprintable():  # a URI value may not hold a line break
+        event.add("url", item.url)
+    event.add("description", item.title)
+    calendar = icalendar.Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", PRODID)
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
+    """One .ics file per upcoming event in the issue (the same bytes every time)."""
+    stamp = datetime.fromisoformat(content.window_end)
+    issue_date = content.issue_date or content.window_end[:10]
+    return [
+        Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
+        for section in content.sections
+        for item in section.items
+        if str((item.facts.get("event") or {}).get("start") or "") >= issue_date
+    ]

@@ -1,0 +1,157 @@
+"""The scheduled jobs and the send policy: poll, build the draft, send the due issue once.
+
+The APScheduler wiring that calls these jobs is in `newsletter.cli.scheduler`; the jobs are
+referenced there by name (``newsletter.service.schedule:poll_job``) and stored in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from newsletter.config import load_settings
+from newsletter.domain.periods import Period, latest_due_period, period_containing
+from newsletter.domain.statuses import IssueStatus
+from newsletter.errors import NewsletterError
+from newsletter.service.app import App, open_app
+from newsletter.service.ingest import ingest
+from newsletter.service.issues import build_issue
+from newsletter.service.sending import SendReport, resume_due, send_issue
+from newsletter.storage import jobs
+from newsletter.storage.db import session_scope
+from newsletter.storage.queries import issues
+
+log = logging.getLogger("newsletter.scheduler")  # the name operators' log filters know
+
+POLL_JOB = "poll-feeds"
+WEEKLY_JOB = "weekly-issue"
+DRAFT_JOB = "draft-issue"
+POLL_FUNC = f"{__name__}:poll_job"
+DRAFT_FUNC = f"{__name__}:draft_job"
+WEEKLY_FUNC = f"{__name__}:weekly_job"
+
+
+def _app(config_path: str) -> App:
+    return open_app(load_settings(), Path(config_path))
+
+
+def poll_job(config_path: str) -> None:
+    """Scheduled: poll every feed, then resume unfinished sends; failures are logged, not raised."""
+    try:
+        app = _app(config_path)
+        report = ingest(app)
+        log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
+        # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
+        # issue approved after its send time goes out within the grace time.
+        for sent in resume_due(app):
+            log.info("issue %s: resumed, %d sent, status %s", sent.period, sent.sent, sent.status)
+        send_due(app, datetime.now(UTC))
+    except NewsletterError as exc:
+        log.error("poll failed: %s", exc)
+
+
+def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | None:
+    """Scheduled: build and send the latest due issue, once, if still within the grace time."""
+    try:
+        app = _app(config_path)
+        now = now or datetime.now(UTC)
+        if _due_period(app, now) is None:
+            return None
+        ingest(app, now=now)
+        return send_due(app, now)
+    except NewsletterError as exc:
+        log.error("weekly issue failed: %s", exc)
+        return None
+
+
+def draft_job(config_path: str) -> None:
+    """Scheduled ahead of the send time: build the next issue's draft for the editors."""
+    try:
+        app = _app(config_path)
+        schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
+        period = period_containing(datetime.now(UTC), schedule.weekday, schedule.at, tz)
+        ingest(app)
+        built = build_issue(app, period)
+        log.info(
+            "draft of %s built: %d items, status %s",
+            period.label,
+            built.content.item_count,
+            built.status,
+        )
+    except NewsletterError as exc:
+        log.error("draft build failed: %s", exc)
+
+
+def catch_up(config_path: Path, now: datetime | None = None) -> SendReport | None:
+    """At start-up: send the latest due issue if it is unsent and within the grace time."""
+    return weekly_job(str(config_path.resolve()), now=now)
+
+
+def _due_period(app: App, now: datetime) -> Period | None:
+    schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
+    period = latest_due_period(now, schedule.weekday, schedule.at, tz)
+    grace = timedelta(hours=app.settings.misfire_grace_hours)
+    if now - period.send_at > grace:
+        log.info(
+            "issue %s was due at %s, more than %s ago; not sending it late",
+            period.label,
+            period.send_at,
+            grace,
+        )
+        return None
+    return period
+
+
+def send_due(app: App, now: datetime) -> SendReport | None:
+    """Send the due issue if it may go: approved, or a draft with auto_approve; never held."""
+    period = _due_period(app, now)
+    if period is None:
+        return None
+    with session_scope(app.engine) as session:
+        issue = issues.get_issue(session, period.label)
+        status = issue.status if issue else IssueStatus.DRAFT
+    if status == IssueStatus.SENT:
+        # Every poll within the grace time asks again; the answer is not news.
+        log.debug("issue %s was sent already", period.label)
+        return SendReport(period.label, "already-sent", reason="this issue was sent before")
+    if status == IssueStatus.HELD:
+        log.warning("issue %s is on hold; not sending it (approve it to send)", period.label)
+        return None
+    if (
+        status in (IssueStatus.DRAFT, IssueStatus.SKIPPED)
+        and not app.config.newsletter.auto_approve
+    ):
+        log.warning(
+            "issue %s waits for approval (`newsletter issue approve --week %s`)",
+            period.label,
+            period.label,
+        )
+        return None
+    report = send_issue(app, period)
+    log.info(
+        "issue %s: %s, %d sent%s",
+        period.label,
+        report.status,
+        report.sent,
+        f" ({report.reason})" if report.reason else "",
+    )
+    return report
+
+
+def job_store(app: App) -> Any:
+    """The scheduler's job store in the application database (its table created first)."""
+    jobs.started_job_store(app.engine).shutdown()  # before two schedulers race to create it
+    return jobs.job_store(app.engine)
+
+
+def is_stored_job(app: App, job_id: str, trigger: object, kwargs: dict[str, str]) -> bool:
+    """Whether the stored job has this trigger and these arguments (and still loads)."""
+    stored = jobs.stored_job(app.engine, job_id)
+    return stored is not None and stored == (str(trigger), kwargs)
+
+
+def scheduled_runs(app: App) -> list[tuple[str, datetime | None]]:
+    """The jobs stored by `newsletter run` and when each runs next (empty before a first run)."""
+    return jobs.scheduled_runs(app.engine)

@@ -1,0 +1,81 @@
+"""Feeds: the table kept in step with feeds.yaml, and each feed's polling state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from newsletter.config import FeedConfig
+from newsletter.domain.statuses import FeedStatus
+from newsletter.storage.db import dialect_insert
+from newsletter.storage.models import Feed
+
+
+def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:
+    """Make the feed table match feeds.yaml (by name); feeds no longer listed are disabled."""
+    existing = {f.name: f for f in session.exec(select(Feed)).all()}
+    missing = [cfg for cfg in feeds if cfg.name not in existing]
+    if missing:
+        # Two processes may sync at once: insert-or-ignore, then read back.
+        stmt = dialect_insert(session, Feed).on_conflict_do_nothing(index_elements=["name"])
+        session.execute(
+            stmt,
+            [
+                {
+                    "name": c.name,
+                    "url": c.url,
+                    "section": c.section,
+                    "weight": c.weight,
+                    "language": c.language,
+                    "enabled": c.enabled,
+                    "last_status": FeedStatus.NEVER,
+                    "consecutive_failures": 0,
+                }
+                for c in missing
+            ],
+        )
+        existing = {f.name: f for f in session.exec(select(Feed)).all()}
+    result: dict[str, Feed] = {}
+    for cfg in feeds:
+        feed = existing[cfg.name]
+        if feed.url != cfg.url:
+            feed.etag = feed.last_modified = feed.body_hash = None
+            # A new url is the editor's fix: forget the old one's redirects, back-off and
+            # automatic disabling.
+            feed.redirect_url = feed.redirect_candidate = None
+            feed.redirect_count = 0
+            feed.auto_disabled_at = feed.auto_disabled_reason = None
+            feed.next_poll_at = None
+            feed.consecutive_failures = 0
+        feed.url = cfg.url
+        feed.section = cfg.section
+        feed.weight = cfg.weight
+        feed.language = cfg.language
+        feed.encoding = cfg.encoding
+        feed.enabled = cfg.enabled
+        feed.disabled_reason = None if cfg.enabled else "enabled: false in feeds.yaml"
+        session.add(feed)
+        result[cfg.name] = feed
+    for name, feed in existing.items():
+        if name not in result and feed.enabled:
+            feed.enabled = False
+            feed.disabled_reason = "no longer listed in feeds.yaml"
+            session.add(feed)
+    session.flush()
+    return result
+
+
+def all_feeds(session: Session) -> list[Feed]:
+    """Every feed row, by name."""
+    return list(session.exec(select(Feed).order_by(col(Feed.name))).all())
+
+
+def get_feed(session: Session, feed_id: int) -> Feed | None:
+    """A feed by id."""
+    return session.get(Feed, feed_id)
+
+
+def save_feed(session: Session, feed: Feed) -> None:
+    """Write a changed feed row with the session's transaction."""
+    session.add(feed)

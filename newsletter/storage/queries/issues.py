@@ -1,0 +1,155 @@
+"""Issues, their status changes, and the editor's actions on them (pins, drops, moves)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from newsletter.domain.content import EditorChoices
+from newsletter.domain.statuses import IssueStatus
+from newsletter.storage.db import dialect_insert
+from newsletter.storage.models import Issue, IssueAction, utcnow
+
+
+def get_issue(session: Session, period: str) -> Issue | None:
+    """The issue of a period, if any."""
+    return session.exec(select(Issue).where(Issue.period == period)).first()
+
+
+def get_issue_by_id(session: Session, issue_id: int) -> Issue | None:
+    """An issue by id."""
+    return session.get(Issue, issue_id)
+
+
+def get_or_create_issue(session: Session, period: str, start: datetime, end: datetime) -> Issue:
+    """The issue of a period, created as a draft if missing; safe when two processes race."""
+    stmt = (
+        dialect_insert(session, Issue)
+        .values(
+            period=period,
+            status=IssueStatus.DRAFT,
+            subject="",
+            window_start=start,
+            window_end=end,
+            content={},
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["period"])
+    )
+    session.execute(stmt)
+    issue = get_issue(session, period)
+    assert issue is not None
+    return issue
+
+
+def lock_issue(session: Session, issue_id: int) -> Issue:
+    """Re-read an issue row, locked FOR UPDATE on PostgreSQL (SQLite serializes writers anyway)."""
+    stmt = select(Issue).where(Issue.id == issue_id).with_for_update()
+    issue = session.exec(stmt.execution_options(populate_existing=True)).one()
+    return issue
+
+
+def save_issue(session: Session, issue: Issue) -> None:
+    """Write a changed issue row with the session's transaction."""
+    session.add(issue)
+
+
+def issues_with_status(session: Session, status: IssueStatus) -> list[Issue]:
+    """Every issue of one status."""
+    return list(session.exec(select(Issue).where(Issue.status == status)).all())
+
+
+def newest_frozen_issue(session: Session) -> Issue | None:
+    """The issue frozen last (being sent, paused or sent)."""
+    return session.exec(
+        select(Issue).where(col(Issue.frozen_at).is_not(None)).order_by(col(Issue.frozen_at).desc())
+    ).first()
+
+
+def latest_issues(
+    session: Session, limit: int | None, status: IssueStatus | None = None
+) -> list[Issue]:
+    """Issues (of one status), newest period first."""
+    stmt = select(Issue)
+    if status is not None:
+        stmt = stmt.where(Issue.status == status)
+    stmt = stmt.order_by(col(Issue.period).desc()).limit(limit)
+    return list(session.exec(stmt).all())
+
+
+def next_frozen_after(session: Session, period: str) -> datetime | None:
+    """When the first issue of a later period was frozen, if one was."""
+    value: datetime | None = session.exec(
+        select(func.min(col(Issue.frozen_at))).where(
+            col(Issue.period) > period, col(Issue.frozen_at).is_not(None)
+        )
+    ).one()
+    return value
+
+
+def set_issue_status(
+    session: Session,
+    issue_id: int,
+    status: IssueStatus,
+    expect: Sequence[IssueStatus],
+    reason: str | None = None,
+) -> bool:
+    """Change an issue's status only from one of ``expect`` (so two processes agree)."""
+    values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
+    if status == IssueStatus.PAUSED:
+        values["paused_reason"] = (reason or "")[:1000]
+    elif status in (IssueStatus.SENDING, IssueStatus.SENT):
+        values["paused_reason"] = None
+    if status == IssueStatus.SENT:
+        values["sent_at"] = utcnow()
+    stmt = (
+        sa.update(Issue)
+        .where(col(Issue.id) == issue_id, col(Issue.status).in_(list(expect)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+# ---- editor actions ------------------------------------------------------------------------
+
+
+def add_action(session: Session, action: IssueAction) -> IssueAction:
+    """Record an editor's action."""
+    session.add(action)
+    session.flush()
+    return action
+
+
+def actions(session: Session, period: str) -> list[IssueAction]:
+    """An issue's editor actions, oldest first."""
+    stmt = select(IssueAction).where(IssueAction.period == period).order_by(col(IssueAction.id))
+    return list(session.exec(stmt).all())
+
+
+def editor_choices(session: Session, period: str) -> EditorChoices:
+    """The net effect of an issue's pin, unpin, drop, restore and move actions (latest wins)."""
+    pins: dict[int, str | None] = {}
+    drops: set[int] = set()
+    moves: dict[int, str] = {}
+    for act in actions(session, period):
+        if act.item_id is None:
+            continue
+        if act.action == "pin":
+            pins[act.item_id] = act.section
+            drops.discard(act.item_id)
+        elif act.action == "unpin":
+            pins.pop(act.item_id, None)
+        elif act.action == "drop":
+            drops.add(act.item_id)
+            pins.pop(act.item_id, None)
+        elif act.action == "restore":
+            drops.discard(act.item_id)
+        elif act.action == "move" and act.section:
+            moves[act.item_id] = act.section
+    return EditorChoices(pins=pins, drops=frozenset(drops), moves=moves)

@@ -1,0 +1,100 @@
+"""Items: stored feed entries, their reading (section, reason, facts) and article text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from newsletter.storage.db import dialect_insert
+from newsletter.storage.models import Feed, Item
+
+
+@dataclass(frozen=True, slots=True)
+class ItemReading:
+    """A new reading of one stored item: its section, the reason for it, and its facts."""
+
+    item_id: int
+    section: str
+    reason: str
+    facts: dict[str, Any]
+
+
+def item_counts(session: Session) -> dict[int, int]:
+    """Stored items per feed id."""
+    rows = session.exec(select(Item.feed_id, func.count()).group_by(col(Item.feed_id))).all()
+    return {feed_id: count for feed_id, count in rows}
+
+
+def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert items, ignoring ones already stored (same feed and key); returns how many were new."""
+    if not rows:
+        return 0
+    feed_ids = sorted({row["feed_id"] for row in rows})
+
+    def stored() -> int:
+        # Counted for these feeds only (an index lookup), not the whole table.
+        stmt = select(func.count()).select_from(Item).where(col(Item.feed_id).in_(feed_ids))
+        return int(session.exec(stmt).one())
+
+    before = stored()
+    stmt = dialect_insert(session, Item).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+    session.execute(stmt, rows)
+    return stored() - before
+
+
+def items_between(
+    session: Session, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[Item, Feed]]:
+    """Items (with their feed) published in (since, until], newest first."""
+    stmt = select(Item, Feed).join(Feed, col(Item.feed_id) == col(Feed.id))
+    if since is not None:
+        stmt = stmt.where(col(Item.published) > since)
+    if until is not None:
+        stmt = stmt.where(col(Item.published) <= until)
+    stmt = stmt.order_by(col(Item.published).desc(), col(Item.id))
+    return [(item, feed) for item, feed in session.exec(stmt).all()]
+
+
+def items_by_id(session: Session, ids: Iterable[int]) -> list[tuple[Item, Feed]]:
+    """Items (with their feed) by id."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    stmt = (
+        select(Item, Feed)
+        .join(Feed, col(Item.feed_id) == col(Feed.id))
+        .where(col(Item.id).in_(wanted))
+    )
+    return [(item, feed) for item, feed in session.exec(stmt).all()]
+
+
+def get_item(session: Session, item_id: int) -> Item | None:
+    """An item by id."""
+    return session.get(Item, item_id)
+
+
+def set_readings(session: Session, changes: Iterable[ItemReading]) -> int:
+    """Store the new reading of items whose reading changed; returns how many."""
+    count = 0
+    for change in changes:
+        session.execute(
+            sa.update(Item)
+            .where(col(Item.id) == change.item_id)
+            .values(section=change.section, section_reason=change.reason, facts=change.facts)
+        )
+        count += 1
+    return count
+
+
+def set_article(session: Session, item_id: int, text: str | None, status: str) -> None:
+    """Store an item's fetched article text (None: nothing usable) and how fetching went."""
+    item = session.get(Item, item_id)
+    if item is not None:
+        item.article_text = text
+        item.article_status = status
+        session.add(item)

@@ -1,0 +1,138 @@
+"""Subscribers: lookups by address and token, suppression, and the sender's hot-path read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, func, select
+
+from newsletter.domain.statuses import SubscriberStatus
+from newsletter.storage.models import Subscriber, utcnow
+
+
+def get_subscriber(session: Session, email: str) -> Subscriber | None:
+    """A subscriber by normalized address."""
+    return session.exec(select(Subscriber).where(Subscriber.email == email)).first()
+
+
+def subscriber_by_token(session: Session, token: str) -> Subscriber | None:
+    """The subscriber holding an unsubscribe/preferences token."""
+    return session.exec(select(Subscriber).where(Subscriber.token == token)).first()
+
+
+def subscriber_id_by_token(session: Session, token: str) -> int | None:
+    """The id of the subscriber holding a token (no row loaded)."""
+    return session.exec(select(Subscriber.id).where(Subscriber.token == token)).first()
+
+
+def subscriber_by_confirm_hash(session: Session, token_hash: str) -> Subscriber | None:
+    """The subscriber whose pending confirmation token has this SHA-256."""
+    return session.exec(
+        select(Subscriber).where(Subscriber.confirm_token_hash == token_hash)
+    ).first()
+
+
+def list_subscribers(session: Session, status: str | None = None) -> list[Subscriber]:
+    """Subscribers, optionally of one status, by address."""
+    stmt = select(Subscriber).order_by(col(Subscriber.email))
+    if status:
+        stmt = stmt.where(Subscriber.status == status)
+    return list(session.exec(stmt).all())
+
+
+def save_subscriber(session: Session, subscriber: Subscriber) -> None:
+    """Write a new or changed subscriber row with the session's transaction."""
+    session.add(subscriber)
+
+
+def insert_subscriber(session: Session, subscriber: Subscriber) -> None:
+    """Insert a new subscriber now: IntegrityError here when the address was inserted
+    concurrently (the caller retries)."""
+    session.add(subscriber)
+    session.flush()
+
+
+def unsubscribed_between(session: Session, start: datetime, end: datetime | None) -> int:
+    """How many subscribers unsubscribed at or after ``start`` (and before ``end``)."""
+    stmt = (
+        select(func.count()).select_from(Subscriber).where(col(Subscriber.unsubscribed_at) >= start)
+    )
+    if end is not None:
+        stmt = stmt.where(col(Subscriber.unsubscribed_at) < end)
+    return int(session.exec(stmt).one())
+
+
+def suppress_bounced(session: Session, subscriber_ids: Iterable[int], reason: str) -> int:
+    """Mark subscribers as hard-bounced (suppressed until a new confirmation)."""
+    ids = list(subscriber_ids)
+    if not ids:
+        return 0
+    now = utcnow()
+    stmt = (
+        sa.update(Subscriber)
+        .where(col(Subscriber.id).in_(ids), col(Subscriber.status) == SubscriberStatus.ACTIVE)
+        .values(
+            status=SubscriberStatus.BOUNCED,
+            bounced_at=now,
+            updated_at=now,
+            suppressed_reason=reason[:500],
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What sending one message needs of its subscriber, read just before it goes."""
+
+    status: str
+    email: str
+    name: str | None
+    token: str
+    sections: list[str] | None
+    locale: str | None
+
+
+class SubscriberReader:
+    """Reads a subscriber just before each message goes out, over one connection a sender
+    thread holds for its run: on the hot path, so a plain DB-API query in autocommit (each read
+    sees the latest committed state, and no transaction stays open)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._raw = engine.raw_connection()
+        self._postgres = engine.dialect.name == "postgresql"
+        if self._postgres:
+            self._raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql = (
+            f"SELECT status, email, name, token, sections, locale FROM subscriber WHERE id = {mark}"
+        )
+
+    def read(self, subscriber_id: int) -> Recipient | None:
+        """The subscriber as a Recipient, or None when the row is gone."""
+        cursor = self._raw.cursor()
+        try:
+            cursor.execute(self._sql, (subscriber_id,))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        sections = row[4]
+        if isinstance(sections, str | bytes):
+            sections = json.loads(sections)
+        return Recipient(row[0], row[1], row[2], row[3], sections, row[5])
+
+    def close(self) -> None:
+        """Give the connection back to the pool as it was taken."""
+        try:
+            if self._postgres:
+                self._raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+        finally:
+            self._raw.close()

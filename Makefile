@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast check lint typecheck format bench eval clean
+.PHONY: install demo test test-fast check lint typecheck format bench eval eval-wechat clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: $(STAMP) ## Run the whole job offline on bundled sample feeds (writes demo
 test: $(STAMP) ## Run the whole test suite (system tests included)
 	$(BIN)/pytest -q
 
-test-fast: $(STAMP) ## The tests without the slow system tests (subprocesses, browser, crash, corpus), on SQLite
-	NEWSLETTER_TEST_POSTGRES_URL= $(BIN)/pytest -q -m "not slow"
+test-fast: $(STAMP) ## The tests without the slow system tests (subprocesses, browser, crash, corpus), on SQLite, on both cores
+	NEWSLETTER_TEST_POSTGRES_URL= $(BIN)/pytest -q -m "not slow" -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check newsletter tests bench
@@ -45,6 +45,9 @@ bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/perfor
 
 eval: $(STAMP) ## Precision/recall of the financing and event detectors on the labelled sets
 	$(BIN)/python bench/eval_editorial.py
+
+eval-wechat: $(STAMP) ## The editorial reading against blind labels of real WeChat items (needs ../shared/corpus/wechat)
+	$(BIN)/python bench/eval_wechat.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

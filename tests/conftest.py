@@ -13,6 +13,12 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+# pytest-xdist workers (`make test-fast`) set COLUMNS=80, and rich fixes a console's width when
+# COLUMNS is set as the console is made (at import of the CLI): take it away first, so that the
+# CLI tests that ask for a wide table (COLUMNS in the runner's environment) get one, as in a
+# serial run.
+os.environ.pop("COLUMNS", None)
+
 from newsletter.config import Settings
 from newsletter.demo.server import FeedServer
 from newsletter.service.app import App, open_app

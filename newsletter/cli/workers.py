@@ -93,7 +93,9 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
                 "next_retry_at": current.next_retry_at.isoformat()
                 if current.next_retry_at
                 else None,
-                "recent_errors": [{"email": e, "reply": r} for e, r in current.last_errors],
+                "recent_errors": [
+                    {"email": e.email, "reply": e.reply} for e in current.last_errors
+                ],
             },
             "feeds": {"total": len(health), "failing": [f.name for f in failing]},
         }
@@ -120,8 +122,8 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
             out.print(f"  paused: {current.paused_reason}")
         if current.next_retry_at:
             out.print(f"  next retry: {current.next_retry_at:%Y-%m-%d %H:%M} UTC")
-        for email, reply in current.last_errors:
-            out.print(f"  {email}: {reply[:120]}")
+        for error in current.last_errors:
+            out.print(f"  {error.email}: {error.reply[:120]}")
     out.print(
         f"feeds: {len(health)} configured, {len(failing)} failing"
         + (": " + ", ".join(f.name for f in failing[:10]) if failing else "")

@@ -21,6 +21,7 @@ from newsletter.service.app import App
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import utcnow
 from newsletter.storage.queries import deliveries, issues, links, subscribers
+from newsletter.storage.queries.links import DayClicks
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DELIVERY_STATUSES = (
@@ -80,7 +81,7 @@ class IssueStats:
     deliveries: dict[str, int]
     unsubscribes: int
     links: list[LinkStat] = field(default_factory=list)
-    clicks_by_day: list[tuple[str, int]] = field(default_factory=list)
+    clicks_by_day: list[DayClicks] = field(default_factory=list)
 
     @property
     def total_clicks(self) -> int:

@@ -23,7 +23,7 @@ from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import utcnow
 from newsletter.storage.queries import deliveries, issues, subscribers
-from newsletter.storage.queries.deliveries import DeliverySummary
+from newsletter.storage.queries.deliveries import DeliveryError, DeliverySummary
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ class IssueProgress:
     error_rate: float | None
     paused_reason: str | None
     next_retry_at: datetime | None
-    last_errors: list[tuple[str, str]]  # (address, reply)
+    last_errors: list[DeliveryError]
 
 
 def issue_status(app: App, period: str | None = None) -> IssueProgress | None:

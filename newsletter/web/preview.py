@@ -85,7 +85,7 @@ def preview_issue_stats(ctx: Ctx, request: Request, period: str) -> Response:
     from_query = _authorize(ctx, request)
     stats = issue_stats(ctx.app, period)
     if stats.clicks_by_day:
-        chart = bar_chart([(day[5:], n) for day, n in stats.clicks_by_day])
+        chart = bar_chart([(d.day[5:], d.clicks) for d in stats.clicks_by_day])
     else:
         chart = bar_chart([(f"#{i}", link.clicks) for i, link in enumerate(stats.links[:12], 1)])
     page = ctx.pages.page("issue_stats.html", stats=stats, chart=chart)

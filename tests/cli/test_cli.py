@@ -233,6 +233,7 @@ def test_db_commands_honour_config(
         assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # two subprocesses
 def test_log_level_comes_from_the_settings_and_dotenv(
     cli_env: tuple[dict[str, str], Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

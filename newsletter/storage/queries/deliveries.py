@@ -275,8 +275,16 @@ def attempted_subscriber_ids(session: Session, issue_id: int) -> set[int]:
     return set(rows)
 
 
-def recent_errors(session: Session, issue_id: int, limit: int = 5) -> list[tuple[str, str]]:
-    """(address, reply) of an issue's latest refused or deferred deliveries, newest first."""
+@dataclass(frozen=True, slots=True)
+class DeliveryError:
+    """A refused or deferred delivery: to whom, and the server's reply."""
+
+    email: str
+    reply: str
+
+
+def recent_errors(session: Session, issue_id: int, limit: int = 5) -> list[DeliveryError]:
+    """An issue's latest refused or deferred deliveries, newest first."""
     rows = session.exec(
         select(Subscriber.email, Delivery.last_reply)
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
@@ -290,4 +298,4 @@ def recent_errors(session: Session, issue_id: int, limit: int = 5) -> list[tuple
         .order_by(col(Delivery.id).desc())
         .limit(limit)
     ).all()
-    return [(email, reply or "") for email, reply in rows]
+    return [DeliveryError(email, reply or "") for email, reply in rows]

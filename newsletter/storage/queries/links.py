@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -80,10 +81,18 @@ def record_click(session: Session, link: Link, subscriber_id: int | None) -> Non
     )
 
 
-def clicks_by_day(session: Session, issue_id: int) -> list[tuple[str, int]]:
-    """(day, clicks) of an issue, oldest day first."""
+@dataclass(frozen=True, slots=True)
+class DayClicks:
+    """The clicks on an issue's links on one day (``YYYY-MM-DD``, UTC)."""
+
+    day: str
+    clicks: int
+
+
+def clicks_by_day(session: Session, issue_id: int) -> list[DayClicks]:
+    """An issue's clicks per day, oldest day first."""
     day = sa.func.date(col(Click.created_at))
     rows = session.exec(
         select(day, func.count()).where(Click.issue_id == issue_id).group_by(day).order_by(day)
     ).all()
-    return [(str(d), int(n)) for d, n in rows]
+    return [DayClicks(str(d), int(n)) for d, n in rows]

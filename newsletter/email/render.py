@@ -110,6 +110,24 @@ def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).strftime(fmt)
 
 
+_JOINED_PERCENTS = "%%"  # every personal marker starts with it (%%UNSUBSCRIBE_URL%% and the rest)
+_WORD_JOINER = "\u2060"  # invisible, and it keeps the two signs on one line
+
+
+def defuse_markers(value: Any) -> Any:
+    """``value`` (a string, or dicts and lists of them) with every "%%" split by an invisible
+    WORD JOINER, so that untrusted text can never form a personal marker."""
+    if isinstance(value, str):
+        while _JOINED_PERCENTS in value:
+            value = value.replace(_JOINED_PERCENTS, "%" + _WORD_JOINER + "%")
+        return value
+    if isinstance(value, dict):
+        return {key: defuse_markers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [defuse_markers(item) for item in value]
+    return value
+
+
 def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
     """The template context: sections with numbered items, dates in the newsletter's timezone."""
     tz = options.timezone
@@ -153,7 +171,7 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             items.append(entry)
         sections.append({"id": section.id, "title": section.title, "items": items})
     base = options.base_url
-    return {
+    untrusted: dict[str, Any] = {
         "newsletter": {
             "title": content.title,
             "language": options.language,
@@ -178,6 +196,12 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
         "sections": [s for s in sections if s["items"]],
         "all_sections": sections,
         "links": links,
+    }
+    # Everything above comes from feeds (and editors): it must never be able to spell a
+    # personal marker, or one reader's address and unsubscribe link would be filled in where
+    # feed text put it. Only the entries below carry markers.
+    return {
+        **defuse_markers(untrusted),
         "urls": {
             "unsubscribe": UNSUBSCRIBE_URL,
             "preferences": PREFERENCES_URL,

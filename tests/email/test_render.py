@@ -11,6 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jinja2.sandbox import SandboxedEnvironment
 
 from newsletter.config import Config, parse_config
@@ -367,3 +369,15 @@ def test_personal_values_are_escaped_for_html() -> None:
         part, html_values({UNSUBSCRIBE_URL: 'x" onclick="y', SUBSCRIBER_EMAIL: "<b>"})
     )
     assert html == '<a href="x&quot; onclick=&quot;y">&lt;b&gt;</a>'
+
+
+@given(st.text(alphabet="%A_ZSUBCRIEL", max_size=60))
+def test_defused_text_never_spells_a_marker(text: str) -> None:
+    from newsletter.email.render import PERSONAL_MARKERS, SUBSCRIBER_TOKEN, defuse_markers
+
+    defused = defuse_markers({"a": [text, (text,)], "b": text})
+    for value in (defused["a"][0], defused["a"][1][0], defused["b"]):
+        assert "%%" not in value
+        for marker in (*PERSONAL_MARKERS, SUBSCRIBER_TOKEN):
+            assert marker not in value
+        assert value.replace("\u2060", "") == text  # only the invisible joiner was added

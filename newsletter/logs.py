@@ -108,9 +108,10 @@ _installed: logging.Handler | None = None
 
 def at_least_info(level: str | int) -> str | int:
     """A long-running process (run, worker, serve) logs at INFO even when the base level is
-    higher; an unknown name is passed on for `configure_logging` to refuse."""
+    higher (an unknown name counts as WARNING, so INFO too)."""
     resolved = logging.getLevelName(level.upper()) if isinstance(level, str) else level
-    return min(resolved, logging.INFO) if isinstance(resolved, int) else level
+    # An unknown name falls back to WARNING, as for every command (docs/configuration.md).
+    return min(resolved, logging.INFO) if isinstance(resolved, int) else logging.INFO
 
 
 def configure_logging(

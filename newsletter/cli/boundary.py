@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -93,18 +94,32 @@ def as_date(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by the first SIGTERM or SIGINT, so that long work stops between steps and
-    never in the middle of one (a database write, a message on the wire). A second signal
-    interrupts at once (exit code 130). The process logs at INFO at least from here on."""
+def at_least_info() -> None:
+    """Long-running commands (run, worker, serve) log at INFO even when the base level is higher."""
     if not logging.getLogger().isEnabledFor(logging.INFO):
         logging.getLogger().setLevel(logging.INFO)
+
+
+def stop_on_signals(*, second_exits: bool) -> threading.Event:
+    """An event set by the first SIGTERM or SIGINT, so that long work stops between steps and
+    never in the middle of one (a database write, a message on the wire).
+
+    With ``second_exits``, a second signal ends the process at once: one `error:` line, exit
+    code 130, no cleanup (what the step in hand had not written is lost; a database rolls an
+    open transaction back). Without it, later signals only repeat the request to stop."""
     stop = threading.Event()
+    received = 0
 
     def on_signal(signum: int, _frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
+        nonlocal received
+        received += 1
+        if received > 1 and second_exits:
+            err.print("[bold red]error:[/] interrupted again; stopping at once", markup=True)
+            err.file.flush()
+            os._exit(130)
+        # Set from another thread: the handler runs in the main thread, which may be inside
+        # stop.wait() holding the event's (non-reentrant) lock; setting it here would deadlock.
+        threading.Thread(target=stop.set, name="stop-signal", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

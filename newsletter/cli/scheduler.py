@@ -3,11 +3,14 @@ in the database, and an orderly stop."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -15,13 +18,41 @@ from apscheduler.triggers.interval import IntervalTrigger
 from newsletter.service import schedule
 from newsletter.service.app import App
 
+log = logging.getLogger("newsletter.scheduler")
 
-def build_scheduler(app: App, config_path: Path) -> BackgroundScheduler:
-    """A scheduler (not started) whose jobs live in the application's database."""
+
+class StoppingExecutor(ThreadPoolExecutor):  # type: ignore[misc]  # APScheduler is untyped
+    """APScheduler's thread pool, which starts no job once ``stop`` is set. Without it, a job
+    due at the moment of a stop is handed to a pool that is shutting down, and APScheduler
+    logs that as an error with a traceback ("cannot schedule new futures after shutdown")."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        super().__init__()
+        self._stop = stop
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        # APScheduler's documented extension point for executors (BaseExecutor._do_submit_job).
+        if self._stop.is_set():
+            log.info("stopping: %s not started", job.name)
+            return
+        try:
+            super()._do_submit_job(job, run_times)
+        except RuntimeError:
+            if not self._stop.is_set():
+                raise
+            log.info("stopping: %s not started", job.name)
+
+
+def build_scheduler(
+    app: App, config_path: Path, stop: threading.Event | None = None
+) -> BackgroundScheduler:
+    """A scheduler (not started) whose jobs live in the application's database; with ``stop``,
+    no job starts once it is set."""
     nl = app.config.newsletter
     grace = int(app.settings.misfire_grace_hours * 3600)
     scheduler = BackgroundScheduler(
         jobstores={"default": schedule.job_store(app)},
+        executors={"default": StoppingExecutor(stop or threading.Event())},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
         timezone=nl.tz,
     )
@@ -36,7 +67,7 @@ def build_scheduler(app: App, config_path: Path) -> BackgroundScheduler:
         schedule.POLL_FUNC,
         IntervalTrigger(minutes=app.settings.poll_minutes, timezone=nl.tz),
         id=schedule.POLL_JOB,
-        name="poll feeds",
+        name=schedule.JOB_NAMES[schedule.POLL_JOB],
         kwargs=kwargs,
         replace_existing=True,
         next_run_time=datetime.now(UTC),
@@ -52,7 +83,7 @@ def build_scheduler(app: App, config_path: Path) -> BackgroundScheduler:
             day_of_week=draft_day, hour=draft_at.hour, minute=draft_at.minute, timezone=nl.tz
         ),
         id=schedule.DRAFT_JOB,
-        name="build the next issue's draft",
+        name=schedule.JOB_NAMES[schedule.DRAFT_JOB],
         kwargs=kwargs,
         replace_existing=True,
     )
@@ -61,7 +92,7 @@ def build_scheduler(app: App, config_path: Path) -> BackgroundScheduler:
             schedule.WEEKLY_FUNC,
             weekly,
             id=schedule.WEEKLY_JOB,
-            name="build and send the weekly issue",
+            name=schedule.JOB_NAMES[schedule.WEEKLY_JOB],
             kwargs=kwargs,
             replace_existing=True,
         )
@@ -85,10 +116,13 @@ def run_scheduler(
     schedule.draft_job(str(path))  # the next issue's draft exists from the start
     if stop.is_set():
         return
-    scheduler = build_scheduler(app, path)
-    scheduler.start()
+    scheduler = build_scheduler(app, path, stop)
+    # Started paused: a stop requested while the jobs were being stored hands out no job.
+    scheduler.start(paused=True)
     try:
-        started()
-        stop.wait()
+        if not stop.is_set():
+            scheduler.resume()
+            started()
+            stop.wait()
     finally:
         scheduler.shutdown(wait=True)

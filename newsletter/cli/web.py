@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.boundary import config_option, err, handle_errors, load_app
+from newsletter.cli.boundary import at_least_info, config_option, err, handle_errors, load_app
 
 
 @click.command()
@@ -42,6 +42,7 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, access_l
 
     from newsletter.web import create_app
 
+    at_least_info()
     app = load_app(config_path)  # settings, feeds.yaml and the schema are checked once, here
     app.secret()  # created now if it has to be, not by several workers at once
     err.print(

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from newsletter.cli.boundary import (
+    at_least_info,
     config_option,
     err,
     handle_errors,
@@ -49,8 +50,10 @@ def worker(
     """
     from newsletter.service.workers import run_worker
 
+    at_least_info()  # before the database is opened: its migration is logged too
     app = load_app(config_path)
-    stop = stop_on_signals()
+    # Repeated signals only repeat the request: the senders give back what they hold first.
+    stop = stop_on_signals(second_exits=False)
     err.print(
         f"newsletter worker: {connections or app.settings.smtp_connections} connection(s) via "
         f"{app.settings.mail_transport}; Ctrl-C to stop"
@@ -142,7 +145,8 @@ def run(config_path: Path | None) -> None:
     """
     from newsletter.cli.scheduler import run_scheduler
 
-    stop = stop_on_signals()  # systemd stops services with SIGTERM
+    at_least_info()
+    stop = stop_on_signals(second_exits=True)  # systemd stops services with SIGTERM
     app = load_app(config_path)
     path = (config_path or app.settings.config).resolve()
     err.print("newsletter run: starting (catching up, then building the next draft)")

@@ -56,9 +56,11 @@ class Sender(_Strict):
     @field_validator("email")
     @classmethod
     def _email_shape(cls, value: str) -> str:
-        # The local part as RFC 5322 atext (what mailer.envelope_address accepts), ASCII domain.
+        # The local part as RFC 5322 atext and an ASCII domain of non-empty labels: what
+        # email.headers.envelope_address accepts, so no message fails to compose later.
         atext = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-        if not re.fullmatch(rf"{atext}(\.{atext})*@[A-Za-z0-9.-]+\.[A-Za-z]{{2,}}", value):
+        label = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+        if not re.fullmatch(rf"{atext}(\.{atext})*@(?:{label}\.)+[A-Za-z]{{2,63}}", value):
             raise ValueError(f"must be an address like digest@example.com, got {value!r}")
         return value
 

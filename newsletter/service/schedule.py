@@ -152,6 +152,18 @@ def is_stored_job(app: App, job_id: str, trigger: object, kwargs: dict[str, str]
     return stored is not None and stored == (str(trigger), kwargs)
 
 
+JOB_NAMES = {
+    POLL_JOB: "poll feeds",
+    DRAFT_JOB: "build the next issue's draft",
+    WEEKLY_JOB: "build and send the weekly issue",
+}
+
+
 def scheduled_runs(app: App) -> list[tuple[str, datetime | None]]:
-    """The jobs stored by `newsletter run` and when each runs next (empty before a first run)."""
-    return jobs.scheduled_runs(app.engine)
+    """The jobs stored by `newsletter run` and when each runs next (empty before a first run),
+    in the newsletter's timezone."""
+    tz = app.config.newsletter.tz
+    return [
+        (JOB_NAMES.get(job_id, job_id), when.astimezone(tz) if when else None)
+        for job_id, when in jobs.scheduled_runs(app.engine)
+    ]

@@ -38,7 +38,7 @@ __all__ = [
     "upgrade",
 ]
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("newsletter.db")  # the name operators' log filters know
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,9 +48,22 @@ def stored_job(engine: Engine, job_id: str) -> tuple[str, dict[str, str]] | None
 
 
 def scheduled_runs(engine: Engine) -> list[tuple[str, datetime | None]]:
-    """Each stored job's name and next run time (empty before a first `newsletter run`)."""
-    store = started_job_store(engine)
-    try:
-        return [(job.name, job.next_run_time) for job in store.get_all_jobs()]
-    finally:
-        store.shutdown()
+    """Each stored job's id and next run time (empty before a first `newsletter run`).
+
+    Read from the table without loading the jobs: APScheduler deletes a job it cannot load
+    (one stored by an older version, whose function has moved), and a status query must not
+    change what the scheduler will do."""
+    table = sa.Table(TABLE, sa.MetaData(), autoload_with=engine) if _has_table(engine) else None
+    if table is None:
+        return []
+    with engine.connect() as conn:
+        when = table.c.next_run_time
+        rows = conn.execute(sa.select(table.c.id, when).order_by(when.is_(None), when, table.c.id))
+        return [
+            (str(job_id), None if when is None else datetime.fromtimestamp(float(when), UTC))
+            for job_id, when in rows
+        ]
+
+
+def _has_table(engine: Engine) -> bool:
+    return sa.inspect(engine).has_table(TABLE)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -145,3 +146,47 @@ def test_draft_job_runs_ahead_of_the_send_time(scheduled: tuple[Any, Path]) -> N
         assert lead == timedelta(hours=hours) or lead == timedelta(hours=hours - 24 * 7)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_jobs_stored_by_an_older_version_are_listed_kept_and_then_replaced(
+    scheduled: tuple[Any, Path],
+) -> None:
+    """After an upgrade the stored jobs name functions that moved. `status` lists them and
+    leaves them stored (APScheduler would delete a job it cannot load); the next `run`
+    replaces them with jobs that load."""
+    from newsletter.service.schedule import POLL_JOB, scheduled_runs
+
+    app, config = scheduled
+    first = build_scheduler(app, config)
+    first.start(paused=True)
+    first.shutdown(wait=True)
+    table = sa.Table("apscheduler_jobs", sa.MetaData(), autoload_with=app.engine)
+    moved = b"newsletter.service.schedule:"
+    gone = b"newsletter.gone.schedulerxx:"  # the same length: the pickle stays well formed
+    assert len(moved) == len(gone)
+    with app.engine.begin() as conn:
+        for job_id, state in conn.execute(sa.select(table.c.id, table.c.job_state)).all():
+            assert moved in state
+            conn.execute(
+                table.update()
+                .where(table.c.id == job_id)
+                .values(job_state=state.replace(moved, gone))
+            )
+    before = scheduled_runs(app)
+    assert {name for name, _ in before} == {
+        "poll feeds",
+        "build the next issue's draft",
+        "build and send the weekly issue",
+    }
+    assert scheduled_runs(app) == before  # nothing was deleted by looking
+
+    second = build_scheduler(app, config)
+    second.start(paused=True)
+    try:
+        assert second.get_job(WEEKLY_JOB) is not None
+        assert second.get_job(POLL_JOB) is not None
+    finally:
+        second.shutdown(wait=True)
+    with app.engine.connect() as conn:
+        states = [s for (s,) in conn.execute(sa.select(table.c.job_state)).all()]
+    assert len(states) == 3 and all(gone not in s for s in states)

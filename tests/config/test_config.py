@@ -293,7 +293,15 @@ def test_header_injection_in_title_or_subject_is_refused(field: str, value: str)
     assert f"field 'newsletter.{field}'" in message and "one line" in message
 
 
-@pytest.mark.parametrize("value", ["editors", "editors@news.example.com\r\nBcc: v@example.com"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "editors",
+        "editors@news.example.com\r\nBcc: v@example.com",
+        "editors@news..example.com",  # an empty label: no message could carry it
+        "editors@-news.example.com",
+    ],
+)
 def test_reply_to_must_be_an_address(value: str) -> None:
     raw = base_raw()
     raw["newsletter"]["reply_to"] = value

@@ -96,3 +96,28 @@ def test_one_issue_per_period_even_when_created_twice(make_app: Any) -> None:
     with session_scope(app.engine) as session:
         second = issues.get_or_create_issue(session, "2026-W48", start, start + timedelta(days=7))
     assert first.id == second.id
+
+
+def test_delivery_counts_skip_a_status_they_do_not_know(make_app: Any) -> None:
+    """A status written by a newer version (or by hand) is logged and counted nowhere, instead
+    of breaking `status`, the send's finish and the statistics page."""
+    from datetime import UTC, datetime
+
+    from newsletter.storage.db import session_scope
+    from newsletter.storage.models import Delivery, Issue, Subscriber
+    from newsletter.storage.queries.deliveries import delivery_counts
+
+    app = make_app()
+    now = datetime.now(UTC)
+    with session_scope(app.engine) as session:
+        issue = Issue(period="2026-W01", window_start=now, window_end=now, status="sending")
+        session.add(issue)
+        for n, status in enumerate(["sent", "sent", "queued", "teleported"]):
+            sub = Subscriber(email=f"r{n}@example.com", status="active", token=f"t{n:021d}")
+            session.add(sub)
+            session.flush()
+            assert issue.id is not None and sub.id is not None
+            session.add(Delivery(issue_id=issue.id, subscriber_id=sub.id, status=status))
+        session.flush()
+        counts = delivery_counts(session, issue.id)
+    assert counts.sent == 2 and counts.queued == 1 and counts.failed == 0

@@ -104,6 +104,7 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 
 _installed: logging.Handler | None = None
+QUIET_LIBRARIES = ("alembic", "httpx", "httpcore", "apscheduler")
 
 
 def at_least_info(level: str | int) -> str | int:
@@ -139,5 +140,11 @@ def configure_logging(
         _installed.close()
     root.addHandler(handler)
     root.setLevel(resolved)
+    # Libraries speak at INFO on every database open (alembic) and every request (httpx):
+    # noise next to our own INFO events. They keep WARNING and above, and all of it at DEBUG.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if resolved <= logging.DEBUG else logging.WARNING
+        )
     _installed = handler
     return handler

@@ -210,3 +210,23 @@ def test_bad_level_or_format_names_the_setting() -> None:
         configure_logging("LOUD", "json")
     with pytest.raises(ConfigError, match="NEWSLETTER_LOG_FORMAT must be text or json"):
         configure_logging("INFO", "xml")  # type: ignore[arg-type]
+
+
+def test_libraries_log_warnings_only_unless_debugging() -> None:
+    """Our events at INFO; alembic, httpx, httpcore and APScheduler only from WARNING, and
+    everything at DEBUG."""
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream=stream)
+    try:
+        logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1/")
+        logging.getLogger("apscheduler.scheduler").warning("job missed")
+        logging.getLogger("newsletter.scheduler").info("poll: 3 new items")
+        text = stream.getvalue()
+        assert "Context impl" not in text and "HTTP Request" not in text
+        assert "job missed" in text and "poll: 3 new items" in text
+        configure_logging("DEBUG", "text", stream=stream)
+        logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1/again")
+        assert "again" in stream.getvalue()
+    finally:
+        configure_logging("WARNING", "text")

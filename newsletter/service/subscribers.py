@@ -30,6 +30,13 @@ def normalize_email(raw: str) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise SubscriberError(f"{value!r} is not a valid address: {exc}") from exc
+    if not result.local_part.isascii():
+        # The part before @ would need SMTPUTF8 from every relay on the way; issues are sent
+        # without it, so such an address could never receive one: refuse it now, clearly.
+        raise SubscriberError(
+            f"{value!r} is not an address this newsletter can send to: the part before @ "
+            "must be ASCII (letters, digits and . _ + - and the like)"
+        )
     return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
 
 

@@ -66,6 +66,11 @@ def make_engine(url: str) -> Engine:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
         raise DatabaseError(f"NEWSLETTER_DATABASE_URL is not a database URL: {url!r}") from exc
+    if parsed.drivername in ("postgres", "postgresql"):
+        # The scheme most tools write (Heroku, libpq, docker images); the driver installed
+        # with the package is psycopg 3, which SQLAlchemy names postgresql+psycopg.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+        url = parsed.render_as_string(hide_password=False)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

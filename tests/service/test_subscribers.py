@@ -138,3 +138,12 @@ def test_hostile_names_are_cleaned_and_the_export_is_safe_in_a_spreadsheet(
     for row in rows.values():
         for cell in (row["email"], row["name"]):
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@pytest.mark.parametrize("raw", ["用户@example.com", "josé@example.com"])
+def test_non_ascii_local_parts_are_refused_with_the_reason(raw: str) -> None:
+    """Issues go out without SMTPUTF8, so such an address could never receive one."""
+    with pytest.raises(SubscriberError, match="must be ASCII"):
+        normalize_email(raw)
+    # A non-ASCII domain is fine: it is sent as IDNA.
+    assert normalize_email("reader@例え.jp") == "reader@xn--r8jz45g.jp"

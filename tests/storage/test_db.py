@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -15,6 +16,7 @@ from newsletter.storage import db
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Feed, Item
 from newsletter.storage.queries import issues, items
+from tests.conftest import POSTGRES_URL
 
 
 def test_upgrade_is_idempotent_and_matches_the_models(database_url: str) -> None:
@@ -121,3 +123,30 @@ def test_delivery_counts_skip_a_status_they_do_not_know(make_app: Any) -> None:
         session.flush()
         counts = delivery_counts(session, issue.id)
     assert counts.sent == 2 and counts.queued == 1 and counts.failed == 0
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_plain_postgres_urls_use_the_installed_driver(scheme: str) -> None:
+    """postgres:// and postgresql:// (what most tools write) mean psycopg 3, not psycopg2."""
+    from newsletter.storage.db import make_engine
+
+    engine = make_engine(f"{scheme}://editor:s3cret@db.example:5432/news")
+    try:
+        assert engine.url.drivername == "postgresql+psycopg"
+        assert engine.url.password == "s3cret" and engine.url.database == "news"
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs NEWSLETTER_TEST_POSTGRES_URL")
+def test_a_plain_postgres_url_connects() -> None:
+    from newsletter.storage.db import make_engine
+
+    assert POSTGRES_URL is not None
+    plain = "postgres://" + POSTGRES_URL.split("://", 1)[1]
+    engine = make_engine(plain)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    finally:
+        engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,28 +146,57 @@ def import_csv(app: App, path: Path) -> ImportReport:
     except (OSError, UnicodeDecodeError) as exc:
         raise SubscriberError(f"{path}: cannot read as UTF-8 CSV: {exc}") from exc
     report = ImportReport()
-    reader = csv.reader(io.StringIO(text))
     seen: set[str] = set()
-    with session_scope(app.engine) as session:
-        for row in reader:
-            line = reader.line_num
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            first = row[0].strip()
-            if line == 1 and first.lower() in ("email", "e-mail", "address", "邮箱"):
-                continue
-            try:
-                email = normalize_email(first)
-            except SubscriberError as exc:
-                report.errors.append((line, str(exc)))
-                continue
-            if email in seen:
-                report.errors.append((line, f"{email} appears earlier in the file"))
-                continue
-            seen.add(email)
-            result = _add(session, email, clean_name(row[1] if len(row) > 1 else None), "import")
-            setattr(report, result.outcome, getattr(report, result.outcome) + 1)
+    batch: list[tuple[str, str | None]] = []
+    for line, row in _csv_rows(text, report):
+        first = row[0].strip()
+        if line == 1 and first.lower() in ("email", "e-mail", "address", "邮箱"):
+            continue
+        try:
+            email = normalize_email(first)
+        except SubscriberError as exc:
+            report.errors.append((line, str(exc)))
+            continue
+        if email in seen:
+            report.errors.append((line, f"{email} appears earlier in the file"))
+            continue
+        seen.add(email)
+        batch.append((email, clean_name(row[1] if len(row) > 1 else None)))
+        if len(batch) >= IMPORT_BATCH:
+            _add_batch(app, batch, report)
+            batch = []
+    _add_batch(app, batch, report)
     return report
+
+
+IMPORT_BATCH = 500  # rows per transaction: SQLite's one writer is never held for long
+
+
+def _add_batch(app: App, batch: list[tuple[str, str | None]], report: ImportReport) -> None:
+    """One short transaction per batch, so that unsubscribes and clicks on the web app are
+    not kept waiting behind a large import (SQLite has one writer)."""
+    if not batch:
+        return
+    with session_scope(app.engine) as session:
+        for email, name in batch:
+            result = _add(session, email, name, "import")
+            setattr(report, result.outcome, getattr(report, result.outcome) + 1)
+
+
+def _csv_rows(text: str, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of the non-blank rows; a row the csv module refuses (a field over its size
+    limit, a NUL) is reported with its line and skipped."""
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.errors.append((reader.line_num, f"not a CSV row this can read: {exc}"))
+            continue
+        if row and any(cell.strip() for cell in row):
+            yield reader.line_num, row
 
 
 def export_csv(app: App) -> str:

@@ -147,3 +147,38 @@ def test_non_ascii_local_parts_are_refused_with_the_reason(raw: str) -> None:
         normalize_email(raw)
     # A non-ASCII domain is fine: it is sent as IDNA.
     assert normalize_email("reader@例え.jp") == "reader@xn--r8jz45g.jp"
+
+
+def test_an_oversized_csv_field_is_one_row_error_and_the_rest_is_imported(
+    make_app: Any, tmp_path: Path
+) -> None:
+    app = make_app()
+    path = tmp_path / "big.csv"
+    path.write_text(
+        "email,name\n"
+        "first@example.com,First\n"
+        f'huge@example.com,"{"x" * 200_000}"\n'
+        "after@example.com,After\n",
+        encoding="utf-8",
+    )
+    report = import_csv(app, path)
+    assert [line for line, _ in report.errors] == [3]
+    assert "field larger than field limit" in report.errors[0][1]
+    assert {s.email for s in list_subscribers(app)} == {"first@example.com", "after@example.com"}
+
+
+def test_a_large_import_commits_in_batches_and_counts_every_row(
+    make_app: Any, tmp_path: Path
+) -> None:
+    from newsletter.service.subscribers import IMPORT_BATCH
+
+    app = make_app()
+    rows = 2 * IMPORT_BATCH + 7
+    path = tmp_path / "many.csv"
+    path.write_text(
+        "email\n" + "".join(f"reader{n}@example.com\n" for n in range(rows)), encoding="utf-8"
+    )
+    assert import_csv(app, path).added == rows
+    again = import_csv(app, path)  # idempotent
+    assert again.added == 0 and again.unchanged == rows
+    assert len(list_subscribers(app)) == rows

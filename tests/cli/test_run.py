@@ -129,8 +129,12 @@ def test_parallel_runs_stop_cleanly_on_sigterm_at_every_stage(
 
 
 def test_second_signal_interrupts_at_once(tmp_path: Path, feed_server: FeedServer) -> None:
-    """SIGINT twice: the second does not wait for the step in hand; one clean error line."""
-    config = write_config(tmp_path, [serve_stories(feed_server, datetime.now(UTC))])
+    """SIGINT twice while a step is in hand (the start-up draft polls a feed that answers after
+    60 s): the first asks to stop after the step, the second ends the process at once with one
+    clean error line and exit code 130."""
+    entry = serve_stories(feed_server, datetime.now(UTC))
+    feed_server.routes["/stories.xml"].delay = 60.0
+    config = write_config(tmp_path, [entry])
     process = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "run"],
         env=_run_env(tmp_path, config, "twice"),
@@ -139,14 +143,21 @@ def test_second_signal_interrupts_at_once(tmp_path: Path, feed_server: FeedServe
         text=True,
     )
     try:
-        early = _read_until(process, "Ctrl-C to stop")
+        early = _read_until(process, "newsletter run: starting")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            path == "/stories.xml" for path, _ in feed_server.requests
+        ):
+            time.sleep(0.05)  # the draft's poll is now waiting for the slow feed
+        assert feed_server.requests, early
         process.send_signal(signal.SIGINT)
-        time.sleep(0.05)
+        time.sleep(0.2)
         process.send_signal(signal.SIGINT)
-        output = early + process.communicate(timeout=60)[0]
+        output = early + process.communicate(timeout=30)[0]
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode in (0, 130), output
+    assert process.returncode == 130, output
+    assert "error: interrupted again; stopping at once" in output
     assert "Traceback" not in output

@@ -38,6 +38,16 @@ def render_template(
         raise TemplateError(f"{label} {_where(exc, name)}: refused by the sandbox: {exc}") from exc
     except jinja2.TemplateError as exc:
         raise TemplateError(f"{label} {_where(exc, name)}: {exc}") from exc
+    except RecursionError as exc:
+        raise TemplateError(
+            f"{label} {_where(exc, name)}: a macro or include calls itself without end"
+        ) from exc
+    except OverflowError as exc:  # the sandbox's cap on range(), among others
+        raise TemplateError(f"{label} {_where(exc, name)}: {exc}") from exc
+    except (ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+        # A template's own expression failed ({{ 1/0 }}, {{ "a" + 1 }}, {{ items[99] }}).
+        kind = type(exc).__name__
+        raise TemplateError(f"{label} {_where(exc, name)}: {kind}: {exc}") from exc
 
 
 def _folder(env: jinja2.Environment) -> str:

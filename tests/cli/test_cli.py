@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.demo.server import FeedServer
 from newsletter.domain.periods import latest_due_period
-from tests.conftest import write_config
+from tests.conftest import ROOT, write_config
 from tests.helpers import serve_stories
 
 COMMANDS = [
@@ -261,3 +263,42 @@ def test_log_level_comes_from_the_settings_and_dotenv(
         timeout=120,
     )
     assert loud.returncode == 0 and " INFO newsletter.db: migrating database" in loud.stderr
+
+
+@pytest.mark.parametrize(
+    ("inserted", "expected"),
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError"),
+        ("{{ 'a' + 1 }}", "TypeError"),
+        ("{% for i in range(10 ** 9) %}{% endfor %}", "range too big"),
+        (
+            "{% macro again(n) %}{{ again(n + 1) }}{% endmacro %}{{ again(0) }}",
+            "calls itself without end",
+        ),
+    ],
+)
+def test_template_runtime_errors_are_one_error_line_in_build_and_send(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path, inserted: str, expected: str
+) -> None:
+    """An editor's broken template stops `build` and `send` with one line naming the file and
+    line; nothing is frozen or sent."""
+    env, config, period = cli_env
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    partial = templates / "email" / "sections" / "_item.html"
+    lines = partial.read_text(encoding="utf-8").splitlines()
+    partial.write_text("\n".join([lines[0], inserted, *lines[1:]]), encoding="utf-8")
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["newsletter"]["templates"] = str(templates)
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert run(env, "ingest").exit_code == 0
+    add = run(env, "subscribers", "add", "reader@example.com")
+    assert add.exit_code == 0
+    for command in (["build", "--week", period], ["send", "--week", period]):
+        result = CliRunner().invoke(main, command, env=env)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit)  # the CLI's own exit, not a crash
+        assert "error:" in result.output and "sections/_item.html, line 2" in result.output
+        assert expected.lower() in result.output.lower()
+    status = run(env, "status", "--format", "json")
+    assert json.loads(status.output)["issue"] is None  # nothing was frozen

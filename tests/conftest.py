@@ -131,15 +131,15 @@ def smtp_server() -> Iterator[Any]:
         yield server
 
 
-def _eval_module() -> Any:
-    """bench/eval_editorial.py (not a package), loaded once by file path."""
+def bench_module(script: str) -> Any:
+    """A script of bench/ (not a package), loaded once by file path: ``bench_module("eval_editorial")``."""
     import importlib.util
     import sys
 
-    name = "bench_eval_editorial"
+    name = f"bench_{script}"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "eval_editorial.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{script}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up by name
@@ -150,6 +150,6 @@ def _eval_module() -> Any:
 @pytest.fixture(scope="module")
 def figures() -> dict[str, float]:
     """Precision, recall and exact-match rates of the detectors on the labelled set."""
-    module = _eval_module()
+    module = bench_module("eval_editorial")
     result: dict[str, float] = module.evaluate(module.load())
     return result

@@ -7,9 +7,7 @@ figures themselves are reported in docs/editorial.md, not asserted.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from itertools import combinations
@@ -17,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import bench_module
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
@@ -27,15 +27,7 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "wechat"
 
 def _module() -> Any:
     """bench/eval_wechat.py (not a package), loaded by file path."""
-    name = "bench_eval_wechat"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "eval_wechat.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("eval_wechat")
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 LABELS = REPO / "tests" / "data" / "labels" / "wechat_week.jsonl"
 CORPUS = REPO.parent / "shared" / "corpus" / "wechat" / "feeds"
 FEEDS_YAML = REPO / "feeds.yaml"
-SPLITS = ("dev", "test", "all")
+SPLITS = ("train", "dev", "test", "all")
 
 # The section a healthcare editor would subscribe these accounts under: the default section of
 # the closest feed in feeds.yaml, 健康界 (Chinese healthcare-industry news), which is "industry".
@@ -291,7 +291,7 @@ def evaluate(
     """Figures for the dev split, the test split and both, with what was matched."""
     config = load_config(config_path)
     read = read_corpus(labels, corpus, config)
-    by_split: dict[str, list[ReadItem]] = {"dev": [], "test": []}
+    by_split: dict[str, list[ReadItem]] = {"train": [], "dev": [], "test": []}
     for item in read.items:
         by_split[item.label["split"]].append(item)
     by_split["all"] = read.items

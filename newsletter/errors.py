@@ -31,3 +31,7 @@ class SubscriberError(NewsletterError):
 
 class IssueError(NewsletterError):
     """An issue cannot be built or sent as asked (unknown period, skipped, already sent)."""
+
+
+class ModelError(NewsletterError):
+    """A reading model that cannot be read or trained; the model in use stays."""

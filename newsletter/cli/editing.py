@@ -160,7 +160,12 @@ _item_command(
 )
 _item_command("unpin", "Undo a pin.")
 _item_command("drop", "Leave ITEM_ID out of the issue.")
-_item_command("restore", "Undo a drop.")
+_item_command(
+    "restore",
+    "Undo a drop, or bring back an item left out as not relevant (shown in `issue show` and "
+    "the preview); --section places it, else it goes to the section it would have had.",
+    takes_section=True,
+)
 _item_command(
     "move", "Show ITEM_ID in another section (--section).", takes_section=True, needs_section=True
 )

@@ -10,6 +10,8 @@ from newsletter.config.model import (
     Schedule,
     SectionConfig,
     Sender,
+    TopicConfig,
+    TopicExample,
 )
 from newsletter.config.settings import Settings, load_settings
 
@@ -23,6 +25,8 @@ __all__ = [
     "SectionConfig",
     "Sender",
     "Settings",
+    "TopicConfig",
+    "TopicExample",
     "load_config",
     "load_settings",
     "parse_config",

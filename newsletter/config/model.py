@@ -43,6 +43,26 @@ def _each_once(kind: str, field: str, keys: list[str]) -> None:
         first[key] = number
 
 
+def _keywords(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Keywords stripped; an empty one is refused (it would match everything)."""
+    for keyword in value:
+        if not keyword.strip():
+            raise ValueError("keywords must not be empty strings")
+    return tuple(k.strip() for k in value)
+
+
+def _regexes(value: tuple[str, ...]) -> tuple[str, ...]:
+    """Patterns that compile; the first that does not is named."""
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from exc
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -173,6 +193,7 @@ class SectionConfig(_Strict):
     keywords: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     description: str = ""
+    exclude: tuple[str, ...] = ()  # keywords that keep an item out of this section
 
     @field_validator("id")
     @classmethod
@@ -183,25 +204,15 @@ class SectionConfig(_Strict):
             )
         return value
 
-    @field_validator("keywords")
+    @field_validator("keywords", "exclude")
     @classmethod
     def _non_empty_keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for keyword in value:
-            if not keyword.strip():
-                raise ValueError("keywords must not be empty strings")
-        return tuple(k.strip() for k in value)
+        return _keywords(value)
 
     @field_validator("patterns")
     @classmethod
     def _valid_regex(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"pattern {pattern!r} is not a valid regular expression: {exc}"
-                ) from exc
-        return value
+        return _regexes(value)
 
 
 class FeedConfig(_Strict):
@@ -217,6 +228,13 @@ class FeedConfig(_Strict):
     allow_private: bool = False
     enabled: bool = True
     report: bool = False
+    include: tuple[str, ...] = ()  # when set, only items with one of these keywords are read
+    exclude: tuple[str, ...] = ()  # items with one of these keywords are left out
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _filter_keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _keywords(value)
 
     @field_validator("url")
     @classmethod
@@ -252,12 +270,44 @@ class FeedConfig(_Strict):
         return ZoneInfo(self.timezone) if self.timezone else None
 
 
+class TopicExample(_Strict):
+    """An example item an editor gives for the topic: it is training data for `model train`."""
+
+    title: str = Field(min_length=1)
+    summary: str = ""
+    relevant: bool = True
+    section: str | None = None
+
+
+class TopicConfig(_Strict):
+    """What belongs in this newsletter (docs/editorial.md, "Relevance")."""
+
+    description: str = ""
+    examples: tuple[TopicExample, ...] = ()
+    exclude: tuple[str, ...] = ()  # keywords that leave an item out, whatever the model says
+    exclude_patterns: tuple[str, ...] = ()  # the same as regular expressions
+    relevance_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the model's
+    use_model: bool = True  # false: every item not excluded by a rule is relevant
+    per_source_cap: int = Field(default=3, ge=1, le=100)  # items of one feed per section
+
+    @field_validator("exclude")
+    @classmethod
+    def _exclude_keywords(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _keywords(value)
+
+    @field_validator("exclude_patterns")
+    @classmethod
+    def _exclude_regex(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _regexes(value)
+
+
 class Config(_Strict):
     """The whole feeds.yaml, validated."""
 
     newsletter: NewsletterConfig
     sections: tuple[SectionConfig, ...] = Field(min_length=1)
     feeds: tuple[FeedConfig, ...] = ()
+    topic: TopicConfig = TopicConfig()
     path: Path = Path("feeds.yaml")
 
     @model_validator(mode="after")
@@ -271,6 +321,12 @@ class Config(_Strict):
                 raise ValueError(
                     f"feed {feed.name!r}, field 'section': {feed.section!r} is not one of the "
                     f"sections ({', '.join(s.id for s in self.sections)})"
+                )
+        for number, example in enumerate(self.topic.examples, 1):
+            if example.section is not None and example.section not in seen:
+                raise ValueError(
+                    f"topic example #{number}, field 'section': {example.section!r} is not one "
+                    f"of the sections ({', '.join(s.id for s in self.sections)})"
                 )
         return self
 

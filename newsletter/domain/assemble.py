@@ -2,17 +2,24 @@
 
 Ranking within a section (docs/editorial.md):
 
-    score = weight x (0.5 + 0.5 x freshness) x (1 + 0.25 x (sources - 1))
+    score = weight x (0.5 + 0.5 x freshness) x (1 + 0.25 x (sources - 1)) x (0.5 + 0.5 x relevance)
 
 where ``weight`` is the lead source's feed weight, ``freshness`` the position of publication in
-the issue window (0 at its start, 1 at its end) and ``sources`` the number of feeds that carried
-the story. Pinned items come first; ties go to the newer item, then the lower item id. The
-events section lists upcoming events only, soonest first.
+the issue window (0 at its start, 1 at its end), ``sources`` the number of feeds that carried
+the story and ``relevance`` the relevance model's score (1 without a model). Pinned items come
+first; items whose date is unknown (first seen was used) come after every dated item and never
+lead the hot topics; ties go to the newer item, then the lower item id. At most
+``topic.per_source_cap`` items of one feed are shown per section (pins aside). The events
+section lists upcoming events only, soonest first.
+
+Items the relevance rules or model left out (``section`` None) are not shown unless the editor
+restores, pins or moves them; they are counted, with their reasons, in ``left_out``.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +32,7 @@ from newsletter.domain.text import shorten
 
 SUMMARY_CHARS = 280
 SOURCE_BONUS = 0.25
-EVENTS, FINANCING = "events", "financing"
+EVENTS, FINANCING, HOT_TOPICS = "events", "financing", "hot_topics"
 
 
 @dataclass(frozen=True)
@@ -40,9 +47,12 @@ class Candidate:
     summary: str
     published: datetime
     language: str
-    section: str
+    section: str | None  # None: left out by the relevance rules or model
     reason: str
     facts: dict[str, Any] = field(default_factory=dict)
+    relevance: float | None = None
+    suggested: str | None = None  # the section it would have had, for a left-out item
+    date_unknown: bool = False
 
 
 def fill_placeholders(template: str, values: dict[str, str]) -> str:
@@ -60,7 +70,13 @@ def freshness(candidate: Candidate, period: Period) -> float:
 def score(candidate: Candidate, period: Period, sources: int = 1) -> float:
     """The ranking score (see the module docstring)."""
     value = candidate.weight * (0.5 + 0.5 * freshness(candidate, period))
-    return round(value * (1 + SOURCE_BONUS * (sources - 1)), 6)
+    relevance = 1.0 if candidate.relevance is None else candidate.relevance
+    return round(value * (1 + SOURCE_BONUS * (sources - 1)) * (0.5 + 0.5 * relevance), 6)
+
+
+def reason_kind(reason: str) -> str:
+    """A left-out reason without its score, for counting ("not relevant (score 0.12)")."""
+    return reason.split(" (score", 1)[0]
 
 
 @dataclass
@@ -97,6 +113,25 @@ def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story
         stories.append(_Story(lead, others, cluster, lead.id in pinned, [c.id for c in rest]))
     dropped = sum(len(members) - 1 for members in groups.values())
     return stories, dropped
+
+
+def _capped(
+    ranked: list[_Story], limit: int, per_source: int, *, lead_needs_date: bool
+) -> list[_Story]:
+    """The first ``limit`` stories, at most ``per_source`` from one feed; when the section
+    leads the issue, its first story has a known date (an undated one is never the top story)."""
+    shown: list[_Story] = []
+    per_feed: Counter[str] = Counter()
+    for story in ranked:
+        if len(shown) >= limit:
+            break
+        if per_feed[story.lead.feed] >= per_source:
+            continue
+        if lead_needs_date and not shown and story.lead.date_unknown:
+            continue
+        shown.append(story)
+        per_feed[story.lead.feed] += 1
+    return shown
 
 
 def _event_start(candidate: Candidate) -> date | None:
@@ -137,17 +172,25 @@ def assemble_issue(
     issue_date = period.end.astimezone(nl.tz).date()
     known = set(config.section_ids)
     chosen: list[Candidate] = []
+    left_out: Counter[str] = Counter()
     for c in candidates:
         if c.id in choices.drops or not (period.contains(c.published) or c.id in choices.pins):
             continue
-        target = choices.moves.get(c.id) or choices.pins.get(c.id)
+        target = choices.moves.get(c.id) or choices.pins.get(c.id) or choices.restores.get(c.id)
         if target and target in known:
             c = replace(c, section=target, reason=f"placed in {target} by the editor")
+        elif c.section is None:
+            editor = c.id in choices.pins or c.id in choices.moves or c.id in choices.restores
+            if not editor:
+                left_out[reason_kind(c.reason)] += 1
+                continue
+            restored = c.suggested if c.suggested in known else config.section_ids[0]
+            c = replace(c, section=restored, reason=f"restored by the editor ({c.reason})")
         chosen.append(c)
     stories, dropped = _stories(chosen, set(choices.pins))
     by_section: dict[str, list[_Story]] = {}
     for story in stories:
-        by_section.setdefault(story.lead.section, []).append(story)
+        by_section.setdefault(story.lead.section or "", []).append(story)
     sections: list[IssueSection] = []
     for section in config.sections:
         pool = by_section.get(section.id, [])
@@ -174,14 +217,18 @@ def assemble_issue(
                 pool,
                 key=lambda s: (
                     not s.pinned,
+                    s.lead.date_unknown,
                     -score(s.lead, period, s.sources),
                     -s.lead.published.timestamp(),
                     s.lead.id,
                 ),
             )
         pinned = [s for s in ranked if s.pinned]
-        shown = (
-            pinned + [s for s in ranked if not s.pinned][: max(0, section.max_items - len(pinned))]
+        shown = pinned + _capped(
+            [s for s in ranked if not s.pinned],
+            max(0, section.max_items - len(pinned)),
+            config.topic.per_source_cap,
+            lead_needs_date=section.id == HOT_TOPICS and not pinned,
         )
         items = [
             IssueItem(
@@ -200,6 +247,8 @@ def assemble_issue(
                 related_ids=s.members,
                 sources=s.sources,
                 pinned=s.pinned,
+                relevance=s.lead.relevance,
+                date_unknown=s.lead.date_unknown,
             )
             for s in shown
         ]
@@ -240,6 +289,8 @@ def assemble_issue(
         skipped_reason=skipped,
         financing_totals=_totals(financing),
         issue_date=issue_date.isoformat(),
+        left_out=sum(left_out.values()),
+        left_out_reasons=[[r, n] for r, n in sorted(left_out.items(), key=lambda p: (-p[1], p[0]))],
     )
 
 

@@ -14,6 +14,7 @@ class EditorChoices:
     pins: dict[int, str | None] = field(default_factory=dict)
     drops: frozenset[int] = frozenset()
     moves: dict[int, str] = field(default_factory=dict)
+    restores: dict[int, str | None] = field(default_factory=dict)  # left-out items brought back
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class IssueItem:
     pinned: bool = False
     key_points: list[dict[str, Any]] = field(default_factory=list)
     key_points_source: str | None = None  # "article" or "summary"
+    relevance: float | None = None  # the relevance model's score (None: no model)
+    date_unknown: bool = False  # the feed gave no readable date: first seen is used
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class IssueContent:
     viewpoint_source: str | None = None
     financing_totals: list[dict[str, Any]] = field(default_factory=list)
     issue_date: str | None = None  # local date of the send time, YYYY-MM-DD
+    left_out: int = 0  # items of the period left out by the relevance rules or model
+    left_out_reasons: list[list[Any]] = field(default_factory=list)  # [reason, count], top first
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""

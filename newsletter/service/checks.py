@@ -17,11 +17,13 @@ from newsletter.config import Config, load_config, load_settings
 from newsletter.demo.samples import load_samples, render_samples
 from newsletter.domain.assemble import Candidate, assemble_issue
 from newsletter.domain.content import IssueContent
-from newsletter.domain.editorial.classify import read_item
+from newsletter.domain.editorial.classify import FeedRules, ReadingRules, read_item
+from newsletter.domain.editorial.textmodel import ReadingModel
 from newsletter.domain.periods import latest_due_period, period_containing
 from newsletter.email.render import RenderOptions, make_environment, markdown_to_html, render_issue
 from newsletter.errors import NewsletterError
 from newsletter.feeds.parse import parse_feed
+from newsletter.learning.store import ModelStore, load_model, shipped_path
 
 TEMPLATE_SUFFIXES = (".html", ".htm", ".txt", ".j2", ".jinja", ".jinja2", ".xml")
 VIEWPOINT = Path(__file__).resolve().parent.parent / "demo" / "viewpoint.md"
@@ -90,9 +92,11 @@ def check_templates(templates_dir: Path, base: Path, report: CheckReport) -> boo
     return all(line.ok for line in report.lines[before:])
 
 
-def demo_content(config: Config, now: datetime) -> IssueContent:
-    """The issue the bundled sample feeds make with this feeds.yaml's sections and rules."""
+def demo_content(config: Config, now: datetime, model: ReadingModel | None = None) -> IssueContent:
+    """The issue the bundled sample feeds make with this feeds.yaml's sections, rules and the
+    reading model."""
     nl = config.newsletter
+    rules = ReadingRules(config.rule_order, config.topic, model)
     period = period_containing(now, nl.schedule.weekday, nl.schedule.at, nl.tz)
     if (now - period.start).days < 2:  # early in a period: show the one just due, as the demo
         period = latest_due_period(now, nl.schedule.weekday, nl.schedule.at, nl.tz)
@@ -117,10 +121,8 @@ def demo_content(config: Config, now: datetime) -> IssueContent:
                 entry.summary_text,
                 sample.language,
                 published.astimezone(nl.tz).date(),
-                sample.title,
-                section,
-                False,
-                config.rule_order,
+                FeedRules(sample.title, section),
+                rules,
             )
             candidates.append(
                 Candidate(
@@ -135,6 +137,8 @@ def demo_content(config: Config, now: datetime) -> IssueContent:
                     section=reading.section,
                     reason=reading.reason,
                     facts=reading.facts,
+                    relevance=reading.relevance,
+                    suggested=reading.suggested,
                 )
             )
     content = assemble_issue(config, period, candidates)
@@ -162,12 +166,16 @@ def _template_line(exc: BaseException) -> str:
 
 
 def check_demo_issue(
-    config: Config, base_url: str, report: CheckReport, now: datetime | None = None
+    config: Config,
+    base_url: str,
+    report: CheckReport,
+    now: datetime | None = None,
+    model: ReadingModel | None = None,
 ) -> None:
     """Render the demo issue with the editor's templates; a runtime error names file and line."""
     nl = config.newsletter
     try:
-        content = demo_content(config, now or datetime.now(UTC))
+        content = demo_content(config, now or datetime.now(UTC), model)
         options = RenderOptions(
             templates_dir=config.templates_dir,
             timezone=nl.tz,
@@ -200,12 +208,14 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
     """Settings, feeds.yaml, every template and the demo issue; the report says what failed."""
     report = CheckReport()
     base_url = "http://localhost:8000"
+    models = ModelStore(Path("data") / "models")
     try:
         settings = load_settings()
     except NewsletterError as exc:
         report.add(False, "settings", str(exc))
         path = config_path or Path("feeds.yaml")
     else:
+        models = ModelStore(settings.data_dir / "models")
         report.add(True, "settings", "NEWSLETTER_* values are valid")
         base_url = settings.base_url
         path = config_path or settings.config
@@ -217,7 +227,30 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
     report.add(
         True, str(path), f"{len(config.sections)} sections, {len(config.feeds)} feeds, valid"
     )
+    model = check_model(config, models, report)
     # A template that does not compile would only fail the render again.
     if check_templates(config.templates_dir, config.base_dir, report):
-        check_demo_issue(config, base_url, report, now)
+        check_demo_issue(config, base_url, report, now, model)
     return report
+
+
+def check_model(config: Config, models: ModelStore, report: CheckReport) -> ReadingModel | None:
+    """The reading model in use: its version, where it comes from, its threshold."""
+    if not config.topic.use_model:
+        report.add(True, "reading model", "turned off (topic: use_model: false in feeds.yaml)")
+        return None
+    path = models.current_path()
+    try:
+        model = load_model(path)
+    except NewsletterError as exc:
+        report.add(False, "reading model", str(exc))
+        return None
+    where = "shipped with the package" if path == shipped_path() else f"trained locally, {path}"
+    threshold = config.topic.relevance_threshold or model.threshold
+    report.add(
+        True,
+        "reading model",
+        f"version {model.version} ({where}); relevance threshold {threshold:.2f}; "
+        f"sections: {', '.join(model.sections.classes) if model.sections else 'none'}",
+    )
+    return model

@@ -24,12 +24,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from newsletter.config import FeedConfig
+from newsletter.config import FeedConfig, SectionConfig, TopicConfig
+from newsletter.domain.editorial.classify import FeedRules, Reading, ReadingRules
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import FeedStatus
 from newsletter.errors import FeedError
@@ -42,8 +44,9 @@ from newsletter.feeds.fetch import (
     make_client,
 )
 from newsletter.feeds.parse import ParsedFeed, parse_feed
+from newsletter.learning.store import load_model
 from newsletter.service.app import App
-from newsletter.service.reading import read
+from newsletter.service.reading import feed_rules, model_path, read_feed_items
 from newsletter.storage.db import SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
 from newsletter.storage.queries import feeds, items
@@ -69,6 +72,26 @@ class FeedJob:
     body_hash: str | None
     limits: FetchLimits = field(default_factory=FetchLimits)
     timezone: tzinfo | None = None
+    rules: FeedRules | None = None  # the feed's part of the reading (None: defaults)
+
+
+@dataclass(frozen=True)
+class ReadingInputs:
+    """What the reading needs, small enough to send to each parsing process (the model is
+    named by its file and loaded once per process)."""
+
+    rule_order: tuple[SectionConfig, ...]
+    topic: TopicConfig
+    model_path: str | None
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
+class ReadFeed:
+    """A parsed feed and the reading of each of its entries, in order."""
+
+    parsed: ParsedFeed
+    readings: list[Reading]
 
 
 @dataclass
@@ -176,7 +199,7 @@ def after_success(
 Progress = Callable[[FeedOutcome], None]
 
 
-Parse = Callable[[], ParsedFeed]  # one feed's parse, run in a pool or, if it broke, here
+Parse = Callable[[], ReadFeed]  # one feed's parse, run in a pool or, if it broke, here
 
 
 def _parse_job(
@@ -186,8 +209,11 @@ def _parse_job(
     job: FeedJob,
     now: datetime,
     max_entries: int,
-) -> ParsedFeed:
-    return parse_feed(
+    inputs: ReadingInputs,
+) -> ReadFeed:
+    """Parse a feed and read its entries: runs in a parsing process, so the reading (detectors
+    and model) is spread over the cores and not done by the main process."""
+    parsed = parse_feed(
         body,
         url=url,
         content_type=content_type,
@@ -197,21 +223,32 @@ def _parse_job(
         timezone=job.timezone,
         max_entries=max_entries,
     )
+    model = Path(inputs.model_path) if inputs.model_path else None
+    rules = ReadingRules(inputs.rule_order, inputs.topic, load_model(model) if model else None)
+    feed = job.rules or FeedRules(job.name, job.section)
+    texts = [
+        (entry.title, entry.summary_text, job.language, entry.published or now)
+        for entry in parsed.entries
+    ]
+    return ReadFeed(parsed, read_feed_items(rules, feed, texts, inputs.tz))
 
 
 def _pool(workers: int) -> Executor:
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["newsletter.feeds.parse"])
+    context.set_forkserver_preload(
+        [
+            "newsletter.feeds.parse",
+            "newsletter.domain.editorial.classify",
+            "newsletter.learning.store",
+        ]
+    )
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
-def _item_rows(app: App, job: FeedJob, parsed: ParsedFeed, now: datetime) -> list[dict[str, Any]]:
+def _item_rows(job: FeedJob, read_feed: ReadFeed, now: datetime) -> list[dict[str, Any]]:
     rows = []
-    for entry in parsed.entries:
+    for entry, reading in zip(read_feed.parsed.entries, read_feed.readings, strict=True):
         published = entry.published or now
-        reading = read(
-            app, entry.title, entry.summary_text, job.language, published, job.name, job.section
-        )
         rows.append(
             {
                 "feed_id": job.id,
@@ -227,6 +264,8 @@ def _item_rows(app: App, job: FeedJob, parsed: ParsedFeed, now: datetime) -> lis
                 "language": job.language,
                 "section": reading.section,
                 "section_reason": reading.reason,
+                "relevance": reading.relevance,
+                "suggested_section": reading.suggested,
                 "facts": reading.facts,
                 "cluster": None,
                 "content_hash": entry.content_hash,
@@ -381,8 +420,16 @@ def ingest(
                     f.body_hash,
                     limits=_limits(app, cfg),
                     timezone=cfg.tz if cfg is not None else None,
+                    rules=feed_rules(cfg, f.name, f.section),
                 )
             )
+    path = model_path(app)
+    inputs = ReadingInputs(
+        app.config.rule_order,
+        app.config.topic,
+        str(path) if path else None,
+        app.config.newsletter.tz,
+    )
     limits = FetchLimits(
         settings.fetch_timeout, settings.fetch_max_bytes, settings.allow_private_addresses
     )
@@ -447,7 +494,7 @@ def ingest(
     else:
         parse_pool = _pool(min(settings.parse_workers, len(fetched)))
     with parse_pool:
-        parse_futures: dict[Future[ParsedFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
+        parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
         for job, result, digest in fetched:
             parse: Parse = partial(
                 _parse_job,
@@ -457,6 +504,7 @@ def ingest(
                 job,
                 now,
                 settings.max_items_per_feed,
+                inputs,
             )
             parse_futures[parse_pool.submit(parse)] = (job, result, digest, parse)
         for parsing in as_completed(parse_futures):
@@ -485,9 +533,9 @@ def ingest(
                     ),
                 )
                 continue
-            rows = _item_rows(app, job, parsed, now)
+            rows = _item_rows(job, parsed, now)
             outcome = FeedOutcome(
-                job.name, "ok", entries=len(parsed.entries), warning=parsed.warning
+                job.name, "ok", entries=len(parsed.parsed.entries), warning=parsed.parsed.warning
             )
             done(job, outcome, result, rows, digest)
     report.outcomes.sort(key=lambda o: o.name)

@@ -9,6 +9,7 @@ from typing import Any
 
 from newsletter.domain.assemble import Candidate, assemble_issue, with_key_points
 from newsletter.domain.content import IssueContent
+from newsletter.domain.editorial.classify import Reading
 from newsletter.domain.editorial.keypoints import key_points, split_paragraphs
 from newsletter.domain.periods import (
     Period,
@@ -23,7 +24,7 @@ from newsletter.email.render import RenderedIssue, make_environment, markdown_to
 from newsletter.errors import IssueError
 from newsletter.service.app import App
 from newsletter.service.articles import ensure_articles
-from newsletter.service.reading import read
+from newsletter.service.reading import feed_rules, model_path, read_feed_items, reading_rules
 from newsletter.storage.db import Session, session_scope
 from newsletter.storage.models import Feed, Issue, Item, utcnow
 from newsletter.storage.queries import issues, items
@@ -69,30 +70,50 @@ def resolve_period(
 
 
 def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) -> None:
-    """Re-read stored items with the current rules (editors may have changed feeds.yaml)."""
+    """Re-read stored items with the current rules and model (editors may have changed
+    feeds.yaml, or trained a new model)."""
     changes = []
+    rules = reading_rules(app.config, model_path(app))
+    tz = app.config.newsletter.tz
+    by_feed: dict[int, list[tuple[Item, Feed]]] = {}
     for item, feed in pairs:
-        reading = read(
-            app,
-            item.title,
-            item.summary_text,
-            item.language,
-            item.published,
-            feed.name,
-            feed.section,
-        )
-        if (item.section, item.section_reason, item.facts or {}) != (
-            reading.section,
-            reading.reason,
-            reading.facts,
+        by_feed.setdefault(feed.id or 0, []).append((item, feed))
+    readings: dict[int, Reading] = {}
+    for group in by_feed.values():
+        feed = group[0][1]
+        texts = [(i.title, i.summary_text, i.language, i.published) for i, _ in group]
+        rules_of_feed = feed_rules(app.feeds_by_name.get(feed.name), feed.name, feed.section)
+        for (item, _), reading in zip(
+            group, read_feed_items(rules, rules_of_feed, texts, tz), strict=True
         ):
-            item.section, item.section_reason, item.facts = (
-                reading.section,
-                reading.reason,
-                reading.facts,
-            )
+            readings[id(item)] = reading
+    for item, _feed in pairs:
+        reading = readings[id(item)]
+        new = (reading.section, reading.reason, reading.facts, reading.relevance, reading.suggested)
+        old = (
+            item.section,
+            item.section_reason,
+            item.facts or {},
+            item.relevance,
+            item.suggested_section,
+        )
+        if new != old:
+            (
+                item.section,
+                item.section_reason,
+                item.facts,
+                item.relevance,
+                item.suggested_section,
+            ) = new
             changes.append(
-                ItemReading(item.id or 0, reading.section, reading.reason, reading.facts)
+                ItemReading(
+                    item.id or 0,
+                    reading.section,
+                    reading.reason,
+                    reading.facts,
+                    reading.relevance,
+                    reading.suggested,
+                )
             )
     if changes:
         items.set_readings(session, changes)
@@ -114,7 +135,15 @@ def candidates(
     for item, feed in pairs:
         if feed.name not in enabled:
             continue  # removed from feeds.yaml or disabled: its stories leave the next issue too
-        section = item.section if item.section in known_sections else feed.section
+        # None: left out by the relevance rules or model; a section gone from feeds.yaml: the
+        # feed's default section.
+        section = (
+            None
+            if item.section is None
+            else item.section
+            if item.section in known_sections
+            else feed.section
+        )
         result.append(
             Candidate(
                 id=item.id or 0,
@@ -128,6 +157,9 @@ def candidates(
                 section=section,
                 reason=item.section_reason or "",
                 facts=item.facts or {},
+                relevance=item.relevance,
+                suggested=item.suggested_section,
+                date_unknown=item.published_source == "first_seen",
             )
         )
     return result

@@ -1,11 +1,74 @@
-"""Apply the editorial reading (facts and section) with the current feeds.yaml."""
+"""Apply the editorial reading (relevance, facts and section) with the current feeds.yaml.
+
+The reading model is the local one `newsletter model train` made (``<data dir>/models``), else
+the one shipped in the package; ``topic: use_model: false`` in feeds.yaml turns it off.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
 
-from newsletter.domain.editorial.classify import Reading, read_item
+from newsletter.config import Config, FeedConfig
+from newsletter.domain.editorial.classify import (
+    FeedRules,
+    ItemText,
+    Reading,
+    ReadingRules,
+    read_item,
+    read_items,
+)
+from newsletter.learning.store import ModelStore, load_model
 from newsletter.service.app import App
+
+
+def model_store(app: App) -> ModelStore:
+    """The installation's local models."""
+    return ModelStore(app.settings.data_dir / "models")
+
+
+def model_path(app: App) -> Path | None:
+    """The model file the reading uses (None: the model is turned off in feeds.yaml)."""
+    if not app.config.topic.use_model:
+        return None
+    return model_store(app).current_path()
+
+
+def reading_rules(config: Config, path: Path | None) -> ReadingRules:
+    """Sections, topic and model: what every item's reading shares (cached model file)."""
+    return ReadingRules(config.rule_order, config.topic, load_model(path) if path else None)
+
+
+def feed_rules(feed: FeedConfig | None, name: str, section: str) -> FeedRules:
+    """The feed's part of the reading (a feed gone from feeds.yaml keeps its stored section)."""
+    if feed is None:
+        return FeedRules(name, section)
+    return FeedRules(feed.name, feed.section, feed.report, feed.include, feed.exclude)
+
+
+def read_with(
+    rules: ReadingRules,
+    feed: FeedRules,
+    title: str,
+    summary: str,
+    lang: str,
+    published: datetime,
+    tz: tzinfo,
+) -> Reading:
+    """The reading of one item; the publication date is read in the newsletter's timezone."""
+    return read_item(title, summary, lang, published.astimezone(tz).date(), feed, rules)
+
+
+def read_feed_items(
+    rules: ReadingRules,
+    feed: FeedRules,
+    texts: Sequence[tuple[str, str, str, datetime]],
+    tz: tzinfo,
+) -> list[Reading]:
+    """The readings of several items of one feed (title, summary, language, published)."""
+    items = [ItemText(t, s, lang, p.astimezone(tz).date()) for t, s, lang, p in texts]
+    return read_items(items, feed, rules)
 
 
 def read(
@@ -17,15 +80,7 @@ def read(
     feed_name: str,
     feed_section: str,
 ) -> Reading:
-    """Facts and section of one item; the publication date is read in the newsletter's timezone."""
-    feed = app.feeds_by_name.get(feed_name)
-    return read_item(
-        title,
-        summary,
-        lang,
-        published.astimezone(app.config.newsletter.tz).date(),
-        feed_name,
-        feed.section if feed else feed_section,
-        feed.report if feed else False,
-        app.config.rule_order,
-    )
+    """The reading of one item with the app's configuration and model."""
+    rules = reading_rules(app.config, model_path(app))
+    feed = feed_rules(app.feeds_by_name.get(feed_name), feed_name, feed_section)
+    return read_with(rules, feed, title, summary, lang, published, app.config.newsletter.tz)

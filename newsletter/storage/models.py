@@ -86,8 +86,10 @@ class Item(SQLModel, table=True):
     published_source: str = Field(default="feed", max_length=20)
     first_seen: datetime = Field(sa_type=UTCDateTime)
     language: str = Field(default="en", max_length=20)
-    section: str | None = Field(default=None, max_length=40)
+    section: str | None = Field(default=None, max_length=40)  # None: left out (see reason)
     section_reason: str | None = Field(default=None, max_length=300)
+    relevance: float | None = Field(default=None)  # the relevance model's score, 0-1
+    suggested_section: str | None = Field(default=None, max_length=40)  # had it been relevant
     facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     cluster: str | None = Field(default=None, max_length=64)
     content_hash: str = Field(max_length=64)

@@ -19,6 +19,7 @@ from newsletter.domain.assemble import (
     fill_placeholders,
     score,
 )
+from newsletter.domain.content import EditorChoices
 from newsletter.domain.periods import Period, period_for_label
 from tests.conftest import SECTIONS, newsletter_block
 
@@ -26,9 +27,13 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 PERIOD = period_for_label("2026-W48", 0, time(8, 0), SHANGHAI)  # (11-16 00:00, 11-23 00:00] UTC
 
 
-def make_config(**newsletter: Any) -> Config:
+def make_config(per_source_cap: int = 100, **newsletter: Any) -> Config:
+    # Most tests take their items from one feed: the per-source cap is tested on its own.
     block = newsletter_block(**newsletter)
-    return parse_config({"newsletter": block, "sections": SECTIONS}, Path("/srv/feeds.yaml"))
+    return parse_config(
+        {"newsletter": block, "sections": SECTIONS, "topic": {"per_source_cap": per_source_cap}},
+        Path("/srv/feeds.yaml"),
+    )
 
 
 CONFIG = make_config()
@@ -42,9 +47,13 @@ def candidate(
     weight: float = 1.0,
     url: str | None = "auto",
     published: datetime | None = None,
-    section: str = "headlines",
+    section: str | None = "headlines",
     summary: str = "A summary.",
     language: str = "en",
+    reason: str = "keyword 'x' in title",
+    relevance: float | None = None,
+    suggested: str | None = None,
+    date_unknown: bool = False,
 ) -> Candidate:
     return Candidate(
         id=id,
@@ -56,7 +65,10 @@ def candidate(
         published=published or PERIOD.end - timedelta(days=1),
         language=language,
         section=section,
-        reason="keyword 'x' in title",
+        reason=reason,
+        relevance=relevance,
+        suggested=suggested,
+        date_unknown=date_unknown,
     )
 
 
@@ -360,6 +372,8 @@ def test_to_dict_from_dict_round_trip() -> None:
         "pinned",
         "key_points",
         "key_points_source",
+        "relevance",
+        "date_unknown",
     }
     assert datetime.fromisoformat(item["published"]).utcoffset() == timedelta(0)
 
@@ -380,3 +394,66 @@ def test_custom_period() -> None:
     inside = candidate(1, published=datetime(2026, 1, 1, 12, tzinfo=UTC))
     outside = candidate(2, published=datetime(2026, 1, 3, tzinfo=UTC))
     assert ids(assemble_issue(CONFIG, custom, [inside, outside]), "headlines") == [1]
+
+
+# -- relevance, per-source cap, unknown dates ---------------------------------------------------
+
+
+def test_left_out_items_are_counted_with_their_reasons_and_never_shown() -> None:
+    shown = candidate(1)
+    noise = [
+        candidate(2, section=None, reason="not relevant (score 0.12)", suggested="headlines"),
+        candidate(3, section=None, reason="not relevant (score 0.30)", suggested="industry"),
+        candidate(4, section=None, reason="excluded by rule '招聘'", suggested="industry"),
+    ]
+    content = assemble_issue(CONFIG, PERIOD, [shown, *noise])
+    assert [i.id for s in content.sections for i in s.items] == [1]
+    assert content.left_out == 3
+    assert content.left_out_reasons == [["not relevant", 2], ["excluded by rule '招聘'", 1]]
+
+
+def test_an_editor_restores_a_left_out_item_into_its_suggested_section() -> None:
+    left = candidate(2, section=None, reason="not relevant (score 0.12)", suggested="industry")
+    restored = assemble_issue(
+        CONFIG, PERIOD, [candidate(1), left], EditorChoices(restores={2: None})
+    )
+    assert ids(restored, "industry") == [2]
+    assert restored.left_out == 0
+    item = section(restored, "industry").items[0]
+    assert item.section_reason == "restored by the editor (not relevant (score 0.12))"
+    placed = assemble_issue(
+        CONFIG, PERIOD, [candidate(1), left], EditorChoices(restores={2: "headlines"})
+    )
+    assert ids(placed, "headlines") == [1, 2]
+
+
+def test_per_source_cap_keeps_one_feed_from_filling_a_section() -> None:
+    one_feed = [candidate(n, feed="Busy Account") for n in range(1, 7)]
+    others = [candidate(10, feed="Other A"), candidate(11, feed="Other B")]
+    content = assemble_issue(make_config(per_source_cap=3), PERIOD, one_feed + others)
+    shown = section(content, "headlines").items
+    assert sum(1 for i in shown if i.source == "Busy Account") == 3
+    assert {10, 11} <= {i.id for i in shown}
+    # A pin is the editor's choice: it is not capped.
+    pinned = assemble_issue(
+        make_config(per_source_cap=3), PERIOD, one_feed, EditorChoices(pins={6: None})
+    )
+    assert sum(1 for i in section(pinned, "headlines").items if i.source == "Busy Account") == 4
+
+
+def test_an_item_with_an_unknown_date_never_leads_the_hot_topics() -> None:
+    undated = candidate(1, section="hot_topics", weight=5.0, date_unknown=True)
+    dated = candidate(2, section="hot_topics", weight=1.0)
+    content = assemble_issue(CONFIG, PERIOD, [undated, dated])
+    hot = section(content, "hot_topics").items
+    assert [i.id for i in hot] == [2, 1]
+    assert hot[1].date_unknown is True
+    alone = assemble_issue(CONFIG, PERIOD, [undated])
+    assert section(alone, "hot_topics").items == []
+
+
+def test_relevance_weighs_in_the_ranking() -> None:
+    sure = candidate(1, relevance=0.95)
+    unsure = candidate(2, relevance=0.40)
+    assert score(sure, PERIOD) > score(unsure, PERIOD)
+    assert ids(assemble_issue(CONFIG, PERIOD, [unsure, sure]), "headlines") == [1, 2]

@@ -318,6 +318,7 @@ def test_size_budget_shortens_the_issue(env: SandboxedEnvironment) -> None:
             f"Story {n}: " + " ".join(f"topic{n}word{k}" for k in range(30)),
             section["id"],
             summary=long,
+            feed=f"Feed {n}",  # many sources: the per-source cap leaves every section full
         )
         for n, section in enumerate(SECTIONS * 12, 1)
     ]

@@ -1,37 +1,186 @@
-"""One item's editorial reading: its facts (financing, event) and the section they decide.
+"""One item's editorial reading: does it belong, its facts (financing, event), and its section.
 
-Order of decisions, each with its reason:
-1. a funding announcement goes to the financing section;
-2. an upcoming-event announcement with a date goes to the events section;
-3. an item from a feed marked ``report: true``, or a long-form item, goes to the in-depth
-   report section;
-4. otherwise the keyword and pattern rules of feeds.yaml, then the feed's default section.
+Order of decisions, each with its reason (docs/editorial.md, "Relevance" and "Sections"):
+1. facts: a funding round and an upcoming event are detected first (they are kept even on an
+   item that is left out, so an editor who restores it sees them);
+2. relevance: a hard exclude rule (the topic's, then the feed's ``exclude``, or a feed
+   ``include`` filter that does not match) leaves the item out with the rule as its reason;
+   otherwise the relevance model's score, below the threshold, leaves it out ("not relevant
+   (score 0.12)"). An item left out has no section (``section`` is None) but keeps the section
+   it would have had (``suggested``), for an editor's restore;
+3. section: a funding announcement goes to financing; an upcoming event with a date to
+   events; a feed marked ``report: true`` or a long-form item to the in-depth reports; then
+   the keyword and pattern rules of feeds.yaml (the editor's); then the section model, when it
+   is confident; then the feed's default section. A section whose ``exclude`` keywords match
+   is skipped.
 Only the item's own text and publication date are used, so the result never depends on the
 day it runs.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from newsletter.config import SectionConfig
+from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.financing import detect_financing
 from newsletter.domain.editorial.sections import place_item
+from newsletter.domain.editorial.textmodel import ReadingModel, smooth, top
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
+SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
+RULE_TEXT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class FeedRules:
+    """What the reading needs to know about the item's feed."""
+
+    name: str
+    section: str
+    report: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReadingRules:
+    """The newsletter-wide inputs of the reading: sections in rule order, topic, model."""
+
+    rule_order: tuple[SectionConfig, ...]
+    topic: TopicConfig = field(default_factory=TopicConfig)
+    model: ReadingModel | None = None
+
+    @property
+    def threshold(self) -> float | None:
+        """The relevance threshold: the topic's, else the model's; None when no model is used."""
+        if self.model is None or not self.topic.use_model:
+            return None
+        if self.topic.relevance_threshold is not None:
+            return self.topic.relevance_threshold
+        return self.model.threshold
 
 
 @dataclass(frozen=True)
 class Reading:
-    """Section, reason and facts of one item."""
+    """Section (None: left out), reason, facts and relevance of one item."""
 
-    section: str
+    section: str | None
     reason: str
     facts: dict[str, Any] = field(default_factory=dict)
+    relevance: float | None = None  # the model's score, None when no model was used
+    suggested: str | None = None  # the section the item would have, had it been relevant
+
+    @property
+    def relevant(self) -> bool:
+        """Whether the item can appear in an issue without an editor restoring it."""
+        return self.section is not None
+
+
+def _keyword_regex(keyword: str) -> str:
+    escaped = re.escape(keyword)
+    if keyword.isascii():
+        return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
+    return escaped
+
+
+@lru_cache(maxsize=256)
+def _matcher(keywords: tuple[str, ...], patterns: tuple[str, ...] = ()) -> re.Pattern[str] | None:
+    parts = [f"(?P<k{i}>{_keyword_regex(k)})" for i, k in enumerate(keywords)]
+    parts += [f"(?P<p{i}>{p})" for i, p in enumerate(patterns)]
+    return re.compile("|".join(parts), re.I) if parts else None
+
+
+def first_match(text: str, keywords: tuple[str, ...], patterns: tuple[str, ...] = ()) -> str | None:
+    """The first keyword or pattern (as written in feeds.yaml) found in the text, or None."""
+    matcher = _matcher(keywords, patterns)
+    match = matcher.search(text) if matcher else None
+    if match is None or match.lastgroup is None:
+        return None
+    kind, index = match.lastgroup[0], int(match.lastgroup[1:])
+    return keywords[index] if kind == "k" else patterns[index]
+
+
+def exclusion(title: str, summary: str, feed: FeedRules, topic: TopicConfig) -> str | None:
+    """Why a hard rule leaves the item out, or None."""
+    text = f"{title}\n{summary[:RULE_TEXT_CHARS]}"
+    rule = first_match(text, topic.exclude, topic.exclude_patterns)
+    if rule is not None:
+        return f"excluded by rule {rule!r}"
+    rule = first_match(text, feed.exclude)
+    if rule is not None:
+        return f"excluded by rule {rule!r} of feed {feed.name!r}"
+    if feed.include and first_match(text, feed.include) is None:
+        return f"not matched by the include filter of feed {feed.name!r}"
+    return None
+
+
+def _section(
+    title: str,
+    summary: str,
+    feed: FeedRules,
+    rules: ReadingRules,
+    facts: dict[str, Any],
+    financing_round: str | None,
+    event_start: date | None,
+) -> tuple[str, str]:
+    """The section an item belongs in (if relevant) and why."""
+    text = f"{title}\n{summary[:RULE_TEXT_CHARS]}"
+    allowed = [
+        s for s in rules.rule_order if not (s.exclude and first_match(text, s.exclude) is not None)
+    ]
+    ids = {s.id for s in allowed}
+    if financing_round is not None and FINANCING in ids:
+        fin = facts["financing"]
+        amount = fin.get("amount_text") or "amount undisclosed"
+        return FINANCING, f"funding announcement: round {financing_round}, {amount}"
+    if event_start is not None and EVENTS in ids:
+        # An invitation without a date cannot be listed as upcoming: the rules place it.
+        return EVENTS, f"upcoming event on {event_start.isoformat()}"
+    if REPORTS in ids and feed.report:
+        return REPORTS, f"feed {feed.name!r} is marked as reports"
+    if REPORTS in ids and len(summary) >= LONG_FORM_CHARS:
+        return REPORTS, f"long-form item ({len(summary)} characters)"
+    # The keyword and pattern rules of feeds.yaml are the editor's: they come before the model.
+    placement = place_item(title, summary, feed.name, feed.section, tuple(allowed))
+    if placement.by_rule:
+        return placement.section, placement.reason
+    if rules.model is not None and rules.model.sections is not None:
+        # The model's classes may name sections this newsletter does not have: only ours count.
+        best = top(rules.model.section_scores(title, summary), sorted(ids))
+        if best is not None and best[1] >= SECTION_CONFIDENCE:
+            return best[0], f"section model ({best[1]:.2f})"
+    return placement.section, placement.reason
+
+
+@dataclass(frozen=True)
+class ItemText:
+    """What the reading reads of one item."""
+
+    title: str
+    summary: str
+    lang: str
+    published: date
+
+
+def read_items(items: Sequence[ItemText], feed: FeedRules, rules: ReadingRules) -> list[Reading]:
+    """The readings of several items of one feed: as read_item, with each relevance score
+    pulled towards the feed's mean by the model's ``feed_weight`` (textmodel.smooth)."""
+    model = rules.model
+    if model is None or rules.threshold is None or model.feed_weight <= 0.0:
+        return [read_item(i.title, i.summary, i.lang, i.published, feed, rules) for i in items]
+    raw = [model.relevance_score(i.title, i.summary) for i in items]
+    smoothed = smooth(raw, model.feed_weight)
+    return [
+        read_item(i.title, i.summary, i.lang, i.published, feed, rules, score=s)
+        for i, s in zip(items, smoothed, strict=True)
+    ]
 
 
 def read_item(
@@ -39,13 +188,12 @@ def read_item(
     summary: str,
     lang: str,
     published: date,
-    feed_name: str,
-    feed_section: str,
-    feed_is_report: bool,
-    rule_order: tuple[SectionConfig, ...],
+    feed: FeedRules,
+    rules: ReadingRules,
+    score: float | None = None,
 ) -> Reading:
-    """Facts and section of an item (pure)."""
-    section_ids = {s.id for s in rule_order}
+    """Relevance, facts and section of an item (pure); ``score`` is the relevance score when
+    the caller computed it (read_items), else the model's."""
     facts: dict[str, Any] = {}
     financing = detect_financing(title, summary, lang)
     if financing is not None:
@@ -53,20 +201,23 @@ def read_item(
     event = detect_event(title, summary, lang, published)
     if event is not None and financing is None:
         facts["event"] = event.to_dict()
-    if financing is not None and FINANCING in section_ids:
-        amount = financing.amount.text if financing.amount else "amount undisclosed"
-        return Reading(FINANCING, f"funding announcement: round {financing.round}, {amount}", facts)
-    if (
-        event is not None
-        and event.start is not None
-        and financing is None
-        and EVENTS in section_ids
-    ):
-        # An invitation without a date cannot be listed as upcoming: the rules place it.
-        return Reading(EVENTS, f"upcoming event on {event.start.isoformat()}", facts)
-    if REPORTS in section_ids and feed_is_report:
-        return Reading(REPORTS, f"feed {feed_name!r} is marked as reports", facts)
-    if REPORTS in section_ids and len(summary) >= LONG_FORM_CHARS:
-        return Reading(REPORTS, f"long-form item ({len(summary)} characters)", facts)
-    placement = place_item(title, summary, feed_name, feed_section, rule_order)
-    return Reading(placement.section, placement.reason, facts)
+    section, reason = _section(
+        title,
+        summary,
+        feed,
+        rules,
+        facts,
+        financing.round if financing is not None else None,
+        event.start if event is not None and financing is None else None,
+    )
+    excluded = exclusion(title, summary, feed, rules.topic)
+    threshold = rules.threshold
+    if rules.model is None or threshold is None:
+        score = None
+    else:
+        score = round(rules.model.relevance_score(title, summary) if score is None else score, 4)
+    if excluded is not None:
+        return Reading(None, excluded, facts, score, section)
+    if score is not None and threshold is not None and score < threshold:
+        return Reading(None, f"not relevant (score {score:.2f})", facts, score, section)
+    return Reading(section, reason, facts, score, section)

@@ -15,6 +15,7 @@ class Placement:
 
     section: str
     reason: str
+    by_rule: bool = True  # False: no rule matched, the feed's default section
 
 
 @dataclass(frozen=True)
@@ -70,4 +71,4 @@ def place_item(
                 continue
             if rule.regex.search(text):
                 return Placement(rule.section, f"{rule.label} in {field_name}")
-    return Placement(feed_section, f"default section of feed {feed_name!r}")
+    return Placement(feed_section, f"default section of feed {feed_name!r}", by_rule=False)

@@ -137,6 +137,7 @@ def editor_choices(session: Session, period: str) -> EditorChoices:
     pins: dict[int, str | None] = {}
     drops: set[int] = set()
     moves: dict[int, str] = {}
+    restores: dict[int, str | None] = {}
     for act in actions(session, period):
         if act.item_id is None:
             continue
@@ -148,8 +149,11 @@ def editor_choices(session: Session, period: str) -> EditorChoices:
         elif act.action == "drop":
             drops.add(act.item_id)
             pins.pop(act.item_id, None)
+            restores.pop(act.item_id, None)
         elif act.action == "restore":
+            # Undoes a drop; brings back an item the relevance rules or model left out.
             drops.discard(act.item_id)
+            restores[act.item_id] = act.section
         elif act.action == "move" and act.section:
             moves[act.item_id] = act.section
-    return EditorChoices(pins=pins, drops=frozenset(drops), moves=moves)
+    return EditorChoices(pins=pins, drops=frozenset(drops), moves=moves, restores=restores)

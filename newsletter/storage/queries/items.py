@@ -19,9 +19,11 @@ class ItemReading:
     """A new reading of one stored item: its section, the reason for it, and its facts."""
 
     item_id: int
-    section: str
+    section: str | None
     reason: str
     facts: dict[str, Any]
+    relevance: float | None = None
+    suggested_section: str | None = None
 
 
 def item_counts(session: Session) -> dict[int, int]:
@@ -85,7 +87,13 @@ def set_readings(session: Session, changes: Iterable[ItemReading]) -> int:
         session.execute(
             sa.update(Item)
             .where(col(Item.id) == change.item_id)
-            .values(section=change.section, section_reason=change.reason, facts=change.facts)
+            .values(
+                section=change.section,
+                section_reason=change.reason,
+                facts=change.facts,
+                relevance=change.relevance,
+                suggested_section=change.suggested_section,
+            )
         )
         count += 1
     return count

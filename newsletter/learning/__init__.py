@@ -1,0 +1,1 @@
+"""Reading models: stored, loaded and trained (scikit-learn, only when training)."""

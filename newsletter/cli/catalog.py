@@ -35,6 +35,12 @@ def items() -> None:
 )
 @click.option("--section", default=None, help="Only items in this section id.")
 @click.option(
+    "--left-out/--relevant",
+    "left_out",
+    default=None,
+    help="Only items left out as not relevant (with the reason), or only relevant ones.",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @handle_errors
@@ -43,9 +49,14 @@ def items_list(
     since: datetime | None,
     until: datetime | None,
     section: str | None,
+    left_out: bool | None,
     fmt: str,
 ) -> None:
-    """Every stored item with its feed, title, link, published time, section and the reason."""
+    """Every stored item with its feed, title, link, published time, section and the reason.
+
+    An item left out as not relevant has no section ("-" in the table, null in JSON) and says
+    why; JSON adds relevant, relevance (0-1), suggested_section and date_unknown
+    (docs/editorial.md)."""
     from newsletter.service.catalog import list_items
 
     rows = list_items(
@@ -53,22 +64,28 @@ def items_list(
         since.replace(tzinfo=UTC) if since else None,
         until.replace(tzinfo=UTC) if until else None,
         section,
+        left_out,
     )
     if fmt == "json":
         data = [dataclasses.asdict(row) for row in rows]
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("published (UTC)", "feed", "section", "title", "reason")
+    table = Table("id", "published (UTC)", "feed", "section", "relevance", "title", "reason")
     for r in rows:
         table.add_row(
-            r.published[:16].replace("T", " "),
+            str(r.id),
+            r.published[:16].replace("T", " ") + (" ?" if r.date_unknown else ""),
             r.feed,
-            r.section,
+            r.section or "-",
+            "" if r.relevance is None else f"{r.relevance:.2f}",
             r.title[:70],
             r.section_reason,
         )
     out.print(table)
-    out.print(f"{len(rows)} item(s)")
+    shown = sum(1 for r in rows if r.relevant)
+    out.print(f"{len(rows)} item(s), {len(rows) - shown} left out as not relevant")
+    if any(r.date_unknown for r in rows):
+        out.print("? the feed gave no readable date: the time is when the item was first seen")
 
 
 @click.command()

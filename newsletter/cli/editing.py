@@ -84,6 +84,13 @@ def issue_show(
         out.print(f"[yellow]Would be skipped:[/] {content.skipped_reason}")
     if content.viewpoint_source:
         out.print(f"Viewpoint: {content.viewpoint_source}")
+    if content.left_out:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in content.left_out_reasons[:5])
+        out.print(
+            f"Left out this week: {content.left_out}; top reasons: {reasons}. "
+            f"List them with `newsletter items list --left-out --since "
+            f"{content.window_start[:10]}`; bring one back with `newsletter issue restore ID`."
+        )
     for section in content.sections:
         table = Table(
             "id",
@@ -94,7 +101,7 @@ def issue_show(
             title=f"{section.title} ({len(section.items)} of {section.available})",
         )
         for item in section.items:
-            flag = "📌 " if item.pinned else ""
+            flag = ("📌 " if item.pinned else "") + ("(date unknown) " if item.date_unknown else "")
             table.add_row(
                 str(item.id),
                 f"{item.score:.2f}",

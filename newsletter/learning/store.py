@@ -9,6 +9,7 @@ one. With no local model, the shipped one is used.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -106,7 +107,11 @@ def save_model(model: ReadingModel, path: Path) -> None:
     """Write a model file atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=6) as handle:
+    with (
+        open(tmp, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8") as handle,
+    ):  # no time stamp in the file: the same model gives the same bytes
         json.dump(model_to_json(model), handle, separators=(",", ":"))
     os.replace(tmp, path)
 

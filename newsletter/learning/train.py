@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -83,7 +84,11 @@ def write_examples(examples: Iterable[Example], path: Path) -> int:
     """Store examples (features only, no text); returns how many."""
     count = 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as handle:
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8") as handle,
+    ):  # no time stamp in the file: the same data gives the same bytes
         for ex in examples:
             row = {
                 "id": ex.id,
@@ -246,7 +251,11 @@ def choose_threshold(
     """The threshold with the best F1 on the held-back examples (DEFAULT_THRESHOLD without
     held-back positives). Ties go to the higher threshold (fewer off-topic items)."""
     scored = sorted(
-        zip(relevance_scores(relevance, held, feed_weight), (ex.relevant for ex in held)),
+        zip(
+            relevance_scores(relevance, held, feed_weight),
+            (ex.relevant for ex in held),
+            strict=True,
+        ),
         reverse=True,
     )
     total = sum(r for _, r in scored)
@@ -295,7 +304,9 @@ def fit(
     x = _matrix(train)
     y = [int(ex.relevant) for ex in train]
     sample_weight = [ex.weight for ex in train]
-    relevance_est = LogisticRegression(C=c_relevance, class_weight="balanced", max_iter=3000)
+    relevance_est = LogisticRegression(
+        C=c_relevance, class_weight="balanced", max_iter=3000, solver="liblinear"
+    )
     relevance_est.fit(x, y, sample_weight=sample_weight)
     relevance = _linear(relevance_est, ("no", "yes"))
 
@@ -304,7 +315,7 @@ def fit(
     kept = [ex for ex in sectioned if counts[ex.section] >= MIN_SECTION_ITEMS]
     sections: LinearModel | None = None
     if len({ex.section for ex in kept}) >= 2:
-        sections_est = LogisticRegression(C=c_sections, max_iter=3000)
+        sections_est = LogisticRegression(C=c_sections, max_iter=3000, solver="saga")
         sections_est.fit(
             _matrix(kept), [ex.section for ex in kept], sample_weight=[ex.weight for ex in kept]
         )

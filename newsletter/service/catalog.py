@@ -25,11 +25,15 @@ class StoredItem:
     published_source: str
     first_seen: str
     language: str
-    section: str | None
+    section: str | None  # None: left out (section_reason says why)
     section_reason: str | None
     summary: str
     facts: dict[str, Any]
     cluster: str | None
+    relevant: bool
+    relevance: float | None  # the relevance model's score, 0-1 (None: no model)
+    suggested_section: str | None  # the section it has, or would have had if relevant
+    date_unknown: bool  # the feed gave no readable date: published is when it was first seen
 
 
 def list_items(
@@ -37,8 +41,10 @@ def list_items(
     since: datetime | None = None,
     until: datetime | None = None,
     section: str | None = None,
+    left_out: bool | None = None,
 ) -> list[StoredItem]:
-    """Every stored item (optionally in a time range or section), classified with current rules."""
+    """Every stored item (optionally in a time range or section; only left-out or only relevant
+    ones), read with the current rules and model."""
     with session_scope(app.engine) as session:
         pairs = items.items_between(session, since, until)
         classify_stored(app, session, pairs)
@@ -55,6 +61,8 @@ def list_items(
         for item, feed in pairs:
             if section and item.section != section:
                 continue
+            if left_out is not None and (item.section is None) != left_out:
+                continue
             rows.append(
                 StoredItem(
                     id=item.id,
@@ -70,6 +78,10 @@ def list_items(
                     summary=item.summary_text[:500],
                     facts=item.facts or {},
                     cluster=clusters.get(item.id or 0),
+                    relevant=item.section is not None,
+                    relevance=item.relevance,
+                    suggested_section=item.suggested_section,
+                    date_unknown=item.published_source == "first_seen",
                 )
             )
         return rows

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from newsletter.domain.statuses import FeedStatus
 from newsletter.email.render import html_values, personalize, preview_values
@@ -66,6 +67,8 @@ class IssuePreview:
     feeds_never_fetched: int = 0
     feed_problems: list[FeedProblem] = field(default_factory=list)
     recent: list[IssueSummary] = field(default_factory=list)
+    left_out: int = 0  # items of the period the relevance rules or model left out
+    left_out_reasons: list[list[Any]] = field(default_factory=list)  # [reason, count]
 
     @property
     def thin_sections(self) -> list[SectionHealth]:
@@ -127,6 +130,8 @@ def next_issue_preview(app: App, now: datetime | None = None) -> IssuePreview:
         feeds_never_fetched=sum(1 for row in health if row.status == FeedStatus.NEVER),
         feed_problems=problems,
         recent=recent_issues(app),
+        left_out=content.left_out,
+        left_out_reasons=content.left_out_reasons,
     )
 
 

@@ -30,7 +30,7 @@ from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.financing import detect_financing
 from newsletter.domain.editorial.sections import place_item
-from newsletter.domain.editorial.textmodel import ReadingModel, smooth, top
+from newsletter.domain.editorial.textmodel import ReadingModel, repeats_title, smooth, top
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
@@ -107,16 +107,34 @@ def first_match(text: str, keywords: tuple[str, ...], patterns: tuple[str, ...] 
     return keywords[index] if kind == "k" else patterns[index]
 
 
+def _rule_texts(title: str, summary: str) -> list[str]:
+    """The texts rules are tried on, each on its own: the title, and the summary unless it only
+    repeats the title (title-only feeds)."""
+    if summary and not repeats_title(title, summary):
+        return [title, summary[:RULE_TEXT_CHARS]]
+    return [title]
+
+
+def _first_in(
+    texts: list[str], keywords: tuple[str, ...], patterns: tuple[str, ...] = ()
+) -> str | None:
+    for text in texts:
+        rule = first_match(text, keywords, patterns)
+        if rule is not None:
+            return rule
+    return None
+
+
 def exclusion(title: str, summary: str, feed: FeedRules, topic: TopicConfig) -> str | None:
     """Why a hard rule leaves the item out, or None."""
-    text = f"{title}\n{summary[:RULE_TEXT_CHARS]}"
-    rule = first_match(text, topic.exclude, topic.exclude_patterns)
+    texts = _rule_texts(title, summary)
+    rule = _first_in(texts, topic.exclude, topic.exclude_patterns)
     if rule is not None:
         return f"excluded by rule {rule!r}"
-    rule = first_match(text, feed.exclude)
+    rule = _first_in(texts, feed.exclude)
     if rule is not None:
         return f"excluded by rule {rule!r} of feed {feed.name!r}"
-    if feed.include and first_match(text, feed.include) is None:
+    if feed.include and _first_in(texts, feed.include) is None:
         return f"not matched by the include filter of feed {feed.name!r}"
     return None
 
@@ -131,10 +149,8 @@ def _section(
     event_start: date | None,
 ) -> tuple[str, str]:
     """The section an item belongs in (if relevant) and why."""
-    text = f"{title}\n{summary[:RULE_TEXT_CHARS]}"
-    allowed = [
-        s for s in rules.rule_order if not (s.exclude and first_match(text, s.exclude) is not None)
-    ]
+    texts = _rule_texts(title, summary)
+    allowed = [s for s in rules.rule_order if not (s.exclude and _first_in(texts, s.exclude))]
     ids = {s.id for s in allowed}
     if financing_round is not None and FINANCING in ids:
         fin = facts["financing"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, func, select
 from newsletter.domain.content import EditorChoices
 from newsletter.domain.statuses import IssueStatus
 from newsletter.storage.db import dialect_insert
-from newsletter.storage.models import Issue, IssueAction, utcnow
+from newsletter.storage.models import Feed, Issue, IssueAction, Item, utcnow
 
 
 def get_issue(session: Session, period: str) -> Issue | None:
@@ -157,3 +158,44 @@ def editor_choices(session: Session, period: str) -> EditorChoices:
         elif act.action == "move" and act.section:
             moves[act.item_id] = act.section
     return EditorChoices(pins=pins, drops=frozenset(drops), moves=moves, restores=restores)
+
+
+@dataclass(frozen=True)
+class EditorLabel:
+    """What an editor's decisions say about one item: relevant or not, and its section."""
+
+    item_id: int
+    feed: str
+    title: str
+    summary: str
+    relevant: bool
+    section: str | None
+
+
+LABEL_ACTIONS = ("pin", "drop", "restore", "move")
+
+
+def editor_labels(session: Session) -> list[EditorLabel]:
+    """Every item an editor pinned, dropped, restored or moved, with the latest decision (over all
+    issues): a drop says "not relevant", the others "relevant", in the section given or the
+    item's own (or suggested) one."""
+    stmt = (
+        select(IssueAction, Item, Feed)
+        .join(Item, col(Item.id) == col(IssueAction.item_id))
+        .join(Feed, col(Feed.id) == col(Item.feed_id))
+        .where(col(IssueAction.action).in_(LABEL_ACTIONS))
+        .order_by(col(IssueAction.id))
+    )
+    latest: dict[int, EditorLabel] = {}
+    for action, item, feed in session.exec(stmt).all():
+        relevant = action.action != "drop"
+        section = action.section or item.section or item.suggested_section
+        latest[item.id or 0] = EditorLabel(
+            item.id or 0,
+            feed.name,
+            item.title,
+            item.summary_text,
+            relevant,
+            section if relevant else None,
+        )
+    return list(latest.values())

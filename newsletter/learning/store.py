@@ -109,7 +109,7 @@ def save_model(model: ReadingModel, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with (
         open(tmp, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as packed,
         io.TextIOWrapper(packed, encoding="utf-8") as handle,
     ):  # no time stamp in the file: the same model gives the same bytes
         json.dump(model_to_json(model), handle, separators=(",", ":"))

@@ -86,7 +86,7 @@ def write_examples(examples: Iterable[Example], path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with (
         open(path, "wb") as raw,
-        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as packed,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as packed,
         io.TextIOWrapper(packed, encoding="utf-8") as handle,
     ):  # no time stamp in the file: the same data gives the same bytes
         for ex in examples:

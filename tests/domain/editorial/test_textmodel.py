@@ -1,0 +1,77 @@
+"""newsletter.domain.editorial.textmodel: hashed features and the linear models, in pure Python."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from newsletter.domain.editorial.textmodel import (
+    LinearModel,
+    ReadingModel,
+    features,
+    normalise,
+    repeats_title,
+    smooth,
+    top,
+)
+
+
+def test_features_are_unit_length_and_deterministic() -> None:
+    x = features("康泰医疗完成3000万美元B轮融资", "")
+    assert x == features("康泰医疗完成3000万美元B轮融资", "")
+    assert math.isclose(sum(v * v for v in x.values()), 1.0)
+    assert features("", "") == {}
+
+
+def test_case_width_and_spacing_do_not_change_features() -> None:
+    assert features("FDA Approves  ＡＢＣ-101", "") == features("fda approves abc-101", "")
+    assert normalise("  Ｆｕｌｌ\u3000width ") == "full width"
+
+
+def test_a_summary_that_repeats_the_title_adds_nothing() -> None:
+    title = "国家医保局发布2021年医保目录调整方案"
+    assert repeats_title(title, title)
+    assert repeats_title(title, title + " | 来源：健康界")
+    assert not repeats_title(title, "方案明确了调整范围、条件和程序，新冠治疗药物纳入。")
+    assert features(title, title) == features(title, "")
+    assert features(title, "方案明确了调整范围和程序。") != features(title, "")
+
+
+def test_two_class_and_multi_class_probabilities() -> None:
+    x = {1: 1.0}
+    binary = LinearModel(("no", "yes"), ({1: 2.0},), (0.0,))
+    p = binary.probabilities(x)
+    assert p["yes"] == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert p["no"] + p["yes"] == pytest.approx(1.0)
+    multi = LinearModel(("a", "b", "c"), ({1: 1.0}, {1: 3.0}, {}), (0.0, 0.0, 0.0))
+    q = multi.probabilities(x)
+    assert max(q, key=lambda k: q[k]) == "b" and sum(q.values()) == pytest.approx(1.0)
+    assert top(q, ["a", "c"]) == ("a", pytest.approx(q["a"]))
+    assert top(q, ["z"]) is None
+
+
+def test_huge_scores_do_not_overflow() -> None:
+    model = LinearModel(("no", "yes"), ({1: 1e6},), (0.0,))
+    assert model.probabilities({1: 1.0})["yes"] == pytest.approx(1.0)
+    assert model.probabilities({1: -1.0})["yes"] == pytest.approx(0.0)
+
+
+def test_smooth_pulls_scores_towards_the_feed_mean() -> None:
+    assert smooth([0.2, 0.8, 0.5], 0.0) == [0.2, 0.8, 0.5]
+    assert smooth([0.2, 0.8], 0.5) == [0.2, 0.8]  # too few items to say what the feed is
+    pulled = smooth([0.1, 0.9, 0.8], 0.5)
+    assert pulled[0] == pytest.approx(0.5 * 0.1 + 0.5 * 0.6)
+    assert pulled[0] > 0.1 and pulled[1] < 0.9
+
+
+def test_reading_model_scores_relevance_and_sections() -> None:
+    word = next(iter(features("biotech", "")))
+    model = ReadingModel(
+        "t",
+        LinearModel(("no", "yes"), ({word: 5.0},), (-1.0,)),
+        0.5,
+        LinearModel(("financing", "industry"), ({word: 2.0},), (0.0,)),
+    )
+    assert model.relevance_score("biotech", "") > model.relevance_score("football", "")
+    assert set(model.section_scores("biotech", "")) == {"financing", "industry"}

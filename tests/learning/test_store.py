@@ -1,0 +1,75 @@
+"""newsletter.learning.store: model files (JSON, gzip), the shipped model, local history."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from newsletter.domain.editorial.textmodel import LinearModel, ReadingModel
+from newsletter.errors import ModelError
+from newsletter.learning.store import ModelStore, load_model, save_model, shipped_path
+
+
+def tiny(version: str) -> ReadingModel:
+    return ReadingModel(
+        version,
+        LinearModel(("no", "yes"), ({3: 0.5, 7: -1.25},), (0.1,)),
+        0.4,
+        LinearModel(("financing", "industry"), ({3: 1.0},), (0.0,)),
+        feed_weight=0.3,
+        trained_on={"shipped": 10},
+        metrics={"held_precision": 0.8},
+    )
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "m.json.gz"
+    save_model(tiny("v1"), path)
+    assert load_model(path) == tiny("v1")
+    again = tmp_path / "again.json.gz"
+    save_model(tiny("v1"), again)
+    assert path.read_bytes() == again.read_bytes()  # no time stamp: same model, same bytes
+
+
+def test_the_shipped_model_loads_offline() -> None:
+    model = load_model(shipped_path())
+    assert model.version.startswith("shipped-")
+    assert 0.0 < model.threshold < 1.0
+    assert model.sections is not None and "financing" in model.sections.classes
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not gzip", "cannot read model"),
+        (gzip.compress(b"{not json"), "cannot read model"),
+        (gzip.compress(b'{"format": 99}'), "unknown model format 99"),
+        (gzip.compress(b'{"format": 1, "version": "x"}'), "model file is damaged"),
+    ],
+)
+def test_a_damaged_model_file_is_a_clear_error(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.json.gz"
+    path.write_bytes(content)
+    with pytest.raises(ModelError, match=message):
+        load_model(path)
+    with pytest.raises(ModelError, match="cannot read model"):
+        load_model(tmp_path / "missing.json.gz")
+
+
+def test_history_add_and_rollback(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "models")
+    assert store.current_path() == shipped_path()
+    with pytest.raises(ModelError, match="no trained model to roll back"):
+        store.rollback()
+    first = store.add(tiny("a"))
+    second = store.add(tiny("b"))
+    assert store.current_path() == second and store.current().version == "b"
+    assert store.rollback() == first and store.current().version == "a"
+    assert store.rollback() == shipped_path()
+    # A pointer to a file that is gone falls back to the shipped model.
+    store.add(tiny("c")).unlink()
+    assert store.current_path() == shipped_path()

@@ -5,7 +5,8 @@ Training data: the labelled real items that ship with the package (features only
 examples of feeds.yaml's ``topic``, and every item an editor dropped (not relevant), restored,
 pinned or moved (relevant, in that section) in any issue. Editor and topic examples weigh
 ``LOCAL_WEIGHT`` times a shipped one: they are this newsletter's own. A part is held back (the
-shipped dev split and a fifth of the editor's items, by feed); precision and recall on it are
+shipped dev split and, once decisions come from MIN_FEEDS_TO_HOLD_BACK feeds or more, a fifth
+of the editor's items, by feed); precision and recall on it are
 reported for the model in use and the new one. A new model that does clearly worse there is not
 installed unless forced. Local models live in ``<data dir>/models``; rollback goes back one.
 """
@@ -26,6 +27,7 @@ from newsletter.storage.db import session_scope
 from newsletter.storage.queries import issues
 
 LOCAL_WEIGHT = 5.0
+MIN_FEEDS_TO_HOLD_BACK = 5  # editor decisions from fewer feeds are all trained on
 WORSE_BY = 0.05  # a new model whose held-back F1 is this much lower than the current one's
 
 
@@ -131,7 +133,10 @@ def train(
     unless it does clearly worse on the held-back part (or ``force``)."""
     say = progress or (lambda message: None)
     topic_examples, editor = local_examples(app)
-    editor_train, editor_held = training.hold_back(editor)
+    if len({e.group for e in editor}) >= MIN_FEEDS_TO_HOLD_BACK:
+        editor_train, editor_held = training.hold_back(editor)
+    else:  # too few feeds to hold a fifth of them back: learn from every decision
+        editor_train, editor_held = editor, []
     shipped: list[training.Example] = []
     if not local_only:
         say("reading the labelled data shipped with the package")
@@ -139,7 +144,7 @@ def train(
     train_set = [e for e in shipped if e.split == "train"] + topic_examples + editor_train
     held = [e for e in shipped if e.split == "dev"] + editor_held
     if local_only and not held:
-        held = editor  # too few editor decisions to hold any back: measure on what there is
+        held = editor  # nothing held back: measure on what there is
     counts = {
         "shipped": sum(1 for e in train_set if e.source != "topic" and e.source != "editor"),
         "topic": len(topic_examples),

@@ -51,6 +51,10 @@ COMMANDS = [
     ["issue", "resend"],
     ["serve"],
     ["preview-url"],
+    ["model"],
+    ["model", "status"],
+    ["model", "train"],
+    ["model", "rollback"],
 ]
 
 
@@ -61,7 +65,7 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage:" in result.output
     # Each command's help says what it does in a sentence, and leaf commands take --config.
     assert len(result.output.split("\n\n")[1].strip()) > 20
-    if command and command not in (["db"], ["subscribers"], ["items"], ["issue"]):
+    if command and command not in (["db"], ["subscribers"], ["items"], ["issue"], ["model"]):
         assert "--config" in result.output
 
 
@@ -109,6 +113,14 @@ def test_workflow_through_the_cli(
     items = json.loads(run(env, "items", "list", "--format", "json").output)
     assert len(items) == 8
     assert {"feed", "title", "link", "published", "section", "section_reason"} <= set(items[0])
+    # The reading's relevance, documented in docs/editorial.md: every story here is on topic.
+    assert {"relevant", "relevance", "suggested_section", "date_unknown"} <= set(items[0])
+    assert all(i["relevant"] and 0.0 <= i["relevance"] <= 1.0 for i in items)
+    assert all(i["section"] == i["suggested_section"] for i in items)
+    left_out = json.loads(run(env, "items", "list", "--left-out", "--format", "json").output)
+    assert left_out == []
+    status = run(env, "model", "status")
+    assert status.exit_code == 0 and "shipped with the package" in status.output
     financing = json.loads(
         run(env, "items", "list", "--section", "financing", "--format", "json").output
     )
@@ -302,3 +314,27 @@ def test_template_runtime_errors_are_one_error_line_in_build_and_send(
         assert expected.lower() in result.output.lower()
     status = run(env, "status", "--format", "json")
     assert json.loads(status.output)["issue"] is None  # nothing was frozen
+
+
+def test_left_out_items_are_listed_counted_and_restored(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    env, config, period = cli_env
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["topic"] = {"exclude": ["Orbis"]}
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert run(env, "ingest").exit_code == 0
+    left = json.loads(run(env, "items", "list", "--left-out", "--format", "json").output)
+    assert [(i["title"], i["section"], i["relevant"]) for i in left] == [
+        ("Orbis Robotics partners with City Hospital", None, False)
+    ]
+    assert left[0]["section_reason"] == "excluded by rule 'Orbis'"
+    shown = run(env, "issue", "show", "--week", period)
+    assert "Left out this week: 1; top reasons: excluded by rule 'Orbis' 1." in shown.output
+    assert "Orbis Robotics" not in shown.output.split("Left out this week")[1]
+    restored = run(env, "issue", "restore", "--week", period, str(left[0]["id"]))
+    assert restored.exit_code == 0
+    again = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    titles = {i["title"]: s["id"] for s in again["sections"] for i in s["items"]}
+    assert titles["Orbis Robotics partners with City Hospital"] == left[0]["suggested_section"]
+    assert again["left_out"] == 0

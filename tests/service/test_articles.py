@@ -7,6 +7,8 @@ from email.utils import format_datetime
 from typing import Any
 
 from newsletter.demo.server import FeedServer, Route
+from newsletter.service.catalog import list_items
+from newsletter.service.editing import change_item
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, resolve_period
 
@@ -44,6 +46,7 @@ def test_teaser_gets_its_article_fetched_and_cited(make_app: Any, feed_server: F
         feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}]
     )
     ingest(app)
+    _lead_hot_topics(app, period)
     built = build_issue(app, period)
     top = next(s for s in built.content.sections if s.id == "hot_topics").items[0]
     assert top.key_points_source == "article"
@@ -79,7 +82,14 @@ def test_unreachable_article_falls_back_to_the_summary(
         feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}]
     )
     ingest(app)
+    _lead_hot_topics(app, period)
     top = next(s for s in build_issue(app, period).content.sections if s.id == "hot_topics").items[
         0
     ]
     assert top.key_points_source == "summary" and top.key_points
+
+
+def _lead_hot_topics(app: Any, period: Any) -> None:
+    """The editor pins the one stored item as the top story (key points are the top story's)."""
+    (item,) = list_items(app)
+    change_item(app, period, "pin", item.id or 0, "hot_topics")

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast check lint typecheck format bench eval eval-wechat clean
+.PHONY: install demo test test-fast check lint typecheck format bench eval eval-wechat train-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,12 @@ bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/perfor
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_limits.py
 
-eval: $(STAMP) ## Precision/recall of the financing and event detectors on the labelled sets
+eval: $(STAMP) ## Relevance and sections on blind labels of real items (needs ../shared), then the detectors' regression sets
+	$(BIN)/python bench/eval_reading.py --test
 	$(BIN)/python bench/eval_editorial.py
+
+train-model: $(STAMP) ## Rebuild the shipped training features (from ../shared when present) and the shipped reading model
+	$(BIN)/python bench/train_reading.py
 
 eval-wechat: $(STAMP) ## The editorial reading against blind labels of real WeChat items (needs ../shared/corpus/wechat)
 	$(BIN)/python bench/eval_wechat.py

@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.config import Config, load_config
-from newsletter.domain.editorial.classify import read_item
+from newsletter.domain.editorial.classify import FeedRules
 from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
 from newsletter.feeds.parse import parse_feed
+from newsletter.learning.store import shipped_path
+from newsletter.service.reading import read_feed_items, reading_rules
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = REPO / "tests" / "data" / "labels" / "wechat_week.jsonl"
@@ -85,35 +87,32 @@ def read_corpus(labels: Sequence[dict[str, Any]], corpus: Path, config: Config) 
         by_file[label["file"]].append(label)
     items: list[ReadItem] = []
     unmatched: list[dict[str, Any]] = []
+    rules = reading_rules(config, shipped_path())
     for name, file_labels in sorted(by_file.items()):
         parsed = parse_feed(
             (corpus / name).read_bytes(), url=f"file:///{name}", language="zh", now=SNAPSHOT
         )
         feed_name = parsed.title.removesuffix(" | wechat-feeds") or name
         entries = {entry.url: entry for entry in parsed.entries}
-        for label in file_labels:
-            entry = entries.get(label["link"])
-            if entry is None:
-                unmatched.append(label)
-                continue
-            published = entry.published or SNAPSHOT  # ingest falls back to "first seen"
-            reading = read_item(
-                entry.title,
-                entry.summary_text,
-                "zh",
-                published.astimezone(config.newsletter.tz).date(),
-                feed_name,
-                FEED_SECTION,
-                False,
-                config.rule_order,
-            )
+        found = [(label, entries.get(label["link"])) for label in file_labels]
+        unmatched += [label for label, entry in found if entry is None]
+        pairs = [(label, entry) for label, entry in found if entry is not None]
+        # Read as ingest reads a feed: all its entries together (the feed prior), the shipped
+        # model; the section is the one the reading gives or, for a left-out item, would give.
+        readings = read_feed_items(
+            rules,
+            FeedRules(feed_name, FEED_SECTION),
+            [(e.title, e.summary_text, "zh", e.published or SNAPSHOT) for _, e in pairs],
+            config.newsletter.tz,
+        )
+        for (label, entry), reading in zip(pairs, readings, strict=True):
             items.append(
                 ReadItem(
                     label,
                     entry.title,
                     entry.summary_text,
                     entry.url,
-                    reading.section,
+                    reading.suggested or FEED_SECTION,
                     reading.facts,
                 )
             )

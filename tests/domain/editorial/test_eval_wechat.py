@@ -63,7 +63,7 @@ def test_every_label_is_matched_to_a_parsed_entry(
     assert result["labels"] == result["matched"] == len(labels)
 
 
-@pytest.mark.parametrize("split", ["dev", "test", "all"])
+@pytest.mark.parametrize("split", ["train", "dev", "test", "all"])
 def test_counts_equal_the_label_file(
     labels: list[dict[str, Any]], result: dict[str, Any], split: str
 ) -> None:
@@ -88,12 +88,13 @@ def test_counts_equal_the_label_file(
 
 
 def test_splits_add_up(result: dict[str, Any]) -> None:
-    dev, test, both = (result["splits"][s] for s in ("dev", "test", "all"))
-    assert dev["items"] + test["items"] == both["items"]
+    train, dev, test, both = (result["splits"][s] for s in ("train", "dev", "test", "all"))
+    assert train["items"] + dev["items"] + test["items"] == both["items"]
     for key in ("tp", "fp", "fn"):
-        financing = [split["financing"]["any"][key] for split in (dev, test, both)]
-        assert financing[0] + financing[1] == financing[2]
-        assert dev["events"][key] + test["events"][key] == both["events"][key]
+        financing = [split["financing"]["any"][key] for split in (train, dev, test, both)]
+        assert financing[0] + financing[1] + financing[2] == financing[3]
+        parts = train["events"][key] + dev["events"][key] + test["events"][key]
+        assert parts == both["events"][key]
 
 
 def test_every_figure_is_a_share(result: dict[str, Any]) -> None:

@@ -30,7 +30,12 @@ from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.financing import detect_financing
 from newsletter.domain.editorial.sections import place_item
-from newsletter.domain.editorial.textmodel import ReadingModel, repeats_title, smooth, top
+from newsletter.domain.editorial.textmodel import (
+    ReadingModel,
+    repeats_title,
+    smooth,
+    top,
+)
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
@@ -147,6 +152,7 @@ def _section(
     facts: dict[str, Any],
     financing_round: str | None,
     event_start: date | None,
+    section_scores: dict[str, float] | None,
 ) -> tuple[str, str]:
     """The section an item belongs in (if relevant) and why."""
     texts = _rule_texts(title, summary)
@@ -169,7 +175,12 @@ def _section(
         return placement.section, placement.reason
     if rules.model is not None and rules.model.sections is not None:
         # The model's classes may name sections this newsletter does not have: only ours count.
-        best = top(rules.model.section_scores(title, summary), sorted(ids))
+        scores = (
+            section_scores
+            if section_scores is not None
+            else rules.model.section_scores(title, summary)
+        )
+        best = top(scores, sorted(ids))
         if best is not None and best[1] >= SECTION_CONFIDENCE:
             return best[0], f"section model ({best[1]:.2f})"
     return placement.section, placement.reason
@@ -189,13 +200,15 @@ def read_items(items: Sequence[ItemText], feed: FeedRules, rules: ReadingRules) 
     """The readings of several items of one feed: as read_item, with each relevance score
     pulled towards the feed's mean by the model's ``feed_weight`` (textmodel.smooth)."""
     model = rules.model
-    if model is None or rules.threshold is None or model.feed_weight <= 0.0:
+    if model is None:
         return [read_item(i.title, i.summary, i.lang, i.published, feed, rules) for i in items]
-    raw = [model.relevance_score(i.title, i.summary) for i in items]
-    smoothed = smooth(raw, model.feed_weight)
+    read = [model.read(model.features(i.title, i.summary)) for i in items]
+    scores: list[float | None] = [None] * len(items)
+    if rules.threshold is not None:
+        scores = list(smooth([relevance for relevance, _ in read], model.feed_weight))
     return [
-        read_item(i.title, i.summary, i.lang, i.published, feed, rules, score=s)
-        for i, s in zip(items, smoothed, strict=True)
+        read_item(i.title, i.summary, i.lang, i.published, feed, rules, score=s, sections=r[1])
+        for i, s, r in zip(items, scores, read, strict=True)
     ]
 
 
@@ -207,6 +220,7 @@ def read_item(
     feed: FeedRules,
     rules: ReadingRules,
     score: float | None = None,
+    sections: dict[str, float] | None = None,
 ) -> Reading:
     """Relevance, facts and section of an item (pure); ``score`` is the relevance score when
     the caller computed it (read_items), else the model's."""
@@ -225,13 +239,16 @@ def read_item(
         facts,
         financing.round if financing is not None else None,
         event.start if event is not None and financing is None else None,
+        sections,
     )
     excluded = exclusion(title, summary, feed, rules.topic)
     threshold = rules.threshold
     if rules.model is None or threshold is None:
         score = None
     else:
-        score = round(rules.model.relevance_score(title, summary) if score is None else score, 4)
+        if score is None:
+            score = rules.model.relevance_score(title, summary)
+        score = round(score, 4)
     if excluded is not None:
         return Reading(None, excluded, facts, score, section)
     if score is not None and threshold is not None and score < threshold:

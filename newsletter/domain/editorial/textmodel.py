@@ -17,11 +17,13 @@ import math
 import re
 import unicodedata
 import zlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 N_FEATURES = 1 << 18
-SUMMARY_CHARS = 400
+SUMMARY_CHARS = 200
 SUMMARY_WEIGHT = 0.5
 NGRAMS = (1, 2, 3)
 _WORD = re.compile(r"[a-z][a-z0-9'-]{2,}")
@@ -41,6 +43,7 @@ def repeats_title(title: str, summary: str) -> bool:
     return bool(t) and (s in t or (s.startswith(t) and len(s) - len(t) < 40))
 
 
+@lru_cache(maxsize=1 << 18)
 def _bucket(token: str, n_features: int) -> int:
     return zlib.crc32(token.encode("utf-8")) % n_features
 
@@ -50,18 +53,19 @@ def _counts(text: str, n_features: int, counts: dict[int, float], weight: float)
     if not text:
         return
     padded = f" {text} "
-    grams: dict[int, int] = {}
+    grams: Counter[str] = Counter()
     for n in NGRAMS:
-        for start in range(len(padded) - n + 1):
-            gram = padded[start : start + n]
-            if gram == " " * n:
-                continue
-            key = _bucket(f"c{gram}", n_features)
-            grams[key] = grams.get(key, 0) + 1
-    for word in _WORD.findall(text):
-        key = _bucket(f"w{word}", n_features)
-        grams[key] = grams.get(key, 0) + 1
-    for key, count in grams.items():
+        grams.update(padded[start : start + n] for start in range(len(padded) - n + 1))
+    grams.pop(" ", None)
+    grams.pop("  ", None)
+    grams.pop("   ", None)
+    words = Counter(_WORD.findall(text))
+    buckets: dict[int, int] = {}
+    for prefix, found in (("c", grams), ("w", words)):
+        for gram, count in found.items():
+            key = _bucket(prefix + gram, n_features)
+            buckets[key] = buckets.get(key, 0) + count
+    for key, count in buckets.items():
         counts[key] = counts.get(key, 0.0) + weight * (1.0 + math.log(count))
 
 
@@ -77,6 +81,18 @@ def features(title: str, summary: str = "", n_features: int = N_FEATURES) -> Fea
     return {k: v / norm for k, v in counts.items()}
 
 
+def probabilities(classes: Sequence[str], scores: Sequence[float]) -> dict[str, float]:
+    """Class probabilities from raw scores: logistic for two classes (one score, the second
+    class's), softmax for more."""
+    if len(classes) == 2:
+        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, scores[0]))))
+        return {classes[0]: 1.0 - p, classes[1]: p}
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    total = sum(exps)
+    return {c: e / total for c, e in zip(classes, exps, strict=True)}
+
+
 @dataclass(frozen=True)
 class LinearModel:
     """One linear classifier: a weight vector per class (sparse) and an intercept per class.
@@ -87,23 +103,29 @@ class LinearModel:
     weights: tuple[Mapping[int, float], ...]
     intercepts: tuple[float, ...]
 
+    @cached_property
+    def _rows(self) -> dict[int, tuple[float, ...]]:
+        """Bucket -> its weight in each vector: one lookup per feature, whatever the classes."""
+        rows: dict[int, list[float]] = {}
+        for index, vector in enumerate(self.weights):
+            for key, weight in vector.items():
+                rows.setdefault(key, [0.0] * len(self.weights))[index] = weight
+        return {key: tuple(row) for key, row in rows.items()}
+
     def decision(self, x: Features) -> list[float]:
         """The raw score of each stored vector."""
-        return [
-            b + sum(v * w.get(k, 0.0) for k, v in x.items())
-            for w, b in zip(self.weights, self.intercepts, strict=True)
-        ]
+        scores = list(self.intercepts)
+        rows = self._rows
+        for key, value in x.items():
+            row = rows.get(key)
+            if row is not None:
+                for index, weight in enumerate(row):
+                    scores[index] += value * weight
+        return scores
 
     def probabilities(self, x: Features) -> dict[str, float]:
         """Class probabilities (logistic for two classes, softmax for more)."""
-        scores = self.decision(x)
-        if len(self.classes) == 2:
-            p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, scores[0]))))
-            return {self.classes[0]: 1.0 - p, self.classes[1]: p}
-        top = max(scores)
-        exps = [math.exp(s - top) for s in scores]
-        total = sum(exps)
-        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+        return probabilities(self.classes, self.decision(x))
 
 
 @dataclass(frozen=True)
@@ -119,15 +141,46 @@ class ReadingModel:
     trained_on: Mapping[str, int] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
 
+    def features(self, title: str, summary: str) -> Features:
+        """An item's features for this model (compute once, then score relevance and section)."""
+        return features(title, summary, self.n_features)
+
+    def relevance_of(self, x: Features) -> float:
+        """Probability (0-1) that the item with these features belongs in this newsletter."""
+        return self.relevance.probabilities(x)["yes"]
+
+    def sections_of(self, x: Features) -> dict[str, float]:
+        """Probability of each section, if the model has a section classifier."""
+        return {} if self.sections is None else self.sections.probabilities(x)
+
+    @cached_property
+    def _both(self) -> LinearModel | None:
+        """Relevance and sections as one model (one pass over an item's features for both)."""
+        if self.sections is None:
+            return None
+        return LinearModel(
+            ("yes", *self.sections.classes),
+            (*self.relevance.weights, *self.sections.weights),
+            (*self.relevance.intercepts, *self.sections.intercepts),
+        )
+
+    def read(self, x: Features) -> tuple[float, dict[str, float]]:
+        """Relevance and section probabilities of one item, in one pass over its features."""
+        both = self._both
+        if both is None or len(self.relevance.classes) != 2:
+            return self.relevance_of(x), self.sections_of(x)
+        scores = both.decision(x)
+        relevance = probabilities(self.relevance.classes, scores[:1])["yes"]
+        assert self.sections is not None
+        return relevance, probabilities(self.sections.classes, scores[1:])
+
     def relevance_score(self, title: str, summary: str) -> float:
         """Probability (0-1) that the item belongs in this newsletter."""
-        return self.relevance.probabilities(features(title, summary, self.n_features))["yes"]
+        return self.relevance_of(self.features(title, summary))
 
     def section_scores(self, title: str, summary: str) -> dict[str, float]:
         """Probability of each section, if the model has a section classifier."""
-        if self.sections is None:
-            return {}
-        return self.sections.probabilities(features(title, summary, self.n_features))
+        return self.sections_of(self.features(title, summary))
 
 
 FEED_PRIOR_MIN_ITEMS = 3

@@ -23,6 +23,7 @@ from newsletter.domain.text import (
     html_to_text,
     looks_like_mojibake,
     repair_mojibake,
+    summary_without_title,
 )
 from newsletter.errors import FeedError
 
@@ -417,7 +418,12 @@ def _entries(
             summary_source = raw["content"][0].get("value") or ""
         summary_html = clean_html(str(summary_source), base=base)
         summary_text = html_to_text(summary_html)
-        if not title:
+        if title:
+            # Title-only feeds (WeChat bridges) repeat the title as the content: no summary then.
+            summary_text = summary_without_title(summary_text, title)
+            if not summary_text:
+                summary_html = ""
+        else:
             title = summary_text[:80] or (link or "(untitled)")
         title = title[:MAX_TITLE_CHARS]
         key = _key(raw, link, title, summary_text)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import email.utils
 import hashlib
 import io
 import re
@@ -26,6 +25,7 @@ from newsletter.domain.text import (
     summary_without_title,
 )
 from newsletter.errors import FeedError
+from newsletter.feeds.dates import read_date
 
 MAX_ENTRIES = 200  # default of NEWSLETTER_MAX_ITEMS_PER_FEED
 MAX_TITLE_CHARS = 1000  # the item.title column
@@ -37,13 +37,6 @@ MAX_RAW_TITLE_CHARS = 20_000  # work done on a title before cleaning is bounded 
 _FIRST_ELEMENT = re.compile(rb"<\w")
 _DTD_START = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?)\sencoding=[\"'][^\"']*[\"']", re.IGNORECASE)
-_ZH_DATE = re.compile(
-    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?"
-)
-# An ISO 8601 date or date-time without an offset: local time of the feed, when it has a zone.
-_NAIVE_ISO = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*$"
-)
 # Entry elements (RSS <item>, Atom <entry>, any namespace prefix), opening and closing.
 _ENTRY_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 _ENTRY_END = re.compile(
@@ -57,7 +50,8 @@ MAX_AHEAD = timedelta(days=2)  # clocks and zones differ; later than this is a w
 
 @dataclass(frozen=True)
 class Entry:
-    """One normalized feed entry; ``published`` is None when the feed gave no usable date."""
+    """One normalized feed entry; ``published`` is None when the feed gave no usable date
+    (``date_unknown``; ``date_note`` says why), and the item is then dated first-seen."""
 
     key: str
     url: str | None
@@ -67,6 +61,13 @@ class Entry:
     author: str | None
     published: datetime | None
     content_hash: str
+    date_note: str | None = None  # "no date in the feed", "unreadable date '…'", "implausible …"
+
+    @property
+    def date_unknown(self) -> bool:
+        """True when the feed's date could not be used: the item is dated when first seen, must
+        never lead an issue, and is flagged to the editor."""
+        return self.published is None
 
 
 @dataclass(frozen=True)
@@ -155,22 +156,6 @@ def _fallback_encoding(body: bytes, content_type: str | None, language: str) -> 
     return "utf-8-sig"
 
 
-def _local_time(text: str, zone: tzinfo) -> datetime | None:
-    """A date-time written without an offset (RFC 822 or ISO style), read in ``zone``, as UTC."""
-    text = text.strip()
-    parts = email.utils.parsedate(text)
-    try:
-        value = datetime(*parts[:6]) if parts is not None else datetime.fromisoformat(text)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if value.tzinfo is not None:
-        return None
-    try:
-        return value.replace(tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _looks_like_html(body: bytes, content_type: str | None) -> bool:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type in ("text/html", "application/xhtml+xml"):
@@ -184,44 +169,53 @@ def _is_truncated(body: bytes) -> bool:
     return _ROOT_END.search(body[-1024:]) is None
 
 
+DATE_FIELDS = ("published", "updated", "created")  # feedparser's names (dc:date is "updated")
+
+
 def _published(
     entry: Any, language: str, now: datetime, zone: tzinfo | None = None
-) -> datetime | None:
-    """The entry's publication time in UTC, or None when missing or implausible.
+) -> tuple[datetime | None, str | None]:
+    """The entry's publication time in UTC, or None with the reason it is unknown.
 
-    Dates written without an offset (date-only, ISO without a zone, ``CST`` in a Chinese feed,
-    Chinese 年月日 dates) are read in the feed's ``timezone:``, else +08:00 in a Chinese feed.
+    Our own reader (feeds/dates.py) goes first: it reads the non-RFC forms real feeds use and
+    dates without an offset in the feed's ``timezone:`` (else +08:00 in a Chinese feed, else
+    UTC); feedparser's reading is the fallback for forms ours does not know.
     """
     is_zh = language.lower().startswith("zh")
-    local = zone or (CHINA if is_zh else None)
-    raw = entry.get("published") or entry.get("updated") or entry.get("dc_date") or ""
-    if isinstance(raw, str):
-        raw = raw[:200]
-        match = _ZH_DATE.search(raw)
-        if match:
-            # feedparser silently misreads Chinese dates (PITFALLS.md); read them ourselves.
-            y, mo, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
-            try:
-                value = datetime(y, mo, d, h, mi, s, tzinfo=local or CHINA).astimezone(UTC)
-            except (ValueError, OverflowError):
-                return None
-            return _plausible(value, now)
-        if raw.rstrip().upper().endswith(" CST") and (zone is not None or is_zh):
-            # feedparser reads CST as US Central (UTC-6), or drops it; Chinese feeds mean +08:00.
-            cst = _local_time(raw.rstrip()[:-3], zone or CHINA)
-            return _plausible(cst, now) if cst else None
-        if local is not None and _NAIVE_ISO.match(raw):
-            # feedparser takes a date without an offset as UTC; the feed meant its local time.
-            value_local = _local_time(raw.replace("T", " "), local)
-            return _plausible(value_local, now) if value_local else None
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    local = zone or (CHINA if is_zh else UTC)
+    # 05/03/2019 is May 3rd in American English, March 5th nearly everywhere else.
+    month_first = language.lower() in ("en", "en-us")
+    problem: str | None = None
+    for name in DATE_FIELDS:
+        # dict.get: feedparser's own get() maps a missing "updated" to "published" with a
+        # DeprecationWarning.
+        raw = dict.get(entry, name)
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        reading = read_date(
+            raw, local, month_first=month_first, cst_is_local=is_zh or zone is not None
+        )
+        value = reading.value
+        if reading.form is None:
+            value = _feedparser_date(dict.get(entry, f"{name}_parsed"))
+        if value is None:
+            problem = problem or f"unreadable date {raw.strip()[:60]!r}"
+            continue
+        plausible = _plausible(value, now)
+        if plausible is not None:
+            return plausible, None
+        problem = problem or f"implausible date {raw.strip()[:60]!r} (before 1995 or in the future)"
+    return None, problem or "no date in the feed"
+
+
+def _feedparser_date(parsed: Any) -> datetime | None:
+    """feedparser's struct_time (UTC, PITFALLS.md: calendar.timegm, never time.mktime)."""
     if not parsed:
         return None
     try:
-        value = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, OSError, TypeError):
         return None
-    return _plausible(value, now)
 
 
 def _plausible(value: datetime, now: datetime) -> datetime | None:
@@ -431,6 +425,7 @@ def _entries(
             continue
         seen.add(key)
         author = clean_text(str(raw.get("author") or "")[:MAX_RAW_TITLE_CHARS])[:MAX_AUTHOR_CHARS]
+        published, date_note = _published(raw, language, now, zone)
         entries.append(
             Entry(
                 key=key,
@@ -439,8 +434,9 @@ def _entries(
                 summary_html=summary_html,
                 summary_text=summary_text,
                 author=author or None,
-                published=_published(raw, language, now, zone),
+                published=published,
                 content_hash=hashlib.sha256(f"{title}\n{summary_text}".encode()).hexdigest(),
+                date_note=date_note,
             )
         )
     return entries, dropped

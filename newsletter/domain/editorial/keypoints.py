@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from newsletter.domain.editorial.clusters import tokens
+from newsletter.domain.sentences import split_sentences
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+(?=[A-Z0-9\"“(])")
 MIN_CHARS = {"en": 40, "zh": 14}
 MAX_CHARS = 320
 
@@ -37,18 +37,13 @@ def split_paragraphs(text: str) -> list[str]:
     return [p for p in parts if len(p) >= 20]
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of an English or Chinese paragraph."""
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s and s.strip()]
-
-
 def key_points(
     paragraphs: list[str], lang: str = "en", limit: int = 5, minimum: int = 3
 ) -> list[KeyPoint]:
     """The best ``minimum``..``limit`` sentences, in article order, with paragraph citations."""
     candidates: list[tuple[int, int, str]] = []  # (paragraph index, order, sentence)
     for p_index, paragraph in enumerate(paragraphs):
-        for sentence in split_sentences(paragraph):
+        for sentence in split_sentences(paragraph, lang):
             candidates.append((p_index, len(candidates), sentence))
     if not candidates:
         return []

@@ -120,7 +120,7 @@ def test_key_point_to_dict() -> None:
     ("paragraph", "sentences"),
     [
         ("第一句。第二句！第三句？第四句", ["第一句。", "第二句！", "第三句？", "第四句"]),
-        ("融资完成；资金到位。", ["融资完成；", "资金到位。"]),
+        ("融资完成；资金到位。", ["融资完成；资金到位。"]),  # a short sentence keeps its ；
         ("First one. Second one. Third one.", ["First one.", "Second one.", "Third one."]),
         ("It raised $2.5 million. Next it hires.", ["It raised $2.5 million.", "Next it hires."]),
         ("Sales rose. 2026 was strong.", ["Sales rose.", "2026 was strong."]),

@@ -13,13 +13,13 @@ from typing import Any
 
 import feedparser
 
+from newsletter.domain.paragraphs import blocks_text, html_blocks
 from newsletter.domain.text import (
     canonical_url,
     clean_html,
     clean_text,
     clean_title,
     has_cjk,
-    html_to_text,
     looks_like_mojibake,
     repair_mojibake,
     summary_without_title,
@@ -32,6 +32,7 @@ MAX_TITLE_CHARS = 1000  # the item.title column
 MAX_URL_CHARS = 2000  # the item.url column; a longer link is dropped, not cut
 MAX_AUTHOR_CHARS = 300
 MAX_FEED_TITLE_CHARS = 500
+MAX_SUMMARY_TEXT_CHARS = 20_000  # as the sanitized HTML it comes from
 MAX_RAW_TITLE_CHARS = 20_000  # work done on a title before cleaning is bounded too
 # feedparser splits the prologue at the first "<\w" and re-declares "safe" ENTITYs found there.
 _FIRST_ELEMENT = re.compile(rb"<\w")
@@ -410,8 +411,10 @@ def _entries(
         summary_source = raw.get("summary") or ""
         if not summary_source and raw.get("content"):
             summary_source = raw["content"][0].get("value") or ""
-        summary_html = clean_html(str(summary_source), base=base)
-        summary_text = html_to_text(summary_html)
+        # Blocks kept apart (div, h1/h2 become <br>, h3), so the text keeps its paragraphs and
+        # a heading never runs into the first sentence; source tags are dropped from the text.
+        summary_html = clean_html(str(summary_source), base=base, keep_blocks=True)
+        summary_text = blocks_text(html_blocks(summary_html))[:MAX_SUMMARY_TEXT_CHARS]
         if title:
             # Title-only feeds (WeChat bridges) repeat the title as the content: no summary then.
             summary_text = summary_without_title(summary_text, title)

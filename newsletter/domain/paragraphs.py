@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
 import nh3
 
+from newsletter.domain.text import CONTROL_CHARACTERS as _CONTROL
 from newsletter.domain.text import clean_text
 
 BlockKind = Literal["paragraph", "item", "heading"]
@@ -19,10 +21,9 @@ HEADING_CHARS = {"en": 80, "zh": 30}  # a heading is a short line; longer ones a
 
 # Markers put in place of tags before the tags are stripped (private-use characters, removed
 # from the input first so feed text cannot forge them).
-_BOLD_ON, _BOLD_OFF, _HEAD, _ITEM = "\ue000", "\ue001", "\ue002", "\ue003"
-_MARKERS = re.compile("[\ue000-\ue003]")
-_PRIVATE = re.compile("[\ue000-\uf8ff]")
-_NEWLINES = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x1c-\x1e\x85]+")
+_BOLD_ON, _BOLD_OFF, _HEAD, _ITEM, _BREAK = "\ue000", "\ue001", "\ue002", "\ue003", "\ue004"
+_MARKER_CHARS = (_BOLD_ON, _BOLD_OFF, _HEAD, _ITEM, _BREAK)
+_MARKERS = re.compile("[\ue000-\ue004]")
 _TAG_HEADING = re.compile(r"<h[1-6](?:\s[^>]*)?>", re.IGNORECASE)
 _TAG_ITEM = re.compile(r"<li(?:\s[^>]*)?>", re.IGNORECASE)
 _TAG_BOLD_ON = re.compile(r"<(?:b|strong)(?:\s[^>]*)?>", re.IGNORECASE)
@@ -83,6 +84,10 @@ _SOURCE_LINE = [
     ),
     re.compile(r"^\(?(?:Reporting|Writing|Editing|Additional reporting) by\b.*\)?$", re.IGNORECASE),
 ]
+# Cheap tests that tell when a source-tag pattern can match at all (most paragraphs skip them):
+# a first character that opens one, "(" early on (a dateline), or "By ", "Source", "Via".
+_TAG_FIRST = frozenset("（(【[文本消图来來出作撰记编责校审排美整供转原")
+_TAG_STARTS = ("By ", "Source", "source", "SOURCE", "Sources", "Via", "via", "VIA")
 SOURCE_LINE_CHARS = 80  # a longer paragraph that starts with "Source:" is text, not a credit
 _SOURCE_TAG_END = re.compile(
     r"\s*[（(]\s*(?:文章来源|本文来源|来源|來源|Source)\s*[：:]\s*[^（）()]{1,40}[）)]\s*([。.]?)\s*$",
@@ -103,6 +108,7 @@ _OPENERS = (
     r"According|After|As|When|While|With|Last|Today|Yesterday|Earlier|Since|During|Despite|"
     r"Researchers|Scientists|Officials|Analysts|Patients|Doctors)"
 )
+_OPENER_WORDS = frozenset(_OPENERS[3:-1].split("|"))
 _FUNCTION_WORDS = frozenset(
     {"a", "an", "the", "of", "in", "on", "at", "for", "to", "and", "or", "with", "by", "from",
      "as", "about", "into", "over", "under", "than", "vs"}
@@ -116,6 +122,7 @@ _EN_GLUED = [
     ),
 ]
 _ZH_ENUM = r"(?:[一二三四五六七八九十]{1,3}[、.．]|[（(][一二三四五六七八九十\d]{1,3}[）)]|\d{1,2}[、．]|第[一二三四五六七八九十]{1,3}[部分章节])"
+_ZH_GLUED_FIRST = frozenset("【一二三四五六七八九十（(0123456789第")
 _ZH_GLUED = [
     # 【导读】 【重磅】 a bracketed label
     re.compile(r"^(?P<head>【[^】]{1,12}】\s*)(?=\S)"),
@@ -132,37 +139,50 @@ class TextBlock:
     kind: BlockKind = "paragraph"
 
 
-def html_blocks(fragment: str) -> list[TextBlock]:
+def html_blocks(fragment: str, clean_first: int | None = None) -> list[TextBlock]:
     """The blocks of an HTML fragment (raw feed HTML or sanitized): paragraphs, list items and
-    headings as they were marked up, <br> lines apart, source tags and glued headings dropped.
+    headings as they were marked up, <br> lines apart, source tags and glued headings dropped
+    (from the first ``clean_first`` blocks only, when given: what a summary shows first).
 
     Only text comes out (tags are stripped by nh3, entities decoded), so the result is as safe
     as ``clean_text``; it is escaped wherever it is shown.
     """
-    # A line break in HTML source is a space; only the markup makes blocks.
-    marked = _NEWLINES.sub(" ", _PRIVATE.sub("", fragment[:MAX_INPUT_CHARS]))
-    marked = _TAG_HEADING.sub("\n" + _HEAD, marked)
-    marked = _TAG_ITEM.sub("\n" + _ITEM, marked)
-    marked = _TAG_BLOCK.sub("\n", marked)
+    marked = fragment[:MAX_INPUT_CHARS]
+    for marker in _MARKER_CHARS:  # feed text cannot forge a marker (str ops: no regex scan)
+        if marker in marked:
+            marked = marked.replace(marker, "")
+    marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
+    marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
+    marked = _TAG_BLOCK.sub(_BREAK, marked)
     marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
     marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
     text = html.unescape(nh3.clean(marked, tags=set(), attributes={}, strip_comments=True))
+    # NFC and control characters once for the whole text. Only the markup makes blocks: a line
+    # break in the HTML source is a space like any other (str.split() collapses them all).
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
     lines: list[tuple[str, BlockKind]] = []
-    for line in text.split("\n"):
+    for line in text.split(_BREAK):
         kind: BlockKind = "paragraph"
-        stripped = line.strip()
-        if stripped.startswith(_HEAD):
+        line = " ".join(line.split())
+        if line.startswith(_HEAD):
             kind = "heading"
-        elif stripped.startswith(_ITEM):
+        elif line.startswith(_ITEM):
             kind = "item"
-        lines.append((stripped.replace(_HEAD, "").replace(_ITEM, ""), kind))
-    return _blocks(lines)
+        lines.append((line.replace(_HEAD, "").replace(_ITEM, ""), kind))
+    return _blocks(lines, clean_first)
 
 
 def text_blocks(text: str) -> list[TextBlock]:
     """The blocks of plain text, one per line (blank lines ignored), cleaned the same way."""
-    text = _PRIVATE.sub("", text[:MAX_INPUT_CHARS])
+    text = clean_text_lines(_MARKERS.sub("", text[:MAX_INPUT_CHARS]))
     return _blocks([(line, "paragraph") for line in text.splitlines()])
+
+
+def clean_text_lines(text: str) -> str:
+    """clean_text for each line of a text, done once for all: NFC, control and bidi
+    characters removed, line breaks kept (one "\\n" each)."""
+    text = unicodedata.normalize("NFC", text)
+    return "\n".join(_CONTROL.sub("", line) for line in text.splitlines())
 
 
 def body_paragraphs(blocks: list[TextBlock]) -> list[str]:
@@ -180,16 +200,24 @@ def blocks_text(blocks: list[TextBlock]) -> str:
 def clean_paragraph(text: str) -> str:
     """A paragraph without the source tag, byline or glued heading run it starts with, nor a
     source tag at its end; "" when it is nothing but a tag, a credit line or boilerplate."""
-    text = clean_text(text)
+    return _clean_line(clean_text(text))
+
+
+def _clean_line(text: str) -> str:
+    """clean_paragraph on text that is already clean_text'ed (one line, stripped)."""
     for _ in range(3):  # "（来源：X） 【导读】 text": a few layers, never a loop on hostile text
         before = text
-        for pattern in _SOURCE_TAG_START:
-            text = pattern.sub("", text, count=1)
+        if text[:1] in _TAG_FIRST or "(" in text[:80] or text.startswith(_TAG_STARTS):
+            for pattern in _SOURCE_TAG_START:
+                text = pattern.sub("", text, count=1)
         text = _drop_glued_heading(text)
         if text == before:
             break
-    text = _SOURCE_TAG_END.sub(r"\1", text).strip()
-    if _is_source_line(text) or _BOILERPLATE.match(text):
+    tail = text[-60:]
+    if "来源" in tail or "來源" in tail or "ource" in tail.lower():
+        text = _SOURCE_TAG_END.sub(r"\1", text)
+    text = text.strip()
+    if len(text) <= SOURCE_LINE_CHARS and (_is_source_line(text) or _BOILERPLATE.match(text)):
         return ""
     return text
 
@@ -204,7 +232,15 @@ def _is_source_line(text: str) -> bool:
 
 def _drop_glued_heading(text: str) -> str:
     """The text without a heading-like run glued to its first sentence (see the patterns)."""
-    patterns = _ZH_GLUED if _CJK_CHAR.search(text[:40]) else _EN_GLUED
+    if _CJK_CHAR.search(text[:40]):
+        if text[:1] not in _ZH_GLUED_FIRST:
+            return text
+        patterns = _ZH_GLUED
+    else:
+        # both English patterns need an opener word among the first eight words
+        if not _OPENER_WORDS.intersection(text[:100].split(" ", 8)[1:8]):
+            return text
+        patterns = _EN_GLUED
     for pattern in patterns:
         match = pattern.match(text)
         if match is None:
@@ -216,6 +252,13 @@ def _drop_glued_heading(text: str) -> str:
             if len(head) == 1 and not (head[0].isupper() and len(head[0]) >= 3):
                 continue  # one capitalized word is as often the subject as a heading
         return text[match.end() :]
+    return text
+
+
+def _strip_markers(text: str) -> str:
+    """Text without the bold markers (a plain string scan: most lines have none)."""
+    if _BOLD_ON in text or _BOLD_OFF in text:
+        return text.replace(_BOLD_ON, "").replace(_BOLD_OFF, "")
     return text
 
 
@@ -245,12 +288,20 @@ def _is_heading_run(run: str, rest: str) -> bool:
     return run.isupper() or re.fullmatch(_OPENERS, first) is not None
 
 
-def _blocks(lines: list[tuple[str, BlockKind]]) -> list[TextBlock]:
-    """Clean each line into a block; a short line without an end, followed by a longer
-    paragraph, is a heading."""
+def _blocks(lines: list[tuple[str, BlockKind]], clean_first: int | None = None) -> list[TextBlock]:
+    """Clean each line into a block (only the first ``clean_first`` lines of source tags and
+    glued headings, when given); a short line without an end, followed by a longer paragraph,
+    is a heading."""
     raw: list[TextBlock] = []
     for line, kind in lines:
-        if not line.strip():
+        if not line or line.isspace():
+            continue
+        if clean_first is not None and len(raw) >= clean_first:
+            text = " ".join(_strip_markers(line).split())
+            if text:
+                raw.append(TextBlock(text, kind))
+            if len(raw) >= MAX_BLOCKS:
+                break
             continue
         lead = _bold_lead(line.strip())
         if lead is not None:
@@ -260,7 +311,7 @@ def _blocks(lines: list[tuple[str, BlockKind]]) -> list[TextBlock]:
                 line = rest
             elif not rest and kind == "paragraph":
                 kind = "heading" if _heading_sized(run) else kind  # a whole bold line
-        text = clean_paragraph(_MARKERS.sub("", line))
+        text = _clean_line(" ".join(_strip_markers(line).split()))
         if text:
             raw.append(TextBlock(text, kind))
         if len(raw) >= MAX_BLOCKS:

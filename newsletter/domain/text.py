@@ -21,7 +21,7 @@ TRACKING_PARAMS = re.compile(
     r"_hsenc|_hsmi|mkt_tok|ref_src|ref_url|from|share_token|wt\.mc_id|cmpid)$",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(
+CONTROL_CHARACTERS = _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\ufeff]"
 )
 _WS = re.compile(r"\s+")
@@ -231,6 +231,8 @@ def summary_repeats_title(summary: str, title: str) -> bool:
     WeChat bridges send ``content:encoded`` equal to the title; teasers cut the title short;
     aggregators add "- Reuters" or "（来源：动脉网）".
     """
+    if len(summary) > 2 * len(title) + 4 * TITLE_EXTRA:
+        return False  # far longer than the title and a few characters could be
     text, head = _title_chars(summary), _title_chars(title)
     if not text:
         return True
@@ -249,7 +251,8 @@ def summary_without_title(summary: str, title: str) -> str:
     if summary_repeats_title(summary, title):
         return ""
     head = _title_chars(title)
-    if not head or not _title_chars(summary).startswith(head):
+    # The title's characters are within its length again plus some punctuation of the summary.
+    if not head or not _title_chars(summary[: 2 * len(title) + 40]).startswith(head):
         return summary
     consumed = 0
     for index, char in enumerate(summary):

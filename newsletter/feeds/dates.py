@@ -9,6 +9,7 @@ Chinese feed; else UTC).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
@@ -55,7 +56,16 @@ _ZONE = r"(?P<zone>Z|[A-Za-z]{2,5}(?:[+-]\d{1,2}(?::?\d{2})?)?|[+-]\d{2}(?::?\d{
 _TAIL = rf"(?:\s*{_ZONE})?\s*$"
 _WEEKDAY = r"(?:(?P<wd>[^\W\d_]{2,12})\.?,?\s+)?"
 _AT = r"(?:\s*[-,@T]\s*|\s+(?:at|à|às|um|alle|a las)\s+|\s+)"
+# The forms exclude each other (each is matched whole); the commonest goes first.
 _FORMS: list[tuple[str, re.Pattern[str]]] = [
+    # 3 May 2019 15:21, RFC 822, Seg, 24 Set 2018 19:18:49 -0300, 3 de maio de 2019
+    (
+        "day-month",
+        re.compile(
+            rf"^{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?P<mon>[^\W\d_]{{3,10}})"
+            rf"\.?,?\s+(?:de\s+)?(?P<Y>\d{{4}})(?:,?{_AT}{_TIME})?{_TAIL}"
+        ),
+    ),
     ("unix", re.compile(r"^(?P<ts>\d{9,10}(?:\.\d+)?|\d{12,13})$")),
     # 2019-05-03 15:21:00, 2019/5/3, 2019.05.03, ISO 8601 with or without an offset
     (
@@ -79,14 +89,6 @@ _FORMS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             rf"^{_WEEKDAY}(?P<mon>[^\W\d_]{{3,10}})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
             rf"(?P<Y>\d{{4}})(?:,?{_AT}{_TIME})?{_TAIL}"
-        ),
-    ),
-    # 3 May 2019 15:21, RFC 822, Seg, 24 Set 2018 19:18:49 -0300, 3 de maio de 2019
-    (
-        "day-month",
-        re.compile(
-            rf"^{_WEEKDAY}(?P<d>\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?P<mon>[^\W\d_]{{3,10}})"
-            rf"\.?,?\s+(?:de\s+)?(?P<Y>\d{{4}})(?:,?{_AT}{_TIME})?{_TAIL}"
         ),
     ),
 ]
@@ -115,7 +117,7 @@ def read_date(
     text = " ".join(text.split())[:MAX_CHARS]
     if not text:
         return DateReading(None)
-    match = _ZH_DATE.search(text)
+    match = _ZH_DATE.search(text) if "年" in text else None
     if match:
         return DateReading(
             "zh", _build(match, int(match["m"]), int(match["d"]), zone, cst_is_local)
@@ -181,9 +183,18 @@ def _offset(match: re.Match[str], zone: tzinfo, cst_is_local: bool) -> tzinfo | 
     upper = name.upper()
     if upper == "CST" and cst_is_local:
         return zone
+    return _named_zone(upper)
+
+
+_NUMERIC_ZONE = re.compile(r"(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?")
+
+
+@functools.lru_cache(maxsize=256)
+def _named_zone(upper: str) -> tzinfo | None:
+    """A zone abbreviation or a numeric offset as a fixed zone; None when unknown or absurd."""
     if upper in _ZONES:
         return timezone(timedelta(hours=_ZONES[upper]))
-    numeric = re.fullmatch(r"(?:GMT|UTC)?([+-])(\d{1,2}):?(\d{2})?", upper)
+    numeric = _NUMERIC_ZONE.fullmatch(upper)
     if numeric is None:
         return None
     sign = -1 if numeric[1] == "-" else 1

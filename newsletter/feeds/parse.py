@@ -33,6 +33,7 @@ MAX_URL_CHARS = 2000  # the item.url column; a longer link is dropped, not cut
 MAX_AUTHOR_CHARS = 300
 MAX_FEED_TITLE_CHARS = 500
 MAX_SUMMARY_TEXT_CHARS = 20_000  # as the sanitized HTML it comes from
+SUMMARY_CLEANED_BLOCKS = 3
 MAX_RAW_TITLE_CHARS = 20_000  # work done on a title before cleaning is bounded too
 # feedparser splits the prologue at the first "<\w" and re-declares "safe" ENTITYs found there.
 _FIRST_ELEMENT = re.compile(rb"<\w")
@@ -414,7 +415,10 @@ def _entries(
         # Blocks kept apart (div, h1/h2 become <br>, h3), so the text keeps its paragraphs and
         # a heading never runs into the first sentence; source tags are dropped from the text.
         summary_html = clean_html(str(summary_source), base=base, keep_blocks=True)
-        summary_text = blocks_text(html_blocks(summary_html))[:MAX_SUMMARY_TEXT_CHARS]
+        # Tags and glued headings are looked for in the first blocks only (what the issue shows,
+        # at ingest cost); key points clean every paragraph (service/articles.py).
+        blocks = html_blocks(summary_html, clean_first=SUMMARY_CLEANED_BLOCKS)
+        summary_text = blocks_text(blocks)[:MAX_SUMMARY_TEXT_CHARS]
         if title:
             # Title-only feeds (WeChat bridges) repeat the title as the content: no summary then.
             summary_text = summary_without_title(summary_text, title)

@@ -21,17 +21,31 @@ TRACKING_PARAMS = re.compile(
     r"_hsenc|_hsmi|mkt_tok|ref_src|ref_url|from|share_token|wt\.mc_id|cmpid)$",
     re.IGNORECASE,
 )
-_CONTROL = re.compile(
+CONTROL_CHARACTERS = _CONTROL = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\u202a-\u202e\ufeff]"
 )
 _WS = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(p|div|li|h[1-6]|blockquote|tr)>|<br\s*/?>", re.IGNORECASE)
+# Block elements the allow-list drops with their structure: kept as line breaks (and h1/h2 as
+# h3), so a heading and the paragraph after it do not run together as one line of text.
+_BIG_HEADING = re.compile(r"<(/?)h[12](?=[\s/>])[^>]*>", re.IGNORECASE)
+_DROPPED_BLOCK = re.compile(
+    r"</?(?:div|section|article|header|footer|main|aside|figure|figcaption|table|thead|tbody|"
+    r"tfoot|tr|td|th|dl|dt|dd|address|details|summary)(?=[\s/>])[^>]*>",
+    re.IGNORECASE,
+)
 
 
-def clean_html(fragment: str, max_chars: int = 20_000, base: str | None = None) -> str:
+def clean_html(
+    fragment: str, max_chars: int = 20_000, base: str | None = None, keep_blocks: bool = False
+) -> str:
     """Allow-list sanitize an HTML fragment: simple formatting and http(s)/mailto links only;
-    relative links are made absolute against ``base`` (the feed's URL)."""
+    relative links are made absolute against ``base`` (the feed's URL). With ``keep_blocks``,
+    blocks the allow-list drops (div, section, table cells, h1/h2) stay apart as <br> and h3."""
+    fragment = fragment[: max_chars * 2]
+    if keep_blocks:
+        fragment = _DROPPED_BLOCK.sub("<br>", _BIG_HEADING.sub(r"<\1h3>", fragment))
     options: dict[str, Any] = {
         "tags": ALLOWED_TAGS,
         "attributes": ALLOWED_ATTRIBUTES,
@@ -42,10 +56,10 @@ def clean_html(fragment: str, max_chars: int = 20_000, base: str | None = None) 
     if base:
         options["url_relative"] = ("rewrite_with_base", base)
     try:
-        cleaned = nh3.clean(fragment[: max_chars * 2], **options)
+        cleaned = nh3.clean(fragment, **options)
     except ValueError:  # a base nh3 cannot use: leave relative links as they are
         options.pop("url_relative", None)
-        cleaned = nh3.clean(fragment[: max_chars * 2], **options)
+        cleaned = nh3.clean(fragment, **options)
     return cleaned[:max_chars] if len(cleaned) > max_chars else cleaned
 
 
@@ -192,6 +206,75 @@ def has_cjk(text: str) -> bool:
 
 _TITLE_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
 _TITLE_PREFIX = re.compile(r"^(【[^】]{1,8}】|[^|｜\s][^|｜]{0,5}[|｜])\s{0,3}")
+
+
+def _title_chars(text: str) -> str:
+    """Text reduced to what a reader compares: NFKC, case folded, no spaces or punctuation."""
+    return _TITLE_NOISE.sub("", unicodedata.normalize("NFKC", text[:4000])).casefold()
+
+
+def _weight(text: str) -> int:
+    """Length in Latin-letter units: a Chinese character carries about two letters' meaning."""
+    return sum(2 if _CJK.match(char) else 1 for char in text)
+
+
+# "The title plus a few characters": a source tag, an account name, "| 36氪", "(video)", or a
+# few words that merely extend it ("..., esta quarta-feira à noite").
+TITLE_EXTRA = 32  # in _weight units: 32 letters or 16 Chinese characters
+
+
+def summary_repeats_title(summary: str, title: str) -> bool:
+    """True when a summary says nothing the title does not: equal to it once spaces, case and
+    punctuation are ignored, a piece of it, the title plus a few characters (a source tag or
+    an account name), or no letters at all. Such a summary is shown as nothing.
+
+    WeChat bridges send ``content:encoded`` equal to the title; teasers cut the title short;
+    aggregators add "- Reuters" or "（来源：动脉网）".
+    """
+    if len(summary) > 2 * len(title) + 4 * TITLE_EXTRA:
+        return False  # far longer than the title and a few characters could be
+    text, head = _title_chars(summary), _title_chars(title)
+    if not text:
+        return True
+    if not head:
+        return False
+    if text in head:
+        return True
+    if head in text:
+        return _weight(text.replace(head, "", 1)) <= TITLE_EXTRA
+    return False
+
+
+def summary_without_title(summary: str, title: str) -> str:
+    """The summary as shown under the title: "" when it only repeats the title (see
+    summary_repeats_title), the rest of it when it opens with the title, else unchanged."""
+    if summary_repeats_title(summary, title):
+        return ""
+    head = _title_chars(title)
+    # The title's characters are within its length again plus some punctuation of the summary.
+    if not head or not _title_chars(summary[: 2 * len(title) + 40]).startswith(head):
+        return summary
+    consumed = 0
+    for index, char in enumerate(summary):
+        consumed += len(_title_chars(char))
+        if consumed >= len(head):
+            return _drop_leading_punctuation(summary[index + 1 :])
+    return summary
+
+
+def _drop_leading_punctuation(text: str) -> str:
+    """Text without the separators and symbols left where a title was cut off (" - ", "★★ ",
+    "："); an opening quote or bracket stays: it begins the next sentence."""
+    start = 0
+    while start < len(text) and (
+        text[start].isspace()
+        or (
+            unicodedata.category(text[start])[0] in "PS"
+            and unicodedata.category(text[start]) not in ("Ps", "Pi")
+        )
+    ):
+        start += 1
+    return text[start:]
 
 
 def title_fingerprint(title: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import email.utils
 import hashlib
 import io
 import re
@@ -14,35 +13,32 @@ from typing import Any
 
 import feedparser
 
+from newsletter.domain.paragraphs import blocks_text, html_blocks
 from newsletter.domain.text import (
     canonical_url,
     clean_html,
     clean_text,
     clean_title,
     has_cjk,
-    html_to_text,
     looks_like_mojibake,
     repair_mojibake,
+    summary_without_title,
 )
 from newsletter.errors import FeedError
+from newsletter.feeds.dates import read_date
 
 MAX_ENTRIES = 200  # default of NEWSLETTER_MAX_ITEMS_PER_FEED
 MAX_TITLE_CHARS = 1000  # the item.title column
 MAX_URL_CHARS = 2000  # the item.url column; a longer link is dropped, not cut
 MAX_AUTHOR_CHARS = 300
 MAX_FEED_TITLE_CHARS = 500
+MAX_SUMMARY_TEXT_CHARS = 20_000  # as the sanitized HTML it comes from
+SUMMARY_CLEANED_BLOCKS = 3
 MAX_RAW_TITLE_CHARS = 20_000  # work done on a title before cleaning is bounded too
 # feedparser splits the prologue at the first "<\w" and re-declares "safe" ENTITYs found there.
 _FIRST_ELEMENT = re.compile(rb"<\w")
 _DTD_START = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?)\sencoding=[\"'][^\"']*[\"']", re.IGNORECASE)
-_ZH_DATE = re.compile(
-    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})[:：](\d{2})(?:[:：](\d{2}))?)?"
-)
-# An ISO 8601 date or date-time without an offset: local time of the feed, when it has a zone.
-_NAIVE_ISO = re.compile(
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*$"
-)
 # Entry elements (RSS <item>, Atom <entry>, any namespace prefix), opening and closing.
 _ENTRY_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]")
 _ENTRY_END = re.compile(
@@ -56,7 +52,8 @@ MAX_AHEAD = timedelta(days=2)  # clocks and zones differ; later than this is a w
 
 @dataclass(frozen=True)
 class Entry:
-    """One normalized feed entry; ``published`` is None when the feed gave no usable date."""
+    """One normalized feed entry; ``published`` is None when the feed gave no usable date
+    (``date_unknown``; ``date_note`` says why), and the item is then dated first-seen."""
 
     key: str
     url: str | None
@@ -66,6 +63,13 @@ class Entry:
     author: str | None
     published: datetime | None
     content_hash: str
+    date_note: str | None = None  # "no date in the feed", "unreadable date '…'", "implausible …"
+
+    @property
+    def date_unknown(self) -> bool:
+        """True when the feed's date could not be used: the item is dated when first seen, must
+        never lead an issue, and is flagged to the editor."""
+        return self.published is None
 
 
 @dataclass(frozen=True)
@@ -154,22 +158,6 @@ def _fallback_encoding(body: bytes, content_type: str | None, language: str) -> 
     return "utf-8-sig"
 
 
-def _local_time(text: str, zone: tzinfo) -> datetime | None:
-    """A date-time written without an offset (RFC 822 or ISO style), read in ``zone``, as UTC."""
-    text = text.strip()
-    parts = email.utils.parsedate(text)
-    try:
-        value = datetime(*parts[:6]) if parts is not None else datetime.fromisoformat(text)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if value.tzinfo is not None:
-        return None
-    try:
-        return value.replace(tzinfo=zone).astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _looks_like_html(body: bytes, content_type: str | None) -> bool:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type in ("text/html", "application/xhtml+xml"):
@@ -183,44 +171,53 @@ def _is_truncated(body: bytes) -> bool:
     return _ROOT_END.search(body[-1024:]) is None
 
 
+DATE_FIELDS = ("published", "updated", "created")  # feedparser's names (dc:date is "updated")
+
+
 def _published(
     entry: Any, language: str, now: datetime, zone: tzinfo | None = None
-) -> datetime | None:
-    """The entry's publication time in UTC, or None when missing or implausible.
+) -> tuple[datetime | None, str | None]:
+    """The entry's publication time in UTC, or None with the reason it is unknown.
 
-    Dates written without an offset (date-only, ISO without a zone, ``CST`` in a Chinese feed,
-    Chinese 年月日 dates) are read in the feed's ``timezone:``, else +08:00 in a Chinese feed.
+    Our own reader (feeds/dates.py) goes first: it reads the non-RFC forms real feeds use and
+    dates without an offset in the feed's ``timezone:`` (else +08:00 in a Chinese feed, else
+    UTC); feedparser's reading is the fallback for forms ours does not know.
     """
     is_zh = language.lower().startswith("zh")
-    local = zone or (CHINA if is_zh else None)
-    raw = entry.get("published") or entry.get("updated") or entry.get("dc_date") or ""
-    if isinstance(raw, str):
-        raw = raw[:200]
-        match = _ZH_DATE.search(raw)
-        if match:
-            # feedparser silently misreads Chinese dates (PITFALLS.md); read them ourselves.
-            y, mo, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
-            try:
-                value = datetime(y, mo, d, h, mi, s, tzinfo=local or CHINA).astimezone(UTC)
-            except (ValueError, OverflowError):
-                return None
-            return _plausible(value, now)
-        if raw.rstrip().upper().endswith(" CST") and (zone is not None or is_zh):
-            # feedparser reads CST as US Central (UTC-6), or drops it; Chinese feeds mean +08:00.
-            cst = _local_time(raw.rstrip()[:-3], zone or CHINA)
-            return _plausible(cst, now) if cst else None
-        if local is not None and _NAIVE_ISO.match(raw):
-            # feedparser takes a date without an offset as UTC; the feed meant its local time.
-            value_local = _local_time(raw.replace("T", " "), local)
-            return _plausible(value_local, now) if value_local else None
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    local = zone or (CHINA if is_zh else UTC)
+    # 05/03/2019 is May 3rd in American English, March 5th nearly everywhere else.
+    month_first = language.lower() in ("en", "en-us")
+    problem: str | None = None
+    for name in DATE_FIELDS:
+        # dict.get: feedparser's own get() maps a missing "updated" to "published" with a
+        # DeprecationWarning.
+        raw = dict.get(entry, name)
+        if not isinstance(raw, str) or not raw.strip():
+            continue
+        reading = read_date(
+            raw, local, month_first=month_first, cst_is_local=is_zh or zone is not None
+        )
+        value = reading.value
+        if reading.form is None:
+            value = _feedparser_date(dict.get(entry, f"{name}_parsed"))
+        if value is None:
+            problem = problem or f"unreadable date {raw.strip()[:60]!r}"
+            continue
+        plausible = _plausible(value, now)
+        if plausible is not None:
+            return plausible, None
+        problem = problem or f"implausible date {raw.strip()[:60]!r} (before 1995 or in the future)"
+    return None, problem or "no date in the feed"
+
+
+def _feedparser_date(parsed: Any) -> datetime | None:
+    """feedparser's struct_time (UTC, PITFALLS.md: calendar.timegm, never time.mktime)."""
     if not parsed:
         return None
     try:
-        value = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, OSError, TypeError):
         return None
-    return _plausible(value, now)
 
 
 def _plausible(value: datetime, now: datetime) -> datetime | None:
@@ -415,9 +412,19 @@ def _entries(
         summary_source = raw.get("summary") or ""
         if not summary_source and raw.get("content"):
             summary_source = raw["content"][0].get("value") or ""
-        summary_html = clean_html(str(summary_source), base=base)
-        summary_text = html_to_text(summary_html)
-        if not title:
+        # Blocks kept apart (div, h1/h2 become <br>, h3), so the text keeps its paragraphs and
+        # a heading never runs into the first sentence; source tags are dropped from the text.
+        summary_html = clean_html(str(summary_source), base=base, keep_blocks=True)
+        # Tags and glued headings are looked for in the first blocks only (what the issue shows,
+        # at ingest cost); key points clean every paragraph (service/articles.py).
+        blocks = html_blocks(summary_html, clean_first=SUMMARY_CLEANED_BLOCKS)
+        summary_text = blocks_text(blocks)[:MAX_SUMMARY_TEXT_CHARS]
+        if title:
+            # Title-only feeds (WeChat bridges) repeat the title as the content: no summary then.
+            summary_text = summary_without_title(summary_text, title)
+            if not summary_text:
+                summary_html = ""
+        else:
             title = summary_text[:80] or (link or "(untitled)")
         title = title[:MAX_TITLE_CHARS]
         key = _key(raw, link, title, summary_text)
@@ -425,6 +432,7 @@ def _entries(
             continue
         seen.add(key)
         author = clean_text(str(raw.get("author") or "")[:MAX_RAW_TITLE_CHARS])[:MAX_AUTHOR_CHARS]
+        published, date_note = _published(raw, language, now, zone)
         entries.append(
             Entry(
                 key=key,
@@ -433,8 +441,9 @@ def _entries(
                 summary_html=summary_html,
                 summary_text=summary_text,
                 author=author or None,
-                published=_published(raw, language, now, zone),
+                published=published,
                 content_hash=hashlib.sha256(f"{title}\n{summary_text}".encode()).hexdigest(),
+                date_note=date_note,
             )
         )
     return entries, dropped

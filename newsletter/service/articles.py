@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from newsletter.domain.editorial.keypoints import split_paragraphs
+from newsletter.domain.paragraphs import body_paragraphs, html_blocks
 from newsletter.errors import FeedError
 from newsletter.feeds.extract import article_paragraphs
 from newsletter.feeds.fetch import FetchLimits, Validators, fetch_feed, make_client
@@ -16,9 +17,20 @@ log = logging.getLogger(__name__)
 TEASER_CHARS = 600  # a feed summary shorter than this is a teaser: fetch the article
 
 
+def summary_paragraphs(summary_html: str, summary_text: str) -> list[str]:
+    """The paragraphs and list items of an item's feed text, as the feed marked them up (the
+    stored plain text is one line: it is the fallback for items stored without HTML)."""
+    paragraphs = body_paragraphs(html_blocks(summary_html)) if summary_html else []
+    if paragraphs or not summary_text:
+        return paragraphs
+    return split_paragraphs(summary_text) or [summary_text]
+
+
 def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[str], str]]:
     """(paragraphs, source) of each item's text: the stored or fetched article ("article"), or
-    the feed's own full text when it is long ("summary"); items with neither are left out."""
+    the feed's own full text when it is long ("summary"), in paragraphs as the feed marked them
+    up; items with neither are left out. Whether the text is enough for key points (real body
+    sentences, not the title) is for key_points to say."""
     result: dict[int, tuple[list[str], str]] = {}
     to_fetch: list[tuple[int, str]] = []
     with session_scope(app.engine) as session:
@@ -30,16 +42,19 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[str],
                 result[item_id] = (item.article_text.split("\n\n"), "article")
             elif len(item.summary_text) >= TEASER_CHARS:
                 result[item_id] = (
-                    split_paragraphs(item.summary_text) or [item.summary_text],
+                    summary_paragraphs(item.summary_html, item.summary_text),
                     "summary",
                 )
-            elif (
-                app.config.newsletter.fetch_articles
-                and item.url
-                and item.article_status is None
-                and len(item.summary_text) < TEASER_CHARS
-            ):
+            elif app.config.newsletter.fetch_articles and item.url and item.article_status is None:
                 to_fetch.append((item_id, item.url))
+    for item_id, paragraphs in _fetch_articles(app, to_fetch).items():
+        result[item_id] = (paragraphs, "article")
+    return result
+
+
+def _fetch_articles(app: App, to_fetch: list[tuple[int, str]]) -> dict[int, list[str]]:
+    """Fetch and extract each article, storing its text or the reason it failed."""
+    result: dict[int, list[str]] = {}
     if not to_fetch:
         return result
     s = app.settings
@@ -57,5 +72,5 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[str],
             with session_scope(app.engine) as session:
                 items.set_article(session, item_id, "\n\n".join(paragraphs) or None, status)
             if paragraphs:
-                result[item_id] = (paragraphs, "article")
+                result[item_id] = paragraphs
     return result

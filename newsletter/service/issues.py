@@ -228,7 +228,7 @@ def _with_key_points(app: App, content: IssueContent) -> IssueContent:
             paragraphs, source = found
         else:
             paragraphs, source = split_paragraphs(item.summary) or [item.summary], "summary"
-        extracted = key_points(paragraphs, item.language)
+        extracted = key_points(paragraphs, item.language, title=item.title)
         if len(extracted) >= 2:
             points[item.id] = ([p.to_dict() for p in extracted], source)
     return with_key_points(content, points)

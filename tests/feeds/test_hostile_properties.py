@@ -273,7 +273,8 @@ def test_published_is_never_before_1995_or_after_two_days_from_now(
     from zoneinfo import ZoneInfo
 
     entry = {"published": raw, "published_parsed": parsed}
-    value = _published(entry, language, NOW, ZoneInfo(zone) if zone else None)
+    value, note = _published(entry, language, NOW, ZoneInfo(zone) if zone else None)
+    assert (value is None) == (note is not None)  # an unknown date always says why
     if value is not None:
         assert value.tzinfo is not None and value.utcoffset() == timedelta(0)
         assert EARLIEST <= value <= NOW + timedelta(days=2)

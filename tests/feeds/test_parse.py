@@ -541,3 +541,40 @@ def test_whitespace_before_the_xml_declaration_is_tolerated() -> None:
     feed = parse(b"\r\n\n   " + rss(item("Leading blank lines")))
     assert [e.title for e in feed.entries] == ["Leading blank lines"]
     assert feed.warning is None  # read by the strict parser, not recovered by the loose one
+
+
+# -- text structure -----------------------------------------------------------------------------
+
+
+def test_full_text_keeps_its_blocks_and_drops_source_tags() -> None:
+    content = (
+        "<div><h2>Key findings</h2></div><div>（来源：新华社）The study enrolled 1,200 patients.</div>"
+        "<ul><li>First finding here.</li><li>Second finding here.</li></ul>"
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"<item><title>A study</title><guid>g</guid><content:encoded><![CDATA[{content}]]>"
+        "</content:encoded></item></channel></rss>"
+    ).encode()
+    entry = only(body)
+    # the heading is not glued to the text ("Key findingsThe study") and the tag is gone
+    assert entry.summary_text == (
+        "The study enrolled 1,200 patients. First finding here. Second finding here."
+    )
+    # the stored HTML keeps the structure key points cite paragraphs from
+    assert "<h3>Key findings</h3>" in entry.summary_html
+    assert entry.summary_html.count("<li>") == 2
+    assert "<div" not in entry.summary_html
+
+
+def test_title_only_item_has_no_summary() -> None:
+    title = "姜超对话姜诚：如何挖掘未来10年的投资机会（续）"
+    body = rss(item(title, description="", **{"content:encoded": f"<![CDATA[{title}]]>"}))
+    body = body.replace(
+        b'<rss version="2.0">',
+        b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+    )
+    entry = only(body, language="zh")
+    assert entry.title == title
+    assert entry.summary_text == "" and entry.summary_html == ""

@@ -44,10 +44,11 @@ def test_the_shipped_model_loads_offline() -> None:
     ("content", "message"),
     [
         (b"not gzip", "cannot read model"),
-        (gzip.compress(b"{not json"), "cannot read model"),
-        (gzip.compress(b'{"format": 99}'), "unknown model format 99"),
-        (gzip.compress(b'{"format": 1, "version": "x"}'), "model file is damaged"),
+        (gzip.compress(b"{not json", mtime=0), "cannot read model"),
+        (gzip.compress(b'{"format": 99}', mtime=0), "unknown model format 99"),
+        (gzip.compress(b'{"format": 1, "version": "x"}', mtime=0), "model file is damaged"),
     ],
+    ids=["not gzip", "not json", "unknown format", "missing fields"],
 )
 def test_a_damaged_model_file_is_a_clear_error(
     tmp_path: Path, content: bytes, message: str

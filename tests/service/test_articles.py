@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -93,3 +94,93 @@ def _lead_hot_topics(app: Any, period: Any) -> None:
     """The editor pins the one stored item as the top story (key points are the top story's)."""
     (item,) = list_items(app)
     change_item(app, period, "pin", item.id or 0, "hot_topics")
+
+
+FULL_TEXT = [
+    "The agency published final guidance on how makers of AI-enabled devices document model "
+    "updates. It replaces a draft from 2023.",
+    "Manufacturers can now describe planned changes in advance and skip a new submission for each "
+    "retraining. The plan must say how each change will be tested.",
+    "Industry groups welcomed the rules but asked for clarity on generative tools used in clinical "
+    "care. Hospitals asked for more transparency about training data.",
+    "The agency will hold a public webinar next month and update its list of authorized devices "
+    "twice a year. Analysts expect the first approvals under the new process within a year.",
+]
+
+
+def _feed(feed_server: FeedServer, period_end: datetime, item_xml: str) -> None:
+    when = format_datetime(period_end - timedelta(hours=5))
+    feed_server.routes["/feed.xml"] = Route(
+        (
+            '<?xml version="1.0"?><rss version="2.0" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>T</title>'
+            f"<item>{item_xml}<pubDate>{when}</pubDate></item></channel></rss>"
+        ).encode(),
+        "application/rss+xml",
+    )
+
+
+def test_full_text_feed_key_points_cite_its_paragraphs(
+    make_app: Any, feed_server: FeedServer
+) -> None:
+    """Paragraphs of the feed's own full text (div blocks, a heading between them) are kept, so
+    the points cite paragraphs 1-4, not all [¶1]."""
+    period = resolve_period(make_app(), now=datetime.now(UTC), due=True)
+    html = (
+        f"<div>{FULL_TEXT[0]}</div><div>{FULL_TEXT[1]}</div><h2>Reactions</h2>"
+        f"<div>{FULL_TEXT[2]}</div><div>(Source: FDA) {FULL_TEXT[3]}</div>"
+    )
+    _feed(
+        feed_server,
+        period.end,
+        "<title>FDA finalizes AI device policy guidance</title><guid>f1</guid>"
+        f"<content:encoded><![CDATA[{html}]]></content:encoded>",
+    )
+    app = make_app(
+        feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}],
+        newsletter={"fetch_articles": False},
+    )
+    ingest(app)
+    _lead_hot_topics(app, period)
+    top = next(s for s in build_issue(app, period).content.sections if s.id == "hot_topics").items[
+        0
+    ]
+    assert top.key_points_source == "summary"
+    cited = {point["paragraph"] for point in top.key_points}
+    assert len(cited) >= 2 and max(cited) > 1
+    for point in top.key_points:
+        assert point["text"] in FULL_TEXT[point["paragraph"] - 1]
+
+
+def test_title_only_item_shows_as_a_headline(make_app: Any, feed_server: FeedServer) -> None:
+    """A WeChat-bridge item: content:encoded repeats the title. No summary, no key points: the
+    top story is its headline with source and date."""
+    period = resolve_period(make_app(), now=datetime.now(UTC), due=True)
+    title = "重磅！国家医保局：2021年医保目录调整工作方案公布，这些药有望进入目录？"
+    _feed(
+        feed_server,
+        period.end,
+        f"<title>{title}</title><guid>w1</guid><link>{feed_server.url('/gone.html')}</link>"
+        f"<description></description><content:encoded><![CDATA[{title}]]></content:encoded>",
+    )
+    app = make_app(
+        feeds=[
+            {
+                "name": "医药号",
+                "url": feed_server.url("/feed.xml"),
+                "section": "headlines",
+                "language": "zh",
+            }
+        ]
+    )
+    ingest(app)
+    _lead_hot_topics(app, period)
+    built = build_issue(app, period)
+    top = next(s for s in built.content.sections if s.id == "hot_topics").items[0]
+    assert top.title == title
+    assert top.summary == "" and top.key_points == []
+    assert built.rendered is not None
+    html = built.rendered.html
+    shown = re.sub(r'<span class="preheader".*?</span>', "", html[html.index("<body") :])
+    assert shown.count(title) == 1  # the headline, never repeated as a summary or a point
+    assert "[¶" not in html and "医药号" in html

@@ -4,6 +4,11 @@ Extractive and offline: sentences are scored by how many of the article's freque
 tokens (English word stems, Chinese character pairs) they carry, with a bonus for the opening
 paragraphs and a penalty for very short or very long sentences; the best are shown in article
 order. No model is downloaded.
+
+Only real body text gives key points: at least three sentences that are not the title (nor a
+piece of it, nor the title plus a source tag), each long enough to say something. A title-only
+item (WeChat bridges) or a one-line teaser has none and shows as a headline with source and
+date.
 """
 
 from __future__ import annotations
@@ -13,9 +18,13 @@ from collections import Counter
 from dataclasses import dataclass
 
 from newsletter.domain.editorial.clusters import tokens
+from newsletter.domain.paragraphs import clean_paragraph
+from newsletter.domain.sentences import split_sentences
+from newsletter.domain.text import has_cjk, summary_repeats_title
 
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+(?=[A-Z0-9\"“(])")
-MIN_CHARS = {"en": 40, "zh": 14}
+MIN_CHARS = {"en": 40, "zh": 14}  # shorter sentences score lower
+BODY_CHARS = {"en": 20, "zh": 8}  # shorter ones ("Read more.", "详见下文。") are no body text
+MIN_BODY_SENTENCES = 3
 MAX_CHARS = 320
 
 
@@ -32,26 +41,46 @@ class KeyPoint:
 
 
 def split_paragraphs(text: str) -> list[str]:
-    """Paragraphs of plain text (blank lines or single newlines between them)."""
-    parts = [p.strip() for p in re.split(r"\n\s*\n|\n", text)]
+    """Paragraphs of plain text (blank lines or single newlines between them), without the
+    source tags and glued headings they open with."""
+    parts = [clean_paragraph(p) for p in re.split(r"\n\s*\n|\n", text)]
     return [p for p in parts if len(p) >= 20]
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of an English or Chinese paragraph."""
-    return [s.strip() for s in _SENTENCE_END.split(paragraph) if s and s.strip()]
+def body_sentences(
+    paragraphs: list[str], lang: str = "en", title: str = ""
+) -> list[tuple[int, str]]:
+    """(paragraph index, sentence) of each sentence that is real body text: long enough, and
+    neither the title, a piece of it, nor the title with a few characters added."""
+    result = []
+    for p_index, paragraph in enumerate(paragraphs):
+        for sentence in split_sentences(paragraph, lang):
+            shortest = BODY_CHARS["zh" if has_cjk(sentence) else "en"]
+            if len(sentence) < shortest or not tokens(sentence):
+                continue
+            if title and summary_repeats_title(sentence, title):
+                continue  # the title, or the title split in pieces
+            result.append((p_index, sentence))
+    return result
 
 
 def key_points(
-    paragraphs: list[str], lang: str = "en", limit: int = 5, minimum: int = 3
+    paragraphs: list[str],
+    lang: str = "en",
+    limit: int = 5,
+    minimum: int = 3,
+    *,
+    title: str = "",
+    min_sentences: int = MIN_BODY_SENTENCES,
 ) -> list[KeyPoint]:
-    """The best ``minimum``..``limit`` sentences, in article order, with paragraph citations."""
-    candidates: list[tuple[int, int, str]] = []  # (paragraph index, order, sentence)
-    for p_index, paragraph in enumerate(paragraphs):
-        for sentence in split_sentences(paragraph):
-            candidates.append((p_index, len(candidates), sentence))
-    if not candidates:
+    """The best ``minimum``..``limit`` sentences, in article order, with paragraph citations;
+    none unless the text has ``min_sentences`` sentences of real body text (see
+    body_sentences: never the ``title`` or pieces of it)."""
+    found = body_sentences(paragraphs, lang, title)
+    if len(found) < max(1, min_sentences):
         return []
+    # (paragraph index, order, sentence)
+    candidates = [(p_index, order, s) for order, (p_index, s) in enumerate(found)]
     frequency: Counter[str] = Counter()
     for _, _, sentence in candidates:
         frequency.update(set(tokens(sentence)))

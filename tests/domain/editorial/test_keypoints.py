@@ -83,27 +83,77 @@ def test_at_most_two_points_from_one_paragraph() -> None:
 
 
 @pytest.mark.parametrize(
-    ("paragraphs", "count"),
+    "paragraphs",
     [
-        ([], 0),
-        ([""], 0),
-        (["   "], 0),
-        (["。！？"], 0),
-        (["Short."], 1),
-        (["One sentence only that is reasonably long for testing purposes."], 1),
-        (["只有一句话的中文段落内容。"], 1),
-        (["First paragraph sentence here.", "Second paragraph sentence here."], 2),
+        [],
+        [""],
+        ["   "],
+        ["。！？"],
+        ["Short."],
+        ["One sentence only that is reasonably long for testing purposes."],
+        ["只有一句话的中文段落内容。"],
+        ["First paragraph sentence here.", "Second paragraph sentence here."],
+        # three sentences, but one is too short to be body text
+        ["First paragraph sentence here.", "Second paragraph sentence here.", "Read more."],
     ],
 )
-def test_short_input_gives_what_there_is(paragraphs: list[str], count: int) -> None:
+def test_fewer_than_three_body_sentences_give_no_key_points(paragraphs: list[str]) -> None:
+    assert key_points(paragraphs, "en") == []
+
+
+def test_three_body_sentences_are_enough() -> None:
+    paragraphs = [
+        "Acme Health raised $25 million in a Series A round.",
+        "The money will expand its remote monitoring platform.",
+        "It plans to hire 40 engineers next year.",
+    ]
     points = key_points(paragraphs, "en")
-    assert len(points) == count
+    assert len(points) == 3
+    check_points(points, paragraphs)
+    assert [p.paragraph for p in points] == [1, 2, 3]
+
+
+# A WeChat bridge item (../shared/corpus/wechat): content:encoded repeats the title.
+WECHAT_TITLE = "重磅！国家医保局：2021年医保目录调整工作方案公布，这些药有望进入目录？"
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [
+        [WECHAT_TITLE],  # the title as the only text
+        [WECHAT_TITLE, WECHAT_TITLE],
+        [
+            "重磅！",
+            "国家医保局：2021年医保目录调整工作方案公布，",
+            "这些药有望进入目录？",
+        ],  # split in pieces
+        [WECHAT_TITLE + "（来源：医药魔方）"],  # the title plus a source tag
+    ],
+)
+def test_no_key_point_is_made_of_the_title(paragraphs: list[str]) -> None:
+    assert key_points(paragraphs, "zh", title=WECHAT_TITLE) == []
+
+
+def test_title_sentences_are_left_out_of_real_text() -> None:
+    title = "FDA approves Acme's heart failure drug"
+    paragraphs = [
+        "FDA approves Acme's heart failure drug.",
+        *EN,
+    ]
+    points = key_points(paragraphs, "en", title=title)
+    assert points
+    assert all("FDA approves" not in p.text for p in points)
+    assert min(p.paragraph for p in points) >= 2
     check_points(points, paragraphs)
 
 
 def test_very_long_sentence_is_shortened_with_ellipsis() -> None:
     long_sentence = "Acme Health " + "remote monitoring platform " * 30 + "expands."
-    paragraphs = [long_sentence, "Acme Health remote monitoring is used in 50 hospitals."]
+    paragraphs = [
+        long_sentence,
+        "Acme Health remote monitoring is used in 50 hospitals.",
+        "Acme Health remote monitoring will reach 80 hospitals next year.",
+    ]
     points = key_points(paragraphs, "en")
     long_points = [p for p in points if p.paragraph == 1]
     assert long_points
@@ -120,7 +170,7 @@ def test_key_point_to_dict() -> None:
     ("paragraph", "sentences"),
     [
         ("第一句。第二句！第三句？第四句", ["第一句。", "第二句！", "第三句？", "第四句"]),
-        ("融资完成；资金到位。", ["融资完成；", "资金到位。"]),
+        ("融资完成；资金到位。", ["融资完成；资金到位。"]),  # a short sentence keeps its ；
         ("First one. Second one. Third one.", ["First one.", "Second one.", "Third one."]),
         ("It raised $2.5 million. Next it hires.", ["It raised $2.5 million.", "Next it hires."]),
         ("Sales rose. 2026 was strong.", ["Sales rose.", "2026 was strong."]),

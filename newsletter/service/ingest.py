@@ -11,27 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import (
     Executor,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
     as_completed,
 )
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from newsletter.config import FeedConfig, SectionConfig, TopicConfig
-from newsletter.domain.editorial.classify import FeedRules, Reading, ReadingRules
+from newsletter.config import FeedConfig
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import FeedStatus
 from newsletter.errors import FeedError
@@ -43,10 +39,16 @@ from newsletter.feeds.fetch import (
     fetch_feed,
     make_client,
 )
-from newsletter.feeds.parse import ParsedFeed, parse_feed
-from newsletter.learning.store import load_model
 from newsletter.service.app import App
-from newsletter.service.reading import feed_rules, model_path, read_feed_items
+from newsletter.service.parsing import (
+    FeedJob,
+    ReadFeed,
+    ReadingInputs,
+    item_rows,
+    parse_job,
+    parse_pool,
+)
+from newsletter.service.reading import feed_rules, model_path
 from newsletter.storage.db import SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
 from newsletter.storage.queries import feeds, items
@@ -56,42 +58,6 @@ INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool 
 REDIRECT_ADOPT_AFTER = 2  # polls in a row that must see the same permanent redirect
 MAX_BACKOFF = timedelta(hours=24)
 DUE_SLACK = timedelta(minutes=2)  # a poll a little early still fetches a feed due at its time
-
-
-@dataclass(frozen=True)
-class FeedJob:
-    """A detached copy of what fetching one feed needs."""
-
-    id: int
-    name: str
-    url: str  # what is fetched: feeds.yaml's url, or the permanent redirect adopted for it
-    section: str
-    language: str
-    encoding: str | None
-    validators: Validators
-    body_hash: str | None
-    limits: FetchLimits = field(default_factory=FetchLimits)
-    timezone: tzinfo | None = None
-    rules: FeedRules | None = None  # the feed's part of the reading (None: defaults)
-
-
-@dataclass(frozen=True)
-class ReadingInputs:
-    """What the reading needs, small enough to send to each parsing process (the model is
-    named by its file and loaded once per process)."""
-
-    rule_order: tuple[SectionConfig, ...]
-    topic: TopicConfig
-    model_path: str | None
-    tz: tzinfo
-
-
-@dataclass(frozen=True)
-class ReadFeed:
-    """A parsed feed and the reading of each of its entries, in order."""
-
-    parsed: ParsedFeed
-    readings: list[Reading]
 
 
 @dataclass
@@ -200,78 +166,6 @@ Progress = Callable[[FeedOutcome], None]
 
 
 Parse = Callable[[], ReadFeed]  # one feed's parse, run in a pool or, if it broke, here
-
-
-def _parse_job(
-    body: bytes,
-    url: str,
-    content_type: str | None,
-    job: FeedJob,
-    now: datetime,
-    max_entries: int,
-    inputs: ReadingInputs,
-) -> ReadFeed:
-    """Parse a feed and read its entries: runs in a parsing process, so the reading (detectors
-    and model) is spread over the cores and not done by the main process."""
-    parsed = parse_feed(
-        body,
-        url=url,
-        content_type=content_type,
-        encoding=job.encoding,
-        language=job.language,
-        now=now,
-        timezone=job.timezone,
-        max_entries=max_entries,
-    )
-    model = Path(inputs.model_path) if inputs.model_path else None
-    rules = ReadingRules(inputs.rule_order, inputs.topic, load_model(model) if model else None)
-    feed = job.rules or FeedRules(job.name, job.section)
-    texts = [
-        (entry.title, entry.summary_text, job.language, entry.published or now)
-        for entry in parsed.entries
-    ]
-    return ReadFeed(parsed, read_feed_items(rules, feed, texts, inputs.tz))
-
-
-def _pool(workers: int) -> Executor:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        [
-            "newsletter.feeds.parse",
-            "newsletter.domain.editorial.classify",
-            "newsletter.learning.store",
-        ]
-    )
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
-
-
-def _item_rows(job: FeedJob, read_feed: ReadFeed, now: datetime) -> list[dict[str, Any]]:
-    rows = []
-    for entry, reading in zip(read_feed.parsed.entries, read_feed.readings, strict=True):
-        published = entry.published or now
-        rows.append(
-            {
-                "feed_id": job.id,
-                "key": entry.key,
-                "url": entry.url,
-                "title": entry.title,
-                "summary_html": entry.summary_html,
-                "summary_text": entry.summary_text,
-                "author": entry.author,
-                "published": published,
-                "published_source": "feed" if entry.published else "first_seen",
-                "first_seen": now,
-                "language": job.language,
-                "section": reading.section,
-                "section_reason": reading.reason,
-                "relevance": reading.relevance,
-                "suggested_section": reading.suggested,
-                "facts": reading.facts,
-                "cluster": None,
-                "content_hash": entry.content_hash,
-            }
-        )
-    return rows
 
 
 def _record(
@@ -488,16 +382,16 @@ def ingest(
         if own_client:
             http.close()
 
-    parse_pool: Executor
+    parsers: Executor
     if len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1:
-        parse_pool = ThreadPoolExecutor(max_workers=1)
+        parsers = ThreadPoolExecutor(max_workers=1)
     else:
-        parse_pool = _pool(min(settings.parse_workers, len(fetched)))
-    with parse_pool:
+        parsers = parse_pool(min(settings.parse_workers, len(fetched)))
+    with parsers:
         parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
         for job, result, digest in fetched:
             parse: Parse = partial(
-                _parse_job,
+                parse_job,
                 result.body or b"",
                 result.url,
                 result.content_type,
@@ -506,7 +400,7 @@ def ingest(
                 settings.max_items_per_feed,
                 inputs,
             )
-            parse_futures[parse_pool.submit(parse)] = (job, result, digest, parse)
+            parse_futures[parsers.submit(parse)] = (job, result, digest, parse)
         for parsing in as_completed(parse_futures):
             job, result, digest, parse = parse_futures[parsing]
             try:
@@ -533,7 +427,7 @@ def ingest(
                     ),
                 )
                 continue
-            rows = _item_rows(job, parsed, now)
+            rows = item_rows(job, parsed, now)
             outcome = FeedOutcome(
                 job.name, "ok", entries=len(parsed.parsed.entries), warning=parsed.parsed.warning
             )

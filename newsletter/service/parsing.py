@@ -1,0 +1,130 @@
+"""Parsing and reading one fetched feed, in a parsing process: what ingest hands to its pool.
+
+The main process fetches, dispatches and writes; parsing a body and reading its entries
+(relevance, facts, section: newsletter.domain.editorial.classify) happen here, spread over the
+cores. The reading model is named by its file and loaded once per process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+from newsletter.config import SectionConfig, TopicConfig
+from newsletter.domain.editorial.classify import FeedRules, Reading, ReadingRules
+from newsletter.feeds.fetch import FetchLimits, Validators
+from newsletter.feeds.parse import ParsedFeed, parse_feed
+from newsletter.learning.store import load_model
+from newsletter.service.reading import read_feed_items
+
+
+@dataclass(frozen=True)
+class FeedJob:
+    """A detached copy of what fetching one feed needs."""
+
+    id: int
+    name: str
+    url: str  # what is fetched: feeds.yaml's url, or the permanent redirect adopted for it
+    section: str
+    language: str
+    encoding: str | None
+    validators: Validators
+    body_hash: str | None
+    limits: FetchLimits = field(default_factory=FetchLimits)
+    timezone: tzinfo | None = None
+    rules: FeedRules | None = None  # the feed's part of the reading (None: defaults)
+
+
+@dataclass(frozen=True)
+class ReadingInputs:
+    """What the reading needs, small enough to send to each parsing process (the model is
+    named by its file and loaded once per process)."""
+
+    rule_order: tuple[SectionConfig, ...]
+    topic: TopicConfig
+    model_path: str | None
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
+class ReadFeed:
+    """A parsed feed and the reading of each of its entries, in order."""
+
+    parsed: ParsedFeed
+    readings: list[Reading]
+
+
+def parse_job(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    job: FeedJob,
+    now: datetime,
+    max_entries: int,
+    inputs: ReadingInputs,
+) -> ReadFeed:
+    """Parse a feed and read its entries: runs in a parsing process, so the reading (detectors
+    and model) is spread over the cores and not done by the main process."""
+    parsed = parse_feed(
+        body,
+        url=url,
+        content_type=content_type,
+        encoding=job.encoding,
+        language=job.language,
+        now=now,
+        timezone=job.timezone,
+        max_entries=max_entries,
+    )
+    model = Path(inputs.model_path) if inputs.model_path else None
+    rules = ReadingRules(inputs.rule_order, inputs.topic, load_model(model) if model else None)
+    feed = job.rules or FeedRules(job.name, job.section)
+    texts = [
+        (entry.title, entry.summary_text, job.language, entry.published or now)
+        for entry in parsed.entries
+    ]
+    return ReadFeed(parsed, read_feed_items(rules, feed, texts, inputs.tz))
+
+
+def parse_pool(workers: int) -> Executor:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(
+        [
+            "newsletter.feeds.parse",
+            "newsletter.domain.editorial.classify",
+            "newsletter.learning.store",
+        ]
+    )
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def item_rows(job: FeedJob, read_feed: ReadFeed, now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for entry, reading in zip(read_feed.parsed.entries, read_feed.readings, strict=True):
+        published = entry.published or now
+        rows.append(
+            {
+                "feed_id": job.id,
+                "key": entry.key,
+                "url": entry.url,
+                "title": entry.title,
+                "summary_html": entry.summary_html,
+                "summary_text": entry.summary_text,
+                "author": entry.author,
+                "published": published,
+                "published_source": "feed" if entry.published else "first_seen",
+                "first_seen": now,
+                "language": job.language,
+                "section": reading.section,
+                "section_reason": reading.reason,
+                "relevance": reading.relevance,
+                "suggested_section": reading.suggested,
+                "facts": reading.facts,
+                "cluster": None,
+                "content_hash": entry.content_hash,
+            }
+        )
+    return rows

@@ -31,6 +31,7 @@ from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.financing import detect_financing
 from newsletter.domain.editorial.sections import place_item
 from newsletter.domain.editorial.textmodel import (
+    Features,
     ReadingModel,
     repeats_title,
     smooth,
@@ -39,7 +40,8 @@ from newsletter.domain.editorial.textmodel import (
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
-SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
+SECTION_CONFIDENCE = 0.5
+FAR_OFF = 0.5  # below this share of the threshold the section model is not asked  # the section model decides when its best section has this probability
 RULE_TEXT_CHARS = 2000
 
 
@@ -152,9 +154,10 @@ def _section(
     facts: dict[str, Any],
     financing_round: str | None,
     event_start: date | None,
-    section_scores: dict[str, float] | None,
+    x: Features | None,
 ) -> tuple[str, str]:
-    """The section an item belongs in (if relevant) and why."""
+    """The section an item belongs in (if relevant) and why; ``x`` are the item's features for
+    the section model (None: the model is not asked)."""
     texts = _rule_texts(title, summary)
     allowed = [s for s in rules.rule_order if not (s.exclude and _first_in(texts, s.exclude))]
     ids = {s.id for s in allowed}
@@ -173,14 +176,9 @@ def _section(
     placement = place_item(title, summary, feed.name, feed.section, tuple(allowed))
     if placement.by_rule:
         return placement.section, placement.reason
-    if rules.model is not None and rules.model.sections is not None:
+    if x is not None and rules.model is not None and rules.model.sections is not None:
         # The model's classes may name sections this newsletter does not have: only ours count.
-        scores = (
-            section_scores
-            if section_scores is not None
-            else rules.model.section_scores(title, summary)
-        )
-        best = top(scores, sorted(ids))
+        best = top(rules.model.sections_of(x), sorted(ids))
         if best is not None and best[1] >= SECTION_CONFIDENCE:
             return best[0], f"section model ({best[1]:.2f})"
     return placement.section, placement.reason
@@ -202,13 +200,13 @@ def read_items(items: Sequence[ItemText], feed: FeedRules, rules: ReadingRules) 
     model = rules.model
     if model is None:
         return [read_item(i.title, i.summary, i.lang, i.published, feed, rules) for i in items]
-    read = [model.read(model.features(i.title, i.summary)) for i in items]
+    xs = [model.features(i.title, i.summary) for i in items]
     scores: list[float | None] = [None] * len(items)
     if rules.threshold is not None:
-        scores = list(smooth([relevance for relevance, _ in read], model.feed_weight))
+        scores = list(smooth([model.relevance_of(x) for x in xs], model.feed_weight))
     return [
-        read_item(i.title, i.summary, i.lang, i.published, feed, rules, score=s, sections=r[1])
-        for i, s, r in zip(items, scores, read, strict=True)
+        read_item(i.title, i.summary, i.lang, i.published, feed, rules, score=s, x=x)
+        for i, s, x in zip(items, scores, xs, strict=True)
     ]
 
 
@@ -220,10 +218,26 @@ def read_item(
     feed: FeedRules,
     rules: ReadingRules,
     score: float | None = None,
-    sections: dict[str, float] | None = None,
+    x: Features | None = None,
 ) -> Reading:
-    """Relevance, facts and section of an item (pure); ``score`` is the relevance score when
-    the caller computed it (read_items), else the model's."""
+    """Relevance, facts and section of an item (pure); ``score`` is the relevance score and
+    ``x`` the features when the caller computed them (read_items). The section model is not
+    asked for an item a rule excludes or that scores below half the threshold: its suggested
+    section comes from the detectors, rules and feed default (a saving at ingest, where most
+    items are far off topic)."""
+    excluded = exclusion(title, summary, feed, rules.topic)
+    threshold = rules.threshold
+    if rules.model is None or threshold is None:
+        score = None
+    else:
+        if x is None:
+            x = rules.model.features(title, summary)
+        score = round(rules.model.relevance_of(x) if score is None else score, 4)
+    far_off = excluded is not None or (
+        score is not None and threshold is not None and score < threshold * FAR_OFF
+    )
+    if x is None and rules.model is not None and not far_off:
+        x = rules.model.features(title, summary)
     facts: dict[str, Any] = {}
     financing = detect_financing(title, summary, lang)
     if financing is not None:
@@ -239,16 +253,8 @@ def read_item(
         facts,
         financing.round if financing is not None else None,
         event.start if event is not None and financing is None else None,
-        sections,
+        None if far_off else x,
     )
-    excluded = exclusion(title, summary, feed, rules.topic)
-    threshold = rules.threshold
-    if rules.model is None or threshold is None:
-        score = None
-    else:
-        if score is None:
-            score = rules.model.relevance_score(title, summary)
-        score = round(score, 4)
     if excluded is not None:
         return Reading(None, excluded, facts, score, section)
     if score is not None and threshold is not None and score < threshold:

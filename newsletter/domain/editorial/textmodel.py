@@ -20,7 +20,7 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 N_FEATURES = 1 << 18
 SUMMARY_CHARS = 200
@@ -43,9 +43,29 @@ def repeats_title(title: str, summary: str) -> bool:
     return bool(t) and (s in t or (s.startswith(t) and len(s) - len(t) < 40))
 
 
-@lru_cache(maxsize=1 << 18)
+_CHAR_BUCKETS: dict[str, int] = {}  # character n-gram -> bucket (for N_FEATURES)
+_WORD_BUCKETS: dict[str, int] = {}  # word -> bucket (for N_FEATURES)
+_CACHE_MAX = 1 << 19
+
+
 def _bucket(token: str, n_features: int) -> int:
     return zlib.crc32(token.encode("utf-8")) % n_features
+
+
+def _buckets_of(
+    tokens: Counter[str], prefix: str, cache: dict[str, int], n_features: int, into: dict[int, int]
+) -> None:
+    """Add each token's count to its bucket (hashes cached for the usual feature count)."""
+    if n_features != N_FEATURES:
+        cache = {}
+    elif len(cache) > _CACHE_MAX:
+        cache.clear()
+    get = cache.get
+    for token, count in tokens.items():
+        key = get(token)
+        if key is None:
+            key = cache[token] = zlib.crc32((prefix + token).encode("utf-8")) % n_features
+        into[key] = into.get(key, 0) + count
 
 
 def _counts(text: str, n_features: int, counts: dict[int, float], weight: float) -> None:
@@ -55,18 +75,15 @@ def _counts(text: str, n_features: int, counts: dict[int, float], weight: float)
     padded = f" {text} "
     grams: Counter[str] = Counter()
     for n in NGRAMS:
-        grams.update(padded[start : start + n] for start in range(len(padded) - n + 1))
-    grams.pop(" ", None)
-    grams.pop("  ", None)
-    grams.pop("   ", None)
-    words = Counter(_WORD.findall(text))
+        grams.update([padded[start : start + n] for start in range(len(padded) - n + 1)])
+    for blank in (" ", "  ", "   "):
+        grams.pop(blank, None)
     buckets: dict[int, int] = {}
-    for prefix, found in (("c", grams), ("w", words)):
-        for gram, count in found.items():
-            key = _bucket(prefix + gram, n_features)
-            buckets[key] = buckets.get(key, 0) + count
+    _buckets_of(grams, "c", _CHAR_BUCKETS, n_features, buckets)
+    _buckets_of(Counter(_WORD.findall(text)), "w", _WORD_BUCKETS, n_features, buckets)
+    log = math.log
     for key, count in buckets.items():
-        counts[key] = counts.get(key, 0.0) + weight * (1.0 + math.log(count))
+        counts[key] = counts.get(key, 0.0) + weight * (1.0 + log(count))
 
 
 def features(title: str, summary: str = "", n_features: int = N_FEATURES) -> Features:
@@ -114,6 +131,9 @@ class LinearModel:
 
     def decision(self, x: Features) -> list[float]:
         """The raw score of each stored vector."""
+        if len(self.weights) == 1:  # two classes, one vector: a plain sparse dot product
+            get = self.weights[0].get
+            return [self.intercepts[0] + sum([v * get(k, 0.0) for k, v in x.items()])]
         scores = list(self.intercepts)
         rows = self._rows
         for key, value in x.items():

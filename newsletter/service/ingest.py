@@ -48,7 +48,7 @@ from newsletter.service.parsing import (
     parse_job,
     parse_pool,
 )
-from newsletter.service.reading import feed_rules, model_path
+from newsletter.service.reading import checked_model, feed_rules, model_path
 from newsletter.storage.db import SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
 from newsletter.storage.queries import feeds, items
@@ -288,6 +288,11 @@ def ingest(
 ) -> IngestReport:
     """Poll every enabled feed once. One failing feed is recorded and never stops the others."""
     now = now or datetime.now(UTC)
+    path = model_path(app)
+    if path is not None:
+        # A damaged model is one error before any feed is touched, not every feed failing in
+        # the parsing processes (which would count against each feed's health).
+        checked_model(path)
     settings = app.settings
     configs = {cfg.name: cfg for cfg in app.config.feeds}
     jobs: list[FeedJob] = []
@@ -317,7 +322,6 @@ def ingest(
                     rules=feed_rules(cfg, f.name, f.section),
                 )
             )
-    path = model_path(app)
     inputs = ReadingInputs(
         app.config.rule_order,
         app.config.topic,

@@ -19,7 +19,9 @@ from newsletter.domain.editorial.classify import (
     read_item,
     read_items,
 )
-from newsletter.learning.store import ModelStore, load_model
+from newsletter.domain.editorial.textmodel import ReadingModel
+from newsletter.errors import ModelError
+from newsletter.learning.store import ModelStore, load_model, shipped_path
 from newsletter.service.app import App
 
 
@@ -35,9 +37,22 @@ def model_path(app: App) -> Path | None:
     return model_store(app).current_path()
 
 
+def checked_model(path: Path) -> ReadingModel:
+    """The model file, or a ModelError that says how to get a working one back."""
+    try:
+        return load_model(path)
+    except ModelError as exc:
+        hint = (
+            "reinstall the package"
+            if path == shipped_path()
+            else "`newsletter model rollback` goes back to the previous model"
+        )
+        raise ModelError(f"{exc}; {hint}") from exc
+
+
 def reading_rules(config: Config, path: Path | None) -> ReadingRules:
     """Sections, topic and model: what every item's reading shares (cached model file)."""
-    return ReadingRules(config.rule_order, config.topic, load_model(path) if path else None)
+    return ReadingRules(config.rule_order, config.topic, checked_model(path) if path else None)
 
 
 def feed_rules(feed: FeedConfig | None, name: str, section: str) -> FeedRules:

@@ -338,3 +338,25 @@ def test_left_out_items_are_listed_counted_and_restored(
     titles = {i["title"]: s["id"] for s in again["sections"] for i in s["items"]}
     assert titles["Orbis Robotics partners with City Hospital"] == left[0]["suggested_section"]
     assert again["left_out"] == 0
+
+
+def test_a_damaged_local_model_is_one_error_and_no_feed_is_touched(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    env, _config, _period = cli_env
+    models = Path(env["NEWSLETTER_DATA_DIR"]) / "models"
+    models.mkdir(parents=True)
+    (models / "reading-bad.json.gz").write_bytes(b"not a model")
+    (models / "history").write_text("reading-bad.json.gz\n", encoding="utf-8")
+    (models / "current").write_text("reading-bad.json.gz", encoding="utf-8")
+    ingested = CliRunner().invoke(main, ["ingest"], env=env)
+    assert ingested.exit_code == 1
+    lines = [line for line in ingested.output.splitlines() if line.strip()]
+    assert lines == [lines[0]] and lines[0].startswith("error: cannot read model")
+    assert "`newsletter model rollback` goes back to the previous model" in lines[0]
+    assert "Traceback" not in ingested.output
+    feeds = json.loads(run(env, "feeds", "--format", "json").output)
+    assert [(f["name"], f["consecutive_failures"], f["items"]) for f in feeds] == [("Stories", 0, 0)]
+    # Rolling back returns to the shipped model, and ingest works again.
+    assert run(env, "model", "rollback").exit_code == 0
+    assert "8 new items" in run(env, "ingest").output

@@ -13,7 +13,8 @@ lead the hot topics; ties go to the newer item, then the lower item id. At most
 section lists upcoming events only, soonest first.
 
 Items the relevance rules or model left out (``section`` None) are not shown unless the editor
-restores, pins or moves them; they are counted, with their reasons, in ``left_out``.
+restores, pins or moves them (a restored item is kept like a pin); they are counted, with
+their reasons, in ``left_out``.
 """
 
 from __future__ import annotations
@@ -187,7 +188,9 @@ def assemble_issue(
             restored = c.suggested if c.suggested in known else config.section_ids[0]
             c = replace(c, section=restored, reason=f"restored by the editor ({c.reason})")
         chosen.append(c)
-    stories, dropped = _stories(chosen, set(choices.pins))
+    # A restored item is the editor's explicit choice: kept like a pin (first, over the caps),
+    # or it could fall off a full section unseen.
+    stories, dropped = _stories(chosen, set(choices.pins) | set(choices.restores))
     by_section: dict[str, list[_Story]] = {}
     for story in stories:
         by_section.setdefault(story.lead.section or "", []).append(story)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -32,11 +32,49 @@ def shipped_path() -> Path:
     return Path(str(resources.files("newsletter.learning") / "data" / SHIPPED))
 
 
-def _linear(data: Mapping[str, Any]) -> LinearModel:
-    weights = tuple(
-        dict(zip(vector["index"], vector["value"], strict=True)) for vector in data["weights"]
+def _finite(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _linear(data: Any, what: str, n_features: int) -> LinearModel:
+    """One linear model, checked: one vector per class (one for two classes), an intercept per
+    vector, whole-number buckets within range, finite weights."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{what} must be an object")
+    classes = data.get("classes")
+    if (
+        not isinstance(classes, list)
+        or len(classes) < 2
+        or not all(isinstance(c, str) for c in classes)
+    ):
+        raise ValueError(f"{what}: classes must be a list of two or more names")
+    vectors = data.get("weights")
+    intercepts = data.get("intercepts")
+    expected = 1 if len(classes) == 2 else len(classes)
+    if not isinstance(vectors, list) or len(vectors) != expected:
+        raise ValueError(f"{what}: expected {expected} weight vector(s)")
+    if not isinstance(intercepts, list) or len(intercepts) != expected:
+        raise ValueError(f"{what}: expected {expected} intercept(s)")
+    weights = []
+    for vector in vectors:
+        if not isinstance(vector, dict):
+            raise ValueError(f"{what}: a weight vector must be an object")
+        index, value = vector.get("index"), vector.get("value")
+        if not isinstance(index, list) or not isinstance(value, list) or len(index) != len(value):
+            raise ValueError(f"{what}: index and value must be lists of one length")
+        for bucket in index:
+            if (
+                isinstance(bucket, bool)
+                or not isinstance(bucket, int)
+                or not 0 <= bucket < n_features
+            ):
+                raise ValueError(f"{what}: bucket {bucket!r} is not in 0..{n_features - 1}")
+        weights.append(dict(zip(index, (_finite(v, f"{what} weight") for v in value), strict=True)))
+    return LinearModel(
+        tuple(classes), tuple(weights), tuple(_finite(b, f"{what} intercept") for b in intercepts)
     )
-    return LinearModel(tuple(data["classes"]), weights, tuple(data["intercepts"]))
 
 
 def _linear_json(model: LinearModel) -> dict[str, Any]:
@@ -50,23 +88,42 @@ def _linear_json(model: LinearModel) -> dict[str, Any]:
     }
 
 
-def model_from_json(data: Mapping[str, Any]) -> ReadingModel:
-    """A model from its JSON form (raises ModelError on anything unexpected)."""
+def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
+    """A model from its JSON form, checked (raises ModelError naming ``source`` and the problem:
+    a model that loads is one the reading can apply to any item)."""
     try:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         if data.get("format") != FORMAT:
-            raise ModelError(f"unknown model format {data.get('format')!r} (expected {FORMAT})")
+            raise ModelError(
+                f"{source}: unknown model format {data.get('format')!r} (expected {FORMAT})"
+            )
+        n_features = data.get("n_features", N_FEATURES)
+        if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
+            raise ValueError(f"n_features must be a positive whole number, got {n_features!r}")
+        relevance = _linear(data["relevance"], "relevance", n_features)
+        if relevance.classes != ("no", "yes"):
+            raise ValueError(
+                f"relevance classes must be ['no', 'yes'], got {list(relevance.classes)}"
+            )
+        threshold = _finite(data["threshold"], "threshold")
+        feed_weight = _finite(data.get("feed_weight", 0.0), "feed_weight")
+        if not 0.0 <= threshold <= 1.0 or not 0.0 <= feed_weight <= 1.0:
+            raise ValueError("threshold and feed_weight must be between 0 and 1")
+        sections = data.get("sections")
         return ReadingModel(
             version=str(data["version"]),
-            relevance=_linear(data["relevance"]),
-            threshold=float(data["threshold"]),
-            sections=_linear(data["sections"]) if data.get("sections") else None,
-            n_features=int(data.get("n_features", N_FEATURES)),
-            feed_weight=float(data.get("feed_weight", 0.0)),
+            relevance=relevance,
+            threshold=threshold,
+            sections=_linear(sections, "sections", n_features) if sections else None,
+            n_features=n_features,
+            feed_weight=feed_weight,
             trained_on=dict(data.get("trained_on", {})),
             metrics=dict(data.get("metrics", {})),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"model file is damaged ({type(exc).__name__}: {exc})") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ModelError(f"{source} is damaged ({detail})") from exc
 
 
 def model_to_json(model: ReadingModel) -> dict[str, Any]:
@@ -91,7 +148,7 @@ def _load(path: str, mtime_ns: int) -> ReadingModel:
             data = json.load(handle)
     except (OSError, EOFError, ValueError) as exc:
         raise ModelError(f"cannot read model {path}: {exc}") from exc
-    return model_from_json(data)
+    return model_from_json(data, f"model {path}")
 
 
 def load_model(path: Path) -> ReadingModel:

@@ -246,7 +246,11 @@ def check_model(config: Config, models: ModelStore, report: CheckReport) -> Read
         report.add(False, "reading model", str(exc))
         return None
     where = "shipped with the package" if path == shipped_path() else f"trained locally, {path}"
-    threshold = config.topic.relevance_threshold or model.threshold
+    threshold = (
+        model.threshold
+        if config.topic.relevance_threshold is None
+        else config.topic.relevance_threshold
+    )
     report.add(
         True,
         "reading model",

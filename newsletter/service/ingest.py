@@ -30,7 +30,7 @@ import httpx
 from newsletter.config import FeedConfig
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import FeedStatus
-from newsletter.errors import FeedError
+from newsletter.errors import FeedError, ModelError
 from newsletter.feeds.fetch import (
     FeedHTTPError,
     FetchLimits,
@@ -420,6 +420,8 @@ def ingest(
                 except FeedError as exc:
                     done(job, FeedOutcome(job.name, "error", error=str(exc)))
                     continue
+            except ModelError:
+                raise  # the model became unreadable during the poll: one error, not every feed
             except Exception as exc:  # a parser crash on hostile bytes is this feed's problem only
                 log.warning(
                     "parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc

@@ -75,9 +75,14 @@ def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) 
     changes = []
     rules = reading_rules(app.config, model_path(app))
     tz = app.config.newsletter.tz
-    by_feed: dict[int, list[tuple[Item, Feed]]] = {}
+    # The feed prior pulls a score towards the mean of the feed's items read with it: always the
+    # feed's items of the same issue period, whichever command reads them, so an item's reading
+    # does not depend on the caller's window (as long as it covers the period).
+    nl = app.config.newsletter
+    by_feed: dict[tuple[int, str], list[tuple[Item, Feed]]] = {}
     for item, feed in pairs:
-        by_feed.setdefault(feed.id or 0, []).append((item, feed))
+        period = period_containing(item.published, nl.schedule.weekday, nl.schedule.at, nl.tz)
+        by_feed.setdefault((feed.id or 0, period.label), []).append((item, feed))
     readings: dict[int, Reading] = {}
     for group in by_feed.values():
         feed = group[0][1]

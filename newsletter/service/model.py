@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from newsletter.domain.editorial.textmodel import ReadingModel
 from newsletter.errors import ModelError
 from newsletter.learning import train as training
-from newsletter.learning.store import ModelStore, load_model, shipped_path
+from newsletter.learning.store import ModelStore, shipped_path
 from newsletter.service.app import App
-from newsletter.service.reading import model_store
+from newsletter.service.reading import checked_model, model_store
 from newsletter.storage.db import session_scope
 from newsletter.storage.queries import issues
 
@@ -59,8 +59,12 @@ def status(app: App) -> ModelStatus:
     """The model the reading uses now."""
     store = model_store(app)
     path = store.current_path()
-    model = load_model(path)
-    threshold = app.config.topic.relevance_threshold or model.threshold
+    model = checked_model(path)
+    threshold = (
+        model.threshold
+        if app.config.topic.relevance_threshold is None
+        else app.config.topic.relevance_threshold
+    )
     return ModelStatus(
         model, str(path), path == shipped_path(), [p.name for p in store.versions()], threshold
     )
@@ -144,7 +148,10 @@ def train(
     train_set = [e for e in shipped if e.split == "train"] + topic_examples + editor_train
     held = [e for e in shipped if e.split == "dev"] + editor_held
     if local_only and not held:
-        held = editor  # nothing held back: measure on what there is
+        # Too few feeds to hold any back: every fifth decision is held back instead.
+        held = editor_train[::5]
+        editor_train = [e for n, e in enumerate(editor_train) if n % 5]
+        train_set = topic_examples + editor_train
     counts = {
         "shipped": sum(1 for e in train_set if e.source != "topic" and e.source != "editor"),
         "topic": len(topic_examples),

@@ -356,7 +356,9 @@ def test_a_damaged_local_model_is_one_error_and_no_feed_is_touched(
     assert "`newsletter model rollback` goes back to the previous model" in lines[0]
     assert "Traceback" not in ingested.output
     feeds = json.loads(run(env, "feeds", "--format", "json").output)
-    assert [(f["name"], f["consecutive_failures"], f["items"]) for f in feeds] == [("Stories", 0, 0)]
+    assert [(f["name"], f["consecutive_failures"], f["items"]) for f in feeds] == [
+        ("Stories", 0, 0)
+    ]
     # Rolling back returns to the shipped model, and ingest works again.
     assert run(env, "model", "rollback").exit_code == 0
     assert "8 new items" in run(env, "ingest").output

@@ -424,7 +424,7 @@ def test_an_editor_restores_a_left_out_item_into_its_suggested_section() -> None
     placed = assemble_issue(
         CONFIG, PERIOD, [candidate(1), left], EditorChoices(restores={2: "headlines"})
     )
-    assert ids(placed, "headlines") == [1, 2]
+    assert ids(placed, "headlines") == [2, 1]  # restored: kept first, like a pin
 
 
 def test_per_source_cap_keeps_one_feed_from_filling_a_section() -> None:
@@ -457,3 +457,13 @@ def test_relevance_weighs_in_the_ranking() -> None:
     unsure = candidate(2, relevance=0.40)
     assert score(sure, PERIOD) > score(unsure, PERIOD)
     assert ids(assemble_issue(CONFIG, PERIOD, [unsure, sure]), "headlines") == [1, 2]
+
+
+def test_a_restored_item_shows_even_in_a_full_section() -> None:
+    full = [candidate(n, feed=f"Feed {n}", relevance=0.99) for n in range(1, 30)]
+    left = candidate(
+        99, section=None, reason="not relevant (score 0.05)", suggested="headlines", relevance=0.05
+    )
+    content = assemble_issue(CONFIG, PERIOD, [*full, left], EditorChoices(restores={99: None}))
+    shown = section(content, "headlines").items
+    assert shown[0].id == 99 and len(shown) == CONFIG.section("headlines").max_items

@@ -46,7 +46,7 @@ def test_the_shipped_model_loads_offline() -> None:
         (b"not gzip", "cannot read model"),
         (gzip.compress(b"{not json", mtime=0), "cannot read model"),
         (gzip.compress(b'{"format": 99}', mtime=0), "unknown model format 99"),
-        (gzip.compress(b'{"format": 1, "version": "x"}', mtime=0), "model file is damaged"),
+        (gzip.compress(b'{"format": 1, "version": "x"}', mtime=0), "is damaged"),
     ],
     ids=["not gzip", "not json", "unknown format", "missing fields"],
 )
@@ -74,3 +74,104 @@ def test_history_add_and_rollback(tmp_path: Path) -> None:
     # A pointer to a file that is gone falls back to the shipped model.
     store.add(tiny("c")).unlink()
     assert store.current_path() == shipped_path()
+
+
+GOOD = {
+    "format": 1,
+    "version": "v",
+    "threshold": 0.4,
+    "n_features": 16,
+    "relevance": {
+        "classes": ["no", "yes"],
+        "weights": [{"index": [1], "value": [0.5]}],
+        "intercepts": [0.0],
+    },
+    "sections": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"n_features": 0}, "n_features must be a positive whole number"),
+        ({"threshold": float("nan")}, "threshold must be a finite number"),
+        ({"threshold": 3.0}, "between 0 and 1"),
+        (
+            {
+                "relevance": {
+                    "classes": ["a", "b"],
+                    "weights": [{"index": [1], "value": [1.0]}],
+                    "intercepts": [0.0],
+                }
+            },
+            "relevance classes",
+        ),
+        (
+            {
+                "relevance": {
+                    "classes": ["no", "yes"],
+                    "weights": [{"index": [1], "value": [1.0]}],
+                    "intercepts": [],
+                }
+            },
+            "expected 1 intercept",
+        ),
+        (
+            {
+                "relevance": {
+                    "classes": ["no", "yes"],
+                    "weights": [{"index": [99], "value": [1.0]}],
+                    "intercepts": [0.0],
+                }
+            },
+            "bucket 99 is not in 0..15",
+        ),
+        (
+            {
+                "relevance": {
+                    "classes": ["no", "yes"],
+                    "weights": [{"index": [1], "value": ["x"]}],
+                    "intercepts": [0.0],
+                }
+            },
+            "weight must be a finite number",
+        ),
+        (
+            {
+                "sections": {
+                    "classes": ["a", "b", "c"],
+                    "weights": [{"index": [], "value": []}],
+                    "intercepts": [0.0],
+                }
+            },
+            "expected 3 weight vector",
+        ),
+    ],
+    ids=[
+        "no features",
+        "nan threshold",
+        "threshold out of range",
+        "wrong classes",
+        "no intercept",
+        "bucket out of range",
+        "string weight",
+        "too few section vectors",
+    ],
+)
+def test_well_formed_json_with_bad_content_is_refused(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    import json
+
+    path = tmp_path / "odd.json.gz"
+    path.write_bytes(gzip.compress(json.dumps({**GOOD, **change}).encode(), mtime=0))
+    with pytest.raises(ModelError, match=message) as raised:
+        load_model(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_json_list_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.json.gz"
+    path.write_bytes(gzip.compress(b"[1, 2]", mtime=0))
+    with pytest.raises(ModelError, match="is damaged \\(not a JSON object\\)"):
+        load_model(path)

@@ -43,11 +43,6 @@ KEPT = [
 ]
 
 
-def _shown(app: Any, period: Any) -> set[str]:
-    content = build_issue(app, period).content
-    return {i.title for s in content.sections for i in s.items}
-
-
 @pytest.mark.slow
 def test_drops_teach_the_model_and_rollback_undoes_it(
     make_app: Any, feed_server: FeedServer
@@ -57,7 +52,6 @@ def test_drops_teach_the_model_and_rollback_undoes_it(
     titles = DROPPED + UNSEEN + KEPT
     items = [(t, f"g{n}", when - timedelta(minutes=n)) for n, t in enumerate(titles)]
     feed_server.routes["/mixed.xml"] = Route(rss(items), "application/rss+xml")
-    # Several sources, so the per-source cap does not hide what is being tested.
     feed = {"name": "Mixed", "url": feed_server.url("/mixed.xml"), "section": "industry"}
     app = make_app(feeds=[feed], newsletter={"min_items": 1})
     ingest(app)
@@ -77,9 +71,28 @@ def test_drops_teach_the_model_and_rollback_undoes_it(
     assert all(after[t].relevant for t in KEPT)
     content = build_issue(app, period).content
     assert content.left_out >= len(UNSEEN)
+    # Left out by the model (not merely capped: the reasons count them as "not relevant").
+    assert dict((r, n) for r, n in content.left_out_reasons)["not relevant"] >= len(UNSEEN)
     assert not set(UNSEEN) & {i.title for s in content.sections for i in s.items}
 
     back = models.rollback(app)
     assert back.shipped
     restored = {row.title: row for row in list_items(app)}
     assert all(restored[t].relevant for t in UNSEEN + KEPT)
+
+
+def test_status_shows_a_zero_threshold_override(make_app: Any, tmp_path: Any) -> None:
+    import yaml
+
+    app = make_app()
+    raw = yaml.safe_load(app.config.path.read_text(encoding="utf-8"))
+    raw["topic"] = {"relevance_threshold": 0.0}
+    app.config.path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    from newsletter.service.app import open_app
+
+    edited = open_app(app.settings, app.config.path)
+    try:
+        assert models.status(edited).threshold == 0.0
+        assert models.status(app).threshold == models.status(app).model.threshold > 0.0
+    finally:
+        edited.engine.dispose()

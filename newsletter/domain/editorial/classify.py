@@ -40,8 +40,8 @@ from newsletter.domain.editorial.textmodel import (
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
-SECTION_CONFIDENCE = 0.5
-FAR_OFF = 0.5  # below this share of the threshold the section model is not asked  # the section model decides when its best section has this probability
+SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
+FAR_OFF = 0.5  # below this share of the threshold the section model is not asked
 RULE_TEXT_CHARS = 2000
 
 
@@ -98,20 +98,28 @@ def _keyword_regex(keyword: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _matcher(keywords: tuple[str, ...], patterns: tuple[str, ...] = ()) -> re.Pattern[str] | None:
+def _keyword_matcher(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
     parts = [f"(?P<k{i}>{_keyword_regex(k)})" for i, k in enumerate(keywords)]
-    parts += [f"(?P<p{i}>{p})" for i, p in enumerate(patterns)]
     return re.compile("|".join(parts), re.I) if parts else None
 
 
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
 def first_match(text: str, keywords: tuple[str, ...], patterns: tuple[str, ...] = ()) -> str | None:
-    """The first keyword or pattern (as written in feeds.yaml) found in the text, or None."""
-    matcher = _matcher(keywords, patterns)
+    """The first keyword, then pattern (as written in feeds.yaml), found in the text, or None.
+    Keywords are escaped and searched as one expression; each pattern is compiled on its own,
+    as it was validated (its flags and groups are its own)."""
+    matcher = _keyword_matcher(keywords)
     match = matcher.search(text) if matcher else None
-    if match is None or match.lastgroup is None:
-        return None
-    kind, index = match.lastgroup[0], int(match.lastgroup[1:])
-    return keywords[index] if kind == "k" else patterns[index]
+    if match is not None and match.lastgroup is not None:
+        return keywords[int(match.lastgroup[1:])]
+    for pattern in patterns:
+        if _pattern(pattern).search(text):
+            return pattern
+    return None
 
 
 def _rule_texts(title: str, summary: str) -> list[str]:
@@ -181,6 +189,10 @@ def _section(
         best = top(rules.model.sections_of(x), sorted(ids))
         if best is not None and best[1] >= SECTION_CONFIDENCE:
             return best[0], f"section model ({best[1]:.2f})"
+    if placement.section not in ids and allowed:
+        # The feed's default section excludes this item: the first section that does not.
+        first = next(s for s in rules.rule_order if s.id in ids)
+        return first.id, f"{placement.reason} excludes it: first allowed section"
     return placement.section, placement.reason
 
 

@@ -173,27 +173,6 @@ class ReadingModel:
         """Probability of each section, if the model has a section classifier."""
         return {} if self.sections is None else self.sections.probabilities(x)
 
-    @cached_property
-    def _both(self) -> LinearModel | None:
-        """Relevance and sections as one model (one pass over an item's features for both)."""
-        if self.sections is None:
-            return None
-        return LinearModel(
-            ("yes", *self.sections.classes),
-            (*self.relevance.weights, *self.sections.weights),
-            (*self.relevance.intercepts, *self.sections.intercepts),
-        )
-
-    def read(self, x: Features) -> tuple[float, dict[str, float]]:
-        """Relevance and section probabilities of one item, in one pass over its features."""
-        both = self._both
-        if both is None or len(self.relevance.classes) != 2:
-            return self.relevance_of(x), self.sections_of(x)
-        scores = both.decision(x)
-        relevance = probabilities(self.relevance.classes, scores[:1])["yes"]
-        assert self.sections is not None
-        return relevance, probabilities(self.sections.classes, scores[1:])
-
     def relevance_score(self, title: str, summary: str) -> float:
         """Probability (0-1) that the item belongs in this newsletter."""
         return self.relevance_of(self.features(title, summary))

@@ -172,7 +172,7 @@ class EditorLabel:
     section: str | None
 
 
-LABEL_ACTIONS = ("pin", "drop", "restore", "move")
+LABEL_ACTIONS = ("pin", "unpin", "drop", "restore", "move")
 
 
 def editor_labels(session: Session) -> list[EditorLabel]:
@@ -188,6 +188,9 @@ def editor_labels(session: Session) -> list[EditorLabel]:
     )
     latest: dict[int, EditorLabel] = {}
     for action, item, feed in session.exec(stmt).all():
+        if action.action == "unpin":  # the pin is taken back: it says nothing any more
+            latest.pop(item.id or 0, None)
+            continue
         relevant = action.action != "drop"
         section = action.section or item.section or item.suggested_section
         latest[item.id or 0] = EditorLabel(

@@ -103,7 +103,8 @@ def test_a_section_exclude_sends_the_item_elsewhere(config: Config) -> None:
     )
     rules = ReadingRules(sections, TopicConfig(), None)
     reading = read_item("药企宣布战略投资，康泰医疗完成B轮融资", "", "zh", DAY, FEED, rules)
-    assert reading.section != "financing"
+    assert "financing" in reading.facts  # the round is still read
+    assert reading.section == "industry" and reading.reason == "default section of feed '健康界'"
 
 
 def test_an_editor_rule_comes_before_the_section_model(config: Config) -> None:
@@ -152,3 +153,31 @@ def test_the_shipped_model_on_plain_cases(
 def test_sections_config_accepts_exclude() -> None:
     section = SectionConfig(id="reports", title="Reports", exclude=(" 广告 ",))
     assert section.exclude == ("广告",)
+
+
+def test_exclude_patterns_keep_their_own_flags_and_groups(config: Config) -> None:
+    # Each pattern is compiled on its own, as it was validated: inline flags, named groups and
+    # back-references mean what they say.
+    topic = TopicConfig(
+        exclude_patterns=(r"(?i)^sponsored:", r"(?P<w>\w+) (?P=w) again", r"(?P<w>x)y", r"(a)\1")
+    )
+    assert (
+        exclusion("SPONSORED: a webinar", "", FEED, topic) == "excluded by rule '(?i)^sponsored:'"
+    )
+    assert (
+        exclusion("buy buy again", "", FEED, topic)
+        == "excluded by rule '(?P<w>\\\\w+) (?P=w) again'"
+    )
+    assert exclusion("an aa battery", "", FEED, topic) == "excluded by rule '(a)\\\\1'"
+    assert exclusion("FDA approves a drug", "", FEED, topic) is None
+
+
+def test_an_excluded_default_section_falls_to_the_first_allowed_one(config: Config) -> None:
+    sections = tuple(
+        s.model_copy(update={"exclude": ("广告",)}) if s.id == "reports" else s
+        for s in config.rule_order
+    )
+    rules = ReadingRules(sections, TopicConfig(), None)
+    reading = read_item("某公司广告投放", "", "zh", DAY, FeedRules("F", "reports"), rules)
+    assert reading.section == sections[0].id != "reports"
+    assert "excludes it: first allowed section" in reading.reason

@@ -83,7 +83,9 @@ def items_list(
         )
     out.print(table)
     shown = sum(1 for r in rows if r.relevant)
-    out.print(f"{len(rows)} item(s), {len(rows) - shown} left out (not relevant or excluded by a rule)")
+    out.print(
+        f"{len(rows)} item(s), {len(rows) - shown} left out (not relevant or excluded by a rule)"
+    )
     if any(r.date_unknown for r in rows):
         out.print("? the feed gave no readable date: the time is when the item was first seen")
 

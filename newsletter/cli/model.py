@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,6 +19,11 @@ def model() -> None:
     from feeds.yaml's `topic` examples; `model rollback` goes back to the model before."""
 
 
+def _where(current: Any) -> str:
+    """Where the model in use comes from."""
+    return "shipped with the package" if current.shipped else str(current.path)
+
+
 @model.command("status")
 @config_option
 @handle_errors
@@ -27,8 +33,7 @@ def model_status(config_path: Path | None) -> None:
 
     app = load_app(config_path)
     current = models.status(app)
-    where = "shipped with the package" if current.shipped else current.path
-    out.print(f"Reading model {current.model.version} ({where})")
+    out.print(f"Reading model {current.model.version} ({_where(current)})")
     out.print(f"  relevance threshold: {current.threshold:.3f}")
     if current.model.sections is not None:
         out.print(f"  sections: {', '.join(current.model.sections.classes)}")
@@ -85,8 +90,9 @@ def model_rollback(config_path: Path | None) -> None:
 
     app = load_app(config_path)
     current = models.rollback(app)
-    where = "shipped with the package" if current.shipped else current.path
-    out.print(f"Reading model now {current.model.version} ({where}); the next build uses it.")
+    out.print(
+        f"Reading model now {current.model.version} ({_where(current)}); the next build uses it."
+    )
 
 
 COMMANDS = [model]

@@ -29,7 +29,7 @@ from typing import Any
 from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.financing import detect_financing
-from newsletter.domain.editorial.sections import place_item
+from newsletter.domain.editorial.sections import keyword_regex, place_item
 from newsletter.domain.editorial.textmodel import (
     Features,
     ReadingModel,
@@ -90,16 +90,9 @@ class Reading:
         return self.section is not None
 
 
-def _keyword_regex(keyword: str) -> str:
-    escaped = re.escape(keyword)
-    if keyword.isascii():
-        return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
-    return escaped
-
-
 @lru_cache(maxsize=256)
 def _keyword_matcher(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
-    parts = [f"(?P<k{i}>{_keyword_regex(k)})" for i, k in enumerate(keywords)]
+    parts = [f"(?P<k{i}>{keyword_regex(k)})" for i, k in enumerate(keywords)]
     return re.compile("|".join(parts), re.I) if parts else None
 
 

@@ -26,7 +26,8 @@ class _Rule:
     needle: str | None = None  # a keyword's casefolded text: a cheap substring test first
 
 
-def _keyword_regex(keyword: str) -> str:
+def keyword_regex(keyword: str) -> str:
+    """A keyword as a regular expression: English (ASCII) ones as whole words, others anywhere."""
     escaped = re.escape(keyword)
     if keyword.isascii():
         # English keywords match whole words ("AI" must not match "said").
@@ -43,7 +44,7 @@ def _compile(sections: tuple[SectionConfig, ...]) -> tuple[_Rule, ...]:
                 _Rule(
                     section.id,
                     f"keyword {keyword!r}",
-                    re.compile(_keyword_regex(keyword), re.I),
+                    re.compile(keyword_regex(keyword), re.I),
                     keyword.casefold(),
                 )
             )

@@ -456,3 +456,33 @@ def test_settings_errors_name_the_variable(
 def test_settings_overrides_are_validated_too(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="NEWSLETTER_POLL_MINUTES: must be at least 1"):
         load_settings(poll_minutes=0)
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        (
+            {"examples": [{"title": "x", "section": "nope"}]},
+            "topic example #1, field 'section': 'nope' is not one of the sections",
+        ),
+        (
+            {"exclude_patterns": ["(unclosed"]},
+            "pattern '(unclosed' is not a valid regular expression",
+        ),
+        ({"exclude": [" "]}, "keywords must not be empty strings"),
+        ({"relevance_threshold": 1.5}, "relevance_threshold"),
+        ({"per_source_cap": 0}, "per_source_cap"),
+        ({"exclud": ["招聘"]}, "did you mean 'exclude'"),
+    ],
+    ids=["unknown section", "bad pattern", "empty keyword", "threshold", "cap", "misspelled key"],
+)
+def test_topic_errors_name_what_to_fix(topic: dict[str, Any], expected: str) -> None:
+    raw = base_raw()
+    raw["topic"] = topic
+    assert expected in config_error(raw)
+
+
+def test_feed_filters_refuse_empty_keywords() -> None:
+    raw = base_raw()
+    raw["feeds"][0]["include"] = [""]
+    assert "keywords must not be empty strings" in config_error(raw)

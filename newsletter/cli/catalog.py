@@ -7,11 +7,15 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from newsletter.cli.boundary import config_option, fail, handle_errors, load_app, out
+
+if TYPE_CHECKING:
+    from newsletter.service.catalog import FeedHealth
 
 
 @click.group()
@@ -102,10 +106,12 @@ def feeds(config_path: Path | None, fmt: str) -> None:
 
     rows = feed_health(load_app(config_path))
     if fmt == "json":
-        data = [dataclasses.asdict(row) for row in rows]
+        data = [{**dataclasses.asdict(row), "next_poll": row.next_poll} for row in rows]
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("feed", "status", "items", "failures", "last fetched (UTC)", "last error")
+    table = Table(
+        "feed", "status", "items", "failures", "last fetched (UTC)", "next poll (UTC)", "last error"
+    )
     for r in rows:
         color = {"error": "red", "ok": "green", "not_modified": "green"}.get(r.status, "yellow")
         table.add_row(
@@ -114,9 +120,23 @@ def feeds(config_path: Path | None, fmt: str) -> None:
             str(r.items),
             str(r.consecutive_failures),
             (r.last_fetched_at or "never")[:16].replace("T", " "),
+            _next_poll(r),
             (f"moved to {r.redirect_url}; " if r.redirect_url else "") + (r.last_error or "")[:100],
         )
     out.print(table)
+
+
+def _next_poll(row: FeedHealth) -> str:
+    """The next poll time and why, or "due" when nothing holds the feed back."""
+    if not row.enabled:
+        return "-"
+    when = row.next_poll
+    text = when[:16].replace("T", " ") if when else "due"
+    if row.lease_owner:
+        text += " (polling now)"
+    elif row.poll_reason and when == row.poll_due_at:
+        text += f" ({row.poll_reason[:60]})"
+    return text
 
 
 @click.command()

@@ -1,4 +1,4 @@
-"""`newsletter worker`, `status` and `run`: long-running work, stopped cleanly by a signal."""
+"""`newsletter worker`, `ingest-worker`, `status` and `run`: long-running work, stopped cleanly by a signal."""
 
 from __future__ import annotations
 
@@ -60,6 +60,46 @@ def worker(
     )
     total = run_worker(app, stop, connections=connections, once=once, poll_seconds=poll_seconds)
     err.print(f"newsletter worker: stopped ({total} sent)")
+
+
+@click.command("ingest-worker")
+@config_option
+@click.option("--once", is_flag=True, help="Poll what is due now, then exit.")
+@click.option(
+    "--idle",
+    "idle_seconds",
+    type=click.FloatRange(0.1, 3600),
+    default=5.0,
+    show_default=True,
+    help="Seconds between looks for due feeds when none is due.",
+)
+@handle_errors
+def ingest_worker(config_path: Path | None, once: bool, idle_seconds: float) -> None:
+    """Poll feeds as they fall due; run as many as you like on PostgreSQL.
+
+    Workers claim due feeds in batches (NEWSLETTER_INGEST_BATCH) with a lease
+    (NEWSLETTER_INGEST_LEASE_SECONDS) renewed while they poll; on PostgreSQL any number of
+    workers on any number of machines share the feeds without polling one twice, and a dead
+    worker's feeds are taken again when its lease ends. Each feed is due again at its adaptive
+    poll time (see `newsletter feeds`). On SQLite run one, on the database's machine.
+    SIGTERM or Ctrl-C: finish the batch in hand, give back the claims, exit.
+    """
+    from newsletter.service.ingest_workers import run_ingest_worker
+
+    at_least_info()
+    app = load_app(config_path)
+    stop = stop_on_signals(second_exits=False)
+    s = app.settings
+    err.print(
+        f"newsletter ingest-worker: {len(app.config.feeds)} feeds configured; batches of "
+        f"{s.ingest_batch}, lease {s.ingest_lease_seconds:g} s, polls every "
+        f"{s.poll_min_minutes:g}-{s.poll_max_minutes:g} min; Ctrl-C to stop"
+    )
+    report = run_ingest_worker(app, stop, once=once, idle_seconds=idle_seconds)
+    err.print(
+        f"newsletter ingest-worker: stopped ({report.polled} feeds polled, {report.failed} "
+        f"failed, {report.new_items} new items)"
+    )
 
 
 @click.command()
@@ -164,4 +204,4 @@ def run(config_path: Path | None) -> None:
     err.print("newsletter run: stopped")
 
 
-COMMANDS = [worker, status, run]
+COMMANDS = [worker, ingest_worker, status, run]

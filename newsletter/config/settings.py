@@ -12,6 +12,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,6 +47,11 @@ class Settings(BaseSettings):
     feed_disable_after: int = 10
     parse_workers: int = Field(default_factory=lambda: os.cpu_count() or 1)
     poll_minutes: int = 60
+    # Adaptive polling (each feed's next poll, newsletter.domain.polling) and ingest workers.
+    poll_min_minutes: float = Field(default=15.0, gt=0)
+    poll_max_minutes: float = Field(default=1440.0, gt=0)
+    ingest_lease_seconds: float = Field(default=300.0, gt=0)
+    ingest_batch: int = Field(default=20, ge=1, le=1000)
     misfire_grace_hours: float = 12.0
     log_level: str = "WARNING"  # run, worker and serve log at least INFO
     log_format: Literal["text", "json"] = "text"
@@ -104,6 +110,16 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 1")
         return value
 
+    @model_validator(mode="after")
+    def _poll_bounds_ordered(self) -> Settings:
+        if self.poll_min_minutes > self.poll_max_minutes:
+            raise ValueError(
+                f"NEWSLETTER_POLL_MIN_MINUTES ({self.poll_min_minutes:g}) is more than "
+                f"NEWSLETTER_POLL_MAX_MINUTES ({self.poll_max_minutes:g}); make the minimum "
+                "the smaller"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL: NEWSLETTER_DATABASE_URL, else a SQLite file in the data folder."""
@@ -131,8 +147,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(
-                f"NEWSLETTER_{field.upper()}: {err['msg'].removeprefix('Value error, ')}"
-            )
+            message = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a check of several settings names them itself
+                problems.append(message)
+                continue
+            problems.append(f"NEWSLETTER_{str(err['loc'][0]).upper()}: {message}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from exc

@@ -81,6 +81,8 @@ class FetchResult:
     content_type: str | None
     validators: Validators
     permanent_url: str | None = None
+    cache_control: str | None = None  # the answer's Cache-Control and Expires, for polling
+    expires: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -243,7 +245,16 @@ def fetch_feed(
                 ) as response:
                     status = response.status_code
                     if status == 304:
-                        return FetchResult(current, 304, None, None, validators, permanent)
+                        return FetchResult(
+                            current,
+                            304,
+                            None,
+                            None,
+                            validators,
+                            permanent,
+                            response.headers.get("cache-control"),
+                            response.headers.get("expires"),
+                        )
                     if status in REDIRECT_STATUSES:
                         location = response.headers.get("location")
                         if not location:
@@ -273,6 +284,8 @@ def fetch_feed(
                             last_modified=response.headers.get("last-modified"),
                         ),
                         permanent_url=permanent,
+                        cache_control=response.headers.get("cache-control"),
+                        expires=response.headers.get("expires"),
                     )
             except httpx.TimeoutException as exc:
                 if time.monotonic() >= deadline - 0.01:

@@ -80,6 +80,7 @@ class ParsedFeed:
     version: str
     entries: list[Entry] = field(default_factory=list)
     warning: str | None = None
+    ttl: str | None = None  # RSS 2.0 <ttl>, minutes, as written (adaptive polling reads it)
 
 
 def prepare_body(body: bytes, encoding: str | None) -> tuple[bytes, str | None]:
@@ -388,7 +389,14 @@ def parse_feed(
         version=version,
         entries=entries,
         warning="; ".join(warnings) or None,
+        ttl=_ttl(result.get("feed", {})),
     )
+
+
+def _ttl(feed: Any) -> str | None:
+    """The channel's <ttl> text, at most 20 characters; None when absent."""
+    value = feed.get("ttl") if hasattr(feed, "get") else None
+    return value.strip()[:20] if isinstance(value, str) else None
 
 
 def _entries(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
@@ -106,6 +106,15 @@ class FeedHealth:
     redirect_candidate: str | None
     redirect_count: int
     items: int
+    poll_due_at: str | None = None  # adaptive polling: when the feed is due again
+    poll_reason: str | None = None  # why then (posting frequency, cache hints, bounds)
+    lease_owner: str | None = None  # the ingest worker polling it now, if any
+
+    @property
+    def next_poll(self) -> str | None:
+        """When the feed is polled next: the later of its adaptive time and its back-off."""
+        times = [t for t in (self.poll_due_at, self.next_poll_at) if t]
+        return max(times) if times else None
 
 
 def feed_health(app: App) -> list[FeedHealth]:
@@ -132,6 +141,11 @@ def feed_health(app: App) -> list[FeedHealth]:
                 redirect_candidate=f.redirect_candidate,
                 redirect_count=f.redirect_count,
                 items=counts.get(f.id or 0, 0),
+                poll_due_at=f.poll_due_at.isoformat() if f.poll_due_at else None,
+                poll_reason=f.poll_reason,
+                lease_owner=f.lease_owner
+                if f.lease_until is not None and f.lease_until > datetime.now(UTC)
+                else None,
             )
             for f in feeds.all_feeds(session)
         ]

@@ -9,6 +9,7 @@ adopted as the URL to fetch. The decisions are pure functions (``after_failure``
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -48,6 +49,7 @@ from newsletter.service.parsing import (
     parse_job,
     parse_pool,
 )
+from newsletter.service.poll_schedule import schedule_feed
 from newsletter.service.reading import checked_model, feed_rules, model_path
 from newsletter.storage.db import SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
@@ -73,6 +75,7 @@ class FeedOutcome:
     http_status: int | None = None
     retry_after: timedelta | None = None
     gone: bool = False
+    ttl: str | None = None  # the feed's RSS <ttl>, for adaptive polling
 
 
 @dataclass
@@ -231,6 +234,16 @@ def _record(
                 feed.redirect_count = redirect.count
             if body_hash:
                 feed.body_hash = body_hash
+        # Adaptive polling (newsletter.service.poll_schedule): when this feed is due again.
+        schedule_feed(
+            feed,
+            settings,
+            now,
+            result=result,
+            rows=rows if outcome.status == "ok" else None,
+            ttl=outcome.ttl,
+            retry_after=outcome.retry_after,
+        )
         feeds.save_feed(session, feed)
 
 
@@ -293,7 +306,6 @@ def ingest(
         # A damaged model is one error before any feed is touched, not every feed failing in
         # the parsing processes (which would count against each feed's health).
         checked_model(path)
-    settings = app.settings
     configs = {cfg.name: cfg for cfg in app.config.feeds}
     jobs: list[FeedJob] = []
     skipped: list[FeedOutcome] = []
@@ -306,22 +318,41 @@ def ingest(
             if held is not None:
                 skipped.append(held)
                 continue
-            cfg = configs.get(f.name)
-            jobs.append(
-                FeedJob(
-                    f.id or 0,
-                    f.name,
-                    f.redirect_url or f.url,
-                    f.section,
-                    f.language,
-                    f.encoding,
-                    Validators(f.etag, f.last_modified),
-                    f.body_hash,
-                    limits=_limits(app, cfg),
-                    timezone=cfg.tz if cfg is not None else None,
-                    rules=feed_rules(cfg, f.name, f.section),
-                )
-            )
+            jobs.append(feed_job(app, f, configs.get(f.name)))
+    return poll_jobs(app, jobs, skipped, client=client, now=now, progress=progress)
+
+
+def feed_job(app: App, f: Feed, cfg: FeedConfig | None) -> FeedJob:
+    """A detached copy of what polling one feed row needs (``cfg``: its feeds.yaml entry)."""
+    return FeedJob(
+        f.id or 0,
+        f.name,
+        f.redirect_url or f.url,
+        f.section,
+        f.language,
+        f.encoding,
+        Validators(f.etag, f.last_modified),
+        f.body_hash,
+        limits=_limits(app, cfg),
+        timezone=cfg.tz if cfg is not None else None,
+        rules=feed_rules(cfg, f.name, f.section),
+    )
+
+
+def poll_jobs(
+    app: App,
+    jobs: list[FeedJob],
+    skipped: list[FeedOutcome] | None = None,
+    *,
+    client: httpx.Client | None = None,
+    now: datetime,
+    progress: Progress | None = None,
+    parsers: Executor | None = None,
+) -> IngestReport:
+    """Fetch, parse and store these feeds (``ingest`` and the ingest workers share it); a
+    given ``parsers`` pool is used and left running (a worker keeps one for all its batches)."""
+    settings = app.settings
+    path = model_path(app)
     inputs = ReadingInputs(
         app.config.rule_order,
         app.config.topic,
@@ -334,7 +365,7 @@ def ingest(
     own_client = client is None
     http = client or make_client(limits, max_connections=settings.fetch_concurrency)
     report = IngestReport()
-    for outcome in skipped:
+    for outcome in skipped or []:
         report.outcomes.append(outcome)
         if progress:
             progress(outcome)
@@ -386,12 +417,12 @@ def ingest(
         if own_client:
             http.close()
 
-    parsers: Executor
-    if len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1:
+    own_parsers = parsers is None
+    if parsers is None and (len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1):
         parsers = ThreadPoolExecutor(max_workers=1)
-    else:
+    elif parsers is None:
         parsers = parse_pool(min(settings.parse_workers, len(fetched)))
-    with parsers:
+    with parsers if own_parsers else contextlib.nullcontext(parsers):
         parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
         for job, result, digest in fetched:
             parse: Parse = partial(
@@ -435,7 +466,11 @@ def ingest(
                 continue
             rows = item_rows(job, parsed, now)
             outcome = FeedOutcome(
-                job.name, "ok", entries=len(parsed.parsed.entries), warning=parsed.parsed.warning
+                job.name,
+                "ok",
+                entries=len(parsed.parsed.entries),
+                warning=parsed.parsed.warning,
+                ttl=parsed.parsed.ttl,
             )
             done(job, outcome, result, rows, digest)
     report.outcomes.sort(key=lambda o: o.name)

@@ -67,6 +67,14 @@ class Feed(SQLModel, table=True):
     # mirrors feeds.yaml; cleared by a successful fetch or a new url in feeds.yaml.
     auto_disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     auto_disabled_reason: str | None = Field(default=None, max_length=500)
+    # Adaptive polling: when the feed is due again and why (newsletter.domain.polling), from
+    # the entries it posted in the last week (kept across 304s) and the server's cache hints.
+    poll_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    poll_reason: str | None = Field(default=None, max_length=300)
+    weekly_entries: int | None = None
+    # An ingest worker's claim: who polls the feed now, until when (renewed by heartbeats).
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Item(SQLModel, table=True):

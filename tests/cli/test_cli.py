@@ -46,6 +46,7 @@ COMMANDS = [
     ["run"],
     ["demo"],
     ["worker"],
+    ["ingest-worker"],
     ["status"],
     ["issue", "resume"],
     ["issue", "resend"],

@@ -1,0 +1,176 @@
+"""Adaptive polling and ingest-worker claims over a real loopback server and a real database
+(SQLite, and PostgreSQL when NEWSLETTER_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from newsletter.demo.server import FeedServer, Route
+from newsletter.service.app import App
+from newsletter.service.catalog import feed_health
+from newsletter.service.ingest import ingest
+from newsletter.service.ingest_workers import run_ingest_worker
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Feed
+from newsletter.storage.queries import feed_claims, feeds
+from tests.helpers import rss
+
+
+def serve(
+    server: FeedServer, path: str, per_week: int, now: datetime, **route: Any
+) -> dict[str, Any]:
+    """A feed with ``per_week`` entries spread over the last week (and a few older ones)."""
+    step = timedelta(days=7) / (per_week + 1)
+    items = [(f"{path} story {i}", f"{path}-{i}", now - step * (i + 1)) for i in range(per_week)]
+    items += [
+        (f"{path} old {i}", f"{path}-old-{i}", now - timedelta(days=30 + i)) for i in range(3)
+    ]
+    server.routes[path] = Route(rss(items), "application/rss+xml", **route)
+    name = path.strip("/")
+    return {"name": name, "url": server.url(path), "section": "headlines", "language": "en"}
+
+
+def rows(app: App) -> dict[str, Feed]:
+    with session_scope(app.engine) as session:
+        return {f.name: f for f in feeds.all_feeds(session)}
+
+
+def requests_per_path(server: FeedServer) -> Counter[str]:
+    with server.lock:
+        return Counter(path for path, _headers in server.requests)
+
+
+def test_next_poll_follows_posting_frequency_and_cache_hints(
+    feed_server: FeedServer, make_app: Any
+) -> None:
+    now = datetime.now(UTC)
+    config = [
+        serve(feed_server, "/daily", 14, now),  # 14 a week: every 12 h
+        serve(feed_server, "/busy", 190, now),  # every 53 min: held to the 60 min minimum
+        serve(feed_server, "/quiet", 0, now),  # silent for a week: the 24 h maximum
+        serve(feed_server, "/cached", 336, now, headers={"Cache-Control": "max-age=7200"}),
+    ]
+    ttl = serve(feed_server, "/ttl", 100, now)  # every 101 min, but <ttl> says 300
+    route = feed_server.routes["/ttl"]
+    route.body = route.body.replace(b"<title>Test feed</title>", b"<title>T</title><ttl>300</ttl>")
+    feed_server.routes["/limited"] = Route(
+        b"slow down", "text/plain", status=429, headers={"Retry-After": "172800"}
+    )
+    config += [
+        ttl,
+        {"name": "limited", "url": feed_server.url("/limited"), "section": "headlines"},
+    ]
+    app = make_app(config, poll_min_minutes=60, poll_max_minutes=1440)
+    report = ingest(app, now=now)
+    assert {o.name: o.status for o in report.outcomes}["limited"] == "error"
+    got = rows(app)
+    expected = {
+        "daily": (timedelta(hours=12), "14 entries in the last 7 days"),
+        "busy": (timedelta(minutes=60), "held to the minimum"),
+        "quiet": (timedelta(hours=24), "no entries in the last 7 days"),
+        "cached": (timedelta(hours=2), "Cache-Control max-age 2 h"),
+        "ttl": (timedelta(hours=5), "RSS ttl 5 h"),
+        "limited": (timedelta(days=2), "Retry-After"),  # past the maximum: the server asked
+    }
+    for name, (interval, reason) in expected.items():
+        assert got[name].poll_due_at == now + interval, name
+        assert reason in (got[name].poll_reason or ""), (name, got[name].poll_reason)
+    assert got["daily"].weekly_entries == 14
+    # A 304 keeps the frequency learnt from the last body.
+    later = now + timedelta(hours=13)
+    ingest(app, now=later, only={"daily"})
+    daily = rows(app)["daily"]
+    assert daily.last_status == "not_modified" and daily.weekly_entries == 14
+    assert daily.poll_due_at == later + timedelta(hours=12)
+    # `newsletter feeds` shows it.
+    health = {h.name: h for h in feed_health(app)}
+    assert health["daily"].next_poll == (later + timedelta(hours=12)).isoformat()
+    assert health["limited"].next_poll == (now + timedelta(days=2)).isoformat()
+
+
+def test_claims_never_overlap_and_a_lapsed_lease_is_taken_again(make_app: Any) -> None:
+    config = [
+        {"name": f"f{i}", "url": f"https://example.com/{i}.xml", "section": "headlines"}
+        for i in range(8)
+    ]
+    config.append(
+        {
+            "name": "off",
+            "url": "https://example.com/off.xml",
+            "section": "headlines",
+            "enabled": False,
+        }
+    )
+    app = make_app(config)
+    now = datetime.now(UTC)
+    lease = now + timedelta(minutes=5)
+    with session_scope(app.engine) as session:
+        synced = feeds.sync_feeds(session, app.config.feeds)
+        synced["f6"].poll_due_at = now + timedelta(hours=1)  # not due yet
+        synced["f7"].auto_disabled_at = now  # disabled by polling
+    with session_scope(app.engine) as session:
+        a = feed_claims.claim_due_feeds(session, now, lease, "A", 3)
+    with session_scope(app.engine) as session:
+        b = feed_claims.claim_due_feeds(session, now, lease, "B", 10)
+    with session_scope(app.engine) as session:
+        assert feed_claims.claim_due_feeds(session, now, lease, "C", 10) == []
+    assert len(a) == 3 and len(b) == 3 and not set(a) & set(b)
+    by_id = {f.id: f.name for f in rows(app).values()}
+    assert {by_id[i] for i in a + b} == {f"f{i}" for i in range(6)}
+    with session_scope(app.engine) as session:
+        # Only the holder renews or gives back.
+        assert feed_claims.renew_feed_leases(session, "B", a, lease) == set()
+        assert feed_claims.release_feeds(session, "B", a) == 0
+        assert feed_claims.renew_feed_leases(session, "A", a, lease) == set(a)
+    # A dies: once its lease has run out, C takes its feeds (and only those).
+    after = lease + timedelta(seconds=1)
+    with session_scope(app.engine) as session:
+        taken = feed_claims.claim_due_feeds(session, after, after + timedelta(minutes=5), "C", 10)
+    assert set(a) | set(b) <= set(taken)  # B's lease ran out too
+    with session_scope(app.engine) as session:
+        assert feed_claims.release_feeds(session, "C", taken) == len(taken)
+    assert all(f.lease_owner is None for f in rows(app).values())
+
+
+def test_a_worker_polls_each_due_feed_once_and_gives_the_claims_back(
+    feed_server: FeedServer, make_app: Any
+) -> None:
+    now = datetime.now(UTC)
+    config = [serve(feed_server, f"/w{i}", 3, now) for i in range(12)]
+    feed_server.routes["/w0"].status = 500  # a failing feed is recorded, not retried at once
+    app = make_app(config, ingest_batch=5, parse_workers=1)
+    stop = threading.Event()
+    report = run_ingest_worker(app, stop, once=True)
+    assert report.polled == 12 and report.failed == 1 and report.batches == 3
+    assert report.new_items == 11 * 6
+    assert requests_per_path(feed_server) == Counter({f"/w{i}": 1 for i in range(12)})
+    # Nothing is due again yet: a second pass polls nothing.
+    again = run_ingest_worker(app, stop, once=True)
+    assert again.polled == 0
+    assert sum(requests_per_path(feed_server).values()) == 12
+    stored = rows(app)
+    assert all(f.lease_owner is None and f.lease_until is None for f in stored.values())
+    assert all(f.poll_due_at is not None and f.poll_due_at > now for f in stored.values())
+    assert stored["w0"].last_status == "error" and stored["w1"].last_status == "ok"
+
+
+def test_a_stopped_worker_polls_nothing(feed_server: FeedServer, make_app: Any) -> None:
+    now = datetime.now(UTC)
+    app = make_app([serve(feed_server, "/x", 3, now)])
+    stop = threading.Event()
+    stop.set()
+    assert run_ingest_worker(app, stop).polled == 0
+    assert requests_per_path(feed_server) == Counter()
+
+
+def test_poll_bounds_in_the_wrong_order_are_one_clear_error() -> None:
+    from newsletter.config import load_settings
+    from newsletter.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"NEWSLETTER_POLL_MIN_MINUTES \(120\) is more than"):
+        load_settings(poll_min_minutes=120, poll_max_minutes=60)

@@ -23,7 +23,7 @@ import httpx
 from newsletter.feeds.fetch import FetchLimits, make_client
 from newsletter.service.app import App
 from newsletter.service.delivery import worker_name
-from newsletter.service.ingest import Progress, feed_job, poll_jobs
+from newsletter.service.ingest import DUE_SLACK, Progress, feed_job, poll_jobs
 from newsletter.service.parsing import parse_pool
 from newsletter.service.reading import checked_model, model_path
 from newsletter.storage.db import SQLAlchemyError, session_scope
@@ -92,15 +92,18 @@ def poll_claimed_batch(
     parsers: Executor,
     now: datetime | None = None,
     progress: Progress | None = None,
+    due_slack: timedelta = timedelta(0),
 ) -> tuple[int, int, int] | None:
-    """Claim one batch of due feeds, poll it and give it back. Returns (polled, failed, new
-    items), or None when no feed was due."""
+    """Claim one batch of due feeds (due within ``due_slack``), poll it and give it back.
+    Returns (polled, failed, new items), or None when no feed was due."""
     settings = app.settings
     now = now or datetime.now(UTC)
     lease = timedelta(seconds=settings.ingest_lease_seconds)
     configs = app.feeds_by_name
     with session_scope(app.engine) as session:
-        ids = feed_claims.claim_due_feeds(session, now, now + lease, worker, settings.ingest_batch)
+        ids = feed_claims.claim_due_feeds(
+            session, now, now + lease, worker, settings.ingest_batch, due_by=now + due_slack
+        )
     if not ids:
         return None
     try:
@@ -124,6 +127,7 @@ def run_ingest_worker(
     idle_seconds: float = 5.0,
     client: httpx.Client | None = None,
     progress: Progress | None = None,
+    due_slack: timedelta = timedelta(0),
 ) -> IngestWorkerReport:
     """Poll due feeds batch after batch until ``stop`` is set (with ``once``: until no feed is
     due). A stop request lets the batch in hand finish (its feeds are fetched in parallel, so
@@ -148,7 +152,12 @@ def run_ingest_worker(
         while not stop.is_set():
             try:
                 done = poll_claimed_batch(
-                    app, report.worker, client=http, parsers=parsers, progress=progress
+                    app,
+                    report.worker,
+                    client=http,
+                    parsers=parsers,
+                    progress=progress,
+                    due_slack=due_slack,
                 )
             except SQLAlchemyError as exc:
                 if once:
@@ -172,3 +181,10 @@ def run_ingest_worker(
         if client is None:
             http.close()
     return report
+
+
+def poll_due_feeds(app: App) -> IngestWorkerReport:
+    """One pass over the feeds due now (or within DUE_SLACK), claimed like a worker does: what
+    `newsletter run` polls on its schedule, so it never polls a feed an ingest worker holds or
+    has just polled."""
+    return run_ingest_worker(app, threading.Event(), once=True, due_slack=DUE_SLACK)

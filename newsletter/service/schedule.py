@@ -16,7 +16,7 @@ from newsletter.domain.periods import Period, latest_due_period, period_containi
 from newsletter.domain.statuses import IssueStatus
 from newsletter.errors import NewsletterError
 from newsletter.service.app import App, open_app
-from newsletter.service.ingest import ingest
+from newsletter.service.ingest_workers import poll_due_feeds
 from newsletter.service.issues import build_issue
 from newsletter.service.sending import SendReport, resume_due, send_issue
 from newsletter.storage import jobs
@@ -38,11 +38,17 @@ def _app(config_path: str) -> App:
 
 
 def poll_job(config_path: str) -> None:
-    """Scheduled: poll every feed, then resume unfinished sends; failures are logged, not raised."""
+    """Scheduled: poll the feeds that are due, then resume unfinished sends; failures are
+    logged, not raised."""
     try:
         app = _app(config_path)
-        report = ingest(app)
-        log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
+        report = poll_due_feeds(app)  # the due feeds only (adaptive polling), claimed
+        log.info(
+            "poll: %d feeds due, %d new items, %d feeds failed",
+            report.polled,
+            report.new_items,
+            report.failed,
+        )
         # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
         # issue approved after its send time goes out within the grace time.
         for sent in resume_due(app):
@@ -59,7 +65,7 @@ def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | No
         now = now or datetime.now(UTC)
         if _due_period(app, now) is None:
             return None
-        ingest(app, now=now)
+        poll_due_feeds(app)
         return send_due(app, now)
     except NewsletterError as exc:
         log.error("weekly issue failed: %s", exc)
@@ -72,7 +78,7 @@ def draft_job(config_path: str) -> None:
         app = _app(config_path)
         schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
         period = period_containing(datetime.now(UTC), schedule.weekday, schedule.at, tz)
-        ingest(app)
+        poll_due_feeds(app)
         built = build_issue(app, period)
         log.info(
             "draft of %s built: %d items, status %s",

@@ -174,3 +174,23 @@ def test_poll_bounds_in_the_wrong_order_are_one_clear_error() -> None:
 
     with pytest.raises(ConfigError, match=r"NEWSLETTER_POLL_MIN_MINUTES \(120\) is more than"):
         load_settings(poll_min_minutes=120, poll_max_minutes=60)
+
+
+def test_the_scheduled_poll_takes_only_due_unclaimed_feeds(
+    feed_server: FeedServer, make_app: Any
+) -> None:
+    from newsletter.service.ingest_workers import poll_due_feeds
+
+    now = datetime.now(UTC)
+    app = make_app([serve(feed_server, f"/s{i}", 3, now) for i in range(4)], parse_workers=1)
+    with session_scope(app.engine) as session:
+        synced = feeds.sync_feeds(session, app.config.feeds)
+        synced["s1"].poll_due_at = now + timedelta(minutes=1)  # within the slack: polled
+        synced["s2"].poll_due_at = now + timedelta(hours=3)  # not due
+        synced["s3"].lease_owner = "another worker"  # held by a live lease
+        synced["s3"].lease_until = now + timedelta(minutes=5)
+    report = poll_due_feeds(app)
+    assert report.polled == 2
+    assert requests_per_path(feed_server) == Counter({"/s0": 1, "/s1": 1})
+    assert poll_due_feeds(app).polled == 0  # nothing is due again yet
+    assert rows(app)["s3"].lease_owner == "another worker"

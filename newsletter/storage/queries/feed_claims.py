@@ -12,7 +12,12 @@ from newsletter.storage.models import Feed
 
 
 def claim_due_feeds(
-    session: Session, now: datetime, lease_until: datetime, worker: str, limit: int
+    session: Session,
+    now: datetime,
+    lease_until: datetime,
+    worker: str,
+    limit: int,
+    due_by: datetime | None = None,
 ) -> list[int]:
     """Take up to ``limit`` feeds due for polling for this worker, with a lease; returns their
     ids, the longest-waiting first.
@@ -22,12 +27,15 @@ def claim_due_feeds(
     (a dead worker's claims are taken again once its lease has run out). On PostgreSQL the rows
     are picked FOR UPDATE SKIP LOCKED, so any number of workers claim without overlap or
     waiting; SQLite runs one writer at a time, which gives the same result on one machine.
+    ``due_by`` (default ``now``) also takes feeds due a little later: a scheduled pass that
+    fires on the hour polls a feed due at one minute past.
     """
+    due_by = due_by or now
     due = sa.and_(
         col(Feed.enabled).is_(True),
         col(Feed.auto_disabled_at).is_(None),
-        sa.or_(col(Feed.poll_due_at).is_(None), col(Feed.poll_due_at) <= now),
-        sa.or_(col(Feed.next_poll_at).is_(None), col(Feed.next_poll_at) <= now),
+        sa.or_(col(Feed.poll_due_at).is_(None), col(Feed.poll_due_at) <= due_by),
+        sa.or_(col(Feed.next_poll_at).is_(None), col(Feed.next_poll_at) <= due_by),
         sa.or_(col(Feed.lease_until).is_(None), col(Feed.lease_until) < now),
     )
     pick = (

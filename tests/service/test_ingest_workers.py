@@ -194,3 +194,30 @@ def test_the_scheduled_poll_takes_only_due_unclaimed_feeds(
     assert requests_per_path(feed_server) == Counter({"/s0": 1, "/s1": 1})
     assert poll_due_feeds(app).polled == 0  # nothing is due again yet
     assert rows(app)["s3"].lease_owner == "another worker"
+
+
+def test_newsletter_feeds_shows_the_next_poll_and_why(
+    feed_server: FeedServer, make_app: Any, tmp_path: Any, database_url: str
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from newsletter.cli import main
+
+    now = datetime.now(UTC)
+    app = make_app([serve(feed_server, "/daily", 14, now)], parse_workers=1)
+    ingest(app, now=now)
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(tmp_path / "feeds.yaml"),
+        "COLUMNS": "250",
+    }
+    table = CliRunner().invoke(main, ["feeds"], env=env)
+    assert table.exit_code == 0, table.output
+    due = now + timedelta(hours=12)
+    assert f"{due:%Y-%m-%d %H:%M} (14 entries in the last 7 days)" in table.output
+    data = json.loads(CliRunner().invoke(main, ["feeds", "--format", "json"], env=env).output)
+    assert data[0]["next_poll"] == due.isoformat()
+    assert data[0]["poll_reason"] == "14 entries in the last 7 days"

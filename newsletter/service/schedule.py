@@ -16,6 +16,7 @@ from newsletter.domain.periods import Period, latest_due_period, period_containi
 from newsletter.domain.statuses import IssueStatus
 from newsletter.errors import NewsletterError
 from newsletter.service.app import App, open_app
+from newsletter.service.ingest import ingest
 from newsletter.service.ingest_workers import poll_due_feeds
 from newsletter.service.issues import build_issue
 from newsletter.service.sending import SendReport, resume_due, send_issue
@@ -65,7 +66,9 @@ def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | No
         now = now or datetime.now(UTC)
         if _due_period(app, now) is None:
             return None
-        poll_due_feeds(app)
+        # Every feed, not only the due ones: the issue is built from what is stored once this
+        # returns, and a feed an ingest worker holds now would be missing from it.
+        ingest(app, now=now)
         return send_due(app, now)
     except NewsletterError as exc:
         log.error("weekly issue failed: %s", exc)
@@ -78,7 +81,7 @@ def draft_job(config_path: str) -> None:
         app = _app(config_path)
         schedule, tz = app.config.newsletter.schedule, app.config.newsletter.tz
         period = period_containing(datetime.now(UTC), schedule.weekday, schedule.at, tz)
-        poll_due_feeds(app)
+        ingest(app)  # every feed, as for the weekly send
         built = build_issue(app, period)
         log.info(
             "draft of %s built: %d items, status %s",

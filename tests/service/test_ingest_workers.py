@@ -65,7 +65,7 @@ def test_next_poll_follows_posting_frequency_and_cache_hints(
         ttl,
         {"name": "limited", "url": feed_server.url("/limited"), "section": "headlines"},
     ]
-    app = make_app(config, poll_min_minutes=60, poll_max_minutes=1440)
+    app = make_app(config, poll_min_minutes=60, poll_max_minutes=1440, parse_workers=1)
     report = ingest(app, now=now)
     assert {o.name: o.status for o in report.outcomes}["limited"] == "error"
     got = rows(app)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ class Run:
     seconds: float
     polled: int
     peak_rss_mb: list[float]
+    per_worker: list[int]  # feeds each worker says it polled
 
     @property
     def feeds_per_second(self) -> float:
@@ -157,8 +159,11 @@ def run_workers(
             )
             for path in rss_files
         ]
+        per_worker = []
         for process in processes:
             _out, err = process.communicate()
+            match = re.search(r"stopped \((\d+) feeds polled", err)
+            per_worker.append(int(match.group(1)) if match else -1)
             if process.returncode != 0:
                 raise RuntimeError(
                     f"{label}: a worker failed ({process.returncode}): {err[-2000:]}"
@@ -166,7 +171,7 @@ def run_workers(
         seconds = time.perf_counter() - start
         polled = polled_count(url)
     peaks = [int(path.read_text()) / 1024 for path in rss_files]
-    return Run(label, workers, feeds, seconds, polled, peaks)
+    return Run(label, workers, feeds, seconds, polled, peaks, per_worker)
 
 
 def main() -> int:
@@ -203,10 +208,17 @@ def main() -> int:
         for label, feeds, workers in plan:
             print(f"{label} ...", flush=True)
             runs.append(run_workers(label, base_url, feeds, workers, args.database_url, root))
-    print(f"\n{'run':<26}{'seconds':>9}{'polled':>8}{'feeds/s':>9}  peak RSS per worker (MB)")
+    print(
+        f"\n{'run':<26}{'seconds':>9}{'polled':>8}{'feeds/s':>9}  peak RSS per worker (MB)"
+        "  polled per worker"
+    )
     for r in runs:
         peaks = ", ".join(f"{p:.0f}" for p in r.peak_rss_mb)
-        print(f"{r.label:<26}{r.seconds:9.1f}{r.polled:8,}{r.feeds_per_second:9.1f}  {peaks}")
+        shares = ", ".join(str(n) for n in r.per_worker)
+        print(
+            f"{r.label:<26}{r.seconds:9.1f}{r.polled:8,}{r.feeds_per_second:9.1f}  {peaks:<24}  "
+            f"{shares}"
+        )
     small_run, one, two = runs
     speedup = two.feeds_per_second / one.feeds_per_second
     memory = max(one.peak_rss_mb) / max(small_run.peak_rss_mb)

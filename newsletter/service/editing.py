@@ -1,4 +1,8 @@
-"""Editor controls on an issue: show, pin, drop, move, approve, hold; every change is logged."""
+"""Editor controls on an issue: show, pin, drop, move, approve, unapprove, hold; every change is
+logged.
+
+Approval means one thing: the content is frozen as the editor approved it. Changing it needs
+`unapprove` first, which returns the issue to a draft."""
 
 from __future__ import annotations
 
@@ -65,17 +69,10 @@ def change_item(
                 f"no item {item_id}; see `newsletter issue show` or `newsletter items list`"
             )
         if issue is not None and issue.status == IssueStatus.APPROVED:
-            # An approval covers the issue the editor saw; a change needs a new one.
-            issue.status = IssueStatus.DRAFT
-            issues.save_issue(session, issue)
-            issues.add_action(
-                session,
-                IssueAction(
-                    period=period.label,
-                    action="unapprove",
-                    note=f"{action} of item {item_id} after approval",
-                    actor=_actor(),
-                ),
+            raise IssueError(
+                f"issue {period.label} is approved and its content is frozen; run "
+                f"`newsletter issue unapprove --week {period.label}` to change it, then approve "
+                "it again"
             )
         return issues.add_action(
             session,
@@ -88,6 +85,32 @@ def change_item(
                 actor=_actor(),
             ),
         )
+
+
+def unapprove(app: App, period: Period, note: str | None = None) -> str:
+    """Return an approved (or held) issue to a draft, so it can be changed; logged.
+
+    The draft is built again from the stored items, the editor's changes and the viewpoint."""
+    with session_scope(app.engine) as session:
+        issue = issues.get_issue(session, period.label)
+        if issue is None:
+            raise IssueError(
+                f"issue {period.label} is not built yet; there is nothing to unapprove"
+            )
+        issue = issues.lock_issue(session, issue.id or 0)
+        if issue.status not in (IssueStatus.APPROVED, IssueStatus.HELD):
+            raise IssueError(
+                f"issue {period.label} is {issue.status}; only an approved or held issue can be "
+                "unapproved"
+            )
+        issue.status = IssueStatus.DRAFT
+        issues.save_issue(session, issue)
+        issues.add_action(
+            session,
+            IssueAction(period=period.label, action="unapprove", note=note, actor=_actor()),
+        )
+    build_issue(app, period)
+    return str(IssueStatus.DRAFT)
 
 
 def set_status(app: App, period: Period, status: str, note: str | None = None) -> str:

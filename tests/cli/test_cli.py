@@ -28,6 +28,7 @@ COMMANDS = [
     ["issue", "show"],
     ["issue", "pin"],
     ["issue", "approve"],
+    ["issue", "unapprove"],
     ["db"],
     ["db", "upgrade"],
     ["db", "current"],

@@ -146,7 +146,7 @@ class NewsletterConfig(_Strict):
     language: str = "en"
     schedule: Schedule = Schedule()
     min_items: int = Field(default=5, ge=0)
-    subject: str = "{title} · {period_label}"
+    subject: str = "{title} · {issue_label}"
     preheader: str | None = None
     templates: str = "templates"
     html_budget_bytes: int = Field(default=100_000, ge=10_000)

@@ -161,13 +161,48 @@ def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
     return sorted(totals.values(), key=lambda t: (-t["rounds"], t["currency"]))
 
 
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def reader_date(day: date, language: str) -> str:
+    """A date as readers write it: "7 December 2026", or "2026年12月7日" in Chinese."""
+    if language.lower().startswith("zh"):
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def issue_label(number: int | None, day: date, language: str) -> str:
+    """How an issue names itself to readers: its number and date, never an ISO week."""
+    when = reader_date(day, language)
+    if number is None:
+        return when
+    if language.lower().startswith("zh"):
+        return f"第{number}期 · {when}"
+    return f"No. {number} · {when}"
+
+
 def assemble_issue(
     config: Config,
     period: Period,
     candidates: list[Candidate],
     choices: EditorChoices | None = None,
+    number: int | None = None,
 ) -> IssueContent:
-    """Build the content of one issue from the candidates published in the period."""
+    """Build the content of one issue from the candidates published in the period; ``number``
+    is the issue's number for readers (None when unknown, as in a preview without a database)."""
     choices = choices or EditorChoices()
     nl = config.newsletter
     issue_date = period.end.astimezone(nl.tz).date()
@@ -259,6 +294,7 @@ def assemble_issue(
     total = sum(len(s.items) for s in sections)
     local_end = period.end.astimezone(nl.tz)
     period_label = f"{period.label} · {local_end:%Y-%m-%d}"
+    label = issue_label(number, local_end.date(), nl.language)
     first_titles = [s.items[0].title for s in sections if s.items][:3]
     subject = fill_placeholders(
         nl.subject,
@@ -267,6 +303,9 @@ def assemble_issue(
             "period": period.label,
             "period_label": period_label,
             "date": f"{local_end:%Y-%m-%d}",
+            "date_label": reader_date(local_end.date(), nl.language),
+            "number": "" if number is None else str(number),
+            "issue_label": label,
             "top_title": first_titles[0] if first_titles else "",
         },
     )
@@ -294,6 +333,8 @@ def assemble_issue(
         issue_date=issue_date.isoformat(),
         left_out=sum(left_out.values()),
         left_out_reasons=[[r, n] for r, n in sorted(left_out.items(), key=lambda p: (-p[1], p[0]))],
+        number=number,
+        issue_label=label,
     )
 
 

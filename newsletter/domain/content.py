@@ -73,6 +73,8 @@ class IssueContent:
     issue_date: str | None = None  # local date of the send time, YYYY-MM-DD
     left_out: int = 0  # items of the period left out by the relevance rules or model
     left_out_reasons: list[list[Any]] = field(default_factory=list)  # [reason, count], top first
+    number: int | None = None  # the issue's number for readers (1 for the first sent issue)
+    issue_label: str = ""  # what readers see: "No. 12 · 7 December 2026" / "第12期 · 2026年12月7日"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""

@@ -182,6 +182,8 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             "subject": content.subject,
             "preheader": content.preheader,
             "date_label": _local(content.window_end, tz, "%Y-%m-%d"),
+            "label": content.issue_label or content.period,
+            "number": content.number,
             "window_start_label": _local(content.window_start, tz, "%Y-%m-%d"),
             "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
             "item_count": content.item_count,

@@ -184,7 +184,8 @@ def build_issue(
             return _frozen(app, period, existing)
         choices = issues.editor_choices(session, period.label)
         pool = candidates(app, session, period, frozenset(choices.pins))
-        content = assemble_issue(app.config, period, pool, choices)
+        number = issues.issue_number(session, period.start)
+        content = assemble_issue(app.config, period, pool, choices, number)
     # Network and file reads happen outside any database transaction.
     content = _with_key_points(app, content)
     content = _with_viewpoint(app, content)

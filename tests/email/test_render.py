@@ -203,7 +203,16 @@ def test_dates_are_local(rendered: Rendered) -> None:
     html = rendered[0].html
     # Item 1 was published an hour before the Monday 08:00 send in Shanghai: 11-23 07:00 local.
     assert "11-23" in html
-    assert "2026-11-16 – 2026-11-23" in html
+    # The masthead names the issue by its local send date, as readers write dates.
+    assert "23 November 2026 · " in html
+    assert "23 November 2026 · " in rendered[0].text
+
+
+def test_masthead_and_subject_never_show_the_iso_week(rendered: Rendered) -> None:
+    result, content = rendered
+    masthead = result.text.splitlines()[1]
+    assert content.issue_label in masthead and "W48" not in masthead
+    assert "W48" not in content.subject
 
 
 def test_markers_are_left_for_personalization(rendered: Rendered) -> None:

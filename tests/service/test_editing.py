@@ -173,3 +173,17 @@ def _previous_week(label: str) -> str:
     monday = date.fromisocalendar(year, week, 1) - timedelta(days=7)
     iso = monday.isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
+
+
+def test_issues_are_numbered_for_readers_in_the_order_they_went_out(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    first = build_issue(editor_app, period).content
+    assert first.number == 1 and first.subject.endswith(first.issue_label)
+    assert period.label not in first.subject  # no ISO week in what readers see
+    set_status(editor_app, period, "approved")
+    assert send_due(editor_app, NOW) is not None
+    later = resolve_period(editor_app, now=NOW + timedelta(days=7), due=True)
+    assert later.label != period.label
+    assert build_issue(editor_app, later, force=True).content.number == 2
+    # The sent issue keeps its number.
+    assert build_issue(editor_app, period).content.number == 1

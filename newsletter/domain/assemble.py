@@ -184,6 +184,13 @@ def reader_date(day: date, language: str) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+def edition_title(titles: dict[str, str], title: str, language: str | None) -> str:
+    """A title in one language's edition ({zh: 本周热点}), else the title as configured."""
+    if not language:
+        return title
+    return titles.get(_primary(language), title)
+
+
 def issue_label(number: int | None, day: date, language: str) -> str:
     """How an issue names itself to readers: its number and date, never an ISO week."""
     when = reader_date(day, language)
@@ -290,7 +297,11 @@ def assemble_issue(
             )
             for s in shown
         ]
-        sections.append(IssueSection(section.id, section.title, items, available=len(ranked)))
+        sections.append(
+            IssueSection(
+                section.id, section.title, items, available=len(ranked), titles=dict(section.titles)
+            )
+        )
     total = sum(len(s.items) for s in sections)
     local_end = period.end.astimezone(nl.tz)
     period_label = f"{period.label} · {local_end:%Y-%m-%d}"
@@ -335,6 +346,7 @@ def assemble_issue(
         left_out_reasons=[[r, n] for r, n in sorted(left_out.items(), key=lambda p: (-p[1], p[0]))],
         number=number,
         issue_label=label,
+        titles=dict(nl.titles),
     )
 
 
@@ -343,16 +355,14 @@ def with_key_points(
 ) -> IssueContent:
     """The content with key points (and where they came from) attached to the given items."""
     sections = [
-        IssueSection(
-            s.id,
-            s.title,
-            [
+        replace(
+            s,
+            items=[
                 replace(i, key_points=points[i.id][0], key_points_source=points[i.id][1])
                 if i.id in points
                 else i
                 for i in s.items
             ],
-            s.available,
         )
         for s in content.sections
     ]
@@ -385,20 +395,30 @@ def for_reader(
         return content
     wanted = set(sections) if sections else None
     kept = [
-        IssueSection(
-            s.id,
-            s.title,
-            [i for i in s.items if not language or _primary(i.language) == _primary(language)],
-            s.available,
+        replace(
+            s,
+            items=[
+                i for i in s.items if not language or _primary(i.language) == _primary(language)
+            ],
         )
         for s in content.sections
         if wanted is None or s.id in wanted
     ]
     kept = [s for s in kept if s.items]
     financing = [i for s in kept if s.id == "financing" for i in s.items]
+    label, subject = content.issue_label, content.subject
+    if language and content.issue_date and label:
+        # The number and date in the reader's language, in the subject too.
+        label = issue_label(content.number, date.fromisoformat(content.issue_date), language)
+        subject = subject.replace(content.issue_label, label)
+    title = edition_title(content.titles, content.title, language)
+    if title != content.title:
+        subject = subject.replace(content.title, title)
     return replace(
         content,
         sections=kept,
         item_count=sum(len(s.items) for s in kept),
         financing_totals=_totals(financing),
+        issue_label=label,
+        subject=subject,
     )

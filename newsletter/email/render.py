@@ -16,9 +16,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from premailer import Premailer
 
-from newsletter.domain.content import IssueContent, IssueItem, IssueSection
+from newsletter.domain.assemble import edition_title, issue_label
+from newsletter.domain.content import IssueContent, IssueItem
 from newsletter.domain.text import clean_html, shorten
 from newsletter.email.calendar import Attachment, calendar_attachments, ics_name
+from newsletter.email.i18n import event_date, is_chinese, money, round_label, translations
 from newsletter.email.templates import render_template
 from newsletter.email.urls import PREVIEW_TOKEN, archive_url, preferences_url, unsubscribe_url
 from newsletter.errors import TemplateError
@@ -45,6 +47,8 @@ class RenderOptions:
     base_url: str
     html_budget_bytes: int = 100_000
     sender_domain: str = "localhost"
+    # A reader's edition (their language): titles from feeds.yaml `titles`; None: the whole issue.
+    edition: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,33 +81,19 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters["shorten"] = shorten
+    # The email's own words go through gettext: `{{ _("Unsubscribe") }}`; render_issue installs
+    # the reader's language, English (the msgids) until then.
+    env.add_extension("jinja2.ext.i18n")
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
-ROUND_LABELS = {
-    "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
-    "b": "Series B", "b+": "Series B+", "c": "Series C", "c+": "Series C+", "d": "Series D",
-    "d+": "Series D+", "e": "Series E", "e+": "Series E+",
-    "pre-ipo": "Pre-IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
-}  # fmt: skip
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
 def markdown_to_html(text: str) -> str:
     """Editor Markdown to safe HTML: raw HTML is not passed through, then an allow-list clean."""
     return clean_html(_MARKDOWN.render(text))
-
-
-def money(low: float | None, high: float | None, currency: str | None) -> str:
-    """A compact amount such as "USD 25.0M", "CNY 100.0M–1,000.0M" or "USD 100.0M+"."""
-    if low is None or not currency:
-        return "undisclosed"
-    text = f"{currency} {low / 1e6:,.1f}M"
-    if high is None:
-        return text + "+"
-    if high != low:
-        text += f"–{high / 1e6:,.1f}M"
-    return text
 
 
 def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
@@ -128,9 +118,18 @@ def defuse_markers(value: Any) -> Any:
     return value
 
 
+def _issue_label(content: IssueContent, language: str) -> str:
+    """The issue's number and date in the language of this copy (the stored label is in the
+    newsletter's language)."""
+    if not content.issue_date:
+        return content.issue_label or content.period
+    return issue_label(content.number, date.fromisoformat(content.issue_date), language)
+
+
 def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
     """The template context: sections with numbered items, dates in the newsletter's timezone."""
     tz = options.timezone
+    language = options.language
     number = 0
     sections: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
@@ -152,10 +151,10 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             if fin:
                 entry["financing"] = {
                     "company": fin.get("company") or item.title,
-                    "round": ROUND_LABELS.get(str(fin.get("round")), str(fin.get("round"))),
-                    "amount": fin.get("amount_text") or "undisclosed",
+                    "round": round_label(fin.get("round"), language),
+                    "amount": fin.get("amount_text") or money(None, None, None, language),
                     "amount_normalized": money(
-                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")
+                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency"), language
                     ),
                     "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
                 }
@@ -164,16 +163,21 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                 day = date.fromisoformat(ev["start"])
                 entry["event"] = {
                     "name": ev.get("name") or item.title,
-                    "date": f"{day:%Y-%m-%d} ({day:%a})",
+                    "date": event_date(day, language),
                     "place": ev.get("place") or "",
                     "ics": ics_name(item.id),
                 }
             items.append(entry)
-        sections.append({"id": section.id, "title": section.title, "items": items})
+        title = edition_title(section.titles, section.title, options.edition)
+        sections.append({"id": section.id, "title": title, "items": items})
+    totals = [
+        {**t, "label": money(t["low"], t["high"], t["currency"], language)}
+        for t in content.financing_totals
+    ]
     base = options.base_url
     untrusted: dict[str, Any] = {
         "newsletter": {
-            "title": content.title,
+            "title": edition_title(content.titles, content.title, options.edition),
             "language": options.language,
             "sender_name": options.sender_name,
         },
@@ -182,7 +186,7 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             "subject": content.subject,
             "preheader": content.preheader,
             "date_label": _local(content.window_end, tz, "%Y-%m-%d"),
-            "label": content.issue_label or content.period,
+            "label": _issue_label(content, language),
             "number": content.number,
             "window_start_label": _local(content.window_start, tz, "%Y-%m-%d"),
             "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
@@ -191,10 +195,14 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
         "viewpoint": {"html": content.viewpoint_html, "text": content.viewpoint_text}
         if content.viewpoint_html
         else None,
-        "financing_totals": [
-            {**t, "label": money(t["low"], t["high"], t["currency"])}
-            for t in content.financing_totals
-        ],
+        "financing_totals": totals,
+        "financing_totals_label": ("；" if is_chinese(language) else "; ").join(
+            translations(language).ngettext(
+                "%(amount)s in %(num)d round", "%(amount)s in %(num)d rounds", t["rounds"]
+            )
+            % {"amount": t["label"], "num": t["rounds"]}
+            for t in totals
+        ),
         "sections": [s for s in sections if s["items"]],
         "all_sections": sections,
         "links": links,
@@ -238,11 +246,8 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     section."""
     if summary_chars is not None:
         sections = [
-            IssueSection(
-                s.id,
-                s.title,
-                [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items],
-                s.available,
+            replace(
+                s, items=[replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items]
             )
             for s in content.sections
         ]
@@ -250,20 +255,21 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     kept = [list(s.items) for s in content.sections]
     for _ in range(drop):
         max(kept, key=len).pop()
-    sections = [
-        IssueSection(s.id, s.title, items, s.available)
-        for s, items in zip(content.sections, kept, strict=True)
-    ]
+    sections = [replace(s, items=items) for s, items in zip(content.sections, kept, strict=True)]
     return replace(content, sections=sections, item_count=sum(len(items) for items in kept))
 
 
 def render_issue(
     env: SandboxedEnvironment, content: IssueContent, options: RenderOptions
 ) -> tuple[RenderedIssue, IssueContent]:
-    """Render HTML and text; shorten the issue until the HTML fits the size budget.
+    """Render HTML and text in ``options.language``; shorten the issue until the HTML fits the
+    size budget.
 
     Returns the rendered parts and the content actually rendered (possibly shortened).
     """
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(options.language), newstyle=True
+    )
     warnings: list[str] = []
     summary_steps = [160, 80]
     while True:

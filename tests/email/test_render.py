@@ -41,7 +41,7 @@ CONFIG: Config = parse_config(
 OPTIONS = RenderOptions(
     templates_dir=TEMPLATES,
     timezone=SHANGHAI,
-    language="zh",
+    language="en",
     sender_name="Test Weekly 测试周报",
     base_url="https://news.example.com",
 )
@@ -153,7 +153,7 @@ def render_with(folder: Path, content: IssueContent | None = None) -> Rendered:
 def test_html_has_language_subject_and_preheader(rendered: Rendered) -> None:
     result, content = rendered
     html = result.html
-    assert '<html lang="zh">' in html
+    assert '<html lang="en">' in html
     assert f"<title>{content.subject}</title>" in html
     preheader = re.search(r'<span class="preheader"[^>]*>(.*?)</span>', html, re.S)
     assert preheader is not None

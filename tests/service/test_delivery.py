@@ -551,3 +551,31 @@ def test_preferences_saved_on_the_web_shape_the_next_issue(
     assert "Acme Health raises $25M" in texts["web@example.com"]
     assert "FDA approves first oral GLP-1 pill" not in texts["web@example.com"]
     assert "FDA approves first oral GLP-1 pill" in texts["all@example.com"]
+
+
+def test_a_chinese_reader_gets_chinese_furniture(issue_app: Any, smtp_server: Any) -> None:
+    app = issue_app(["en@example.com", "zh@example.com"])
+    with session_scope(app.engine) as session:
+        sub = subscribers.get_subscriber(session, "zh@example.com")
+        assert sub is not None
+        sub.locale = "zh"
+        session.add(sub)
+        # The stories come from one English feed; this one as a Chinese feed would give it.
+        for item in session.exec(select(Item)).all():
+            if item.title.startswith("康澜生物"):
+                item.language = "zh"
+                session.add(item)
+    period = resolve_period(app, now=NOW, due=True)
+    report = send_issue(app, period, smtp(smtp_server))
+    assert report.sent == 2
+    messages = {r.rcpt_tos[0]: r.message() for r in smtp_server.received}
+    zh, en = messages["zh@example.com"], messages["en@example.com"]
+    zh_text = zh.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    zh_html = zh.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    en_text = en.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "康澜生物完成2000万美元A轮融资" in zh_text
+    assert "退订：http" in zh_text and "Unsubscribe:" not in zh_text
+    assert "A轮" in zh_text and "Series A" not in zh_text
+    assert '<html lang="zh">' in zh_html and "View in browser" not in zh_html
+    assert "年" in str(zh["Subject"]) and "No." not in str(zh["Subject"])
+    assert "Unsubscribe: http" in en_text and "退订" not in en_text

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from newsletter.errors import DatabaseUnavailableError
 from newsletter.service.app import App
-from newsletter.storage.db import SQLAlchemyError, ping
+from newsletter.storage.db import SQLAlchemyError, available_session, ping
 from newsletter.storage.models import utcnow
 from newsletter.storage.queries.health import write_health_check
 
@@ -37,7 +37,8 @@ def database_health(app: App) -> DatabaseHealth:
         log.warning("health check: the database does not answer: %s", exc)
         return DatabaseHealth("error")
     try:
-        write_health_check(app.engine, utcnow())
+        with available_session(app.engine) as session:
+            write_health_check(session, utcnow())
     except DatabaseUnavailableError as exc:
         log.warning("health check: %s", exc)
         return DatabaseHealth("not writable")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from newsletter.errors import SubscriberError
 from newsletter.service.subscribers import (
@@ -180,7 +181,11 @@ def test_a_large_import_commits_in_batches_and_counts_every_row(
     path.write_text(
         "email\n" + "".join(f"reader{n}@example.com\n" for n in range(rows)), encoding="utf-8"
     )
+    commits: list[int] = []
+    sa.event.listen(app.engine, "commit", lambda _conn: commits.append(1))
     assert import_csv(app, path).added == rows
+    # One short transaction per batch: SQLite's one writer is free between them.
+    assert len(commits) == 3
     again = import_csv(app, path)  # idempotent
     assert again.added == 0 and again.unchanged == rows
     assert len(list_subscribers(app)) == rows

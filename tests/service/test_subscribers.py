@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from newsletter.errors import SubscriberError
+from newsletter.errors import DatabaseUnavailableError, SubscriberError
+from newsletter.service.app import App
 from newsletter.service.subscribers import (
     add_subscriber,
     export_csv,
@@ -21,6 +22,7 @@ from newsletter.service.subscribers import (
 )
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Subscriber
+from tests.db_faults import read_only_engine
 
 
 @pytest.mark.parametrize(
@@ -247,3 +249,24 @@ def test_an_import_batch_keeps_each_state_and_counts_each_outcome(
     }
     tokens = [s.token for s in list_subscribers(app)]
     assert len(set(tokens)) == len(tokens)
+
+
+def test_an_import_into_a_database_that_takes_no_writes_is_one_error_saying_what_to_do(
+    make_app: Any, database_url: str, tmp_path: Path
+) -> None:
+    """A full disk or a lock held past the busy timeout ends the import with one message:
+    what is stored, and that running it again is safe (no traceback, nothing half-written)."""
+    app = make_app()
+    path = tmp_path / "rows.csv"
+    path.write_text("".join(f"r{n}@example.com\n" for n in range(10)), encoding="utf-8")
+    read_only = App(app.settings, app.config, read_only_engine(database_url))
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            import_csv(read_only, path)
+    finally:
+        read_only.engine.dispose()
+    message = str(caught.value)
+    assert message.startswith(f"{path}: import stopped before the end of the file: ")
+    assert "The 0 rows added before that are stored; run the same import again" in message
+    assert list_subscribers(app) == []
+    assert import_csv(app, path).added == 10

@@ -7,14 +7,11 @@ redirects and counts later, /healthz says the database is not writable."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import func, select
 
 from newsletter.service.app import App
@@ -24,43 +21,11 @@ from newsletter.storage.models import Click, Link, Subscriber
 from newsletter.storage.queries.links import ClickRecord
 from newsletter.web import create_app
 from newsletter.web.app import UNAVAILABLE_MESSAGE
+from tests.db_faults import read_only_engine, writes_held
 from tests.web_helpers import TestClient, add_issue, add_link, add_row, outbox, snapshot, web_app
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 WAIT = 0.3  # seconds the app waits for a lock in these tests (10 s in service)
-
-
-@contextmanager
-def writes_held(database_url: str) -> Iterator[None]:
-    """Another connection holds the write lock: SQLite's one writer (BEGIN IMMEDIATE), or on
-    PostgreSQL an EXCLUSIVE lock on the tables the web writes (reads still work, as they do
-    while an import or a send writes)."""
-    if database_url.startswith("sqlite"):
-        conn = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    engine = sa.create_engine(database_url)
-    with engine.connect() as conn:
-        conn.execute(sa.text("LOCK TABLE subscriber, link, click, health_check IN EXCLUSIVE MODE"))
-        try:
-            yield
-        finally:
-            conn.rollback()
-    engine.dispose()
-
-
-def read_only_engine(database_url: str) -> sa.Engine:
-    """An engine on the same database that can read but not write: SQLite opened with
-    ``mode=ro``, PostgreSQL with ``default_transaction_read_only`` (a standby's state)."""
-    if database_url.startswith("sqlite"):
-        path = database_url.removeprefix("sqlite:///")
-        return sa.create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-    return sa.create_engine(f"{database_url}%20-cdefault_transaction_read_only%3Don")
 
 
 @pytest.fixture

@@ -13,6 +13,11 @@ class DatabaseError(NewsletterError):
     """The database cannot be opened, or its schema is not at the expected revision."""
 
 
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot take this request now (locked by another writer past the wait, disk
+    full, read-only, unreachable): nothing was changed; the same request may work later."""
+
+
 class FeedError(NewsletterError):
     """One feed could not be fetched or parsed; recorded on the feed, never fatal to the others."""
 

@@ -18,7 +18,7 @@ from newsletter.email.render import html_values, marker_values, personalize
 from newsletter.email.urls import archive_url, subscribe_url
 from newsletter.errors import IssueError
 from newsletter.service.app import App
-from newsletter.storage.db import session_scope
+from newsletter.storage.db import available_session
 from newsletter.storage.models import utcnow
 from newsletter.storage.queries import deliveries, issues, links, subscribers
 from newsletter.storage.queries.links import DayClicks
@@ -105,7 +105,7 @@ def _titles(content: dict[str, Any], limit: int = 5) -> tuple[str, ...]:
 
 def sent_issues(app: App, limit: int | None = None) -> list[ArchiveEntry]:
     """Sent issues, newest first."""
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         return [
             ArchiveEntry(
                 period=issue.period,
@@ -128,7 +128,7 @@ def archive_html(app: App, period: str) -> str:
     """The sent issue's HTML for the web, without anything personal. IssueNotFoundError."""
     if not is_period(period):
         raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         issue = issues.get_issue(session, period)
         if issue is None or issue.status != IssueStatus.SENT or not issue.html:
             raise IssueNotFoundError(f"no sent issue {period}")
@@ -187,7 +187,7 @@ def archive_atom(app: App, limit: int = 50) -> bytes:
 
 def recent_issues(app: App, limit: int = 10) -> list[IssueSummary]:
     """The latest issues of any status, newest period first."""
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         return [
             IssueSummary(i.period, i.status, i.subject, i.sent_at)
             for i in issues.latest_issues(session, limit)
@@ -199,7 +199,7 @@ def issue_stats(app: App, period: str) -> IssueStats:
     and clicks per link and per day. IssueNotFoundError."""
     if not is_period(period):
         raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         issue = issues.get_issue(session, period)
         if issue is None or issue.id is None:
             raise IssueNotFoundError(f"no issue {period}")

@@ -6,6 +6,7 @@ import fcntl
 import logging
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from newsletter.errors import DatabaseError
+from newsletter.errors import DatabaseError, DatabaseUnavailableError
 
 # The service layer speaks to storage through these names, never to SQLAlchemy itself.
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "IntegrityError",
     "SQLAlchemyError",
     "Session",
+    "available_session",
     "current_revision",
     "dialect_insert",
     "head_revision",
@@ -42,9 +44,13 @@ log = logging.getLogger("newsletter.db")  # the name operators' log filters know
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+LOCK_WAIT_SECONDS = 10.0  # SQLite's busy timeout; PostgreSQL's lock_timeout in available_session
+_lock_waits: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, lock_wait: float) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
     # Switching a new database to WAL needs it to itself, and SQLite does not wait for that:
     # when another process is creating the schema at that moment, try again shortly.
     for attempt in range(50):
@@ -60,8 +66,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite files get their folder created, WAL and a busy timeout."""
+def make_engine(url: str, lock_wait: float = LOCK_WAIT_SECONDS) -> Engine:
+    """An engine for the URL; SQLite files get their folder created, WAL and a busy timeout of
+    ``lock_wait`` seconds (on PostgreSQL the same wait bounds lock waits in available_session)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -81,12 +88,19 @@ def make_engine(url: str) -> Engine:
             pool_size=5,
             max_overflow=135,
         )
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(
+            engine,
+            "connect",
+            lambda conn, record: _sqlite_pragmas(conn, record, lock_wait),
+        )
+        _lock_waits[engine] = lock_wait
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=135)
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=135)
     except (ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}") from exc
+    _lock_waits[engine] = lock_wait
+    return engine
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -172,6 +186,33 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             except SQLAlchemyError as exc:
                 raise DatabaseError(f"database migration to {head} failed: {exc}") from exc
     return before, head
+
+
+def _unavailable_reason(exc: SQLAlchemyError) -> str:
+    """The database's own words for why it cannot take a request, on one line."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    return " ".join(text.split())[:300]
+
+
+@contextmanager
+def available_session(engine: Engine) -> Iterator[Session]:
+    """A session_scope for requests that must answer soon and never with a trace (the web app):
+    a database that cannot take the request now (SQLite locked past its busy timeout, a full
+    disk, a read-only file or server, a lost connection: OperationalError, or InternalError for
+    PostgreSQL's read-only transaction) raises DatabaseUnavailableError, after the rollback.
+    On PostgreSQL, lock waits are bounded like SQLite's busy timeout (``SET LOCAL
+    lock_timeout``), so a row held by another writer is a 503, not a hung request."""
+    try:
+        with session_scope(engine) as session:
+            if engine.dialect.name == "postgresql":
+                wait_ms = int(_lock_waits.get(engine, LOCK_WAIT_SECONDS) * 1000)
+                session.execute(sa.text(f"SET LOCAL lock_timeout = {wait_ms}"))
+            yield session
+    except (OperationalError, sa.exc.InternalError) as exc:
+        raise DatabaseUnavailableError(
+            f"the database cannot take this request now: {_unavailable_reason(exc)}"
+        ) from exc
 
 
 @contextmanager

@@ -215,3 +215,12 @@ FEED_STATUSES = tuple(FeedStatus)
 ISSUE_STATUSES = tuple(IssueStatus)
 SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
 DELIVERY_STATUSES = tuple(DeliveryStatus)
+
+
+class HealthCheck(SQLModel, table=True):
+    """One row that /healthz rewrites: proof that the database takes a committed write."""
+
+    __tablename__ = "health_check"
+
+    id: int = Field(primary_key=True)
+    checked_at: datetime = Field(sa_type=UTCDateTime)

@@ -6,11 +6,13 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterator
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.domain.audience import ColumnError, read_columns
 from newsletter.domain.statuses import SUPPRESSED, SubscriberStatus
 from newsletter.email.tokens import new_token
 from newsletter.errors import DatabaseUnavailableError, SubscriberError
@@ -136,12 +138,23 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     suppressed: int = 0
+    left: int = 0  # rows the export marks as unsubscribed, cleaned or disabled: not imported
+    kind: str = "email,name"  # what the file looked like: "Mailchimp export", ...
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-def import_csv(app: App, path: Path) -> ImportReport:
-    """Import 'email[,name]' rows (a header row is optional); bad rows are reported and skipped.
-    Rows are written in batches of IMPORT_BATCH, each its own short transaction."""
+def import_csv(
+    app: App,
+    path: Path,
+    email_column: str | None = None,
+    name_column: str | None = None,
+    update_names: bool = False,
+) -> ImportReport:
+    """Import subscribers from a CSV: "email[,name]" rows, or an export with a header row
+    (Mailchimp, Substack, Buttondown: columns found by their names, or given by name or
+    number). Rows the export marks as gone (unsubscribed, cleaned, disabled) are not imported;
+    existing subscribers keep their names unless ``update_names``. Bad rows are reported and
+    skipped. Rows are written in batches of IMPORT_BATCH, each its own short transaction."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -149,12 +162,23 @@ def import_csv(app: App, path: Path) -> ImportReport:
     report = ImportReport()
     seen: set[str] = set()
     batch: list[subscribers.ImportRow] = []
-    for line, row in _csv_rows(text, report):
-        first = row[0].strip()
-        if line == 1 and first.lower() in ("email", "e-mail", "address", "邮箱"):
+    rows = _csv_rows(text, report)
+    opening = next(rows, None)
+    if opening is None:
+        return report
+    try:
+        columns = read_columns(opening[1], email_column, name_column)
+    except ColumnError as exc:
+        raise SubscriberError(f"{path}: {exc}") from exc
+    report.kind = columns.kind
+    for line, row in rows if columns.has_header else chain([opening], rows):
+        gone = columns.left_reason(row)
+        if gone is not None:
+            report.left += 1
             continue
+        address = row[columns.email].strip() if columns.email < len(row) else ""
         try:
-            email = normalize_email(first)
+            email = normalize_email(address)
         except SubscriberError as exc:
             report.errors.append((line, str(exc)))
             continue
@@ -162,11 +186,11 @@ def import_csv(app: App, path: Path) -> ImportReport:
             report.errors.append((line, f"{email} appears earlier in the file"))
             continue
         seen.add(email)
-        batch.append(subscribers.ImportRow(email, clean_name(row[1] if len(row) > 1 else None)))
+        batch.append(subscribers.ImportRow(email, clean_name(columns.name_of(row))))
         if len(batch) >= IMPORT_BATCH:
-            _add_batch(app, path, line, batch, report)
+            _add_batch(app, path, line, batch, report, update_names)
             batch = []
-    _add_batch(app, path, None, batch, report)
+    _add_batch(app, path, None, batch, report, update_names)
     return report
 
 
@@ -183,6 +207,7 @@ def _add_batch(
     last_line: int | None,
     batch: list[subscribers.ImportRow],
     report: ImportReport,
+    update_names: bool = False,
 ) -> None:
     """One short transaction per batch; a batch that met a concurrent subscribe of one of its
     addresses (a unique-key conflict) is run again, and finds that address existing. A
@@ -200,6 +225,7 @@ def _add_batch(
                     _tokens(),
                     SUPPRESSED,
                     utcnow(),
+                    update_names,
                 )
             break
         except IntegrityError:

@@ -158,6 +158,17 @@ def test_workflow_through_the_cli(
         "ann@example.com": "active",
         "wei@example.cn": "active",
     }
+    mailchimp = ROOT / "tests" / "data" / "audience" / "mailchimp_subscribed.csv"
+    exported = CliRunner().invoke(main, ["subscribers", "import", str(mailchimp)], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert "Mailchimp export: 3 added" in exported.output
+    wrong = CliRunner().invoke(
+        main, ["subscribers", "import", str(mailchimp), "--email-column", "Mail"], env=env
+    )
+    assert wrong.exit_code == 1 and "Traceback" not in wrong.output
+    assert "error: " in wrong.output and "no column 'Mail' for the address" in wrong.output
+    for email in ("ana.ruiz@example.com", "wang.fang@example.cn", "no.name@example.org"):
+        assert run(env, "subscribers", "remove", email).exit_code == 0
 
     dry = run(env, "send", "--week", period, "--dry-run")
     assert "would go to 2 subscriber(s)" in dry.output

@@ -237,7 +237,11 @@ def test_an_import_batch_keeps_each_state_and_counts_each_outcome(
         encoding="utf-8",
     )
     report = import_csv(app, path)
-    assert (report.added, report.updated, report.unchanged, report.suppressed) == (2, 2, 1, 1)
+    # A name is filled in where there was none (pending), never overwritten (rename) by default.
+    assert (report.added, report.updated, report.unchanged, report.suppressed) == (2, 1, 2, 1)
+    assert {s.email: s.name for s in list_subscribers(app)}["rename@example.com"] == "Old"
+    again = import_csv(app, path, update_names=True)
+    assert (again.added, again.updated, again.unchanged, again.suppressed) == (0, 1, 4, 1)
     rows = {s.email: (s.status, s.name) for s in list_subscribers(app)}
     assert rows == {
         "new@example.com": ("active", "New"),

@@ -82,10 +82,12 @@ def add_subscribers(
     tokens: Iterator[str],
     suppressed: Iterable[str],
     now: datetime,
+    update_names: bool = False,
 ) -> BatchOutcome:
     """Add a batch of addresses in the session's transaction, with three statements (one
     SELECT, one multi-row INSERT, one executemany UPDATE) instead of two per row: new ones
-    become active, existing ones get a changed name, suppressed ones (``suppressed`` statuses)
+    become active, existing ones keep their name (unless it is empty, or ``update_names``),
+    suppressed ones (``suppressed`` statuses)
     stay as they are. IntegrityError when an address was inserted concurrently (the caller
     retries the batch)."""
     if not rows:
@@ -120,7 +122,7 @@ def add_subscribers(
             )
         elif existing[1] in held:
             counts["suppressed"] += 1
-        elif row.name and existing[2] != row.name:
+        elif row.name and existing[2] != row.name and (update_names or not existing[2]):
             renamed.append({"row_id": existing[0], "new_name": row.name, "now": now})
         else:
             counts["unchanged"] += 1

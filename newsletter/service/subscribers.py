@@ -6,8 +6,8 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterator
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email

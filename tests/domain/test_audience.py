@@ -24,7 +24,7 @@ def test_mailchimp_headers_are_found_by_name_not_position() -> None:
     assert columns.name_of(row) == "Ana Ruiz"
     assert columns.name_of(["w@example.cn", "芳", "王", "", "", ""]) == "王芳"
     assert columns.left_reason(row) is None
-    assert columns.left_reason(row[:4] + ["2024-12-01 07:00:00", "2"]) is not None
+    assert columns.left_reason([*row[:4], "2024-12-01 07:00:00", "2"]) is not None
 
 
 @pytest.mark.parametrize(

@@ -179,6 +179,7 @@ class NewsletterConfig(_Strict):
     draft_hours_before: float = Field(default=24.0, ge=0.0, le=144.0)
     editorial_dir: str = "editorial"
     fetch_articles: bool = True
+    calendar_attachments: bool = False  # an .ics file per event in every copy (links always)
 
     @field_validator("reply_to")
     @classmethod

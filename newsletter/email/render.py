@@ -19,10 +19,21 @@ from premailer import Premailer
 from newsletter.domain.assemble import edition_title, issue_label
 from newsletter.domain.content import IssueContent, IssueItem
 from newsletter.domain.text import clean_html, shorten
-from newsletter.email.calendar import Attachment, calendar_attachments, ics_name
+from newsletter.email.calendar import (
+    Attachment,
+    calendar_attachments,
+    calendar_links,
+    ics_name,
+)
 from newsletter.email.i18n import event_date, is_chinese, money, round_label, translations
 from newsletter.email.templates import render_template
-from newsletter.email.urls import PREVIEW_TOKEN, archive_url, preferences_url, unsubscribe_url
+from newsletter.email.urls import (
+    PREVIEW_TOKEN,
+    archive_url,
+    event_ics_url,
+    preferences_url,
+    unsubscribe_url,
+)
 from newsletter.errors import TemplateError
 
 log = logging.getLogger("newsletter.render")  # the name operators' log filters know
@@ -49,6 +60,7 @@ class RenderOptions:
     sender_domain: str = "localhost"
     # A reader's edition (their language): titles from feeds.yaml `titles`; None: the whole issue.
     edition: str | None = None
+    calendar_attachments: bool = False  # an .ics file per upcoming event in every copy
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,7 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
     """The template context: sections with numbered items, dates in the newsletter's timezone."""
     tz = options.timezone
     language = options.language
+    issue_date = content.issue_date or content.window_end[:10]
     number = 0
     sections: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
@@ -166,7 +179,18 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                     "date": event_date(day, language),
                     "place": ev.get("place") or "",
                     "ics": ics_name(item.id),
+                    "attached": options.calendar_attachments,
+                    "links": None,
                 }
+                if ev["start"] >= issue_date:
+                    cal = calendar_links(
+                        item, event_ics_url(options.base_url, content.period, item.id)
+                    )
+                    entry["event"]["links"] = {
+                        "ics": cal.ics,
+                        "google": cal.google,
+                        "outlook": cal.outlook,
+                    }
             items.append(entry)
         title = edition_title(section.titles, section.title, options.edition)
         sections.append({"id": section.id, "title": title, "items": items})
@@ -293,7 +317,9 @@ def render_issue(
         log.info(warnings[-1])
         content = _shrink(content, step, drop)
     text = render_template(env, "email/issue.txt", context)
-    attachments = calendar_attachments(content, options.sender_domain)
+    attachments = (
+        calendar_attachments(content, options.sender_domain) if options.calendar_attachments else []
+    )
     return RenderedIssue(
         html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments
     ), content

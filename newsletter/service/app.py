@@ -55,6 +55,7 @@ class App:
             base_url=self.settings.base_url,
             html_budget_bytes=nl.html_budget_bytes,
             sender_domain=nl.sender.domain,
+            calendar_attachments=nl.calendar_attachments,
         )
 
     def transport(self) -> Transport:

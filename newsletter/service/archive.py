@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from newsletter.domain.content import IssueContent
 from newsletter.domain.periods import PERIOD_RE
-from newsletter.domain.statuses import DeliveryStatus, IssueStatus
+from newsletter.domain.statuses import FROZEN, DeliveryStatus, IssueStatus
+from newsletter.email.calendar import event_calendar
 from newsletter.email.render import html_values, marker_values, personalize
 from newsletter.email.urls import archive_url, subscribe_url
 from newsletter.errors import IssueError
@@ -135,6 +137,22 @@ def archive_html(app: App, period: str) -> str:
         html = issue.html
     # Any other marker (a click link's subscriber marker) becomes empty: anonymous.
     return _ANY_MARKER.sub("", personalize(html, html_values(neutral_values(app))))
+
+
+def event_calendar_file(app: App, period: str, item_id: int) -> bytes:
+    """The calendar file of an upcoming event of an issue that went out (the "Add to calendar"
+    link of its emails). IssueNotFoundError for anything else."""
+    if not is_period(period):
+        raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
+    with available_session(app.engine) as session:
+        issue = issues.get_issue(session, period)
+        if issue is None or issue.status not in FROZEN or not issue.content:
+            raise IssueNotFoundError(f"no issue {period} has gone out")
+        content = IssueContent.from_dict(issue.content)
+    data = event_calendar(content, item_id, app.config.newsletter.sender.domain)
+    if data is None:
+        raise IssueNotFoundError(f"issue {period} has no upcoming event {item_id}")
+    return data
 
 
 def _xml_text(value: str) -> str:

@@ -207,7 +207,8 @@ def build_issue(
 def _frozen(app: App, period: Period, issue: Issue) -> BuiltIssue:
     """A frozen issue exactly as stored (its calendar files are derived from its content)."""
     content = IssueContent.from_dict(issue.content)
-    attachments = calendar_attachments(content, app.config.newsletter.sender.domain)
+    nl = app.config.newsletter
+    attachments = calendar_attachments(content, nl.sender.domain) if nl.calendar_attachments else []
     rendered = RenderedIssue(issue.html or "", issue.text or "", attachments=attachments)
     return BuiltIssue(period, content, rendered, issue.status)
 

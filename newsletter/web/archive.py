@@ -7,7 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from newsletter.service.archive import archive_atom, archive_html, sent_issues
+from newsletter.service.archive import (
+    archive_atom,
+    archive_html,
+    event_calendar_file,
+    sent_issues,
+)
 from newsletter.service.clicks import follow_link
 from newsletter.service.health import database_health
 from newsletter.web.context import WebContext, web_context
@@ -43,6 +48,19 @@ def archive_issue(ctx: Ctx, period: str) -> Response:
     return HTMLResponse(
         archive_html(ctx.app, period),
         headers={"Content-Security-Policy": ARCHIVE_CSP, "Cache-Control": PUBLIC_CACHE},
+    )
+
+
+@router.api_route("/archive/{period}/events/{item_id}.ics", methods=["GET", "HEAD"])
+def event_calendar(ctx: Ctx, period: str, item_id: int) -> Response:
+    """An upcoming event of an issue that went out, as a calendar file ("Add to calendar")."""
+    return Response(
+        event_calendar_file(ctx.app, period, item_id),
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Cache-Control": PUBLIC_CACHE,
+            "Content-Disposition": f'attachment; filename="event-{item_id}.ics"',
+        },
     )
 
 

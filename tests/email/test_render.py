@@ -391,3 +391,13 @@ def test_defused_text_never_spells_a_marker(text: str) -> None:
         for marker in (*PERSONAL_MARKERS, SUBSCRIBER_TOKEN):
             assert marker not in value
         assert value.replace("\u2060", "") == text  # only the invisible joiner was added
+
+
+def test_calendar_files_are_attached_only_when_configured(env: SandboxedEnvironment) -> None:
+    plain, _ = render_issue(env, sample_content(), OPTIONS)
+    assert plain.attachments == []
+    assert "/events/" in plain.html and ".ics" in plain.html  # the link instead
+    attached, _ = render_issue(env, sample_content(), replace(OPTIONS, calendar_attachments=True))
+    assert attached.attachments and all(
+        a.content_type == "text/calendar" for a in attached.attachments
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -53,21 +54,17 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         assert isinstance(msg, EmailMessage)
         recipients.add(msg["To"].addresses[0].addr_spec)
-        # multipart/mixed: the alternative (text, then HTML) and one calendar file per event.
-        assert msg.get_content_type() == "multipart/mixed"
-        alternative, *files = msg.iter_parts()
-        assert alternative.get_content_type() == "multipart/alternative"
-        text_part, html_part = alternative.iter_parts()
+        # multipart/alternative (text, then HTML); events carry "Add to calendar" links to
+        # their hosted .ics files instead of one attachment each (newsletter.calendar_attachments).
+        assert msg.get_content_type() == "multipart/alternative"
+        text_part, html_part = msg.iter_parts()
         assert (text_part.get_content_type(), html_part.get_content_type()) == (
             "text/plain",
             "text/html",
         )
         text, html = text_part.get_content(), html_part.get_content()
-        assert files and all(f.get_content_type() == "text/calendar" for f in files)
-        assert all(
-            f.get_filename().endswith(".ics") and b"BEGIN:VEVENT" in f.get_payload(decode=True)
-            for f in files
-        )
+        assert re.search(r"/archive/\d{4}-W\d\d/events/\d+\.ics", text)
+        assert "Add to calendar" in html or "添加到日历" in html
         for header in (
             "Message-ID",
             "List-Unsubscribe",

@@ -154,11 +154,16 @@ def admin_stylesheet(ctx: Ctx) -> Response:
 
 
 @router.get("/admin/login")
-def login_form(ctx: Ctx, request: Request, next: str = "/admin") -> Response:
+def login_form(ctx: Ctx, request: Request, next: str = "/admin", signed_out: str = "") -> Response:
     """The sign-in form (email, password, hidden csrf_token)."""
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
     response = _page(
-        ctx, "login.html", csrf_token=_login_csrf(ctx, nonce), next=_safe_next(next), error=None
+        ctx,
+        "login.html",
+        csrf_token=_login_csrf(ctx, nonce),
+        next=_safe_next(next),
+        error=None,
+        done="You are signed out." if signed_out else None,
     )
     response.set_cookie(
         LOGIN_COOKIE, nonce, path=COOKIE_PATH, httponly=True, samesite="lax", secure=ctx.secure

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from newsletter.config import Settings
@@ -24,13 +26,30 @@ from newsletter.storage.queries import issues
 from tests.conftest import write_config
 from tests.helpers import STORIES, serve_stories
 from tests.smtp_server import free_port
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, _wait_until_up, fits, screenshot
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, fits, screenshot
 
 pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 
 EDITOR = "editor@news.example.com"
 PASSWORD = "browser test password"
+
+
+def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the server answers (a generous minute: other test runs share the two cores)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"newsletter serve exited with {proc.returncode}:\n{log.read_text()}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"newsletter serve did not answer at {url}:\n{log.read_text()}")
 
 
 def test_sign_in_drop_restore_approve_unapprove_sign_out(tmp_path: Path) -> None:
@@ -111,7 +130,7 @@ def test_sign_in_drop_restore_approve_unapprove_sign_out(tmp_path: Path) -> None
 def _drive(browser: Any, base_url: str, period: str, shots: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))

@@ -224,6 +224,11 @@ async def login(ctx: Ctx, request: Request) -> Response:
 async def logout(ctx: Ctx, request: Request) -> Response:
     """End the session (with its CSRF token) and go back to the sign-in form."""
     form = await read_form(request)
+    # Database work, building and rendering happen in the thread pool, off the event loop.
+    return await run_in_threadpool(_logout, ctx, request, form)
+
+
+def _logout(ctx: AdminContext, request: Request, form: Form) -> Response:
     who = _who(ctx, request)
     if who is None:
         return _to_login(request)
@@ -301,6 +306,13 @@ def _refused(ctx: AdminContext, who: SignedIn, period: str, exc: NewsletterError
 async def item_action(ctx: Ctx, request: Request, period: str, item_id: int) -> Response:
     """Pin, unpin, drop, restore or move one item (CSRF token and page version required)."""
     form = await read_form(request)
+    # Database work, building and rendering happen in the thread pool, off the event loop.
+    return await run_in_threadpool(_item_action, ctx, request, form, period, item_id)
+
+
+def _item_action(
+    ctx: AdminContext, request: Request, form: Form, period: str, item_id: int
+) -> Response:
     who = _who(ctx, request)
     if who is None:
         return _to_login(request)
@@ -330,6 +342,11 @@ async def item_action(ctx: Ctx, request: Request, period: str, item_id: int) -> 
 async def status_action(ctx: Ctx, request: Request, period: str) -> Response:
     """Approve, unapprove or hold the issue (CSRF token and page version required)."""
     form = await read_form(request)
+    # Database work, building and rendering happen in the thread pool, off the event loop.
+    return await run_in_threadpool(_status_action, ctx, request, form, period)
+
+
+def _status_action(ctx: AdminContext, request: Request, form: Form, period: str) -> Response:
     who = _who(ctx, request)
     if who is None:
         return _to_login(request)
@@ -403,6 +420,11 @@ def users_page(ctx: Ctx, request: Request, done: str = "") -> Response:
 async def users_action(ctx: Ctx, request: Request) -> Response:
     """Add or remove an account (admins only; CSRF token required)."""
     form = await read_form(request)
+    # Database work, building and rendering happen in the thread pool, off the event loop.
+    return await run_in_threadpool(_users_action, ctx, request, form)
+
+
+def _users_action(ctx: AdminContext, request: Request, form: Form) -> Response:
     who = _who(ctx, request)
     if who is None:
         return _to_login(request)
@@ -411,12 +433,8 @@ async def users_action(ctx: Ctx, request: Request) -> Response:
     action = form.first("action")
     try:
         if action == "add":
-            await run_in_threadpool(
-                add_account,
-                ctx.web.app,
-                form.first("email"),
-                form.first("role"),
-                form.first("password"),
+            add_account(
+                ctx.web.app, form.first("email"), form.first("role"), form.first("password")
             )
             done = "user-added"
         elif action == "remove":

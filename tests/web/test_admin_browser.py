@@ -52,9 +52,10 @@ def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"newsletter serve did not answer at {url}:\n{log.read_text()}")
 
 
-def test_sign_in_drop_restore_approve_unapprove_sign_out(tmp_path: Path) -> None:
+def test_sign_in_drop_restore_approve_unapprove_sign_out(tmp_path: Path, database_url: str) -> None:
+    """On SQLite, and on PostgreSQL too with NEWSLETTER_TEST_POSTGRES_URL set."""
     folder = tmp_path
-    database = f"sqlite:///{folder / 'admin.db'}"
+    database = database_url
     settings = Settings(
         data_dir=folder / "data",
         database_url=database,

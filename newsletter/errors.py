@@ -40,3 +40,7 @@ class IssueError(NewsletterError):
 
 class ModelError(NewsletterError):
     """A reading model that cannot be read or trained; the model in use stays."""
+
+
+class AccountError(NewsletterError):
+    """A workbench account or sign-in problem (unknown account, weak password, wrong role)."""

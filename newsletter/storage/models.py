@@ -211,6 +211,31 @@ class Click(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
+class Account(SQLModel, table=True):
+    """An editor or admin of the workbench; only an argon2 hash of the password is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AdminSession(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of its cookie token (never the token), its CSRF token
+    and when it expires. Logging out, a password change or removing the account deletes it."""
+
+    __tablename__ = "admin_session"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
 FEED_STATUSES = tuple(FeedStatus)
 ISSUE_STATUSES = tuple(IssueStatus)
 SUBSCRIBER_STATUSES = tuple(SubscriberStatus)

@@ -21,7 +21,7 @@ from newsletter.service.app import App, MailTransport, open_app
 from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import archive, preview, subscribe
+from newsletter.web import admin, archive, preview, subscribe
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -111,7 +111,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         lifespan=lifespan,
     )
     web.state.web = context
-    for module in (subscribe, archive, preview):
+    for module in (subscribe, archive, preview, admin):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:

@@ -143,6 +143,12 @@ def actions(session: Session, period: str) -> list[IssueAction]:
     return list(session.exec(stmt).all())
 
 
+def action_count(session: Session, period: str) -> int:
+    """How many editor actions an issue has: its version, so a stale form can be refused."""
+    stmt = select(func.count()).where(IssueAction.period == period)
+    return int(session.exec(stmt).one())
+
+
 def editor_choices(session: Session, period: str) -> EditorChoices:
     """The net effect of an issue's pin, unpin, drop, restore and move actions (latest wins)."""
     pins: dict[int, str | None] = {}

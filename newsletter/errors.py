@@ -13,6 +13,10 @@ class DatabaseError(NewsletterError):
     """The database cannot be opened, or its schema is not at the expected revision."""
 
 
+class DatabaseUnavailableError(DatabaseError):
+    """The database did not answer (connection lost or refused, locked too long): worth retrying."""
+
+
 class FeedError(NewsletterError):
     """One feed could not be fetched or parsed; recorded on the feed, never fatal to the others."""
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from newsletter.domain.statuses import DeliveryStatus, IssueStatus, SubscriberStatus
-from newsletter.storage.db import dialect_insert
-from newsletter.storage.models import Delivery, Issue, Subscriber, utcnow
+from newsletter.storage.db import Engine, dialect_insert, outage_as_error
+from newsletter.storage.models import Delivery, Issue, Sender, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +137,30 @@ def queue_active_subscribers(session: Session, issue_id: int) -> int:
 
 
 def claim_batch(
-    session: Session, issue_id: int, now: datetime, lease_until: datetime, worker: str, limit: int
+    session: Session,
+    issue_id: int,
+    now: datetime,
+    lease_until: datetime,
+    worker: str,
+    limit: int,
+    stale_before: datetime | None = None,
 ) -> list[Claim]:
     """Take up to ``limit`` due deliveries of a sending issue for this worker, with a lease:
-    first those whose sender's lease ran out, then queued ones whose retry time has come.
+    first those whose sender is gone (its lease ran out, or its heartbeat is older than
+    ``stale_before``, or it has no sender row), then queued ones whose retry time has come.
 
     On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so any number of workers share
     an issue without overlap; SQLite runs one writer at a time. Each pick is a range of the
     (issue_id, status, id) index, so a claim costs the same late in a large send as early.
     Returns the claims in id order.
     """
-    expired = sa.and_(
-        col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.lease_until) < now
-    )
+    gone = col(Delivery.lease_until) < now
+    if stale_before is not None:
+        alive = sa.exists().where(
+            col(Sender.name) == col(Delivery.worker), col(Sender.heartbeat_at) >= stale_before
+        )
+        gone = sa.or_(gone, ~alive)
+    expired = sa.and_(col(Delivery.status) == DeliveryStatus.SENDING, gone)
     queued = sa.and_(
         col(Delivery.status) == DeliveryStatus.QUEUED,
         sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
@@ -215,6 +226,105 @@ def record_deliveries(session: Session, worker: str, results: Sequence[DeliveryR
     params = [{f"b_{f.name}": getattr(r, f.name) for f in fields(r)} for r in results]
     result = session.connection().execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+class DeliveryRecorder:
+    """Writes each message's result on one connection a sender thread holds, committed before
+    its next message: a SIGKILL then loses at most the message on the wire. The same commit
+    suppresses a hard-bounced subscriber. On PostgreSQL the connection commits with
+    ``synchronous_commit = off``: the result is visible at once and survives the sending
+    process; only a crash of the database server itself could lose the last fraction of a
+    second (those copies would go again, with the same Message-ID)."""
+
+    def __init__(self, engine: Engine, worker: str) -> None:
+        self._engine = engine
+        self._worker = worker
+        self._conn: sa.Connection | None = None
+        self._stmt = _record_statement(worker)
+
+    def _connection(self) -> sa.Connection:
+        if self._conn is None:
+            conn = self._engine.connect()
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET synchronous_commit = off")
+                conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def record(self, result: DeliveryResult, bounced_reply: str | None = None) -> int:
+        """Write one result (and suppress its subscriber on a hard bounce) and commit; returns
+        1 when written, 0 when this worker no longer held the delivery.
+        DatabaseUnavailableError when the database does not answer: nothing was written."""
+        with outage_as_error("recording a delivery result"):
+            conn = self._connection()
+            try:
+                params = {f"b_{f.name}": getattr(result, f.name) for f in fields(result)}
+                written = int(conn.execute(self._stmt, params).rowcount or 0)
+                if bounced_reply is not None:
+                    _suppress(conn, result.id, bounced_reply)
+                conn.commit()
+            except BaseException:
+                self._drop()
+                raise
+        return written
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.dialect.name == "postgresql" and not conn.invalidated:
+                conn.rollback()
+                conn.exec_driver_sql("RESET synchronous_commit")
+                conn.commit()
+        except Exception:  # a broken connection: the pool must not get it back
+            conn.invalidate()
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Give the connection back to the pool as it was taken."""
+        self._drop()
+
+
+def _record_statement(worker: str) -> Any:
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    return (
+        table.update()
+        .where(
+            table.c.id == sa.bindparam("b_id"),
+            table.c.status == DeliveryStatus.SENDING,
+            table.c.worker == worker,
+        )
+        .values(
+            status=sa.bindparam("b_status"),
+            attempts=sa.bindparam("b_attempts"),
+            last_reply=sa.bindparam("b_last_reply"),
+            smtp_code=sa.bindparam("b_smtp_code"),
+            message_id=sa.bindparam("b_message_id"),
+            next_attempt_at=sa.bindparam("b_next_attempt_at"),
+            sent_at=sa.bindparam("b_sent_at"),
+            lease_until=None,
+        )
+    )
+
+
+def _suppress(conn: sa.Connection, delivery_id: int, reply: str) -> None:
+    """The hard-bounced subscriber of a delivery is never mailed again (until re-confirmed)."""
+    sub = Subscriber.__table__  # type: ignore[attr-defined]
+    dl = Delivery.__table__  # type: ignore[attr-defined]
+    owner = sa.select(dl.c.subscriber_id).where(dl.c.id == delivery_id).scalar_subquery()
+    now = utcnow()
+    conn.execute(
+        sub.update()
+        .where(sub.c.id == owner, sub.c.status == SubscriberStatus.ACTIVE)
+        .values(
+            status=SubscriberStatus.BOUNCED,
+            bounced_at=now,
+            suppressed_reason=f"hard bounce: {reply}"[:500],
+            updated_at=now,
+        )
+    )
 
 
 def renew_leases(

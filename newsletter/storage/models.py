@@ -179,7 +179,8 @@ class Sender(SQLModel, table=True):
     stale, without waiting for their lease."""
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=100, unique=True, index=True)  # host:pid:random, as on delivery.worker
+    # host:pid:random, as on delivery.worker
+    name: str = Field(max_length=100, unique=True, index=True)
     host: str = Field(max_length=100)
     pid: int
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -156,6 +156,7 @@ def deliver(
         senders.register_sender(session, run.worker, host, pid, now)
 
     _db(run, "registering this sender", register)
+    _say_holders(run)
     beating = threading.Event()
     heart = threading.Thread(
         target=_heartbeat, args=(run, host, pid, beating), name="heartbeat", daemon=True
@@ -244,6 +245,15 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
                 )
 
             batch = _db(run, "claiming deliveries", claim)
+            taken = sum(1 for c in batch if c.taken_over)
+            if taken:
+                log.warning(
+                    "issue %s: took over %d deliveries from a sender that stopped (heartbeat "
+                    "older than %g s, or lease ended)",
+                    run.period,
+                    taken,
+                    settings.sender_stale_seconds,
+                )
             if not batch:
                 if _wait_for_others(run):
                     continue
@@ -264,6 +274,23 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
                     closing.close()
             except Exception as exc:  # a connection already lost: nothing to give back
                 log.debug("sender %s: closing %r: %s", run.worker, closing, exc)
+
+
+def _say_holders(run: Run) -> None:
+    """At the start of a run: which other senders hold deliveries of the issue, and whether
+    their claims will be left to them or taken over."""
+    now = datetime.now(UTC)
+    held = _db(
+        run,
+        "looking at other senders' claims",
+        lambda s: senders.holders(s, run.issue_id, exclude=run.worker),
+    )
+    if held:
+        log.warning(
+            "issue %s: other senders hold deliveries: %s",
+            run.period,
+            "; ".join(h.describe(now, now - run.stale) for h in held),
+        )
 
 
 def _wait_for_others(run: Run) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from newsletter.domain.statuses import DeliveryStatus, IssueStatus, SubscriberStatus
+from newsletter.errors import DatabaseUnavailableError
 from newsletter.storage.db import Engine, dialect_insert, outage_as_error
 from newsletter.storage.models import Delivery, Issue, Sender, Subscriber, utcnow
 
@@ -58,6 +61,7 @@ class Claim:
     subscriber_id: int
     message_id: str | None
     attempts: int
+    taken_over: bool = False  # it was held by a sender that stopped (stale heartbeat, lease)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +170,11 @@ def claim_batch(
         sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
     )
     rows: list[Claim] = []
-    for due in (expired, queued):
+    for due, taken_over in ((expired, True), (queued, False)):
         if len(rows) >= limit:
             break
-        rows += _claim(session, issue_id, due, lease_until, worker, limit - len(rows))
+        claims = _claim(session, issue_id, due, lease_until, worker, limit - len(rows))
+        rows += [replace(c, taken_over=True) for c in claims] if taken_over else claims
     return sorted(rows, key=lambda claim: claim.id)
 
 
@@ -228,6 +233,11 @@ def record_deliveries(session: Session, worker: str, results: Sequence[DeliveryR
     return int(result.rowcount or 0)
 
 
+# SQLite has one writer: the sender threads of a process take turns here instead of in SQLite's
+# busy handler, which sleeps 1 to 100 ms each time it finds the database locked.
+_SQLITE_WRITES = threading.Lock()
+
+
 class DeliveryRecorder:
     """Writes each message's result on one connection a sender thread holds, committed before
     its next message: a SIGKILL then loses at most the message on the wire. The same commit
@@ -241,6 +251,9 @@ class DeliveryRecorder:
         self._worker = worker
         self._conn: sa.Connection | None = None
         self._stmt = _record_statement(worker)
+        self._turns: AbstractContextManager[object] = (
+            _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     def _connection(self) -> sa.Connection:
         if self._conn is None:
@@ -255,18 +268,25 @@ class DeliveryRecorder:
         """Write one result (and suppress its subscriber on a hard bounce) and commit; returns
         1 when written, 0 when this worker no longer held the delivery.
         DatabaseUnavailableError when the database does not answer: nothing was written."""
-        with outage_as_error("recording a delivery result"):
-            conn = self._connection()
+        params = {f"b_{f.name}": getattr(result, f.name) for f in fields(result)}
+        while True:
+            fresh = self._conn is None
             try:
-                params = {f"b_{f.name}": getattr(result, f.name) for f in fields(result)}
-                written = int(conn.execute(self._stmt, params).rowcount or 0)
-                if bounced_reply is not None:
-                    _suppress(conn, result.id, bounced_reply)
-                conn.commit()
-            except BaseException:
-                self._drop()
-                raise
-        return written
+                with outage_as_error("recording a delivery result"), self._turns:
+                    conn = self._connection()
+                    try:
+                        written = int(conn.execute(self._stmt, params).rowcount or 0)
+                        if bounced_reply is not None:
+                            _suppress(conn, result.id, bounced_reply)
+                        conn.commit()
+                    except BaseException:
+                        self._drop()
+                        raise
+                return written
+            except DatabaseUnavailableError:
+                if fresh:
+                    raise
+                # A connection opened before an outage: try once more on a new one.
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None

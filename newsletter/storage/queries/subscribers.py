@@ -122,6 +122,16 @@ class SubscriberReader:
     def read(self, subscriber_id: int) -> Recipient | None:
         """The subscriber as a Recipient, or None when the row is gone.
         DatabaseUnavailableError when the database does not answer."""
+        fresh = self._raw is None
+        try:
+            return self._read(subscriber_id)
+        except DatabaseUnavailableError:
+            if fresh:
+                raise
+            # A connection opened before an outage: try once more on a new one.
+            return self._read(subscriber_id)
+
+    def _read(self, subscriber_id: int) -> Recipient | None:
         with outage_as_error("reading a subscriber"):
             if self._raw is None:
                 self._raw = self._engine.raw_connection()

@@ -241,7 +241,8 @@ _SQLITE_WRITES = threading.Lock()
 class DeliveryRecorder:
     """Writes each message's result on one connection a sender thread holds, committed before
     its next message: a SIGKILL then loses at most the message on the wire. The same commit
-    suppresses a hard-bounced subscriber. On PostgreSQL the connection commits with
+    suppresses a hard-bounced subscriber. On the hot path, so plain DB-API statements (the
+    datetime columns converted as SQLAlchemy would). On PostgreSQL the connection commits with
     ``synchronous_commit = off``: the result is visible at once and survives the sending
     process; only a crash of the database server itself could lose the last fraction of a
     second (those copies would go again, with the same Message-ID)."""
@@ -249,102 +250,111 @@ class DeliveryRecorder:
     def __init__(self, engine: Engine, worker: str) -> None:
         self._engine = engine
         self._worker = worker
-        self._conn: sa.Connection | None = None
-        self._stmt = _record_statement(worker)
+        self._raw: Any = None
+        self._postgres = engine.dialect.name == "postgresql"
+        dbapi = engine.dialect.loaded_dbapi
+        self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
         self._turns: AbstractContextManager[object] = (
             _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
         )
-
-    def _connection(self) -> sa.Connection:
-        if self._conn is None:
-            conn = self._engine.connect()
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SET synchronous_commit = off")
-                conn.commit()
-            self._conn = conn
-        return self._conn
+        time_type = Delivery.__table__.c.sent_at.type  # type: ignore[attr-defined]
+        self._time = time_type.bind_processor(engine.dialect) or (lambda value: value)
+        m = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        sending = str(DeliveryStatus.SENDING)
+        self._record_sql = (
+            f"UPDATE delivery SET status = {m}, attempts = {m}, last_reply = {m}, "
+            f"smtp_code = {m}, message_id = {m}, next_attempt_at = {m}, sent_at = {m}, "
+            f"lease_until = NULL WHERE id = {m} AND status = '{sending}' AND worker = {m}"
+        )
+        self._bounce_sql = (
+            f"UPDATE subscriber SET status = '{SubscriberStatus.BOUNCED}', bounced_at = {m}, "
+            f"suppressed_reason = {m}, updated_at = {m} WHERE id = (SELECT subscriber_id FROM "
+            f"delivery WHERE id = {m}) AND status = '{SubscriberStatus.ACTIVE}'"
+        )
 
     def record(self, result: DeliveryResult, bounced_reply: str | None = None) -> int:
         """Write one result (and suppress its subscriber on a hard bounce) and commit; returns
         1 when written, 0 when this worker no longer held the delivery.
         DatabaseUnavailableError when the database does not answer: nothing was written."""
-        params = {f"b_{f.name}": getattr(result, f.name) for f in fields(result)}
-        while True:
-            fresh = self._conn is None
-            try:
-                with outage_as_error("recording a delivery result"), self._turns:
-                    conn = self._connection()
-                    try:
-                        written = int(conn.execute(self._stmt, params).rowcount or 0)
-                        if bounced_reply is not None:
-                            _suppress(conn, result.id, bounced_reply)
-                        conn.commit()
-                    except BaseException:
-                        self._drop()
-                        raise
-                return written
-            except DatabaseUnavailableError:
-                if fresh:
-                    raise
-                # A connection opened before an outage: try once more on a new one.
+        fresh = self._raw is None
+        try:
+            return self._record(result, bounced_reply)
+        except DatabaseUnavailableError:
+            if fresh:
+                raise
+            # A connection opened before an outage: try once more on a new one.
+            return self._record(result, bounced_reply)
 
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
+    def _record(self, result: DeliveryResult, bounced_reply: str | None) -> int:
+        to_db = self._time
+        params = (
+            str(result.status),
+            result.attempts,
+            result.last_reply,
+            result.smtp_code,
+            result.message_id,
+            to_db(result.next_attempt_at),
+            to_db(result.sent_at),
+            result.id,
+            self._worker,
+        )
+        with self._turns:
+            try:
+                raw = self._connection()
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(self._record_sql, params)
+                    written = int(cursor.rowcount or 0)
+                    if bounced_reply is not None:
+                        now = to_db(utcnow())
+                        reason = f"hard bounce: {bounced_reply}"[:500]
+                        cursor.execute(self._bounce_sql, (now, reason, now, result.id))
+                finally:
+                    cursor.close()
+                raw.commit()
+            except self._lost as exc:
+                self._drop(broken=True)
+                raise DatabaseUnavailableError(
+                    f"the database did not answer while recording a delivery result: {exc}"
+                ) from exc
+            except BaseException:
+                self._drop(broken=True)
+                raise
+        return written
+
+    def _connection(self) -> Any:
+        if self._raw is None:
+            with outage_as_error("recording a delivery result"):
+                raw = self._engine.raw_connection()
+            if self._postgres:
+                cursor = raw.cursor()
+                cursor.execute("SET synchronous_commit = off")
+                cursor.close()
+                raw.commit()
+            self._raw = raw
+        return self._raw
+
+    def _drop(self, *, broken: bool) -> None:
+        raw, self._raw = self._raw, None
+        if raw is None:
             return
         try:
-            if conn.dialect.name == "postgresql" and not conn.invalidated:
-                conn.rollback()
-                conn.exec_driver_sql("RESET synchronous_commit")
-                conn.commit()
-        except Exception:  # a broken connection: the pool must not get it back
-            conn.invalidate()
+            if broken:
+                raw.invalidate()  # the pool must not get it back
+            elif self._postgres:
+                raw.rollback()
+                cursor = raw.cursor()
+                cursor.execute("RESET synchronous_commit")
+                cursor.close()
+                raw.commit()
+        except self._lost:
+            raw.invalidate()
         finally:
-            conn.close()
+            raw.close()
 
     def close(self) -> None:
         """Give the connection back to the pool as it was taken."""
-        self._drop()
-
-
-def _record_statement(worker: str) -> Any:
-    table = Delivery.__table__  # type: ignore[attr-defined]
-    return (
-        table.update()
-        .where(
-            table.c.id == sa.bindparam("b_id"),
-            table.c.status == DeliveryStatus.SENDING,
-            table.c.worker == worker,
-        )
-        .values(
-            status=sa.bindparam("b_status"),
-            attempts=sa.bindparam("b_attempts"),
-            last_reply=sa.bindparam("b_last_reply"),
-            smtp_code=sa.bindparam("b_smtp_code"),
-            message_id=sa.bindparam("b_message_id"),
-            next_attempt_at=sa.bindparam("b_next_attempt_at"),
-            sent_at=sa.bindparam("b_sent_at"),
-            lease_until=None,
-        )
-    )
-
-
-def _suppress(conn: sa.Connection, delivery_id: int, reply: str) -> None:
-    """The hard-bounced subscriber of a delivery is never mailed again (until re-confirmed)."""
-    sub = Subscriber.__table__  # type: ignore[attr-defined]
-    dl = Delivery.__table__  # type: ignore[attr-defined]
-    owner = sa.select(dl.c.subscriber_id).where(dl.c.id == delivery_id).scalar_subquery()
-    now = utcnow()
-    conn.execute(
-        sub.update()
-        .where(sub.c.id == owner, sub.c.status == SubscriberStatus.ACTIVE)
-        .values(
-            status=SubscriberStatus.BOUNCED,
-            bounced_at=now,
-            suppressed_reason=f"hard bounce: {reply}"[:500],
-            updated_at=now,
-        )
-    )
+        self._drop(broken=False)
 
 
 def renew_leases(

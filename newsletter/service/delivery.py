@@ -448,11 +448,15 @@ def _send_one(
             last_reply=str(exc)[:1000],
         )
     outcome = classify_reply(code, reply)
+    if outcome == "sent":  # the hot path: one result built, no copies
+        run.tally.add(outcome)
+        _report(run, row.email, outcome)
+        return DeliveryResult(
+            delivery_id, DeliveryStatus.SENT, attempts + 1, reply[:1000], msg_id, code, None, now
+        )
     result = replace(result, attempts=attempts + 1, last_reply=reply[:1000], smtp_code=code)
     settings = run.app.settings
-    if outcome == "sent":
-        result = replace(result, status=DeliveryStatus.SENT, sent_at=now)
-    elif outcome == "retry":
+    if outcome == "retry":
         # The first retry waits retry_first_minutes, each later one twice as long, +/- jitter.
         delay = exponential_backoff(
             attempts,

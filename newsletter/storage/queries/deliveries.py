@@ -251,6 +251,7 @@ class DeliveryRecorder:
         self._engine = engine
         self._worker = worker
         self._raw: Any = None
+        self._saved: object = None
         self._postgres = engine.dialect.name == "postgresql"
         dbapi = engine.dialect.loaded_dbapi
         self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
@@ -303,15 +304,19 @@ class DeliveryRecorder:
                 raw = self._connection()
                 cursor = raw.cursor()
                 try:
-                    cursor.execute(self._record_sql, params)
-                    written = int(cursor.rowcount or 0)
-                    if bounced_reply is not None:
+                    if bounced_reply is None:
+                        cursor.execute(self._record_sql, params)
+                        written = int(cursor.rowcount or 0)
+                    else:
                         now = to_db(utcnow())
                         reason = f"hard bounce: {bounced_reply}"[:500]
+                        cursor.execute("BEGIN")
+                        cursor.execute(self._record_sql, params)
+                        written = int(cursor.rowcount or 0)
                         cursor.execute(self._bounce_sql, (now, reason, now, result.id))
+                        cursor.execute("COMMIT")
                 finally:
                     cursor.close()
-                raw.commit()
             except self._lost as exc:
                 self._drop(broken=True)
                 raise DatabaseUnavailableError(
@@ -331,6 +336,9 @@ class DeliveryRecorder:
                 cursor.execute("SET synchronous_commit = off")
                 cursor.close()
                 raw.commit()
+            # Autocommit: a result is one statement, its own transaction (no BEGIN, no COMMIT
+            # round trip); a bounce takes an explicit transaction.
+            self._saved = _set_autocommit(raw, self._postgres, None)
             self._raw = raw
         return self._raw
 
@@ -341,8 +349,9 @@ class DeliveryRecorder:
         try:
             if broken:
                 raw.invalidate()  # the pool must not get it back
-            elif self._postgres:
-                raw.rollback()
+                return
+            _set_autocommit(raw, self._postgres, self._saved)
+            if self._postgres:
                 cursor = raw.cursor()
                 cursor.execute("RESET synchronous_commit")
                 cursor.close()
@@ -355,6 +364,19 @@ class DeliveryRecorder:
     def close(self) -> None:
         """Give the connection back to the pool as it was taken."""
         self._drop(broken=False)
+
+
+def _set_autocommit(raw: Any, postgres: bool, saved: object) -> object:
+    """Autocommit on a pooled DB-API connection (``saved`` None), or back as it was (``saved``
+    from the first call); returns the setting before."""
+    driver = raw.driver_connection
+    if postgres:
+        before = driver.autocommit
+        driver.autocommit = True if saved is None else saved
+    else:  # sqlite3 before Python 3.12: isolation_level None is autocommit
+        before = driver.isolation_level
+        driver.isolation_level = None if saved is None else saved
+    return before
 
 
 def renew_leases(

@@ -191,8 +191,9 @@ def _db(run: Run, what: str, call: Callable[[Session], T]) -> T:
     """One short transaction, retried with backoff while the database does not answer."""
 
     def attempt() -> T:
-        with outage_as_error(what), session_scope(run.app.engine) as session:
-            return call(session)
+        engine = run.app.engine
+        with outage_as_error(what), deliveries.write_turn(engine), session_scope(engine) as s:
+            return call(s)
 
     return retry_database(attempt, run.db, run.stop)
 
@@ -202,7 +203,11 @@ def _heartbeat(run: Run, host: str, pid: int, done: threading.Event) -> None:
     interval = run.app.settings.sender_stale_seconds / 3
     while not done.wait(interval):
         try:
-            with outage_as_error("sending a heartbeat"), session_scope(run.app.engine) as session:
+            with (
+                outage_as_error("sending a heartbeat"),
+                deliveries.write_turn(run.app.engine),
+                session_scope(run.app.engine) as session,
+            ):
                 senders.heartbeat(session, run.worker, host, pid, datetime.now(UTC))
         except DatabaseUnavailableError as exc:
             run.db.lost(str(exc))  # the senders retry; the next beat tries again

@@ -39,7 +39,10 @@ class Outage:
             if self._since is not None:
                 return
             self._since = time.monotonic()
-        log.warning("%s is unreachable, retrying with backoff: %s", self.what, detail)
+        # One line: drivers put hints on lines of their own.
+        log.warning(
+            "%s is unreachable, retrying with backoff: %s", self.what, " ".join(detail.split())
+        )
 
     def restored(self) -> None:
         """Note a success; logged only when it was down before."""

@@ -238,6 +238,12 @@ def record_deliveries(session: Session, worker: str, results: Sequence[DeliveryR
 _SQLITE_WRITES = threading.Lock()
 
 
+def write_turn(engine: Engine) -> AbstractContextManager[object]:
+    """Hold this around a write transaction of a sender thread: on SQLite the threads of a
+    process then never wait in the busy handler for each other."""
+    return _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
+
+
 class DeliveryRecorder:
     """Writes each message's result on one connection a sender thread holds, committed before
     its next message: a SIGKILL then loses at most the message on the wire. The same commit
@@ -255,9 +261,7 @@ class DeliveryRecorder:
         self._postgres = engine.dialect.name == "postgresql"
         dbapi = engine.dialect.loaded_dbapi
         self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
-        self._turns: AbstractContextManager[object] = (
-            _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
-        )
+        self._turns = write_turn(engine)
         time_type = Delivery.__table__.c.sent_at.type  # type: ignore[attr-defined]
         self._time = time_type.bind_processor(engine.dialect) or (lambda value: value)
         m = "?" if engine.dialect.paramstyle == "qmark" else "%s"
@@ -329,16 +333,23 @@ class DeliveryRecorder:
 
     def _connection(self) -> Any:
         if self._raw is None:
+            # engine.raw_connection() raises the driver's own errors (caught by the caller),
+            # or SQLAlchemy's.
             with outage_as_error("recording a delivery result"):
                 raw = self._engine.raw_connection()
-            if self._postgres:
-                cursor = raw.cursor()
-                cursor.execute("SET synchronous_commit = off")
-                cursor.close()
-                raw.commit()
-            # Autocommit: a result is one statement, its own transaction (no BEGIN, no COMMIT
-            # round trip); a bounce takes an explicit transaction.
-            self._saved = _set_autocommit(raw, self._postgres, None)
+            try:
+                if self._postgres:
+                    cursor = raw.cursor()
+                    cursor.execute("SET synchronous_commit = off")
+                    cursor.close()
+                    raw.commit()
+                # Autocommit: a result is one statement, its own transaction (no BEGIN, no
+                # COMMIT round trip); a bounce takes an explicit transaction.
+                self._saved = _set_autocommit(raw, self._postgres, None)
+            except BaseException:
+                raw.invalidate()
+                raw.close()
+                raise
             self._raw = raw
         return self._raw
 

@@ -132,11 +132,17 @@ class SubscriberReader:
             return self._read(subscriber_id)
 
     def _read(self, subscriber_id: int) -> Recipient | None:
-        with outage_as_error("reading a subscriber"):
-            if self._raw is None:
-                self._raw = self._engine.raw_connection()
-                if self._postgres:
-                    self._raw.driver_connection.autocommit = True
+        try:
+            # engine.raw_connection() raises the driver's own errors, not SQLAlchemy's.
+            with outage_as_error("reading a subscriber"):
+                if self._raw is None:
+                    self._raw = self._engine.raw_connection()
+                    if self._postgres:
+                        self._raw.driver_connection.autocommit = True
+        except self._lost as exc:
+            raise DatabaseUnavailableError(
+                f"the database did not answer while reading a subscriber: {exc}"
+            ) from exc
         try:
             cursor = self._raw.cursor()
             try:

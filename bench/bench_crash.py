@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -91,9 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     now = datetime.now(UTC)
     handler = IdHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=0, data_size_limit=0)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = int(probe.getsockname()[1])
+    probe.close()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, data_size_limit=0)
     controller.start()
-    port = controller.server.sockets[0].getsockname()[1]
     try:
         with tempfile.TemporaryDirectory(prefix="bench-crash-") as tmp:
             folder = Path(tmp)

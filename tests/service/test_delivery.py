@@ -551,3 +551,46 @@ def test_preferences_saved_on_the_web_shape_the_next_issue(
     assert "Acme Health raises $25M" in texts["web@example.com"]
     assert "FDA approves first oral GLP-1 pill" not in texts["web@example.com"]
     assert "FDA approves first oral GLP-1 pill" in texts["all@example.com"]
+
+
+def test_a_dead_senders_claims_are_taken_over_once_its_heartbeat_is_stale(
+    issue_app: Any, smtp_server: Any
+) -> None:
+    from newsletter.service.issues import build_issue
+    from newsletter.service.sending import freeze_issue, issue_status
+    from newsletter.storage.queries import deliveries, senders
+
+    addresses = [f"dead{i}@example.com" for i in range(6)]
+    app = issue_app(
+        addresses,
+        sender_stale_seconds=1.0,
+        delivery_lease_seconds=600.0,  # the lease alone would hold them for 10 minutes
+        **smtp_settings(smtp_server),
+    )
+    period = resolve_period(app, now=NOW, due=True)
+    assert freeze_issue(app, build_issue(app, period)) == 6
+    # A sender that claimed half the issue and died (its heartbeat stops now).
+    dead = "deadhost:999:abcdef"
+    now = datetime.now(UTC)
+    with session_scope(app.engine) as session:
+        senders.register_sender(session, dead, "deadhost", 999, now)
+        issue = issues.get_issue(session, period.label)
+        assert issue is not None and issue.id is not None
+        claimed = deliveries.claim_batch(
+            session, issue.id, now, now + timedelta(minutes=10), dead, 3, now
+        )
+    assert len(claimed) == 3
+    progress = issue_status(app, period.label)
+    assert progress is not None and progress.counts.sending == 3
+    assert len(progress.holders) == 1
+    assert "3 held by process 999 on deadhost (deadhost:999:abcdef)" in progress.holders[0]
+
+    report = send_issue(app, period)
+
+    # The 3 queued went at once; the dead sender's 3 once its heartbeat was 1 s old.
+    assert report.status == "sent" and report.sent == 6, report
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses
+    after = issue_status(app, period.label)
+    assert after is not None and after.status == "sent" and after.holders == []
+    with session_scope(app.engine) as session:
+        assert {d.worker for d in session.exec(select(Delivery)).all()} != {dead}

@@ -594,3 +594,29 @@ def test_a_dead_senders_claims_are_taken_over_once_its_heartbeat_is_stale(
     assert after is not None and after.status == "sent" and after.holders == []
     with session_scope(app.engine) as session:
         assert {d.worker for d in session.exec(select(Delivery)).all()} != {dead}
+
+
+def test_two_sends_at_once_both_report_the_truth(issue_app: Any, smtp_server: Any) -> None:
+    # The first to run out of work waits for the other's claims instead of reporting
+    # "partial" while they are still being sent.
+    addresses = [f"both{i:02d}@example.com" for i in range(20)]
+    app = issue_app(
+        addresses,
+        smtp_connections=1,
+        delivery_batch=4,
+        send_rate_per_second=20.0,  # about a second of sending: the two runs overlap
+        **smtp_settings(smtp_server),
+    )
+    period = resolve_period(app, now=NOW, due=True)
+    reports: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(send_issue(app, period))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(reports) == 2
+    assert [r.status for r in reports] == ["sent", "sent"], [r.reason for r in reports]
+    assert sum(r.sent for r in reports) == 20
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses

@@ -99,6 +99,7 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
                 "recent_errors": [
                     {"email": e.email, "reply": e.reply} for e in current.last_errors
                 ],
+                "held": current.holders,
             },
             "feeds": {"total": len(health), "failing": [f.name for f in failing]},
         }
@@ -123,6 +124,8 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         )
         if current.paused_reason:
             out.print(f"  paused: {current.paused_reason}")
+        for holder in current.holders:
+            out.print(f"  sending: {holder}")
         if current.next_retry_at:
             out.print(f"  next retry: {current.next_retry_at:%Y-%m-%d %H:%M} UTC")
         for error in current.last_errors:

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from newsletter.errors import DatabaseError, DatabaseUnavailableError
@@ -35,6 +35,7 @@ __all__ = [
     "dialect_insert",
     "head_revision",
     "make_engine",
+    "outage_as_error",
     "ping",
     "session_scope",
     "upgrade",
@@ -225,3 +226,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def outage_as_error(what: str) -> Iterator[None]:
+    """Turn a lost or refused database connection (or a lock held past the busy timeout) into
+    DatabaseUnavailableError, which the sending loops retry with backoff."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        raise DatabaseUnavailableError(
+            f"the database did not answer while {what}: {detail[0] if detail else exc}"
+        ) from exc

@@ -1,4 +1,4 @@
-"""SQLModel tables (feed, item, issue, subscriber, delivery) and the UTC datetime column type."""
+"""SQLModel tables (feed, item, issue, subscriber, delivery, sender) and the UTC datetime column type."""
 
 from __future__ import annotations
 
@@ -171,6 +171,20 @@ class Delivery(SQLModel, table=True):
     worker: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Sender(SQLModel, table=True):
+    """A sending process (one `send`, `run` or `worker` run of an issue) and its heartbeat: the
+    deliveries it holds (``delivery.worker`` = ``name``) are taken over once the heartbeat is
+    stale, without waiting for their lease."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    # host:pid:random, as on delivery.worker
+    name: str = Field(max_length=100, unique=True, index=True)
+    host: str = Field(max_length=100)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class IssueAction(SQLModel, table=True):

@@ -35,3 +35,12 @@ class IssueError(NewsletterError):
 
 class ModelError(NewsletterError):
     """A reading model that cannot be read or trained; the model in use stays."""
+
+
+class BounceError(NewsletterError):
+    """A bounce webhook refused (unsigned, forged, replayed, unreadable or not configured);
+    ``status`` is the HTTP status it is answered with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

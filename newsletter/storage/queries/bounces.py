@@ -19,8 +19,9 @@ def claim_receipt(session: Session, source: str, receipt_id: str, now: datetime)
         dialect_insert(session, WebhookReceipt)
         .values(source=source, receipt_id=receipt_id[:200], received_at=now)
         .on_conflict_do_nothing(index_elements=["source", "receipt_id"])
+        .returning(sa.column("id"))
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return session.execute(stmt).first() is not None
 
 
 def record_event(
@@ -41,15 +42,12 @@ def record_event(
             suppressed=False,
         )
         .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(sa.column("id"))
     )
-    if not session.execute(stmt).rowcount:  # type: ignore[attr-defined]
-        return None
-    row_id = session.exec(
-        select(BounceRecord.id).where(
-            BounceRecord.source == str(event.source), BounceRecord.event_id == event.event_id[:300]
-        )
-    ).one()
-    return row_id
+    # RETURNING, not rowcount: on PostgreSQL the rowcount after ON CONFLICT DO NOTHING did
+    # not tell a skipped row from an inserted one in our tests; a returned id does.
+    row = session.execute(stmt).first()
+    return int(row[0]) if row is not None else None
 
 
 def mark_suppressing(session: Session, record_id: int) -> None:

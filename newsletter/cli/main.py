@@ -7,7 +7,17 @@ import logging
 import click
 
 from newsletter import __version__
-from newsletter.cli import catalog, database, editing, model, pipeline, subscribers, web, workers
+from newsletter.cli import (
+    bounces,
+    catalog,
+    database,
+    editing,
+    model,
+    pipeline,
+    subscribers,
+    web,
+    workers,
+)
 from newsletter.config import Settings, load_settings
 from newsletter.errors import NewsletterError
 from newsletter.logs import configure_logging
@@ -36,6 +46,6 @@ def main(verbose: int) -> None:
     configure_logging(max(base - 10 * verbose, logging.DEBUG), settings.log_format)
 
 
-for _module in (database, pipeline, editing, subscribers, catalog, model, workers, web):
+for _module in (database, pipeline, editing, subscribers, bounces, catalog, model, workers, web):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -67,7 +67,7 @@ class BounceMailbox:
         except (OSError, ssl.SSLError, imaplib.IMAP4.error, ImapToolsError) as exc:
             raise MailError(
                 f"{self._where()}: cannot connect ({exc}); check NEWSLETTER_BOUNCE_IMAP_HOST, "
-                "_PORT and _TLS"
+                "NEWSLETTER_BOUNCE_IMAP_PORT and NEWSLETTER_BOUNCE_IMAP_TLS"
             ) from exc
         try:
             box.login(s.user, s.password, initial_folder=s.folder)
@@ -76,7 +76,8 @@ class BounceMailbox:
                 box.logout()
             raise MailError(
                 f"{self._where()}: cannot log in or open folder {s.folder!r} ({exc}); check "
-                "NEWSLETTER_BOUNCE_IMAP_USER, _PASSWORD and _FOLDER"
+                "NEWSLETTER_BOUNCE_IMAP_USER, NEWSLETTER_BOUNCE_IMAP_PASSWORD and "
+                "NEWSLETTER_BOUNCE_IMAP_FOLDER"
             ) from exc
         self._box = box
         return self

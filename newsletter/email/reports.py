@@ -122,7 +122,8 @@ def _delivery_status(
     per_message, recipients = blocks[0], blocks[1:]
     if per_message.get("Final-Recipient") or per_message.get("Original-Recipient"):
         recipients = blocks  # no per-message block (seen from some gateways)
-    arrival = _date(per_message.get("Arrival-Date")) or when
+    # When it happened: the recipient's Last-Attempt-Date, else the report's own Date (an
+    # Arrival-Date is when the original message arrived, hours before a delay notice).
     original = _returned_headers(msg)
     events = []
     for block in recipients:
@@ -144,7 +145,7 @@ def _delivery_status(
                 kind=kind,
                 source=BounceSource.DSN,
                 diagnostic=shown[:MAX_DIAGNOSTIC],
-                occurred_at=_date(block.get("Last-Attempt-Date")) or arrival,
+                occurred_at=_date(block.get("Last-Attempt-Date")) or when,
                 event_id=f"{fallback_id}/{email}"[:300],
             )
         )

@@ -225,3 +225,29 @@ def test_imap_server_not_answering_is_one_clear_error(imap_app: Any) -> None:
     settings = replace(bounces.imap_settings(imap_app), port=_free_port(), timeout=5)
     with pytest.raises(MailError, match=r"cannot connect.*NEWSLETTER_BOUNCE_IMAP_HOST"):
         bounces.fetch_mailbox(imap_app, mailbox=settings)
+
+
+def test_the_scheduler_step_reads_the_mailbox_and_logs_failures(
+    imap_app: Any, dovecot: DovecotServer, make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from newsletter.service.schedule import read_bounces
+
+    add_subscriber(imap_app, "nobody@mail.example.net")
+    _append(dovecot, (SAMPLES / "postfix_user_unknown.eml").read_bytes())
+    with caplog.at_level("INFO", logger="newsletter.scheduler"):
+        read_bounces(imap_app)
+    assert _statuses(imap_app)["nobody@mail.example.net"][0] == "bounced"
+    assert "bounce mailbox: 1 message(s), 1 event(s) recorded, 1 address(es) suppressed" in (
+        caplog.text
+    )
+    broken = make_app(
+        bounce_imap_host="127.0.0.1",
+        bounce_imap_port=dovecot.port,
+        bounce_imap_user=dovecot.user,
+        bounce_imap_password="wrong",
+        bounce_imap_tls="none",
+    )
+    caplog.clear()
+    read_bounces(broken)  # logged, not raised: the next poll tries again
+    assert "cannot log in" in caplog.text
+    read_bounces(make_app())  # no mailbox configured: nothing to do, nothing logged

@@ -18,6 +18,9 @@ from imap_tools.errors import ImapToolsError
 from newsletter.errors import MailError
 
 _IMAP_ERRORS = (OSError, imaplib.IMAP4.error, ImapToolsError)
+# Set on a message that was read and is not a report (a reader's reply, say): it stays unread
+# for the people who share the mailbox, and is not read again.
+CHECKED_KEYWORD = "NewsletterChecked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +97,32 @@ class BounceMailbox:
             self._box = None
 
     def unread(self, limit: int) -> Iterator[MailboxItem]:
-        """Up to ``limit`` unread messages, oldest first, left unread (BODY.PEEK)."""
+        """Up to ``limit`` unread, not yet checked messages, oldest first, left unread
+        (BODY.PEEK)."""
         assert self._box is not None
+        criteria = AND(seen=False, no_keyword=CHECKED_KEYWORD)
         try:
-            for msg in self._box.fetch(AND(seen=False), mark_seen=False, limit=limit):
+            for msg in self._box.fetch(criteria, mark_seen=False, limit=limit):
                 if msg.uid:
                     yield MailboxItem(msg.uid, msg.obj.as_bytes(policy=policy.compat32))
         except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
             raise MailError(f"{self._where()}: reading messages failed: {exc}") from exc
 
     def mark_read(self, uids: Iterable[str]) -> None:
-        """Flag messages \\Seen: they have been recorded and are not read again."""
+        """Flag reports \\Seen: they have been recorded and are not read again."""
+        self._flag(uids, MailMessageFlags.SEEN)
+
+    def mark_checked(self, uids: Iterable[str]) -> None:
+        """Set the CHECKED_KEYWORD on messages that are not reports: left unread for people,
+        not read again here."""
+        self._flag(uids, CHECKED_KEYWORD)
+
+    def _flag(self, uids: Iterable[str], flag: str) -> None:
         assert self._box is not None
         wanted = list(uids)
         if not wanted:
             return
         try:
-            self._box.flag(wanted, MailMessageFlags.SEEN, True)
+            self._box.flag(wanted, flag, True)
         except (OSError, imaplib.IMAP4.error, ImapToolsError) as exc:
             raise MailError(f"{self._where()}: marking messages read failed: {exc}") from exc

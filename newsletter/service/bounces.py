@@ -153,8 +153,8 @@ def fetch_mailbox(
     mailbox: ImapSettings | None = None,
 ) -> MailboxReport:
     """Read up to ``limit`` unread messages: each one's events are committed, then the
-    message is marked read, so a crash in between reads it again and the unique event ids
-    keep it from counting twice."""
+    message is marked read (or, when it is not a report, marked checked and left unread), so
+    a crash in between reads it again and the unique event ids keep it from counting twice."""
     report = MailboxReport()
     rule = policy(app)
     with BounceMailbox(mailbox or imap_settings(app)) as box:
@@ -166,7 +166,10 @@ def fetch_mailbox(
             with session_scope(app.engine) as session:
                 for event in message.events:
                     _record(session, event, rule, when, report.recorded)
-            box.mark_read([item.uid])
+            if message.kind == "other":
+                box.mark_checked([item.uid])
+            else:
+                box.mark_read([item.uid])
     return report
 
 

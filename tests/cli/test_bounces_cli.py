@@ -121,3 +121,18 @@ def test_fetch_list_and_status_through_the_cli(env: dict[str, str], dovecot: Dov
     assert "no.such.reader@gmail.com: hard (dsn), suppressed" in status.output
     status_json = json.loads(run(env, "status", "--format", "json").output)
     assert [b["kind"] for b in status_json["bounces"]["recent"]] == ["soft", "hard"]
+
+
+def test_every_bounce_setting_is_documented() -> None:
+    from newsletter.config import Settings
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "bounces.md").read_text(encoding="utf-8")
+    names = [
+        n
+        for n in Settings.model_fields
+        if n.startswith(("bounce_", "webhook_", "ses_", "postmark_", "mailgun_", "sendgrid_"))
+    ]
+    assert len(names) >= 15
+    missing = [n for n in names if f"NEWSLETTER_{n.upper()}" not in doc]
+    assert missing == []

@@ -197,9 +197,12 @@ def test_fetch_reads_dsns_complaints_and_mailto_unsubscribes_from_imap(
     (unsub,) = bounces.history(app, "leaving@example.org")
     assert (unsub.kind, unsub.source) == ("unsubscribe", "mailto")
 
-    # Every message is marked read: the next fetch reads nothing.
+    # Every report is marked read; the reader's message stays unread for people, marked
+    # checked; the next fetch reads nothing.
     with _mailbox(dovecot) as box:
-        assert len(box.uids(AND(seen=False))) == 0
+        unread = list(box.fetch(AND(seen=False), mark_seen=False))
+        assert [m.subject for m in unread] == ["Thanks"]
+        assert "NewsletterChecked" in unread[0].flags
         assert len(box.uids()) == report.read
     assert bounces.fetch_mailbox(app, now=lambda: NOW).read == 0
 

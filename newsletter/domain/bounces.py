@@ -67,9 +67,11 @@ def status_code(text: str) -> str | None:
 
 # RFC 3463 §3.2: X.1.x are address errors (bad mailbox, bad domain, moved); X.2.1 is a
 # mailbox disabled. Those addresses will not come back. A full mailbox (X.2.2), a policy or
-# spam rejection (X.7.x) or a network problem says nothing final about the address.
-# 5.0.0 is "permanent, no detail": Exim and others use it for "no such user".
-_HARD_CODES = ("5.0.0", "5.2.1")
+# spam rejection (X.7.x) or a network problem says nothing final about the address. 5.0.0
+# ("permanent, no detail") is hard only when the reply says the user does not exist (Exim's
+# "550 No such user here"): Postfix also writes 5.0.0 for its own configuration errors
+# (Diagnostic-Code: X-Postfix; ...), which must not take every address off the list.
+_HARD_CODES = ("5.2.1",)
 
 
 _NO_SUCH_USER = re.compile(
@@ -87,8 +89,8 @@ def kind_for_dsn(action: str, status: str | None, diagnostic: str = "") -> Bounc
     if action in ("delivered", "relayed", "expanded"):
         return None
     code = status or status_code(diagnostic)
-    if code is None and _NO_SUCH_USER.search(diagnostic):
-        return BounceKind.HARD  # a bare 550 "mailbox not found" (QQ Mail writes no 5.x.x)
+    if code in (None, "5.0.0") and _NO_SUCH_USER.search(diagnostic):
+        return BounceKind.HARD  # a 550 "no such user" (QQ Mail writes no 5.x.x at all)
     if action == "delayed" or code is None or code.startswith("4."):
         return BounceKind.SOFT
     if code.startswith("5.1.") or code in _HARD_CODES:

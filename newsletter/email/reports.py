@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
@@ -133,7 +134,10 @@ def _delivery_status(
         if email is None:
             continue
         diagnostic = _clean(str(block.get("Diagnostic-Code") or ""))
-        _, _, diagnostic_text = diagnostic.partition(";")
+        # "smtp; 550 ..." shows as the reply; another type ("X-Postfix; ...") keeps its name.
+        diagnostic_type, _, diagnostic_text = diagnostic.partition(";")
+        if diagnostic_type.strip().lower() != "smtp":
+            diagnostic_text = diagnostic
         status = status_code(str(block.get("Status") or ""))
         kind = kind_for_dsn(str(block.get("Action") or "failed"), status, diagnostic)
         if kind is None:
@@ -203,7 +207,7 @@ def _decoded_subject(msg: Message) -> str:
     raw = msg.get("Subject") or ""
     try:
         return str(make_header(decode_header(str(raw))))
-    except (UnicodeError, LookupError, ValueError):
+    except (UnicodeError, LookupError, ValueError, MessageError):
         return str(raw)
 
 

@@ -22,6 +22,9 @@ from newsletter.domain.bounces import (
         ("failed", "5.1.1", "", BounceKind.HARD),  # bad mailbox
         ("failed", "5.1.10", "", BounceKind.HARD),  # Exchange: recipient not found
         ("failed", "5.0.0", "550 No such user here", BounceKind.HARD),  # Exim
+        # Postfix's own configuration error (captured): not about the address.
+        ("failed", "5.0.0", "X-Postfix; [127.0.0.1]:2525", BounceKind.SOFT),
+        ("failed", "5.0.0", "smtp; 554 5.0.0 Service unavailable", BounceKind.SOFT),
         ("failed", "5.2.1", "", BounceKind.HARD),  # mailbox disabled
         ("failed", "5.2.2", "mailbox full", BounceKind.SOFT),
         ("failed", "5.7.1", "550 5.7.1 message rejected as spam", BounceKind.SOFT),

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from newsletter.domain.bounces import BounceKind, BounceSource
 from newsletter.email.message import unsubscribe_mailto
@@ -20,6 +22,16 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
     ("name", "email", "kind", "status", "diagnostic_part"),
     [
         ("postfix_user_unknown", "nobody@mail.example.net", "hard", "5.1.1", "User unknown"),
+        # Captured from Postfix 3.7.11 on this machine (tests/data/dsn/README.md).
+        (
+            "postfix_captured_user_unknown",
+            "nobody@mail.example.net",
+            "hard",
+            "5.1.1",
+            "User unknown in virtual mailbox table",
+        ),
+        ("postfix_captured_delayed", "full.box@mail.example.net", "soft", "4.2.2", "Mailbox full"),
+        ("postfix_captured_local_error", "reader@mail.example.net", "soft", "5.0.0", "X-Postfix"),
         ("postfix_delayed", "full.box@mail.example.net", "soft", "4.2.2", "Mailbox full"),
         ("exim_no_such_user", "gone@exim-user.example", "hard", "5.0.0", "No such user here"),
         (
@@ -110,3 +122,46 @@ def test_mailto_unsubscribe_carries_the_token_from_list_unsubscribe() -> None:
 def test_other_mail_is_other_and_never_an_error(raw: bytes) -> None:
     message = read_report(raw, NOW)
     assert message.kind == "other" and message.events == ()
+
+
+_SAMPLE_BYTES = [p.read_bytes() for p in sorted(SAMPLES.glob("*.eml"))]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sample=st.sampled_from(_SAMPLE_BYTES),
+    cut=st.integers(min_value=0, max_value=6000),
+    noise=st.binary(max_size=200),
+    at=st.integers(min_value=0, max_value=6000),
+)
+def test_damaged_reports_never_raise(sample: bytes, cut: int, noise: bytes, at: int) -> None:
+    """A truncated or corrupted report is read as far as it goes: never an exception, and
+    every diagnostic stays one line."""
+    raw = sample[:cut] if cut < len(sample) else sample
+    raw = raw[:at] + noise + raw[at:]
+    message = read_report(raw, NOW)
+    assert message.kind in ("dsn", "complaint", "unsubscribe", "other")
+    for event in message.events:
+        assert "\n" not in event.diagnostic and "\r" not in event.diagnostic
+        assert len(event.diagnostic) <= 500 and len(event.event_id) <= 300
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Content-Type: multipart/report; report-type*=''delivery-status; boundary=x",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary=""',
+        "Content-Type: message/delivery-status",
+        "Content-Type: text/plain; charset=no-such-charset",
+        "Subject: =?no-such-charset?q?Undeliverable?=",
+        "Subject: =?utf-8?b?!!!?= Undeliverable",
+    ],
+)
+def test_odd_headers_are_read_without_error(header: str) -> None:
+    raw = (
+        f"From: MAILER-DAEMON@example.org\r\nTo: d@news.example.com\r\n{header}\r\n\r\n"
+        "--x\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
+        "Final-Recipient: rfc822; a@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--x--\r\n"
+    ).encode()
+    message = read_report(raw, NOW)
+    assert message.kind in ("dsn", "other")

@@ -25,6 +25,7 @@ class BounceKind(StrEnum):
 class BounceSource(StrEnum):
     """Where a report came from."""
 
+    SMTP = "smtp"  # the relay's reply during the send
     DSN = "dsn"  # a delivery status notification (RFC 3464) in the bounce mailbox
     ARF = "arf"  # a feedback report (RFC 5965) in the bounce mailbox
     MAILTO = "mailto"  # a message to the List-Unsubscribe mailto: address

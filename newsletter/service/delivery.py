@@ -32,7 +32,8 @@ from newsletter.service.issues import BuiltIssue
 from newsletter.service.pacing import CappedTransport, SendRateLimiter, process_limiter
 from newsletter.service.variants import Variants, issue_links, personal
 from newsletter.storage.db import session_scope
-from newsletter.storage.queries import deliveries, issues, subscribers
+from newsletter.storage.models import utcnow
+from newsletter.storage.queries import bounces, deliveries, issues, subscribers
 from newsletter.storage.queries.deliveries import Claim, DeliveryResult
 from newsletter.storage.queries.subscribers import SubscriberReader
 
@@ -373,7 +374,10 @@ def _flush(run: Run, results: list[DeliveryResult], bounced: list[tuple[int, str
     with session_scope(run.app.engine) as session:
         deliveries.record_deliveries(session, run.worker, results)
         for subscriber_id, reply in bounced:
-            subscribers.suppress_bounced(session, [subscriber_id], f"hard bounce: {reply}")
+            done = subscribers.suppress_bounced(session, [subscriber_id], f"hard bounce: {reply}")
+            bounces.record_smtp_bounce(
+                session, subscriber_id, run.issue_id, reply, done > 0, utcnow()
+            )
     settings = run.app.settings
     tally = run.tally
     with tally.lock:

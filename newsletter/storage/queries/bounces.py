@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from newsletter.domain.bounces import BounceEvent, BounceKind
+from newsletter.domain.bounces import BounceEvent, BounceKind, BounceSource
 from newsletter.domain.statuses import SubscriberStatus
 from newsletter.storage.db import dialect_insert
 from newsletter.storage.models import BounceRecord, Subscriber, WebhookReceipt
@@ -48,6 +48,27 @@ def record_event(
     # not tell a skipped row from an inserted one in our tests; a returned id does.
     row = session.execute(stmt).first()
     return int(row[0]) if row is not None else None
+
+
+def record_smtp_bounce(
+    session: Session, subscriber_id: int, issue_id: int, reply: str, suppressed: bool, now: datetime
+) -> None:
+    """Keep a hard bounce seen as an SMTP reply during the send in the bounce history (one
+    per issue and subscriber)."""
+    email = session.exec(select(Subscriber.email).where(Subscriber.id == subscriber_id)).first()
+    if email is None:
+        return
+    event = BounceEvent(
+        email,
+        BounceKind.HARD,
+        BounceSource.SMTP,
+        " ".join(reply.split())[:500],
+        now,
+        f"issue-{issue_id}/subscriber-{subscriber_id}",
+    )
+    record_id = record_event(session, event, subscriber_id, now)
+    if record_id is not None and suppressed:
+        mark_suppressing(session, record_id)
 
 
 def mark_suppressing(session: Session, record_id: int) -> None:

@@ -282,12 +282,14 @@ def receive_webhook(
             )
         for event in result.events:
             _record(session, event, rule, when, report)
-    confirmed = False
-    if result.confirm_url:
-        # SNS: visiting SubscribeURL (an allowed SNS host, checked above) confirms the topic.
-        fetch_document(result.confirm_url)
-        confirmed = True
-        log.info("SNS subscription confirmed for %s", provider)
+        confirmed = False
+        if result.confirm_url:
+            # SNS: visiting SubscribeURL (an allowed SNS host, checked above) confirms the
+            # topic. Inside the transaction: if it fails, the receipt is not kept, and SNS's
+            # retry of the same message is not refused as a replay.
+            fetch_document(result.confirm_url)
+            confirmed = True
+            log.info("SNS subscription confirmed for %s", provider)
     if report.suppressed:
         log.info("%s webhook suppressed %s", provider, ", ".join(report.suppressed))
     return WebhookOutcome(provider, len(result.events), report, confirmed)

@@ -219,6 +219,12 @@ def test_sns_subscription_confirmation_visits_the_allowed_url(
     assert response.status_code == 200, response.text
     assert response.json()["subscription_confirmed"] is True
     assert "/confirm" in [path for path, _ in sns_server.requests]
+    # A confirmation whose URL does not answer is a 502, and its retry is not a replay.
+    broken = {**message, "MessageId": "m-broken", "SubscribeURL": sns_server.url("/gone")}
+    signed_broken = json.dumps(_sns_sign(sns_key[0], broken))
+    assert client_for(ses_app).post("/webhooks/ses", content=signed_broken).status_code == 502
+    sns_server.routes["/gone"] = Route(b"ok", "text/plain")
+    assert client_for(ses_app).post("/webhooks/ses", content=signed_broken).status_code == 200
     # A confirmation pointing elsewhere is refused before anything is fetched.
     evil = {**message, "MessageId": "m2", "SubscribeURL": "http://evil.example/confirm"}
     refused = client_for(ses_app).post(

@@ -44,3 +44,12 @@ class ModelError(NewsletterError):
 
 class AccountError(NewsletterError):
     """A workbench account or sign-in problem (unknown account, weak password, wrong role)."""
+
+
+class BounceError(NewsletterError):
+    """A bounce webhook refused (unsigned, forged, replayed, unreadable or not configured);
+    ``status`` is the HTTP status it is answered with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

@@ -8,6 +8,7 @@ import click
 
 from newsletter import __version__
 from newsletter.cli import (
+    bounces,
     catalog,
     database,
     editing,
@@ -46,6 +47,17 @@ def main(verbose: int) -> None:
     configure_logging(max(base - 10 * verbose, logging.DEBUG), settings.log_format)
 
 
-for _module in (database, pipeline, editing, subscribers, users, catalog, model, workers, web):
+for _module in (
+    database,
+    pipeline,
+    editing,
+    subscribers,
+    bounces,
+    users,
+    catalog,
+    model,
+    workers,
+    web,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)

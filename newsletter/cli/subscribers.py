@@ -60,9 +60,12 @@ def subscribers_remove(config_path: Path | None, email: str) -> None:
 @handle_errors
 def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> None:
     """List subscribers with their status."""
+    from newsletter.service.bounces import counts_by_email
     from newsletter.service.subscribers import list_subscribers
 
-    subs = list_subscribers(load_app(config_path), status)
+    app = load_app(config_path)
+    subs = list_subscribers(app, status)
+    bounced = counts_by_email(app)  # `newsletter bounces list --email X` shows the history
     if fmt == "json":
         rows = [
             {
@@ -70,14 +73,24 @@ def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> 
                 "name": s.name,
                 "status": s.status,
                 "created_at": s.created_at.isoformat(),
+                "suppressed_reason": s.suppressed_reason,
+                "bounces": bounced.get(s.email, {}),
             }
             for s in subs
         ]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("email", "name", "status", "since")
+    table = Table("email", "name", "status", "since", "bounces", "why suppressed")
     for s in subs:
-        table.add_row(s.email, s.name or "", s.status, f"{s.created_at:%Y-%m-%d}")
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(bounced.get(s.email, {}).items()))
+        table.add_row(
+            s.email,
+            s.name or "",
+            s.status,
+            f"{s.created_at:%Y-%m-%d}",
+            counts,
+            (s.suppressed_reason or "")[:80],
+        )
     out.print(table)
     out.print(f"{len(subs)} subscriber(s)")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -17,6 +18,8 @@ from newsletter.cli.boundary import (
     out,
     stop_on_signals,
 )
+
+BOUNCE_DAYS = 30  # `status` counts bounces and complaints of this many days
 
 
 @click.command()
@@ -71,6 +74,7 @@ def worker(
 @handle_errors
 def status(config_path: Path | None, week: str | None, fmt: str) -> None:
     """Next scheduled runs, the current issue's deliveries and error rate, and feed health."""
+    from newsletter.service.bounces import counts_since, history
     from newsletter.service.catalog import feed_health
     from newsletter.service.schedule import scheduled_runs
     from newsletter.service.sending import issue_status
@@ -80,6 +84,9 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
     current = issue_status(app, week)
     health = feed_health(app)
     failing = [f for f in health if f.status == "error"]
+    since = datetime.now(UTC) - timedelta(days=BOUNCE_DAYS)
+    bounce_counts = counts_since(app, since)
+    recent_bounces = history(app, limit=5)
     if fmt == "json":
         data = {
             "scheduled": [
@@ -102,6 +109,21 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
                 "held": current.holders,
             },
             "feeds": {"total": len(health), "failing": [f.name for f in failing]},
+            "bounces": {
+                "days": BOUNCE_DAYS,
+                "counts": bounce_counts,
+                "recent": [
+                    {
+                        "occurred_at": b.occurred_at.isoformat(),
+                        "email": b.email,
+                        "kind": b.kind,
+                        "source": b.source,
+                        "diagnostic": b.diagnostic,
+                        "suppressed": b.suppressed,
+                    }
+                    for b in recent_bounces
+                ],
+            },
         }
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -134,6 +156,14 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         f"feeds: {len(health)} configured, {len(failing)} failing"
         + (": " + ", ".join(f.name for f in failing[:10]) if failing else "")
     )
+    counted = ", ".join(f"{n} {kind}" for kind, n in sorted(bounce_counts.items())) or "none"
+    out.print(f"bounces and complaints, last {BOUNCE_DAYS} days: {counted}")
+    for b in recent_bounces:
+        out.print(
+            f"  {b.occurred_at:%Y-%m-%d %H:%M} UTC {b.email}: {b.kind} ({b.source})"
+            + (", suppressed" if b.suppressed else "")
+            + (f"; {b.diagnostic[:100]}" if b.diagnostic else "")
+        )
 
 
 @click.command()

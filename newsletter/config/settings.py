@@ -77,6 +77,26 @@ class Settings(BaseSettings):
     dkim_selector: str | None = None
     dkim_domain: str | None = None
 
+    # Bounces and complaints (`newsletter bounces fetch`, the scheduler, the webhooks).
+    bounce_imap_host: str | None = None  # unset: no bounce mailbox is read
+    bounce_imap_port: int | None = None
+    bounce_imap_user: str | None = None
+    bounce_imap_password: SecretStr | None = None
+    bounce_imap_folder: str = "INBOX"
+    bounce_imap_tls: Literal["none", "starttls", "tls"] = "tls"
+    bounce_imap_timeout: float = Field(default=30.0, gt=0)
+    bounce_soft_threshold: int = Field(default=3, ge=1)  # soft bounces that suppress ...
+    bounce_soft_window_days: float = Field(default=30.0, gt=0)  # ... within this many days
+    webhook_max_age_seconds: float = Field(default=900.0, gt=0)  # older events are replays
+    # Amazon SES through SNS: certificate URLs allowed (shell patterns on scheme://host/path)
+    # and the topics accepted (comma-separated ARNs; empty: the webhook is off).
+    ses_sns_topic_arns: str = ""
+    ses_sns_cert_urls: str = "https://sns.*.amazonaws.com/*"
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: SecretStr | None = None
+    mailgun_signing_key: SecretStr | None = None
+    sendgrid_verification_key: str | None = None  # the Event Webhook's public key (base64)
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
@@ -117,6 +137,13 @@ class Settings(BaseSettings):
     def resolved_outbox_dir(self) -> Path:
         """Where the file transport writes .eml files."""
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
+
+    @property
+    def resolved_bounce_imap_port(self) -> int:
+        """The IMAP port: explicit, else 993 for implicit TLS, 143 otherwise."""
+        if self.bounce_imap_port is not None:
+            return self.bounce_imap_port
+        return 993 if self.bounce_imap_tls == "tls" else 143
 
     @property
     def resolved_smtp_port(self) -> int:

@@ -38,7 +38,8 @@ from newsletter.service.outages import Outage, retry_database
 from newsletter.service.pacing import CappedTransport, SendRateLimiter, process_limiter
 from newsletter.service.variants import Variants, issue_links, personal
 from newsletter.storage.db import Session, outage_as_error, session_scope
-from newsletter.storage.queries import deliveries, issues, senders
+from newsletter.storage.models import utcnow
+from newsletter.storage.queries import bounces, deliveries, issues, senders
 from newsletter.storage.queries.deliveries import Claim, DeliveryRecorder, DeliveryResult
 from newsletter.storage.queries.subscribers import SubscriberReader
 
@@ -362,6 +363,12 @@ def _send_batch(
             # Recorded before the next message: a crash can send again only this one.
             bounced = result.last_reply if result.status == DeliveryStatus.BOUNCED else None
             retry_database(partial(recorder.record, result, bounced), run.db, run.stop)
+            if bounced is not None:  # rare: kept in the bounce history, off the hot path
+                _db(
+                    run,
+                    "recording a hard bounce",
+                    partial(_bounce_history, run.issue_id, subscriber_id, bounced),
+                )
             _pause_on_errors(run)
     finally:
         left = [c.id for c in batch if c.id not in done and c.id not in lost]
@@ -507,6 +514,12 @@ def _send_one(
 def _report(run: Run, email: str, status: str) -> None:
     if run.progress is not None:
         run.progress(email, status)
+
+
+def _bounce_history(issue_id: int, subscriber_id: int, reply: str, session: Session) -> None:
+    """A hard bounce seen as an SMTP reply, in the subscriber's bounce history (the recorder
+    has already suppressed the address in the result's own commit)."""
+    bounces.record_smtp_bounce(session, subscriber_id, issue_id, reply, True, utcnow())
 
 
 def _pause_on_errors(run: Run) -> None:

@@ -15,6 +15,7 @@ from newsletter.config import load_settings
 from newsletter.domain.periods import Period, latest_due_period, period_containing
 from newsletter.domain.statuses import IssueStatus
 from newsletter.errors import NewsletterError
+from newsletter.service import bounces
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue
@@ -50,6 +51,27 @@ def poll_job(config_path: str) -> None:
         send_due(app, datetime.now(UTC))
     except NewsletterError as exc:
         log.error("poll failed: %s", exc)
+        return
+    read_bounces(app)
+
+
+def read_bounces(app: App) -> None:
+    """Scheduled with each poll: read the bounce mailbox when one is configured; a failure is
+    logged and the next poll tries again."""
+    if not bounces.has_mailbox(app):
+        return
+    try:
+        report = bounces.fetch_mailbox(app)
+    except NewsletterError as exc:
+        log.error("bounce mailbox: %s", exc)
+        return
+    if report.read:
+        log.info(
+            "bounce mailbox: %d message(s), %d event(s) recorded, %d address(es) suppressed",
+            report.read,
+            report.recorded.recorded,
+            len(report.recorded.suppressed),
+        )
 
 
 def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | None:

@@ -250,6 +250,40 @@ class AdminSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class BounceRecord(SQLModel, table=True):
+    """One bounce, complaint or mailto: unsubscribe about an address, from the bounce mailbox
+    or a provider's webhook; recorded once per (source, event_id)."""
+
+    __tablename__ = "bounce_event"
+    __table_args__ = (sa.UniqueConstraint("source", "event_id", name="uq_bounce_event_source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id", index=True)
+    email: str = Field(max_length=320, index=True)
+    kind: str = Field(max_length=20)
+    source: str = Field(max_length=20)
+    diagnostic: str = Field(default="", max_length=500)
+    event_id: str = Field(max_length=300)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    suppressed: bool = False  # this event took the address off the list
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """A webhook request already accepted (SNS MessageId, Mailgun token, ...): the same one
+    again is a replay and is refused."""
+
+    __tablename__ = "webhook_receipt"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "receipt_id", name="uq_webhook_receipt_source_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    receipt_id: str = Field(max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
 FEED_STATUSES = tuple(FeedStatus)
 ISSUE_STATUSES = tuple(IssueStatus)
 SUBSCRIBER_STATUSES = tuple(SubscriberStatus)

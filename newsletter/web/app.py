@@ -15,13 +15,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from newsletter.config import load_settings
-from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
+from newsletter.errors import BounceError, DatabaseError, NewsletterError, SubscriberError
 from newsletter.logs import at_least_info, configure_logging
 from newsletter.service.app import App, MailTransport, open_app
 from newsletter.service.archive import IssueNotFoundError
+from newsletter.service.bounces import sns_verifier
 from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import admin, archive, preview, subscribe
+from newsletter.web import admin, archive, preview, subscribe, webhooks
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -111,11 +112,12 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         lifespan=lifespan,
     )
     web.state.web = context
-    for module in (subscribe, archive, preview, admin):
+    web.state.sns = sns_verifier(app)  # keeps the SNS certificates it fetched
+    for module in (subscribe, archive, preview, admin, webhooks):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:
-        wants_json = request_path.startswith("/api/") or request_path == "/healthz"
+        wants_json = request_path.startswith(("/api/", "/webhooks/")) or request_path == "/healthz"
         if wants_json:
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:
@@ -139,7 +141,12 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
     def reject(scope: Scope, exc: HTTPException) -> Response:
         return error_response(scope.get("path", ""), exc.status_code, str(exc.detail))
 
-    web.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, reject=reject)
+    web.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=MAX_BODY_BYTES,
+        reject=reject,
+        path_limits=(("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),),
+    )
     web.add_middleware(SecurityHeadersMiddleware)
 
     @web.exception_handler(HTTPException)
@@ -158,6 +165,9 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
 
     @web.exception_handler(NewsletterError)
     async def service_error(request: Request, exc: NewsletterError) -> Response:
+        if isinstance(exc, BounceError):  # a refused webhook: its own status, logged once
+            log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+            return error_response(request.url.path, exc.status, str(exc))
         for kind, status in ERROR_STATUS:
             if isinstance(exc, kind):
                 if status >= 500:

@@ -33,6 +33,7 @@ from newsletter.email.render import (
 )
 from newsletter.email.transports import SmtpSettings, SmtpTransport, classify_reply
 from newsletter.errors import IssueError
+from newsletter.service.bounces import history as bounce_history
 from newsletter.service.editing import set_status
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
@@ -286,6 +287,10 @@ def test_every_reply_class(issue_app: Any, smtp_server: Any) -> None:
     delivery, subscriber = found["unknown@example.com"]
     assert delivery.status == "bounced" and delivery.smtp_code == 550
     assert subscriber.status == "bounced" and subscriber.bounced_at is not None
+    # ... and it is in the address's bounce history (docs/bounces.md), source "smtp".
+    (event,) = bounce_history(app, "unknown@example.com")
+    assert (event.kind, event.source, event.suppressed) == ("hard", "smtp", True)
+    assert "5.1.1" in event.diagnostic
     # Other 5xx: failed, the subscriber stays.
     delivery, subscriber = found["spam@example.com"]
     assert delivery.status == "failed" and "5.7.1" in (delivery.last_reply or "")

@@ -20,7 +20,7 @@ from newsletter.service.app import App, MailTransport, open_app
 from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.clicks import UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import archive, preview, subscribe
+from newsletter.web import archive, metrics, preview, subscribe
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -94,11 +94,11 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         title=nl.title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False
     )
     web.state.web = context
-    for module in (subscribe, archive, preview):
+    for module in (subscribe, archive, preview, metrics):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:
-        wants_json = request_path.startswith("/api/") or request_path == "/healthz"
+        wants_json = request_path.startswith("/api/") or request_path in ("/healthz", "/metrics")
         if wants_json:
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:

@@ -160,7 +160,8 @@ def test_compose_commands_run_together(tmp_path: Path, database_url: str) -> Non
         for name in APP_SERVICES:
             env = {k: substitute(str(v)) for k, v in services[name]["environment"].items()}
             env.update(
-                NEWSLETTER_DATABASE_URL=database_url,
+                # As the compose file writes it: postgresql://, not postgresql+psycopg://.
+                NEWSLETTER_DATABASE_URL=database_url.replace("postgresql+psycopg://", "postgresql://"),
                 NEWSLETTER_DATA_DIR=str(tmp_path / "data"),
                 NEWSLETTER_CONFIG=str(config),
                 NEWSLETTER_SMTP_HOST="127.0.0.1",

@@ -161,7 +161,9 @@ def test_compose_commands_run_together(tmp_path: Path, database_url: str) -> Non
             env = {k: substitute(str(v)) for k, v in services[name]["environment"].items()}
             env.update(
                 # As the compose file writes it: postgresql://, not postgresql+psycopg://.
-                NEWSLETTER_DATABASE_URL=database_url.replace("postgresql+psycopg://", "postgresql://"),
+                NEWSLETTER_DATABASE_URL=database_url.replace(
+                    "postgresql+psycopg://", "postgresql://"
+                ),
                 NEWSLETTER_DATA_DIR=str(tmp_path / "data"),
                 NEWSLETTER_CONFIG=str(config),
                 NEWSLETTER_SMTP_HOST="127.0.0.1",

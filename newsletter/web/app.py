@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from newsletter.config import load_settings
+from newsletter.config import load_settings, warn_unknown_variables
 from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
 from newsletter.logs import at_least_info, configure_logging
 from newsletter.service.app import App, MailTransport, open_app
@@ -161,8 +161,9 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
 def make_app_from_env() -> FastAPI:
     """The app from NEWSLETTER_* settings and feeds.yaml (for uvicorn/gunicorn workers:
     ``uvicorn --factory newsletter.web:make_app_from_env``)."""
-    settings = load_settings()
+    settings = load_settings(warn_unknown=False)
     configure_logging(at_least_info(settings.log_level), settings.log_format)
+    warn_unknown_variables()  # in the configured format, once per worker process
     return create_app(open_app(settings))
 
 

@@ -25,13 +25,18 @@ log = logging.getLogger("newsletter.service.sending")
 @pytest.fixture(autouse=True)
 def restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
+    level, handlers, installed = root.level, list(root.handlers), logs._installed
     yield
-    for handler in root.handlers:
+    for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
+    for handler in handlers:  # a CLI test's handler that configure_logging replaced here
+        if handler not in root.handlers:
+            root.addHandler(handler)
     root.setLevel(level)
-    logs._installed = None
+    # Not None: a handler installed before this test (by a CLI test in the same process) is
+    # still the one configure_logging must replace, or it would write every record twice.
+    logs._installed = installed
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:

@@ -239,7 +239,7 @@ def load_signer(
     except MailError as exc:
         raise ConfigError(
             f"NEWSLETTER_DKIM_KEY_PATH {key_path}: the key cannot sign: {exc}; "
-            "check the key file (a PEM RSA private key)"
+            "check the key file (a PEM RSA or Ed25519 private key)"
         ) from exc
     return signer
 

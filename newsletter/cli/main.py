@@ -19,7 +19,7 @@ from newsletter.cli import (
     web,
     workers,
 )
-from newsletter.config import Settings, load_settings
+from newsletter.config import Settings, load_settings, warn_unknown_variables
 from newsletter.errors import NewsletterError
 from newsletter.logs import configure_logging
 
@@ -38,13 +38,14 @@ def main(verbose: int) -> None:
     `newsletter build` to preview; `newsletter run` to leave it polling and sending on schedule.
     """
     try:
-        settings = load_settings()
+        settings = load_settings(warn_unknown=False)
     except NewsletterError:
         # The command loads the settings again and reports the problem as its one error line.
         settings = Settings.model_construct()
     level = logging.getLevelName(settings.log_level.upper())
     base = level if isinstance(level, int) else logging.WARNING
     configure_logging(max(base - 10 * verbose, logging.DEBUG), settings.log_format)
+    warn_unknown_variables()  # after the logging is set up, so it is one line in its format
 
 
 for _module in (

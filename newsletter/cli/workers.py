@@ -13,6 +13,7 @@ from newsletter.cli.boundary import (
     at_least_info,
     config_option,
     err,
+    fail,
     handle_errors,
     load_app,
     out,
@@ -168,8 +169,21 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
 
 @click.command()
 @config_option
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this process's Prometheus metrics (ingest durations) on this port; "
+    "open to anyone who can reach it (see --metrics-host).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics port listens on.",
+)
 @handle_errors
-def run(config_path: Path | None) -> None:
+def run(config_path: Path | None, metrics_port: int | None, metrics_host: str) -> None:
     """Run the scheduler: poll feeds every NEWSLETTER_POLL_MINUTES, build and send weekly.
 
     Jobs are stored in the database; a restart after the send time sends the issue once, late
@@ -177,10 +191,17 @@ def run(config_path: Path | None) -> None:
     Stop with Ctrl-C or SIGTERM.
     """
     from newsletter.cli.scheduler import run_scheduler
+    from newsletter.service.metrics import serve_process_metrics
 
     at_least_info()
     stop = stop_on_signals(second_exits=True)  # systemd stops services with SIGTERM
     app = load_app(config_path)
+    if metrics_port is not None:
+        try:
+            serve_process_metrics(metrics_port, metrics_host)
+        except OSError as exc:
+            fail(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {exc}")
+        err.print(f"newsletter run: metrics on http://{metrics_host}:{metrics_port}/metrics")
     path = (config_path or app.settings.config).resolve()
     err.print("newsletter run: starting (catching up, then building the next draft)")
     nl = app.config.newsletter

@@ -84,6 +84,8 @@ def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool 
             f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG"
         )
     config = load_config(path)
+    # Data, outbox and key files are found from feeds.yaml's folder, wherever the command runs.
+    settings = settings.anchored(path)
     engine = db.make_engine(settings.resolved_database_url)
     if upgrade:
         db.upgrade(engine)

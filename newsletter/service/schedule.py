@@ -7,6 +7,7 @@ referenced there by name (``newsletter.service.schedule:poll_job``) and stored i
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from newsletter.service import bounces
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue
+from newsletter.service.metrics import observe_ingest
 from newsletter.service.sending import SendReport, resume_due, send_issue
 from newsletter.storage import jobs
 from newsletter.storage.db import session_scope
@@ -42,8 +44,16 @@ def poll_job(config_path: str) -> None:
     """Scheduled: poll every feed, then resume unfinished sends; failures are logged, not raised."""
     try:
         app = _app(config_path)
+        started = time.monotonic()
         report = ingest(app)
-        log.info("poll: %d new items, %d feeds failed", report.new_items, len(report.failed))
+        seconds = time.monotonic() - started
+        observe_ingest(seconds, len(report.outcomes))
+        log.info(
+            "poll: %d new items, %d feeds failed, %.1f s",
+            report.new_items,
+            len(report.failed),
+            seconds,
+        )
         # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
         # issue approved after its send time goes out within the grace time.
         for sent in resume_due(app):

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from newsletter.config import load_settings
+from newsletter.config import load_settings, warn_unknown_variables
 from newsletter.errors import BounceError, DatabaseError, NewsletterError, SubscriberError
 from newsletter.logs import at_least_info, configure_logging
 from newsletter.service.app import App, MailTransport, open_app
@@ -22,7 +22,7 @@ from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.bounces import sns_verifier
 from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import admin, archive, preview, subscribe, webhooks
+from newsletter.web import admin, archive, metrics, preview, subscribe, webhooks
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -113,11 +113,14 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
     )
     web.state.web = context
     web.state.sns = sns_verifier(app)  # keeps the SNS certificates it fetched
-    for module in (subscribe, archive, preview, admin, webhooks):
+    for module in (subscribe, archive, preview, admin, webhooks, metrics):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:
-        wants_json = request_path.startswith(("/api/", "/webhooks/")) or request_path == "/healthz"
+        wants_json = request_path.startswith(("/api/", "/webhooks/")) or request_path in (
+            "/healthz",
+            "/metrics",
+        )
         if wants_json:
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:
@@ -194,8 +197,9 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
 def make_app_from_env() -> FastAPI:
     """The app from NEWSLETTER_* settings and feeds.yaml (for uvicorn/gunicorn workers:
     ``uvicorn --factory newsletter.web:make_app_from_env``)."""
-    settings = load_settings()
+    settings = load_settings(warn_unknown=False)
     configure_logging(at_least_info(settings.log_level), settings.log_format)
+    warn_unknown_variables()  # in the configured format, once per worker process
     return create_app(open_app(settings))
 
 

@@ -402,10 +402,15 @@ def ingest(
     """Poll every enabled feed once. One failing feed is recorded and never stops the others."""
     now = now or datetime.now(UTC)
     path = model_path(app)
-    if path is not None:
-        # A damaged model is one error before any feed is touched, not every feed failing in
-        # the parsing processes (which would count against each feed's health).
-        checked_model(path)
+    # A damaged model is one error before any feed is touched, not every feed failing in the
+    # parsing processes (which would count against each feed's health). Reading the model
+    # file takes a few hundred milliseconds: it is checked while the first requests are out,
+    # and waited for before the first feed is written.
+    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-check")
+    checking: Future[object] | None = (
+        checker.submit(checked_model, path) if path is not None else None
+    )
+    checker.shutdown(wait=False)
     settings = app.settings
     configs = {cfg.name: cfg for cfg in app.config.feeds}
     jobs: list[FeedJob] = []
@@ -462,6 +467,12 @@ def ingest(
 
     writer = BatchWriter(app.engine, settings, now, flushed)
 
+    def model_checked() -> None:
+        nonlocal checking
+        if checking is not None:
+            checking.result()  # ModelError: the poll stops here, nothing written
+            checking = None
+
     def done(
         job: FeedJob,
         outcome: FeedOutcome,
@@ -469,6 +480,7 @@ def ingest(
         rows: list[dict[str, Any]] | None = None,
         body_hash: str | None = None,
     ) -> None:
+        model_checked()
         writer.add(FeedWrite(job, outcome, result, rows or [], body_hash))
 
     fetched: list[tuple[FeedJob, FetchResult, str]] = []
@@ -500,6 +512,7 @@ def ingest(
         if own_client:
             http.close()
 
+    model_checked()
     parsers: Executor
     if len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1:
         parsers = ThreadPoolExecutor(max_workers=1)
@@ -553,6 +566,7 @@ def ingest(
                 job.name, "ok", entries=len(parsed.parsed.entries), warning=parsed.parsed.warning
             )
             done(job, outcome, result, rows, digest)
+    model_checked()
     writer.flush()
     report.outcomes.sort(key=lambda o: o.name)
     return report

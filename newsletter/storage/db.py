@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
@@ -97,7 +96,11 @@ def dialect_insert(session: Session, table: Any) -> Any:
     """A dialect INSERT that supports ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported by the engine that needs it
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 

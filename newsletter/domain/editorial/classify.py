@@ -28,6 +28,7 @@ from typing import Any
 
 from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.feedrules import FeedRules
 from newsletter.domain.editorial.financing import detect_financing
 from newsletter.domain.editorial.sections import keyword_regex, place_item
 from newsletter.domain.editorial.textmodel import (
@@ -43,17 +44,7 @@ FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
 SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
 FAR_OFF = 0.5  # below this share of the threshold the section model is not asked
 RULE_TEXT_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class FeedRules:
-    """What the reading needs to know about the item's feed."""
-
-    name: str
-    section: str
-    report: bool = False
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+__all__ = ["FeedRules", "ItemText", "Reading", "ReadingRules", "read_item", "read_items"]
 
 
 @dataclass(frozen=True)

@@ -74,19 +74,21 @@ def run_baseline(urls: list[str], timeout: float) -> tuple[Poll, Poll]:
     validators: list[tuple[str | None, str | None]] = []
     statuses: Counter[str] = Counter()
     items = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for url in urls:
         result = feedparser.parse(url)
         statuses[str(result.get("status"))] += 1
         items += len(result.entries)
         validators.append((result.get("etag"), result.get("modified")))
     first = Poll("baseline first poll", time.perf_counter() - start, len(urls), items, statuses)
+    first.cpu = time.process_time() - cpu
     statuses = Counter()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for url, (etag, modified) in zip(urls, validators, strict=True):
         result = feedparser.parse(url, etag=etag, modified=modified)
         statuses[str(result.get("status"))] += 1
     again = Poll("baseline re-poll", time.perf_counter() - start, len(urls), 0, statuses)
+    again.cpu = time.process_time() - cpu
     socket.setdefaulttimeout(None)
     return first, again
 
@@ -113,19 +115,60 @@ def cli_env(folder: Path, **settings: Any) -> dict[str, str]:
     return env
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (user + system, from /proc) of ``root`` and every process below it, by pid.
+    The parsing processes are children of the forkserver, which nobody waits for, so
+    RUSAGE_CHILDREN would leave them out."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    tree = {root}
+    grew = True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grew = bool(below)
+        tree |= below
+    return {pid: cpu[pid] for pid in tree if pid in cpu}
+
+
 def run_cli(args: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str]:
-    """(wall seconds, CPU seconds of the process and its children, stdout) of one command."""
+    """(wall seconds, CPU seconds of the process and all its descendants, stdout) of one
+    command. CPU: the last /proc reading of each process of the tree (sampled every 0.1 s,
+    so up to 0.1 s of a process that exits between samples is missed), or the process's own
+    rusage when larger."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(
-        [str(NEWSLETTER), *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen([str(NEWSLETTER), *args], env=env, stdout=out, stderr=errors)
+        seen: dict[int, float] = {}
+        while process.poll() is None:
+            seen.update(_tree_cpu(process.pid))
+            if time.perf_counter() - start > timeout:
+                process.kill()
+                raise RuntimeError(f"newsletter {' '.join(args)} took over {timeout:g} s")
+            time.sleep(0.1)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        errors.seek(0)
+        stdout, stderr = out.read(), errors.read()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode != 0:
-        raise RuntimeError(f"newsletter {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return seconds, cpu, done.stdout
+    own = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = max(own, own - seen.get(process.pid, 0.0) + sum(seen.values()))
+    if process.returncode != 0:
+        raise RuntimeError(f"newsletter {' '.join(args)} failed: {stderr[-2000:]}")
+    return seconds, cpu, stdout
 
 
 def stored(folder: Path) -> tuple[int, Counter[str]]:
@@ -161,7 +204,7 @@ def run_ours(
             found = SUMMARY.search(output)
             new, failed = (int(found[1]), int(found[2])) if found else (-1, -1)
             _, statuses = stored(folder)
-            note = f"CPU (process and its parsers) {cpu:.2f} s; {failed} feeds failed"
+            note = f"{failed} feeds failed"
             polls.append(Poll(label, seconds, feeds, new, statuses, note, cpu))
         count, _ = stored(folder)
         polls[0].note += f"; {count} items in the database"
@@ -283,18 +326,23 @@ def _speedup(baseline: Poll | None, ours: Poll, target: float) -> str:
 
 def print_table(rows: list[tuple[Poll | None, Poll, float]]) -> None:
     """seconds, items/s, feeds/s and speedups."""
-    print(f"\n{'run':<22}{'seconds':>9}{'items/s':>10}{'feeds/s':>9}  speedup")
+    print(f"\n{'run':<22}{'seconds':>9}{'CPU s':>8}{'items/s':>10}{'feeds/s':>9}  speedup")
     for baseline, ours, target in rows:
         for poll in (baseline, ours):
             if poll is None:
                 continue
             items = f"{poll.items / poll.seconds:,.0f}" if poll.items else "-"
             speed = _speedup(baseline, ours, target) if poll is ours else ""
+            cpu = f"{poll.cpu:.2f}" if poll.cpu is not None else "-"
             print(
-                f"{poll.label:<22}{poll.seconds:>9.2f}{items:>10}"
+                f"{poll.label:<22}{poll.seconds:>9.2f}{cpu:>8}{items:>10}"
                 f"{poll.feeds / poll.seconds:>9.1f}  {speed}"
             )
     print("items/s: items received and stored per second; a re-poll stores none (all 304).")
+    print(
+        "CPU s: the baseline's process; ours: the command and every process below it (its "
+        "parsing processes included). On a shared host, compare CPU as well as wall time."
+    )
     for baseline, ours, _ in rows:
         for poll in (baseline, ours):
             if poll is not None:
@@ -378,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{startup_cpu:.2f} s CPU"
     )
     verdict = "met" if per_feed_ms <= REPOLL_CPU_TARGET_MS else "MISSED"
+    if repoll_cpu <= startup_cpu:
+        verdict = "not measurable in this run: the re-poll cost less CPU than one start-up"
     print(
         f"CPU per re-polled unchanged feed: ({repoll_cpu:.2f} s - {startup_cpu:.2f} s) / "
         f"{args.feeds} = {per_feed_ms:.2f} ms (target <= {REPOLL_CPU_TARGET_MS:g} ms: {verdict})"
@@ -408,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if startup > STARTUP_TARGET:
         missed.append("start-up")
-    if per_feed_ms > REPOLL_CPU_TARGET_MS:
+    if per_feed_ms > REPOLL_CPU_TARGET_MS or repoll_cpu <= startup_cpu:
         missed.append("CPU per re-polled feed")
     for problem in problems:
         print(f"PROBLEM: {problem}")

@@ -97,20 +97,25 @@ class Prefiltered:
     """A compiled pattern whose search, finditer and findall first check that the text holds
     one of the pattern's required strings (see needles_of)."""
 
-    __slots__ = ("_fold", "needles", "pattern", "regex")
+    __slots__ = ("_any", "_fold", "needles", "pattern", "regex")
 
     def __init__(self, regex: re.Pattern[str]) -> None:
         self.regex = regex
         self.pattern = regex.pattern
         self.needles = needles_of(regex)
         self._fold = bool(regex.flags & re.IGNORECASE)
+        # The needles as one alternation of plain literals (no flags, no assertions), which
+        # the regex engine scans with its first-character skip: about twice as fast as one
+        # substring test per needle for the detectors' 5-50 needles.
+        escaped = sorted((re.escape(n) for n in self.needles or ()), key=len, reverse=True)
+        self._any = re.compile("|".join(escaped)) if escaped else None
 
     def could_match(self, text: str) -> bool:
         """False only when the text cannot match (it holds none of the required strings)."""
-        if self.needles is None:
+        if self._any is None:
             return True
         haystack = ignorecase_fold(text) if self._fold else text
-        return any(needle in haystack for needle in self.needles)
+        return self._any.search(haystack) is not None
 
     def search(self, text: str) -> re.Match[str] | None:
         """``regex.search(text)``, skipped when the text cannot match."""

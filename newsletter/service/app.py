@@ -7,16 +7,30 @@ import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from newsletter.config import Config, FeedConfig, Settings, load_config
-from newsletter.email.render import RenderOptions
-from newsletter.email.transports import FileTransport, SmtpSettings, SmtpTransport, Transport
 from newsletter.errors import ConfigError
 from newsletter.storage import db
 from newsletter.storage.db import Engine
 
-MailTransport = Transport
-"""The mail transport's interface, for entry points that hand one to the services."""
+if TYPE_CHECKING:
+    # Rendering (Jinja2, premailer) and the mail transports are imported when a command
+    # renders or sends, not by every command: `newsletter ingest` starts without them.
+    from newsletter.email.render import RenderOptions
+    from newsletter.email.transports import Transport
+
+    MailTransport = Transport
+    """The mail transport's interface, for entry points that hand one to the services."""
+
+
+def __getattr__(name: str) -> Any:
+    """``MailTransport``, imported on first use (see above)."""
+    if name == "MailTransport":
+        from newsletter.email.transports import Transport
+
+        return Transport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -46,6 +60,8 @@ class App:
 
     def render_options(self) -> RenderOptions:
         """Template folder, timezone and links for rendering."""
+        from newsletter.email.render import RenderOptions
+
         nl = self.config.newsletter
         return RenderOptions(
             templates_dir=self.config.templates_dir,
@@ -60,6 +76,8 @@ class App:
 
     def transport(self) -> Transport:
         """The configured mail transport (file outbox or SMTP relay)."""
+        from newsletter.email.transports import FileTransport, SmtpSettings, SmtpTransport
+
         s = self.settings
         if s.mail_transport == "file":
             return FileTransport(s.resolved_outbox_dir)

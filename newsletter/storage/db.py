@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import re
 import sqlite3
 import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from newsletter.errors import DatabaseError, DatabaseUnavailableError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic (0.3-0.7 s to import) is imported only when the schema is out of date or a command
+# asks about migrations: an up-to-date database is checked with one SELECT.
 
 # The service layer speaks to storage through these names, never to SQLAlchemy itself.
 __all__ = [
@@ -108,7 +111,11 @@ def dialect_insert(session: Session, table: Any) -> Any:
     """A dialect INSERT that supports ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported by the engine that needs it
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 
@@ -119,14 +126,46 @@ def ping(engine: Engine) -> None:
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.M)
+
+
+@lru_cache(maxsize=1)
+def _head_from_files() -> str | None:
+    """The one revision no migration file names as its down_revision, read from the files'
+    ``revision = "..."`` lines without importing Alembic (None: not exactly one, or a file
+    says it in a way this does not read; Alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if "down_revision" in found:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def head_revision() -> str:
     """The newest migration revision shipped with this version."""
+    head = _head_from_files()
+    if head is not None:
+        return head
+    return _alembic_head()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config(sa.create_engine("sqlite://")))
     head = script.get_current_head()
     assert head is not None
@@ -134,12 +173,21 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
+    """The revision the database is at (None for an empty database): read from Alembic's
+    ``alembic_version`` table with one query."""
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     except OperationalError as exc:
         raise DatabaseError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    if len(rows) > 1:
+        raise DatabaseError(
+            f"the database {engine.url!r} is at several revisions at once "
+            f"({', '.join(sorted(r[0] for r in rows))}); run `newsletter db current`"
+        )
+    return str(rows[0][0]) if rows else None
 
 
 MIGRATION_LOCK = 7_262_873_301  # an arbitrary PostgreSQL advisory lock key
@@ -182,6 +230,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         now = current_revision(engine)
         if now != head:
             log.info("migrating database from %s to %s", now or "empty", head)
+            from alembic import command
+
             try:
                 command.upgrade(_alembic_config(engine), "head")
             except SQLAlchemyError as exc:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -385,3 +386,61 @@ def test_a_damaged_local_model_is_one_error_and_no_feed_is_touched(
     # Rolling back returns to the shipped model, and ingest works again.
     assert run(env, "model", "rollback").exit_code == 0
     assert "8 new items" in run(env, "ingest").output
+
+
+def test_each_command_is_found_in_the_module_that_declares_it() -> None:
+    """The group imports a command's module only when that command runs: the table of where
+    each command lives must agree with the modules' own COMMANDS."""
+    import importlib
+
+    main_module = importlib.import_module("newsletter.cli.main")
+
+    declared = {
+        command.name: module
+        for module in main_module.COMMAND_MODULES
+        for command in importlib.import_module(f"newsletter.cli.{module}").COMMANDS
+    }
+    assert declared == main_module.COMMAND_HOME
+    ctx = click.Context(main)
+    assert main.list_commands(ctx) == sorted(declared)
+    for name in declared:
+        assert main.get_command(ctx, name) is not None
+    assert main.get_command(ctx, "no-such-command") is None
+
+
+def test_ingest_starts_without_migrations_rendering_or_the_reading(tmp_path: Path) -> None:
+    """`newsletter ingest` imports no Alembic (the schema is up to date), no rendering, and no
+    parser or detectors in its own process (they run in the parsing processes)."""
+    heavy = (
+        "alembic",
+        "premailer",
+        "jinja2",
+        "feedparser",
+        "newsletter.email.render",
+        "newsletter.domain.editorial.classify",
+        "newsletter.feeds.parse",
+        "newsletter.web",
+    )
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from newsletter.cli import main\n"
+        "result = CliRunner().invoke(main, ['ingest'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(write_config(tmp_path, [])),
+    }
+    env.pop("NEWSLETTER_DATABASE_URL", None)
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "newsletter", "db", "upgrade"], env=env, capture_output=True
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

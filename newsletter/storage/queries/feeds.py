@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from newsletter.config import FeedConfig
@@ -74,6 +76,46 @@ def all_feeds(session: Session) -> list[Feed]:
 def get_feed(session: Session, feed_id: int) -> Feed | None:
     """A feed by id."""
     return session.get(Feed, feed_id)
+
+
+def feeds_by_id(session: Session, feed_ids: Collection[int]) -> dict[int, Feed]:
+    """Feed rows by id, read with one query."""
+    if not feed_ids:
+        return {}
+    rows = session.exec(select(Feed).where(col(Feed.id).in_(sorted(feed_ids)))).all()
+    return {feed.id: feed for feed in rows if feed.id is not None}
+
+
+def mark_polled_unchanged(
+    session: Session, feed_ids: Collection[int], now: datetime, http_status: int
+) -> int:
+    """Record a successful poll that changed nothing (a 304, or the same body again, with no
+    permanent redirect) on many feeds with one UPDATE; returns how many rows it touched.
+
+    The same as the per-feed bookkeeping of a success: errors and back-off cleared, any
+    automatic disabling lifted, a pending redirect candidate forgotten; validators and body
+    hash stay as they are."""
+    if not feed_ids:
+        return 0
+    stmt = (
+        sa.update(Feed)
+        .where(col(Feed.id).in_(sorted(feed_ids)))
+        .values(
+            last_fetched_at=now,
+            last_success_at=now,
+            last_status=FeedStatus.NOT_MODIFIED,
+            last_http_status=http_status,
+            last_error=None,
+            consecutive_failures=0,
+            next_poll_at=None,
+            auto_disabled_at=None,
+            auto_disabled_reason=None,
+            redirect_candidate=None,
+            redirect_count=0,
+        )
+    )
+    result = session.execute(stmt, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def save_feed(session: Session, feed: Feed) -> None:

@@ -11,9 +11,14 @@ Three parts, each a ratio measured in the same run:
    socket client of ``bench/smtp_bare.py``, the same bytes, the same connections, alternating.
 3. Memory: queue and send an issue to 10,000 and to 100,000 subscribers, each size in a fresh
    process; peak RSS of the sending process.
+4. DKIM: the cost of signing one ~60 KB message (RSA 2048 and Ed25519 with OpenSSL through
+   ``cryptography``; dkimpy's pure-Python RSA for comparison). ``--dkim rsa`` or
+   ``--dkim ed25519`` makes part 2 sign every message the pipeline sends (the bare client
+   sends the same messages unsigned).
 
 Run: ``.venv/bin/python bench/bench_delivery.py`` (``--quick`` for a smoke run; ``--only cpu``,
-``--only throughput`` or ``--only memory`` for one part; ``--profile`` to profile the pipeline).
+``--only throughput``, ``--only memory`` or ``--only dkim`` for one part; ``--profile`` to
+profile the pipeline).
 """
 
 from __future__ import annotations
@@ -422,9 +427,95 @@ def profiled_senders(top: int = 25) -> Iterator[None]:
     print("\n".join(out.getvalue().splitlines()[: top + 12]))
 
 
+def dkim_key(folder: Path, kind: str) -> Path:
+    """A new private key file (PKCS#8 PEM) of ``kind`` (rsa: 2048 bits, or ed25519)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    key = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if kind == "rsa"
+        else ed25519.Ed25519PrivateKey.generate()
+    )
+    path = folder / f"dkim-{kind}.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def with_dkim(app: App, folder: Path, kind: str) -> None:
+    """Turn DKIM signing on for ``app`` (selector news2026, domain news.example.com)."""
+    app.settings = app.settings.model_copy(
+        update={
+            "dkim_key_path": dkim_key(folder, kind),
+            "dkim_selector": "news2026",
+            "dkim_domain": "news.example.com",
+        }
+    )
+
+
+def dkim_cost(args: argparse.Namespace, folder: Path, now: datetime) -> dict[str, float]:
+    """Part 4: milliseconds to sign one ~60 KB message, each way (median of many)."""
+    import dkim
+
+    from newsletter.email.signing import load_signer
+
+    print("\n== 4. DKIM: signing one message (relaxed/relaxed, 11 headers, 6 oversigned) ==")
+    app, period = make_issue(folder, now, args.scale, args.extra_feeds)
+    add_subscribers(app, 1)
+    built = build_issue(app, period)
+    assert built.rendered is not None
+    assert freeze_issue(app, built) == 1
+    built = build_issue(app, period)
+    (_, _, message) = pipeline_messages(app, issue_id_of(app, period), built)[0]
+    print(f"message: {len(message):,} bytes")
+    results: dict[str, float] = {}
+    rsa_path = dkim_key(folder, "rsa")
+    for kind in ("rsa", "ed25519"):
+        signer = load_signer(
+            rsa_path if kind == "rsa" else dkim_key(folder, kind), "s", "news.example.com"
+        )
+        assert signer is not None
+        results[kind] = _median_ms(lambda s=signer: s.sign(message), 300)
+    pem = rsa_path.read_bytes()
+    names = [h.lower().encode() for h in ("From", "To", "Subject", "Date", "Message-ID")]
+    results["dkimpy rsa"] = _median_ms(
+        lambda: dkim.sign(
+            message,
+            b"s",
+            b"news.example.com",
+            pem,
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=names,
+        ),
+        30,
+    )
+    for kind, ms in results.items():
+        print(f"{kind:>12}: {ms:.3f} ms per message (median)")
+    app.engine.dispose()
+    return results
+
+
+def _median_ms(func: Callable[[], Any], times: int) -> float:
+    spent = []
+    for _ in range(times):
+        began = time.perf_counter()
+        func()
+        spent.append(time.perf_counter() - began)
+    return statistics.median(spent) * 1000
+
+
 def throughput(args: argparse.Namespace, folder: Path, now: datetime) -> dict[str, float]:
     print("\n== 2. Throughput: deliver() vs a bare socket client, same sink, same connections ==")
     app, period = make_issue(folder, now, args.scale, args.extra_feeds)
+    if args.dkim != "none":
+        with_dkim(app, folder, args.dkim)
+        print(f"DKIM on for the pipeline: {args.dkim} (the bare client sends unsigned bytes)")
     add_subscribers(app, args.messages)
     built = build_issue(app, period)
     assert built.rendered is not None and not built.skipped
@@ -456,7 +547,9 @@ def throughput(args: argparse.Namespace, folder: Path, now: datetime) -> dict[st
             reset_deliveries(app, issue_id)
             sink.reset()
             p = run_pipeline(app, issue_id, built, sink, args.connections)
-            if sink.bytes() != total:
+            if args.dkim != "none" and sink.bytes() <= total:
+                raise SystemExit(f"pipeline: {sink.bytes()} B, no room for the signatures")
+            if args.dkim == "none" and sink.bytes() != total:
                 raise SystemExit(f"pipeline: the sink got {sink.bytes()} B, expected {total}")
             ours.append(p.per_second)
             cpu["pipeline"].append(p.cpu_seconds)
@@ -481,9 +574,10 @@ def throughput(args: argparse.Namespace, folder: Path, now: datetime) -> dict[st
         f"deliver() pipeline: best {max(ours):,.0f}, median {statistics.median(ours):,.0f} msg/s "
         f"({statistics.median(cpu['pipeline']) / len(messages) * 1e6:.0f} µs CPU per message)"
     )
+    target = 0.9 if args.dkim == "none" else 0.8
     print(
-        f"ratio: {best:.0%} best/best, {median:.0%} median/median (target >= 90%) -> "
-        f"{'OK' if min(best, median) >= 0.9 else ('OK (best)' if best >= 0.9 else 'MISSED')}"
+        f"ratio: {best:.0%} best/best, {median:.0%} median/median (target >= {target:.0%}) -> "
+        f"{'OK' if min(best, median) >= target else ('OK (best)' if best >= target else 'MISSED')}"
     )
     app.engine.dispose()
     return {"bare": max(bare), "pipeline": max(ours), "ratio": best, "median_ratio": median}
@@ -610,7 +704,13 @@ def memory(args: argparse.Namespace, root: Path, now: datetime) -> dict[str, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--only", choices=["cpu", "throughput", "memory"], default=None)
+    parser.add_argument("--only", choices=["cpu", "throughput", "memory", "dkim"], default=None)
+    parser.add_argument(
+        "--dkim",
+        choices=["none", "rsa", "ed25519"],
+        default="none",
+        help="sign the pipeline's messages in part 2 (none)",
+    )
     parser.add_argument("--recipients", type=int, default=20_000, help="personalize (20,000)")
     parser.add_argument(
         "--baseline-recipients", type=int, default=2_000, help="build_message (2,000)"
@@ -655,6 +755,9 @@ def main(argv: list[str] | None = None) -> int:
             throughput(args, root / "throughput", now)
         if args.only in (None, "memory"):
             memory(args, root, now)
+        if args.only in (None, "dkim"):
+            (root / "dkim").mkdir()
+            dkim_cost(args, root / "dkim", now)
     return 0
 
 

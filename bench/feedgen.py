@@ -41,6 +41,26 @@ ZH_TITLES = (
 )
 COMPANIES = ("Acme Bio", "Northwind Health", "Helix Therapeutics", "Medora", "Caresoft", "Lumen Dx")
 ZH_COMPANIES = ("华康医疗", "启明生物", "联影智能", "康泰药业", "瑞医科技")
+# Phrases the fact detectors act on (financing rounds, upcoming and past events), so that a
+# benchmark exercises the reading as real trade-press feeds do (PITFALLS: content that never
+# triggers the detectors flatters ingest).
+EN_FACTS = (
+    "{co} said it raised $45 million in a Series A round led by Health Ventures, with "
+    "participation from existing investors.",
+    "The company closed a $12.5 million seed financing to expand its {area} team.",
+    "The {area} summit will be held on March 12 in Boston; registration is open and seats "
+    "are limited.",
+    "Join us for a webinar next Tuesday on {area} reimbursement; sign up to reserve your seat.",
+    "Highlights from last week's {area} conference, which drew 2,000 attendees.",
+    "Analysts expect the IPO to price next month as {area} valuations recover.",
+)
+ZH_FACTS = (
+    "{co}宣布完成1.2亿元A轮融资，由红杉中国领投，老股东持续加注。",
+    "公司近日获得数千万元天使轮投资，将用于{area}产品研发。",
+    "2026{area}创新大会将于3月12日在上海举办，诚邀您报名参会。",
+    "{area}产业论坛即将开幕，扫码报名，不见不散！",
+    "第十届{area}峰会圆满落幕，吸引了上千名嘉宾参会。",
+)
 AREAS = ("oncology", "cardiology", "diabetes", "digital health", "imaging", "gene therapy")
 ZH_AREAS = ("肿瘤", "心血管", "糖尿病", "数字医疗", "医学影像", "基因治疗")
 
@@ -54,9 +74,23 @@ def _zh_sentence(rng: random.Random) -> str:
     return "".join(rng.choice(ZH_PHRASES) for _ in range(rng.randint(10, 18))) + "。"
 
 
-def _description(rng: random.Random, chinese: bool, site: str, n: int) -> str:
-    """An HTML fragment like a publisher's feed: paragraphs, links, an image, a list, junk."""
-    sentence = _zh_sentence if chinese else _en_sentence
+def _fact(rng: random.Random, chinese: bool) -> str:
+    """A sentence that a financing or event detector acts on."""
+    if chinese:
+        return rng.choice(ZH_FACTS).format(co=rng.choice(ZH_COMPANIES), area=rng.choice(ZH_AREAS))
+    return rng.choice(EN_FACTS).format(co=rng.choice(COMPANIES), area=rng.choice(AREAS))
+
+
+def _description(rng: random.Random, chinese: bool, site: str, n: int, facts: bool = False) -> str:
+    """An HTML fragment like a publisher's feed: paragraphs, links, an image, a list, junk;
+    with ``facts``, every item also carries a financing or event sentence."""
+    plain = _zh_sentence if chinese else _en_sentence
+    fact_at = rng.randrange(3) if facts else -1
+    calls = iter(range(1_000))
+
+    def sentence(rng: random.Random) -> str:
+        return _fact(rng, chinese) if next(calls) == fact_at else plain(rng)
+
     link = f"{site}/related/{n}?utm_source=rss&utm_medium=feed&utm_campaign=weekly"
     parts = [
         f'<p class="lead" style="margin:0 0 1em">{sentence(rng)} {sentence(rng)}</p>',
@@ -85,9 +119,15 @@ def is_chinese(index: int) -> bool:
 
 
 def make_feed(
-    index: int, items: int, now: datetime, window: timedelta = timedelta(days=7), seed: int = 2026
+    index: int,
+    items: int,
+    now: datetime,
+    window: timedelta = timedelta(days=7),
+    seed: int = 2026,
+    facts: bool = False,
 ) -> bytes:
-    """Feed number ``index`` as RSS 2.0 bytes (UTF-8), items dated within ``window`` before now."""
+    """Feed number ``index`` as RSS 2.0 bytes (UTF-8), items dated within ``window`` before now;
+    ``facts`` puts a financing or event sentence in every item (for the reading's detectors)."""
     rng = random.Random(seed * 100_003 + index)
     chinese = is_chinese(index)
     site = f"https://feed{index}.example.com"
@@ -111,7 +151,7 @@ def make_feed(
             f'<guid isPermaLink="false">{site}/news/{n}</guid>',
             f"<dc:creator>{'记者 王' if chinese else 'Staff Reporter'} {n % 7}</dc:creator>",
             f"<pubDate>{format_datetime(published)}</pubDate>",
-            f"<description>{escape(_description(rng, chinese, site, n))}</description>",
+            f"<description>{escape(_description(rng, chinese, site, n, facts))}</description>",
             "</item>",
         ]
     parts += ["</channel>", "</rss>"]

@@ -57,10 +57,13 @@ def _serve_generated(
     now: datetime,
     window: timedelta,
     backlog: int | None,
+    facts: bool = False,
 ) -> None:
     """Child process: generate the feeds, serve them, stop on a message or when the parent dies."""
     routes = {
-        feed_path(i): Route(body=make_feed(i, items, now, window), content_type=FEED_CONTENT_TYPE)
+        feed_path(i): Route(
+            body=make_feed(i, items, now, window, facts=facts), content_type=FEED_CONTENT_TYPE
+        )
         for i in range(feeds)
     }
     with FeedServer(routes, latency=latency) as server:
@@ -89,6 +92,7 @@ def generated_feed_server(
     now: datetime,
     window: timedelta = timedelta(days=7),
     backlog: int | None = 256,
+    facts: bool = False,
 ) -> Iterator[tuple[str, int]]:
     """Serve ``feeds`` generated feeds from a child process; yields (base URL, total body bytes).
 
@@ -99,7 +103,7 @@ def generated_feed_server(
     parent, child = context.Pipe()
     process = context.Process(
         target=_serve_generated,
-        args=(child, feeds, items, latency, now, window, backlog),
+        args=(child, feeds, items, latency, now, window, backlog, facts),
         name="feed-server",
         daemon=True,
     )

@@ -13,6 +13,11 @@ class DatabaseError(NewsletterError):
     """The database cannot be opened, or its schema is not at the expected revision."""
 
 
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot take this request now (locked by another writer past the wait, disk
+    full, read-only, unreachable): nothing was changed; the same request may work later."""
+
+
 class FeedError(NewsletterError):
     """One feed could not be fetched or parsed; recorded on the feed, never fatal to the others."""
 
@@ -35,3 +40,16 @@ class IssueError(NewsletterError):
 
 class ModelError(NewsletterError):
     """A reading model that cannot be read or trained; the model in use stays."""
+
+
+class AccountError(NewsletterError):
+    """A workbench account or sign-in problem (unknown account, weak password, wrong role)."""
+
+
+class BounceError(NewsletterError):
+    """A bounce webhook refused (unsigned, forged, replayed, unreadable or not configured);
+    ``status`` is the HTTP status it is answered with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

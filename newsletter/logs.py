@@ -104,7 +104,41 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 
 _installed: logging.Handler | None = None
-QUIET_LIBRARIES = ("alembic", "httpx", "httpcore", "apscheduler")
+# Set to WARNING outright (their INFO records are not even made): the loudest ones.
+QUIET_LIBRARIES = (
+    "alembic",
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "uvicorn.error",
+    "multipart",
+    "trafilatura",
+    "htmldate",
+    "charset_normalizer",
+    "sqlalchemy",
+)
+# Shown at INFO although not ours: the request log that `newsletter serve --access-log` asks for.
+WANTED_LIBRARY_LOGGERS = ("uvicorn.access",)
+
+
+class OursAtInfo(logging.Filter):
+    """Below WARNING, only our own records (loggers named newsletter.*) and the request log
+    pass; any library's INFO is dropped, whatever logger it uses. At DEBUG everything passes."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or self.level <= logging.DEBUG:
+            return True
+        name = record.name
+        return (
+            name == "newsletter"
+            or name.startswith("newsletter.")
+            or name in WANTED_LIBRARY_LOGGERS
+            or name == "root"
+        )
 
 
 def at_least_info(level: str | int) -> str | int:
@@ -134,6 +168,7 @@ def configure_logging(
         _StderrHandler() if stream is None else logging.StreamHandler(stream)
     )
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(OursAtInfo(resolved))
     root = logging.getLogger()
     if _installed is not None:
         root.removeHandler(_installed)

@@ -25,13 +25,18 @@ log = logging.getLogger("newsletter.service.sending")
 @pytest.fixture(autouse=True)
 def restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
-    level, handlers = root.level, list(root.handlers)
+    level, handlers, installed = root.level, list(root.handlers), logs._installed
     yield
-    for handler in root.handlers:
+    for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
+    for handler in handlers:  # a CLI test's handler that configure_logging replaced here
+        if handler not in root.handlers:
+            root.addHandler(handler)
     root.setLevel(level)
-    logs._installed = None
+    # Not None: a handler installed before this test (by a CLI test in the same process) is
+    # still the one configure_logging must replace, or it would write every record twice.
+    logs._installed = installed
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -230,3 +235,27 @@ def test_libraries_log_warnings_only_unless_debugging() -> None:
         assert "again" in stream.getvalue()
     finally:
         configure_logging("WARNING", "text")
+
+
+def test_our_events_at_info_and_libraries_at_warning() -> None:
+    """At INFO: newsletter.* records and the serve request log show, any library's INFO does
+    not (even one not listed by name), its warnings do; at DEBUG everything shows."""
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream)
+    logging.getLogger("newsletter.scheduler").info("poll: 3 new items")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("uvicorn.error").info("Started server process [1]")
+    logging.getLogger("some_unlisted_library").info("chatty")
+    logging.getLogger("some_unlisted_library").warning("worth knowing")
+    logging.getLogger("uvicorn.access").info('127.0.0.1:5 - "GET /healthz HTTP/1.1" 200')
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        "INFO newsletter.scheduler: poll: 3 new items",
+        "WARNING some_unlisted_library: worth knowing",
+        'INFO uvicorn.access: 127.0.0.1:5 - "GET /healthz HTTP/1.1" 200',
+    ]
+    stream = io.StringIO()
+    configure_logging("DEBUG", "text", stream)
+    logging.getLogger("some_unlisted_library").info("chatty")
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    assert "chatty" in stream.getvalue() and "SQLiteImpl" in stream.getvalue()

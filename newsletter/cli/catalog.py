@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from newsletter.cli.boundary import config_option, fail, handle_errors, load_app, out
+from newsletter.cli.boundary import config_option, err, fail, handle_errors, load_app, out
 
 if TYPE_CHECKING:
     from newsletter.service.catalog import FeedHealth
@@ -94,14 +94,18 @@ def items_list(
         out.print("? the feed gave no readable date: the time is when the item was first seen")
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @config_option
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.pass_context
 @handle_errors
-def feeds(config_path: Path | None, fmt: str) -> None:
-    """Each feed's status, last error, consecutive failures and stored item count."""
+def feeds(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
+    """Each feed's status, last error, consecutive failures and stored item count; `feeds
+    import FILE.opml` and `feeds export FILE.opml` move the feed list to and from feed readers."""
+    if ctx.invoked_subcommand is not None:
+        return
     from newsletter.service.catalog import feed_health
 
     rows = feed_health(load_app(config_path))
@@ -137,6 +141,66 @@ def _next_poll(row: FeedHealth) -> str:
     elif row.poll_reason and when == row.poll_due_at:
         text += f" ({row.poll_reason[:60]})"
     return text
+
+
+@feeds.command("export")
+@config_option
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@handle_errors
+def feeds_export(config_path: Path | None, path: Path) -> None:
+    """Write the configured feeds as OPML 2.0 (one folder per section; `-` for standard output)."""
+    from newsletter.config import load_config, load_settings
+    from newsletter.service.feedlist import export_opml
+
+    config = load_config(config_path or load_settings().config)
+    document = export_opml(config, datetime.now(UTC))
+    if str(path) == "-":
+        sys.stdout.write(document)
+        return
+    try:
+        path.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc}")
+    err.print(f"{len(config.feeds)} feeds written to {path}")
+
+
+@feeds.command("import")
+@config_option
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--section",
+    default=None,
+    metavar="ID",
+    help="Section for feeds whose OPML folder names no section (default: the first section).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be added; change nothing.")
+@handle_errors
+def feeds_import(config_path: Path | None, path: Path, section: str | None, dry_run: bool) -> None:
+    """Add the feeds of an OPML file (nested folders allowed) to feeds.yaml.
+
+    A feed's section is its innermost folder whose title or id names a section, else --section.
+    Feeds whose URL is already configured are skipped. The result is validated before anything
+    is written; the previous file is kept as feeds.yaml.bak and the new one replaces it in one
+    step, comments and order kept."""
+    from newsletter.config import load_config, load_settings
+    from newsletter.service.feedlist import import_opml
+
+    config = load_config(config_path or load_settings().config)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc}")
+    report = import_opml(config, data, section, dry_run=dry_run, source=str(path))
+    verb = "would add" if dry_run else "added"
+    for feed in report.added:
+        out.print(f"{verb}: {feed.name} ({feed.section}) {feed.url}", markup=False)
+    for skipped in report.skipped:
+        out.print(f"skipped: {skipped.title} {skipped.url}: {skipped.reason}", markup=False)
+    summary = f"{len(report.added)} feeds {'would be added' if dry_run else 'added'}, "
+    summary += f"{len(report.skipped)} skipped"
+    if report.backup:
+        summary += f"; the previous file is {report.backup}"
+    out.print(summary, markup=False)
 
 
 @click.command()

@@ -29,7 +29,8 @@ def issue() -> None:
     """Editor controls for an issue: show it, pin, drop or move items, approve or hold it.
 
     Without --week these act on the next issue to go. Every change is logged and shown by
-    `newsletter issue show`. With auto_approve: false in feeds.yaml the scheduler sends only
+    `newsletter issue show`. An approved issue is frozen as approved: `issue unapprove` returns
+    it to a draft to change it. With auto_approve: false in feeds.yaml the scheduler sends only
     approved issues; a held issue is never sent.
     """
 
@@ -189,7 +190,8 @@ def issue_approve(
     """Approve the draft as it is now: the scheduler sends exactly this content at the send time.
 
     An issue whose send time has passed (use --week) goes out at the next feed poll, within the
-    grace time. Pinning, dropping or moving an item afterwards needs a new approval.
+    grace time. The content is frozen from then on: to pin, drop, restore or move an item,
+    run `newsletter issue unapprove` first, then approve again.
     """
     from newsletter.service.editing import set_status
 
@@ -252,6 +254,26 @@ def issue_resend(
     period = _sent_period(app, week, as_of)
     count = resend_failed(app, period)
     out.print(f"Issue {period.label}: {count} failed deliveries queued again")
+
+
+@issue.command("unapprove")
+@config_option
+@period_options
+@click.option("--note", default=None, help="Kept in the change log.")
+@handle_errors
+def issue_unapprove(
+    config_path: Path | None, week: str | None, as_of: datetime | None, note: str | None
+) -> None:
+    """Return an approved or held issue to a draft, so that it can be changed.
+
+    The draft is built again: items that arrived since, the editor's pins, drops and moves and
+    the current viewpoint file are in it. Approve it again when it is ready.
+    """
+    from newsletter.service.editing import unapprove
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    out.print(f"Issue {period.label}: {unapprove(app, period, note)}")
 
 
 @issue.command("hold")

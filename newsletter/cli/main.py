@@ -2,18 +2,87 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import click
 
 from newsletter import __version__
-from newsletter.cli import catalog, database, editing, model, pipeline, subscribers, web, workers
-from newsletter.config import Settings, load_settings
+from newsletter.config import Settings, load_settings, warn_unknown_variables
 from newsletter.errors import NewsletterError
 from newsletter.logs import configure_logging
 
+# The modules under newsletter.cli whose COMMANDS make up the `newsletter` group.
+COMMAND_MODULES = (
+    "database",
+    "pipeline",
+    "editing",
+    "subscribers",
+    "bounces",
+    "users",
+    "catalog",
+    "model",
+    "workers",
+    "web",
+)
+# Where the common commands live, so that running one imports its own module only (the web
+# app, rendering and the scheduler are not imported by `newsletter ingest`). A command not
+# listed here is still found: every module is imported to look for it.
+COMMAND_HOME = {
+    "db": "database",
+    "ingest": "pipeline",
+    "build": "pipeline",
+    "send": "pipeline",
+    "demo": "pipeline",
+    "issue": "editing",
+    "subscribers": "subscribers",
+    "bounces": "bounces",
+    "users": "users",
+    "items": "catalog",
+    "feeds": "catalog",
+    "check": "catalog",
+    "model": "model",
+    "worker": "workers",
+    "ingest-worker": "workers",
+    "status": "workers",
+    "run": "workers",
+    "serve": "web",
+    "preview-url": "web",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+def _commands(module: str) -> dict[str, click.Command]:
+    """The commands one module of newsletter.cli declares, by name."""
+    found = importlib.import_module(f"newsletter.cli.{module}").COMMANDS
+    return {command.name or "": command for command in found}
+
+
+class LazyGroup(click.Group):
+    """A command group that imports a command's module when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names: set[str] = set()
+        for module in COMMAND_MODULES:
+            names.update(_commands(module))
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        home = COMMAND_HOME.get(cmd_name)
+        if home is not None:
+            command = _commands(home).get(cmd_name)
+            if command is not None:
+                return command
+        for module in COMMAND_MODULES:
+            command = _commands(module).get(cmd_name)
+            if command is not None:
+                return command
+        return None
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="newsletter")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -27,15 +96,11 @@ def main(verbose: int) -> None:
     `newsletter build` to preview; `newsletter run` to leave it polling and sending on schedule.
     """
     try:
-        settings = load_settings()
+        settings = load_settings(warn_unknown=False)
     except NewsletterError:
         # The command loads the settings again and reports the problem as its one error line.
         settings = Settings.model_construct()
     level = logging.getLevelName(settings.log_level.upper())
     base = level if isinstance(level, int) else logging.WARNING
     configure_logging(max(base - 10 * verbose, logging.DEBUG), settings.log_format)
-
-
-for _module in (database, pipeline, editing, subscribers, catalog, model, workers, web):
-    for _command in _module.COMMANDS:
-        main.add_command(_command)
+    warn_unknown_variables()  # after the logging is set up, so it is one line in its format

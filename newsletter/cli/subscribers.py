@@ -60,9 +60,12 @@ def subscribers_remove(config_path: Path | None, email: str) -> None:
 @handle_errors
 def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> None:
     """List subscribers with their status."""
+    from newsletter.service.bounces import counts_by_email
     from newsletter.service.subscribers import list_subscribers
 
-    subs = list_subscribers(load_app(config_path), status)
+    app = load_app(config_path)
+    subs = list_subscribers(app, status)
+    bounced = counts_by_email(app)  # `newsletter bounces list --email X` shows the history
     if fmt == "json":
         rows = [
             {
@@ -70,14 +73,24 @@ def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> 
                 "name": s.name,
                 "status": s.status,
                 "created_at": s.created_at.isoformat(),
+                "suppressed_reason": s.suppressed_reason,
+                "bounces": bounced.get(s.email, {}),
             }
             for s in subs
         ]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("email", "name", "status", "since")
+    table = Table("email", "name", "status", "since", "bounces", "why suppressed")
     for s in subs:
-        table.add_row(s.email, s.name or "", s.status, f"{s.created_at:%Y-%m-%d}")
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(bounced.get(s.email, {}).items()))
+        table.add_row(
+            s.email,
+            s.name or "",
+            s.status,
+            f"{s.created_at:%Y-%m-%d}",
+            counts,
+            (s.suppressed_reason or "")[:80],
+        )
     out.print(table)
     out.print(f"{len(subs)} subscriber(s)")
 
@@ -85,17 +98,47 @@ def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> 
 @subscribers.command("import")
 @config_option
 @click.argument("csv_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--email-column",
+    default=None,
+    metavar="NAME|N",
+    help="The address column, by header name or 1-based number (default: recognised).",
+)
+@click.option(
+    "--name-column",
+    default=None,
+    metavar="NAME|N",
+    help="The name column (default: name, or First Name + Last Name, when present).",
+)
+@click.option(
+    "--update-names",
+    is_flag=True,
+    help="Give existing subscribers the file's names (default: keep the names they have).",
+)
 @handle_errors
-def subscribers_import(config_path: Path | None, csv_file: Path) -> None:
-    """Import subscribers from a CSV of `email[,name]` rows; bad rows are reported and skipped."""
+def subscribers_import(
+    config_path: Path | None,
+    csv_file: Path,
+    email_column: str | None,
+    name_column: str | None,
+    update_names: bool,
+) -> None:
+    """Import subscribers from a CSV: `email[,name]` rows, or an audience export with a header
+    row (Mailchimp, Substack, Buttondown are recognised by their column names).
+
+    Rows the export marks as unsubscribed, cleaned or disabled are not imported; unsubscribed
+    and bounced addresses here stay suppressed. Running the same import again is safe.
+    """
     from newsletter.service.subscribers import import_csv
 
-    report = import_csv(load_app(config_path), csv_file)
+    report = import_csv(load_app(config_path), csv_file, email_column, name_column, update_names)
     for line, problem in report.errors:
         err.print(f"{csv_file}, line {line}: {problem}; row skipped")
+    left = f", {report.left} who left in the export not imported" if report.left else ""
     out.print(
-        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{report.suppressed} suppressed (not re-added), {len(report.errors)} rows skipped"
+        f"{report.kind}: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.suppressed} suppressed (not re-added)"
+        f"{left}, {len(report.errors)} rows skipped"
     )
 
 

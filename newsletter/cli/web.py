@@ -57,6 +57,7 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, access_l
             proxy_headers=False,  # X-Forwarded-For is read only with NEWSLETTER_TRUST_PROXY_HEADERS
             server_header=False,
             access_log=access_log,
+            log_config=None,  # our handler and format (newsletter.logs); uvicorn.error at WARNING
         )
         return
     if config_path is not None:
@@ -71,6 +72,7 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, access_l
         proxy_headers=False,
         server_header=False,
         access_log=access_log,
+        log_config=None,
     )
 
 

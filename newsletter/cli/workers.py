@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -12,11 +13,14 @@ from newsletter.cli.boundary import (
     at_least_info,
     config_option,
     err,
+    fail,
     handle_errors,
     load_app,
     out,
     stop_on_signals,
 )
+
+BOUNCE_DAYS = 30  # `status` counts bounces and complaints of this many days
 
 
 @click.command()
@@ -111,6 +115,7 @@ def ingest_worker(config_path: Path | None, once: bool, idle_seconds: float) -> 
 @handle_errors
 def status(config_path: Path | None, week: str | None, fmt: str) -> None:
     """Next scheduled runs, the current issue's deliveries and error rate, and feed health."""
+    from newsletter.service.bounces import counts_since, history
     from newsletter.service.catalog import feed_health
     from newsletter.service.schedule import scheduled_runs
     from newsletter.service.sending import issue_status
@@ -120,6 +125,9 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
     current = issue_status(app, week)
     health = feed_health(app)
     failing = [f for f in health if f.status == "error"]
+    since = datetime.now(UTC) - timedelta(days=BOUNCE_DAYS)
+    bounce_counts = counts_since(app, since)
+    recent_bounces = history(app, limit=5)
     if fmt == "json":
         data = {
             "scheduled": [
@@ -139,8 +147,24 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
                 "recent_errors": [
                     {"email": e.email, "reply": e.reply} for e in current.last_errors
                 ],
+                "held": current.holders,
             },
             "feeds": {"total": len(health), "failing": [f.name for f in failing]},
+            "bounces": {
+                "days": BOUNCE_DAYS,
+                "counts": bounce_counts,
+                "recent": [
+                    {
+                        "occurred_at": b.occurred_at.isoformat(),
+                        "email": b.email,
+                        "kind": b.kind,
+                        "source": b.source,
+                        "diagnostic": b.diagnostic,
+                        "suppressed": b.suppressed,
+                    }
+                    for b in recent_bounces
+                ],
+            },
         }
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -163,6 +187,8 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         )
         if current.paused_reason:
             out.print(f"  paused: {current.paused_reason}")
+        for holder in current.holders:
+            out.print(f"  sending: {holder}")
         if current.next_retry_at:
             out.print(f"  next retry: {current.next_retry_at:%Y-%m-%d %H:%M} UTC")
         for error in current.last_errors:
@@ -171,12 +197,33 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         f"feeds: {len(health)} configured, {len(failing)} failing"
         + (": " + ", ".join(f.name for f in failing[:10]) if failing else "")
     )
+    counted = ", ".join(f"{n} {kind}" for kind, n in sorted(bounce_counts.items())) or "none"
+    out.print(f"bounces and complaints, last {BOUNCE_DAYS} days: {counted}")
+    for b in recent_bounces:
+        out.print(
+            f"  {b.occurred_at:%Y-%m-%d %H:%M} UTC {b.email}: {b.kind} ({b.source})"
+            + (", suppressed" if b.suppressed else "")
+            + (f"; {b.diagnostic[:100]}" if b.diagnostic else "")
+        )
 
 
 @click.command()
 @config_option
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this process's Prometheus metrics (ingest durations) on this port; "
+    "open to anyone who can reach it (see --metrics-host).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics port listens on.",
+)
 @handle_errors
-def run(config_path: Path | None) -> None:
+def run(config_path: Path | None, metrics_port: int | None, metrics_host: str) -> None:
     """Run the scheduler: poll feeds every NEWSLETTER_POLL_MINUTES, build and send weekly.
 
     Jobs are stored in the database; a restart after the send time sends the issue once, late
@@ -184,10 +231,17 @@ def run(config_path: Path | None) -> None:
     Stop with Ctrl-C or SIGTERM.
     """
     from newsletter.cli.scheduler import run_scheduler
+    from newsletter.service.metrics import serve_process_metrics
 
     at_least_info()
     stop = stop_on_signals(second_exits=True)  # systemd stops services with SIGTERM
     app = load_app(config_path)
+    if metrics_port is not None:
+        try:
+            serve_process_metrics(metrics_port, metrics_host)
+        except OSError as exc:
+            fail(f"--metrics-port {metrics_port}: cannot listen on {metrics_host}: {exc}")
+        err.print(f"newsletter run: metrics on http://{metrics_host}:{metrics_port}/metrics")
     path = (config_path or app.settings.config).resolve()
     err.print("newsletter run: starting (catching up, then building the next draft)")
     nl = app.config.newsletter

@@ -13,7 +13,13 @@ from newsletter.config.model import (
     TopicConfig,
     TopicExample,
 )
-from newsletter.config.settings import Settings, load_settings
+from newsletter.config.settings import (
+    Settings,
+    UnknownVariable,
+    load_settings,
+    unknown_variables,
+    warn_unknown_variables,
+)
 
 __all__ = [
     "SECTION_ID",
@@ -27,7 +33,10 @@ __all__ = [
     "Settings",
     "TopicConfig",
     "TopicExample",
+    "UnknownVariable",
     "load_config",
     "load_settings",
     "parse_config",
+    "unknown_variables",
+    "warn_unknown_variables",
 ]

@@ -24,6 +24,29 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 SECTION_ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+def _language_titles(value: Any, header: bool) -> tuple[tuple[str, str], ...]:
+    """Titles per language ({zh: 本周热点}): keys are language codes, values one line."""
+    if isinstance(value, tuple | list):
+        value = dict(value)
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of language codes to titles, like {zh: 本周热点}")
+    for language, title in value.items():
+        if not isinstance(language, str) or not isinstance(title, str):
+            raise ValueError("must map language codes to titles (text), like {zh: 本周热点}")
+        if not LANGUAGE_CODE.match(language):
+            raise ValueError(f"{language!r} is not a language code like zh or en")
+        if not title.strip() or "\n" in title or "\r" in title:
+            raise ValueError(f"the {language} title must be one non-empty line")
+        if header:
+            _header_safe(title, "must be one line without '=?' (encoded-word syntax)")
+    return tuple(
+        sorted((language.lower().split("-")[0], title.strip()) for language, title in value.items())
+    )
+
+
 def _header_safe(value: str, problem: str) -> str:
     """Text that goes into a mail header: no line breaks, no encoded-word syntax (CVE-2024-6923)."""
     if any(c in value for c in "\r\n") or "=?" in value:
@@ -146,7 +169,9 @@ class NewsletterConfig(_Strict):
     language: str = "en"
     schedule: Schedule = Schedule()
     min_items: int = Field(default=5, ge=0)
-    subject: str = "{title} · {period_label}"
+    subject: str = "{title} · {issue_label}"
+    # language -> the title in that language's edition; pairs, so the model stays hashable
+    titles: tuple[tuple[str, str], ...] = ()
     preheader: str | None = None
     templates: str = "templates"
     html_budget_bytes: int = Field(default=100_000, ge=10_000)
@@ -154,6 +179,7 @@ class NewsletterConfig(_Strict):
     draft_hours_before: float = Field(default=24.0, ge=0.0, le=144.0)
     editorial_dir: str = "editorial"
     fetch_articles: bool = True
+    calendar_attachments: bool = False  # an .ics file per event in every copy (links always)
 
     @field_validator("reply_to")
     @classmethod
@@ -177,6 +203,11 @@ class NewsletterConfig(_Strict):
     def _single_line(cls, value: str) -> str:
         return _header_safe(value, "must be one line without '=?' (encoded-word syntax)")
 
+    @field_validator("titles", mode="before")
+    @classmethod
+    def _titles_shape(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        return _language_titles(value, header=True)
+
     @property
     def tz(self) -> ZoneInfo:
         """The newsletter's timezone object."""
@@ -188,6 +219,8 @@ class SectionConfig(_Strict):
 
     id: str
     title: str
+    # language -> the title in that language's edition; pairs, so the model stays hashable
+    titles: tuple[tuple[str, str], ...] = ()
     max_items: int = Field(default=8, ge=1, le=100)
     priority: int | None = None
     keywords: tuple[str, ...] = ()
@@ -203,6 +236,11 @@ class SectionConfig(_Strict):
                 f"must be lowercase letters, digits, '-' or '_' starting with a letter, got {value!r}"
             )
         return value
+
+    @field_validator("titles", mode="before")
+    @classmethod
+    def _titles_shape(cls, value: Any) -> tuple[tuple[str, str], ...]:
+        return _language_titles(value, header=False)
 
     @field_validator("keywords", "exclude")
     @classmethod

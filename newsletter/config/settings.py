@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -17,6 +21,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.errors import ConfigError
+
+log = logging.getLogger("newsletter.config")
+PREFIX = "NEWSLETTER_"
+# Read by the test suite, not by the package: never reported as unknown.
+RESERVED_PREFIXES = ("NEWSLETTER_TEST_",)
 
 
 class Settings(BaseSettings):
@@ -61,6 +70,7 @@ class Settings(BaseSettings):
     click_tracking: bool = True
     click_track_subscribers: bool = False
     preview_token: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # unset or empty: /metrics answers 404
     subscribe_limit_per_ip: int = Field(default=20, ge=1)  # subscribe requests per hour
     subscribe_limit_per_address: int = Field(default=3, ge=1)  # confirmation emails per hour
     trust_proxy_headers: bool = False
@@ -72,6 +82,8 @@ class Settings(BaseSettings):
     send_rate_per_hour: int = Field(default=0, ge=0)  # 0: no limit
     delivery_batch: int = Field(default=50, ge=1, le=1000)
     delivery_lease_seconds: float = Field(default=600.0, gt=0)
+    # A sending process whose heartbeat is older than this is taken for dead: its claims go.
+    sender_stale_seconds: float = Field(default=30.0, gt=0)
     retry_first_minutes: float = Field(default=5.0, gt=0)
     retry_max_minutes: float = Field(default=240.0, gt=0)
     retry_jitter: float = Field(default=0.2, ge=0, le=1)
@@ -80,6 +92,26 @@ class Settings(BaseSettings):
     dkim_key_path: Path | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
+
+    # Bounces and complaints (`newsletter bounces fetch`, the scheduler, the webhooks).
+    bounce_imap_host: str | None = None  # unset: no bounce mailbox is read
+    bounce_imap_port: int | None = None
+    bounce_imap_user: str | None = None
+    bounce_imap_password: SecretStr | None = None
+    bounce_imap_folder: str = "INBOX"
+    bounce_imap_tls: Literal["none", "starttls", "tls"] = "tls"
+    bounce_imap_timeout: float = Field(default=30.0, gt=0)
+    bounce_soft_threshold: int = Field(default=3, ge=1)  # soft bounces that suppress ...
+    bounce_soft_window_days: float = Field(default=30.0, gt=0)  # ... within this many days
+    webhook_max_age_seconds: float = Field(default=900.0, gt=0)  # older events are replays
+    # Amazon SES through SNS: certificate URLs allowed (shell patterns on scheme://host/path)
+    # and the topics accepted (comma-separated ARNs; empty: the webhook is off).
+    ses_sns_topic_arns: str = ""
+    ses_sns_cert_urls: str = "https://sns.*.amazonaws.com/*"
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: SecretStr | None = None
+    mailgun_signing_key: SecretStr | None = None
+    sendgrid_verification_key: str | None = None  # the Event Webhook's public key (base64)
 
     @field_validator("log_format", mode="before")
     @classmethod
@@ -120,6 +152,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    def anchored(self, config_path: Path) -> Settings:
+        """These settings with relative folders and files (NEWSLETTER_DATA_DIR,
+        NEWSLETTER_OUTBOX_DIR, NEWSLETTER_DKIM_KEY_PATH and a relative SQLite file in
+        NEWSLETTER_DATABASE_URL) resolved against the folder of feeds.yaml, not the working
+        directory: a command run from another folder finds the same database.
+        """
+        base = config_path.resolve().parent
+        update: dict[str, Any] = {"data_dir": _under(base, self.data_dir)}
+        if self.outbox_dir is not None:
+            update["outbox_dir"] = _under(base, self.outbox_dir)
+        if self.dkim_key_path is not None and str(self.dkim_key_path):
+            update["dkim_key_path"] = _under(base, self.dkim_key_path)
+        if self.database_url:
+            update["database_url"] = _anchor_sqlite_url(self.database_url, base)
+        return self.model_copy(update=update)
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL: NEWSLETTER_DATABASE_URL, else a SQLite file in the data folder."""
@@ -133,6 +181,13 @@ class Settings(BaseSettings):
         return self.outbox_dir if self.outbox_dir is not None else self.data_dir / "outbox"
 
     @property
+    def resolved_bounce_imap_port(self) -> int:
+        """The IMAP port: explicit, else 993 for implicit TLS, 143 otherwise."""
+        if self.bounce_imap_port is not None:
+            return self.bounce_imap_port
+        return 993 if self.bounce_imap_tls == "tls" else 143
+
+    @property
     def resolved_smtp_port(self) -> int:
         """The SMTP port: explicit, else 465 for implicit TLS, 587 for STARTTLS, 25 for none."""
         if self.smtp_port is not None:
@@ -140,8 +195,86 @@ class Settings(BaseSettings):
         return {"tls": 465, "starttls": 587, "none": 25}[self.smtp_tls]
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment; errors name the variable to fix."""
+def _under(base: Path, path: Path) -> Path:
+    """``path`` if absolute (``~`` expanded), else ``base / path``."""
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _anchor_sqlite_url(url: str, base: Path) -> str:
+    """A ``sqlite:///relative/file.db`` URL made absolute against ``base``; other URLs as given."""
+    head, sep, rest = url.partition(":///")
+    if not sep or head.split("+", 1)[0] != "sqlite":
+        return url
+    file, query_sep, query = rest.partition("?")
+    if not file or file == ":memory:" or file.startswith("/"):
+        return url
+    return f"{head}:///{_under(base, Path(file))}{query_sep}{query}"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownVariable:
+    """A NEWSLETTER_* name no setting reads, and the closest one that does (or None)."""
+
+    name: str
+    suggestion: str | None
+    source: str  # "environment" or the .env file's path
+
+    def warning(self) -> str:
+        """The one warning line for it."""
+        hint = f"; did you mean {self.suggestion}?" if self.suggestion else ""
+        return (
+            f"{self.name} (from the {self.source}) is not a setting and is ignored{hint} "
+            "(the settings are listed in docs/configuration.md)"
+        )
+
+
+def unknown_variables(names: Iterable[str], source: str) -> list[UnknownVariable]:
+    """The NEWSLETTER_* names among ``names`` that no setting reads, each with a did-you-mean
+    (difflib) from the known names. Case-insensitive, as the settings are read."""
+    known = [PREFIX + field.upper() for field in Settings.model_fields]
+    found = []
+    for name in sorted(set(names)):
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper.startswith(RESERVED_PREFIXES):
+            continue
+        if upper in known:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.75)
+        found.append(UnknownVariable(name, close[0] if close else None, source))
+    return found
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: Path = Path(".env")
+) -> list[UnknownVariable]:
+    """Log one warning per unknown NEWSLETTER_* variable, in the environment or in .env, once
+    per process. A misspelled name is otherwise ignored silently. Returns the unknown ones."""
+    environ = os.environ if environ is None else environ
+    found = unknown_variables(environ, "environment")
+    if env_file.is_file():
+        from dotenv import dotenv_values  # installed with pydantic-settings
+
+        try:
+            names = list(dotenv_values(env_file))
+        except (OSError, UnicodeDecodeError):
+            names = []  # pydantic-settings reports an unreadable .env itself
+        found += unknown_variables(names, f"{env_file} file")
+    for unknown in found:
+        if (unknown.name, unknown.source) not in _warned:
+            _warned.add((unknown.name, unknown.source))
+            log.warning("%s", unknown.warning())
+    return found
+
+
+def load_settings(*, warn_unknown: bool = True, **overrides: Any) -> Settings:
+    """Read settings from the environment; errors name the variable to fix. Unknown
+    NEWSLETTER_* variables are warned about once (``warn_unknown``)."""
+    if warn_unknown:
+        warn_unknown_variables()
     try:
         return Settings(**overrides)
     except ValidationError as exc:

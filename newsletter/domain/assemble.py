@@ -161,13 +161,55 @@ def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
     return sorted(totals.values(), key=lambda t: (-t["rounds"], t["currency"]))
 
 
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def reader_date(day: date, language: str) -> str:
+    """A date as readers write it: "7 December 2026", or "2026年12月7日" in Chinese."""
+    if language.lower().startswith("zh"):
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def edition_title(titles: dict[str, str], title: str, language: str | None) -> str:
+    """A title in one language's edition ({zh: 本周热点}), else the title as configured."""
+    if not language:
+        return title
+    return titles.get(_primary(language), title)
+
+
+def issue_label(number: int | None, day: date, language: str) -> str:
+    """How an issue names itself to readers: its number and date, never an ISO week."""
+    when = reader_date(day, language)
+    if number is None:
+        return when
+    if language.lower().startswith("zh"):
+        return f"第{number}期 · {when}"
+    return f"No. {number} · {when}"
+
+
 def assemble_issue(
     config: Config,
     period: Period,
     candidates: list[Candidate],
     choices: EditorChoices | None = None,
+    number: int | None = None,
 ) -> IssueContent:
-    """Build the content of one issue from the candidates published in the period."""
+    """Build the content of one issue from the candidates published in the period; ``number``
+    is the issue's number for readers (None when unknown, as in a preview without a database)."""
     choices = choices or EditorChoices()
     nl = config.newsletter
     issue_date = period.end.astimezone(nl.tz).date()
@@ -255,10 +297,15 @@ def assemble_issue(
             )
             for s in shown
         ]
-        sections.append(IssueSection(section.id, section.title, items, available=len(ranked)))
+        sections.append(
+            IssueSection(
+                section.id, section.title, items, available=len(ranked), titles=dict(section.titles)
+            )
+        )
     total = sum(len(s.items) for s in sections)
     local_end = period.end.astimezone(nl.tz)
     period_label = f"{period.label} · {local_end:%Y-%m-%d}"
+    label = issue_label(number, local_end.date(), nl.language)
     first_titles = [s.items[0].title for s in sections if s.items][:3]
     subject = fill_placeholders(
         nl.subject,
@@ -267,6 +314,9 @@ def assemble_issue(
             "period": period.label,
             "period_label": period_label,
             "date": f"{local_end:%Y-%m-%d}",
+            "date_label": reader_date(local_end.date(), nl.language),
+            "number": "" if number is None else str(number),
+            "issue_label": label,
             "top_title": first_titles[0] if first_titles else "",
         },
     )
@@ -294,6 +344,9 @@ def assemble_issue(
         issue_date=issue_date.isoformat(),
         left_out=sum(left_out.values()),
         left_out_reasons=[[r, n] for r, n in sorted(left_out.items(), key=lambda p: (-p[1], p[0]))],
+        number=number,
+        issue_label=label,
+        titles=dict(nl.titles),
     )
 
 
@@ -302,16 +355,14 @@ def with_key_points(
 ) -> IssueContent:
     """The content with key points (and where they came from) attached to the given items."""
     sections = [
-        IssueSection(
-            s.id,
-            s.title,
-            [
+        replace(
+            s,
+            items=[
                 replace(i, key_points=points[i.id][0], key_points_source=points[i.id][1])
                 if i.id in points
                 else i
                 for i in s.items
             ],
-            s.available,
         )
         for s in content.sections
     ]
@@ -344,20 +395,30 @@ def for_reader(
         return content
     wanted = set(sections) if sections else None
     kept = [
-        IssueSection(
-            s.id,
-            s.title,
-            [i for i in s.items if not language or _primary(i.language) == _primary(language)],
-            s.available,
+        replace(
+            s,
+            items=[
+                i for i in s.items if not language or _primary(i.language) == _primary(language)
+            ],
         )
         for s in content.sections
         if wanted is None or s.id in wanted
     ]
     kept = [s for s in kept if s.items]
     financing = [i for s in kept if s.id == "financing" for i in s.items]
+    label, subject = content.issue_label, content.subject
+    if language and content.issue_date and label:
+        # The number and date in the reader's language, in the subject too.
+        label = issue_label(content.number, date.fromisoformat(content.issue_date), language)
+        subject = subject.replace(content.issue_label, label)
+    title = edition_title(content.titles, content.title, language)
+    if title != content.title:
+        subject = subject.replace(content.title, title)
     return replace(
         content,
         sections=kept,
         item_count=sum(len(s.items) for s in kept),
         financing_totals=_totals(financing),
+        issue_label=label,
+        subject=subject,
     )

@@ -50,6 +50,7 @@ class IssueSection:
     title: str
     items: list[IssueItem]
     available: int  # items that qualified before the cap
+    titles: dict[str, str] = field(default_factory=dict)  # language -> title in that edition
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ class IssueContent:
     issue_date: str | None = None  # local date of the send time, YYYY-MM-DD
     left_out: int = 0  # items of the period left out by the relevance rules or model
     left_out_reasons: list[list[Any]] = field(default_factory=list)  # [reason, count], top first
+    number: int | None = None  # the issue's number for readers (1 for the first sent issue)
+    issue_label: str = ""
+    titles: dict[str, str] = field(
+        default_factory=dict
+    )  # language -> newsletter title  # what readers see: "No. 12 · 7 December 2026" / "第12期 · 2026年12月7日"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""
@@ -87,6 +93,7 @@ class IssueContent:
                 title=s["title"],
                 items=[IssueItem(**i) for i in s["items"]],
                 available=s["available"],
+                titles=s.get("titles") or {},
             )
             for s in data["sections"]
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
 
 import icalendar
 
@@ -55,13 +56,67 @@ def event_ics(item: IssueItem, domain: str, stamp: datetime) -> bytes:
     return data
 
 
-def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
-    """One .ics file per upcoming event in the issue (the same bytes every time)."""
-    stamp = datetime.fromisoformat(content.window_end)
+@dataclass(frozen=True)
+class CalendarLinks:
+    """ "Add to calendar" links for one event: the hosted .ics file (Apple Calendar, Outlook and
+    most apps open it) and the web calendars' own "new event" pages."""
+
+    ics: str
+    google: str
+    outlook: str
+
+
+def calendar_links(item: IssueItem, ics_url: str) -> CalendarLinks:
+    """Links that add an upcoming event item (an all-day event on its date) to a calendar."""
+    details = item.facts.get("event") or {}
+    start = date.fromisoformat(details["start"])
+    end = start + timedelta(days=1)
+    name = str(details.get("name") or item.title)
+    place = str(details.get("place") or "")
+    about = item.url or item.title
+    google = {"action": "TEMPLATE", "text": name, "dates": f"{start:%Y%m%d}/{end:%Y%m%d}"}
+    outlook = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": name,
+        "startdt": start.isoformat(),
+        "enddt": end.isoformat(),
+        "allday": "true",
+    }
+    if place:
+        google["location"] = outlook["location"] = place
+    google["details"] = outlook["body"] = about
+    return CalendarLinks(
+        ics=ics_url,
+        google="https://calendar.google.com/calendar/render?" + urlencode(google),
+        outlook="https://outlook.live.com/calendar/0/deeplink/compose?" + urlencode(outlook),
+    )
+
+
+def upcoming_events(content: IssueContent) -> list[IssueItem]:
+    """The issue's items announcing an event on or after the issue's date."""
     issue_date = content.issue_date or content.window_end[:10]
     return [
-        Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
+        item
         for section in content.sections
         for item in section.items
         if str((item.facts.get("event") or {}).get("start") or "") >= issue_date
     ]
+
+
+def calendar_attachments(content: IssueContent, domain: str) -> list[Attachment]:
+    """One .ics file per upcoming event in the issue (the same bytes every time)."""
+    stamp = datetime.fromisoformat(content.window_end)
+    return [
+        Attachment(ics_name(item.id), "text/calendar", event_ics(item, domain, stamp))
+        for item in upcoming_events(content)
+    ]
+
+
+def event_calendar(content: IssueContent, item_id: int, domain: str) -> bytes | None:
+    """The calendar file of one upcoming event of the issue (what its link serves), or None."""
+    stamp = datetime.fromisoformat(content.window_end)
+    for item in upcoming_events(content):
+        if item.id == item_id:
+            return event_ics(item, domain, stamp)
+    return None

@@ -16,11 +16,24 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from premailer import Premailer
 
-from newsletter.domain.content import IssueContent, IssueItem, IssueSection
+from newsletter.domain.assemble import edition_title, issue_label
+from newsletter.domain.content import IssueContent, IssueItem
 from newsletter.domain.text import clean_html, shorten
-from newsletter.email.calendar import Attachment, calendar_attachments, ics_name
+from newsletter.email.calendar import (
+    Attachment,
+    calendar_attachments,
+    calendar_links,
+    ics_name,
+)
+from newsletter.email.i18n import event_date, is_chinese, money, round_label, translations
 from newsletter.email.templates import render_template
-from newsletter.email.urls import PREVIEW_TOKEN, archive_url, preferences_url, unsubscribe_url
+from newsletter.email.urls import (
+    PREVIEW_TOKEN,
+    archive_url,
+    event_ics_url,
+    preferences_url,
+    unsubscribe_url,
+)
 from newsletter.errors import TemplateError
 
 log = logging.getLogger("newsletter.render")  # the name operators' log filters know
@@ -45,6 +58,9 @@ class RenderOptions:
     base_url: str
     html_budget_bytes: int = 100_000
     sender_domain: str = "localhost"
+    # A reader's edition (their language): titles from feeds.yaml `titles`; None: the whole issue.
+    edition: str | None = None
+    calendar_attachments: bool = False  # an .ics file per upcoming event in every copy
 
 
 @dataclass(frozen=True)
@@ -77,33 +93,19 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
         keep_trailing_newline=True,
     )
     env.filters["shorten"] = shorten
+    # The email's own words go through gettext: `{{ _("Unsubscribe") }}`; render_issue installs
+    # the reader's language, English (the msgids) until then.
+    env.add_extension("jinja2.ext.i18n")
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
-ROUND_LABELS = {
-    "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
-    "b": "Series B", "b+": "Series B+", "c": "Series C", "c+": "Series C+", "d": "Series D",
-    "d+": "Series D+", "e": "Series E", "e+": "Series E+",
-    "pre-ipo": "Pre-IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
-}  # fmt: skip
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
 
 
 def markdown_to_html(text: str) -> str:
     """Editor Markdown to safe HTML: raw HTML is not passed through, then an allow-list clean."""
     return clean_html(_MARKDOWN.render(text))
-
-
-def money(low: float | None, high: float | None, currency: str | None) -> str:
-    """A compact amount such as "USD 25.0M", "CNY 100.0M–1,000.0M" or "USD 100.0M+"."""
-    if low is None or not currency:
-        return "undisclosed"
-    text = f"{currency} {low / 1e6:,.1f}M"
-    if high is None:
-        return text + "+"
-    if high != low:
-        text += f"–{high / 1e6:,.1f}M"
-    return text
 
 
 def _local(iso: str, tz: ZoneInfo, fmt: str) -> str:
@@ -128,9 +130,19 @@ def defuse_markers(value: Any) -> Any:
     return value
 
 
+def _issue_label(content: IssueContent, language: str) -> str:
+    """The issue's number and date in the language of this copy (the stored label is in the
+    newsletter's language)."""
+    if not content.issue_date:
+        return content.issue_label or content.period
+    return issue_label(content.number, date.fromisoformat(content.issue_date), language)
+
+
 def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
     """The template context: sections with numbered items, dates in the newsletter's timezone."""
     tz = options.timezone
+    language = options.language
+    issue_date = content.issue_date or content.window_end[:10]
     number = 0
     sections: list[dict[str, Any]] = []
     links: list[dict[str, Any]] = []
@@ -152,10 +164,10 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             if fin:
                 entry["financing"] = {
                     "company": fin.get("company") or item.title,
-                    "round": ROUND_LABELS.get(str(fin.get("round")), str(fin.get("round"))),
-                    "amount": fin.get("amount_text") or "undisclosed",
+                    "round": round_label(fin.get("round"), language),
+                    "amount": fin.get("amount_text") or money(None, None, None, language),
                     "amount_normalized": money(
-                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")
+                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency"), language
                     ),
                     "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
                 }
@@ -164,16 +176,32 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                 day = date.fromisoformat(ev["start"])
                 entry["event"] = {
                     "name": ev.get("name") or item.title,
-                    "date": f"{day:%Y-%m-%d} ({day:%a})",
+                    "date": event_date(day, language),
                     "place": ev.get("place") or "",
                     "ics": ics_name(item.id),
+                    "attached": options.calendar_attachments,
+                    "links": None,
                 }
+                if ev["start"] >= issue_date:
+                    cal = calendar_links(
+                        item, event_ics_url(options.base_url, content.period, item.id)
+                    )
+                    entry["event"]["links"] = {
+                        "ics": cal.ics,
+                        "google": cal.google,
+                        "outlook": cal.outlook,
+                    }
             items.append(entry)
-        sections.append({"id": section.id, "title": section.title, "items": items})
+        title = edition_title(section.titles, section.title, options.edition)
+        sections.append({"id": section.id, "title": title, "items": items})
+    totals = [
+        {**t, "label": money(t["low"], t["high"], t["currency"], language)}
+        for t in content.financing_totals
+    ]
     base = options.base_url
     untrusted: dict[str, Any] = {
         "newsletter": {
-            "title": content.title,
+            "title": edition_title(content.titles, content.title, options.edition),
             "language": options.language,
             "sender_name": options.sender_name,
         },
@@ -182,6 +210,8 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             "subject": content.subject,
             "preheader": content.preheader,
             "date_label": _local(content.window_end, tz, "%Y-%m-%d"),
+            "label": _issue_label(content, language),
+            "number": content.number,
             "window_start_label": _local(content.window_start, tz, "%Y-%m-%d"),
             "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
             "item_count": content.item_count,
@@ -189,10 +219,14 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
         "viewpoint": {"html": content.viewpoint_html, "text": content.viewpoint_text}
         if content.viewpoint_html
         else None,
-        "financing_totals": [
-            {**t, "label": money(t["low"], t["high"], t["currency"])}
-            for t in content.financing_totals
-        ],
+        "financing_totals": totals,
+        "financing_totals_label": ("；" if is_chinese(language) else "; ").join(
+            translations(language).ngettext(
+                "%(amount)s in %(num)d round", "%(amount)s in %(num)d rounds", t["rounds"]
+            )
+            % {"amount": t["label"], "num": t["rounds"]}
+            for t in totals
+        ),
         "sections": [s for s in sections if s["items"]],
         "all_sections": sections,
         "links": links,
@@ -236,11 +270,8 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     section."""
     if summary_chars is not None:
         sections = [
-            IssueSection(
-                s.id,
-                s.title,
-                [replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items],
-                s.available,
+            replace(
+                s, items=[replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items]
             )
             for s in content.sections
         ]
@@ -248,20 +279,21 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     kept = [list(s.items) for s in content.sections]
     for _ in range(drop):
         max(kept, key=len).pop()
-    sections = [
-        IssueSection(s.id, s.title, items, s.available)
-        for s, items in zip(content.sections, kept, strict=True)
-    ]
+    sections = [replace(s, items=items) for s, items in zip(content.sections, kept, strict=True)]
     return replace(content, sections=sections, item_count=sum(len(items) for items in kept))
 
 
 def render_issue(
     env: SandboxedEnvironment, content: IssueContent, options: RenderOptions
 ) -> tuple[RenderedIssue, IssueContent]:
-    """Render HTML and text; shorten the issue until the HTML fits the size budget.
+    """Render HTML and text in ``options.language``; shorten the issue until the HTML fits the
+    size budget.
 
     Returns the rendered parts and the content actually rendered (possibly shortened).
     """
+    env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(options.language), newstyle=True
+    )
     warnings: list[str] = []
     summary_steps = [160, 80]
     while True:
@@ -285,7 +317,9 @@ def render_issue(
         log.info(warnings[-1])
         content = _shrink(content, step, drop)
     text = render_template(env, "email/issue.txt", context)
-    attachments = calendar_attachments(content, options.sender_domain)
+    attachments = (
+        calendar_attachments(content, options.sender_domain) if options.calendar_attachments else []
+    )
     return RenderedIssue(
         html=html, text=_normalize_text(text), warnings=warnings, attachments=attachments
     ), content

@@ -26,6 +26,11 @@ def subscribe_url(base_url: str) -> str:
     return f"{base_url}/subscribe"
 
 
+def event_ics_url(base_url: str, period: str, item_id: int) -> str:
+    """An event's hosted calendar file, for "Add to calendar" links."""
+    return f"{base_url}/archive/{period}/events/{item_id}.ics"
+
+
 def archive_url(base_url: str, period: str | None = None) -> str:
     """The archive index, or with ``period`` one sent issue's page."""
     return f"{base_url}/archive" if period is None else f"{base_url}/archive/{period}"

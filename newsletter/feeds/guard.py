@@ -266,9 +266,11 @@ class _PoolTransport(httpx.BaseTransport):
     ``backend`` (httpcore's public ``network_backend``); requests, responses and errors are
     translated as httpx's own HTTPTransport does."""
 
-    def __init__(self, backend: httpcore.NetworkBackend, limits: httpx.Limits) -> None:
+    def __init__(
+        self, backend: httpcore.NetworkBackend, limits: httpx.Limits, ssl_context: ssl.SSLContext
+    ) -> None:
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -310,8 +312,11 @@ class GuardedTransport(httpx.BaseTransport):
 
     def __init__(self, limits: httpx.Limits, allow_private: bool = False) -> None:
         self.allow_private = allow_private
-        self._checked = _PoolTransport(_Backend(check=True), limits)
-        self._open = _PoolTransport(_Backend(check=False), limits)
+        # One TLS context for both pools: building one loads the CA bundle (tens of
+        # milliseconds), and contexts are safe to share between connections and threads.
+        context = httpx.create_ssl_context()
+        self._checked = _PoolTransport(_Backend(check=True), limits, context)
+        self._open = _PoolTransport(_Backend(check=False), limits, context)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         allowed = bool(request.extensions.get(ALLOW_PRIVATE, self.allow_private))

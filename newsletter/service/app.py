@@ -7,16 +7,30 @@ import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from newsletter.config import Config, FeedConfig, Settings, load_config
-from newsletter.email.render import RenderOptions
-from newsletter.email.transports import FileTransport, SmtpSettings, SmtpTransport, Transport
 from newsletter.errors import ConfigError
 from newsletter.storage import db
 from newsletter.storage.db import Engine
 
-MailTransport = Transport
-"""The mail transport's interface, for entry points that hand one to the services."""
+if TYPE_CHECKING:
+    # Rendering (Jinja2, premailer) and the mail transports are imported when a command
+    # renders or sends, not by every command: `newsletter ingest` starts without them.
+    from newsletter.email.render import RenderOptions
+    from newsletter.email.transports import Transport
+
+    MailTransport = Transport
+    """The mail transport's interface, for entry points that hand one to the services."""
+
+
+def __getattr__(name: str) -> Any:
+    """``MailTransport``, imported on first use (see above)."""
+    if name == "MailTransport":
+        from newsletter.email.transports import Transport
+
+        return Transport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -46,6 +60,8 @@ class App:
 
     def render_options(self) -> RenderOptions:
         """Template folder, timezone and links for rendering."""
+        from newsletter.email.render import RenderOptions
+
         nl = self.config.newsletter
         return RenderOptions(
             templates_dir=self.config.templates_dir,
@@ -55,10 +71,13 @@ class App:
             base_url=self.settings.base_url,
             html_budget_bytes=nl.html_budget_bytes,
             sender_domain=nl.sender.domain,
+            calendar_attachments=nl.calendar_attachments,
         )
 
     def transport(self) -> Transport:
         """The configured mail transport (file outbox or SMTP relay)."""
+        from newsletter.email.transports import FileTransport, SmtpSettings, SmtpTransport
+
         s = self.settings
         if s.mail_transport == "file":
             return FileTransport(s.resolved_outbox_dir)
@@ -83,6 +102,8 @@ def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool 
             f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG"
         )
     config = load_config(path)
+    # Data, outbox and key files are found from feeds.yaml's folder, wherever the command runs.
+    settings = settings.anchored(path)
     engine = db.make_engine(settings.resolved_database_url)
     if upgrade:
         db.upgrade(engine)

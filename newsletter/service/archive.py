@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from newsletter.domain.content import IssueContent
 from newsletter.domain.periods import PERIOD_RE
-from newsletter.domain.statuses import DeliveryStatus, IssueStatus
+from newsletter.domain.statuses import FROZEN, DeliveryStatus, IssueStatus
+from newsletter.email.calendar import event_calendar
 from newsletter.email.render import html_values, marker_values, personalize
 from newsletter.email.urls import archive_url, subscribe_url
 from newsletter.errors import IssueError
 from newsletter.service.app import App
-from newsletter.storage.db import session_scope
+from newsletter.storage.db import available_session
 from newsletter.storage.models import utcnow
 from newsletter.storage.queries import deliveries, issues, links, subscribers
 from newsletter.storage.queries.links import DayClicks
@@ -105,7 +107,7 @@ def _titles(content: dict[str, Any], limit: int = 5) -> tuple[str, ...]:
 
 def sent_issues(app: App, limit: int | None = None) -> list[ArchiveEntry]:
     """Sent issues, newest first."""
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         return [
             ArchiveEntry(
                 period=issue.period,
@@ -128,13 +130,29 @@ def archive_html(app: App, period: str) -> str:
     """The sent issue's HTML for the web, without anything personal. IssueNotFoundError."""
     if not is_period(period):
         raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         issue = issues.get_issue(session, period)
         if issue is None or issue.status != IssueStatus.SENT or not issue.html:
             raise IssueNotFoundError(f"no sent issue {period}")
         html = issue.html
     # Any other marker (a click link's subscriber marker) becomes empty: anonymous.
     return _ANY_MARKER.sub("", personalize(html, html_values(neutral_values(app))))
+
+
+def event_calendar_file(app: App, period: str, item_id: int) -> bytes:
+    """The calendar file of an upcoming event of an issue that went out (the "Add to calendar"
+    link of its emails). IssueNotFoundError for anything else."""
+    if not is_period(period):
+        raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
+    with available_session(app.engine) as session:
+        issue = issues.get_issue(session, period)
+        if issue is None or issue.status not in FROZEN or not issue.content:
+            raise IssueNotFoundError(f"no issue {period} has gone out")
+        content = IssueContent.from_dict(issue.content)
+    data = event_calendar(content, item_id, app.config.newsletter.sender.domain)
+    if data is None:
+        raise IssueNotFoundError(f"issue {period} has no upcoming event {item_id}")
+    return data
 
 
 def _xml_text(value: str) -> str:
@@ -187,7 +205,7 @@ def archive_atom(app: App, limit: int = 50) -> bytes:
 
 def recent_issues(app: App, limit: int = 10) -> list[IssueSummary]:
     """The latest issues of any status, newest period first."""
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         return [
             IssueSummary(i.period, i.status, i.subject, i.sent_at)
             for i in issues.latest_issues(session, limit)
@@ -199,7 +217,7 @@ def issue_stats(app: App, period: str) -> IssueStats:
     and clicks per link and per day. IssueNotFoundError."""
     if not is_period(period):
         raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         issue = issues.get_issue(session, period)
         if issue is None or issue.id is None:
             raise IssueNotFoundError(f"no issue {period}")

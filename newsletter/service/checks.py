@@ -215,10 +215,10 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
         report.add(False, "settings", str(exc))
         path = config_path or Path("feeds.yaml")
     else:
-        models = ModelStore(settings.data_dir / "models")
+        path = config_path or settings.config
+        models = ModelStore(settings.anchored(path).data_dir / "models")
         report.add(True, "settings", "NEWSLETTER_* values are valid")
         base_url = settings.base_url
-        path = config_path or settings.config
     try:
         config = load_config(path)
     except NewsletterError as exc:

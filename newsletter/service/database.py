@@ -22,7 +22,8 @@ class SchemaState:
 def _engine(settings: Settings, config_path: Path | None) -> db.Engine:
     if config_path is not None:
         load_config(config_path)  # a named feeds.yaml must exist and be valid, as elsewhere
-    return db.make_engine(settings.resolved_database_url)
+    # The same database as every other command: relative paths from feeds.yaml's folder.
+    return db.make_engine(settings.anchored(config_path or settings.config).resolved_database_url)
 
 
 def upgrade_schema(settings: Settings, config_path: Path | None = None) -> SchemaState:

@@ -1,10 +1,13 @@
 """The delivery pipeline: claim queued deliveries in batches with a lease, send each over a
-pool of SMTP connections, record the replies, retry, suppress hard bounces, pause on errors.
+pool of SMTP connections, record each reply before the next message, retry, suppress hard
+bounces, pause on errors.
 
 The issue is rendered once per reader variant (sections and language chosen in the
 preferences); each message is that variant's template with the personal parts filled in.
 Any number of processes may run this for one issue: claims never overlap (SKIP LOCKED on
-PostgreSQL), and a claim whose worker died is taken again when its lease ends.
+PostgreSQL); every sending process heartbeats, and the claims of one whose heartbeat is
+stale (or whose lease ran out) are taken over. A lost database connection is retried with
+backoff.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import DeliveryStatus, IssueStatus, SubscriberStatus
@@ -26,20 +31,23 @@ from newsletter.email.headers import envelope_address
 from newsletter.email.signing import DkimSigner, load_signer
 from newsletter.email.tokens import message_id
 from newsletter.email.transports import Envelope, SmtpRecipientError, Transport, classify_reply
-from newsletter.errors import MailError
+from newsletter.errors import DatabaseUnavailableError, MailError, NewsletterError
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue
+from newsletter.service.outages import Outage, retry_database
 from newsletter.service.pacing import CappedTransport, SendRateLimiter, process_limiter
 from newsletter.service.variants import Variants, issue_links, personal
-from newsletter.storage.db import session_scope
-from newsletter.storage.queries import deliveries, issues, subscribers
-from newsletter.storage.queries.deliveries import Claim, DeliveryResult
+from newsletter.storage.db import Session, outage_as_error, session_scope
+from newsletter.storage.models import utcnow
+from newsletter.storage.queries import bounces, deliveries, issues, senders
+from newsletter.storage.queries.deliveries import Claim, DeliveryRecorder, DeliveryResult
 from newsletter.storage.queries.subscribers import SubscriberReader
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY = 50  # results written per transaction at most...
-FLUSH_SECONDS = 0.5  # ...or this often: what a crash can send twice is what is unrecorded
+T = TypeVar("T")
+
+WAIT_FOR_OTHERS_SECONDS = 1.0  # how often a sender with nothing to claim looks at others' claims
 
 
 @dataclass
@@ -89,10 +97,17 @@ class Run:
     limiter: SendRateLimiter
     progress: Callable[[str, str], None] | None
     rng: random.Random
-    errors: list[MailError] = field(default_factory=list)
+    db: Outage
+    errors: list[NewsletterError] = field(default_factory=list)
     crashes: list[Exception] = field(default_factory=list)
     pause_reason: str | None = None
+    waiting_said: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def stale(self) -> timedelta:
+        """How old a sender's heartbeat may be before its claims are taken over."""
+        return timedelta(seconds=self.app.settings.sender_stale_seconds)
 
 
 def deliver(
@@ -104,10 +119,13 @@ def deliver(
     connections: int | None = None,
     progress: Callable[[str, str], None] | None = None,
     stop: threading.Event | None = None,
+    db_outage: Outage | None = None,
 ) -> Tally:
     """Send an issue's due deliveries over ``connections`` parallel transports until none is
-    left (or the issue pauses, or ``stop`` is set). Raises MailError when the mail system is
-    down: what was not sent stays queued."""
+    left (or the issue pauses, or ``stop`` is set). Deliveries held by another live sender are
+    waited for, and taken over when its heartbeat goes stale. Raises MailError when the mail
+    system is down (what was not sent stays queued), DatabaseUnavailableError when the
+    database stays away longer than a sender waits for it."""
     settings = app.settings
     signer = load_signer(settings.dkim_key_path, settings.dkim_selector, settings.dkim_domain)
     # Aware arithmetic in the newsletter's zone keeps the wall-clock time across a DST change.
@@ -129,7 +147,22 @@ def deliver(
         limiter=process_limiter(settings.send_rate_per_second, settings.send_rate_per_hour),
         progress=progress,
         rng=random.Random(),
+        db=db_outage or Outage("the database"),
     )
+    host, pid = socket.gethostname(), os.getpid()
+
+    def register(session: Session) -> None:
+        now = datetime.now(UTC)
+        senders.prune_senders(session, now - run.stale)
+        senders.register_sender(session, run.worker, host, pid, now)
+
+    _db(run, "registering this sender", register)
+    _say_holders(run)
+    beating = threading.Event()
+    heart = threading.Thread(
+        target=_heartbeat, args=(run, host, pid, beating), name="heartbeat", daemon=True
+    )
+    heart.start()
     count = connections or settings.smtp_connections
     threads = [
         threading.Thread(
@@ -137,10 +170,15 @@ def deliver(
         )
         for n in range(count)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        beating.set()
+        heart.join()
+        _leave(run)
     if run.pause_reason:
         log.warning("issue %s paused: %s", run.period, run.pause_reason)
     if run.crashes:
@@ -150,23 +188,84 @@ def deliver(
     return run.tally
 
 
+def _db(run: Run, what: str, call: Callable[[Session], T]) -> T:
+    """One short transaction, retried with backoff while the database does not answer."""
+
+    def attempt() -> T:
+        engine = run.app.engine
+        with outage_as_error(what), deliveries.write_turn(engine), session_scope(engine) as s:
+            return call(s)
+
+    return retry_database(attempt, run.db, run.stop)
+
+
+def _heartbeat(run: Run, host: str, pid: int, done: threading.Event) -> None:
+    """Say every third of NEWSLETTER_SENDER_STALE_SECONDS that this sender is alive."""
+    interval = run.app.settings.sender_stale_seconds / 3
+    while not done.wait(interval):
+        try:
+            with (
+                outage_as_error("sending a heartbeat"),
+                deliveries.write_turn(run.app.engine),
+                session_scope(run.app.engine) as session,
+            ):
+                senders.heartbeat(session, run.worker, host, pid, datetime.now(UTC))
+        except DatabaseUnavailableError as exc:
+            run.db.lost(str(exc))  # the senders retry; the next beat tries again
+        except Exception:  # never let the heartbeat die silently: say so, keep beating
+            log.exception("sender %s: heartbeat failed", run.worker)
+        else:
+            run.db.restored()
+
+
+def _leave(run: Run) -> None:
+    """The run ended: its sender row goes (its claims are recorded or given back)."""
+    try:
+        with outage_as_error("removing this sender"), session_scope(run.app.engine) as session:
+            senders.remove_sender(session, run.worker)
+    except DatabaseUnavailableError as exc:  # the row goes stale and is pruned by the next run
+        run.db.lost(str(exc))
+
+
 def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
     app = run.app
     settings = app.settings
-    transport = CappedTransport(transport_factory(), settings.smtp_messages_per_connection)
     lease = timedelta(seconds=settings.delivery_lease_seconds)
     reader = SubscriberReader(app.engine)
+    recorder = DeliveryRecorder(app.engine, run.worker)
+    transport: CappedTransport | None = None
     try:
+        transport = CappedTransport(transport_factory(), settings.smtp_messages_per_connection)
         while not run.stop.is_set():
-            now = datetime.now(UTC)
-            with session_scope(app.engine) as session:
-                batch = deliveries.claim_batch(
-                    session, run.issue_id, now, now + lease, run.worker, settings.delivery_batch
+
+            def claim(session: Session) -> list[Claim]:
+                now = datetime.now(UTC)
+                return deliveries.claim_batch(
+                    session,
+                    run.issue_id,
+                    now,
+                    now + lease,
+                    run.worker,
+                    settings.delivery_batch,
+                    stale_before=now - run.stale,
+                )
+
+            batch = _db(run, "claiming deliveries", claim)
+            taken = sum(1 for c in batch if c.taken_over)
+            if taken:
+                log.warning(
+                    "issue %s: took over %d deliveries from a sender that stopped (heartbeat "
+                    "older than %g s, or lease ended)",
+                    run.period,
+                    taken,
+                    settings.sender_stale_seconds,
                 )
             if not batch:
+                if _wait_for_others(run):
+                    continue
                 return
-            _send_batch(run, transport, reader, batch)
-    except MailError as exc:
+            _send_batch(run, transport, reader, recorder, batch)
+    except NewsletterError as exc:  # the mail system or the database is down: stop the run
         with run.lock:
             run.errors.append(exc)
         run.stop.set()
@@ -175,38 +274,80 @@ def _sender(run: Run, transport_factory: Callable[[], Transport]) -> None:
             run.crashes.append(exc)
         run.stop.set()
     finally:
-        transport.close()
-        reader.close()
+        for closing in (transport, reader, recorder):
+            try:
+                if closing is not None:
+                    closing.close()
+            except Exception as exc:  # a connection already lost: nothing to give back
+                log.debug("sender %s: closing %r: %s", run.worker, closing, exc)
+
+
+def _say_holders(run: Run) -> None:
+    """At the start of a run: which other senders hold deliveries of the issue, and whether
+    their claims will be left to them or taken over."""
+    now = datetime.now(UTC)
+    held = _db(
+        run,
+        "looking at other senders' claims",
+        lambda s: senders.holders(s, run.issue_id, exclude=run.worker),
+    )
+    if held:
+        log.warning(
+            "issue %s: other senders hold deliveries: %s",
+            run.period,
+            "; ".join(h.describe(now, now - run.stale) for h in held),
+        )
+
+
+def _wait_for_others(run: Run) -> bool:
+    """Nothing to claim: while other senders hold deliveries of the issue, wait and look again
+    (their claims come free when they record them, give them back, or go stale). Returns
+    whether to look again."""
+    if run.stop.is_set():
+        return False
+    now = datetime.now(UTC)
+    held = _db(
+        run,
+        "looking at other senders' claims",
+        lambda s: senders.holders(s, run.issue_id, exclude=run.worker),
+    )
+    if not held:
+        return False
+    with run.lock:
+        say, run.waiting_said = not run.waiting_said, True
+    if say:
+        log.warning(
+            "issue %s: waiting for the deliveries other senders hold: %s",
+            run.period,
+            "; ".join(h.describe(now, now - run.stale) for h in held),
+        )
+    run.stop.wait(min(WAIT_FOR_OTHERS_SECONDS, run.app.settings.sender_stale_seconds / 3))
+    return not run.stop.is_set()
 
 
 def _send_batch(
     run: Run,
     transport: CappedTransport,
     reader: SubscriberReader,
+    recorder: DeliveryRecorder,
     batch: list[Claim],
 ) -> None:
     app = run.app
     secret = app.secret()
     domain = app.config.newsletter.sender.domain
     lease_seconds = app.settings.delivery_lease_seconds
-    pending: list[DeliveryResult] = []
-    bounced: list[tuple[int, str]] = []
-    last_flush = renewed = time.monotonic()
+    renewed = time.monotonic()
     done: set[int] = set()
     lost: set[int] = set()
     try:
         for claim in batch:
             delivery_id, subscriber_id = claim.id, claim.subscriber_id
-            # Wait for the rate limit, and meanwhile keep the claims of this batch alive: those
-            # still to send and those sent but not yet recorded (a claim that expired then
-            # would be sent again by another sender). Results wait no longer than they must.
+            # Wait for the rate limit, and meanwhile keep the claims still to send alive (a
+            # claim that expired then would be sent again by another sender).
             while True:
-                if pending and time.monotonic() - last_flush > FLUSH_SECONDS:
-                    _flush(run, pending, bounced)
-                    pending, bounced, last_flush = [], [], time.monotonic()
                 if time.monotonic() - renewed > lease_seconds / 3:
-                    held = [c.id for c in batch if c.id not in lost]
-                    lost |= _renew(run, held) - done
+                    held = [c.id for c in batch if c.id not in lost and c.id not in done]
+                    lost |= _renew(run, held)
                     renewed = time.monotonic()
                 if run.stop.is_set() or run.limiter.wait(run.stop, max_wait=lease_seconds / 4):
                     break
@@ -218,19 +359,25 @@ def _send_batch(
             result = _send_one(
                 run, transport, reader, delivery_id, subscriber_id, msg_id, claim.attempts
             )
-            if result.status == DeliveryStatus.BOUNCED:
-                bounced.append((subscriber_id, result.last_reply))
-            pending.append(result)
             done.add(delivery_id)
-            if len(pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
-                _flush(run, pending, bounced)
-                pending, bounced, last_flush = [], [], time.monotonic()
+            # Recorded before the next message: a crash can send again only this one.
+            bounced = result.last_reply if result.status == DeliveryStatus.BOUNCED else None
+            retry_database(partial(recorder.record, result, bounced), run.db, run.stop)
+            if bounced is not None:  # rare: kept in the bounce history, off the hot path
+                _db(
+                    run,
+                    "recording a hard bounce",
+                    partial(_bounce_history, run.issue_id, subscriber_id, bounced),
+                )
+            _pause_on_errors(run)
     finally:
-        _flush(run, pending, bounced)
         left = [c.id for c in batch if c.id not in done and c.id not in lost]
         if left:
-            with session_scope(app.engine) as session:
-                deliveries.release_deliveries(session, run.worker, left)
+            _db(
+                run,
+                "giving back unsent deliveries",
+                lambda s: deliveries.release_deliveries(s, run.worker, left),
+            )
 
 
 def _renew(run: Run, ids: list[int]) -> set[int]:
@@ -238,8 +385,7 @@ def _renew(run: Run, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     until = datetime.now(UTC) + timedelta(seconds=run.app.settings.delivery_lease_seconds)
-    with session_scope(run.app.engine) as session:
-        held = deliveries.renew_leases(session, run.worker, ids, until)
+    held = _db(run, "renewing leases", lambda s: deliveries.renew_leases(s, run.worker, ids, until))
     return set(ids) - held
 
 
@@ -257,7 +403,7 @@ def _send_one(
     result = DeliveryResult(delivery_id, DeliveryStatus.QUEUED, attempts, "", msg_id)
     # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
     # for every message not yet handed to SMTP.
-    row = reader.read(subscriber_id)
+    row = retry_database(lambda: reader.read(subscriber_id), run.db, run.stop)
     if row is None or row.status != SubscriberStatus.ACTIVE:
         run.tally.add("skipped")
         return replace(
@@ -314,11 +460,15 @@ def _send_one(
             last_reply=str(exc)[:1000],
         )
     outcome = classify_reply(code, reply)
+    if outcome == "sent":  # the hot path: one result built, no copies
+        run.tally.add(outcome)
+        _report(run, row.email, outcome)
+        return DeliveryResult(
+            delivery_id, DeliveryStatus.SENT, attempts + 1, reply[:1000], msg_id, code, None, now
+        )
     result = replace(result, attempts=attempts + 1, last_reply=reply[:1000], smtp_code=code)
     settings = run.app.settings
-    if outcome == "sent":
-        result = replace(result, status=DeliveryStatus.SENT, sent_at=now)
-    elif outcome == "retry":
+    if outcome == "retry":
         # The first retry waits retry_first_minutes, each later one twice as long, +/- jitter.
         delay = exponential_backoff(
             attempts,
@@ -366,30 +516,34 @@ def _report(run: Run, email: str, status: str) -> None:
         run.progress(email, status)
 
 
-def _flush(run: Run, results: list[DeliveryResult], bounced: list[tuple[int, str]]) -> None:
-    """Record results (and hard bounces) in one transaction; pause the issue on too many errors."""
-    if not results:
-        return
-    with session_scope(run.app.engine) as session:
-        deliveries.record_deliveries(session, run.worker, results)
-        for subscriber_id, reply in bounced:
-            subscribers.suppress_bounced(session, [subscriber_id], f"hard bounce: {reply}")
+def _bounce_history(issue_id: int, subscriber_id: int, reply: str, session: Session) -> None:
+    """A hard bounce seen as an SMTP reply, in the subscriber's bounce history (the recorder
+    has already suppressed the address in the result's own commit)."""
+    bounces.record_smtp_bounce(session, subscriber_id, issue_id, reply, True, utcnow())
+
+
+def _pause_on_errors(run: Run) -> None:
+    """Pause the issue when this run's error rate passes the threshold."""
     settings = run.app.settings
     tally = run.tally
     with tally.lock:
         attempted, errors = tally.attempted, tally.errors
-    if attempted >= settings.pause_min_attempts and errors / attempted > settings.pause_error_rate:
-        reason = (
-            f"{errors} of the {attempted} messages tried in this run were refused or deferred "
-            f"({errors / attempted:.0%}, over the {settings.pause_error_rate:.0%} threshold); "
-            "check the SMTP replies (`newsletter status`), then `newsletter issue resume "
-            f"--week {run.period}`"
-        )
-        with session_scope(run.app.engine) as session:
-            paused = issues.set_issue_status(
-                session, run.issue_id, IssueStatus.PAUSED, [IssueStatus.SENDING], reason
-            )
-        with run.lock:
-            if paused or run.pause_reason is None:
-                run.pause_reason = reason
-        run.stop.set()
+    if attempted < settings.pause_min_attempts or errors / attempted <= settings.pause_error_rate:
+        return
+    reason = (
+        f"{errors} of the {attempted} messages tried in this run were refused or deferred "
+        f"({errors / attempted:.0%}, over the {settings.pause_error_rate:.0%} threshold); "
+        "check the SMTP replies (`newsletter status`), then `newsletter issue resume "
+        f"--week {run.period}`"
+    )
+    paused = _db(
+        run,
+        "pausing the issue",
+        lambda s: issues.set_issue_status(
+            s, run.issue_id, IssueStatus.PAUSED, [IssueStatus.SENDING], reason
+        ),
+    )
+    with run.lock:
+        if paused or run.pause_reason is None:
+            run.pause_reason = reason
+    run.stop.set()

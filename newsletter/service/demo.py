@@ -22,13 +22,18 @@ from newsletter.service.ingest import IngestReport, ingest
 from newsletter.service.issues import build_issue
 from newsletter.service.sending import SendReport, send_issue
 from newsletter.service.subscribers import add_subscriber
+from newsletter.service.subscriptions import set_preferences
+from newsletter.storage.db import session_scope
+from newsletter.storage.queries import subscribers
 
 MIN_ELAPSED = timedelta(days=2)
 VIEWPOINT = Path(__file__).resolve().parent.parent / "demo" / "viewpoint.md"
+# Three editions of one issue: the whole bilingual issue, the Chinese edition (Chinese items,
+# Chinese furniture and titles) and the English one; each reader's language is a preference.
 DEMO_SUBSCRIBERS = (
-    ("reader.one@example.com", "Alex Reader"),
-    ("zhang.wei@example.cn", "张伟"),
-    ("dr.li@example.org", "Li Na (医学编辑)"),
+    ("reader.one@example.com", "Alex Reader", "en"),
+    ("zhang.wei@example.cn", "张伟", "zh"),
+    ("dr.li@example.org", "Li Na (医学编辑)", None),
 )
 
 
@@ -131,8 +136,13 @@ def run_demo(
             ),
         )
         say(f"Stored {report.new_items} items from {len(report.outcomes)} feeds")
-        for email, name in DEMO_SUBSCRIBERS:
+        for email, name, language in DEMO_SUBSCRIBERS:
             add_subscriber(app, email, name)
+            if language:
+                with session_scope(app.engine) as session:
+                    row = subscribers.get_subscriber(session, email)
+                    token = row.token if row is not None else ""
+                set_preferences(app, token, None, language)
         say(f"Added {len(DEMO_SUBSCRIBERS)} sample subscribers")
         # Built while the server runs: the top story's and reports' full articles are fetched.
         sent = send_issue(app, period, FileTransport(outbox))

@@ -1,4 +1,8 @@
-"""Editor controls on an issue: show, pin, drop, move, approve, hold; every change is logged."""
+"""Editor controls on an issue: show, pin, drop, move, approve, unapprove, hold; every change is
+logged.
+
+Approval means one thing: the content is frozen as the editor approved it. Changing it needs
+`unapprove` first, which returns the issue to a draft."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from newsletter.domain.statuses import FROZEN, IssueStatus
 from newsletter.errors import IssueError
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue, build_issue
-from newsletter.storage.db import session_scope
+from newsletter.storage.db import Session, session_scope
 from newsletter.storage.models import IssueAction
 from newsletter.storage.queries import issues, items
 
@@ -23,6 +27,30 @@ class IssueView:
 
     built: BuiltIssue
     actions: list[IssueAction]
+
+
+class StaleIssueError(IssueError):
+    """The form was made for an earlier state of the issue; nothing was changed."""
+
+
+def _check_version(session: Session, period: str, expected: int | None) -> None:
+    """Refuse a change made on a stale view: ``expected`` is the number of logged actions the
+    editor's page showed (None: no check, as on the command line)."""
+    if expected is None:
+        return
+    current = issues.action_count(session, period)
+    if current != expected:
+        raise StaleIssueError(
+            f"issue {period} changed while you were looking at it ({current - expected:+d} "
+            "change(s) since your page was loaded); nothing was changed: review the page again "
+            "and repeat what you still want"
+        )
+
+
+def issue_version(app: App, period: Period) -> int:
+    """The issue's version: how many changes its log holds (forms carry it back)."""
+    with session_scope(app.engine) as session:
+        return issues.action_count(session, period.label)
 
 
 def _actor() -> str:
@@ -46,8 +74,12 @@ def change_item(
     item_id: int,
     section: str | None = None,
     note: str | None = None,
+    actor: str | None = None,
+    expected_version: int | None = None,
 ) -> IssueAction:
-    """Pin (optionally into a section), unpin, drop, restore or move an item; logged."""
+    """Pin (optionally into a section), unpin, drop, restore or move an item; logged under
+    ``actor`` (default: the operating-system user). With ``expected_version`` a change made
+    on a stale page is refused (StaleIssueError)."""
     if action not in ITEM_ACTIONS:
         raise IssueError(f"unknown action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
     if action == "move" and not section:
@@ -58,24 +90,20 @@ def change_item(
         )
     with session_scope(app.engine) as session:
         issue = issues.get_issue(session, period.label)
+        if issue is not None:
+            issue = issues.lock_issue(session, issue.id or 0)
         if issue is not None and issue.status in FROZEN:
             raise IssueError(f"issue {period.label} is {issue.status}; it can no longer be changed")
+        _check_version(session, period.label, expected_version)
         if items.get_item(session, item_id) is None:
             raise IssueError(
                 f"no item {item_id}; see `newsletter issue show` or `newsletter items list`"
             )
         if issue is not None and issue.status == IssueStatus.APPROVED:
-            # An approval covers the issue the editor saw; a change needs a new one.
-            issue.status = IssueStatus.DRAFT
-            issues.save_issue(session, issue)
-            issues.add_action(
-                session,
-                IssueAction(
-                    period=period.label,
-                    action="unapprove",
-                    note=f"{action} of item {item_id} after approval",
-                    actor=_actor(),
-                ),
+            raise IssueError(
+                f"issue {period.label} is approved and its content is frozen; run "
+                f"`newsletter issue unapprove --week {period.label}` to change it, then approve "
+                "it again"
             )
         return issues.add_action(
             session,
@@ -85,12 +113,54 @@ def change_item(
                 item_id=item_id,
                 section=section,
                 note=note,
-                actor=_actor(),
+                actor=actor or _actor(),
             ),
         )
 
 
-def set_status(app: App, period: Period, status: str, note: str | None = None) -> str:
+def unapprove(
+    app: App,
+    period: Period,
+    note: str | None = None,
+    actor: str | None = None,
+    expected_version: int | None = None,
+) -> str:
+    """Return an approved (or held) issue to a draft, so it can be changed; logged.
+
+    The draft is built again from the stored items, the editor's changes and the viewpoint."""
+    with session_scope(app.engine) as session:
+        issue = issues.get_issue(session, period.label)
+        if issue is None:
+            raise IssueError(
+                f"issue {period.label} is not built yet; there is nothing to unapprove"
+            )
+        issue = issues.lock_issue(session, issue.id or 0)
+        if issue.status not in (IssueStatus.APPROVED, IssueStatus.HELD):
+            raise IssueError(
+                f"issue {period.label} is {issue.status}; only an approved or held issue can be "
+                "unapproved"
+            )
+        _check_version(session, period.label, expected_version)
+        issue.status = IssueStatus.DRAFT
+        issues.save_issue(session, issue)
+        issues.add_action(
+            session,
+            IssueAction(
+                period=period.label, action="unapprove", note=note, actor=actor or _actor()
+            ),
+        )
+    build_issue(app, period)
+    return str(IssueStatus.DRAFT)
+
+
+def set_status(
+    app: App,
+    period: Period,
+    status: str,
+    note: str | None = None,
+    actor: str | None = None,
+    expected_version: int | None = None,
+) -> str:
     """Approve or hold a draft (building it first if needed); returns the new status."""
     if status not in (IssueStatus.APPROVED, IssueStatus.HELD):
         raise IssueError(f"unknown status {status!r}")
@@ -103,6 +173,7 @@ def set_status(app: App, period: Period, status: str, note: str | None = None) -
             raise IssueError(
                 f"issue {period.label} is {issue.status}; it can no longer be approved or held"
             )
+        _check_version(session, period.label, expected_version)
         if status == IssueStatus.APPROVED and built.skipped:
             raise IssueError(
                 f"issue {period.label} would be skipped ({built.content.skipped_reason})"
@@ -115,7 +186,7 @@ def set_status(app: App, period: Period, status: str, note: str | None = None) -
                 period=period.label,
                 action="approve" if status == IssueStatus.APPROVED else "hold",
                 note=note,
-                actor=_actor(),
+                actor=actor or _actor(),
             ),
         )
         return status

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import (
     Executor,
@@ -28,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from newsletter.config import FeedConfig
+from newsletter.config import FeedConfig, Settings
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import FeedStatus
 from newsletter.errors import FeedError, ModelError
@@ -49,9 +51,9 @@ from newsletter.service.parsing import (
     parse_job,
     parse_pool,
 )
-from newsletter.service.poll_schedule import schedule_feed
+from newsletter.service.poll_schedule import plan_poll, schedule_feed
 from newsletter.service.reading import checked_model, feed_rules, model_path
-from newsletter.storage.db import SQLAlchemyError, session_scope
+from newsletter.storage.db import Engine, SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
 from newsletter.storage.queries import feeds, items
 
@@ -60,6 +62,12 @@ INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool 
 REDIRECT_ADOPT_AFTER = 2  # polls in a row that must see the same permanent redirect
 MAX_BACKOFF = timedelta(hours=24)
 DUE_SLACK = timedelta(minutes=2)  # a poll a little early still fetches a feed due at its time
+# Finished feeds are stored in batches: one transaction for up to this many feeds or item
+# rows, or for what finished within this many seconds (SQLite has one writer: keep each
+# transaction a fraction of a second).
+BATCH_FEEDS = 200
+BATCH_ROWS = 5_000
+BATCH_SECONDS = 0.25
 
 
 @dataclass
@@ -171,80 +179,201 @@ Progress = Callable[[FeedOutcome], None]
 Parse = Callable[[], ReadFeed]  # one feed's parse, run in a pool or, if it broke, here
 
 
-def _record(
-    app: App,
-    job: FeedJob,
-    outcome: FeedOutcome,
-    result: FetchResult | None,
-    rows: list[dict[str, Any]],
-    body_hash: str | None,
-    now: datetime,
-) -> None:
-    """Store one feed's items and state in one transaction."""
-    settings = app.settings
-    with session_scope(app.engine) as session:
-        feed = feeds.get_feed(session, job.id)
-        assert feed is not None
-        feed.last_fetched_at = now
-        if outcome.status == "error":
-            feed.last_status = FeedStatus.ERROR
-            feed.last_error = (outcome.error or "")[:2000]
-            feed.consecutive_failures += 1
-            if outcome.http_status is not None:
-                feed.last_http_status = outcome.http_status
-            state = after_failure(
-                job.name,
-                feed.consecutive_failures,
-                outcome.error or "",
-                now,
-                poll_interval=timedelta(minutes=settings.poll_minutes),
-                disable_after=settings.feed_disable_after,
-                retry_after=outcome.retry_after,
-                gone=outcome.gone,
-            )
-            feed.next_poll_at = state.next_poll_at
-            if state.disabled_reason:
-                feed.auto_disabled_at = now
-                feed.auto_disabled_reason = state.disabled_reason[:500]
-                log.warning("feed %r disabled: %s", job.name, state.disabled_reason)
-        else:
-            outcome.new_items = items.insert_items(session, rows)
-            feed.last_status = (
-                outcome.status if outcome.status != "unchanged" else FeedStatus.NOT_MODIFIED
-            )
-            feed.last_error = outcome.warning[:2000] if outcome.warning else None
-            feed.consecutive_failures = 0
-            feed.next_poll_at = None
-            feed.auto_disabled_at = feed.auto_disabled_reason = None
-            feed.last_success_at = now
-            if result is not None:
-                feed.last_http_status = result.status
-                if result.status == 200:
-                    feed.etag = result.validators.etag
-                    feed.last_modified = result.validators.last_modified
-                redirect = after_success(
-                    feed.url,
-                    RedirectState(feed.redirect_url, feed.redirect_candidate, feed.redirect_count),
-                    result.permanent_url,
-                )
-                if redirect.redirect_url != feed.redirect_url:
-                    log.info("feed %r moved permanently to %s", job.name, redirect.redirect_url)
-                feed.redirect_url = redirect.redirect_url
-                feed.redirect_candidate = redirect.candidate
-                feed.redirect_count = redirect.count
-            if body_hash:
-                feed.body_hash = body_hash
-        # Adaptive polling (newsletter.service.poll_schedule): when this feed is due again.
-        schedule_feed(
-            feed,
-            settings,
-            now,
-            result=result,
-            rows=rows if outcome.status == "ok" else None,
-            ttl=outcome.ttl,
-            retry_after=outcome.retry_after,
+@dataclass
+class FeedWrite:
+    """What one feed's poll leaves to store: its items and its new state, written together."""
+
+    job: FeedJob
+    outcome: FeedOutcome
+    result: FetchResult | None = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    body_hash: str | None = None
+
+    @property
+    def is_plain_not_modified(self) -> bool:
+        """A 304 with no permanent redirect: the same update as every other such feed."""
+        return (
+            self.outcome.status == "not_modified"
+            and self.result is not None
+            and self.result.permanent_url is None
+            and not self.rows
         )
-        feeds.save_feed(session, feed)
+
+
+def _apply(feed: Feed, write: FeedWrite, new_items: int, now: datetime, settings: Settings) -> None:
+    """Set one feed's state after its poll (the row is written with the batch's transaction)."""
+    job, outcome, result = write.job, write.outcome, write.result
+    feed.last_fetched_at = now
+    if outcome.status == "error":
+        feed.last_status = FeedStatus.ERROR
+        feed.last_error = (outcome.error or "")[:2000]
+        feed.consecutive_failures += 1
+        if outcome.http_status is not None:
+            feed.last_http_status = outcome.http_status
+        state = after_failure(
+            job.name,
+            feed.consecutive_failures,
+            outcome.error or "",
+            now,
+            poll_interval=timedelta(minutes=settings.poll_minutes),
+            disable_after=settings.feed_disable_after,
+            retry_after=outcome.retry_after,
+            gone=outcome.gone,
+        )
+        feed.next_poll_at = state.next_poll_at
+        if state.disabled_reason:
+            feed.auto_disabled_at = now
+            feed.auto_disabled_reason = state.disabled_reason[:500]
+            log.warning("feed %r disabled: %s", job.name, state.disabled_reason)
+        _schedule(feed, write, now, settings)
+        return
+    outcome.new_items = new_items
+    feed.last_status = outcome.status if outcome.status != "unchanged" else FeedStatus.NOT_MODIFIED
+    feed.last_error = outcome.warning[:2000] if outcome.warning else None
+    feed.consecutive_failures = 0
+    feed.next_poll_at = None
+    feed.auto_disabled_at = feed.auto_disabled_reason = None
+    feed.last_success_at = now
+    if result is not None:
+        feed.last_http_status = result.status
+        if result.status == 200:
+            feed.etag = result.validators.etag
+            feed.last_modified = result.validators.last_modified
+        redirect = after_success(
+            feed.url,
+            RedirectState(feed.redirect_url, feed.redirect_candidate, feed.redirect_count),
+            result.permanent_url,
+        )
+        if redirect.redirect_url != feed.redirect_url:
+            log.info("feed %r moved permanently to %s", job.name, redirect.redirect_url)
+        feed.redirect_url = redirect.redirect_url
+        feed.redirect_candidate = redirect.candidate
+        feed.redirect_count = redirect.count
+    if write.body_hash:
+        feed.body_hash = write.body_hash
+    _schedule(feed, write, now, settings)
+
+
+def _schedule(feed: Feed, write: FeedWrite, now: datetime, settings: Settings) -> None:
+    """Adaptive polling (newsletter.service.poll_schedule): when this feed is due again, set
+    in the same transaction as its items."""
+    outcome = write.outcome
+    schedule_feed(
+        feed,
+        settings,
+        now,
+        result=write.result,
+        rows=write.rows if outcome.status == "ok" else None,
+        ttl=outcome.ttl,
+        retry_after=outcome.retry_after,
+    )
+
+
+def write_batch(engine: Engine, writes: list[FeedWrite], now: datetime, settings: Settings) -> None:
+    """Store several feeds' items and states in one transaction: the items with one
+    ``executemany``, the plain 304s with one UPDATE, the other feeds' rows read with one query.
+    Raises SQLAlchemyError with nothing of the batch written."""
+    with session_scope(engine) as session:
+        plain = [w for w in writes if w.is_plain_not_modified]
+        feeds.mark_polled_unchanged(session, [w.job.id for w in plain], now, 304)
+        # Adaptive polling for the 304s too: each feed's own next poll (its known posting
+        # frequency and this response's cache headers), in the same transaction.
+        weekly = feeds.weekly_entries_by_id(session, [w.job.id for w in plain])
+        plans = {
+            w.job.id: plan_poll(weekly.get(w.job.id), settings, now, result=w.result) for w in plain
+        }
+        feeds.set_poll_plans(
+            session, {fid: (plan.next_poll_at, plan.reason) for fid, plan in plans.items()}
+        )
+        rest = [w for w in writes if not w.is_plain_not_modified]
+        if not rest:
+            return
+        rows = [row for w in rest if w.outcome.status != "error" for row in w.rows]
+        new_items = items.insert_feed_items(session, rows)
+        stored = feeds.feeds_by_id(session, {w.job.id for w in rest})
+        for write in rest:
+            feed = stored.get(write.job.id)
+            if feed is None:
+                raise FeedStoreError(f"feed {write.job.name!r} is no longer in the database")
+            _apply(feed, write, new_items.get(write.job.id, 0), now, settings)
+            feeds.save_feed(session, feed)
+
+
+class FeedStoreError(RuntimeError):
+    """A feed row vanished during the poll (deleted by another process): that feed's write
+    fails, the others are stored."""
+
+
+Flushed = Callable[[FeedWrite], None]
+
+
+class BatchWriter:
+    """Collects finished feeds and stores them in batches: one transaction per batch, yet
+    atomic per feed (a feed's items and its health update are written together or not at
+    all). When a batch fails, each of its feeds is written in a transaction of its own, so
+    one feed the database refuses loses nothing of the others."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        now: datetime,
+        flushed: Flushed,
+        *,
+        max_feeds: int = BATCH_FEEDS,
+        max_rows: int = BATCH_ROWS,
+        max_wait: float = BATCH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine, self._settings, self._now = engine, settings, now
+        self._flushed = flushed
+        self._max_feeds, self._max_rows, self._max_wait = max_feeds, max_rows, max_wait
+        self._clock = clock
+        self._pending: list[FeedWrite] = []
+        self._rows = 0
+        self._since = 0.0
+
+    def add(self, write: FeedWrite) -> None:
+        """Queue one feed's write; stores the batch when it is full or old enough."""
+        if not self._pending:
+            self._since = self._clock()
+        self._pending.append(write)
+        self._rows += len(write.rows)
+        if (
+            len(self._pending) >= self._max_feeds
+            or self._rows >= self._max_rows
+            or self._clock() - self._since >= self._max_wait
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Store what is queued, then report each feed (after its write, never before)."""
+        batch, self._pending, self._rows = self._pending, [], 0
+        if not batch:
+            return
+        try:
+            write_batch(self._engine, batch, self._now, self._settings)
+        except (SQLAlchemyError, FeedStoreError):
+            if len(batch) == 1:
+                self._failed(batch[0])
+            else:
+                log.warning(
+                    "storing a batch of %d feeds failed; storing them one by one", len(batch)
+                )
+                for write in batch:
+                    try:
+                        write_batch(self._engine, [write], self._now, self._settings)
+                    except (SQLAlchemyError, FeedStoreError):
+                        self._failed(write)
+        for write in batch:
+            self._flushed(write)
+
+    def _failed(self, write: FeedWrite) -> None:
+        """The database said no to this feed: report it, keep going."""
+        log.exception("storing feed %s failed", write.job.name)
+        exc = sys.exc_info()[1]
+        write.outcome.status, write.outcome.error = "error", f"storing items failed: {exc}"
+        write.outcome.new_items = 0
 
 
 def _failed(job: FeedJob, exc: FeedError) -> FeedOutcome:
@@ -302,10 +431,15 @@ def ingest(
     """Poll every enabled feed once. One failing feed is recorded and never stops the others."""
     now = now or datetime.now(UTC)
     path = model_path(app)
-    if path is not None:
-        # A damaged model is one error before any feed is touched, not every feed failing in
-        # the parsing processes (which would count against each feed's health).
-        checked_model(path)
+    # A damaged model is one error before any feed is touched, not every feed failing in the
+    # parsing processes (which would count against each feed's health). Reading the model
+    # file takes a few hundred milliseconds: it is checked while the first requests are out,
+    # and waited for before the first feed is written.
+    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-check")
+    checking: Future[object] | None = (
+        checker.submit(checked_model, path) if path is not None else None
+    )
+    checker.shutdown(wait=False)
     configs = {cfg.name: cfg for cfg in app.config.feeds}
     jobs: list[FeedJob] = []
     skipped: list[FeedOutcome] = []
@@ -319,7 +453,9 @@ def ingest(
                 skipped.append(held)
                 continue
             jobs.append(feed_job(app, f, configs.get(f.name)))
-    return poll_jobs(app, jobs, skipped, client=client, now=now, progress=progress)
+    return poll_jobs(
+        app, jobs, skipped, client=client, now=now, progress=progress, checking=checking
+    )
 
 
 def feed_job(app: App, f: Feed, cfg: FeedConfig | None) -> FeedJob:
@@ -348,9 +484,12 @@ def poll_jobs(
     now: datetime,
     progress: Progress | None = None,
     parsers: Executor | None = None,
+    checking: Future[object] | None = None,
 ) -> IngestReport:
     """Fetch, parse and store these feeds (``ingest`` and the ingest workers share it); a
-    given ``parsers`` pool is used and left running (a worker keeps one for all its batches)."""
+    given ``parsers`` pool is used and left running (a worker keeps one for all its batches).
+    ``checking`` is a model check still running: waited for before the first feed is written
+    (a ModelError from it stops the poll with nothing written)."""
     settings = app.settings
     path = model_path(app)
     inputs = ReadingInputs(
@@ -370,6 +509,22 @@ def poll_jobs(
         if progress:
             progress(outcome)
 
+    def flushed(write: FeedWrite) -> None:
+        outcome = write.outcome
+        report.outcomes.append(outcome)
+        if outcome.status == "error":
+            log.warning("feed %r failed: %s", write.job.name, outcome.error)
+        if progress:
+            progress(outcome)
+
+    writer = BatchWriter(app.engine, settings, now, flushed)
+
+    def model_checked() -> None:
+        nonlocal checking
+        if checking is not None:
+            checking.result()  # ModelError: the poll stops here, nothing written
+            checking = None
+
     def done(
         job: FeedJob,
         outcome: FeedOutcome,
@@ -377,16 +532,8 @@ def poll_jobs(
         rows: list[dict[str, Any]] | None = None,
         body_hash: str | None = None,
     ) -> None:
-        try:
-            _record(app, job, outcome, result, rows or [], body_hash, now)
-        except SQLAlchemyError as exc:  # the database said no: report this feed, keep going
-            log.exception("storing feed %s failed", job.name)
-            outcome.status, outcome.error = "error", f"storing items failed: {exc}"
-        report.outcomes.append(outcome)
-        if outcome.status == "error":
-            log.warning("feed %r failed: %s", job.name, outcome.error)
-        if progress:
-            progress(outcome)
+        model_checked()
+        writer.add(FeedWrite(job, outcome, result, rows or [], body_hash))
 
     fetched: list[tuple[FeedJob, FetchResult, str]] = []
     try:
@@ -417,6 +564,7 @@ def poll_jobs(
         if own_client:
             http.close()
 
+    model_checked()
     own_parsers = parsers is None
     if parsers is None and (len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1):
         parsers = ThreadPoolExecutor(max_workers=1)
@@ -452,6 +600,7 @@ def poll_jobs(
                     done(job, FeedOutcome(job.name, "error", error=str(exc)))
                     continue
             except ModelError:
+                writer.flush()  # what finished before is kept
                 raise  # the model became unreadable during the poll: one error, not every feed
             except Exception as exc:  # a parser crash on hostile bytes is this feed's problem only
                 log.warning(
@@ -473,5 +622,7 @@ def poll_jobs(
                 ttl=parsed.parsed.ttl,
             )
             done(job, outcome, result, rows, digest)
+    model_checked()
+    writer.flush()
     report.outcomes.sort(key=lambda o: o.name)
     return report

@@ -184,7 +184,8 @@ def build_issue(
             return _frozen(app, period, existing)
         choices = issues.editor_choices(session, period.label)
         pool = candidates(app, session, period, frozenset(choices.pins))
-        content = assemble_issue(app.config, period, pool, choices)
+        number = issues.issue_number(session, period.start)
+        content = assemble_issue(app.config, period, pool, choices, number)
     # Network and file reads happen outside any database transaction.
     content = _with_key_points(app, content)
     content = _with_viewpoint(app, content)
@@ -206,7 +207,8 @@ def build_issue(
 def _frozen(app: App, period: Period, issue: Issue) -> BuiltIssue:
     """A frozen issue exactly as stored (its calendar files are derived from its content)."""
     content = IssueContent.from_dict(issue.content)
-    attachments = calendar_attachments(content, app.config.newsletter.sender.domain)
+    nl = app.config.newsletter
+    attachments = calendar_attachments(content, nl.sender.domain) if nl.calendar_attachments else []
     rendered = RenderedIssue(issue.html or "", issue.text or "", attachments=attachments)
     return BuiltIssue(period, content, rendered, issue.status)
 

@@ -12,14 +12,18 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from newsletter.config import SectionConfig, TopicConfig
-from newsletter.domain.editorial.classify import FeedRules, Reading, ReadingRules
 from newsletter.feeds.fetch import FetchLimits, Validators
-from newsletter.feeds.parse import ParsedFeed, parse_feed
-from newsletter.learning.store import load_model
-from newsletter.service.reading import read_feed_items
+
+if TYPE_CHECKING:
+    from newsletter.config import SectionConfig, TopicConfig
+    from newsletter.domain.editorial.classify import FeedRules, Reading
+    from newsletter.feeds.parse import ParsedFeed
+
+# Parsing (feedparser, nh3, lxml) and the reading (the detectors' regular expressions, the
+# model) are imported by parse_job, in the parsing processes (preloaded by the forkserver):
+# the main process, which only fetches, dispatches and writes, starts without them.
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,11 @@ def parse_job(
 ) -> ReadFeed:
     """Parse a feed and read its entries: runs in a parsing process, so the reading (detectors
     and model) is spread over the cores and not done by the main process."""
+    from newsletter.domain.editorial.classify import FeedRules, ReadingRules
+    from newsletter.feeds.parse import parse_feed
+    from newsletter.learning.store import load_model
+    from newsletter.service.reading import read_feed_items
+
     parsed = parse_feed(
         body,
         url=url,

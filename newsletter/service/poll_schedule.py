@@ -49,14 +49,30 @@ def schedule_feed(
         feed.weekly_entries = weekly_entries(
             (r["published"] for r in rows if r.get("published_source") == "feed"), now
         )
+    plan = plan_poll(
+        feed.weekly_entries, settings, now, result=result, ttl=ttl, retry_after=retry_after
+    )
+    feed.poll_due_at = plan.next_poll_at
+    feed.poll_reason = plan.reason[:300]
+    return plan
+
+
+def plan_poll(
+    weekly: int | None,
+    settings: Settings,
+    now: datetime,
+    *,
+    result: FetchResult | None = None,
+    ttl: str | None = None,
+    retry_after: timedelta | None = None,
+) -> PollPlan:
+    """The next poll of a feed that posts ``weekly`` entries a week (None: not known), without
+    touching a row: what ``schedule_feed`` sets, and what the batched 304 update writes."""
     signals = PollSignals(
-        weekly_entries=feed.weekly_entries,
+        weekly_entries=weekly,
         cache_max_age=cache_max_age(result.cache_control) if result else None,
         expires_in=expires_in(result.expires, now) if result else None,
         ttl=rss_ttl(ttl),
         retry_after=retry_after,
     )
-    plan = plan_next_poll(now, signals, poll_bounds(settings))
-    feed.poll_due_at = plan.next_poll_at
-    feed.poll_reason = plan.reason[:300]
-    return plan
+    return plan_next_poll(now, signals, poll_bounds(settings))

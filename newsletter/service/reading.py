@@ -9,20 +9,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsletter.config import Config, FeedConfig
-from newsletter.domain.editorial.classify import (
-    FeedRules,
-    ItemText,
-    Reading,
-    ReadingRules,
-    read_item,
-    read_items,
-)
-from newsletter.domain.editorial.textmodel import ReadingModel
+from newsletter.domain.editorial.feedrules import FeedRules
 from newsletter.errors import ModelError
 from newsletter.learning.store import ModelStore, load_model, shipped_path
 from newsletter.service.app import App
+
+if TYPE_CHECKING:
+    from newsletter.domain.editorial.classify import Reading, ReadingRules
+    from newsletter.domain.editorial.textmodel import ReadingModel
+
+# The detectors (newsletter.domain.editorial.classify, hundreds of regular expressions) are
+# imported where an item is read: `newsletter ingest` reads in its parsing processes, so its
+# own process starts without them.
 
 
 def model_store(app: App) -> ModelStore:
@@ -52,6 +53,8 @@ def checked_model(path: Path) -> ReadingModel:
 
 def reading_rules(config: Config, path: Path | None) -> ReadingRules:
     """Sections, topic and model: what every item's reading shares (cached model file)."""
+    from newsletter.domain.editorial.classify import ReadingRules
+
     return ReadingRules(config.rule_order, config.topic, checked_model(path) if path else None)
 
 
@@ -72,6 +75,8 @@ def read_with(
     tz: tzinfo,
 ) -> Reading:
     """The reading of one item; the publication date is read in the newsletter's timezone."""
+    from newsletter.domain.editorial.classify import read_item
+
     return read_item(title, summary, lang, published.astimezone(tz).date(), feed, rules)
 
 
@@ -82,6 +87,8 @@ def read_feed_items(
     tz: tzinfo,
 ) -> list[Reading]:
     """The readings of several items of one feed (title, summary, language, published)."""
+    from newsletter.domain.editorial.classify import ItemText, read_items
+
     items = [ItemText(t, s, lang, p.astimezone(tz).date()) for t, s, lang, p in texts]
     return read_items(items, feed, rules)
 

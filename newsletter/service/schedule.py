@@ -7,6 +7,7 @@ referenced there by name (``newsletter.service.schedule:poll_job``) and stored i
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,12 @@ from newsletter.config import load_settings
 from newsletter.domain.periods import Period, latest_due_period, period_containing
 from newsletter.domain.statuses import IssueStatus
 from newsletter.errors import NewsletterError
+from newsletter.service import bounces
 from newsletter.service.app import App, open_app
 from newsletter.service.ingest import ingest
 from newsletter.service.ingest_workers import poll_due_feeds
 from newsletter.service.issues import build_issue
+from newsletter.service.metrics import observe_ingest
 from newsletter.service.sending import SendReport, resume_due, send_issue
 from newsletter.storage import jobs
 from newsletter.storage.db import session_scope
@@ -43,12 +46,16 @@ def poll_job(config_path: str) -> None:
     logged, not raised."""
     try:
         app = _app(config_path)
+        started = time.monotonic()
         report = poll_due_feeds(app)  # the due feeds only (adaptive polling), claimed
+        seconds = time.monotonic() - started
+        observe_ingest(seconds, report.polled)
         log.info(
-            "poll: %d feeds due, %d new items, %d feeds failed",
+            "poll: %d feeds due, %d new items, %d feeds failed, %.1f s",
             report.polled,
             report.new_items,
             report.failed,
+            seconds,
         )
         # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
         # issue approved after its send time goes out within the grace time.
@@ -57,6 +64,27 @@ def poll_job(config_path: str) -> None:
         send_due(app, datetime.now(UTC))
     except NewsletterError as exc:
         log.error("poll failed: %s", exc)
+        return
+    read_bounces(app)
+
+
+def read_bounces(app: App) -> None:
+    """Scheduled with each poll: read the bounce mailbox when one is configured; a failure is
+    logged and the next poll tries again."""
+    if not bounces.has_mailbox(app):
+        return
+    try:
+        report = bounces.fetch_mailbox(app)
+    except NewsletterError as exc:
+        log.error("bounce mailbox: %s", exc)
+        return
+    if report.read:
+        log.info(
+            "bounce mailbox: %d message(s), %d event(s) recorded, %d address(es) suppressed",
+            report.read,
+            report.recorded.recorded,
+            len(report.recorded.suppressed),
+        )
 
 
 def weekly_job(config_path: str, now: datetime | None = None) -> SendReport | None:

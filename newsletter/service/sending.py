@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 
 from newsletter.domain.periods import Period
@@ -20,9 +20,10 @@ from newsletter.errors import IssueError
 from newsletter.service import delivery
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue, build_issue
-from newsletter.storage.db import session_scope
+from newsletter.service.outages import Outage
+from newsletter.storage.db import Session, session_scope
 from newsletter.storage.models import utcnow
-from newsletter.storage.queries import deliveries, issues, subscribers
+from newsletter.storage.queries import deliveries, issues, senders, subscribers
 from newsletter.storage.queries.deliveries import DeliveryError, DeliverySummary
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,7 @@ def work_once(
     connections: int | None = None,
     transport_factory: Callable[[], Transport] | None = None,
     progress: Progress | None = None,
+    db_outage: Outage | None = None,
 ) -> list[SendReport]:
     """One pass of a delivery worker: send what is due of every issue being sent.
 
@@ -185,7 +187,14 @@ def work_once(
             continue
         report = SendReport(period.label, "sent")
         _deliver(
-            app, built, transport_factory or app.transport, report, progress, connections, stop
+            app,
+            built,
+            transport_factory or app.transport,
+            report,
+            progress,
+            connections,
+            stop,
+            db_outage,
         )
         reports.append(report)
     return reports
@@ -235,6 +244,7 @@ def _deliver(
     progress: Progress | None,
     connections: int | None,
     stop: threading.Event | None = None,
+    db_outage: Outage | None = None,
 ) -> None:
     with session_scope(app.engine) as session:
         issue = issues.get_issue(session, built.period.label)
@@ -248,6 +258,7 @@ def _deliver(
         connections=connections,
         progress=progress,
         stop=stop,
+        db_outage=db_outage,
     )
     report.sent, report.failed = tally.sent, tally.failed + tally.bounced
     report.deferred, report.skipped_subscribers = tally.deferred, tally.skipped
@@ -270,9 +281,21 @@ def finish_issue(app: App, issue_id: int, report: SendReport | None = None) -> s
         if report is not None and (counts.queued or counts.sending):
             report.status = "partial"
             retry = deliveries.next_retry_at(session, issue_id)
+            parts = []
+            if counts.queued:
+                parts.append(
+                    f"{counts.queued} deliveries wait for a retry"
+                    + (f" (next at {retry:%Y-%m-%d %H:%M} UTC)" if retry else "")
+                )
+            if counts.sending:
+                now = utcnow()
+                stale = now - timedelta(seconds=app.settings.sender_stale_seconds)
+                held = senders.holders(session, issue_id)
+                parts.append(
+                    "deliveries being sent: " + "; ".join(h.describe(now, stale) for h in held)
+                )
             report.reason = (
-                f"{counts.queued} deliveries wait for a retry"
-                + (f" (next at {retry:%Y-%m-%d %H:%M} UTC)" if retry else "")
+                "; ".join(parts)
                 + f"; `newsletter run` or `newsletter worker` retries them, or run `newsletter send --week {issue.period}` again"
             )
         return issue.status
@@ -329,6 +352,7 @@ class IssueProgress:
     paused_reason: str | None
     next_retry_at: datetime | None
     last_errors: list[DeliveryError]
+    holders: list[str] = field(default_factory=list)  # who holds deliveries in status sending
 
 
 def issue_status(app: App, period: str | None = None) -> IssueProgress | None:
@@ -348,4 +372,12 @@ def issue_status(app: App, period: str | None = None) -> IssueProgress | None:
             paused_reason=issue.paused_reason,
             next_retry_at=deliveries.next_retry_at(session, issue.id),
             last_errors=deliveries.recent_errors(session, issue.id),
+            holders=_holders(app, session, issue.id),
         )
+
+
+def _holders(app: App, session: Session, issue_id: int) -> list[str]:
+    """What is held, by which process, since when: one line per sender."""
+    now = utcnow()
+    stale = now - timedelta(seconds=app.settings.sender_stale_seconds)
+    return [h.describe(now, stale) for h in senders.holders(session, issue_id)]

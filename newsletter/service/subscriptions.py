@@ -26,7 +26,7 @@ from newsletter.email.urls import confirm_url, subscribe_url
 from newsletter.errors import SubscriberError
 from newsletter.service.app import App
 from newsletter.service.subscribers import clean_name, normalize_email
-from newsletter.storage.db import IntegrityError, Session, session_scope
+from newsletter.storage.db import IntegrityError, Session, available_session
 from newsletter.storage.models import Subscriber, utcnow
 from newsletter.storage.queries import subscribers
 
@@ -204,7 +204,7 @@ def subscribe(
     proof = evidence.clipped()
     for attempt in (1, 2):
         try:
-            with session_scope(app.engine) as session:
+            with available_session(app.engine) as session:
                 return _subscribe(app, session, request, proof, when, may_send)
         except IntegrityError:
             # Two requests for a new address at once: the other one inserted it; go again
@@ -308,7 +308,7 @@ def _is_used(sub: Subscriber) -> bool:
 def check_confirmation(app: App, raw_token: str, now: datetime | None = None) -> str:
     """What pressing the button would do, changing nothing: ``ready`` or ``already``.
     UnknownTokenError or ExpiredTokenError otherwise."""
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         sub = _by_confirm_token(session, raw_token)
         return _confirm_state(sub, now or utcnow())
 
@@ -340,7 +340,7 @@ def confirm(
     was confirmed before (nothing changes). UnknownTokenError, ExpiredTokenError."""
     when = now or utcnow()
     proof = evidence.clipped()
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         sub = _by_confirm_token(session, raw_token)
         if _confirm_state(sub, when) == "already":
             return "already"
@@ -377,7 +377,7 @@ def _view(sub: Subscriber) -> SubscriberView:
 
 def subscriber_by_token(app: App, token: str) -> SubscriberView:
     """The subscription behind an unsubscribe/preferences token. UnknownTokenError."""
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         return _view(_by_token(session, token))
 
 
@@ -386,7 +386,7 @@ def unsubscribe(app: App, token: str, now: datetime | None = None) -> str:
     receiving the newsletter. Idempotent; an outstanding confirmation link stops working, so an
     old link cannot subscribe it again. UnknownTokenError."""
     when = now or utcnow()
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         sub = _by_token(session, token)
         outcome = "already" if sub.status in SUPPRESSED else "unsubscribed"
         if sub.status in (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING):
@@ -410,7 +410,7 @@ def set_preferences(
     """Save the sections and language of the token's subscription (validated against
     feeds.yaml; nothing changes on an error). UnknownTokenError, PreferencesError."""
     chosen, language = validate_preferences(app, sections, locale)
-    with session_scope(app.engine) as session:
+    with available_session(app.engine) as session:
         sub = _by_token(session, token)
         if (sub.sections, sub.locale) != (chosen, language):
             sub.sections, sub.locale = chosen, language

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from newsletter.domain.assemble import for_reader
@@ -60,7 +61,10 @@ class Variants:
             if content.item_count == 0:
                 return None
             env = make_environment(self.app.config.templates_dir)
-            rendered, content = render_issue(env, content, self.app.render_options())
+            options = self.app.render_options()
+            if key[1]:  # the reader's language: the email's own words, rounds, amounts, dates
+                options = replace(options, language=key[1], edition=key[1])
+            rendered, content = render_issue(env, content, options)
         settings = self.app.settings
         html = rendered.html
         if settings.click_tracking and self.link_tokens:

@@ -1,17 +1,23 @@
-"""The delivery worker's loop: send what is due, wait, look again; an SMTP outage waits longer."""
+"""The delivery worker's loop: send what is due, wait, look again; a lost database or mail
+server is retried with backoff and logged once when it goes and once when it comes back."""
 
 from __future__ import annotations
 
 import logging
 import threading
 
-from newsletter.errors import MailError
+from newsletter.errors import DatabaseUnavailableError, MailError
 from newsletter.service.app import App
+from newsletter.service.outages import Outage
 from newsletter.service.sending import SendReport, work_once
+from newsletter.storage.db import outage_as_error
 
 log = logging.getLogger("newsletter.worker")
 
-OUTAGE_WAIT_SECONDS = 30.0  # the least wait after the mail system refused to connect
+OUTAGE_WAIT_SECONDS = (
+    30.0  # the longest wait between tries while the mail system or database is down
+)
+FIRST_RETRY_SECONDS = 2.0  # the first wait; it doubles up to OUTAGE_WAIT_SECONDS
 
 
 def _worth_logging(report: SendReport) -> bool:
@@ -31,17 +37,34 @@ def run_worker(
     (or once, with ``once``); returns how many messages were sent.
 
     When the mail system is down the deliveries stay queued and the worker looks again after
-    at least OUTAGE_WAIT_SECONDS; with ``once`` the MailError is raised instead."""
+    2, 4, 8, ... up to OUTAGE_WAIT_SECONDS (with ``once`` the MailError is raised instead).
+    When the database does not answer the worker waits the same way, also with ``once``: it
+    finishes its work when the database is back."""
     total = 0
+    database, mail = Outage("the database"), Outage("the mail server")
+    backoff = FIRST_RETRY_SECONDS
     while not stop.is_set():
         try:
-            reports = work_once(app, stop, connections=connections)
+            with outage_as_error("looking for issues to send"):
+                reports = work_once(app, stop, connections=connections, db_outage=database)
+        except DatabaseUnavailableError as exc:
+            database.lost(str(exc))
+            if once and stop.is_set():
+                raise
+            stop.wait(backoff)
+            backoff = min(backoff * 2, OUTAGE_WAIT_SECONDS)
+            continue
         except MailError as exc:
-            log.error("%s", exc)
+            mail.lost(str(exc))
             if once:
                 raise
-            stop.wait(max(poll_seconds, OUTAGE_WAIT_SECONDS))
+            stop.wait(max(poll_seconds, backoff))
+            backoff = min(backoff * 2, OUTAGE_WAIT_SECONDS)
             continue
+        database.restored()
+        if any(r.sent for r in reports):
+            mail.restored()
+        backoff = FIRST_RETRY_SECONDS
         for report in reports:
             if not _worth_logging(report):
                 continue

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import re
 import sqlite3
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from newsletter.errors import DatabaseError
+from newsletter.errors import DatabaseError, DatabaseUnavailableError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic (0.3-0.7 s to import) is imported only when the schema is out of date or a command
+# asks about migrations: an up-to-date database is checked with one SELECT.
 
 # The service layer speaks to storage through these names, never to SQLAlchemy itself.
 __all__ = [
@@ -29,10 +33,12 @@ __all__ = [
     "IntegrityError",
     "SQLAlchemyError",
     "Session",
+    "available_session",
     "current_revision",
     "dialect_insert",
     "head_revision",
     "make_engine",
+    "outage_as_error",
     "ping",
     "session_scope",
     "upgrade",
@@ -42,9 +48,13 @@ log = logging.getLogger("newsletter.db")  # the name operators' log filters know
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+LOCK_WAIT_SECONDS = 10.0  # SQLite's busy timeout; PostgreSQL's lock_timeout in available_session
+_lock_waits: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, lock_wait: float) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
     # Switching a new database to WAL needs it to itself, and SQLite does not wait for that:
     # when another process is creating the schema at that moment, try again shortly.
     for attempt in range(50):
@@ -60,8 +70,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite files get their folder created, WAL and a busy timeout."""
+def make_engine(url: str, lock_wait: float = LOCK_WAIT_SECONDS) -> Engine:
+    """An engine for the URL; SQLite files get their folder created, WAL and a busy timeout of
+    ``lock_wait`` seconds (on PostgreSQL the same wait bounds lock waits in available_session)."""
     try:
         parsed = sa.engine.make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -81,19 +92,30 @@ def make_engine(url: str) -> Engine:
             pool_size=5,
             max_overflow=135,
         )
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(
+            engine,
+            "connect",
+            lambda conn, record: _sqlite_pragmas(conn, record, lock_wait),
+        )
+        _lock_waits[engine] = lock_wait
         return engine
     try:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=135)
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=135)
     except (ImportError, SQLAlchemyError) as exc:
         raise DatabaseError(f"cannot use database URL {parsed!r}: {exc}") from exc
+    _lock_waits[engine] = lock_wait
+    return engine
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
     """A dialect INSERT that supports ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # imported by the engine that needs it
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 
@@ -104,14 +126,46 @@ def ping(engine: Engine) -> None:
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", re.M)
+
+
+@lru_cache(maxsize=1)
+def _head_from_files() -> str | None:
+    """The one revision no migration file names as its down_revision, read from the files'
+    ``revision = "..."`` lines without importing Alembic (None: not exactly one, or a file
+    says it in a way this does not read; Alembic then decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if "down_revision" in found:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def head_revision() -> str:
     """The newest migration revision shipped with this version."""
+    head = _head_from_files()
+    if head is not None:
+        return head
+    return _alembic_head()
+
+
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config(sa.create_engine("sqlite://")))
     head = script.get_current_head()
     assert head is not None
@@ -119,12 +173,21 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
+    """The revision the database is at (None for an empty database): read from Alembic's
+    ``alembic_version`` table with one query."""
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
     except OperationalError as exc:
         raise DatabaseError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+    if len(rows) > 1:
+        raise DatabaseError(
+            f"the database {engine.url!r} is at several revisions at once "
+            f"({', '.join(sorted(r[0] for r in rows))}); run `newsletter db current`"
+        )
+    return str(rows[0][0]) if rows else None
 
 
 MIGRATION_LOCK = 7_262_873_301  # an arbitrary PostgreSQL advisory lock key
@@ -167,11 +230,40 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         now = current_revision(engine)
         if now != head:
             log.info("migrating database from %s to %s", now or "empty", head)
+            from alembic import command
+
             try:
                 command.upgrade(_alembic_config(engine), "head")
             except SQLAlchemyError as exc:
                 raise DatabaseError(f"database migration to {head} failed: {exc}") from exc
     return before, head
+
+
+def _unavailable_reason(exc: SQLAlchemyError) -> str:
+    """The database's own words for why it cannot take a request, on one line."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    return " ".join(text.split())[:300]
+
+
+@contextmanager
+def available_session(engine: Engine) -> Iterator[Session]:
+    """A session_scope for requests that must answer soon and never with a trace (the web app):
+    a database that cannot take the request now (SQLite locked past its busy timeout, a full
+    disk, a read-only file or server, a lost connection: OperationalError, or InternalError for
+    PostgreSQL's read-only transaction) raises DatabaseUnavailableError, after the rollback.
+    On PostgreSQL, lock waits are bounded like SQLite's busy timeout (``SET LOCAL
+    lock_timeout``), so a row held by another writer is a 503, not a hung request."""
+    try:
+        with session_scope(engine) as session:
+            if engine.dialect.name == "postgresql":
+                wait_ms = int(_lock_waits.get(engine, LOCK_WAIT_SECONDS) * 1000)
+                session.execute(sa.text(f"SET LOCAL lock_timeout = {wait_ms}"))
+            yield session
+    except (OperationalError, sa.exc.InternalError) as exc:
+        raise DatabaseUnavailableError(
+            f"the database cannot take this request now: {_unavailable_reason(exc)}"
+        ) from exc
 
 
 @contextmanager
@@ -184,3 +276,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def outage_as_error(what: str) -> Iterator[None]:
+    """Turn a lost or refused database connection (or a lock held past the busy timeout) into
+    DatabaseUnavailableError, which the sending loops retry with backoff."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        detail = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        raise DatabaseUnavailableError(
+            f"the database did not answer while {what}: {detail[0] if detail else exc}"
+        ) from exc

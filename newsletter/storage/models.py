@@ -1,4 +1,4 @@
-"""SQLModel tables (feed, item, issue, subscriber, delivery) and the UTC datetime column type."""
+"""SQLModel tables (feed, item, issue, subscriber, delivery, sender) and the UTC datetime column type."""
 
 from __future__ import annotations
 
@@ -181,6 +181,20 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class Sender(SQLModel, table=True):
+    """A sending process (one `send`, `run` or `worker` run of an issue) and its heartbeat: the
+    deliveries it holds (``delivery.worker`` = ``name``) are taken over once the heartbeat is
+    stale, without waiting for their lease."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    # host:pid:random, as on delivery.worker
+    name: str = Field(max_length=100, unique=True, index=True)
+    host: str = Field(max_length=100)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class IssueAction(SQLModel, table=True):
     """An editor's change to an issue (pin, drop, move, approve, hold, ...), kept as a log."""
 
@@ -219,7 +233,75 @@ class Click(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
+class Account(SQLModel, table=True):
+    """An editor or admin of the workbench; only an argon2 hash of the password is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, unique=True, index=True)
+    role: str = Field(max_length=20)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    password_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AdminSession(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of its cookie token (never the token), its CSRF token
+    and when it expires. Logging out, a password change or removing the account deletes it."""
+
+    __tablename__ = "admin_session"
+
+    token_hash: str = Field(max_length=64, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class BounceRecord(SQLModel, table=True):
+    """One bounce, complaint or mailto: unsubscribe about an address, from the bounce mailbox
+    or a provider's webhook; recorded once per (source, event_id)."""
+
+    __tablename__ = "bounce_event"
+    __table_args__ = (sa.UniqueConstraint("source", "event_id", name="uq_bounce_event_source_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id", index=True)
+    email: str = Field(max_length=320, index=True)
+    kind: str = Field(max_length=20)
+    source: str = Field(max_length=20)
+    diagnostic: str = Field(default="", max_length=500)
+    event_id: str = Field(max_length=300)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    suppressed: bool = False  # this event took the address off the list
+
+
+class WebhookReceipt(SQLModel, table=True):
+    """A webhook request already accepted (SNS MessageId, Mailgun token, ...): the same one
+    again is a replay and is refused."""
+
+    __tablename__ = "webhook_receipt"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "receipt_id", name="uq_webhook_receipt_source_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=20)
+    receipt_id: str = Field(max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
 FEED_STATUSES = tuple(FeedStatus)
 ISSUE_STATUSES = tuple(IssueStatus)
 SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
 DELIVERY_STATUSES = tuple(DeliveryStatus)
+
+
+class HealthCheck(SQLModel, table=True):
+    """One row that /healthz rewrites: proof that the database takes a committed write."""
+
+    __tablename__ = "health_check"
+
+    id: int = Field(primary_key=True)
+    checked_at: datetime = Field(sa_type=UTCDateTime)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 
 from fastapi import FastAPI
@@ -13,14 +14,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from newsletter.config import load_settings
-from newsletter.errors import DatabaseError, NewsletterError, SubscriberError
+from newsletter.config import load_settings, warn_unknown_variables
+from newsletter.errors import BounceError, DatabaseError, NewsletterError, SubscriberError
 from newsletter.logs import at_least_info, configure_logging
 from newsletter.service.app import App, MailTransport, open_app
 from newsletter.service.archive import IssueNotFoundError
-from newsletter.service.clicks import UnknownLinkError
+from newsletter.service.bounces import sns_verifier
+from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import archive, preview, subscribe
+from newsletter.web import admin, archive, metrics, preview, subscribe, webhooks
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -33,6 +35,7 @@ from newsletter.web.pages import Pages
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = "30"  # on a 503: mail providers retry a one-click unsubscribe then
 
 # Expected failures from the service layer, most specific first.
 ERROR_STATUS: tuple[tuple[type[NewsletterError], int], ...] = (
@@ -55,6 +58,9 @@ TITLES = {
     422: "Invalid request",
     503: "Temporarily unavailable",
 }
+UNAVAILABLE_MESSAGE = (
+    "We cannot take this request right now, and nothing was changed. Please try again in a minute."
+)
 FRIENDLY = {
     404: "There is nothing at this address. Check the link, or start from the archive.",
     405: "This address does not accept that kind of request.",
@@ -89,16 +95,32 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         pages=pages,
         ip_limiter=RequestRateLimiter(settings.subscribe_limit_per_ip),
         address_limiter=RequestRateLimiter(settings.subscribe_limit_per_address),
+        clicks=ClickCounter(app.engine),
     )
+
+    @asynccontextmanager
+    async def lifespan(_web: FastAPI) -> AsyncIterator[None]:
+        yield
+        context.clicks.close()  # write the clicks still queued, or say how many are lost
+
     web = FastAPI(
-        title=nl.title, docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False
+        title=nl.title,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        redirect_slashes=False,
+        lifespan=lifespan,
     )
     web.state.web = context
-    for module in (subscribe, archive, preview):
+    web.state.sns = sns_verifier(app)  # keeps the SNS certificates it fetched
+    for module in (subscribe, archive, preview, admin, webhooks, metrics):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:
-        wants_json = request_path.startswith("/api/") or request_path == "/healthz"
+        wants_json = request_path.startswith(("/api/", "/webhooks/")) or request_path in (
+            "/healthz",
+            "/metrics",
+        )
         if wants_json:
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:
@@ -113,12 +135,21 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         for name, value in (*SECURITY_HEADERS, (b"content-security-policy", DEFAULT_CSP.encode())):
             response.headers.setdefault(name.decode(), value.decode())
         response.headers.setdefault("cache-control", "no-store")
+        if status == 503:
+            # The request changed nothing and may work later (the database is locked, full or
+            # read-only): RFC 9110 §10.2.3; a mail provider retries a one-click unsubscribe.
+            response.headers.setdefault("retry-after", RETRY_AFTER_SECONDS)
         return response
 
     def reject(scope: Scope, exc: HTTPException) -> Response:
         return error_response(scope.get("path", ""), exc.status_code, str(exc.detail))
 
-    web.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, reject=reject)
+    web.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=MAX_BODY_BYTES,
+        reject=reject,
+        path_limits=(("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),),
+    )
     web.add_middleware(SecurityHeadersMiddleware)
 
     @web.exception_handler(HTTPException)
@@ -137,10 +168,15 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
 
     @web.exception_handler(NewsletterError)
     async def service_error(request: Request, exc: NewsletterError) -> Response:
+        if isinstance(exc, BounceError):  # a refused webhook: its own status, logged once
+            log.warning("%s %s refused: %s", request.method, request.url.path, exc)
+            return error_response(request.url.path, exc.status, str(exc))
         for kind, status in ERROR_STATUS:
             if isinstance(exc, kind):
                 if status >= 500:
+                    # The database's own words (host, file, reason) go to the log only.
                     log.warning("%s %s: %s", request.method, request.url.path, exc)
+                    return error_response(request.url.path, status, UNAVAILABLE_MESSAGE)
                 return error_response(request.url.path, status, str(exc))
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
         detail = str(exc) if request.url.path.startswith("/preview") else ""
@@ -161,8 +197,9 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
 def make_app_from_env() -> FastAPI:
     """The app from NEWSLETTER_* settings and feeds.yaml (for uvicorn/gunicorn workers:
     ``uvicorn --factory newsletter.web:make_app_from_env``)."""
-    settings = load_settings()
+    settings = load_settings(warn_unknown=False)
     configure_logging(at_least_info(settings.log_level), settings.log_format)
+    warn_unknown_variables()  # in the configured format, once per worker process
     return create_app(open_app(settings))
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from newsletter.service.archive import archive_atom, archive_html, sent_issues
+from newsletter.service.archive import (
+    archive_atom,
+    archive_html,
+    event_calendar_file,
+    sent_issues,
+)
 from newsletter.service.clicks import follow_link
-from newsletter.service.health import database_ok
+from newsletter.service.health import database_health
 from newsletter.web.context import WebContext, web_context
 from newsletter.web.middleware import ARCHIVE_CSP
 from newsletter.web.pages import STYLESHEET
@@ -46,18 +51,37 @@ def archive_issue(ctx: Ctx, period: str) -> Response:
     )
 
 
+@router.api_route("/archive/{period}/events/{item_id}.ics", methods=["GET", "HEAD"])
+def event_calendar(ctx: Ctx, period: str, item_id: int) -> Response:
+    """An upcoming event of an issue that went out, as a calendar file ("Add to calendar")."""
+    return Response(
+        event_calendar_file(ctx.app, period, item_id),
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Cache-Control": PUBLIC_CACHE,
+            "Content-Disposition": f'attachment; filename="event-{item_id}.ics"',
+        },
+    )
+
+
 @router.get("/c/{token}")
-def click(ctx: Ctx, token: str, u: str | None = None) -> Response:
-    """Count a click and redirect to the link's stored http(s) target (nothing else)."""
-    return RedirectResponse(follow_link(ctx.app, token, u), status_code=302)
+def click(ctx: Ctx, token: str, background: BackgroundTasks, u: str | None = None) -> Response:
+    """Redirect to the link's stored http(s) target (nothing else), and count the click after
+    answering: a database that cannot take the write (locked, full) never holds up or breaks
+    the redirect; the count stays queued (see ClickCounter)."""
+    target = follow_link(ctx.app, token, u)
+    if target.click is not None:
+        ctx.clicks.add(target.click)
+        background.add_task(ctx.clicks.flush)
+    return RedirectResponse(target.url, status_code=302)
 
 
 @router.api_route("/healthz", methods=["GET", "HEAD"])
 def healthz(ctx: Ctx) -> Response:
-    """200 when the database answers, else 503."""
-    if database_ok(ctx.app):
-        return JSONResponse({"status": "ok", "database": "ok"})
-    return JSONResponse({"status": "error", "database": "error"}, status_code=503)
+    """200 when the database answers and takes a write, else 503 saying which."""
+    health = database_health(ctx.app)
+    body = {"status": "ok" if health.ok else "error", "database": health.database}
+    return JSONResponse(body, status_code=200 if health.ok else 503)
 
 
 @router.api_route(f"/static/{STYLESHEET}", methods=["GET", "HEAD"])

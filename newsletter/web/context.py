@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from newsletter.service.app import App, MailTransport
+from newsletter.service.clicks import ClickCounter
 from newsletter.web.limits import RequestRateLimiter, client_ip
 from newsletter.web.pages import Pages
 
@@ -21,6 +22,7 @@ class WebContext:
     pages: Pages
     ip_limiter: RequestRateLimiter
     address_limiter: RequestRateLimiter
+    clicks: ClickCounter
 
     def client_ip(self, request: Request) -> str:
         """The client's address (X-Forwarded-For only with NEWSLETTER_TRUST_PROXY_HEADERS)."""

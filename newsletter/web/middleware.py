@@ -76,22 +76,27 @@ class BodyLimitMiddleware:
         app: ASGIApp,
         max_bytes: int,
         reject: Callable[[Scope, HTTPException], Response],
+        path_limits: tuple[tuple[str, int], ...] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.reject = reject
+        self.path_limits = path_limits  # (path prefix, max bytes): larger bodies for some paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = str(scope.get("path", ""))
+        limit = next((n for prefix, n in self.path_limits if path.startswith(prefix)), None)
+        max_bytes = self.max_bytes if limit is None else limit
         declared = _content_length(scope)
         if declared is None or declared < 0:
             error = HTTPException(400, "the Content-Length header is not a number")
             await self.reject(scope, error)(scope, receive, send)
             return
-        if declared > self.max_bytes:
-            await self.reject(scope, BodyTooLargeError(self.max_bytes))(scope, receive, send)
+        if declared > max_bytes:
+            await self.reject(scope, BodyTooLargeError(max_bytes))(scope, receive, send)
             return
         received = 0
 
@@ -100,8 +105,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLargeError(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLargeError(max_bytes)
             return message
 
         await self.app(scope, limited_receive, send)

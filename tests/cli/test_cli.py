@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -28,6 +29,7 @@ COMMANDS = [
     ["issue", "show"],
     ["issue", "pin"],
     ["issue", "approve"],
+    ["issue", "unapprove"],
     ["db"],
     ["db", "upgrade"],
     ["db", "current"],
@@ -40,9 +42,19 @@ COMMANDS = [
     ["subscribers", "list"],
     ["subscribers", "import"],
     ["subscribers", "export"],
+    ["bounces"],
+    ["bounces", "fetch"],
+    ["bounces", "list"],
     ["items"],
     ["items", "list"],
     ["feeds"],
+    ["feeds", "import"],
+    ["feeds", "export"],
+    ["users"],
+    ["users", "add"],
+    ["users", "list"],
+    ["users", "remove"],
+    ["users", "passwd"],
     ["run"],
     ["demo"],
     ["worker"],
@@ -66,7 +78,8 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage:" in result.output
     # Each command's help says what it does in a sentence, and leaf commands take --config.
     assert len(result.output.split("\n\n")[1].strip()) > 20
-    if command and command not in (["db"], ["subscribers"], ["items"], ["issue"], ["model"]):
+    groups = (["db"], ["subscribers"], ["items"], ["issue"], ["model"], ["users"], ["bounces"])
+    if command and command not in groups:
         assert "--config" in result.output
 
 
@@ -158,6 +171,17 @@ def test_workflow_through_the_cli(
         "ann@example.com": "active",
         "wei@example.cn": "active",
     }
+    mailchimp = ROOT / "tests" / "data" / "audience" / "mailchimp_subscribed.csv"
+    exported = CliRunner().invoke(main, ["subscribers", "import", str(mailchimp)], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert "Mailchimp export: 3 added" in exported.output
+    wrong = CliRunner().invoke(
+        main, ["subscribers", "import", str(mailchimp), "--email-column", "Mail"], env=env
+    )
+    assert wrong.exit_code == 1 and "Traceback" not in wrong.output
+    assert "error: " in wrong.output and "no column 'Mail' for the address" in wrong.output
+    for email in ("ana.ruiz@example.com", "wang.fang@example.cn", "no.name@example.org"):
+        assert run(env, "subscribers", "remove", email).exit_code == 0
 
     dry = run(env, "send", "--week", period, "--dry-run")
     assert "would go to 2 subscriber(s)" in dry.output
@@ -363,3 +387,61 @@ def test_a_damaged_local_model_is_one_error_and_no_feed_is_touched(
     # Rolling back returns to the shipped model, and ingest works again.
     assert run(env, "model", "rollback").exit_code == 0
     assert "8 new items" in run(env, "ingest").output
+
+
+def test_each_command_is_found_in_the_module_that_declares_it() -> None:
+    """The group imports a command's module only when that command runs: the table of where
+    each command lives must agree with the modules' own COMMANDS."""
+    import importlib
+
+    main_module = importlib.import_module("newsletter.cli.main")
+
+    declared = {
+        command.name: module
+        for module in main_module.COMMAND_MODULES
+        for command in importlib.import_module(f"newsletter.cli.{module}").COMMANDS
+    }
+    assert declared == main_module.COMMAND_HOME
+    ctx = click.Context(main)
+    assert main.list_commands(ctx) == sorted(declared)
+    for name in declared:
+        assert main.get_command(ctx, name) is not None
+    assert main.get_command(ctx, "no-such-command") is None
+
+
+def test_ingest_starts_without_migrations_rendering_or_the_reading(tmp_path: Path) -> None:
+    """`newsletter ingest` imports no Alembic (the schema is up to date), no rendering, and no
+    parser or detectors in its own process (they run in the parsing processes)."""
+    heavy = (
+        "alembic",
+        "premailer",
+        "jinja2",
+        "feedparser",
+        "newsletter.email.render",
+        "newsletter.domain.editorial.classify",
+        "newsletter.feeds.parse",
+        "newsletter.web",
+    )
+    script = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from newsletter.cli import main\n"
+        "result = CliRunner().invoke(main, ['ingest'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(write_config(tmp_path, [])),
+    }
+    env.pop("NEWSLETTER_DATABASE_URL", None)
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "newsletter", "db", "upgrade"], env=env, capture_output=True
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from newsletter.config import load_config
 from newsletter.demo.server import FeedServer
@@ -22,7 +25,29 @@ from tests.helpers import serve_stories
 pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _ingest_polls(url: str) -> float:
+    """newsletter_ingest_duration_seconds_count from a metrics page (0 when not up yet)."""
+    try:
+        text = httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return 0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "newsletter_ingest_duration_seconds_count":
+                return sample.value
+    return 0
+
+
 def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
+    """...and serves its ingest durations with --metrics-port; the log shows our INFO events,
+    not the libraries' (alembic, APScheduler, httpx)."""
     nl = load_config(write_config(tmp_path, [])).newsletter
     period = latest_due_period(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
     config = write_config(tmp_path, [serve_stories(feed_server, period.end)])
@@ -33,8 +58,9 @@ def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedS
         "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
         "NEWSLETTER_CONFIG": str(config),
     }
+    port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", "run"],
+        [sys.executable, "-m", "newsletter", "run", "--metrics-port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -55,11 +81,18 @@ def test_run_polls_feeds_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedS
                 items = json.loads(listed.stdout)[0]["items"]
         assert items == 8, "newsletter run did not poll the feed at start"
         assert process.poll() is None, "newsletter run exited early"
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        while time.monotonic() < deadline and _ingest_polls(metrics) < 1:
+            time.sleep(0.5)
+        assert _ingest_polls(metrics) >= 1, "the poll's duration was not in the metrics"
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "stopped" in output and "Traceback" not in output
+    assert "INFO newsletter.scheduler: poll: " in output, output
+    for library in ("alembic", "apscheduler", "httpx"):
+        assert f"INFO {library}" not in output, output
 
 
 def _read_until(process: subprocess.Popen[str], marker: str, seconds: float = 60) -> str:

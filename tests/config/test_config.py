@@ -18,6 +18,7 @@ from newsletter.config import (
     SectionConfig,
     load_config,
     load_settings,
+    loading,
     parse_config,
 )
 from newsletter.errors import ConfigError
@@ -362,6 +363,27 @@ def test_yaml_bad_indentation_reports_line(tmp_path: Path) -> None:
     path.write_text("newsletter:\n  title: A\n title: B\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"YAML syntax error at line 3, column \d+"):
         load_config(path)
+
+
+def test_feeds_yaml_is_read_by_libyaml_and_errors_still_name_the_line(tmp_path: Path) -> None:
+    """The C parser (libyaml) reads feeds.yaml; its nodes carry the lines that errors name,
+    and it reads the same data as PyYAML's own parser (anchors and merge keys included)."""
+    assert loading.SafeLoader is yaml.CSafeLoader
+    raw = base_raw()
+    raw["feeds"][1]["weight"] = "heavy"
+    text = yaml.safe_dump(raw, sort_keys=False) + "extra: &x {a: 1}\nmore:\n  <<: *x\n  b: 2\n"
+    _root, data = loading._read_yaml(text)
+    assert data == yaml.load(text, Loader=yaml.SafeLoader)
+    del data["extra"], data["more"]
+    path = tmp_path / "feeds.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    weight_line = next(
+        n for n, line in enumerate(path.read_text().splitlines(), 1) if "weight: heavy" in line
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    name = raw["feeds"][1]["name"]
+    assert f"feed '{name}', field 'weight' (line {weight_line})" in str(info.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:

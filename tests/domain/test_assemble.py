@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from newsletter.domain.assemble import (
     IssueContent,
     assemble_issue,
     fill_placeholders,
+    reader_date,
     score,
 )
 from newsletter.domain.content import EditorChoices
@@ -286,17 +287,50 @@ def test_empty_issue_is_skipped_with_zero() -> None:
     assert content.preheader == ""
 
 
-def test_default_subject() -> None:
-    content = assemble_issue(CONFIG, PERIOD, [candidate(1)])
-    # The date is the send date in the newsletter's timezone.
-    assert content.subject == "Test Health Weekly · 2026-W48 · 2026-11-23"
+def test_default_subject_speaks_to_readers() -> None:
+    # The number and the send date in the newsletter's timezone; no ISO week.
+    content = assemble_issue(CONFIG, PERIOD, [candidate(1)], number=12)
+    assert content.subject == "Test Health Weekly · No. 12 · 23 November 2026"
+    assert content.issue_label == "No. 12 · 23 November 2026"
     assert content.title == "Test Health Weekly"
+    # Without a number (a preview with no database), the date alone.
+    assert assemble_issue(CONFIG, PERIOD, [candidate(1)]).subject == (
+        "Test Health Weekly · 23 November 2026"
+    )
+
+
+def test_chinese_newsletter_numbers_and_dates_in_chinese() -> None:
+    config = make_config(language="zh")
+    content = assemble_issue(config, PERIOD, [candidate(1)], number=3)
+    assert content.issue_label == "第3期 · 2026年11月23日"
+    assert "W48" not in content.subject
+
+
+@pytest.mark.parametrize(
+    ("day", "language", "expected"),
+    [
+        (date(2026, 1, 5), "en", "5 January 2026"),
+        (date(2026, 12, 31), "en-GB", "31 December 2026"),
+        (date(2026, 1, 5), "zh", "2026年1月5日"),
+        (date(2026, 1, 5), "zh-Hans", "2026年1月5日"),
+    ],
+)
+def test_reader_date(day: date, language: str, expected: str) -> None:
+    assert reader_date(day, language) == expected
 
 
 def test_subject_placeholders() -> None:
-    config = make_config(subject="{title}: {top_title} ({period}, {date}) {unknown} {0}")
-    content = assemble_issue(config, PERIOD, [candidate(1, "Top story")])
-    assert content.subject == "Test Health Weekly: Top story (2026-W48, 2026-11-23) {unknown} {0}"
+    config = make_config(
+        subject="{title}: {top_title} ({period}, {date}) {unknown} {0} #{number} {date_label}"
+    )
+    content = assemble_issue(config, PERIOD, [candidate(1, "Top story")], number=7)
+    assert content.subject == (
+        "Test Health Weekly: Top story (2026-W48, 2026-11-23) {unknown} {0} #7 23 November 2026"
+    )
+    legacy = make_config(subject="{title} · {period_label}")
+    assert assemble_issue(legacy, PERIOD, [candidate(1)]).subject == (
+        "Test Health Weekly · 2026-W48 · 2026-11-23"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import icalendar
 
 from newsletter.domain.content import IssueContent, IssueItem, IssueSection
-from newsletter.email.calendar import calendar_attachments, event_ics, ics_name
+from newsletter.email.calendar import (
+    calendar_attachments,
+    calendar_links,
+    event_calendar,
+    event_ics,
+    ics_name,
+)
 
 STAMP = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 HOSTILE = 'Summit; Hall, "A"\\B\r\nEND:VEVENT\nBEGIN:VEVENT\nSUMMARY:phish 医疗大会 ' + "x" * 120
@@ -96,3 +103,46 @@ def test_attachments_only_for_upcoming_events_and_stable_bytes() -> None:
     assert all(f.content_type == "text/calendar" for f in files)
     assert files == calendar_attachments(content, "news.example.com")
     assert [str(read_event(f.data)["summary"]) for f in files] == ["Today", "Later"]
+
+
+def test_calendar_links_carry_the_event_and_escape_feed_text() -> None:
+    item = event_item(7, "2026-12-02", name=HOSTILE, place="上海 & Hall <A>")
+    links = calendar_links(item, "https://news.example.com/archive/2026-W48/events/7.ics")
+    assert links.ics == "https://news.example.com/archive/2026-W48/events/7.ics"
+    google = urlsplit(links.google)
+    assert (google.scheme, google.netloc) == ("https", "calendar.google.com")
+    query = parse_qs(google.query)
+    assert query["action"] == ["TEMPLATE"] and query["dates"] == ["20261202/20261203"]
+    assert query["text"] == [HOSTILE] and query["location"] == ["上海 & Hall <A>"]
+    assert query["details"] == ["https://example.com/events/bio-asia?a=1,2;b"]
+    outlook = parse_qs(urlsplit(links.outlook).query)
+    assert outlook["startdt"] == ["2026-12-02"] and outlook["enddt"] == ["2026-12-03"]
+    assert outlook["allday"] == ["true"] and outlook["subject"] == [HOSTILE]
+    # Nothing of the feed text can leave its parameter or the URL.
+    assert all(c not in links.google + links.outlook for c in ' "<>\r\n')
+
+
+def test_event_calendar_serves_only_upcoming_events_of_the_issue() -> None:
+    content = IssueContent(
+        period="2026-W48",
+        window_start="2026-11-16T00:00:00+00:00",
+        window_end="2026-11-23T00:00:00+00:00",
+        title="T",
+        subject="T",
+        preheader="",
+        sections=[
+            IssueSection(
+                "events",
+                "Events",
+                [event_item(1, "2026-12-02"), event_item(2, "2026-11-01")],
+                2,
+            )
+        ],
+        item_count=2,
+        duplicates_dropped=0,
+        issue_date="2026-11-23",
+    )
+    served = event_calendar(content, 1, "news.example.com")
+    assert served is not None and read_event(served)["uid"] == "event-1@news.example.com"
+    assert event_calendar(content, 2, "news.example.com") is None  # past
+    assert event_calendar(content, 3, "news.example.com") is None  # not in the issue

@@ -41,7 +41,7 @@ CONFIG: Config = parse_config(
 OPTIONS = RenderOptions(
     templates_dir=TEMPLATES,
     timezone=SHANGHAI,
-    language="zh",
+    language="en",
     sender_name="Test Weekly 测试周报",
     base_url="https://news.example.com",
 )
@@ -153,7 +153,7 @@ def render_with(folder: Path, content: IssueContent | None = None) -> Rendered:
 def test_html_has_language_subject_and_preheader(rendered: Rendered) -> None:
     result, content = rendered
     html = result.html
-    assert '<html lang="zh">' in html
+    assert '<html lang="en">' in html
     assert f"<title>{content.subject}</title>" in html
     preheader = re.search(r'<span class="preheader"[^>]*>(.*?)</span>', html, re.S)
     assert preheader is not None
@@ -203,7 +203,16 @@ def test_dates_are_local(rendered: Rendered) -> None:
     html = rendered[0].html
     # Item 1 was published an hour before the Monday 08:00 send in Shanghai: 11-23 07:00 local.
     assert "11-23" in html
-    assert "2026-11-16 – 2026-11-23" in html
+    # The masthead names the issue by its local send date, as readers write dates.
+    assert "23 November 2026 · " in html
+    assert "23 November 2026 · " in rendered[0].text
+
+
+def test_masthead_and_subject_never_show_the_iso_week(rendered: Rendered) -> None:
+    result, content = rendered
+    masthead = result.text.splitlines()[1]
+    assert content.issue_label in masthead and "W48" not in masthead
+    assert "W48" not in content.subject
 
 
 def test_markers_are_left_for_personalization(rendered: Rendered) -> None:
@@ -382,3 +391,13 @@ def test_defused_text_never_spells_a_marker(text: str) -> None:
         for marker in (*PERSONAL_MARKERS, SUBSCRIBER_TOKEN):
             assert marker not in value
         assert value.replace("\u2060", "") == text  # only the invisible joiner was added
+
+
+def test_calendar_files_are_attached_only_when_configured(env: SandboxedEnvironment) -> None:
+    plain, _ = render_issue(env, sample_content(), OPTIONS)
+    assert plain.attachments == []
+    assert "/events/" in plain.html and ".ics" in plain.html  # the link instead
+    attached, _ = render_issue(env, sample_content(), replace(OPTIONS, calendar_attachments=True))
+    assert attached.attachments and all(
+        a.content_type == "text/calendar" for a in attached.attachments
+    )

@@ -38,7 +38,8 @@ def openssl(*args: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def rsa_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
-    """A fresh RSA 2048 key file and its DNS TXT record (cryptography is not installed)."""
+    """A fresh RSA 2048 key file (made by openssl, not by the code under test) and its DNS TXT
+    record."""
     path = tmp_path_factory.mktemp("dkim") / "dkim.pem"
     openssl("genrsa", "-out", str(path), "2048")
     der = openssl("rsa", "-in", str(path), "-pubout", "-outform", "DER")
@@ -207,13 +208,13 @@ def test_unreadable_key_file(tmp_path: Path) -> None:
         (b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "BEGIN PUBLIC KEY"),
         (
             b"-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n",
-            "not a valid RSA private key",
+            "not a valid RSA or Ed25519 private key",
         ),
         (
             b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
             "encrypted with a passphrase",
         ),
-        (base64.b64encode(bytes(32)) + b"\n", "pynacl"),  # dknewkey's ed25519 form
+        (base64.b64encode(bytes(31)) + b"\n", "not a private key"),  # a seed is 32 bytes
     ],
 )
 def test_invalid_key_file(tmp_path: Path, content: bytes, expected: str) -> None:
@@ -227,7 +228,7 @@ def test_invalid_key_file(tmp_path: Path, content: bytes, expected: str) -> None
 def test_public_key_instead_of_private(tmp_path: Path, rsa_key: tuple[Path, bytes]) -> None:
     path = tmp_path / "public.pem"
     path.write_bytes(openssl("rsa", "-in", str(rsa_key[0]), "-pubout"))
-    with pytest.raises(ConfigError, match="expected a PEM RSA private key"):
+    with pytest.raises(ConfigError, match="expected a PEM private key"):
         load_signer(path, SELECTOR, DOMAIN)
 
 
@@ -267,3 +268,85 @@ def test_unicode_domain_is_signed_as_idna(rsa_key: tuple[Path, bytes]) -> None:
     signer = load_signer(rsa_key[0], SELECTOR, "新闻.example.com")
     assert signer is not None
     assert signer.domain == "xn--efvy88h.example.com"
+
+
+@pytest.fixture(scope="module")
+def ed25519_pem(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """An Ed25519 key as openssl writes it (PKCS#8 PEM) and its DNS TXT record (RFC 8463 §4:
+    p= is the raw 32-byte public key)."""
+    path = tmp_path_factory.mktemp("dkim") / "ed25519.pem"
+    openssl("genpkey", "-algorithm", "ed25519", "-out", str(path))
+    der = openssl("pkey", "-in", str(path), "-pubout", "-outform", "DER")
+    return path, b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
+
+
+def test_ed25519_signature_verifies_with_dkimpy(ed25519_pem: tuple[Path, bytes]) -> None:
+    signer = load_signer(ed25519_pem[0], SELECTOR, DOMAIN)
+    assert signer is not None and signer.algorithm == "ed25519-sha256"
+    assert signer.public_record().encode() == ed25519_pem[1]
+    signed = signer.sign(build_message(PARTS))
+    assert signature_tags(signed)["a"] == "ed25519-sha256"
+    assert dkim.verify(signed, dnsfunc=dns_for(ed25519_pem[1]))
+    tampered = signed.replace(b"Hello", b"Hallo", 1)
+    assert not dkim.verify(tampered, dnsfunc=dns_for(ed25519_pem[1]))
+
+
+def test_ed25519_seed_as_dknewkey_writes_it(tmp_path: Path) -> None:
+    """dkimpy's own key generator form (base64 seed) signs; dkimpy verifies with the record it
+    derives itself from the seed (pynacl), not with ours."""
+    import nacl.signing
+
+    seed = bytes(range(32))
+    path = tmp_path / "dkim.key"
+    path.write_bytes(base64.b64encode(seed) + b"\n")
+    signer = load_signer(path, SELECTOR, DOMAIN)
+    assert signer is not None
+    public = nacl.signing.SigningKey(seed).verify_key.encode()
+    record = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(public)
+    assert signer.public_record().encode() == record
+    assert dkim.verify(signer.sign(build_message(PARTS)), dnsfunc=dns_for(record))
+
+
+def test_rsa_public_record_matches_openssl(signer: DkimSigner, rsa_key: tuple[Path, bytes]) -> None:
+    assert signer.public_record().encode() == rsa_key[1]
+
+
+def test_relaxed_canonicalization_survives_refolding_and_spaces(
+    signer: DkimSigner, rsa_key: tuple[Path, bytes]
+) -> None:
+    """Relaxed/relaxed: a relay that refolds a header or changes runs of spaces and trailing
+    blank lines keeps the signature valid; a changed word does not."""
+    signed = signer.sign(build_message(PARTS))
+    head, body = signed.split(b"\r\n\r\n", 1)
+    head = head.replace(b"Subject: ", b"Subject:   \r\n\t ", 1)
+    body = body.replace(b"Hello", b"Hello   ", 1) + b"\r\n\r\n"
+    assert dkim.verify(head + b"\r\n\r\n" + body, dnsfunc=dns_for(rsa_key[1]))
+
+
+def test_headers_given_twice_are_all_signed(
+    signer: DkimSigner, rsa_key: tuple[Path, bytes]
+) -> None:
+    message = (
+        b"From: a@news.example.com\r\nTo: b@example.com\r\nTo: c@example.com\r\n"
+        b"Subject: two\r\n\r\nbody\r\n"
+    )
+    signed = signer.sign(message)
+    names = signature_tags(signed)["h"].split(":")
+    assert names.count("to") == 3  # both instances, and once more (oversigned)
+    assert names.count("from") == 2
+    assert "list-unsubscribe-post" in names  # absent, still named: none can be added later
+    assert dkim.verify(signed, dnsfunc=dns_for(rsa_key[1]))
+    swapped = signed.replace(b"To: b@", b"To: x@")
+    assert not dkim.verify(swapped, dnsfunc=dns_for(rsa_key[1]))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"\r\n", b"one\r\n", b"one", b"a  \t b \r\n\r\n\r\n", b" lead\r\n\r\nend  "],
+)
+def test_body_canonicalization_matches_dkimpy(body: bytes) -> None:
+    from dkim.canonicalization import Relaxed
+
+    from newsletter.email.signing import relaxed_body
+
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)

@@ -33,6 +33,7 @@ from newsletter.email.render import (
 )
 from newsletter.email.transports import SmtpSettings, SmtpTransport, classify_reply
 from newsletter.errors import IssueError
+from newsletter.service.bounces import history as bounce_history
 from newsletter.service.editing import set_status
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
@@ -286,6 +287,10 @@ def test_every_reply_class(issue_app: Any, smtp_server: Any) -> None:
     delivery, subscriber = found["unknown@example.com"]
     assert delivery.status == "bounced" and delivery.smtp_code == 550
     assert subscriber.status == "bounced" and subscriber.bounced_at is not None
+    # ... and it is in the address's bounce history (docs/bounces.md), source "smtp".
+    (event,) = bounce_history(app, "unknown@example.com")
+    assert (event.kind, event.source, event.suppressed) == ("hard", "smtp", True)
+    assert "5.1.1" in event.diagnostic
     # Other 5xx: failed, the subscriber stays.
     delivery, subscriber = found["spam@example.com"]
     assert delivery.status == "failed" and "5.7.1" in (delivery.last_reply or "")
@@ -551,3 +556,100 @@ def test_preferences_saved_on_the_web_shape_the_next_issue(
     assert "Acme Health raises $25M" in texts["web@example.com"]
     assert "FDA approves first oral GLP-1 pill" not in texts["web@example.com"]
     assert "FDA approves first oral GLP-1 pill" in texts["all@example.com"]
+
+
+def test_a_chinese_reader_gets_chinese_furniture(issue_app: Any, smtp_server: Any) -> None:
+    app = issue_app(["en@example.com", "zh@example.com"])
+    with session_scope(app.engine) as session:
+        sub = subscribers.get_subscriber(session, "zh@example.com")
+        assert sub is not None
+        sub.locale = "zh"
+        session.add(sub)
+        # The stories come from one English feed; this one as a Chinese feed would give it.
+        for item in session.exec(select(Item)).all():
+            if item.title.startswith("康澜生物"):
+                item.language = "zh"
+                session.add(item)
+    period = resolve_period(app, now=NOW, due=True)
+    report = send_issue(app, period, smtp(smtp_server))
+    assert report.sent == 2
+    messages = {r.rcpt_tos[0]: r.message() for r in smtp_server.received}
+    zh, en = messages["zh@example.com"], messages["en@example.com"]
+    zh_text = zh.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    zh_html = zh.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    en_text = en.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "康澜生物完成2000万美元A轮融资" in zh_text
+    assert "退订：http" in zh_text and "Unsubscribe:" not in zh_text
+    assert "A轮" in zh_text and "Series A" not in zh_text
+    assert '<html lang="zh">' in zh_html and "View in browser" not in zh_html
+    assert "年" in str(zh["Subject"]) and "No." not in str(zh["Subject"])
+    assert "Unsubscribe: http" in en_text and "退订" not in en_text
+
+
+def test_a_dead_senders_claims_are_taken_over_once_its_heartbeat_is_stale(
+    issue_app: Any, smtp_server: Any
+) -> None:
+    from newsletter.service.issues import build_issue
+    from newsletter.service.sending import freeze_issue, issue_status
+    from newsletter.storage.queries import deliveries, senders
+
+    addresses = [f"dead{i}@example.com" for i in range(6)]
+    app = issue_app(
+        addresses,
+        sender_stale_seconds=1.0,
+        delivery_lease_seconds=600.0,  # the lease alone would hold them for 10 minutes
+        **smtp_settings(smtp_server),
+    )
+    period = resolve_period(app, now=NOW, due=True)
+    assert freeze_issue(app, build_issue(app, period)) == 6
+    # A sender that claimed half the issue and died (its heartbeat stops now).
+    dead = "deadhost:999:abcdef"
+    now = datetime.now(UTC)
+    with session_scope(app.engine) as session:
+        senders.register_sender(session, dead, "deadhost", 999, now)
+        issue = issues.get_issue(session, period.label)
+        assert issue is not None and issue.id is not None
+        claimed = deliveries.claim_batch(
+            session, issue.id, now, now + timedelta(minutes=10), dead, 3, now
+        )
+    assert len(claimed) == 3
+    progress = issue_status(app, period.label)
+    assert progress is not None and progress.counts.sending == 3
+    assert len(progress.holders) == 1
+    assert "3 held by process 999 on deadhost (deadhost:999:abcdef)" in progress.holders[0]
+
+    report = send_issue(app, period)
+
+    # The 3 queued went at once; the dead sender's 3 once its heartbeat was 1 s old.
+    assert report.status == "sent" and report.sent == 6, report
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses
+    after = issue_status(app, period.label)
+    assert after is not None and after.status == "sent" and after.holders == []
+    with session_scope(app.engine) as session:
+        assert {d.worker for d in session.exec(select(Delivery)).all()} != {dead}
+
+
+def test_two_sends_at_once_both_report_the_truth(issue_app: Any, smtp_server: Any) -> None:
+    # The first to run out of work waits for the other's claims instead of reporting
+    # "partial" while they are still being sent.
+    addresses = [f"both{i:02d}@example.com" for i in range(20)]
+    app = issue_app(
+        addresses,
+        smtp_connections=1,
+        delivery_batch=4,
+        send_rate_per_second=20.0,  # about a second of sending: the two runs overlap
+        **smtp_settings(smtp_server),
+    )
+    period = resolve_period(app, now=NOW, due=True)
+    reports: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(send_issue(app, period))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(reports) == 2
+    assert [r.status for r in reports] == ["sent", "sent"], [r.reason for r in reports]
+    assert sum(r.sent for r in reports) == 20
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses

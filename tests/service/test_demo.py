@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -48,25 +49,22 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
     emls = sorted((out / "outbox").glob("*.eml"))
     assert len(emls) == 3
     recipients = set()
+    editions = {}
     for path in emls:
         msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         assert isinstance(msg, EmailMessage)
         recipients.add(msg["To"].addresses[0].addr_spec)
-        # multipart/mixed: the alternative (text, then HTML) and one calendar file per event.
-        assert msg.get_content_type() == "multipart/mixed"
-        alternative, *files = msg.iter_parts()
-        assert alternative.get_content_type() == "multipart/alternative"
-        text_part, html_part = alternative.iter_parts()
+        # multipart/alternative (text, then HTML); events carry "Add to calendar" links to
+        # their hosted .ics files instead of one attachment each (newsletter.calendar_attachments).
+        assert msg.get_content_type() == "multipart/alternative"
+        text_part, html_part = msg.iter_parts()
         assert (text_part.get_content_type(), html_part.get_content_type()) == (
             "text/plain",
             "text/html",
         )
         text, html = text_part.get_content(), html_part.get_content()
-        assert files and all(f.get_content_type() == "text/calendar" for f in files)
-        assert all(
-            f.get_filename().endswith(".ics") and b"BEGIN:VEVENT" in f.get_payload(decode=True)
-            for f in files
-        )
+        assert re.search(r"/archive/\d{4}-W\d\d/events/\d+\.ics", text)
+        assert "Add to calendar" in html or "添加到日历" in html
         for header in (
             "Message-ID",
             "List-Unsubscribe",
@@ -76,12 +74,23 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
             "Date",
         ):
             assert msg[header], header
-        assert "Healthcare Industry Weekly" in msg["Subject"]
-        for title in SECTION_TITLES:
-            assert title in html and title in text
+        editions[msg["To"].addresses[0].addr_spec] = (str(msg["Subject"]), text, html)
         assert "%%" not in html and "%%" not in text
-        assert "/unsubscribe/" in html and 'lang="en"' in html
+        assert "/unsubscribe/" in html
     assert "zhang.wei@example.cn" in recipients
+    # The whole bilingual issue, the English edition and the Chinese edition.
+    subject, text, html = editions["dr.li@example.org"]
+    assert "Healthcare Industry Weekly" in subject and 'lang="en"' in html
+    for title in SECTION_TITLES:
+        assert title in html and title in text
+    subject, text, html = editions["reader.one@example.com"]
+    assert "Healthcare Industry Weekly" in subject and "== Headlines ==" in text
+    assert "要闻" not in text and "本周热点" not in html
+    subject, text, html = editions["zhang.wei@example.cn"]
+    assert subject.startswith("医疗产业周报 · 第") and '<html lang="zh">' in html
+    assert "== 投融资 ==" in text and "退订：http" in text
+    for english in ("Unsubscribe", "View in browser", "stories", "Series ", "Financing events"):
+        assert english not in text, english
     issue = json.loads((out / "issue.json").read_text(encoding="utf-8"))
     assert all(section["items"] for section in issue["sections"])
     assert len(issue["sections"]) == 6

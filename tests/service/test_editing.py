@@ -10,7 +10,7 @@ import pytest
 
 from newsletter.demo.server import FeedServer
 from newsletter.errors import IssueError
-from newsletter.service.editing import change_item, set_status, show_issue
+from newsletter.service.editing import change_item, set_status, show_issue, unapprove
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, resolve_period
 from newsletter.service.schedule import send_due
@@ -96,12 +96,45 @@ def test_a_held_issue_is_never_sent(editor_app: Any, tmp_path: Path) -> None:
     assert not list((tmp_path / "outbox").glob("*.eml"))
 
 
-def test_a_change_after_approval_needs_a_new_approval(editor_app: Any) -> None:
+def test_an_approved_issue_refuses_changes_until_unapproved(editor_app: Any) -> None:
     period = resolve_period(editor_app, now=NOW, due=True)
+    orbis = item_id(editor_app, period, "Orbis")
     set_status(editor_app, period, "approved")
-    change_item(editor_app, period, "drop", item_id(editor_app, period, "Orbis"))
-    assert show_issue(editor_app, period).built.status == "draft"
-    assert send_due(editor_app, NOW) is None
+    approved = build_issue(editor_app, period).content.to_dict()
+    with pytest.raises(IssueError, match=r"is approved and its content is frozen; run .*unapprove"):
+        change_item(editor_app, period, "drop", orbis)
+    # Refused means nothing changed: still approved, same content, nothing logged.
+    view = show_issue(editor_app, period)
+    assert view.built.status == "approved"
+    assert view.built.content.to_dict() == approved
+    assert [a.action for a in view.actions] == ["approve"]
+
+    assert unapprove(editor_app, period, "one more story") == "draft"
+    change_item(editor_app, period, "drop", orbis)
+    view = show_issue(editor_app, period)
+    assert view.built.status == "draft"
+    assert [a.action for a in view.actions] == ["approve", "unapprove", "drop"]
+    assert view.actions[1].note == "one more story"
+    shown = [i.id for s in view.built.content.sections for i in s.items]
+    assert orbis not in shown
+    assert send_due(editor_app, NOW) is None  # a draft again, and auto_approve is off
+    assert set_status(editor_app, period, "approved") == "approved"
+    assert send_due(editor_app, NOW) is not None
+
+
+def test_unapprove_only_from_approved_or_held(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    with pytest.raises(IssueError, match="not built yet"):
+        unapprove(editor_app, period)
+    build_issue(editor_app, period)
+    with pytest.raises(IssueError, match="is draft; only an approved or held issue"):
+        unapprove(editor_app, period)
+    set_status(editor_app, period, "held")
+    assert unapprove(editor_app, period) == "draft"
+    set_status(editor_app, period, "approved")
+    send_due(editor_app, NOW)
+    with pytest.raises(IssueError, match="is sent; only an approved or held issue"):
+        unapprove(editor_app, period)
 
 
 def test_approval_keeps_the_approved_content(editor_app: Any, feed_server: FeedServer) -> None:
@@ -116,6 +149,10 @@ def test_approval_keeps_the_approved_content(editor_app: Any, feed_server: FeedS
     )
     ingest(editor_app)
     assert build_issue(editor_app, period).content.to_dict() == approved
+    # Unapproved, the draft is built again and takes it in.
+    unapprove(editor_app, period)
+    titles = [i.title for s in build_issue(editor_app, period).content.sections for i in s.items]
+    assert "Late-breaking: a brand new policy story" in titles
 
 
 def test_pin_from_outside_the_week(editor_app: Any, feed_server: FeedServer) -> None:
@@ -136,3 +173,17 @@ def _previous_week(label: str) -> str:
     monday = date.fromisocalendar(year, week, 1) - timedelta(days=7)
     iso = monday.isocalendar()
     return f"{iso.year}-W{iso.week:02d}"
+
+
+def test_issues_are_numbered_for_readers_in_the_order_they_went_out(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    first = build_issue(editor_app, period).content
+    assert first.number == 1 and first.subject.endswith(first.issue_label)
+    assert period.label not in first.subject  # no ISO week in what readers see
+    set_status(editor_app, period, "approved")
+    assert send_due(editor_app, NOW) is not None
+    later = resolve_period(editor_app, now=NOW + timedelta(days=7), due=True)
+    assert later.label != period.label
+    assert build_issue(editor_app, later, force=True).content.number == 2
+    # The sent issue keeps its number.
+    assert build_issue(editor_app, period).content.number == 1

@@ -81,12 +81,22 @@ def test_next_poll_follows_posting_frequency_and_cache_hints(
         assert got[name].poll_due_at == now + interval, name
         assert reason in (got[name].poll_reason or ""), (name, got[name].poll_reason)
     assert got["daily"].weekly_entries == 14
-    # A 304 keeps the frequency learnt from the last body.
+    # A 304 keeps the frequency learnt from the last body: the 304s of one poll are stored in
+    # one batch (one UPDATE), yet each feed gets its own next poll time and reason.
     later = now + timedelta(hours=13)
-    ingest(app, now=later, only={"daily"})
-    daily = rows(app)["daily"]
+    ingest(app, now=later, only={"daily", "quiet", "cached"})
+    got = rows(app)
+    daily = got["daily"]
     assert daily.last_status == "not_modified" and daily.weekly_entries == 14
     assert daily.poll_due_at == later + timedelta(hours=12)
+    assert "14 entries in the last 7 days" in (daily.poll_reason or "")
+    assert got["quiet"].last_status == "not_modified"
+    assert got["quiet"].poll_due_at == later + timedelta(hours=24)
+    assert "no entries in the last 7 days" in (got["quiet"].poll_reason or "")
+    # The 304 carries no Cache-Control: the frequency alone (held to the minimum).
+    assert got["cached"].last_status == "not_modified"
+    assert got["cached"].poll_due_at == later + timedelta(minutes=60)
+    assert "held to the minimum" in (got["cached"].poll_reason or "")
     # `newsletter feeds` shows it.
     health = {h.name: h for h in feed_health(app)}
     assert health["daily"].next_poll == (later + timedelta(hours=12)).isoformat()

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from newsletter.errors import SubscriberError
+from newsletter.errors import DatabaseUnavailableError, SubscriberError
+from newsletter.service.app import App
 from newsletter.service.subscribers import (
     add_subscriber,
     export_csv,
@@ -18,6 +20,9 @@ from newsletter.service.subscribers import (
     normalize_email,
     remove_subscriber,
 )
+from newsletter.storage.db import session_scope
+from newsletter.storage.models import Subscriber
+from tests.db_faults import read_only_engine
 
 
 @pytest.mark.parametrize(
@@ -178,7 +183,94 @@ def test_a_large_import_commits_in_batches_and_counts_every_row(
     path.write_text(
         "email\n" + "".join(f"reader{n}@example.com\n" for n in range(rows)), encoding="utf-8"
     )
+    commits: list[int] = []
+    sa.event.listen(app.engine, "commit", lambda _conn: commits.append(1))
     assert import_csv(app, path).added == rows
+    # One short transaction per batch: SQLite's one writer is free between them.
+    assert len(commits) == 3
     again = import_csv(app, path)  # idempotent
     assert again.added == 0 and again.unchanged == rows
     assert len(list_subscribers(app)) == rows
+
+
+def test_add_cleans_the_name_and_refuses_a_non_ascii_local_part(make_app: Any) -> None:
+    app = make_app()
+    assert add_subscriber(app, "ann@example.com", "Ann\x00 \u202eReader").outcome == "added"
+    assert {s.email: s.name for s in list_subscribers(app)} == {"ann@example.com": "Ann Reader"}
+    with pytest.raises(SubscriberError, match="must be ASCII"):
+        add_subscriber(app, "josé@example.com", "José")
+    assert len(list_subscribers(app)) == 1
+
+
+def test_import_refuses_non_ascii_local_parts_by_line_with_the_reason(
+    make_app: Any, tmp_path: Path
+) -> None:
+    app = make_app()
+    path = tmp_path / "utf8.csv"
+    path.write_text(
+        "email,name\nok@example.com,Ok\n用户@example.com,User\nreader@例え.jp,Reader\n",
+        encoding="utf-8",
+    )
+    report = import_csv(app, path)
+    assert report.added == 2
+    assert [line for line, _ in report.errors] == [3]
+    assert "the part before @ must be ASCII" in report.errors[0][1]
+    assert {s.email for s in list_subscribers(app)} == {"ok@example.com", "reader@xn--r8jz45g.jp"}
+
+
+def test_an_import_batch_keeps_each_state_and_counts_each_outcome(
+    make_app: Any, tmp_path: Path
+) -> None:
+    """One batch holding new, renamed, unchanged, pending and suppressed addresses: the same
+    outcomes as adding them one by one; suppressed ones stay suppressed, pending stays pending."""
+    app = make_app()
+    add_subscriber(app, "same@example.com", "Same")
+    add_subscriber(app, "rename@example.com", "Old")
+    add_subscriber(app, "gone@example.com")
+    remove_subscriber(app, "gone@example.com")
+    with session_scope(app.engine) as session:
+        session.add(Subscriber(email="pending@example.com", status="pending", token="p" * 22))
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "new@example.com,New\nsame@example.com,Same\nrename@example.com,New Name\n"
+        "gone@example.com,Back\npending@example.com,Pat\nnoname@example.com\n",
+        encoding="utf-8",
+    )
+    report = import_csv(app, path)
+    # A name is filled in where there was none (pending), never overwritten (rename) by default.
+    assert (report.added, report.updated, report.unchanged, report.suppressed) == (2, 1, 2, 1)
+    assert {s.email: s.name for s in list_subscribers(app)}["rename@example.com"] == "Old"
+    again = import_csv(app, path, update_names=True)
+    assert (again.added, again.updated, again.unchanged, again.suppressed) == (0, 1, 4, 1)
+    rows = {s.email: (s.status, s.name) for s in list_subscribers(app)}
+    assert rows == {
+        "new@example.com": ("active", "New"),
+        "noname@example.com": ("active", None),
+        "same@example.com": ("active", "Same"),
+        "rename@example.com": ("active", "New Name"),
+        "gone@example.com": ("unsubscribed", None),
+        "pending@example.com": ("pending", "Pat"),
+    }
+    tokens = [s.token for s in list_subscribers(app)]
+    assert len(set(tokens)) == len(tokens)
+
+
+def test_an_import_into_a_database_that_takes_no_writes_is_one_error_saying_what_to_do(
+    make_app: Any, database_url: str, tmp_path: Path
+) -> None:
+    """A full disk or a lock held past the busy timeout ends the import with one message:
+    what is stored, and that running it again is safe (no traceback, nothing half-written)."""
+    app = make_app()
+    path = tmp_path / "rows.csv"
+    path.write_text("".join(f"r{n}@example.com\n" for n in range(10)), encoding="utf-8")
+    read_only = App(app.settings, app.config, read_only_engine(database_url))
+    try:
+        with pytest.raises(DatabaseUnavailableError) as caught:
+            import_csv(read_only, path)
+    finally:
+        read_only.engine.dispose()
+    message = str(caught.value)
+    assert message.startswith(f"{path}: import stopped before the end of the file: ")
+    assert "The 0 rows added before that are stored; run the same import again" in message
+    assert list_subscribers(app) == []
+    assert import_csv(app, path).added == 10

@@ -30,6 +30,26 @@ def test_upgrade_is_idempotent_and_matches_the_models(database_url: str) -> None
     engine.dispose()
 
 
+def test_the_schema_check_without_alembic_agrees_with_alembic(database_url: str) -> None:
+    """An up-to-date database is recognised with one SELECT and the migration files' own
+    revision lines, without importing Alembic; both answers are Alembic's."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(db.MIGRATIONS))
+    assert db.head_revision() == ScriptDirectory.from_config(config).get_current_head()
+    engine = db.make_engine(database_url)
+    assert db.current_revision(engine) is None
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        assert (
+            db.current_revision(engine) == MigrationContext.configure(conn).get_current_revision()
+        )
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+
+
 def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'sub' / 'x.db'}")
     with engine.connect() as conn:
@@ -88,6 +108,15 @@ def test_item_insert_ignores_duplicates(make_app: Any) -> None:
         assert items.insert_items(session, [*rows, {**rows[0], "key": "k9"}]) == 1
     with session_scope(app.engine) as session:
         assert len(session.exec(select(Item)).all()) == 4
+        # Several feeds' items in one executemany: new ones counted per feed.
+        other = Feed(name="G", url="https://example.com/g", section="headlines")
+        session.add(other)
+        session.flush()
+        mixed = [*rows[:2], {**rows[0], "key": "k10"}, *({**r, "feed_id": other.id} for r in rows)]
+        assert items.insert_feed_items(session, mixed) == {feed.id: 1, other.id: 3}
+        assert items.insert_feed_items(session, mixed) == {}
+    with session_scope(app.engine) as session:
+        assert len(session.exec(select(Item)).all()) == 8
 
 
 def test_one_issue_per_period_even_when_created_twice(make_app: Any) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
+import icalendar
 import sqlalchemy as sa
 from sqlmodel import select
 
@@ -214,7 +215,25 @@ def test_a_sent_issue_on_the_web(make_app: Any, feed_server: FeedServer, tmp_pat
         targets.add(response.headers["location"])
     assert f"{app.settings.base_url}/archive/{period.label}" in targets
     assert "https://example.com/s0" in targets  # utm_source=x was dropped when ingested
-    assert all(t.startswith(("https://example.com/", app.settings.base_url)) for t in targets)
+    calendars = ("https://calendar.google.com/", "https://outlook.live.com/")
+    assert all(
+        t.startswith(("https://example.com/", app.settings.base_url, *calendars)) for t in targets
+    )
+
+    # "Add to calendar": each upcoming event's hosted .ics file, and the web calendars' links.
+    ics = sorted(t for t in targets if re.search(r"/archive/[^/]+/events/\d+\.ics$", t))
+    assert len(ics) == 2  # the two upcoming events of the week's stories
+    assert sum(t.startswith(calendars[0]) for t in targets) == 2
+    for url in ics:
+        served = client.get(url.removeprefix(app.settings.base_url))
+        assert served.status_code == 200
+        assert served.headers["content-type"].startswith("text/calendar")
+        (event,) = icalendar.Calendar.from_ical(served.content).walk("VEVENT")
+        assert str(event["summary"]) and event["dtstart"].dt >= period.end.date()
+    assert msg.get_content_type() == "multipart/alternative"  # no attachment unless configured
+    missing = client.get(f"/archive/{period.label}/events/999999.ics")
+    assert missing.status_code == 404
+    assert client.get("/archive/2026-W01/events/1.ics").status_code == 404
 
     # "View in browser" leads to the archive page, which holds nothing personal.
     archive = client.get(f"/archive/{period.label}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +11,8 @@ import sqlalchemy as sa
 
 from newsletter.service.app import App
 from newsletter.web import create_app
+from newsletter.web.app import UNAVAILABLE_MESSAGE
+from tests.conftest import TEMPLATES
 from tests.web_helpers import (
     TestClient,
     add_row,
@@ -148,7 +152,9 @@ def test_hostile_paths_and_methods(make_app: Any) -> None:
     assert subscriber(app, "reader@example.com") is not None
 
 
-def test_unexpected_errors_are_a_short_500_page(make_app: Any) -> None:
+def test_a_database_that_does_not_answer_is_a_short_503_page(make_app: Any) -> None:
+    """Nothing was changed and the request may work later: 503 with Retry-After (a mail
+    provider retries a one-click unsubscribe), and nothing of the database's address shown."""
     app = web_app(make_app)
     down = App(
         settings=app.settings,
@@ -156,11 +162,29 @@ def test_unexpected_errors_are_a_short_500_page(make_app: Any) -> None:
         engine=sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"),
     )
     client = TestClient(create_app(down), raise_server_exceptions=False)
-    for path in ("/archive", f"/unsubscribe/{'A' * 22}"):
-        response = client.get(path)
-        _short_error(response, 500)
-        assert "Something went wrong" in response.text
+    for method, path in (
+        ("GET", "/archive"),
+        ("GET", f"/unsubscribe/{'A' * 22}"),
+        ("POST", f"/unsubscribe/{'A' * 22}"),
+    ):
+        response = client.request(method, path)
+        _short_error(response, 503)
+        assert response.headers["retry-after"] == "30"
+        assert "try again in a minute" in response.text
         assert "OperationalError" not in response.text and "nobody" not in response.text
+        assert "127.0.0.1" not in response.text
     api = client.post("/api/subscribers", json={"email": "a@example.com"})
-    _short_error(api, 500)
-    assert api.json() == {"error": "Something went wrong on our side; try again later."}
+    _short_error(api, 503)
+    assert api.json() == {"error": UNAVAILABLE_MESSAGE}
+
+
+def test_unexpected_errors_are_a_short_500_page(make_app: Any, tmp_path: Path) -> None:
+    """A page template that fails while rendering (an editor's mistake) is a short 500."""
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "web" / "archive.html").write_text("{{ 1 / 0 }}", encoding="utf-8")
+    app = make_app(feeds=[], newsletter={"templates": str(templates)})
+    client = TestClient(create_app(app), raise_server_exceptions=False)
+    response = client.get("/archive")
+    _short_error(response, 500)
+    assert "Something went wrong" in response.text and "ZeroDivisionError" not in response.text

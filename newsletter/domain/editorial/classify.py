@@ -28,7 +28,9 @@ from typing import Any
 
 from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.feedrules import FeedRules
 from newsletter.domain.editorial.financing import detect_financing
+from newsletter.domain.editorial.prefilter import ignorecase_fold
 from newsletter.domain.editorial.sections import keyword_regex, place_item
 from newsletter.domain.editorial.textmodel import (
     Features,
@@ -43,17 +45,7 @@ FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
 SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
 FAR_OFF = 0.5  # below this share of the threshold the section model is not asked
 RULE_TEXT_CHARS = 2000
-
-
-@dataclass(frozen=True)
-class FeedRules:
-    """What the reading needs to know about the item's feed."""
-
-    name: str
-    section: str
-    report: bool = False
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+__all__ = ["FeedRules", "ItemText", "Reading", "ReadingRules", "read_item", "read_items"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +89,14 @@ def _keyword_matcher(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
 
 
 @lru_cache(maxsize=256)
+def _keyword_needles(keywords: tuple[str, ...]) -> tuple[str, ...]:
+    # A keyword can only match (case-insensitively) where its case-folded text is in the
+    # case-folded text: a substring test first, as place_item does (the alternation costs
+    # about 0.2 ms on a 500-character summary; the test a microsecond).
+    return tuple(k.casefold() for k in keywords)
+
+
+@lru_cache(maxsize=256)
 def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.I)
 
@@ -106,7 +106,11 @@ def first_match(text: str, keywords: tuple[str, ...], patterns: tuple[str, ...] 
     Keywords are escaped and searched as one expression; each pattern is compiled on its own,
     as it was validated (its flags and groups are its own)."""
     matcher = _keyword_matcher(keywords)
-    match = matcher.search(text) if matcher else None
+    match = None
+    if matcher is not None:
+        folded = ignorecase_fold(text)
+        if any(needle in folded for needle in _keyword_needles(keywords)):
+            match = matcher.search(text)
     if match is not None and match.lastgroup is not None:
         return keywords[int(match.lastgroup[1:])]
     for pattern in patterns:

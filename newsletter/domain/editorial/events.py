@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from newsletter.domain.editorial.amounts import normalize
+from newsletter.domain.editorial.prefilter import prefiltered
 
-_EN_KIND = re.compile(
+_EN_KIND = prefiltered(
     r"\b(conference|summit|forum|webinar|web seminar|livestream|live stream|expo|exhibition|congress|"
     r"symposium|workshop|training|bootcamp|meetup|roundtable|hackathon|fair|convention|masterclass|"
     r"virtual event|annual meeting|showcase|webcast|fireside chat|linkedin live|live session|live q&a|"
@@ -17,7 +18,7 @@ _EN_KIND = re.compile(
     r"partnering|town hall|ask me anything|ama)s?\b",
     re.I,
 )
-_EN_FUTURE = re.compile(
+_EN_FUTURE = prefiltered(
     r"\b(will (?:be )?(?:hold|host|take place|open|kick off|convene|bring|gather|feature|run|return|be held)|"
     r"to be held|join us|register|registration|save the date|upcoming|coming up|returns to|heads to|"
     r"invit\w*|call for|early[- ]bird|kicks off (?:on|next)|opens (?:on|next)|ahead of|preview|"
@@ -27,24 +28,24 @@ _EN_FUTURE = re.compile(
     r"\d+ days left|applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
     re.I,
 )
-_EN_PAST = re.compile(
+_EN_PAST = prefiltered(
     r"\b(recap|wrap(?:s|ped)? up|concluded|concludes|highlights from|took place|was held|were held|"
     r"drew|attracted|held last|closed (?:on|with|its)|wrapped|came to a close|ended|looking back|"
     r"takeaways from|lessons from|what we learned|at last week's|at this year's|after the|round-?up|"
     r"closes with|closed with|replay|on demand|on-demand|recording)\b",
     re.I,
 )
-_ZH_KIND = re.compile(
+_ZH_KIND = prefiltered(
     r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
     r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
     r"Demo Day|demo day|路演日)"
 )
-_ZH_FUTURE = re.compile(
+_ZH_FUTURE = prefiltered(
     r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
     r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
     r"\d+天后|明天|明晚|明早|下周|开幕|见！|见!|报名中)"
 )
-_ZH_PAST = re.compile(
+_ZH_PAST = prefiltered(
     r"(圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
     r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要)"
 )
@@ -79,30 +80,30 @@ _WEEKDAYS = {
 }
 _ZH_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _MON = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_EN_DATE_MD = re.compile(
+_EN_DATE_MD = prefiltered(
     rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?:,?\s+(?P<year>\d{{4}}))?",
     re.I,
 )
-_EN_DATE_DM = re.compile(
+_EN_DATE_DM = prefiltered(
     rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?\s+{_MON}(?:,?\s+(?P<year>\d{{4}}))?",
     re.I,
 )
-_ISO_DATE = re.compile(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
-_ZH_DATE = re.compile(
+_ISO_DATE = prefiltered(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
+_ZH_DATE = prefiltered(
     r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)"
 )
-_IN_DAYS = re.compile(
+_IN_DAYS = prefiltered(
     r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
     r"\b(?P<togo>\d{1,3}) days (?:to go|away|left|until|before)\b",
     re.I,
 )
-_NEXT_WEEKDAY = re.compile(
+_NEXT_WEEKDAY = prefiltered(
     r"\bnext (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|下(?:周|星期)(?P<zwd>[一二三四五六日天])",
     re.I,
 )
-_TOMORROW = re.compile(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
+_TOMORROW = prefiltered(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
 
-_ONLINE = re.compile(
+_ONLINE = prefiltered(
     r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar|linkedin live|webcast)\b|线上|云端|直播|在线|网络研讨会|云会",
     re.I,
 )
@@ -175,12 +176,12 @@ _EN_CITIES = (
     "Minneapolis|Pittsburgh|Baltimore|Cleveland|Phoenix|Salt Lake City|Raleigh|Durham|Indianapolis|"
     "Minneapolis-St\\. Paul|St\\. Louis|Detroit|Portland|Vancouver|Oslo|Brussels|Tokyo|Kyoto|Taipei"
 )
-_EN_CITY = re.compile(rf"\b({_EN_CITIES})\b")
-_ZH_NAME = re.compile(
+_EN_CITY = prefiltered(rf"\b({_EN_CITIES})\b")
+_ZH_NAME = prefiltered(
     r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》]{0,30}?(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊)"
 )
-_BOOK_TITLE = re.compile(r"《([^》]{2,40})》")
-_EN_NAME = re.compile(
+_BOOK_TITLE = prefiltered(r"《([^》]{2,40})》")
+_EN_NAME = prefiltered(
     r"((?:the\s+)?(?:\d{4}\s+)?(?:[A-Z0-9][\w&'.-]*\s+){0,7}"
     r"(?:Conference|Summit|Forum|Webinar|Expo|Congress|Symposium|Workshop|Meeting|Meetup|Convention|Fair|Week|Day|Roundtable|Hackathon))",
 )

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from newsletter.domain.editorial.amounts import Amount, find_amount, normalize
+from newsletter.domain.editorial.prefilter import prefiltered
 
 ROUNDS = (
     "seed",
@@ -28,29 +29,29 @@ ROUNDS = (
 )
 
 # --- English ------------------------------------------------------------------------------
-_EN_RAISE = re.compile(
+_EN_RAISE = prefiltered(
     r"\b(emerges from stealth with|launches with|debuts with|adds|takes|grabs|hauls in|scoops up|"
     r"collects|attracts|wins|handed|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
     r"completes|completed|announces|announced|gets|receives|received|nets|scores|picks up|pulls in|"
     r"brings in|rakes in)\b",
     re.I,
 )
-_EN_ROUND = re.compile(
+_EN_ROUND = prefiltered(
     r"\b(?:(?P<pre>pre-?)\s?series\s?(?P<prel>[a-e])|series\s?(?P<l>[a-e])(?P<plus>\+)?(?:-?\d)?|"
     r"(?P<preipo>pre-?ipo)|(?P<seed>pre-?seed|seed)|(?P<angel>angel)|"
     r"(?P<strat>strategic)\s+(?:investment|round|funding|financing)|(?P<prea>pre-?a))(?![A-Za-z0-9])",
     re.I,
 )
-_EN_FUNDING_WORD = re.compile(
+_EN_FUNDING_WORD = prefiltered(
     r"\b(funding|financing|investment|round|series [a-e]|seed|venture|capital injection|raise)\b",
     re.I,
 )
-_EN_LISTING = re.compile(
+_EN_LISTING = prefiltered(
     r"(?<!pre-)(?<!pre)\b(ipo|initial public offering|goes public|go public|public offering|listing|lists on|"
     r"nasdaq debut|spac|share (?:sale|placement|offering)|placement|secondary offering|follow-on offering)\b",
     re.I,
 )
-_EN_NOT = re.compile(
+_EN_NOT = prefiltered(
     r"\b(startups|companies|biotechs|funding (?:in|for|to)|in (?:january|february|march|april|may|june|july|"
     r"august|september|october|november|december)\b|"
     r"acquir\w*|acquisition|merger|merges|buyout|takes over|to buy|buys|"
@@ -67,15 +68,15 @@ _EN_NOT = re.compile(
 )
 
 # --- Chinese ------------------------------------------------------------------------------
-_ZH_DONE = re.compile(
+_ZH_DONE = prefiltered(
     r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
 )
-_ZH_ROUND = re.compile(
+_ZH_ROUND = prefiltered(
     r"(?P<r>Pre-?IPO|pre-?ipo|Pre-?A\+?|pre-?a\+?|[A-Ea-e]\+|[A-Ea-e]\d?|天使\+?|种子|战略)\s*轮"
     r"|(?P<strat>战略融资|战略投资)"
 )
-_ZH_FUNDING = re.compile(r"融资|投资|注资")
-_ZH_NOT = re.compile(
+_ZH_FUNDING = prefiltered(r"融资|投资|注资")
+_ZH_NOT = prefiltered(
     r"(IPO|上市|招股|募资|募集资金|港股|科创板|创业板|北交所|递表|挂牌|配售|定增|增发|"
     r"收购|并购|合并|控股权|私有化|"
     r"授权|许可|首付款|里程碑付款|BD交易|引进|"
@@ -84,18 +85,18 @@ _ZH_NOT = re.compile(
     r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
-_ZH_STRONG = re.compile(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
-_ZH_MENTION_BEFORE = re.compile(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
-_ZH_MENTION_AFTER = re.compile(r"^(?:后|的|以来|之后|不久|仅)")
-_ZH_HARD_NOT = re.compile(
+_ZH_STRONG = prefiltered(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
+_ZH_MENTION_BEFORE = prefiltered(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
+_ZH_MENTION_AFTER = prefiltered(r"^(?:后|的|以来|之后|不久|仅)")
+_ZH_HARD_NOT = prefiltered(
     r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)"
 )
 _ZH_PREFIX = re.compile(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜]|独家\s*[|｜:：]?)\s*")
-_ZH_LEAD = re.compile(
+_ZH_LEAD = prefiltered(
     r"(?:领投方为|领投方是)(?P<after>[^，。；,;（）()]{2,40})|"
     r"(?P<who>[^，。；,;（）()]{2,60}?)(?:联合|共同)?(?:领投|独家投资|独投)"
 )
-_EN_LEAD = re.compile(
+_EN_LEAD = prefiltered(
     r"\b(?:co-)?led by (?P<who>.+?)(?=,? with participation|,? with |,? alongside|\s+and existing|,? as well as|"
     r"[.;。]|,? bringing|,? to |,? which|,? who|$)",
     re.I,

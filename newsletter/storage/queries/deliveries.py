@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,8 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from newsletter.domain.statuses import DeliveryStatus, IssueStatus, SubscriberStatus
-from newsletter.storage.db import dialect_insert
-from newsletter.storage.models import Delivery, Issue, Subscriber, utcnow
+from newsletter.errors import DatabaseUnavailableError
+from newsletter.storage.db import Engine, dialect_insert, outage_as_error
+from newsletter.storage.models import Delivery, Issue, Sender, Subscriber, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class Claim:
     subscriber_id: int
     message_id: str | None
     attempts: int
+    taken_over: bool = False  # it was held by a sender that stopped (stale heartbeat, lease)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,28 +141,40 @@ def queue_active_subscribers(session: Session, issue_id: int) -> int:
 
 
 def claim_batch(
-    session: Session, issue_id: int, now: datetime, lease_until: datetime, worker: str, limit: int
+    session: Session,
+    issue_id: int,
+    now: datetime,
+    lease_until: datetime,
+    worker: str,
+    limit: int,
+    stale_before: datetime | None = None,
 ) -> list[Claim]:
     """Take up to ``limit`` due deliveries of a sending issue for this worker, with a lease:
-    first those whose sender's lease ran out, then queued ones whose retry time has come.
+    first those whose sender is gone (its lease ran out, or its heartbeat is older than
+    ``stale_before``, or it has no sender row), then queued ones whose retry time has come.
 
     On PostgreSQL the rows are picked FOR UPDATE SKIP LOCKED, so any number of workers share
     an issue without overlap; SQLite runs one writer at a time. Each pick is a range of the
     (issue_id, status, id) index, so a claim costs the same late in a large send as early.
     Returns the claims in id order.
     """
-    expired = sa.and_(
-        col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.lease_until) < now
-    )
+    gone = col(Delivery.lease_until) < now
+    if stale_before is not None:
+        alive = sa.exists().where(
+            col(Sender.name) == col(Delivery.worker), col(Sender.heartbeat_at) >= stale_before
+        )
+        gone = sa.or_(gone, ~alive)
+    expired = sa.and_(col(Delivery.status) == DeliveryStatus.SENDING, gone)
     queued = sa.and_(
         col(Delivery.status) == DeliveryStatus.QUEUED,
         sa.or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
     )
     rows: list[Claim] = []
-    for due in (expired, queued):
+    for due, taken_over in ((expired, True), (queued, False)):
         if len(rows) >= limit:
             break
-        rows += _claim(session, issue_id, due, lease_until, worker, limit - len(rows))
+        claims = _claim(session, issue_id, due, lease_until, worker, limit - len(rows))
+        rows += [replace(c, taken_over=True) for c in claims] if taken_over else claims
     return sorted(rows, key=lambda claim: claim.id)
 
 
@@ -215,6 +231,163 @@ def record_deliveries(session: Session, worker: str, results: Sequence[DeliveryR
     params = [{f"b_{f.name}": getattr(r, f.name) for f in fields(r)} for r in results]
     result = session.connection().execute(stmt, params)
     return int(result.rowcount or 0)
+
+
+# SQLite has one writer: the sender threads of a process take turns here instead of in SQLite's
+# busy handler, which sleeps 1 to 100 ms each time it finds the database locked.
+_SQLITE_WRITES = threading.Lock()
+
+
+def write_turn(engine: Engine) -> AbstractContextManager[object]:
+    """Hold this around a write transaction of a sender thread: on SQLite the threads of a
+    process then never wait in the busy handler for each other."""
+    return _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
+
+
+class DeliveryRecorder:
+    """Writes each message's result on one connection a sender thread holds, committed before
+    its next message: a SIGKILL then loses at most the message on the wire. The same commit
+    suppresses a hard-bounced subscriber. On the hot path, so plain DB-API statements (the
+    datetime columns converted as SQLAlchemy would). On PostgreSQL the connection commits with
+    ``synchronous_commit = off``: the result is visible at once and survives the sending
+    process; only a crash of the database server itself could lose the last fraction of a
+    second (those copies would go again, with the same Message-ID)."""
+
+    def __init__(self, engine: Engine, worker: str) -> None:
+        self._engine = engine
+        self._worker = worker
+        self._raw: Any = None
+        self._saved: object = None
+        self._postgres = engine.dialect.name == "postgresql"
+        dbapi = engine.dialect.loaded_dbapi
+        self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
+        self._turns = write_turn(engine)
+        time_type = Delivery.__table__.c.sent_at.type  # type: ignore[attr-defined]
+        self._time = time_type.bind_processor(engine.dialect) or (lambda value: value)
+        m = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        sending = str(DeliveryStatus.SENDING)
+        self._record_sql = (
+            f"UPDATE delivery SET status = {m}, attempts = {m}, last_reply = {m}, "
+            f"smtp_code = {m}, message_id = {m}, next_attempt_at = {m}, sent_at = {m}, "
+            f"lease_until = NULL WHERE id = {m} AND status = '{sending}' AND worker = {m}"
+        )
+        self._bounce_sql = (
+            f"UPDATE subscriber SET status = '{SubscriberStatus.BOUNCED}', bounced_at = {m}, "
+            f"suppressed_reason = {m}, updated_at = {m} WHERE id = (SELECT subscriber_id FROM "
+            f"delivery WHERE id = {m}) AND status = '{SubscriberStatus.ACTIVE}'"
+        )
+
+    def record(self, result: DeliveryResult, bounced_reply: str | None = None) -> int:
+        """Write one result (and suppress its subscriber on a hard bounce) and commit; returns
+        1 when written, 0 when this worker no longer held the delivery.
+        DatabaseUnavailableError when the database does not answer: nothing was written."""
+        fresh = self._raw is None
+        try:
+            return self._record(result, bounced_reply)
+        except DatabaseUnavailableError:
+            if fresh:
+                raise
+            # A connection opened before an outage: try once more on a new one.
+            return self._record(result, bounced_reply)
+
+    def _record(self, result: DeliveryResult, bounced_reply: str | None) -> int:
+        to_db = self._time
+        params = (
+            str(result.status),
+            result.attempts,
+            result.last_reply,
+            result.smtp_code,
+            result.message_id,
+            to_db(result.next_attempt_at),
+            to_db(result.sent_at),
+            result.id,
+            self._worker,
+        )
+        with self._turns:
+            try:
+                raw = self._connection()
+                cursor = raw.cursor()
+                try:
+                    if bounced_reply is None:
+                        cursor.execute(self._record_sql, params)
+                        written = int(cursor.rowcount or 0)
+                    else:
+                        now = to_db(utcnow())
+                        reason = f"hard bounce: {bounced_reply}"[:500]
+                        cursor.execute("BEGIN")
+                        cursor.execute(self._record_sql, params)
+                        written = int(cursor.rowcount or 0)
+                        cursor.execute(self._bounce_sql, (now, reason, now, result.id))
+                        cursor.execute("COMMIT")
+                finally:
+                    cursor.close()
+            except self._lost as exc:
+                self._drop(broken=True)
+                raise DatabaseUnavailableError(
+                    f"the database did not answer while recording a delivery result: {exc}"
+                ) from exc
+            except BaseException:
+                self._drop(broken=True)
+                raise
+        return written
+
+    def _connection(self) -> Any:
+        if self._raw is None:
+            # engine.raw_connection() raises the driver's own errors (caught by the caller),
+            # or SQLAlchemy's.
+            with outage_as_error("recording a delivery result"):
+                raw = self._engine.raw_connection()
+            try:
+                if self._postgres:
+                    cursor = raw.cursor()
+                    cursor.execute("SET synchronous_commit = off")
+                    cursor.close()
+                    raw.commit()
+                # Autocommit: a result is one statement, its own transaction (no BEGIN, no
+                # COMMIT round trip); a bounce takes an explicit transaction.
+                self._saved = _set_autocommit(raw, self._postgres, None)
+            except BaseException:
+                raw.invalidate()
+                raw.close()
+                raise
+            self._raw = raw
+        return self._raw
+
+    def _drop(self, *, broken: bool) -> None:
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
+        try:
+            if broken:
+                raw.invalidate()  # the pool must not get it back
+                return
+            _set_autocommit(raw, self._postgres, self._saved)
+            if self._postgres:
+                cursor = raw.cursor()
+                cursor.execute("RESET synchronous_commit")
+                cursor.close()
+                raw.commit()
+        except self._lost:
+            raw.invalidate()
+        finally:
+            raw.close()
+
+    def close(self) -> None:
+        """Give the connection back to the pool as it was taken."""
+        self._drop(broken=False)
+
+
+def _set_autocommit(raw: Any, postgres: bool, saved: object) -> object:
+    """Autocommit on a pooled DB-API connection (``saved`` None), or back as it was (``saved``
+    from the first call); returns the setting before."""
+    driver = raw.driver_connection
+    if postgres:
+        before = driver.autocommit
+        driver.autocommit = True if saved is None else saved
+    else:  # sqlite3 before Python 3.12: isolation_level None is autocommit
+        before = driver.isolation_level
+        driver.isolation_level = None if saved is None else saved
+    return before
 
 
 def renew_leases(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from newsletter.config import FeedConfig
@@ -74,6 +76,73 @@ def all_feeds(session: Session) -> list[Feed]:
 def get_feed(session: Session, feed_id: int) -> Feed | None:
     """A feed by id."""
     return session.get(Feed, feed_id)
+
+
+def feeds_by_id(session: Session, feed_ids: Collection[int]) -> dict[int, Feed]:
+    """Feed rows by id, read with one query."""
+    if not feed_ids:
+        return {}
+    rows = session.exec(select(Feed).where(col(Feed.id).in_(sorted(feed_ids)))).all()
+    return {feed.id: feed for feed in rows if feed.id is not None}
+
+
+def mark_polled_unchanged(
+    session: Session, feed_ids: Collection[int], now: datetime, http_status: int
+) -> int:
+    """Record a successful poll that changed nothing (a 304, or the same body again, with no
+    permanent redirect) on many feeds with one UPDATE; returns how many rows it touched.
+
+    The same as the per-feed bookkeeping of a success: errors and back-off cleared, any
+    automatic disabling lifted, a pending redirect candidate forgotten; validators and body
+    hash stay as they are."""
+    if not feed_ids:
+        return 0
+    stmt = (
+        sa.update(Feed)
+        .where(col(Feed.id).in_(sorted(feed_ids)))
+        .values(
+            last_fetched_at=now,
+            last_success_at=now,
+            last_status=FeedStatus.NOT_MODIFIED,
+            last_http_status=http_status,
+            last_error=None,
+            consecutive_failures=0,
+            next_poll_at=None,
+            auto_disabled_at=None,
+            auto_disabled_reason=None,
+            redirect_candidate=None,
+            redirect_count=0,
+        )
+    )
+    result = session.execute(stmt, execution_options={"synchronize_session": False})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def weekly_entries_by_id(session: Session, feed_ids: Collection[int]) -> dict[int, int | None]:
+    """Each feed's known posting frequency (entries a week), with one query."""
+    if not feed_ids:
+        return {}
+    rows = session.execute(
+        sa.select(col(Feed.id), col(Feed.weekly_entries)).where(col(Feed.id).in_(sorted(feed_ids)))
+    )
+    return {int(feed_id): weekly for feed_id, weekly in rows}
+
+
+def set_poll_plans(session: Session, plans: Mapping[int, tuple[datetime, str]]) -> None:
+    """Set each feed's adaptive next poll (``poll_due_at``) and its reason: one executemany."""
+    if not plans:
+        return
+    table = Feed.__table__  # type: ignore[attr-defined]
+    stmt = (
+        table.update()
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(poll_due_at=sa.bindparam("b_due"), poll_reason=sa.bindparam("b_reason"))
+    )
+    params = [
+        {"b_id": feed_id, "b_due": due, "b_reason": reason[:300]}
+        for feed_id, (due, reason) in sorted(plans.items())
+    ]
+    session.connection().execute(stmt, params)
 
 
 def save_feed(session: Session, feed: Feed) -> None:

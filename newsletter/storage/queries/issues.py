@@ -21,6 +21,16 @@ def get_issue(session: Session, period: str) -> Issue | None:
     return session.exec(select(Issue).where(Issue.period == period)).first()
 
 
+def issue_number(session: Session, start: datetime) -> int:
+    """The number readers see for an issue whose window starts at ``start``: one more than
+    the issues before it that went out (sending, paused or sent)."""
+    stmt = select(func.count()).where(
+        col(Issue.window_end) <= start,
+        col(Issue.status).in_([IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT]),
+    )
+    return int(session.exec(stmt).one()) + 1
+
+
 def get_issue_by_id(session: Session, issue_id: int) -> Issue | None:
     """An issue by id."""
     return session.get(Issue, issue_id)
@@ -131,6 +141,12 @@ def actions(session: Session, period: str) -> list[IssueAction]:
     """An issue's editor actions, oldest first."""
     stmt = select(IssueAction).where(IssueAction.period == period).order_by(col(IssueAction.id))
     return list(session.exec(stmt).all())
+
+
+def action_count(session: Session, period: str) -> int:
+    """How many editor actions an issue has: its version, so a stale form can be refused."""
+    stmt = select(func.count()).where(IssueAction.period == period)
+    return int(session.exec(stmt).one())
 
 
 def editor_choices(session: Session, period: str) -> EditorChoices:

@@ -49,6 +49,33 @@ def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
     return stored() - before
 
 
+def _counts_for(session: Session, feed_ids: list[int]) -> dict[int, int]:
+    """Stored items of these feeds (an index lookup), by feed id."""
+    stmt = (
+        select(Item.feed_id, func.count())
+        .where(col(Item.feed_id).in_(feed_ids))
+        .group_by(col(Item.feed_id))
+    )
+    return {feed_id: int(count) for feed_id, count in session.exec(stmt).all()}
+
+
+def insert_feed_items(session: Session, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Insert the items of several feeds with one ``executemany`` (INSERT ... ON CONFLICT DO
+    NOTHING on feed and key); returns how many were new, by feed id (feeds with none left out)."""
+    if not rows:
+        return {}
+    feed_ids = sorted({row["feed_id"] for row in rows})
+    before = _counts_for(session, feed_ids)
+    stmt = dialect_insert(session, Item).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+    session.execute(stmt, rows)
+    after = _counts_for(session, feed_ids)
+    return {
+        feed_id: after.get(feed_id, 0) - before.get(feed_id, 0)
+        for feed_id in feed_ids
+        if after.get(feed_id, 0) > before.get(feed_id, 0)
+    }
+
+
 def items_between(
     session: Session, since: datetime | None = None, until: datetime | None = None
 ) -> list[tuple[Item, Feed]]:

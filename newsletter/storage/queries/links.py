@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -61,23 +63,40 @@ def issue_links(session: Session, issue_id: int) -> list[Link]:
     return list(session.exec(stmt).all())
 
 
-def record_click(session: Session, link: Link, subscriber_id: int | None) -> None:
-    """Count a click on a link and log it (with who clicked, when that is kept)."""
-    assert link.id is not None
-    # One UPDATE, so concurrent clicks are all counted.
-    session.execute(
-        sa.update(Link)
-        .where(col(Link.id) == link.id)
-        .values(clicks=col(Link.clicks) + 1)
-        .execution_options(synchronize_session=False)
-    )
-    session.add(
-        Click(
-            link_id=link.id,
-            issue_id=link.issue_id,
-            subscriber_id=subscriber_id,
-            created_at=utcnow(),
+@dataclass(frozen=True, slots=True)
+class ClickRecord:
+    """A click to count: which link of which issue, who (when that is kept), and when."""
+
+    link_id: int
+    issue_id: int
+    subscriber_id: int | None
+    created_at: datetime
+
+
+def record_clicks(session: Session, clicks: Sequence[ClickRecord]) -> None:
+    """Count clicks that were queued: one UPDATE per link (``clicks + n``, so concurrent
+    writers all count) and one multi-row INSERT of the click rows."""
+    if not clicks:
+        return
+    per_link = Counter(click.link_id for click in clicks)
+    for link_id, count in per_link.items():
+        session.execute(
+            sa.update(Link)
+            .where(col(Link.id) == link_id)
+            .values(clicks=col(Link.clicks) + count)
+            .execution_options(synchronize_session=False)
         )
+    session.execute(
+        sa.insert(Click.__table__),  # type: ignore[attr-defined]
+        [
+            {
+                "link_id": c.link_id,
+                "issue_id": c.issue_id,
+                "subscriber_id": c.subscriber_id,
+                "created_at": c.created_at,
+            }
+            for c in clicks
+        ],
     )
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from newsletter.domain.statuses import SubscriberStatus
+from newsletter.errors import DatabaseUnavailableError
+from newsletter.storage.db import outage_as_error
 from newsletter.storage.models import Subscriber, utcnow
 
 
@@ -55,6 +58,87 @@ def insert_subscriber(session: Session, subscriber: Subscriber) -> None:
     concurrently (the caller retries)."""
     session.add(subscriber)
     session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """One address to add from an import: normalized address and clean name."""
+
+    email: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What adding one batch of addresses did, counted by outcome."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    suppressed: int = 0
+
+
+def add_subscribers(
+    session: Session,
+    rows: Sequence[ImportRow],
+    source: str,
+    tokens: Iterator[str],
+    suppressed: Iterable[str],
+    now: datetime,
+    update_names: bool = False,
+) -> BatchOutcome:
+    """Add a batch of addresses in the session's transaction, with three statements (one
+    SELECT, one multi-row INSERT, one executemany UPDATE) instead of two per row: new ones
+    become active, existing ones keep their name (unless it is empty, or ``update_names``),
+    suppressed ones (``suppressed`` statuses)
+    stay as they are. IntegrityError when an address was inserted concurrently (the caller
+    retries the batch)."""
+    if not rows:
+        return BatchOutcome()
+    table = Subscriber.__table__  # type: ignore[attr-defined]
+    found = {
+        email: (sub_id, status, name)
+        for sub_id, email, status, name in session.execute(
+            sa.select(table.c.id, table.c.email, table.c.status, table.c.name).where(
+                table.c.email.in_([row.email for row in rows])
+            )
+        )
+    }
+    held = set(suppressed)
+    new: list[dict[str, object]] = []
+    renamed: list[dict[str, object]] = []
+    counts = {"suppressed": 0, "unchanged": 0}
+    for row in rows:
+        existing = found.get(row.email)
+        if existing is None:
+            new.append(
+                {
+                    "email": row.email,
+                    "name": row.name,
+                    "status": SubscriberStatus.ACTIVE,
+                    "token": next(tokens),
+                    "source": source,
+                    "consent_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        elif existing[1] in held:
+            counts["suppressed"] += 1
+        elif row.name and existing[2] != row.name and (update_names or not existing[2]):
+            renamed.append({"row_id": existing[0], "new_name": row.name, "now": now})
+        else:
+            counts["unchanged"] += 1
+    if new:
+        session.execute(sa.insert(table), new)
+    if renamed:
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values(name=sa.bindparam("new_name"), updated_at=sa.bindparam("now")),
+            renamed,
+        )
+    return BatchOutcome(len(new), len(renamed), counts["unchanged"], counts["suppressed"])
 
 
 def unsubscribed_between(session: Session, start: datetime, end: datetime | None) -> int:
@@ -102,26 +186,57 @@ class Recipient:
 class SubscriberReader:
     """Reads a subscriber just before each message goes out, over one connection a sender
     thread holds for its run: on the hot path, so a plain DB-API query in autocommit (each read
-    sees the latest committed state, and no transaction stays open)."""
+    sees the latest committed state, and no transaction stays open). A lost connection is
+    dropped and opened again on the next read."""
 
     def __init__(self, engine: Engine) -> None:
-        self._raw = engine.raw_connection()
+        self._engine = engine
+        self._raw: Any = None
         self._postgres = engine.dialect.name == "postgresql"
-        if self._postgres:
-            self._raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+        dbapi = engine.dialect.loaded_dbapi
+        self._lost = (dbapi.OperationalError, dbapi.InterfaceError)
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sql = (
             f"SELECT status, email, name, token, sections, locale FROM subscriber WHERE id = {mark}"
         )
 
     def read(self, subscriber_id: int) -> Recipient | None:
-        """The subscriber as a Recipient, or None when the row is gone."""
-        cursor = self._raw.cursor()
+        """The subscriber as a Recipient, or None when the row is gone.
+        DatabaseUnavailableError when the database does not answer."""
+        fresh = self._raw is None
         try:
-            cursor.execute(self._sql, (subscriber_id,))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
+            return self._read(subscriber_id)
+        except DatabaseUnavailableError:
+            if fresh:
+                raise
+            # A connection opened before an outage: try once more on a new one.
+            return self._read(subscriber_id)
+
+    def _read(self, subscriber_id: int) -> Recipient | None:
+        try:
+            # engine.raw_connection() raises the driver's own errors, not SQLAlchemy's.
+            with outage_as_error("reading a subscriber"):
+                if self._raw is None:
+                    self._raw = self._engine.raw_connection()
+                    if self._postgres:
+                        self._raw.driver_connection.autocommit = True
+        except self._lost as exc:
+            raise DatabaseUnavailableError(
+                f"the database did not answer while reading a subscriber: {exc}"
+            ) from exc
+        try:
+            cursor = self._raw.cursor()
+            try:
+                cursor.execute(self._sql, (subscriber_id,))
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._lost as exc:
+            raw, self._raw = self._raw, None
+            raw.invalidate()
+            raise DatabaseUnavailableError(
+                f"the database did not answer while reading a subscriber: {exc}"
+            ) from exc
         if row is None:
             return None
         sections = row[4]
@@ -131,8 +246,13 @@ class SubscriberReader:
 
     def close(self) -> None:
         """Give the connection back to the pool as it was taken."""
+        raw, self._raw = self._raw, None
+        if raw is None:
+            return
         try:
             if self._postgres:
-                self._raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+                raw.driver_connection.autocommit = False
+        except self._lost:
+            raw.invalidate()
         finally:
-            self._raw.close()
+            raw.close()

@@ -1,7 +1,7 @@
 """feed adaptive poll schedule and ingest-worker claims
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0011
 Create Date: 2026-12-03 02:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import newsletter.storage.models
 
 revision: str = "0009"
-down_revision: str | None = "0005"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,184 @@
+"""Ingest's batched writes: one transaction per batch of feeds, yet atomic per feed. A feed the
+database refuses loses nothing of the others, and itself keeps nothing half-written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from newsletter.demo.server import FeedServer, Route
+from newsletter.service.catalog import feed_health
+from newsletter.service.ingest import BatchWriter, FeedOutcome, FeedWrite, ingest
+from newsletter.service.parsing import FeedJob
+from newsletter.storage.db import session_scope
+from newsletter.storage.queries import feeds
+from tests.helpers import rss
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[FeedServer]:
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(module_server: FeedServer) -> FeedServer:
+    module_server.routes.clear()
+    module_server.requests.clear()
+    return module_server
+
+
+def serve(server: FeedServer, count: int, poison: int | None = None) -> list[dict[str, Any]]:
+    """``count`` feeds of three items each; feed number ``poison`` has a title the test's
+    trigger refuses. Returns their feeds.yaml entries."""
+    when = datetime.now(UTC) - HOUR
+    entries = []
+    for n in range(count):
+        word = "poison" if n == poison else "fine"
+        items = [(f"Feed {n} {word} story {i}", f"f{n}-{i}", when - i * HOUR) for i in range(3)]
+        server.routes[f"/f{n}.xml"] = Route(rss(items), "application/rss+xml")
+        entries.append({"name": f"F{n}", "url": server.url(f"/f{n}.xml"), "section": "headlines"})
+    return entries
+
+
+def refuse_poison(app: Any) -> None:
+    """A real database refusal: a trigger that aborts inserting an item titled '...poison...'."""
+    with app.engine.begin() as conn:
+        if app.engine.dialect.name == "sqlite":
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON item "
+                    "WHEN NEW.title LIKE '%poison%' BEGIN SELECT RAISE(ABORT, 'poison refused'); END"
+                )
+            )
+        else:
+            conn.execute(
+                sa.text(
+                    "CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+                    "IF NEW.title LIKE '%poison%' THEN RAISE EXCEPTION 'poison refused'; END IF; "
+                    "RETURN NEW; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_poison BEFORE INSERT ON item "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                )
+            )
+
+
+def allow_poison(app: Any) -> None:
+    with app.engine.begin() as conn:
+        if app.engine.dialect.name == "sqlite":
+            conn.execute(sa.text("DROP TRIGGER refuse_poison"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER refuse_poison ON item"))
+
+
+def stored_titles(app: Any) -> dict[str, int]:
+    """Items stored per feed name."""
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT feed.name, count(item.id) FROM feed LEFT JOIN item "
+                "ON item.feed_id = feed.id GROUP BY feed.name"
+            )
+        ).all()
+    return {name: count for name, count in rows}
+
+
+def test_a_feed_the_database_refuses_loses_nothing_of_the_others(
+    make_app: Any, server: FeedServer
+) -> None:
+    app = make_app(feeds=serve(server, 6, poison=2))
+    refuse_poison(app)
+    report = ingest(app)
+
+    by_name = {o.name: o for o in report.outcomes}
+    assert by_name["F2"].status == "error"
+    assert "storing items failed" in (by_name["F2"].error or "")
+    assert by_name["F2"].new_items == 0
+    assert all(by_name[f"F{n}"].status == "ok" for n in (0, 1, 3, 4, 5))
+    assert all(by_name[f"F{n}"].new_items == 3 for n in (0, 1, 3, 4, 5))
+    assert report.new_items == 15
+    # The refused feed kept nothing half-written: no items and no new state (no validators,
+    # no body hash), so the next poll fetches and stores it in full.
+    assert stored_titles(app) == {"F0": 3, "F1": 3, "F2": 0, "F3": 3, "F4": 3, "F5": 3}
+    health = {row.name: row for row in feed_health(app)}
+    assert health["F0"].status == "ok" and health["F0"].last_http_status == 200
+    assert health["F2"].status == "never"
+    with session_scope(app.engine) as session:
+        refused = feeds.all_feeds(session)[2]
+        assert refused.name == "F2" and refused.etag is None and refused.body_hash is None
+
+    allow_poison(app)
+    again = {o.name: o for o in ingest(app).outcomes}
+    assert again["F2"].status == "ok" and again["F2"].new_items == 3
+    assert again["F0"].status == "not_modified"
+    assert stored_titles(app)["F2"] == 3
+
+
+def test_a_re_poll_of_unchanged_feeds_records_each_feeds_health(
+    make_app: Any, server: FeedServer
+) -> None:
+    app = make_app(feeds=serve(server, 5))
+    assert ingest(app).new_items == 15
+    # F1 fails once in between: its error and failure count must be cleared by the 304 after.
+    server.routes["/f1.xml"].status = 500
+    failed = {o.name: o.status for o in ingest(app).outcomes}
+    assert failed["F1"] == "error"
+    assert {row.name: row.consecutive_failures for row in feed_health(app)}["F1"] == 1
+    server.routes["/f1.xml"].status = 200
+
+    report = ingest(app)
+    assert {o.status for o in report.outcomes} == {"not_modified"}
+    assert report.new_items == 0
+    for row in feed_health(app):
+        assert row.status == "not_modified"
+        assert row.last_http_status == 304
+        assert row.consecutive_failures == 0 and row.last_error is None
+    assert stored_titles(app) == {f"F{n}": 3 for n in range(5)}
+
+
+def test_each_feed_is_reported_only_after_its_write(make_app: Any, server: FeedServer) -> None:
+    """Progress sees a feed once its items are in the database (a crash after it loses
+    nothing that was reported), in batches of at most max_feeds."""
+    app = make_app(feeds=serve(server, 5))
+    with session_scope(app.engine) as session:
+        synced = feeds.sync_feeds(session, app.config.feeds)
+    jobs = {
+        name: FeedJob(f.id or 0, name, f.url, f.section, f.language, None, None, None)  # type: ignore[arg-type]
+        for name, f in synced.items()
+    }
+    now = datetime.now(UTC)
+    seen: list[tuple[str, int]] = []
+
+    def flushed(write: FeedWrite) -> None:
+        seen.append((write.job.name, stored_titles(app)[write.job.name]))
+
+    writer = BatchWriter(app.engine, app.settings, now, flushed, max_feeds=2, max_wait=3600)
+    for n, name in enumerate(sorted(jobs)):
+        rows = [
+            {
+                "feed_id": jobs[name].id,
+                "key": f"{name}-{i}",
+                "title": f"{name} item {i}",
+                "published": now,
+                "first_seen": now,
+                "language": "en",
+                "published_source": "feed",
+                "content_hash": f"{name}-{i}",
+            }
+            for i in range(n + 1)
+        ]
+        writer.add(FeedWrite(jobs[name], FeedOutcome(name, "ok"), rows=rows))
+        # Two per batch: the second of each pair flushes both.
+        assert len(seen) == (n + 1) // 2 * 2
+    writer.flush()
+    assert seen == [(f"F{n}", n + 1) for n in range(5)]

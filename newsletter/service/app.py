@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -52,10 +53,7 @@ class App:
             return self.settings.secret_key.get_secret_value().encode()
         path = self.settings.data_dir / "secret.key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
+            _create_secret(path)
         return path.read_text().strip().encode()
 
     def render_options(self) -> RenderOptions:
@@ -108,3 +106,21 @@ def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool 
     if upgrade:
         db.upgrade(engine)
     return App(settings=settings, config=config, engine=engine)
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret key to path unless another thread or process wins the race.
+
+    The key is written whole to a private file first and then linked into place, so a concurrent
+    reader sees either no file or the complete key, never an empty one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+        with contextlib.suppress(FileExistsError):  # another sender made it first: use that one
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)

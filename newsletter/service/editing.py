@@ -11,9 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from newsletter.domain.overrides import (
+    FACT_FIELDS,
     EditError,
     describe_facts_edit,
     describe_text_edit,
+    edit_form_values,
     moved,
     parse_facts_edit,
     parse_text_edit,
@@ -106,6 +108,11 @@ def _log(
     )
 
 
+def _merged(current: dict[str, str], given: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The kept form values with the given ones on top (None: keep, "": clear)."""
+    return {**current, **{k: v for k, v in given.items() if v is not None}}
+
+
 def edit_item(
     app: App,
     period: Period,
@@ -116,11 +123,14 @@ def edit_item(
     actor: str | None = None,
     expected_version: int | None = None,
 ) -> IssueAction:
-    """Override an item's title, summary and short blurb for this issue (empty: the feed's
-    text again); checked first (EditError names the field), logged with the new text."""
-    edit = parse_text_edit(title, summary, blurb)
+    """Override an item's title, summary and short blurb for this issue (None: keep what was
+    set; empty: the feed's text again); checked first (EditError names the field) and logged
+    with the new text."""
     with session_scope(app.engine) as session:
         _check_editable(session, period, expected_version, item_id)
+        current = edit_form_values(issues.item_edits(session, period.label).get(item_id))
+        values = _merged(current, {"title": title, "summary": summary, "blurb": blurb})
+        edit = parse_text_edit(values.get("title"), values.get("summary"), values.get("blurb"))
         issues.set_item_text(
             session, period.label, item_id, edit.title, edit.summary, edit.blurb, actor or _actor()
         )
@@ -136,11 +146,16 @@ def edit_facts(
     expected_version: int | None = None,
 ) -> IssueAction:
     """Override an item's financing (company, round, amount, currency, investors) and event
-    (event_date, place) facts for this issue, replacing earlier overrides (empty fields: as
-    extracted); checked first (EditError names the field), logged."""
-    edit = parse_facts_edit(values)
+    (event_date, place) facts for this issue (None or absent: keep what was set; empty: as
+    extracted); checked first (EditError names the field, nothing is kept), logged."""
     with session_scope(app.engine) as session:
         _check_editable(session, period, expected_version, item_id)
+        current = edit_form_values(issues.item_edits(session, period.label).get(item_id))
+        merged = _merged(
+            {k: v for k, v in current.items() if k in FACT_FIELDS},
+            {k: values.get(k) for k in FACT_FIELDS},
+        )
+        edit = parse_facts_edit(merged)
         issues.set_item_facts(
             session, period.label, item_id, edit.financing, edit.event, actor or _actor()
         )
@@ -167,10 +182,10 @@ def reorder_item(
         raise IssueError(
             f"item {item_id} is not in issue {period.label}; only the items shown can be reordered"
         )
-    order = moved([i.id for i in section.items], item_id, direction)
     with session_scope(app.engine) as session:
-        # The version check makes sure the order computed above is the one the editor saw.
+        # The version check makes sure the order built above is the one the editor saw.
         _check_editable(session, period, expected_version, item_id)
+        order = moved([i.id for i in section.items], item_id, direction)
         issues.set_positions(session, period.label, order, actor or _actor())
         return _log(
             session,

@@ -429,7 +429,8 @@ async def item_action(ctx: Ctx, request: Request, period: str, item_id: int) -> 
                 version,
             )
         elif action == "facts":
-            values = {name: form.first(name) for name in FACT_FIELDS}
+            # A field the form did not show keeps what was set before.
+            values = {n: form.first(n) if n in form.values else None for n in FACT_FIELDS}
             edit_facts(app, the_period, item_id, values, who.email, version)
         else:
             names = (*ITEM_ACTIONS, *REORDER_ACTIONS, "edit", "facts")

@@ -257,9 +257,12 @@ def describe_text_edit(edit: TextEdit) -> str:
 
 
 def describe_facts_edit(edit: FactsEdit) -> str:
-    """The log's note for a facts edit."""
-    parts = [f"{k}: {_short(str(v))}" for k, v in edit.financing.items() if k != "amount_text"]
-    parts += [f"event {k}: {_short(str(v))}" for k, v in edit.event.items()]
+    """The log's note for a facts edit: each fact set, as an editor would write it."""
+    values = edit_form_values(ItemEdit(0, financing=edit.financing, event=edit.event))
+    if "amount" in values and "currency" in values:
+        values["amount"] = f"{values.pop('currency')} {values['amount']}"
+    names = {"event_date": "event date", "investors": "lead investors"}
+    parts = [f"{names.get(k, k)}: {_short(v)}" for k, v in values.items()]
     return "; ".join(parts) or "facts as extracted"
 
 

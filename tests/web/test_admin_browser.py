@@ -226,7 +226,10 @@ def _drive(
 
     fits(page, "the draft page at 1280 px")
     screenshot(page, shots, "admin-draft-1280")
-    page.locator("iframe.frame").scroll_into_view_if_needed()
+    # A full-page capture leaves the srcdoc frame blank in headless Chromium; what the
+    # viewport shows and the frame itself are captured too.
+    page.evaluate("document.getElementById('draft-h').scrollIntoView()")
+    screenshot(page, shots, "admin-draft-1280-view", full_page=False)
     screenshot(page.locator("iframe.frame"), shots, "admin-draft-frame-1280")
     page.get_by_label("Phone (375 px)").check()
     screenshot(page.locator("div.frame-wrap"), shots, "admin-draft-frame-phone")

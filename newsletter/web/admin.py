@@ -131,6 +131,15 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(f"/admin/login?next={quote(target, safe='/')}", status_code=303)
 
 
+def _signed_form(ctx: AdminContext, request: Request, form: Form) -> SignedIn | None:
+    """Who posted ``form``: None without a session (the caller redirects to the sign-in and
+    changes nothing); 403 when the form does not carry the session's CSRF token."""
+    who = _who(ctx, request)
+    if who is not None:
+        _check_csrf(form, who.csrf_token)
+    return who
+
+
 def _check_csrf(form: Form, expected: str) -> None:
     presented = form.first("csrf_token")
     if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
@@ -265,10 +274,9 @@ async def logout(ctx: Ctx, request: Request) -> Response:
 
 
 def _logout(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = _signed_form(ctx, request, form)
     if who is None:
         return _to_login(request)
-    _check_csrf(form, who.csrf_token)
     end_session(ctx.web.app, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/admin/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
@@ -371,10 +379,9 @@ async def _issue_form(
 def _apply_issue_form(
     ctx: AdminContext, request: Request, form: Form, period: str, change: IssueChange
 ) -> Response:
-    who = _who(ctx, request)
+    who = _signed_form(ctx, request, form)
     if who is None:
         return _to_login(request)
-    _check_csrf(form, who.csrf_token)
     version = _version(form)
     try:
         the_period = period_of(ctx.web.app, period)
@@ -477,10 +484,9 @@ async def viewpoint_action(ctx: Ctx, request: Request, period: str) -> Response:
 def _viewpoint_preview_page(
     ctx: AdminContext, request: Request, form: Form, period: str
 ) -> Response:
-    who = _who(ctx, request)
+    who = _signed_form(ctx, request, form)
     if who is None:
         return _to_login(request)
-    _check_csrf(form, who.csrf_token)
     return _draft_page(
         ctx,
         who,
@@ -495,10 +501,9 @@ def _viewpoint_preview_page(
 async def viewpoint_preview_fragment(ctx: Ctx, request: Request, period: str) -> Response:
     """The viewpoint's Markdown as sanitized HTML, for the page's live preview (script)."""
     form = await read_form(request)
-    who = await run_in_threadpool(_who, ctx, request)
+    who = await run_in_threadpool(_signed_form, ctx, request, form)
     if who is None:
         raise HTTPException(403, "sign in again")
-    _check_csrf(form, who.csrf_token)
     text = form.first("viewpoint")
     if len(text) > VIEWPOINT_CHARS:
         raise HTTPException(413, f"the viewpoint is limited to {VIEWPOINT_CHARS} characters")
@@ -577,11 +582,10 @@ async def users_action(ctx: Ctx, request: Request) -> Response:
 
 
 def _users_action(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = _signed_form(ctx, request, form)
     if who is None:
         return _to_login(request)
     _admin_only(who)
-    _check_csrf(form, who.csrf_token)
     action = form.first("action")
     try:
         if action == "add":

@@ -185,3 +185,28 @@ def test_reorder_is_kept_and_logged(app_and_period: tuple[Any, Any]) -> None:
     # A stale page does not reorder.
     with pytest.raises(StaleIssueError):
         reorder_item(app, period, before[-1], "down", ACCOUNT, 0)
+
+
+def test_a_test_copy_that_cannot_go_is_reported_and_logged(
+    make_app: Any, feed_server: FeedServer
+) -> None:
+    from tests.smtp_server import free_port
+
+    period = resolve_period(make_app(), now=datetime.now(UTC), due=True)
+    app = make_app(
+        feeds=[serve_stories(feed_server, period.end)],
+        newsletter={"min_items": 1, "test_recipients": ["desk@news.example.com"]},
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),  # nothing listens there
+        smtp_tls="none",
+        smtp_timeout=2,
+    )
+    ingest(app)
+    copies = send_test_copies(app, period, app.transport, ACCOUNT)
+    assert copies.sent == []
+    (result,) = copies.results
+    assert result.message_id is None and result.error
+    (entry,) = draft_view(app, period).log
+    assert entry.action == "test-copy" and entry.actor == ACCOUNT
+    assert (entry.note or "").startswith("not sent to desk@news.example.com: ")

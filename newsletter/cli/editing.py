@@ -179,6 +179,111 @@ _item_command(
 )
 
 
+@issue.command("edit")
+@config_option
+@period_options
+@click.argument("item_id", type=int)
+@click.option("--title", default=None, help="The title readers see in this issue.")
+@click.option("--summary", default=None, help="The summary (at most 280 characters).")
+@click.option("--blurb", default=None, help="A short note from the editors (280 characters).")
+@handle_errors
+def issue_edit(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    item_id: int,
+    title: str | None,
+    summary: str | None,
+    blurb: str | None,
+) -> None:
+    """Override ITEM_ID's title, summary or blurb for this issue only (the stored item keeps
+    the feed's text). An option left out keeps what was set before; an empty value ("") goes
+    back to the feed's text. Logged; refused on an approved issue (unapprove it first)."""
+    from newsletter.service.editing import edit_item
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    action = edit_item(app, period, item_id, title, summary, blurb)
+    out.print(f"Issue {period.label}: item {item_id} edited ({action.note})", markup=False)
+
+
+@issue.command("facts")
+@config_option
+@period_options
+@click.argument("item_id", type=int)
+@click.option("--company", default=None, help="Financing: the company that raised.")
+@click.option(
+    "--round",
+    "round_",
+    default=None,
+    help="Financing: seed, angel, pre-a, a … e+, pre-ipo, strategic, undisclosed ('Series B' works too).",
+)
+@click.option(
+    "--amount", default=None, help="Financing: 12.5M, 12,500,000, 300k or 1.2bn (with --currency)."
+)
+@click.option("--currency", default=None, help="Financing: a three-letter code (USD, EUR, CNY).")
+@click.option("--investors", default=None, help="Financing: the lead investors, comma-separated.")
+@click.option("--event-date", default=None, help="Event: the first day, YYYY-MM-DD.")
+@click.option("--place", default=None, help="Event: a city, or online.")
+@handle_errors
+def issue_facts(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    item_id: int,
+    company: str | None,
+    round_: str | None,
+    amount: str | None,
+    currency: str | None,
+    investors: str | None,
+    event_date: str | None,
+    place: str | None,
+) -> None:
+    """Override ITEM_ID's financing or event facts for this issue only: the financing table,
+    the week's total and the event listing use them. An option left out keeps what was set
+    before; an empty value ("") goes back to the extracted fact. A value that cannot be read
+    is refused with the option's name, and nothing is changed."""
+    from newsletter.service.editing import edit_facts
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    values = {
+        "company": company,
+        "round": round_,
+        "amount": amount,
+        "currency": currency,
+        "investors": investors,
+        "event_date": event_date,
+        "place": place,
+    }
+    action = edit_facts(app, period, item_id, values)
+    out.print(f"Issue {period.label}: facts of item {item_id} set ({action.note})", markup=False)
+
+
+def _reorder_command(direction: str) -> None:
+    @issue.command(
+        direction,
+        help=f"Move ITEM_ID one place {direction} in its section (this issue only; logged).",
+    )
+    @config_option
+    @period_options
+    @click.argument("item_id", type=int)
+    @handle_errors
+    def command(
+        config_path: Path | None, week: str | None, as_of: datetime | None, item_id: int
+    ) -> None:
+        from newsletter.service.editing import reorder_item
+
+        app = load_app(config_path)
+        period = _issue_period(app, week, as_of)
+        action = reorder_item(app, period, item_id, direction)
+        out.print(f"Issue {period.label}: item {item_id} {direction}, {action.note}")
+
+
+_reorder_command("up")
+_reorder_command("down")
+
+
 @issue.command("approve")
 @config_option
 @period_options

@@ -28,6 +28,7 @@ from typing import Any
 from newsletter.config import Config
 from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
 from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.overrides import ItemEdit, order_by_position, with_edit
 from newsletter.domain.periods import Period
 from newsletter.domain.text import shorten
 
@@ -219,6 +220,10 @@ def assemble_issue(
     for c in candidates:
         if c.id in choices.drops or not (period.contains(c.published) or c.id in choices.pins):
             continue
+        edit = choices.edits.get(c.id)
+        if edit is not None and edit.changes_content:
+            title, summary, facts = with_edit(edit, c.title, c.summary, c.facts)
+            c = replace(c, title=title, summary=summary, facts=facts)
         target = choices.moves.get(c.id) or choices.pins.get(c.id) or choices.restores.get(c.id)
         if target and target in known:
             c = replace(c, section=target, reason=f"placed in {target} by the editor")
@@ -275,6 +280,14 @@ def assemble_issue(
             config.topic.per_source_cap,
             lead_needs_date=section.id == HOT_TOPICS and not pinned,
         )
+        positions = {
+            s.lead.id: e.position
+            for s in shown
+            if (e := choices.edits.get(s.lead.id)) is not None and e.position is not None
+        }
+        if positions:
+            at = {s.lead.id: s for s in shown}
+            shown = [at[i] for i in order_by_position([s.lead.id for s in shown], positions)]
         items = [
             IssueItem(
                 id=s.lead.id,
@@ -294,6 +307,8 @@ def assemble_issue(
                 pinned=s.pinned,
                 relevance=s.lead.relevance,
                 date_unknown=s.lead.date_unknown,
+                blurb=_blurb(choices.edits.get(s.lead.id)),
+                edited=_edited(choices.edits.get(s.lead.id)),
             )
             for s in shown
         ]
@@ -348,6 +363,20 @@ def assemble_issue(
         issue_label=label,
         titles=dict(nl.titles),
     )
+
+
+def _blurb(edit: ItemEdit | None) -> str | None:
+    return edit.blurb if edit is not None else None
+
+
+def _edited(edit: ItemEdit | None) -> list[str]:
+    """The names of what an editor overrode on an item, for the workbench and the JSON."""
+    if edit is None:
+        return []
+    names = [n for n in ("title", "summary", "blurb") if getattr(edit, n)]
+    names += ["financing"] if edit.financing else []
+    names += ["event"] if edit.event else []
+    return names
 
 
 def with_key_points(

@@ -186,9 +186,10 @@ def build_issue(
         pool = candidates(app, session, period, frozenset(choices.pins))
         number = issues.issue_number(session, period.start)
         content = assemble_issue(app.config, period, pool, choices, number)
+        written = issues.viewpoint_text(session, period.label)
     # Network and file reads happen outside any database transaction.
     content = _with_key_points(app, content)
-    content = _with_viewpoint(app, content)
+    content = _with_viewpoint(app, content, written)
     rendered: RenderedIssue | None = None
     warnings: list[str] = []
     if render and (not content.skipped_reason or force):
@@ -241,8 +242,19 @@ def _with_key_points(app: App, content: IssueContent) -> IssueContent:
     return with_key_points(content, points)
 
 
-def _with_viewpoint(app: App, content: IssueContent) -> IssueContent:
-    """The editor's viewpoint for the period (editorial/2026-W48.md), rendered safely."""
+WORKBENCH_VIEWPOINT = "workbench"
+
+
+def _with_viewpoint(app: App, content: IssueContent, written: str | None = None) -> IssueContent:
+    """The editor's viewpoint for the period, rendered safely: the one written in the workbench
+    when there is one, else the file editorial/2026-W48.md."""
+    if written is not None:
+        return replace(
+            content,
+            viewpoint_html=markdown_to_html(written),
+            viewpoint_text=written.strip(),
+            viewpoint_source=WORKBENCH_VIEWPOINT,
+        )
     path = app.config.editorial_dir / f"{content.period}.md"
     try:
         text = path.read_text(encoding="utf-8")

@@ -30,6 +30,10 @@ COMMANDS = [
     ["issue", "pin"],
     ["issue", "approve"],
     ["issue", "unapprove"],
+    ["issue", "edit"],
+    ["issue", "facts"],
+    ["issue", "up"],
+    ["issue", "down"],
     ["db"],
     ["db", "upgrade"],
     ["db", "current"],
@@ -108,6 +112,33 @@ def cli_env(
 
 def run(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_issue_edit_and_facts_through_the_cli(cli_env: tuple[dict[str, str], Path, str]) -> None:
+    env, _config, period = cli_env
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert run(env, "ingest").exit_code == 0
+    shown = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    (acme,) = [
+        i for s in shown["sections"] for i in s["items"] if i["title"].startswith("Acme Health")
+    ]
+    edited = run(env, "issue", "edit", str(acme["id"]), "--week", period, "--title", "Acme: $40M")
+    assert edited.exit_code == 0 and "title: Acme: $40M" in edited.output
+    bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--amount", "forty")
+    assert bad.exit_code != 0 and "error: amount: cannot read 'forty'" in bad.output
+    bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--round", "Series Q")
+    assert bad.exit_code != 0 and "error: round: unknown round 'Series Q'" in bad.output
+    good = run(
+        env, "issue", "facts", str(acme["id"]), "--week", period, "--amount", "40M",
+        "--currency", "USD", "--investors", "Beacon Capital",
+    )  # fmt: skip
+    assert good.exit_code == 0, good.output
+    shown = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    (acme,) = [i for s in shown["sections"] for i in s["items"] if i["id"] == acme["id"]]
+    assert acme["title"] == "Acme: $40M" and acme["edited"] == ["title", "financing"]
+    assert acme["facts"]["financing"]["amount_low"] == 40e6
+    assert acme["facts"]["financing"]["lead_investors"] == ["Beacon Capital"]
+    assert [c["action"] for c in shown["changes"]] == ["edit", "facts"]
 
 
 def test_workflow_through_the_cli(

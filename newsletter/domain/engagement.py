@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 # Where the "Add to calendar" links of an event lead besides our own hosted .ics file.
 CALENDAR_HOSTS = ("calendar.google.com", "outlook.live.com", "outlook.office.com")
@@ -136,7 +136,7 @@ def classify_link(
         return known
     if calendar_items and url in calendar_items:
         return calendar_items[url]
-    for entry in sorted(site, key=lambda s: len(s.prefix), reverse=True):
+    for entry in sorted(site, key=lambda entry: len(entry.prefix), reverse=True):
         if url == entry.prefix or url.startswith(entry.prefix.rstrip("/") + "/"):
             return LinkLabel(entry.kind, entry.label)
     try:
@@ -145,7 +145,13 @@ def classify_link(
         return LinkLabel(LinkKind.OTHER, url[:120])
     host = (parts.hostname or "").lower()
     if host in CALENDAR_HOSTS:
-        return LinkLabel(LinkKind.CALENDAR, "Add to calendar")
+        # The web calendars' links carry the event's title (Google: text=, Outlook: subject=).
+        query = parse_qs(parts.query)
+        title = " ".join((query.get("text") or query.get("subject") or [""])[0].split())[:200]
+        where = "Google" if host.startswith("calendar.google") else "Outlook.com"
+        return LinkLabel(
+            LinkKind.CALENDAR, f"Add to calendar ({where})" + (f": {title}" if title else "")
+        )
     shown = f"{host}{parts.path}" if parts.path not in ("", "/") else host
     return LinkLabel(LinkKind.OTHER, shown[:120] or url[:120])
 

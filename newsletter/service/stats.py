@@ -101,7 +101,7 @@ def _calendar_links(base_url: str, period: str, content: dict[str, object]) -> d
     titles = {label.item_id: label.label for label in story_links(content).values()}
     return {
         event_ics_url(base_url.rstrip("/"), period, item_id): LinkLabel(
-            LinkKind.CALENDAR, f"Add to calendar: {title}", item_id
+            LinkKind.CALENDAR, f"Add to calendar (.ics): {title}", item_id
         )
         for item_id, title in titles.items()
         if item_id is not None

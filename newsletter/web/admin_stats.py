@@ -56,7 +56,10 @@ def issue_stats_page(ctx: Ctx, request: Request, period: str) -> Response:
     if who is None:
         return _to_login(request)
     report = issue_report(ctx.web.app, period)
-    chart = bar_chart([(d.day[5:], d.clicks) for d in report.clicks_by_day])
+    days = report.clicks_by_day
+    chart = bar_chart(
+        [(d.day[5:], d.clicks) for d in days], width=float(min(max(len(days), 4) * 60, 600))
+    )
     return _page(ctx, "stats_issue.html", who=who, r=report, chart=chart)
 
 

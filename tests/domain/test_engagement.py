@@ -59,8 +59,16 @@ def test_the_newsletters_own_links_are_named_not_counted_as_stories() -> None:
     ics = classify_link(f"{BASE}/archive/2026-W48/events/9.ics", stories, SITE)
     assert ics.kind is LinkKind.CALENDAR  # the longer prefix wins over /archive
     assert classify_link(f"{BASE}/unsubscribe/tok", stories, SITE).kind is LinkKind.UNSUBSCRIBE
-    google = classify_link("https://calendar.google.com/calendar/render?x=1", stories, SITE)
-    assert google.kind is LinkKind.CALENDAR
+    google = classify_link(
+        "https://calendar.google.com/calendar/render?action=TEMPLATE&text=Health+Summit",
+        stories,
+        SITE,
+    )
+    assert google == LinkLabel(LinkKind.CALENDAR, "Add to calendar (Google): Health Summit")
+    outlook = classify_link(
+        "https://outlook.live.com/calendar/0/deeplink/compose?x=1", stories, SITE
+    )
+    assert outlook == LinkLabel(LinkKind.CALENDAR, "Add to calendar (Outlook.com)")
     other = classify_link("https://elsewhere.example/path/page?q=secret", stories, SITE)
     assert other == LinkLabel(LinkKind.OTHER, "elsewhere.example/path/page")
     # A look-alike host is not the site.

@@ -36,6 +36,8 @@ STATUS_FILTERS = (*(str(s) for s in SubscriberStatus), "suppressed")
 UPLOAD_FOLDER = "imports"
 UPLOAD_MAX_AGE = 24 * 3600.0  # an upload never imported is deleted after a day
 SAMPLE_ROWS = 5
+MAX_COLUMNS = 200  # audience exports have about 30; a page of more would not be read
+MAX_PAGE = 100_000
 _UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{20,40}")
 
 
@@ -122,8 +124,8 @@ def search(
     if len(text) > MAX_QUERY:
         raise SubscriberError(f"search: at most {MAX_QUERY} characters")
     statuses = _statuses(status)
-    if page < 1:
-        raise SubscriberError("page: must be 1 or more")
+    if not 1 <= page <= MAX_PAGE:
+        raise SubscriberError(f"page: must be between 1 and {MAX_PAGE}")
     with available_session(app.engine) as session:
         found, total = audience.search_subscribers(
             session, text, statuses, (page - 1) * per_page, per_page
@@ -206,7 +208,10 @@ def upload_path(app: App, upload_id: str) -> Path:
 def save_upload(app: App, source: IO[bytes], now: float | None = None) -> str:
     """Keep an uploaded file for the second step; its id. Uploads older than a day go."""
     folder = _uploads(app)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SubscriberError(f"file: no folder to keep it in ({exc.strerror or exc})") from exc
     clock = time.time() if now is None else now
     for old in folder.glob("*.csv"):
         try:
@@ -216,9 +221,16 @@ def save_upload(app: App, source: IO[bytes], now: float | None = None) -> str:
             pass
     upload_id = secrets.token_urlsafe(24)
     target = folder / f"{upload_id}.csv"
-    with target.open("xb") as out:
-        while chunk := source.read(1 << 20):
-            out.write(chunk)
+    try:
+        with target.open("xb") as out:
+            while chunk := source.read(1 << 20):
+                out.write(chunk)
+    except OSError as exc:  # a full disk: say so, keep nothing half written
+        target.unlink(missing_ok=True)
+        raise SubscriberError(
+            f"file: could not be kept for the import ({exc.strerror or exc}); "
+            "ask the operator to check the disk of the data folder"
+        ) from exc
     return upload_id
 
 
@@ -256,6 +268,11 @@ def preview_upload(app: App, upload_id: str) -> ImportPreview:
     first = next(rows, None)
     if first is None:
         raise SubscriberError("file: no rows in it")
+    if len(first) > MAX_COLUMNS:
+        raise SubscriberError(
+            f"file: {len(first)} columns in the first row; at most {MAX_COLUMNS} are read. "
+            "Is it a CSV (comma-separated)?"
+        )
     try:
         columns: Columns | None = read_columns(first)
     except ColumnError:  # a header row without a recognised address column: the editor picks

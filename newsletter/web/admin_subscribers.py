@@ -9,6 +9,8 @@ changes nothing; a POST without the session's CSRF token is refused with 403."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -16,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from newsletter.errors import SubscriberError
+from newsletter.errors import DatabaseUnavailableError, SubscriberError
 from newsletter.service.accounts import SignedIn
 from newsletter.service.audience import (
     STATUS_FILTERS,
@@ -34,6 +36,12 @@ from newsletter.web.forms import MAX_FIELD_BYTES, Form, media_type, read_form
 router = APIRouter()
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024  # a 40,000-row Mailchimp export is about 8 MB
 IMPORT_PATH = "/admin/subscribers/import"
+IMPORT_STOPPED = (
+    "The database stopped taking writes during the import (the server log says why). The rows "
+    "imported before that are stored. Press Import again when it takes writes: rows already "
+    "there count as unchanged."
+)
+log = logging.getLogger(__name__)
 
 
 def _admin_only(who: SignedIn, what: str) -> None:
@@ -172,6 +180,22 @@ def _import_run(ctx: AdminContext, request: Request, form: Form) -> Response:
             chosen["email_column"],
             chosen["name_column"],
             update_names=chosen["update_names"] == "on",
+        )
+    except DatabaseUnavailableError as exc:
+        # Some batches may be stored: say so (not the generic "nothing was changed"), keep the
+        # upload, and offer the same form again. The database's own words go to the log only.
+        log.warning("subscriber import by %s stopped: %s", who.email, exc)
+        try:
+            preview = preview_upload(ctx.web.app, upload_id)
+        except SubscriberError:
+            preview = None
+        return _import_page(
+            ctx,
+            who,
+            503,
+            preview=preview,
+            error=IMPORT_STOPPED,
+            chosen=chosen,
         )
     except SubscriberError as exc:
         try:

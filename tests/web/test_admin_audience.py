@@ -26,6 +26,7 @@ from newsletter.service.subscribers import add_subscriber, list_subscribers
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Delivery
 from newsletter.storage.queries.links import ClickRecord, record_clicks
+from tests.db_faults import read_only_engine
 from tests.smtp_server import free_port
 from tests.web_helpers import add_issue, add_link, add_row, create_app, web_app
 
@@ -304,3 +305,29 @@ def test_statistics_name_stories_not_urls(site: tuple[App, str]) -> None:
     assert cells[:2] == ["3", "2"]  # Acme: 3 clicks by 2 readers
     assert editor.get("/admin/stats/2026-W01").status_code == 404
     assert editor.get("/admin/stats/nonsense").status_code == 404
+
+
+def test_an_import_the_database_stops_keeps_the_file_and_says_so(
+    site: tuple[App, str], database_url: str
+) -> None:
+    """The database stops taking writes (read-only, as a full disk looks): the answer is 503
+    with the mapping form again, not "nothing was changed"; the upload is kept, and the same
+    import goes through once the database takes writes."""
+    app, base_url = site
+    admin, token = signed_in(base_url, ADMIN)
+    page = admin.post("/admin/subscribers/import", files=mailchimp(), data={"csrf_token": token})
+    upload_id = UPLOAD.search(page.text)
+    assert upload_id
+    fields = {"csrf_token": token, "upload": upload_id.group(1)}
+    read_only = App(app.settings, app.config, read_only_engine(database_url))
+    try:
+        with serving(read_only, free_port()) as stuck_url:  # the same cookies: 127.0.0.1
+            stopped = admin.post(f"{stuck_url}/admin/subscribers/import/run", data=fields)
+    finally:
+        read_only.engine.dispose()
+    assert stopped.status_code == 503
+    assert "The rows imported before that are stored" in stopped.text
+    assert 'name="upload"' in stopped.text and "sqlite" not in stopped.text.lower()
+    assert names(app) == {} and len(uploads(app)) == 1
+    done = admin.post("/admin/subscribers/import/run", data=fields)
+    assert done.status_code == 200 and "3 added" in done.text

@@ -231,6 +231,14 @@ def test_validation_names_the_field(site: tuple[App, str]) -> None:
         data={"csrf_token": token},
     )
     assert empty.status_code == 400 and "file: choose a CSV file" in empty.text
+    hostile = b'email,"<script>alert(1)</script>"\nx@example.com,"<img src=x onerror=alert(2)>"\n'
+    shown = admin.post(
+        "/admin/subscribers/import",
+        files={"file": ("h.csv", hostile, "text/csv")},
+        data={"csrf_token": token},
+    )
+    assert shown.status_code == 200 and "<script>alert" not in shown.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.text and "<img src=x" not in shown.text
     page = admin.post("/admin/subscribers/import", files=mailchimp(), data={"csrf_token": token})
     upload_id = UPLOAD.search(page.text)
     assert upload_id

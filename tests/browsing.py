@@ -96,12 +96,14 @@ def serve(
     ready_path: str = "/healthz",
     preexec_fn: Callable[[], None] | None = None,
     wait_seconds: float = 60.0,
+    port: int | None = None,
 ) -> Iterator[Server]:
     """`newsletter serve` on a free port of 127.0.0.1 with ``env`` (NEWSLETTER_BASE_URL is set
     to its address), until ``ready_path`` answers 200 (a generous wait: other test runs share
     the two cores); its output goes through a pipe (no file: a test may forbid the process to
-    write files), and it is stopped with SIGTERM."""
-    port = free_port()
+    write files), and it is stopped with SIGTERM. ``port``: a port chosen beforehand (a test
+    that builds links to the server before starting it), else a free one."""
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
         newsletter("serve", "--host", "127.0.0.1", "--port", str(port)),

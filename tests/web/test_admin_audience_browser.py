@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,15 +29,14 @@ from newsletter.service.sending import send_issue
 from newsletter.storage.db import session_scope
 from newsletter.storage.models import Delivery, Link, Subscriber
 from newsletter.storage.queries.links import ClickRecord, record_clicks
+from tests.browsing import chromium, fits, require_chromium, screenshot, serve
 from tests.conftest import write_config
 from tests.helpers import STORIES, serve_stories
 from tests.smtp_server import free_port
-from tests.web.test_admin_browser import _wait_until_up
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, fits, screenshot
 from tests.web_helpers import add_issue, add_link, add_row
 
 pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
+require_chromium()
 
 ADMIN = "admin@news.example.com"
 PASSWORD = "browser test password"
@@ -137,51 +134,18 @@ def _earlier_issues(app: App, before: datetime) -> None:
 
 def test_subscribers_import_export_and_statistics(tmp_path: Path, database_url: str) -> None:
     """On SQLite, and on PostgreSQL too with NEWSLETTER_TEST_POSTGRES_URL set."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app, config, period = _sent_issue(tmp_path, database_url, base_url)
+    port = free_port()  # the issue's links name the server, so its address comes first
+    app, config, period = _sent_issue(tmp_path, database_url, f"http://127.0.0.1:{port}")
     env = {
         **os.environ,
         "NEWSLETTER_CONFIG": str(config),
         "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
         "NEWSLETTER_DATABASE_URL": database_url,
-        "NEWSLETTER_BASE_URL": base_url,
         "NEWSLETTER_SECRET_KEY": SECRET,
         "NEWSLETTER_MAIL_TRANSPORT": "file",
     }
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newsletter",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=tmp_path,
-        )
-    try:
-        _wait_until_up(f"{base_url}/healthz", proc, log)
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                _drive(browser, base_url, period, tmp_path)
-            finally:
-                browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with serve(env, tmp_path, port=port) as server, chromium() as browser:
+        _drive(browser, server.base_url, period, tmp_path)
     with session_scope(app.engine) as session:
         names = {s.email: s.name for s in session.exec(select(Subscriber)).all()}
     app.engine.dispose()

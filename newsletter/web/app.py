@@ -22,7 +22,7 @@ from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.bounces import sns_verifier
 from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import admin, archive, metrics, preview, subscribe, webhooks
+from newsletter.web import admin, admin_feeds, archive, metrics, preview, subscribe, webhooks
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -113,7 +113,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
     )
     web.state.web = context
     web.state.sns = sns_verifier(app)  # keeps the SNS certificates it fetched
-    for module in (subscribe, archive, preview, admin, webhooks, metrics):
+    for module in (subscribe, archive, preview, admin, admin_feeds, webhooks, metrics):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:
@@ -148,7 +148,10 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         BodyLimitMiddleware,
         max_bytes=MAX_BODY_BYTES,
         reject=reject,
-        path_limits=(("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),),
+        path_limits=(
+            ("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),
+            ("/admin/feeds/import", admin_feeds.MAX_OPML_UPLOAD),
+        ),
     )
     web.add_middleware(SecurityHeadersMiddleware)
 

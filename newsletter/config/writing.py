@@ -66,7 +66,7 @@ def read_feeds_file(path: Path) -> FeedsFile:
 def _locked(path: Path) -> Iterator[None]:
     """One writer at a time (across processes): a lock file beside feeds.yaml (the file itself
     is replaced by a rename, so it cannot hold the lock)."""
-    lock = path.with_name(f".{path.name}.lock")
+    lock = path.with_name(f".{path.name}-lock")
     try:
         handle = lock.open("a")
     except OSError as exc:

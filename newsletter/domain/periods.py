@@ -95,7 +95,7 @@ MAX_SPECIAL_DAYS = 93
 
 def is_special(label: str) -> bool:
     """Whether a period label names a special issue (``special-2026-asco``)."""
-    return bool(SPECIAL_RE.match(label))
+    return bool(SPECIAL_RE.fullmatch(label))
 
 
 def special_label(name: str) -> str:
@@ -125,4 +125,4 @@ def special_period(label: str, first_day: date, last_day: date, tz: ZoneInfo) ->
 
 def any_period_label(label: str) -> bool:
     """Whether a label names a weekly (2026-W48) or a special (special-2026-asco) period."""
-    return bool(PERIOD_RE.match(label)) or is_special(label)
+    return bool(PERIOD_RE.fullmatch(label)) or is_special(label)

@@ -134,7 +134,12 @@ def _feed_node(root: yaml.Node, name: str) -> yaml.MappingNode:
 def edit_feed_text(text: str, name: str, changes: dict[str, Scalar]) -> str:
     """feeds.yaml's text with the feed ``name``'s keys set to ``changes`` (scalar values):
     values replaced where they are, missing keys added after the entry's last line."""
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"feeds.yaml: YAML error: {' '.join(str(exc).split())}; fix the file first"
+        ) from exc
     if root is None:
         raise ConfigError("feeds.yaml is empty")
     entry = _feed_node(root, name)
@@ -252,7 +257,9 @@ def add_feeds(
             new_text = _insert_after_last_feed(text, entries) or _whole_document(text, entries)
             yaml.safe_load(new_text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: YAML error: {exc}; fix the file first") from exc
+            raise ConfigError(
+                f"{path}: YAML error: {' '.join(str(exc).split())}; fix the file first"
+            ) from exc
         return new_text
 
     config, _ = change_feeds(path, expected_version, append)

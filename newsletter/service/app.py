@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from newsletter.config import Config, FeedConfig, Settings, load_config
 from newsletter.errors import ConfigError
 from newsletter.storage import db
 from newsletter.storage.db import Engine
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     # Rendering (Jinja2, premailer) and the mail transports are imported when a command
@@ -57,12 +60,20 @@ class App:
 
     def reload_config_if_changed(self) -> bool:
         """Read feeds.yaml again when it changed on disk since it was read (another web worker
-        or an editor wrote it); True when it did. A file that no longer loads is reported
-        (ConfigError) and the configuration in use stays."""
+        or an editor wrote it); True when it did. A file that no longer loads is logged once
+        and the configuration in use stays (`newsletter check` says what is wrong)."""
         stamp = config_stamp(self.config.path)
         if stamp is None or stamp == self.config_stamp:
             return False
-        self.replace_config(load_config(self.config.path))
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            self.config_stamp = stamp  # not again until the file changes once more
+            log.warning(
+                "feeds.yaml changed but does not load; still using the previous one: %s", exc
+            )
+            return False
+        self.replace_config(config)
         return True
 
     def secret(self) -> bytes:

@@ -190,6 +190,7 @@ def build_issue(
 ) -> BuiltIssue:
     """The issue of a period. Frozen issues come back as stored; others are rebuilt (with the
     editor's pins, drops and moves, key points and viewpoint) and saved as a draft."""
+    app.reload_config_if_changed()  # a feed the workbench disabled in another web worker
     with session_scope(app.engine) as session:
         existing = issues.get_issue(session, period.label)
         if existing is not None and (

@@ -13,6 +13,7 @@ import pytest
 
 from newsletter.config import load_config
 from newsletter.demo.server import FeedServer
+from newsletter.errors import ConfigError
 from newsletter.service.app import App, open_app
 from newsletter.service.feededits import (
     FeedForm,
@@ -234,3 +235,16 @@ def test_a_form_is_checked_without_a_database(tmp_path: Path) -> None:
         "language": "en",
         "weight": 1.0,
     }
+
+
+def test_a_hand_edit_that_does_not_load_keeps_the_last_good_feeds(stories: App) -> None:
+    """The web app goes on with the previous feeds.yaml (logged), and refuses to write on top of
+    a broken file, saying what is wrong."""
+    path = stories.config.path
+    path.write_text(path.read_text(encoding="utf-8") + "  - name: [broken\n", encoding="utf-8")
+    overview = feeds_overview(stories, datetime.now(UTC))
+    assert [r.config.name for r in overview.rows] == ["Stories"]
+    with pytest.raises(ConfigError, match="YAML"):
+        set_feed_enabled(stories, "Stories", False, feeds_version(stories), ADMIN)
+    assert "[broken" in path.read_text(encoding="utf-8")
+    assert stories.feeds_by_name["Stories"].enabled

@@ -305,6 +305,48 @@ def issue_approve(
     out.print(f"Issue {period.label}: {set_status(app, period, 'approved', note)}")
 
 
+@issue.command("special")
+@config_option
+@click.argument("name")
+@click.option(
+    "--from",
+    "first_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="First day of the items it covers (YYYY-MM-DD, the newsletter's timezone).",
+)
+@click.option(
+    "--to",
+    "last_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Last day of the items it covers (included).",
+)
+@click.option("--title", required=True, help="Its title, in the subject and masthead.")
+@handle_errors
+def issue_special(
+    config_path: Path | None, name: str, first_day: datetime, last_day: datetime, title: str
+) -> None:
+    """Create a one-off special issue NAME (e.g. 2026-asco: period special-2026-asco) beside
+    the weekly ones, over the items published from --from to --to.
+
+    It builds, previews, is approved and sent like a weekly issue (use --week
+    special-2026-asco with `build`, `issue show`, `issue approve`, `send`); its subject and
+    masthead show its title instead of an issue number, and the weekly numbering is not
+    changed. Once approved, the scheduler sends it at the first poll after its last day.
+    """
+    from newsletter.service.specials import create_special_issue
+
+    app = load_app(config_path)
+    made = create_special_issue(app, name, first_day.date(), last_day.date(), title, None)
+    tz = app.config.newsletter.tz
+    out.print(
+        f"Special issue {made.period} ({made.title}): items published from "
+        f"{made.start.astimezone(tz):%Y-%m-%d %H:%M} to {made.end.astimezone(tz):%Y-%m-%d %H:%M} "
+        f"({app.config.newsletter.timezone}); `newsletter build --week {made.period}` previews it"
+    )
+
+
 def _sent_period(app: App, week: str | None, as_of: datetime | None) -> Any:
     """The given issue, else the newest one that was frozen for sending."""
     if week or as_of:

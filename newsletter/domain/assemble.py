@@ -192,9 +192,14 @@ def edition_title(titles: dict[str, str], title: str, language: str | None) -> s
     return titles.get(_primary(language), title)
 
 
-def issue_label(number: int | None, day: date, language: str) -> str:
-    """How an issue names itself to readers: its number and date, never an ISO week."""
+def issue_label(
+    number: int | None, day: date, language: str, special_title: str | None = None
+) -> str:
+    """How an issue names itself to readers: its number and date, never an ISO week; a
+    special issue by its title and date."""
     when = reader_date(day, language)
+    if special_title:
+        return f"{special_title} · {when}"
     if number is None:
         return when
     if language.lower().startswith("zh"):
@@ -208,9 +213,11 @@ def assemble_issue(
     candidates: list[Candidate],
     choices: EditorChoices | None = None,
     number: int | None = None,
+    special_title: str | None = None,
 ) -> IssueContent:
     """Build the content of one issue from the candidates published in the period; ``number``
-    is the issue's number for readers (None when unknown, as in a preview without a database)."""
+    is the issue's number for readers (None when unknown, as in a preview without a database,
+    and for a special issue, which is named by ``special_title`` instead)."""
     choices = choices or EditorChoices()
     nl = config.newsletter
     issue_date = period.end.astimezone(nl.tz).date()
@@ -320,7 +327,7 @@ def assemble_issue(
     total = sum(len(s.items) for s in sections)
     local_end = period.end.astimezone(nl.tz)
     period_label = f"{period.label} · {local_end:%Y-%m-%d}"
-    label = issue_label(number, local_end.date(), nl.language)
+    label = issue_label(number, local_end.date(), nl.language, special_title)
     first_titles = [s.items[0].title for s in sections if s.items][:3]
     subject = fill_placeholders(
         nl.subject,
@@ -362,6 +369,7 @@ def assemble_issue(
         number=number,
         issue_label=label,
         titles=dict(nl.titles),
+        special_title=special_title,
     )
 
 
@@ -438,7 +446,12 @@ def for_reader(
     label, subject = content.issue_label, content.subject
     if language and content.issue_date and label:
         # The number and date in the reader's language, in the subject too.
-        label = issue_label(content.number, date.fromisoformat(content.issue_date), language)
+        label = issue_label(
+            content.number,
+            date.fromisoformat(content.issue_date),
+            language,
+            content.special_title,
+        )
         subject = subject.replace(content.issue_label, label)
     title = edition_title(content.titles, content.title, language)
     if title != content.title:

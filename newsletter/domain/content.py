@@ -84,6 +84,7 @@ class IssueContent:
     titles: dict[str, str] = field(
         default_factory=dict
     )  # language -> newsletter title  # what readers see: "No. 12 · 7 December 2026" / "第12期 · 2026年12月7日"
+    special_title: str | None = None  # a special issue's title ("ASCO 2026"); None: weekly
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""

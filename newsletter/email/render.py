@@ -135,7 +135,9 @@ def _issue_label(content: IssueContent, language: str) -> str:
     newsletter's language)."""
     if not content.issue_date:
         return content.issue_label or content.period
-    return issue_label(content.number, date.fromisoformat(content.issue_date), language)
+    return issue_label(
+        content.number, date.fromisoformat(content.issue_date), language, content.special_title
+    )
 
 
 def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsletter.domain.content import IssueContent
-from newsletter.domain.periods import PERIOD_RE
+from newsletter.domain.periods import any_period_label
 from newsletter.domain.statuses import FROZEN, DeliveryStatus, IssueStatus
 from newsletter.email.calendar import event_calendar
 from newsletter.email.render import html_values, marker_values, personalize
@@ -64,8 +64,9 @@ class IssueSummary:
 
 
 def is_period(value: str) -> bool:
-    """Whether a path segment is an ISO week label such as 2026-W47."""
-    return bool(PERIOD_RE.fullmatch(value))
+    """Whether a path segment is an ISO week label such as 2026-W47, or a special issue's
+    label such as special-2026-asco."""
+    return any_period_label(value)
 
 
 def _titles(content: dict[str, Any], limit: int = 5) -> tuple[str, ...]:

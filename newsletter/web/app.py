@@ -26,6 +26,7 @@ from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
 from newsletter.web import (
     admin,
+    admin_feeds,
     admin_stats,
     admin_subscribers,
     archive,
@@ -133,6 +134,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         metrics,
         admin_subscribers,
         admin_stats,
+        admin_feeds,
     ):
         web.include_router(module.router)
 
@@ -175,6 +177,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         path_limits=(
             ("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),
             (admin_subscribers.IMPORT_PATH, admin_subscribers.MAX_UPLOAD_BYTES),
+            ("/admin/feeds/import", admin_feeds.MAX_OPML_UPLOAD),
         ),
     )
     web.add_middleware(SecurityHeadersMiddleware)

@@ -36,8 +36,44 @@ def issue_number(session: Session, start: datetime) -> int:
     stmt = select(func.count()).where(
         col(Issue.window_end) <= start,
         col(Issue.status).in_([IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT]),
+        col(Issue.period).not_like(SPECIAL_LIKE),  # special issues keep out of the numbering
     )
     return int(session.exec(stmt).one()) + 1
+
+
+SPECIAL_LIKE = "special-%"
+SPECIAL_ACTION = "special"  # the log entry that made a special issue; its note is the title
+
+
+def special_issues(session: Session) -> list[Issue]:
+    """Every special issue, the latest window first."""
+    stmt = (
+        select(Issue)
+        .where(col(Issue.period).like(SPECIAL_LIKE))
+        .order_by(col(Issue.window_end).desc(), col(Issue.period))
+    )
+    return list(session.exec(stmt).all())
+
+
+def special_titles(session: Session) -> dict[str, str]:
+    """Each special issue's title (the latest one given), by period."""
+    stmt = (
+        select(IssueAction)
+        .where(IssueAction.action == SPECIAL_ACTION)
+        .order_by(col(IssueAction.id))
+    )
+    return {a.period: a.note or "" for a in session.exec(stmt).all()}
+
+
+def special_title(session: Session, period: str) -> str | None:
+    """A special issue's title, None for a weekly issue."""
+    stmt = (
+        select(IssueAction.note)
+        .where(IssueAction.period == period, IssueAction.action == SPECIAL_ACTION)
+        .order_by(col(IssueAction.id).desc())
+    )
+    title: str | None = session.exec(stmt).first()
+    return title
 
 
 def get_issue_by_id(session: Session, issue_id: int) -> Issue | None:
@@ -98,7 +134,8 @@ def latest_issues(
     stmt = select(Issue)
     if status is not None:
         stmt = stmt.where(Issue.status == status)
-    stmt = stmt.order_by(col(Issue.period).desc()).limit(limit)
+    # By window: a special issue's label sorts after every week's, its window does not.
+    stmt = stmt.order_by(col(Issue.window_end).desc(), col(Issue.period).desc()).limit(limit)
     return list(session.exec(stmt).all())
 
 

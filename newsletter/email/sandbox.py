@@ -12,11 +12,11 @@ Python, so the checks are what ends a runaway render: see docs/operators-guide.m
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 from jinja2.sandbox import MAX_RANGE, SandboxedEnvironment
@@ -176,14 +176,22 @@ def render_limited(template: jinja2.Template, context: Mapping[str, Any]) -> str
     parts: list[str] = []
     written = 0
     with _budget_for(limits) as budget:
-        for chunk in template.generate(context):
-            budget.check()
+        chunks = cast(Generator[str, None, None], template.generate(context))
+        for chunk in chunks:
             written += len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
-            if written > limits.output_bytes:
-                raise TemplateLimitError(
-                    f"wrote more than {limits.output_bytes:,} bytes "
-                    "(NEWSLETTER_TEMPLATE_OUTPUT_LIMIT; look for a loop that repeats too much)"
-                )
+            try:
+                budget.check()
+                if written > limits.output_bytes:
+                    raise TemplateLimitError(
+                        f"wrote more than {limits.output_bytes:,} bytes "
+                        "(NEWSLETTER_TEMPLATE_OUTPUT_LIMIT; look for a loop that repeats "
+                        "too much)"
+                    )
+            except TemplateLimitError as exc:
+                # Raised where the template wrote the chunk, so that the error names that
+                # template and line (Jinja rewrites the traceback to template lines).
+                chunks.throw(exc)
+                raise
             parts.append(chunk)
     return "".join(parts)
 

@@ -71,6 +71,8 @@ def report_failure(exc: Exception) -> None:
     with its traceback only under --debug / NEWSLETTER_DEBUG=1."""
     if isinstance(exc, NewsletterError):
         fail(str(exc))
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        raise exc  # the reader of our output went away (`| head`): click exits quietly
     if isinstance(exc, OSError):
         log.debug("OSError", exc_info=exc)
         fail(os_error_message(exc))

@@ -18,12 +18,22 @@ class DatabaseUnavailableError(DatabaseError):
     full, read-only, unreachable): nothing was changed; the same request may work later."""
 
 
+class DatabaseFullError(DatabaseUnavailableError):
+    """The disk holding the database is full (SQLite "database or disk is full", PostgreSQL
+    53100 disk_full): the write that met it was rolled back; free space and run it again."""
+
+
 class FeedError(NewsletterError):
     """One feed could not be fetched or parsed; recorded on the feed, never fatal to the others."""
 
 
 class TemplateError(NewsletterError):
     """An email template is missing or fails to render."""
+
+
+class TemplateLimitError(TemplateError):
+    """A template ran past its time or output limit (NEWSLETTER_TEMPLATE_TIME_LIMIT,
+    NEWSLETTER_TEMPLATE_OUTPUT_LIMIT): stopped, nothing rendered."""
 
 
 class MailError(NewsletterError):

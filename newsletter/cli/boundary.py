@@ -1,7 +1,10 @@
-"""The CLI's one error boundary and shared options: NewsletterError becomes one `error:` line."""
+"""The CLI's one error boundary and shared options: every failure becomes one `error:` line
+(NewsletterError and OSError saying what to fix; an unexpected error as an internal error,
+exit code 70, its traceback only under --debug)."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -22,26 +25,83 @@ from newsletter.errors import NewsletterError
 from newsletter.service.app import App, open_app
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): a bug, not something the user can fix
+DEBUG_VARIABLE = "NEWSLETTER_DEBUG"
+
+
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", markup=True)
+    err.print(f"[bold red]error:[/] {_escaped(message)}", markup=True)
     sys.exit(code)
 
 
+def _escaped(message: str) -> str:
+    """``message`` as rich shows it literally: feed text and paths may hold [brackets]."""
+    return message.replace("[", "\\[")
+
+
+def is_debug() -> bool:
+    """Whether an unexpected error should show its traceback: ``newsletter --debug`` or
+    NEWSLETTER_DEBUG=1 (read from the environment: the settings may be what failed)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get("newsletter.debug"):
+        return True
+    return os.environ.get(DEBUG_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def os_error_message(exc: OSError) -> str:
+    """An OSError as the user needs it: the path (or paths) and what the system said."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if exc.errno == errno.ENOSPC:
+        where = f" holding {paths[0]}" if paths else ""
+        return f"the disk{where} is full ({reason}): free space and run the command again"
+    if paths:
+        return f"{' -> '.join(paths)}: {reason}"
+    return reason
+
+
+def report_failure(exc: Exception) -> None:
+    """The one error line (and exit code) for an exception a command did not handle:
+    NewsletterError and OSError say what to fix (exit 1); anything else is a bug, exit 70,
+    with its traceback only under --debug / NEWSLETTER_DEBUG=1."""
+    if isinstance(exc, NewsletterError):
+        fail(str(exc))
+    if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
+        raise exc  # the reader of our output went away (`| head`): click exits quietly
+    if isinstance(exc, OSError):
+        log.debug("OSError", exc_info=exc)
+        fail(os_error_message(exc))
+    if is_debug():
+        raise exc
+    fail(
+        f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+        f"(a bug; run with --debug or {DEBUG_VARIABLE}=1 for the traceback)",
+        INTERNAL_ERROR,
+    )
+
+
+# click's own ways out of a command: usage errors, --help, confirm prompts answered no.
+CLICK_EXITS = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
+
+
 def handle_errors(func: F) -> F:
-    """Turn NewsletterError into one line on stderr and exit code 1."""
+    """Turn whatever a command raises into one line on stderr (see ``report_failure``)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except NewsletterError as exc:
-            fail(str(exc).replace("[", "\\["))
+        except CLICK_EXITS:
+            raise
         except KeyboardInterrupt:
             fail("interrupted", 130)
+        except Exception as exc:
+            report_failure(exc)
 
     return wrapper  # type: ignore[return-value]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
+from typing import Any
 
 import click
 
 from newsletter import __version__
+from newsletter.cli.boundary import CLICK_EXITS, fail, report_failure
 from newsletter.config import Settings, load_settings, warn_unknown_variables
 from newsletter.errors import NewsletterError
 from newsletter.logs import configure_logging
@@ -78,6 +80,18 @@ class LazyGroup(click.Group):
                 return command
         return None
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; whatever it raises that its own boundary did not turn into a line
+        (an error in a group, in the settings, or in a command without one) is one line too."""
+        try:
+            return super().invoke(ctx)
+        except CLICK_EXITS:
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as exc:
+            report_failure(exc)
+
 
 @click.group(
     cls=LazyGroup,
@@ -85,7 +99,13 @@ class LazyGroup(click.Group):
 )
 @click.version_option(__version__, prog_name="newsletter")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the traceback of an unexpected error (also NEWSLETTER_DEBUG=1).",
+)
+@click.pass_context
+def main(ctx: click.Context, verbose: int, debug: bool) -> None:
     """Build and send a sectioned weekly email digest from RSS/Atom feeds.
 
     Configuration: feeds.yaml (newsletter, sections, feeds; see docs/configuration.md) and
@@ -95,6 +115,7 @@ def main(verbose: int) -> None:
     Typical use: `newsletter demo` to see it work offline; `newsletter ingest` then
     `newsletter build` to preview; `newsletter run` to leave it polling and sending on schedule.
     """
+    ctx.meta["newsletter.debug"] = debug
     try:
         settings = load_settings(warn_unknown=False)
     except NewsletterError:

@@ -33,7 +33,8 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
     """Fetch every enabled feed once and store new items (ingesting twice adds nothing).
 
     A failing feed is recorded on the feed (see `newsletter feeds`) and never stops the others.
-    Exit code 0 even when some feeds failed; 1 only when all of them failed.
+    Exit code 0 even when some feeds failed; 1 when all of them failed, or when the database's
+    disk is full (ingest stops there; the line counts only the items stored before it).
     """
     from newsletter.service.ingest import ingest as run_ingest
 

@@ -127,19 +127,28 @@ def subscribers_import(
     row (Mailchimp, Substack, Buttondown are recognised by their column names).
 
     Rows the export marks as unsubscribed, cleaned or disabled are not imported; unsubscribed
-    and bounced addresses here stay suppressed. Running the same import again is safe.
+    and bounced addresses here stay suppressed. Running the same import again is safe. Rows
+    that cannot be imported (a bad address, a duplicate, a field over 128 KB) are listed and
+    skipped, and the exit code is then 1.
     """
     from newsletter.service.subscribers import import_csv
 
     report = import_csv(load_app(config_path), csv_file, email_column, name_column, update_names)
     for line, problem in report.errors:
-        err.print(f"{csv_file}, line {line}: {problem}; row skipped")
+        err.print(f"{csv_file}, line {line}: {problem}; row skipped", markup=False)
     left = f", {report.left} who left in the export not imported" if report.left else ""
     out.print(
         f"{report.kind}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.suppressed} suppressed (not re-added)"
         f"{left}, {len(report.errors)} rows skipped"
     )
+    if report.errors:
+        first_line, first_problem = report.errors[0]
+        fail(
+            f"{len(report.errors)} row(s) of {csv_file} skipped, each listed above with its "
+            f"line and reason (first: line {first_line}, {first_problem}); the other rows are "
+            "imported: fix those rows and run the same import again"
+        )
 
 
 @subscribers.command("export")

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     ingest_lease_seconds: float = Field(default=300.0, gt=0)
     ingest_batch: int = Field(default=20, ge=1, le=1000)
     misfire_grace_hours: float = 12.0
+    # One template render stops past these (newsletter.email.sandbox): an editor's runaway
+    # loop is one error line, not a hung build, preview or weekly job.
+    template_time_limit: float = Field(default=10.0, gt=0)  # seconds
+    template_output_limit: int = Field(default=5 * 1024 * 1024, ge=1024)  # bytes
+    debug: bool = False  # the CLI shows a traceback for an unexpected error (also --debug)
     log_level: str = "WARNING"  # run, worker and serve log at least INFO
     log_format: Literal["text", "json"] = "text"
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from newsletter.email.message import MessageParts, build_message
 from newsletter.email.render import make_environment
+from newsletter.email.sandbox import RenderLimits
 from newsletter.email.templates import render_template
 
 
@@ -23,10 +24,12 @@ def notice_message_id(domain: str) -> str:
     return make_msgid(idstring="notice", domain=domain)
 
 
-def render_notice(templates_dir: Path, name: str, context: dict[str, Any]) -> tuple[str, str]:
+def render_notice(
+    templates_dir: Path, name: str, context: dict[str, Any], limits: RenderLimits | None = None
+) -> tuple[str, str]:
     """The (text, HTML) parts of the notice ``name`` from ``email/<name>.txt`` and ``.html``;
-    the HTML template is autoescaped and both run in the sandbox."""
-    env = make_environment(templates_dir)
+    the HTML template is autoescaped and both run in the sandbox, within ``limits``."""
+    env = make_environment(templates_dir, limits)
     text, html = (
         render_template(env, f"email/{name}.{suffix}", context) for suffix in ("txt", "html")
     )

@@ -26,6 +26,7 @@ from newsletter.email.calendar import (
     ics_name,
 )
 from newsletter.email.i18n import event_date, is_chinese, money, round_label, translations
+from newsletter.email.sandbox import LimitedEnvironment, RenderLimits
 from newsletter.email.templates import render_template
 from newsletter.email.urls import (
     PREVIEW_TOKEN,
@@ -78,13 +79,17 @@ class RenderedIssue:
         return len(self.html.encode("utf-8"))
 
 
-def make_environment(templates_dir: Path) -> SandboxedEnvironment:
-    """A sandboxed, autoescaping (for .html) environment over the templates folder."""
+def make_environment(
+    templates_dir: Path, limits: RenderLimits | None = None
+) -> SandboxedEnvironment:
+    """A sandboxed, autoescaping (for .html) environment over the templates folder, whose
+    renders stop past ``limits`` (default: 10 s and 5 MB per render)."""
     if not templates_dir.is_dir():
         raise TemplateError(
             f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml"
         )
-    env = SandboxedEnvironment(
+    env = LimitedEnvironment(
+        limits=limits,
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         autoescape=jinja2.select_autoescape(["html", "htm", "xml", "html.j2"], default=False),
         undefined=jinja2.StrictUndefined,

@@ -8,7 +8,8 @@ from typing import Any
 
 import jinja2
 
-from newsletter.errors import TemplateError
+from newsletter.email.sandbox import render_limited
+from newsletter.errors import TemplateError, TemplateLimitError
 
 _TEMPLATE_SUFFIXES = (".html", ".txt", ".htm", ".j2")
 
@@ -22,9 +23,13 @@ def render_template(
 ) -> str:
     """The template ``name`` rendered with ``context``. TemplateError that says which template
     (called ``label`` in the message), file and line to fix, for whatever Jinja raises; an
-    unknown variable points to ``variables_doc``, where the variables are listed."""
+    unknown variable points to ``variables_doc``, where the variables are listed. A render
+    past the environment's time or output limit (newsletter.email.sandbox) is
+    TemplateLimitError, naming the limit to raise."""
     try:
-        return env.get_template(name).render(context)
+        return render_limited(env.get_template(name), context)
+    except TemplateLimitError as exc:
+        raise TemplateLimitError(f"{label} {_where(exc, name)}: {exc}") from exc
     except jinja2.TemplateNotFound as exc:
         raise TemplateError(f"{label} {exc.name} not found in {_folder(env)}") from exc
     except jinja2.TemplateSyntaxError as exc:

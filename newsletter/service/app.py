@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # Rendering (Jinja2, premailer) and the mail transports are imported when a command
     # renders or sends, not by every command: `newsletter ingest` starts without them.
     from newsletter.email.render import RenderOptions
+    from newsletter.email.sandbox import RenderLimits
     from newsletter.email.transports import Transport
 
     MailTransport = Transport
@@ -100,6 +101,13 @@ class App:
             sender_domain=nl.sender.domain,
             calendar_attachments=nl.calendar_attachments,
         )
+
+    def render_limits(self) -> RenderLimits:
+        """How long one template render may take and how much it may write (settings)."""
+        from newsletter.email.sandbox import RenderLimits
+
+        s = self.settings
+        return RenderLimits(s.template_time_limit, s.template_output_limit)
 
     def transport(self) -> Transport:
         """The configured mail transport (file outbox or SMTP relay)."""

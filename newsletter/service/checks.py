@@ -21,6 +21,7 @@ from newsletter.domain.editorial.classify import FeedRules, ReadingRules, read_i
 from newsletter.domain.editorial.textmodel import ReadingModel
 from newsletter.domain.periods import latest_due_period, period_containing
 from newsletter.email.render import RenderOptions, make_environment, markdown_to_html, render_issue
+from newsletter.email.sandbox import RenderLimits
 from newsletter.errors import NewsletterError
 from newsletter.feeds.parse import parse_feed
 from newsletter.learning.store import ModelStore, load_model, shipped_path
@@ -171,8 +172,10 @@ def check_demo_issue(
     report: CheckReport,
     now: datetime | None = None,
     model: ReadingModel | None = None,
+    limits: RenderLimits | None = None,
 ) -> None:
-    """Render the demo issue with the editor's templates; a runtime error names file and line."""
+    """Render the demo issue with the editor's templates; a runtime error names file and line,
+    a render past ``limits`` names the limit."""
     nl = config.newsletter
     try:
         content = demo_content(config, now or datetime.now(UTC), model)
@@ -185,7 +188,9 @@ def check_demo_issue(
             html_budget_bytes=nl.html_budget_bytes,
             sender_domain=nl.sender.domain,
         )
-        rendered, shown = render_issue(make_environment(config.templates_dir), content, options)
+        rendered, shown = render_issue(
+            make_environment(config.templates_dir, limits), content, options
+        )
     except NewsletterError as exc:
         report.add(False, "demo issue", str(exc))
         return
@@ -208,6 +213,7 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
     """Settings, feeds.yaml, every template and the demo issue; the report says what failed."""
     report = CheckReport()
     base_url = "http://localhost:8000"
+    limits = RenderLimits()
     models = ModelStore(Path("data") / "models")
     try:
         settings = load_settings()
@@ -219,6 +225,7 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
         models = ModelStore(settings.anchored(path).data_dir / "models")
         report.add(True, "settings", "NEWSLETTER_* values are valid")
         base_url = settings.base_url
+        limits = RenderLimits(settings.template_time_limit, settings.template_output_limit)
     try:
         config = load_config(path)
     except NewsletterError as exc:
@@ -230,7 +237,7 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
     model = check_model(config, models, report)
     # A template that does not compile would only fail the render again.
     if check_templates(config.templates_dir, config.base_dir, report):
-        check_demo_issue(config, base_url, report, now, model)
+        check_demo_issue(config, base_url, report, now, model, limits)
     return report
 
 

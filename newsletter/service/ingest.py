@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     Executor,
     Future,
@@ -33,7 +32,7 @@ import httpx
 from newsletter.config import FeedConfig, Settings
 from newsletter.domain.retry import exponential_backoff
 from newsletter.domain.statuses import FeedStatus
-from newsletter.errors import FeedError, ModelError
+from newsletter.errors import DatabaseFullError, FeedError, ModelError
 from newsletter.feeds.fetch import (
     FeedHTTPError,
     FetchLimits,
@@ -311,7 +310,8 @@ class BatchWriter:
     """Collects finished feeds and stores them in batches: one transaction per batch, yet
     atomic per feed (a feed's items and its health update are written together or not at
     all). When a batch fails, each of its feeds is written in a transaction of its own, so
-    one feed the database refuses loses nothing of the others."""
+    one feed the database refuses loses nothing of the others. A full disk stops the writer:
+    DatabaseFullError, after reporting the feeds stored before it (and none of the rest)."""
 
     def __init__(
         self,
@@ -353,27 +353,61 @@ class BatchWriter:
             return
         try:
             write_batch(self._engine, batch, self._now, self._settings)
-        except (SQLAlchemyError, FeedStoreError):
+        except DatabaseFullError:
+            _not_stored(batch)
+            raise
+        except (SQLAlchemyError, FeedStoreError) as exc:
             if len(batch) == 1:
-                self._failed(batch[0])
+                self._failed(batch[0], exc)
             else:
                 log.warning(
-                    "storing a batch of %d feeds failed; storing them one by one", len(batch)
+                    "storing a batch of %d feeds failed (%s); storing them one by one",
+                    len(batch),
+                    _one_line(exc),
                 )
-                for write in batch:
+                for position, write in enumerate(batch):
                     try:
                         write_batch(self._engine, [write], self._now, self._settings)
-                    except (SQLAlchemyError, FeedStoreError):
-                        self._failed(write)
+                    except DatabaseFullError:
+                        _not_stored(batch[position:])
+                        for stored in batch[:position]:
+                            self._flushed(stored)
+                        raise
+                    except (SQLAlchemyError, FeedStoreError) as one:
+                        self._failed(write, one)
         for write in batch:
             self._flushed(write)
 
-    def _failed(self, write: FeedWrite) -> None:
-        """The database said no to this feed: report it, keep going."""
-        log.exception("storing feed %s failed", write.job.name)
-        exc = sys.exc_info()[1]
-        write.outcome.status, write.outcome.error = "error", f"storing items failed: {exc}"
+    def _failed(self, write: FeedWrite, exc: Exception) -> None:
+        """The database said no to this feed: report it in one line, keep going."""
+        reason = _one_line(exc)
+        log.warning("storing feed %s failed: %s", write.job.name, reason)
+        write.outcome.status, write.outcome.error = "error", f"storing items failed: {reason}"
         write.outcome.new_items = 0
+
+
+def _not_stored(writes: list[FeedWrite]) -> None:
+    """These feeds' transaction was rolled back: none of their items count as new."""
+    for write in writes:
+        write.outcome.new_items = 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """The database's own words for a refused write, on one line."""
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())[:300]
+
+
+@contextlib.contextmanager
+def _cancelled_on_error(futures: Iterable[Future[Any]]) -> Iterator[None]:
+    """When the block raises (a full disk stops the poll), the work not started yet is
+    cancelled instead of run for nothing; what runs finishes on its own."""
+    try:
+        yield
+    except BaseException:
+        for future in list(futures):
+            future.cancel()
+        raise
 
 
 def _failed(job: FeedJob, exc: FeedError) -> FeedOutcome:
@@ -535,94 +569,107 @@ def poll_jobs(
         model_checked()
         writer.add(FeedWrite(job, outcome, result, rows or [], body_hash))
 
-    fetched: list[tuple[FeedJob, FetchResult, str]] = []
     try:
-        with ThreadPoolExecutor(
-            max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
-        ) as pool:
-            futures = {
-                pool.submit(fetch_feed, http, job.url, job.validators, job.limits): job
-                for job in jobs
-            }
-            for future in as_completed(futures):
-                job = futures.pop(future)  # a finished future is not kept with its body
-                try:
-                    result = future.result()
-                except FeedError as exc:
-                    done(job, _failed(job, exc))
-                    continue
-                if result.not_modified:
-                    done(job, FeedOutcome(job.name, "not_modified"), result)
-                    continue
-                assert result.body is not None
-                digest = hashlib.sha256(result.body).hexdigest()
-                if digest == job.body_hash:
-                    done(job, FeedOutcome(job.name, "unchanged"), result)
-                    continue
-                fetched.append((job, result, digest))
-    finally:
-        if own_client:
-            http.close()
+        fetched: list[tuple[FeedJob, FetchResult, str]] = []
+        try:
+            with ThreadPoolExecutor(
+                max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
+            ) as pool:
+                futures = {
+                    pool.submit(fetch_feed, http, job.url, job.validators, job.limits): job
+                    for job in jobs
+                }
+                with _cancelled_on_error(futures):
+                    for future in as_completed(futures):
+                        job = futures.pop(future)  # a finished future is not kept with its body
+                        try:
+                            result = future.result()
+                        except FeedError as exc:
+                            done(job, _failed(job, exc))
+                            continue
+                        if result.not_modified:
+                            done(job, FeedOutcome(job.name, "not_modified"), result)
+                            continue
+                        assert result.body is not None
+                        digest = hashlib.sha256(result.body).hexdigest()
+                        if digest == job.body_hash:
+                            done(job, FeedOutcome(job.name, "unchanged"), result)
+                            continue
+                        fetched.append((job, result, digest))
+        finally:
+            if own_client:
+                http.close()
 
-    model_checked()
-    own_parsers = parsers is None
-    if parsers is None and (len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1):
-        parsers = ThreadPoolExecutor(max_workers=1)
-    elif parsers is None:
-        parsers = parse_pool(min(settings.parse_workers, len(fetched)))
-    with parsers if own_parsers else contextlib.nullcontext(parsers):
-        parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
-        for job, result, digest in fetched:
-            parse: Parse = partial(
-                parse_job,
-                result.body or b"",
-                result.url,
-                result.content_type,
-                job,
-                now,
-                settings.max_items_per_feed,
-                inputs,
-            )
-            parse_futures[parsers.submit(parse)] = (job, result, digest, parse)
-        for parsing in as_completed(parse_futures):
-            job, result, digest, parse = parse_futures[parsing]
-            try:
-                parsed = parsing.result()
-            except FeedError as exc:
-                done(job, FeedOutcome(job.name, "error", error=str(exc)))
-                continue
-            except BrokenProcessPool:
-                # A worker died (for example killed by the OOM killer): parse this one here.
-                log.warning("parser process pool broke; parsing %s in-process", job.name)
-                try:
-                    parsed = parse()
-                except FeedError as exc:
-                    done(job, FeedOutcome(job.name, "error", error=str(exc)))
-                    continue
-            except ModelError:
-                writer.flush()  # what finished before is kept
-                raise  # the model became unreadable during the poll: one error, not every feed
-            except Exception as exc:  # a parser crash on hostile bytes is this feed's problem only
-                log.warning(
-                    "parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc
-                )
-                done(
+        model_checked()
+        own_parsers = parsers is None
+        if parsers is None and (len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1):
+            parsers = ThreadPoolExecutor(max_workers=1)
+        elif parsers is None:
+            parsers = parse_pool(min(settings.parse_workers, len(fetched)))
+        with parsers if own_parsers else contextlib.nullcontext(parsers):
+            parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
+            for job, result, digest in fetched:
+                parse: Parse = partial(
+                    parse_job,
+                    result.body or b"",
+                    result.url,
+                    result.content_type,
                     job,
-                    FeedOutcome(
-                        job.name, "error", error=f"parser failed: {exc.__class__.__name__}: {exc}"
-                    ),
+                    now,
+                    settings.max_items_per_feed,
+                    inputs,
                 )
-                continue
-            rows = item_rows(job, parsed, now)
-            outcome = FeedOutcome(
-                job.name,
-                "ok",
-                entries=len(parsed.parsed.entries),
-                warning=parsed.parsed.warning,
-                ttl=parsed.parsed.ttl,
-            )
-            done(job, outcome, result, rows, digest)
-    model_checked()
-    writer.flush()
+                parse_futures[parsers.submit(parse)] = (job, result, digest, parse)
+            with _cancelled_on_error(parse_futures):
+                for parsing in as_completed(parse_futures):
+                    job, result, digest, parse = parse_futures[parsing]
+                    try:
+                        parsed = parsing.result()
+                    except FeedError as exc:
+                        done(job, FeedOutcome(job.name, "error", error=str(exc)))
+                        continue
+                    except BrokenProcessPool:
+                        # A worker died (for example killed by the OOM killer): parse this one here.
+                        log.warning("parser process pool broke; parsing %s in-process", job.name)
+                        try:
+                            parsed = parse()
+                        except FeedError as exc:
+                            done(job, FeedOutcome(job.name, "error", error=str(exc)))
+                            continue
+                    except ModelError:
+                        writer.flush()  # what finished before is kept
+                        raise  # the model became unreadable during the poll: one error, not every feed
+                    except (
+                        Exception
+                    ) as exc:  # a parser crash on hostile bytes is this feed's problem only
+                        log.warning(
+                            "parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc
+                        )
+                        done(
+                            job,
+                            FeedOutcome(
+                                job.name,
+                                "error",
+                                error=f"parser failed: {exc.__class__.__name__}: {exc}",
+                            ),
+                        )
+                        continue
+                    rows = item_rows(job, parsed, now)
+                    outcome = FeedOutcome(
+                        job.name,
+                        "ok",
+                        entries=len(parsed.parsed.entries),
+                        warning=parsed.parsed.warning,
+                        ttl=parsed.parsed.ttl,
+                    )
+                    done(job, outcome, result, rows, digest)
+        model_checked()
+        writer.flush()
+    except DatabaseFullError as exc:
+        stored = [o for o in report.outcomes if o.status in ("ok", "not_modified", "unchanged")]
+        raise DatabaseFullError(
+            f"ingest stopped: {exc}; {report.new_items} new items from {len(stored)} feeds "
+            "were stored before it (the other feeds are polled again by the next ingest)"
+        ) from exc
     report.outcomes.sort(key=lambda o: o.name)
     return report

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from newsletter.errors import DatabaseUnavailableError
 from newsletter.feeds.fetch import FetchLimits, make_client
 from newsletter.service.app import App
 from newsletter.service.delivery import worker_name
@@ -57,7 +58,10 @@ def _heartbeat(app: App, worker: str, ids: Sequence[int], lease: timedelta) -> I
                     held = feed_claims.renew_feed_leases(
                         session, worker, ids, datetime.now(UTC) + lease
                     )
-            except SQLAlchemyError as exc:  # the next beat tries again; the lease has slack
+            except (
+                SQLAlchemyError,
+                DatabaseUnavailableError,
+            ) as exc:  # the next beat tries again; the lease has slack
                 log.warning("renewing feed leases failed: %s", exc)
                 continue
             if len(held) < len(ids):
@@ -80,7 +84,7 @@ def _release(app: App, worker: str, ids: Sequence[int]) -> None:
     try:
         with session_scope(app.engine) as session:
             feed_claims.release_feeds(session, worker, ids)
-    except SQLAlchemyError as exc:  # the leases run out on their own
+    except (SQLAlchemyError, DatabaseUnavailableError) as exc:  # the leases run out on their own
         log.warning("giving back %d feed(s) failed (their lease will run out): %s", len(ids), exc)
 
 
@@ -159,7 +163,7 @@ def run_ingest_worker(
                     progress=progress,
                     due_slack=due_slack,
                 )
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, DatabaseUnavailableError) as exc:
                 if once:
                     raise
                 log.error("database unavailable, waiting: %s", exc)

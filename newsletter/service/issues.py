@@ -212,7 +212,7 @@ def build_issue(
     rendered: RenderedIssue | None = None
     warnings: list[str] = []
     if render and (not content.skipped_reason or force):
-        env = make_environment(app.config.templates_dir)
+        env = make_environment(app.config.templates_dir, app.render_limits())
         rendered, content = render_issue(env, content, app.render_options())
         warnings = list(rendered.warnings)
     with session_scope(app.engine) as session:

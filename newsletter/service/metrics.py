@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from newsletter.domain.statuses import FeedStatus
+from newsletter.errors import DatabaseUnavailableError
 from newsletter.service.app import App
 from newsletter.storage.db import SQLAlchemyError, session_scope
 from newsletter.storage.queries.metrics import MetricsSnapshot, metrics_snapshot
@@ -174,7 +175,7 @@ class DatabaseCollector(Collector):
         try:
             with session_scope(self.app.engine) as session:
                 snap = metrics_snapshot(session, now, SEND_RATE_WINDOW)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, DatabaseUnavailableError):
             snap = None
         yield GaugeMetricFamily(
             "newsletter_database_up",

@@ -259,7 +259,13 @@ def _csv_rows(text: str, report: ImportReport) -> Iterator[tuple[int, list[str]]
         except StopIteration:
             return
         except csv.Error as exc:
-            report.errors.append((reader.line_num, f"not a CSV row this can read: {exc}"))
+            problem = f"not a CSV row this can read: {exc}"
+            if "field larger than field limit" in str(exc):  # the csv module's 128 KB cap
+                limit = csv.field_size_limit()
+                problem = (
+                    f"a field over {limit // 1024} KB ({limit:,} characters): not a subscriber row"
+                )
+            report.errors.append((reader.line_num, problem))
             continue
         if row and any(cell.strip() for cell in row):
             yield reader.line_num, row

@@ -267,7 +267,7 @@ def send_confirmation(
         "expires_label": f"{expires_local:%Y-%m-%d %H:%M} ({nl.timezone})",
         "days": app.settings.confirm_days,
     }
-    text, html = render_notice(app.config.templates_dir, "confirm", context)
+    text, html = render_notice(app.config.templates_dir, "confirm", context, app.render_limits())
     msg_id = notice_message_id(nl.sender.domain)
     data = build_notice(
         MessageParts(

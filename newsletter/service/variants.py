@@ -60,7 +60,7 @@ class Variants:
             content = for_reader(content, list(key[0]) if key[0] else None, key[1])
             if content.item_count == 0:
                 return None
-            env = make_environment(self.app.config.templates_dir)
+            env = make_environment(self.app.config.templates_dir, self.app.render_limits())
             options = self.app.render_options()
             if key[1]:  # the reader's language: the email's own words, rounds, amounts, dates
                 options = replace(options, language=key[1], edition=key[1])

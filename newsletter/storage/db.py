@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from newsletter.errors import DatabaseError, DatabaseUnavailableError
+from newsletter.errors import DatabaseError, DatabaseFullError, DatabaseUnavailableError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -36,6 +36,7 @@ __all__ = [
     "available_session",
     "current_revision",
     "dialect_insert",
+    "full_disk_error",
     "head_revision",
     "make_engine",
     "outage_as_error",
@@ -268,14 +269,41 @@ def available_session(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
+    """A session that commits on success and rolls back on error. A write refused because the
+    disk is full is DatabaseFullError (the one place that tells it apart)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
-        except BaseException:
+        except BaseException as exc:
             session.rollback()
+            full = full_disk_error(engine, exc)
+            if full is not None:
+                raise full from exc
             raise
+
+
+SQLITE_FULL = "database or disk is full"  # SQLITE_FULL's message (ENOSPC, max_page_count)
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+def full_disk_error(engine: Engine, exc: BaseException) -> DatabaseFullError | None:
+    """DatabaseFullError for a write the database refused because its disk is full (SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full), naming where to free space; None for anything else."""
+    if not isinstance(exc, OperationalError):
+        return None
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == POSTGRES_DISK_FULL:
+        where = f"the PostgreSQL database on {engine.url.host or 'localhost'}"
+    elif isinstance(orig, sqlite3.OperationalError) and SQLITE_FULL in str(orig):
+        database = engine.url.database or "the SQLite database"
+        where = f"the database {Path(database).resolve() if database != ':memory:' else database}"
+    else:
+        return None
+    return DatabaseFullError(
+        f"the disk holding {where} is full ({_unavailable_reason(exc)}); free space and run "
+        "the command again"
+    )
 
 
 @contextmanager

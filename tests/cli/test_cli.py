@@ -198,7 +198,9 @@ def test_workflow_through_the_cli(
     csv_file = tmp_path / "subs.csv"
     csv_file.write_text("email,name\nwei@example.cn,张伟\nbad-row\n", encoding="utf-8")
     imported = CliRunner().invoke(main, ["subscribers", "import", str(csv_file)], env=env)
-    assert imported.exit_code == 0 and "1 added" in imported.output and "line 3" in imported.output
+    # A skipped row is listed with its line, the rest imported, and the exit code says so.
+    assert imported.exit_code == 1 and "1 added" in imported.output and "line 3" in imported.output
+    assert "error: 1 row(s) of" in imported.output and "skipped" in imported.output
     listed = json.loads(run(env, "subscribers", "list", "--format", "json").output)
     assert {s["email"]: s["status"] for s in listed} == {
         "ann@example.com": "active",
@@ -206,8 +208,8 @@ def test_workflow_through_the_cli(
     }
     mailchimp = ROOT / "tests" / "data" / "audience" / "mailchimp_subscribed.csv"
     exported = CliRunner().invoke(main, ["subscribers", "import", str(mailchimp)], env=env)
-    assert exported.exit_code == 0, exported.output
-    assert "Mailchimp export: 3 added" in exported.output
+    assert exported.exit_code == 1, exported.output  # its line 5 is not an address
+    assert "Mailchimp export: 3 added" in exported.output and ", line 5: " in exported.output
     wrong = CliRunner().invoke(
         main, ["subscribers", "import", str(mailchimp), "--email-column", "Mail"], env=env
     )

@@ -182,3 +182,77 @@ def test_each_feed_is_reported_only_after_its_write(make_app: Any, server: FeedS
         assert len(seen) == (n + 1) // 2 * 2
     writer.flush()
     assert seen == [(f"F{n}", n + 1) for n in range(5)]
+
+
+def _rows(job: FeedJob, count: int, now: datetime, size: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "feed_id": job.id,
+            "key": f"{job.name}-{i}",
+            "title": f"{job.name} item {i}",
+            "summary_text": "x" * size,
+            "published": now,
+            "first_seen": now,
+            "language": "en",
+            "published_source": "feed",
+            "content_hash": f"{job.name}-{i}",
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_full_disk_stops_the_writer_and_counts_only_what_was_stored(
+    make_app: Any, server: FeedServer
+) -> None:
+    """The batch the disk refused is rolled back as a whole: none of its items count, none of
+    its feeds is reported, and the writer stops (no feed-by-feed retry, no error per feed)."""
+    from newsletter.errors import DatabaseFullError
+    from tests.db_faults import disk_full
+
+    app = make_app(feeds=serve(server, 4))
+    with session_scope(app.engine) as session:
+        synced = feeds.sync_feeds(session, app.config.feeds)
+    jobs = [
+        FeedJob(f.id or 0, name, f.url, f.section, f.language, None, None, None)  # type: ignore[arg-type]
+        for name, f in sorted(synced.items())
+    ]
+    now = datetime.now(UTC)
+    reported: list[FeedWrite] = []
+    writer = BatchWriter(app.engine, app.settings, now, reported.append, max_feeds=2, max_wait=3600)
+    for job, count in zip(jobs[:2], (1, 2), strict=True):
+        writer.add(FeedWrite(job, FeedOutcome(job.name, "ok"), rows=_rows(job, count, now)))
+    assert [w.outcome.new_items for w in reported] == [1, 2]
+    refused = [
+        FeedWrite(job, FeedOutcome(job.name, "ok"), rows=_rows(job, 3, now, size=20_000))
+        for job in jobs[2:]
+    ]
+    with disk_full(app.engine, pages=0, items=3):
+        writer.add(refused[0])
+        with pytest.raises(DatabaseFullError, match="is full"):
+            writer.add(refused[1])
+    assert len(reported) == 2  # the refused feeds are not reported
+    assert [w.outcome.new_items for w in refused] == [0, 0]
+    assert stored_titles(app) == {"F0": 1, "F1": 2, "F2": 0, "F3": 0}
+
+
+def test_ingest_on_a_full_disk_stops_and_reports_only_the_items_it_stored(
+    make_app: Any, server: FeedServer
+) -> None:
+    from newsletter.errors import DatabaseFullError
+    from tests.db_faults import disk_full
+
+    app = make_app(feeds=serve(server, 6))
+    with disk_full(app.engine, pages=0, items=9), pytest.raises(DatabaseFullError) as caught:
+        ingest(app)
+    message = str(caught.value)
+    assert message.startswith("ingest stopped: the disk holding ")
+    stored = sum(stored_titles(app).values())
+    assert f"; {stored} new items from " in message
+    assert stored < 18
+    # Feeds whose write was refused are as before the poll: fetched again next time.
+    untouched = [row for row in feed_health(app) if row.status == "never"]
+    assert len(untouched) == 6 - stored // 3
+    assert all(row.consecutive_failures == 0 for row in feed_health(app))
+    report = ingest(app)  # space freed: the rest is stored, and counted once
+    assert report.new_items == 18 - stored
+    assert sum(stored_titles(app).values()) == 18

@@ -168,7 +168,7 @@ def test_an_oversized_csv_field_is_one_row_error_and_the_rest_is_imported(
     )
     report = import_csv(app, path)
     assert [line for line, _ in report.errors] == [3]
-    assert "field larger than field limit" in report.errors[0][1]
+    assert "a field over 128 KB (131,072 characters)" in report.errors[0][1]
     assert {s.email for s in list_subscribers(app)} == {"first@example.com", "after@example.com"}
 
 

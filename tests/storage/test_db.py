@@ -179,3 +179,75 @@ def test_a_plain_postgres_url_connects() -> None:
             assert conn.execute(sa.text("SELECT 1")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def _item_rows(feed_id: int, count: int, size: int = 0) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    return [
+        {
+            "feed_id": feed_id,
+            "key": f"k{i}",
+            "title": f"T{i}",
+            "published": now,
+            "first_seen": now,
+            "content_hash": "h",
+            "summary_html": "x" * size,
+            "summary_text": "x" * size,
+            "language": "en",
+            "published_source": "feed",
+            "facts": {},
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_full_disk_is_one_database_full_error_and_nothing_of_the_write_is_kept(
+    make_app: Any,
+) -> None:
+    """The database's own refusal (SQLite SQLITE_FULL, PostgreSQL SQLSTATE 53100, each raised
+    by the real database) becomes DatabaseFullError in session_scope, naming where to free
+    space; the transaction is rolled back, and what was committed before stays."""
+    from newsletter.errors import DatabaseFullError
+    from tests.db_faults import disk_full
+
+    app = make_app()
+    with session_scope(app.engine) as session:
+        feed = Feed(name="F", url="https://example.com/f", section="headlines")
+        session.add(feed)
+        session.flush()
+        feed_id = feed.id
+        items.insert_feed_items(session, _item_rows(feed_id, 2))
+    assert feed_id is not None
+    with (
+        disk_full(app.engine, pages=2, items=2),
+        pytest.raises(DatabaseFullError) as caught,
+        session_scope(app.engine) as session,
+    ):
+        items.insert_feed_items(session, _item_rows(feed_id, 200, size=4000)[2:])
+    message = str(caught.value)
+    assert message.startswith("the disk holding the ")
+    assert "free space and run the command again" in message
+    if app.engine.dialect.name == "sqlite":
+        assert "database or disk is full" in message and str(app.engine.url.database) in message
+    else:
+        assert "PostgreSQL" in message and "No space left on device" in message
+    with session_scope(app.engine) as session:
+        assert len(session.exec(select(Item)).all()) == 2
+
+
+def test_postgres_disk_full_maps_by_its_sqlstate() -> None:
+    """psycopg's DiskFull (SQLSTATE 53100), as SQLAlchemy wraps it, without a server; other
+    operational errors are left alone."""
+    import psycopg
+
+    from newsletter.errors import DatabaseFullError
+
+    engine = sa.create_engine("postgresql+psycopg://db.example/news")
+    full = psycopg.errors.DiskFull("could not extend file: No space left on device")
+    assert full.sqlstate == "53100"
+    mapped = db.full_disk_error(engine, sa.exc.OperationalError("INSERT", {}, full))
+    assert isinstance(mapped, DatabaseFullError)
+    assert "PostgreSQL database on db.example" in str(mapped)
+    other = psycopg.errors.AdminShutdown("terminating connection")
+    assert db.full_disk_error(engine, sa.exc.OperationalError("INSERT", {}, other)) is None
+    assert db.full_disk_error(engine, ValueError("no")) is None

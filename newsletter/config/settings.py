@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     bounce_imap_folder: str = "INBOX"
     bounce_imap_tls: Literal["none", "starttls", "tls"] = "tls"
     bounce_imap_timeout: float = Field(default=30.0, gt=0)
+    bounce_fetch_minutes: float = Field(default=5.0, gt=0)  # how often `run` reads the mailbox
     bounce_soft_threshold: int = Field(default=3, ge=1)  # soft bounces that suppress ...
     bounce_soft_window_days: float = Field(default=30.0, gt=0)  # ... within this many days
     webhook_max_age_seconds: float = Field(default=900.0, gt=0)  # older events are replays

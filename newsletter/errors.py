@@ -40,6 +40,11 @@ class MailError(NewsletterError):
     """A message could not be handed to the mail transport."""
 
 
+class MailUnavailableError(MailError):
+    """The mail server refused or dropped the connection, or did not answer: worth trying
+    again later (unlike a refused login or a TLS failure)."""
+
+
 class SubscriberError(NewsletterError):
     """A subscriber address or import row is invalid."""
 

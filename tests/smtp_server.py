@@ -203,16 +203,36 @@ class SmtpServer:
     def __init__(self, *, data_size_limit: int | None = DATA_SIZE_DEFAULT) -> None:
         self.handler = RecordingHandler()
         self.port = free_port()
+        self._data_size_limit = data_size_limit
         self.controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=data_size_limit
         )
+        self.running = False
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()
+        self.running = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the server: open connections are closed, new ones refused (an outage)."""
+        if self.running:
+            self.controller.stop()
+            self.running = False
+
+    def start_again(self) -> None:
+        """After ``stop()``: serve again on the same port, with the same handler."""
+        self.controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=self.port,
+            data_size_limit=self._data_size_limit,
+        )
+        self.controller.start()
+        self.running = True
 
     @property
     def received(self) -> list[Received]:

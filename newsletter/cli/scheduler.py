@@ -72,6 +72,17 @@ def build_scheduler(
         replace_existing=True,
         next_run_time=datetime.now(UTC),
     )
+    # Always stored (a no-op without NEWSLETTER_BOUNCE_IMAP_HOST), so setting the mailbox
+    # later needs no change to the stored jobs.
+    scheduler.add_job(
+        schedule.BOUNCES_FUNC,
+        IntervalTrigger(minutes=app.settings.bounce_fetch_minutes, timezone=nl.tz),
+        id=schedule.BOUNCES_JOB,
+        name=schedule.JOB_NAMES[schedule.BOUNCES_JOB],
+        kwargs=kwargs,
+        replace_existing=True,
+        next_run_time=datetime.now(UTC),
+    )
     # Keep a stored weekly job's next run time (a missed send must still fire after a restart);
     # replace it only when the schedule in feeds.yaml changed.
     lead = timedelta(hours=nl.draft_hours_before)

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     delivery_lease_seconds: float = Field(default=600.0, gt=0)
     # A sending process whose heartbeat is older than this is taken for dead: its claims go.
     sender_stale_seconds: float = Field(default=30.0, gt=0)
+    # A sender retries an unreachable SMTP server this long before it stops the run.
+    smtp_outage_seconds: float = Field(default=300.0, ge=0)
     retry_first_minutes: float = Field(default=5.0, gt=0)
     retry_max_minutes: float = Field(default=240.0, gt=0)
     retry_jitter: float = Field(default=0.2, ge=0, le=1)
@@ -106,6 +108,7 @@ class Settings(BaseSettings):
     bounce_imap_folder: str = "INBOX"
     bounce_imap_tls: Literal["none", "starttls", "tls"] = "tls"
     bounce_imap_timeout: float = Field(default=30.0, gt=0)
+    bounce_fetch_minutes: float = Field(default=5.0, gt=0)  # how often `run` reads the mailbox
     bounce_soft_threshold: int = Field(default=3, ge=1)  # soft bounces that suppress ...
     bounce_soft_window_days: float = Field(default=30.0, gt=0)  # ... within this many days
     webhook_max_age_seconds: float = Field(default=900.0, gt=0)  # older events are replays

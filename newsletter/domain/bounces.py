@@ -77,7 +77,9 @@ _HARD_CODES = ("5.2.1",)
 
 _NO_SUCH_USER = re.compile(
     r"\b55[013]\b.{0,80}?(no such (user|mailbox|recipient)|(user|mailbox|recipient|address)"
-    r"( \S+)? (unknown|not found|does not exist|doesn't exist|unavailable))|"
+    r"( \S+)? (unknown|not found|does not exist|doesn't exist|unavailable)|unknown (user|recipient"
+    r"|mailbox))|recipient name is not recognized|"
+    r"no mailbox here by that name|doesn't have an? \S+ account|"
     r"(用户|邮箱|收件人)(名)?(不存在|未找到)",
     re.IGNORECASE,
 )

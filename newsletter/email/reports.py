@@ -27,8 +27,8 @@ _TOKEN = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_-]{8,64})\b", re.IGNORECASE)
 # What a bounce without a machine-readable part says in its subject, in the languages of the
 # mail systems our subscribers use (QQ Mail and NetEase write Chinese).
 _BOUNCE_SUBJECT = re.compile(
-    r"undeliver|delivery (status|failure|has failed)|returned mail|failure notice|"
-    r"mail delivery failed|退信|投递失败|未能送达|无法送达",
+    r"undeliver|non-delivery|delivery (status|failure|has failed|problem)|returned mail|"
+    r"failure notice|mail delivery failed|not delivered|退信|投递失败|传输失败|未能送达|无法送达",
     re.IGNORECASE,
 )
 MAX_DIAGNOSTIC = 500
@@ -128,7 +128,11 @@ def _delivery_status(
     original = _returned_headers(msg)
     events = []
     for block in recipients:
-        email = _address(block.get("Final-Recipient")) or _address(block.get("Original-Recipient"))
+        if not block.keys():
+            continue  # an empty block (a blank line left at the end of the part)
+        # Original-Recipient is the address as we sent it (RFC 3464 §2.3.1); Final-Recipient
+        # may be what a forward or an alias made of it (seen in Sun's and Exchange's DSNs).
+        email = _address(block.get("Original-Recipient")) or _address(block.get("Final-Recipient"))
         if email is None and original is not None:
             email = _first_to(original)
         if email is None:
@@ -204,7 +208,14 @@ def _feedback(msg: Message, fallback_id: str, when: datetime) -> tuple[BounceEve
 
 
 def _decoded_subject(msg: Message) -> str:
-    raw = msg.get("Subject") or ""
+    raw = next((v for k, v in msg.raw_items() if k.lower() == "subject"), "")
+    if isinstance(raw, str) and any("\udc80" <= c <= "\udcff" for c in raw):
+        # Raw 8-bit bytes in the header (Sina writes GB2312 so): UTF-8, else GB18030.
+        data = raw.encode("ascii", "surrogateescape")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data.decode("gb18030", "replace")
     try:
         return str(make_header(decode_header(str(raw))))
     except (UnicodeError, LookupError, ValueError, MessageError):
@@ -234,47 +245,140 @@ def _unsubscribe(msg: Message, fallback_id: str, when: datetime) -> BounceEvent 
     )
 
 
+def _own_parts(msg: Message) -> list[Message]:
+    """The report's own parts, not those of a returned message (whose text, links and
+    addresses are the newsletter's, not the report's)."""
+    parts: list[Message] = []
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        if part.get_content_type() == "message/rfc822":
+            continue
+        payload = part.get_payload()
+        if part.is_multipart() and isinstance(payload, list):
+            stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+        else:
+            parts.append(part)
+    return parts
+
+
 def _text_of(msg: Message) -> str:
     texts = []
-    for part in msg.walk():
-        if part.get_content_maintype() == "text" and part.get_content_type() in (
-            "text/plain",
-            "text/html",
-        ):
-            body = part.get_payload(decode=True)
-            if isinstance(body, bytes):
-                charset = part.get_content_charset() or "utf-8"
-                try:
-                    texts.append(body.decode(charset, "replace"))
-                except LookupError:
-                    texts.append(body.decode("utf-8", "replace"))
-    return re.sub(r"<[^>]+>", " ", "\n".join(texts))
+    for part in _own_parts(msg):
+        ctype = part.get_content_type()
+        if ctype not in ("text/plain", "text/html"):
+            continue
+        body = part.get_payload(decode=True)
+        if not isinstance(body, bytes):
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            text = body.decode(charset, "replace")
+        except LookupError:
+            text = body.decode("utf-8", "replace")
+        # Tags only in HTML: plain text writes addresses as <user@example.com>.
+        texts.append(re.sub(r"<[^>]+>", " ", text) if ctype == "text/html" else text)
+    return "\n".join(texts)
+
+
+# Postfix and qmail name each failed recipient at the start of a line, in angle brackets, then
+# the reason on that line and the indented lines after it.
+_RECIPIENT_LINE = re.compile(
+    r"^[ \t]*<(" + _ADDRESS.pattern + r")>:[ \t]*(.*(?:\r?\n(?![ \t]*<[^>\n]*@[^>\n]*>:|-)"
+    r"[ \t]*\S.*)*)",
+    re.MULTILINE,
+)
+# Sendmail, Exchange and AOL list the failed recipients on the lines after a heading, one a
+# line, until a blank line ("(expanded from: …)" names the address as it was sent).
+_LIST_HEADING = re.compile(
+    r"(following (recipients?|address(es)?|users?)|following recipient\(s\)|"
+    r"following address\(es\))\b[^\n]*?(:|-----)[ \t]*\r?$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_EXPANDED_FROM = re.compile(r"expanded from:?\s*<?(" + _ADDRESS.pattern + ")", re.IGNORECASE)
+_BARE_NAME = re.compile(r"^[ \t]*([A-Za-z0-9._-]{1,64})[ \t]*$")
+# Addresses a report names that are never the failed recipient.
+_NOT_RECIPIENT = re.compile(r"^(postmaster|mailer-daemon|root)@", re.IGNORECASE)
 
 
 def _plain_bounce(msg: Message, fallback_id: str, when: datetime) -> tuple[BounceEvent, ...]:
-    """A bounce without a delivery-status part (older Chinese webmail, qmail): the recipient
-    from the returned headers, else the first address in the text that is not the sender's;
-    the status code from the text."""
+    """A bounce without a delivery-status part (Postfix's and qmail's plain reports, older
+    Chinese webmail): the recipients named at the start of a line (``<user@host>: reason``),
+    else the returned message's To, else the first address in the report's own text that is
+    not the sender's, the report's addressee's or a postmaster's; the status code from the
+    reason, else from the text."""
     text = _text_of(msg)
-    original = _returned_headers(msg)
-    email = _first_to(original) if original is not None else None
-    if email is None:
-        senders = {a.lower() for _, a in getaddresses([str(msg.get("From") or "")])}
-        candidates = [a.lower() for a in _ADDRESS.findall(text) if a.lower() not in senders]
-        email = candidates[0] if candidates else None
-    if email is None:
-        return ()
-    code = status_code(text)
-    reply = re.search(r"\b[45]\d\d[ -][^\n]{0,200}", text)
-    diagnostic = _clean(reply.group(0) if reply else text)
-    kind = kind_for_dsn("failed", code, diagnostic) or BounceKind.SOFT
-    return (
-        BounceEvent(
-            email=email,
-            kind=kind,
-            source=BounceSource.DSN,
-            diagnostic=diagnostic,
-            occurred_at=when,
-            event_id=f"{fallback_id}/{email}"[:300],
-        ),
-    )
+    found: dict[str, str] = {}
+    for match in _RECIPIENT_LINE.finditer(text):
+        found.setdefault(match.group(1).lower(), match.group(2))
+    if not found:
+        for listed in _listed(msg, text):
+            found.setdefault(listed, "")
+    if not found:
+        original = _returned_headers(msg)
+        email = _first_to(original) if original is not None else None
+        if email is None:
+            excluded = {
+                a.lower()
+                for _, a in getaddresses(
+                    [str(v) for k in ("From", "To") for v in msg.get_all(k) or []]
+                )
+            }
+            candidates = [
+                a.lower()
+                for a in _ADDRESS.findall(text)
+                if a.lower() not in excluded and not _NOT_RECIPIENT.match(a)
+            ]
+            email = candidates[0] if candidates else None
+        if email is None:
+            return ()
+        found[email] = ""
+    events = []
+    for email, reason in found.items():
+        source = reason.strip() or text
+        code = status_code(source)
+        reply = re.search(r"\b[45]\d\d[ -][^\n]{0,200}", source)
+        diagnostic = _clean(reply.group(0) if reply and not reason.strip() else source)
+        # Classified on the whole reason (the diagnostic shown is cut to MAX_DIAGNOSTIC).
+        kind = kind_for_dsn("failed", code, " ".join(source.split())) or BounceKind.SOFT
+        events.append(
+            BounceEvent(
+                email=email,
+                kind=kind,
+                source=BounceSource.DSN,
+                diagnostic=diagnostic,
+                occurred_at=when,
+                event_id=f"{fallback_id}/{email}"[:300],
+            )
+        )
+    return tuple(events)
+
+
+def _listed(msg: Message, text: str) -> list[str]:
+    """The recipients listed under the first heading like "did not reach the following
+    recipient(s):"; a bare name (AOL's screen names) is at the reporting system's domain."""
+    heading = _LIST_HEADING.search(text)
+    if heading is None:
+        return []
+    senders = getaddresses([str(msg.get("From") or "")])
+    domain = senders[0][1].rpartition("@")[2].lower() if senders else ""
+    found: list[str] = []
+    lines = text[heading.end() :].lstrip("\r\n").splitlines()
+    for line in lines[:20]:
+        if not line.strip():
+            break
+        expanded = _EXPANDED_FROM.search(line)
+        if expanded and found:
+            found[-1] = expanded.group(1).lower()
+            continue
+        match = _ADDRESS.search(line)
+        if match:
+            address = match.group(0)
+            if address.lower().startswith("smtp="):  # Exchange's "dda:SMTP=user@host"
+                address = address[5:]
+            found.append(address.lower())
+            continue
+        bare = _BARE_NAME.match(line)
+        if bare and domain:
+            found.append(f"{bare.group(1)}@{domain}".lower())
+    return list(dict.fromkeys(found))

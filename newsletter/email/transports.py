@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from newsletter.errors import MailError
+from newsletter.errors import MailError, MailUnavailableError
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ class SmtpTransport:
                 f"TLS with {self._where()} failed: {exc}; check NEWSLETTER_SMTP_TLS and the server certificate"
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(
+            raise MailUnavailableError(
                 f"cannot connect to {self._where()}: {exc}; check NEWSLETTER_SMTP_HOST and NEWSLETTER_SMTP_PORT"
             ) from exc
         return conn
@@ -228,8 +228,10 @@ class SmtpTransport:
                 self._drop()
                 if attempt == 1:
                     continue
-                raise MailError(f"lost the connection to {self._where()}: {exc}") from exc
-        raise MailError(f"{self._where()} kept closing the connection")
+                raise MailUnavailableError(
+                    f"lost the connection to {self._where()}: {exc}"
+                ) from exc
+        raise MailUnavailableError(f"{self._where()} kept closing the connection")
 
     def _drop(self) -> None:
         if self._conn is not None:

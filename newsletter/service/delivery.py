@@ -7,7 +7,8 @@ preferences); each message is that variant's template with the personal parts fi
 Any number of processes may run this for one issue: claims never overlap (SKIP LOCKED on
 PostgreSQL); every sending process heartbeats, and the claims of one whose heartbeat is
 stale (or whose lease ran out) are taken over. A lost database connection is retried with
-backoff.
+backoff, and so is an SMTP server that refuses or drops the connection (the sender keeps its
+claims alive meanwhile and sends on when the server answers again).
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ from newsletter.email.headers import envelope_address
 from newsletter.email.signing import DkimSigner, load_signer
 from newsletter.email.tokens import message_id
 from newsletter.email.transports import Envelope, SmtpRecipientError, Transport, classify_reply
-from newsletter.errors import DatabaseUnavailableError, MailError, NewsletterError
+from newsletter.errors import (
+    DatabaseUnavailableError,
+    MailError,
+    MailUnavailableError,
+    NewsletterError,
+)
 from newsletter.service.app import App
 from newsletter.service.issues import BuiltIssue
 from newsletter.service.outages import Outage, retry_database
@@ -48,6 +54,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WAIT_FOR_OTHERS_SECONDS = 1.0  # how often a sender with nothing to claim looks at others' claims
+SMTP_FIRST_RETRY_SECONDS = 0.5  # an unreachable SMTP server is tried again after this, twice as
+SMTP_LONGEST_RETRY_SECONDS = 10.0  # long each time up to this
 
 
 @dataclass
@@ -98,6 +106,7 @@ class Run:
     progress: Callable[[str, str], None] | None
     rng: random.Random
     db: Outage
+    smtp: Outage
     errors: list[NewsletterError] = field(default_factory=list)
     crashes: list[Exception] = field(default_factory=list)
     pause_reason: str | None = None
@@ -148,6 +157,7 @@ def deliver(
         progress=progress,
         rng=random.Random(),
         db=db_outage or Outage("the database"),
+        smtp=Outage("the SMTP server"),
     )
     host, pid = socket.gethostname(), os.getpid()
 
@@ -339,16 +349,24 @@ def _send_batch(
     renewed = time.monotonic()
     done: set[int] = set()
     lost: set[int] = set()
+
+    def keep_alive(delivery_id: int) -> bool:
+        """Renew the claims still to send when a third of the lease has passed; returns
+        whether ``delivery_id`` is still this sender's."""
+        nonlocal renewed, lost
+        if time.monotonic() - renewed > lease_seconds / 3:
+            held = [c.id for c in batch if c.id not in lost and c.id not in done]
+            lost |= _renew(run, held)
+            renewed = time.monotonic()
+        return delivery_id not in lost
+
     try:
         for claim in batch:
             delivery_id, subscriber_id = claim.id, claim.subscriber_id
             # Wait for the rate limit, and meanwhile keep the claims still to send alive (a
             # claim that expired then would be sent again by another sender).
             while True:
-                if time.monotonic() - renewed > lease_seconds / 3:
-                    held = [c.id for c in batch if c.id not in lost and c.id not in done]
-                    lost |= _renew(run, held)
-                    renewed = time.monotonic()
+                keep_alive(delivery_id)
                 if run.stop.is_set() or run.limiter.wait(run.stop, max_wait=lease_seconds / 4):
                     break
             if run.stop.is_set():
@@ -357,8 +375,17 @@ def _send_batch(
                 continue  # its lease ran out and another sender has it now
             msg_id = claim.message_id or message_id(secret, run.period, subscriber_id, domain)
             result = _send_one(
-                run, transport, reader, delivery_id, subscriber_id, msg_id, claim.attempts
+                run,
+                transport,
+                reader,
+                delivery_id,
+                subscriber_id,
+                msg_id,
+                claim.attempts,
+                partial(keep_alive, delivery_id),
             )
+            if result is None:  # lost to another sender while the SMTP server was away
+                continue
             done.add(delivery_id)
             # Recorded before the next message: a crash can send again only this one.
             bounced = result.last_reply if result.status == DeliveryStatus.BOUNCED else None
@@ -397,8 +424,10 @@ def _send_one(
     subscriber_id: int,
     msg_id: str,
     attempts: int,
-) -> DeliveryResult:
-    """Send one delivery; returns its result row (MailError when the transport is down)."""
+    keep_alive: Callable[[], bool],
+) -> DeliveryResult | None:
+    """Send one delivery; returns its result row, or None when its claim went to another
+    sender while the SMTP server did not answer."""
     now = datetime.now(UTC)
     result = DeliveryResult(delivery_id, DeliveryStatus.QUEUED, attempts, "", msg_id)
     # Re-read the subscriber just before sending: an unsubscribe during the run is honoured
@@ -438,9 +467,10 @@ def _send_one(
         )
     envelope = Envelope(run.app.config.newsletter.sender.email, recipient, msg_id, data)
     try:
-        reply, code = transport.send(envelope), 250
-    except SmtpRecipientError as exc:
-        reply, code = str(exc), exc.code
+        sent = _send_riding_out(run, transport, envelope, keep_alive)
+        if sent is None:
+            return None
+        reply, code = sent
     except MailError as exc:
         # The mail system is down: this one goes back to the queue (due at once: the next
         # poll or worker pass is the wait), and the run stops.
@@ -509,6 +539,36 @@ def _send_one(
             },
         )
     return result
+
+
+def _send_riding_out(
+    run: Run, transport: CappedTransport, envelope: Envelope, keep_alive: Callable[[], bool]
+) -> tuple[str, int] | None:
+    """Hand one message to SMTP: (reply, code), a refusal included. While the server refuses
+    or drops the connection it is tried again with backoff (logged once per process when it
+    goes and when it is back), the claims kept alive; None when this claim went to another
+    sender meanwhile. MailError when the run stops or the server stays away longer than
+    NEWSLETTER_SMTP_OUTAGE_SECONDS (the run then stops with the message queued)."""
+    delay, started = SMTP_FIRST_RETRY_SECONDS, time.monotonic()
+    while True:
+        try:
+            reply, code = transport.send(envelope), 250
+        except SmtpRecipientError as exc:
+            reply, code = str(exc), exc.code
+        except MailUnavailableError as exc:
+            run.smtp.lost(str(exc))
+            waited = time.monotonic() - started
+            if run.stop.is_set() or waited >= run.app.settings.smtp_outage_seconds:
+                raise MailUnavailableError(
+                    f"{exc} (no answer for {waited:.0f} s)" if waited >= 1 else str(exc)
+                ) from exc
+            run.stop.wait(delay)
+            delay = min(delay * 2, SMTP_LONGEST_RETRY_SECONDS)
+            if not keep_alive():
+                return None
+            continue
+        run.smtp.restored()
+        return reply, code
 
 
 def _report(run: Run, email: str, status: str) -> None:

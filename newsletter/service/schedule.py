@@ -7,6 +7,7 @@ referenced there by name (``newsletter.service.schedule:poll_job``) and stored i
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,9 @@ log = logging.getLogger("newsletter.scheduler")  # the name operators' log filte
 POLL_JOB = "poll-feeds"
 WEEKLY_JOB = "weekly-issue"
 DRAFT_JOB = "draft-issue"
+BOUNCES_JOB = "read-bounces"
 POLL_FUNC = f"{__name__}:poll_job"
+BOUNCES_FUNC = f"{__name__}:bounces_job"
 DRAFT_FUNC = f"{__name__}:draft_job"
 WEEKLY_FUNC = f"{__name__}:weekly_job"
 
@@ -66,20 +69,64 @@ def poll_job(config_path: str) -> None:
         send_due_specials(app, datetime.now(UTC))  # approved special issues whose window ended
     except NewsletterError as exc:
         log.error("poll failed: %s", exc)
+
+
+def bounces_job(config_path: str) -> None:
+    """Scheduled every NEWSLETTER_BOUNCE_FETCH_MINUTES: read the bounce mailbox (DSNs,
+    complaints, ``mailto:`` unsubscribes) when one is configured; never raises."""
+    try:
+        app = _app(config_path)
+    except NewsletterError as exc:
+        log.error("bounce mailbox: %s", exc)
         return
     read_bounces(app)
 
 
-def read_bounces(app: App) -> None:
-    """Scheduled with each poll: read the bounce mailbox when one is configured; a failure is
-    logged and the next poll tries again."""
+class MailboxHealth:
+    """Whether each bounce mailbox answered at its last read, in this process: a failure is
+    logged when it starts (or says something new), the recovery once; the same failure again
+    at every interval is not news."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._failing: dict[str, str] = {}
+
+    def failed(self, where: str, error: str, *, trace: bool = False) -> None:
+        """Note a failed read; ``trace``: an unexpected error, logged with its traceback."""
+        with self._lock:
+            said = self._failing.get(where) == error
+            self._failing[where] = error
+        if said:
+            log.debug("bounce mailbox still failing: %s", error)
+        else:
+            log.error("bounce mailbox: %s (tried again every interval)", error, exc_info=trace)
+
+    def answered(self, where: str) -> None:
+        with self._lock:
+            was = self._failing.pop(where, None)
+        if was is not None:
+            log.warning("bounce mailbox %s answers again", where)
+
+
+MAILBOX_HEALTH = MailboxHealth()
+
+
+def read_bounces(app: App, health: MailboxHealth = MAILBOX_HEALTH) -> None:
+    """Read the bounce mailbox when one is configured. A failure is logged once per change
+    (see MailboxHealth), never raised: the next interval tries again."""
     if not bounces.has_mailbox(app):
         return
+    s = app.settings
+    where = f"{s.bounce_imap_user}@{s.bounce_imap_host}:{s.resolved_bounce_imap_port}"
     try:
         report = bounces.fetch_mailbox(app)
     except NewsletterError as exc:
-        log.error("bounce mailbox: %s", exc)
+        health.failed(where, str(exc))
         return
+    except Exception as exc:  # a bug must not stop the scheduler: said once, with its trace
+        health.failed(where, f"{type(exc).__name__}: {exc}", trace=True)
+        return
+    health.answered(where)
     if report.read:
         log.info(
             "bounce mailbox: %d message(s), %d event(s) recorded, %d address(es) suppressed",
@@ -193,6 +240,7 @@ def is_stored_job(app: App, job_id: str, trigger: object, kwargs: dict[str, str]
 
 JOB_NAMES = {
     POLL_JOB: "poll feeds",
+    BOUNCES_JOB: "read the bounce mailbox",
     DRAFT_JOB: "build the next issue's draft",
     WEEKLY_JOB: "build and send the weekly issue",
 }

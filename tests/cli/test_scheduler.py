@@ -175,6 +175,7 @@ def test_jobs_stored_by_an_older_version_are_listed_kept_and_then_replaced(
     before = scheduled_runs(app)
     assert {name for name, _ in before} == {
         "poll feeds",
+        "read the bounce mailbox",
         "build the next issue's draft",
         "build and send the weekly issue",
     }
@@ -189,7 +190,7 @@ def test_jobs_stored_by_an_older_version_are_listed_kept_and_then_replaced(
         second.shutdown(wait=True)
     with app.engine.connect() as conn:
         states = [s for (s,) in conn.execute(sa.select(table.c.job_state)).all()]
-    assert len(states) == 3 and all(gone not in s for s in states)
+    assert len(states) == 4 and all(gone not in s for s in states)
 
 
 def test_a_runaway_template_is_one_log_line_and_the_next_run_sends(

@@ -230,15 +230,16 @@ def test_imap_server_not_answering_is_one_clear_error(imap_app: Any) -> None:
         bounces.fetch_mailbox(imap_app, mailbox=settings)
 
 
-def test_the_scheduler_step_reads_the_mailbox_and_logs_failures(
+def test_the_scheduler_step_reads_the_mailbox_and_logs_failures_once_per_change(
     imap_app: Any, dovecot: DovecotServer, make_app: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from newsletter.service.schedule import read_bounces
+    from newsletter.service.schedule import MailboxHealth, read_bounces
 
+    health = MailboxHealth()
     add_subscriber(imap_app, "nobody@mail.example.net")
     _append(dovecot, (SAMPLES / "postfix_user_unknown.eml").read_bytes())
     with caplog.at_level("INFO", logger="newsletter.scheduler"):
-        read_bounces(imap_app)
+        read_bounces(imap_app, health)
     assert _statuses(imap_app)["nobody@mail.example.net"][0] == "bounced"
     assert "bounce mailbox: 1 message(s), 1 event(s) recorded, 1 address(es) suppressed" in (
         caplog.text
@@ -251,6 +252,93 @@ def test_the_scheduler_step_reads_the_mailbox_and_logs_failures(
         bounce_imap_tls="none",
     )
     caplog.clear()
-    read_bounces(broken)  # logged, not raised: the next poll tries again
-    assert "cannot log in" in caplog.text
-    read_bounces(make_app())  # no mailbox configured: nothing to do, nothing logged
+    with caplog.at_level("INFO", logger="newsletter.scheduler"):
+        for _ in range(3):  # logged, not raised: every interval tries again, said once
+            read_bounces(broken, health)
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and "cannot log in" in errors[0]
+        caplog.clear()
+        read_bounces(imap_app, health)  # the password is right again
+        read_bounces(imap_app, health)
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"bounce mailbox {dovecot.user}@127.0.0.1:{dovecot.port} answers again"]
+    caplog.clear()
+    read_bounces(make_app(), health)  # no mailbox configured: nothing to do, nothing logged
+    assert caplog.records == []
+
+
+@pytest.mark.slow
+def test_run_reads_the_mailbox_every_interval(
+    imap_app: Any,
+    make_app: Any,
+    dovecot: DovecotServer,
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler of `newsletter run` reads the mailbox every NEWSLETTER_BOUNCE_FETCH_MINUTES
+    on its own: a mailto: unsubscribe, then a DSN appended later, are each acted on."""
+    import time
+
+    from newsletter.cli.scheduler import build_scheduler
+    from newsletter.service.schedule import BOUNCES_JOB
+
+    app = imap_app
+    for email in ("leaving@example.org", "nobody@mail.example.net"):
+        add_subscriber(app, email)
+    leaving = next(s for s in list_subscribers(app) if s.email == "leaving@example.org")
+    to, _, query = (
+        unsubscribe_mailto("digest@news.example.com", leaving.token)
+        .removeprefix("mailto:")
+        .partition("?subject=")
+    )
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_SECRET_KEY": "test-secret",
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_BOUNCE_IMAP_HOST": "127.0.0.1",
+        "NEWSLETTER_BOUNCE_IMAP_PORT": str(dovecot.port),
+        "NEWSLETTER_BOUNCE_IMAP_USER": dovecot.user,
+        "NEWSLETTER_BOUNCE_IMAP_PASSWORD": dovecot.password,
+        "NEWSLETTER_BOUNCE_IMAP_TLS": "none",
+        "NEWSLETTER_BOUNCE_FETCH_MINUTES": "0.02",  # every 1.2 s
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    scheduled = make_app(
+        bounce_imap_host="127.0.0.1",
+        bounce_imap_port=dovecot.port,
+        bounce_imap_user=dovecot.user,
+        bounce_imap_password=dovecot.password,
+        bounce_imap_tls="none",
+        bounce_fetch_minutes=0.02,
+    )
+
+    def wait_for(email: str, status: str) -> None:
+        deadline = time.monotonic() + 90
+        while _statuses(app)[email][0] != status:
+            assert time.monotonic() < deadline, f"{email} is not {status}"
+            time.sleep(0.2)
+
+    scheduler = build_scheduler(scheduled, tmp_path / "feeds.yaml")
+    scheduler.start(paused=True)
+    try:
+        for job in scheduler.get_jobs():  # only the mailbox job: no feed poll, no send
+            if job.id != BOUNCES_JOB:
+                job.remove()
+        scheduler.resume()
+        _append(
+            dovecot,
+            (
+                f"From: someone@elsewhere.example\r\nTo: {to}\r\n"
+                f"Subject: {query.replace('%20', ' ')}\r\nMessage-ID: <run1@elsewhere.example>"
+                "\r\n\r\n\r\n"
+            ).encode(),
+        )
+        wait_for("leaving@example.org", "unsubscribed")
+        assert _statuses(app)["nobody@mail.example.net"][0] == "active"
+        _append(dovecot, (SAMPLES / "postfix_user_unknown.eml").read_bytes())
+        wait_for("nobody@mail.example.net", "bounced")
+    finally:
+        scheduler.shutdown(wait=True)

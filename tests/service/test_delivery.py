@@ -8,6 +8,7 @@ import base64
 import re
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -32,7 +33,7 @@ from newsletter.email.render import (
     personalize,
 )
 from newsletter.email.transports import SmtpSettings, SmtpTransport, classify_reply
-from newsletter.errors import IssueError
+from newsletter.errors import IssueError, MailError
 from newsletter.service.bounces import history as bounce_history
 from newsletter.service.editing import set_status
 from newsletter.service.ingest import ingest
@@ -653,3 +654,64 @@ def test_two_sends_at_once_both_report_the_truth(issue_app: Any, smtp_server: An
     assert [r.status for r in reports] == ["sent", "sent"], [r.reason for r in reports]
     assert sum(r.sent for r in reports) == 20
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == addresses
+
+
+@pytest.mark.slow
+def test_send_rides_out_an_smtp_outage_and_finishes(
+    issue_app: Any, smtp_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SMTP server is stopped part way through `send` (connections reset, new ones
+    refused) and started again on the same port 3 s later: the senders wait with backoff,
+    say so once, and the same send finishes with every message delivered, at most one
+    message per connection twice (the one on the wire when the server went)."""
+    addresses = [f"r{i:03d}@example.com" for i in range(60)]
+    app = issue_app(
+        addresses,
+        smtp_connections=2,
+        delivery_batch=10,
+        send_rate_per_second=20.0,  # about 3 s of sending: the outage falls in the middle
+        **smtp_settings(smtp_server),
+    )
+    period = resolve_period(app, now=NOW, due=True)
+    outage_over = threading.Event()
+
+    def outage() -> None:
+        deadline = time.monotonic() + 60
+        while len(smtp_server.received) < 15 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        smtp_server.stop()
+        time.sleep(3.0)
+        smtp_server.start_again()
+        outage_over.set()
+
+    cutter = threading.Thread(target=outage, daemon=True)
+    cutter.start()
+    with caplog.at_level("WARNING", logger="newsletter.worker"):
+        report = send_issue(app, period)
+    cutter.join(timeout=30)
+    assert outage_over.is_set()
+    assert report.status == "sent" and report.sent == 60
+    delivered = [r.rcpt_tos[0] for r in smtp_server.received]
+    assert set(delivered) == set(addresses)
+    assert len(delivered) - len(set(delivered)) <= 2  # one per connection at most
+    said = [r.getMessage() for r in caplog.records if "SMTP server" in r.getMessage()]
+    assert len(said) == 2, said
+    assert said[0].startswith("the SMTP server is unreachable, retrying with backoff")
+    assert said[1].startswith("the SMTP server answers again after")
+    assert {d.status for d, _ in rows(app).values()} == {"sent"}
+
+
+def test_an_smtp_server_away_longer_than_the_limit_stops_the_run_with_all_queued(
+    issue_app: Any, smtp_server: Any
+) -> None:
+    """NEWSLETTER_SMTP_OUTAGE_SECONDS=0: no waiting; the send stops at once and what was not
+    sent stays queued for the next run (as before this retry existed)."""
+    addresses = ["a@example.com", "b@example.com"]
+    app = issue_app(addresses, smtp_outage_seconds=0, **smtp_settings(smtp_server))
+    smtp_server.stop()
+    period = resolve_period(app, now=NOW, due=True)
+    with pytest.raises(MailError, match=r"cannot connect to SMTP server.*stay queued"):
+        send_issue(app, period)
+    assert {d.status for d, _ in rows(app).values()} == {"queued"}
+    smtp_server.start_again()
+    assert send_issue(app, period).sent == 2

@@ -50,7 +50,7 @@ eval: $(STAMP) ## Relevance and sections on blind labels of real items (needs ..
 train-model: $(STAMP) ## Rebuild the shipped training features (from ../shared when present) and the shipped reading model
 	$(BIN)/python bench/train_reading.py
 
-eval-wechat: $(STAMP) ## The editorial reading against blind labels of real WeChat items (needs ../shared/corpus/wechat)
+eval-wechat: $(STAMP) ## Financing, events and stories against blind labels of real items, per split (needs ../shared/corpus)
 	$(BIN)/python bench/eval_wechat.py
 
 clean:

@@ -97,8 +97,11 @@ def money(low: float | None, high: float | None, currency: str | None, language:
     return text
 
 
-def event_date(day: date, language: str) -> str:
-    """An event's date: "2026-12-02 (Wed)" in English, "12月2日（周三）" in Chinese."""
+def event_date(day: date, language: str, precision: str = "day") -> str:
+    """An event's date: "2026-12-02 (Wed)" in English, "12月2日（周三）" in Chinese; a date known
+    only to the month is shown as a month ("2026-07", "2026年7月")."""
+    if precision == "month":
+        return f"{day.year}年{day.month}月" if is_chinese(language) else f"{day:%Y-%m}"
     if is_chinese(language):
         return f"{day.month}月{day.day}日（周{WEEKDAYS_ZH[day.weekday()]}）"
     return f"{day:%Y-%m-%d} ({day:%a})"

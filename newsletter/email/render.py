@@ -176,13 +176,13 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                 day = date.fromisoformat(ev["start"])
                 entry["event"] = {
                     "name": ev.get("name") or item.title,
-                    "date": event_date(day, language),
+                    "date": event_date(day, language, ev.get("precision") or "day"),
                     "place": ev.get("place") or "",
                     "ics": ics_name(item.id),
                     "attached": options.calendar_attachments,
                     "links": None,
                 }
-                if ev["start"] >= issue_date:
+                if ev["start"] >= issue_date and ev.get("precision", "day") == "day":
                     cal = calendar_links(
                         item, event_ics_url(options.base_url, content.period, item.id)
                     )

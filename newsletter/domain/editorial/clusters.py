@@ -102,7 +102,13 @@ class _Vector:
 def financing_key(facts: dict[str, Any] | None) -> str | None:
     """ "company|round" of an item's funding announcement, for merging reports of the same round."""
     fin = (facts or {}).get("financing") or {}
-    return f"{str(fin['company']).casefold()}|{fin.get('round')}" if fin.get("company") else None
+    if not fin:
+        return None
+    if not fin.get("company"):
+        # No name: two such rounds are one story only with the same round and amount text,
+        # never merged with a named company's round by their similar headlines.
+        return f"?|{fin.get('round')}|{fin.get('amount_text')}"
+    return f"{str(fin['company']).casefold()}|{fin.get('round')}"
 
 
 def _stem(word: str) -> str:

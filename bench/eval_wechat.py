@@ -37,7 +37,12 @@ from reading_corpus import SHARED, SNAPSHOT, LabelledText, labelled_texts
 
 from newsletter.config import load_config
 from newsletter.domain.editorial.classify import FeedRules
-from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.editorial.clusters import (
+    StoryInput,
+    cluster_ids,
+    financing_key,
+    financing_ref,
+)
 from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.financing import detect_financing
 from newsletter.learning.store import shipped_path
@@ -381,7 +386,12 @@ def _stories(items: Sequence[ReadItem]) -> dict[str, Any]:
         clusters = cluster_ids(
             [
                 StoryInput(
-                    n, items[n].title, items[n].summary, items[n].url, financing_key(items[n].facts)
+                    n,
+                    items[n].title,
+                    items[n].summary,
+                    items[n].url,
+                    financing_key(items[n].facts),
+                    financing_ref(items[n].facts),
                 )
                 for n in members
             ]

@@ -27,7 +27,12 @@ from typing import Any
 
 from newsletter.config import Config
 from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
-from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.editorial.clusters import (
+    StoryInput,
+    cluster_ids,
+    financing_key,
+    financing_ref,
+)
 from newsletter.domain.periods import Period
 from newsletter.domain.text import shorten
 
@@ -96,7 +101,12 @@ class _Story:
 def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story], int]:
     """Merge each story's reports; the lead is pinned, else the heaviest, earliest source."""
     clusters = cluster_ids(
-        [StoryInput(c.id, c.title, c.summary, c.url, financing_key(c.facts)) for c in candidates]
+        [
+            StoryInput(
+                c.id, c.title, c.summary, c.url, financing_key(c.facts), financing_ref(c.facts)
+            )
+            for c in candidates
+        ]
     )
     groups: dict[str, list[Candidate]] = {}
     for candidate in candidates:

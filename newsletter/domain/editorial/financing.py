@@ -404,7 +404,8 @@ def _zh_name(head: str) -> tuple[str, float]:
     while (stripped := _ZH_DESCRIPTOR_TAIL.sub("", head, count=1)) != head and len(stripped) >= 2:
         head, confidence = stripped, 0.8
     head = _ZH_TRAILING.sub("", head).strip(" ，,")
-    if not head or len(head) > 20 or _ZH_NOT_NAME.search(head):
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", head))
+    if not head or cjk > 20 or len(head) > 40 or _ZH_NOT_NAME.search(head):
         return "", 0.2
     return head[:40], confidence
 

@@ -39,7 +39,7 @@ _ZH_KIND = prefiltered(
     r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
     r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
     r"培训班|研修班|高级班|课程|直播间|开讲|创业营|共创营|训练营|招生|采购会|策略会|大赛|会议邀请|会议通知|"
-    r"参会|邀请函|盛会|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp)"
+    r"参会|邀请函|邀约|盛会|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp)"
 )
 _ZH_FUTURE = prefiltered(
     r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
@@ -58,7 +58,7 @@ _ZH_PAST = prefiltered(
 _ZH_NOTICE = prefiltered(
     r"(?:大会|峰会|论坛|研讨会|年会|博览会|交流会|沙龙|沙龙会|训练营|工作坊|培训班|研修班|高级班|公开课|"
     r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间)"
-    r"(?:[（(][^）)]{0,12}[）)])?(?:通知|邀请函|报名|招生|开班啦|议程|日程)?\s*(?:[|｜丨:：!！【」]|$)"
+    r"(?:[（(][^）)]{0,12}[）)])?(?:通知|邀请函|报名|招生|开班啦|议程|日程)?\s*(?:[|｜丨:：!！【】」]|$)"
     r"|会议通知|会议邀请|邀请函|参会通知|参会指南|参训通知|启动招生|开班|今晚直播|直播预告|课程\s*[|｜丨]"
     r"|今晚\d{0,2}点"
 )
@@ -394,6 +394,23 @@ def _name(title: str, is_zh: bool) -> str:
     return clean[:80]
 
 
+# (A trailing part that gives a time, "｜今晚直播", is the invitation itself, not a column.)
+_TRAILING_COLUMN = re.compile(
+    r"(?<=[？?！!])\s*[|｜丨┃]\s*(?![^|｜丨┃]*(?:今晚|今天|明天|明晚|\d+\s*[月日号点]))[^|｜丨┃]{2,10}$"
+)
+
+
+def _dated_place_notice(title: str, published: date) -> bool:
+    """A short title that gives a day still ahead and a city, and nothing that happened
+    ("药企合规解决方案，7月3日-4日，北京"): an invitation even without the word for the event."""
+    if len(title) > 40 or "月" not in title:
+        return False
+    day = event_date(title, published)
+    if day is None or day < published:
+        return False
+    return any(city in title for city in _ZH_CITIES) and not _ZH_PAST.search(title)
+
+
 def detect_event(title: str, summary: str, lang: str, published: date) -> EventFact | None:
     """The upcoming event an item announces, or None (including reports on past events)."""
     title_n, summary_n = normalize(title), normalize(summary)
@@ -401,7 +418,10 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
     precision = "day"
     is_zh = lang.startswith("zh") or bool(re.search(r"[\u4e00-\u9fff]{4}", title_n))
     if is_zh:
-        if not _ZH_KIND.search(title_n):
+        # "…？丨紫金健康论坛": a question or exclamation, then the column's name: the column's
+        # kind of event says nothing about the article.
+        headline = _TRAILING_COLUMN.sub("", title_n)
+        if not (_ZH_KIND.search(headline) or _dated_place_notice(headline, published)):
             return None
         if _ZH_PAST.search(title_n) or (
             _ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)
@@ -412,7 +432,7 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         if month is not None and month >= published.replace(day=1):
             precision, start = "month", month
         if not (
-            _ZH_FUTURE.search(text) or (start and start >= published) or _ZH_NOTICE.search(title_n)
+            _ZH_FUTURE.search(text) or (start and start >= published) or _ZH_NOTICE.search(headline)
         ):
             return None
     else:

@@ -114,3 +114,19 @@ def test_not_an_invitation(title: str) -> None:
 def test_city_aliases() -> None:
     fact = detect_event("吸入给药年度盛会即将开启，蓉城不见不散", "", "zh", PUBLISHED)
     assert fact is not None and fact.place == "成都"
+
+
+def test_a_short_title_with_a_day_ahead_and_a_city_is_an_invitation() -> None:
+    fact = detect_event("医药合规实务，6月20日-21日，杭州", "", "zh", PUBLISHED)
+    assert fact is not None and (fact.start, fact.place) == (date(2030, 6, 20), "杭州")
+
+
+@pytest.mark.parametrize(
+    ("title", "is_event"),
+    [
+        ("医院如何控费？听听专家怎么说！丨健康论坛", False),  # the column's name, not an event
+        ("创新药的机会在哪里？｜今晚直播", True),  # a time: the livestream itself
+    ],
+)
+def test_trailing_column_name(title: str, is_event: bool) -> None:
+    assert (detect_event(title, "", "zh", PUBLISHED) is not None) is is_event

@@ -469,6 +469,8 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
 def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
     """Every round a Chinese title announces, one per headline (a title with two headlines can
     announce two rounds); none for a digest of many headlines."""
+    if not any(word in title for word in ("融资", "投资", "注资", "入股", "轮")):
+        return []  # the common case at ingest, checked without a regular expression
     if _ZH_DIGEST.search(title) or _DATED_COLUMN.search(title):
         return []
     body = _BRACKETS.sub(" ", title)

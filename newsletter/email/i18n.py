@@ -20,12 +20,13 @@ ROUNDS_EN = {
     "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
     "pre-b": "Pre-B", "b": "Series B", "b+": "Series B+", "c": "Series C", "c+": "Series C+",
     "d": "Series D", "d+": "Series D+", "e": "Series E", "e+": "Series E+",
+    "pre-c": "Pre-C", "f": "Series F", "f+": "Series F+",
     "pre-ipo": "Pre-IPO", "ipo": "IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
 }  # fmt: skip
 ROUNDS_ZH = {
     "seed": "种子轮", "angel": "天使轮", "pre-a": "Pre-A轮", "a": "A轮", "a+": "A+轮",
     "pre-b": "Pre-B轮", "b": "B轮", "b+": "B+轮", "c": "C轮", "c+": "C+轮", "d": "D轮",
-    "d+": "D+轮", "e": "E轮", "e+": "E+轮", "pre-ipo": "Pre-IPO轮", "ipo": "IPO",
+    "d+": "D+轮", "e": "E轮", "e+": "E+轮", "pre-c": "Pre-C轮", "f": "F轮", "f+": "F+轮", "pre-ipo": "Pre-IPO轮", "ipo": "IPO",
     "strategic": "战略融资", "undisclosed": "轮次未披露",
 }  # fmt: skip
 # How Chinese writes a currency after the number (9.9亿元, 2500万美元).

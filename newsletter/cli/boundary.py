@@ -70,7 +70,8 @@ def period_options(func: F) -> F:
         "--week",
         default=None,
         metavar="YYYY-Www",
-        help="ISO week of the issue, e.g. 2026-W48 (default: see the command's description).",
+        help="ISO week of the issue, e.g. 2026-W48, or a special issue's label, e.g. "
+        "special-2026-asco (default: see the command's description).",
     )(func)
 
 

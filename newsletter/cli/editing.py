@@ -179,6 +179,111 @@ _item_command(
 )
 
 
+@issue.command("edit")
+@config_option
+@period_options
+@click.argument("item_id", type=int)
+@click.option("--title", default=None, help="The title readers see in this issue.")
+@click.option("--summary", default=None, help="The summary (at most 280 characters).")
+@click.option("--blurb", default=None, help="A short note from the editors (280 characters).")
+@handle_errors
+def issue_edit(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    item_id: int,
+    title: str | None,
+    summary: str | None,
+    blurb: str | None,
+) -> None:
+    """Override ITEM_ID's title, summary or blurb for this issue only (the stored item keeps
+    the feed's text). An option left out keeps what was set before; an empty value ("") goes
+    back to the feed's text. Logged; refused on an approved issue (unapprove it first)."""
+    from newsletter.service.editing import edit_item
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    action = edit_item(app, period, item_id, title, summary, blurb)
+    out.print(f"Issue {period.label}: item {item_id} edited ({action.note})", markup=False)
+
+
+@issue.command("facts")
+@config_option
+@period_options
+@click.argument("item_id", type=int)
+@click.option("--company", default=None, help="Financing: the company that raised.")
+@click.option(
+    "--round",
+    "round_",
+    default=None,
+    help="Financing: seed, angel, pre-a, a … e+, pre-ipo, strategic, undisclosed ('Series B' works too).",
+)
+@click.option(
+    "--amount", default=None, help="Financing: 12.5M, 12,500,000, 300k or 1.2bn (with --currency)."
+)
+@click.option("--currency", default=None, help="Financing: a three-letter code (USD, EUR, CNY).")
+@click.option("--investors", default=None, help="Financing: the lead investors, comma-separated.")
+@click.option("--event-date", default=None, help="Event: the first day, YYYY-MM-DD.")
+@click.option("--place", default=None, help="Event: a city, or online.")
+@handle_errors
+def issue_facts(
+    config_path: Path | None,
+    week: str | None,
+    as_of: datetime | None,
+    item_id: int,
+    company: str | None,
+    round_: str | None,
+    amount: str | None,
+    currency: str | None,
+    investors: str | None,
+    event_date: str | None,
+    place: str | None,
+) -> None:
+    """Override ITEM_ID's financing or event facts for this issue only: the financing table,
+    the week's total and the event listing use them. An option left out keeps what was set
+    before; an empty value ("") goes back to the extracted fact. A value that cannot be read
+    is refused with the option's name, and nothing is changed."""
+    from newsletter.service.editing import edit_facts
+
+    app = load_app(config_path)
+    period = _issue_period(app, week, as_of)
+    values = {
+        "company": company,
+        "round": round_,
+        "amount": amount,
+        "currency": currency,
+        "investors": investors,
+        "event_date": event_date,
+        "place": place,
+    }
+    action = edit_facts(app, period, item_id, values)
+    out.print(f"Issue {period.label}: facts of item {item_id} set ({action.note})", markup=False)
+
+
+def _reorder_command(direction: str) -> None:
+    @issue.command(
+        direction,
+        help=f"Move ITEM_ID one place {direction} in its section (this issue only; logged).",
+    )
+    @config_option
+    @period_options
+    @click.argument("item_id", type=int)
+    @handle_errors
+    def command(
+        config_path: Path | None, week: str | None, as_of: datetime | None, item_id: int
+    ) -> None:
+        from newsletter.service.editing import reorder_item
+
+        app = load_app(config_path)
+        period = _issue_period(app, week, as_of)
+        action = reorder_item(app, period, item_id, direction)
+        out.print(f"Issue {period.label}: item {item_id} {direction}, {action.note}")
+
+
+_reorder_command("up")
+_reorder_command("down")
+
+
 @issue.command("approve")
 @config_option
 @period_options
@@ -198,6 +303,48 @@ def issue_approve(
     app = load_app(config_path)
     period = _issue_period(app, week, as_of)
     out.print(f"Issue {period.label}: {set_status(app, period, 'approved', note)}")
+
+
+@issue.command("special")
+@config_option
+@click.argument("name")
+@click.option(
+    "--from",
+    "first_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="First day of the items it covers (YYYY-MM-DD, the newsletter's timezone).",
+)
+@click.option(
+    "--to",
+    "last_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="Last day of the items it covers (included).",
+)
+@click.option("--title", required=True, help="Its title, in the subject and masthead.")
+@handle_errors
+def issue_special(
+    config_path: Path | None, name: str, first_day: datetime, last_day: datetime, title: str
+) -> None:
+    """Create a one-off special issue NAME (e.g. 2026-asco: period special-2026-asco) beside
+    the weekly ones, over the items published from --from to --to.
+
+    It builds, previews, is approved and sent like a weekly issue (use --week
+    special-2026-asco with `build`, `issue show`, `issue approve`, `send`); its subject and
+    masthead show its title instead of an issue number, and the weekly numbering is not
+    changed. Once approved, the scheduler sends it at the first poll after its last day.
+    """
+    from newsletter.service.specials import create_special_issue
+
+    app = load_app(config_path)
+    made = create_special_issue(app, name, first_day.date(), last_day.date(), title, None)
+    tz = app.config.newsletter.tz
+    out.print(
+        f"Special issue {made.period} ({made.title}): items published from "
+        f"{made.start.astimezone(tz):%Y-%m-%d %H:%M} to {made.end.astimezone(tz):%Y-%m-%d %H:%M} "
+        f"({app.config.newsletter.timezone}); `newsletter build --week {made.period}` previews it"
+    )
 
 
 def _sent_period(app: App, week: str | None, as_of: datetime | None) -> Any:

@@ -206,6 +206,12 @@ def load_config(path: Path) -> Config:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return config_from_text(text, path)
+
+
+def config_from_text(text: str, path: Path) -> Config:
+    """Validate feeds.yaml text as `load_config` does (the web checks a change with it before
+    writing the file); errors name the file, line, entry and field."""
     try:
         root, raw = _read_yaml(text)
     except yaml.MarkedYAMLError as exc:

@@ -180,12 +180,19 @@ class NewsletterConfig(_Strict):
     editorial_dir: str = "editorial"
     fetch_articles: bool = True
     calendar_attachments: bool = False  # an .ics file per event in every copy (links always)
+    # The editorial team: the workbench's "Send a test copy" goes to these addresses.
+    test_recipients: tuple[str, ...] = Field(default=(), max_length=50)
 
     @field_validator("reply_to")
     @classmethod
     def _reply_to_shape(cls, value: str | None) -> str | None:
         # Checked here, not when the first message is built (a line break would fail there).
         return None if value is None else Sender._email_shape(value)
+
+    @field_validator("test_recipients")
+    @classmethod
+    def _recipients_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(Sender._email_shape(address) for address in value)
 
     @field_validator("timezone")
     @classmethod

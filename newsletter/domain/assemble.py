@@ -33,6 +33,7 @@ from newsletter.domain.editorial.clusters import (
     financing_key,
     financing_ref,
 )
+from newsletter.domain.overrides import ItemEdit, order_by_position, with_edit
 from newsletter.domain.periods import Period
 from newsletter.domain.text import shorten
 
@@ -225,9 +226,14 @@ def edition_title(titles: dict[str, str], title: str, language: str | None) -> s
     return titles.get(_primary(language), title)
 
 
-def issue_label(number: int | None, day: date, language: str) -> str:
-    """How an issue names itself to readers: its number and date, never an ISO week."""
+def issue_label(
+    number: int | None, day: date, language: str, special_title: str | None = None
+) -> str:
+    """How an issue names itself to readers: its number and date, never an ISO week; a
+    special issue by its title and date."""
     when = reader_date(day, language)
+    if special_title:
+        return f"{special_title} · {when}"
     if number is None:
         return when
     if language.lower().startswith("zh"):
@@ -241,9 +247,11 @@ def assemble_issue(
     candidates: list[Candidate],
     choices: EditorChoices | None = None,
     number: int | None = None,
+    special_title: str | None = None,
 ) -> IssueContent:
     """Build the content of one issue from the candidates published in the period; ``number``
-    is the issue's number for readers (None when unknown, as in a preview without a database)."""
+    is the issue's number for readers (None when unknown, as in a preview without a database,
+    and for a special issue, which is named by ``special_title`` instead)."""
     choices = choices or EditorChoices()
     nl = config.newsletter
     issue_date = period.end.astimezone(nl.tz).date()
@@ -257,6 +265,10 @@ def assemble_issue(
         if c.id in choices.drops:
             dropped_by_editor.append(c)  # clustered, so that its story's other reports go too
             continue
+        edit = choices.edits.get(c.id)
+        if edit is not None and edit.changes_content:
+            title, summary, facts = with_edit(edit, c.title, c.summary, c.facts)
+            c = replace(c, title=title, summary=summary, facts=facts)
         target = choices.moves.get(c.id) or choices.pins.get(c.id) or choices.restores.get(c.id)
         if target and target in known:
             c = replace(c, section=target, reason=f"placed in {target} by the editor")
@@ -316,6 +328,14 @@ def assemble_issue(
             config.topic.per_source_cap,
             lead_needs_date=section.id == HOT_TOPICS and not pinned,
         )
+        positions = {
+            s.lead.id: e.position
+            for s in shown
+            if (e := choices.edits.get(s.lead.id)) is not None and e.position is not None
+        }
+        if positions:
+            at = {s.lead.id: s for s in shown}
+            shown = [at[i] for i in order_by_position([s.lead.id for s in shown], positions)]
         items = [
             IssueItem(
                 id=s.lead.id,
@@ -335,6 +355,8 @@ def assemble_issue(
                 pinned=s.pinned,
                 relevance=s.lead.relevance,
                 date_unknown=s.lead.date_unknown,
+                blurb=_blurb(choices.edits.get(s.lead.id)),
+                edited=_edited(choices.edits.get(s.lead.id)),
             )
             for s in shown
         ]
@@ -346,7 +368,7 @@ def assemble_issue(
     total = sum(len(s.items) for s in sections)
     local_end = period.end.astimezone(nl.tz)
     period_label = f"{period.label} · {local_end:%Y-%m-%d}"
-    label = issue_label(number, local_end.date(), nl.language)
+    label = issue_label(number, local_end.date(), nl.language, special_title)
     first_titles = [s.items[0].title for s in sections if s.items][:3]
     subject = fill_placeholders(
         nl.subject,
@@ -388,7 +410,22 @@ def assemble_issue(
         number=number,
         issue_label=label,
         titles=dict(nl.titles),
+        special_title=special_title,
     )
+
+
+def _blurb(edit: ItemEdit | None) -> str | None:
+    return edit.blurb if edit is not None else None
+
+
+def _edited(edit: ItemEdit | None) -> list[str]:
+    """The names of what an editor overrode on an item, for the workbench and the JSON."""
+    if edit is None:
+        return []
+    names = [n for n in ("title", "summary", "blurb") if getattr(edit, n)]
+    names += ["financing"] if edit.financing else []
+    names += ["event"] if edit.event else []
+    return names
 
 
 def with_key_points(
@@ -450,7 +487,12 @@ def for_reader(
     label, subject = content.issue_label, content.subject
     if language and content.issue_date and label:
         # The number and date in the reader's language, in the subject too.
-        label = issue_label(content.number, date.fromisoformat(content.issue_date), language)
+        label = issue_label(
+            content.number,
+            date.fromisoformat(content.issue_date),
+            language,
+            content.special_title,
+        )
         subject = subject.replace(content.issue_label, label)
     title = edition_title(content.titles, content.title, language)
     if title != content.title:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from newsletter.domain.overrides import ItemEdit
+
 
 @dataclass(frozen=True)
 class EditorChoices:
@@ -15,6 +17,7 @@ class EditorChoices:
     drops: frozenset[int] = frozenset()
     moves: dict[int, str] = field(default_factory=dict)
     restores: dict[int, str | None] = field(default_factory=dict)  # left-out items brought back
+    edits: dict[int, ItemEdit] = field(default_factory=dict)  # per-issue text, facts, positions
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class IssueItem:
     key_points_source: str | None = None  # "article" or "summary"
     relevance: float | None = None  # the relevance model's score (None: no model)
     date_unknown: bool = False  # the feed gave no readable date: first seen is used
+    blurb: str | None = None  # the editor's short note on the item, for this issue
+    edited: list[str] = field(default_factory=list)  # what the editor overrode for this issue
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class IssueContent:
     titles: dict[str, str] = field(
         default_factory=dict
     )  # language -> newsletter title  # what readers see: "No. 12 · 7 December 2026" / "第12期 · 2026年12月7日"
+    special_title: str | None = None  # a special issue's title ("ASCO 2026"); None: weekly
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""

@@ -83,3 +83,46 @@ def period_for_date(day: date, weekday: int, at: time, tz: ZoneInfo) -> Period:
     """The issue that was next to go as of the start of a local calendar day (``--as-of``)."""
     start_of_day = datetime.combine(day, time(0, 0), tzinfo=tz)
     return period_containing(start_of_day.astimezone(UTC), weekday, at, tz)
+
+
+# One-off special issues: a named period beside the weekly ones (``special-2026-asco``), with
+# its own window of whole local days and its own title; weekly labels and numbers stay as they
+# are.
+SPECIAL_PREFIX = "special-"
+SPECIAL_RE = re.compile(r"^special-[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?$")  # <= 20 characters
+MAX_SPECIAL_DAYS = 93
+
+
+def is_special(label: str) -> bool:
+    """Whether a period label names a special issue (``special-2026-asco``)."""
+    return bool(SPECIAL_RE.fullmatch(label))
+
+
+def special_label(name: str) -> str:
+    """The period label of a special issue's name: ``2026-asco`` or ``special-2026-asco`` give
+    ``special-2026-asco`` (lowercase letters, digits and single dashes)."""
+    cleaned = name.strip().lower()
+    label = cleaned if cleaned.startswith(SPECIAL_PREFIX) else SPECIAL_PREFIX + cleaned
+    if not is_special(label) or "--" in label:
+        raise IssueError(
+            f"special issue name {name!r}: use lowercase letters, digits and dashes, like "
+            "2026-asco (at most 12 characters)"
+        )
+    return label
+
+
+def special_period(label: str, first_day: date, last_day: date, tz: ZoneInfo) -> Period:
+    """A special issue's period: items published from the start of ``first_day`` to the end of
+    ``last_day``, local time; it may be sent once its window has ended."""
+    if last_day < first_day:
+        raise IssueError(f"the last day ({last_day}) is before the first day ({first_day})")
+    if (last_day - first_day).days + 1 > MAX_SPECIAL_DAYS:
+        raise IssueError(f"a special issue covers at most {MAX_SPECIAL_DAYS} days")
+    start = datetime.combine(first_day, time(0, 0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last_day + timedelta(days=1), time(0, 0), tzinfo=tz).astimezone(UTC)
+    return Period(label=label, send_at=end, start=start, end=end)
+
+
+def any_period_label(label: str) -> bool:
+    """Whether a label names a weekly (2026-W48) or a special (special-2026-asco) period."""
+    return bool(PERIOD_RE.fullmatch(label)) or is_special(label)

@@ -37,6 +37,11 @@ CURRENCY_ZH = {
 WEEKDAYS_ZH = "一二三四五六日"
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalog where it is defined; it is translated where shown."""
+    return message
+
+
 def is_chinese(language: str | None) -> bool:
     """True for zh, zh-CN, zh-Hans and the like."""
     return bool(language) and str(language).lower().split("-")[0].split("_")[0] == "zh"
@@ -47,10 +52,15 @@ def catalog_language(language: str | None) -> str:
     return "zh" if is_chinese(language) else "en"
 
 
+WEB_DOMAIN = "web"  # the subscriber-facing web pages' own words (templates/web)
+
+
 @lru_cache(maxsize=8)
-def translations(language: str | None) -> gettext.NullTranslations:
-    """The gettext translations for a language; English (the msgids) when there is no catalog."""
-    po = LOCALE_DIR / catalog_language(language) / "LC_MESSAGES" / f"{DOMAIN}.po"
+def translations(language: str | None, domain: str = DOMAIN) -> gettext.NullTranslations:
+    """The gettext translations for a language; English (the msgids) when there is no catalog.
+
+    ``domain`` is the catalog: DOMAIN for the email, WEB_DOMAIN for the web pages."""
+    po = LOCALE_DIR / catalog_language(language) / "LC_MESSAGES" / f"{domain}.po"
     if not po.is_file():
         return gettext.NullTranslations()
     with po.open("rb") as handle:

@@ -135,7 +135,9 @@ def _issue_label(content: IssueContent, language: str) -> str:
     newsletter's language)."""
     if not content.issue_date:
         return content.issue_label or content.period
-    return issue_label(content.number, date.fromisoformat(content.issue_date), language)
+    return issue_label(
+        content.number, date.fromisoformat(content.issue_date), language, content.special_title
+    )
 
 
 def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
@@ -165,7 +167,11 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                 entry["financing"] = {
                     "company": fin.get("company") or item.title,
                     "round": round_label(fin.get("round"), language),
-                    "amount": fin.get("amount_text") or money(None, None, None, language),
+                    # The amount as the feed wrote it, else (an editor's amount) normalized.
+                    "amount": fin.get("amount_text")
+                    or money(
+                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency"), language
+                    ),
                     "amount_normalized": money(
                         fin.get("amount_low"), fin.get("amount_high"), fin.get("currency"), language
                     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from newsletter.config import Config, FeedConfig, Settings, load_config
 from newsletter.errors import ConfigError
 from newsletter.storage import db
 from newsletter.storage.db import Engine
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     # Rendering (Jinja2, premailer) and the mail transports are imported when a command
@@ -41,11 +44,37 @@ class App:
     settings: Settings
     config: Config
     engine: Engine
+    config_stamp: tuple[int, int, int] | None = None  # feeds.yaml's (inode, mtime, size) as read
 
     @cached_property
     def feeds_by_name(self) -> dict[str, FeedConfig]:
         """The configured feeds by name."""
         return {f.name: f for f in self.config.feeds}
+
+    def replace_config(self, config: Config) -> None:
+        """Use a new feeds.yaml from now on (the web wrote it): pages, drafts and the next
+        ingest in this process see it at once."""
+        self.config = config
+        self.config_stamp = config_stamp(config.path)
+        self.__dict__.pop("feeds_by_name", None)  # the cached_property, computed again
+
+    def reload_config_if_changed(self) -> bool:
+        """Read feeds.yaml again when it changed on disk since it was read (another web worker
+        or an editor wrote it); True when it did. A file that no longer loads is logged once
+        and the configuration in use stays (`newsletter check` says what is wrong)."""
+        stamp = config_stamp(self.config.path)
+        if stamp is None or stamp == self.config_stamp:
+            return False
+        try:
+            config = load_config(self.config.path)
+        except ConfigError as exc:
+            self.config_stamp = stamp  # not again until the file changes once more
+            log.warning(
+                "feeds.yaml changed but does not load; still using the previous one: %s", exc
+            )
+            return False
+        self.replace_config(config)
+        return True
 
     def secret(self) -> bytes:
         """The secret key: NEWSLETTER_SECRET_KEY, else one generated once into the data folder."""
@@ -105,7 +134,16 @@ def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool 
     engine = db.make_engine(settings.resolved_database_url)
     if upgrade:
         db.upgrade(engine)
-    return App(settings=settings, config=config, engine=engine)
+    return App(settings=settings, config=config, engine=engine, config_stamp=config_stamp(path))
+
+
+def config_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells that feeds.yaml changed: its inode (a rename replaces it), mtime and size."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 def _create_secret(path: Path) -> None:

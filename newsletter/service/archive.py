@@ -1,4 +1,5 @@
-"""The archive of sent issues (index, one page per issue, Atom feed) and per-issue statistics.
+"""The archive of sent issues (index, one page per issue, Atom feed) and the editors' list of
+issues (per-issue statistics are in newsletter.service.stats).
 
 An archived issue is the HTML exactly as it was frozen, with the personal markers replaced by
 neutral values: nothing of any one subscriber is on a public page.
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from newsletter.domain.content import IssueContent
-from newsletter.domain.periods import PERIOD_RE
+from newsletter.domain.periods import any_period_label
 from newsletter.domain.statuses import FROZEN, DeliveryStatus, IssueStatus
 from newsletter.email.calendar import event_calendar
 from newsletter.email.render import html_values, marker_values, personalize
@@ -22,8 +23,7 @@ from newsletter.errors import IssueError
 from newsletter.service.app import App
 from newsletter.storage.db import available_session
 from newsletter.storage.models import utcnow
-from newsletter.storage.queries import deliveries, issues, links, subscribers
-from newsletter.storage.queries.links import DayClicks
+from newsletter.storage.queries import issues
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DELIVERY_STATUSES = (
@@ -63,37 +63,10 @@ class IssueSummary:
     sent_at: datetime | None
 
 
-@dataclass(frozen=True)
-class LinkStat:
-    """Clicks on one link of an issue."""
-
-    url: str
-    clicks: int
-
-
-@dataclass
-class IssueStats:
-    """Sends, bounces, unsubscribes and clicks of one issue."""
-
-    period: str
-    subject: str
-    status: str
-    frozen_at: datetime | None
-    sent_at: datetime | None
-    deliveries: dict[str, int]
-    unsubscribes: int
-    links: list[LinkStat] = field(default_factory=list)
-    clicks_by_day: list[DayClicks] = field(default_factory=list)
-
-    @property
-    def total_clicks(self) -> int:
-        """Clicks on every link of the issue."""
-        return sum(link.clicks for link in self.links)
-
-
 def is_period(value: str) -> bool:
-    """Whether a path segment is an ISO week label such as 2026-W47."""
-    return bool(PERIOD_RE.fullmatch(value))
+    """Whether a path segment is an ISO week label such as 2026-W47, or a special issue's
+    label such as special-2026-asco."""
+    return any_period_label(value)
 
 
 def _titles(content: dict[str, Any], limit: int = 5) -> tuple[str, ...]:
@@ -212,48 +185,13 @@ def recent_issues(app: App, limit: int = 10) -> list[IssueSummary]:
         ]
 
 
-def issue_stats(app: App, period: str) -> IssueStats:
-    """Deliveries by status, the unsubscribes after this issue went out (until the next one),
-    and clicks per link and per day. IssueNotFoundError."""
-    if not is_period(period):
-        raise IssueNotFoundError(f"{period[:20]!r} is not an issue period like 2026-W47")
-    with available_session(app.engine) as session:
-        issue = issues.get_issue(session, period)
-        if issue is None or issue.id is None:
-            raise IssueNotFoundError(f"no issue {period}")
-        counts: dict[str, int] = dict.fromkeys(DELIVERY_STATUSES, 0)
-        for status, count in deliveries.delivery_counts(session, issue.id).to_dict().items():
-            counts[status] = counts.get(status, 0) + count
-        start = issue.frozen_at or issue.sent_at
-        unsubscribes = 0
-        if start is not None:
-            following = issues.next_frozen_after(session, period)
-            unsubscribes = subscribers.unsubscribed_between(session, start, following)
-        return IssueStats(
-            period=issue.period,
-            subject=issue.subject,
-            status=issue.status,
-            frozen_at=issue.frozen_at,
-            sent_at=issue.sent_at,
-            deliveries=counts,
-            unsubscribes=unsubscribes,
-            links=[
-                LinkStat(link.url, link.clicks) for link in links.issue_links(session, issue.id)
-            ],
-            clicks_by_day=links.clicks_by_day(session, issue.id),
-        )
-
-
 __all__ = [
     "ArchiveEntry",
     "IssueNotFoundError",
-    "IssueStats",
     "IssueSummary",
-    "LinkStat",
     "archive_atom",
     "archive_html",
     "is_period",
-    "issue_stats",
     "recent_issues",
     "sent_issues",
 ]

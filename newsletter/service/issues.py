@@ -13,6 +13,7 @@ from newsletter.domain.editorial.classify import Reading
 from newsletter.domain.editorial.keypoints import key_points, split_paragraphs
 from newsletter.domain.periods import (
     Period,
+    is_special,
     latest_due_period,
     period_containing,
     period_for_date,
@@ -56,10 +57,13 @@ def resolve_period(
     now: datetime | None = None,
     due: bool = False,
 ) -> Period:
-    """The period from --week or --as-of; else the next issue to go (the one containing now),
-    or with ``due`` the latest one whose send time has passed (what the scheduler sends)."""
+    """The period from --week (an ISO week, or a special issue's label) or --as-of; else the
+    next issue to go (the one containing now), or with ``due`` the latest one whose send time
+    has passed (what the scheduler sends)."""
     schedule = app.config.newsletter.schedule
     tz = app.config.newsletter.tz
+    if week and is_special(week.strip()):
+        return special_period_of(app, week.strip())
     if week:
         return period_for_label(week, schedule.weekday, schedule.at, tz)
     if as_of:
@@ -67,6 +71,17 @@ def resolve_period(
     if due:
         return latest_due_period(now or datetime.now(UTC), schedule.weekday, schedule.at, tz)
     return period_containing(now or datetime.now(UTC), schedule.weekday, schedule.at, tz)
+
+
+def special_period_of(app: App, label: str) -> Period:
+    """A special issue's period, as it was created (`newsletter issue special`)."""
+    with session_scope(app.engine) as session:
+        issue = issues.get_issue(session, label)
+        if issue is None:
+            raise IssueError(
+                f"there is no special issue {label}; create it with `newsletter issue special`"
+            )
+        return Period(label, issue.window_end, issue.window_start, issue.window_end)
 
 
 def classify_stored(app: App, session: Session, pairs: list[tuple[Item, Feed]]) -> None:
@@ -175,6 +190,7 @@ def build_issue(
 ) -> BuiltIssue:
     """The issue of a period. Frozen issues come back as stored; others are rebuilt (with the
     editor's pins, drops and moves, key points and viewpoint) and saved as a draft."""
+    app.reload_config_if_changed()  # a feed the workbench disabled in another web worker
     with session_scope(app.engine) as session:
         existing = issues.get_issue(session, period.label)
         if existing is not None and (
@@ -184,11 +200,15 @@ def build_issue(
             return _frozen(app, period, existing)
         choices = issues.editor_choices(session, period.label)
         pool = candidates(app, session, period, frozenset(choices.pins))
-        number = issues.issue_number(session, period.start)
-        content = assemble_issue(app.config, period, pool, choices, number)
+        special = is_special(period.label)
+        # A special issue has no number (it does not move the weekly ones) but a title.
+        number = None if special else issues.issue_number(session, period.start)
+        title = issues.special_title(session, period.label) if special else None
+        content = assemble_issue(app.config, period, pool, choices, number, title)
+        written = issues.viewpoint_text(session, period.label)
     # Network and file reads happen outside any database transaction.
     content = _with_key_points(app, content)
-    content = _with_viewpoint(app, content)
+    content = _with_viewpoint(app, content, written)
     rendered: RenderedIssue | None = None
     warnings: list[str] = []
     if render and (not content.skipped_reason or force):
@@ -241,8 +261,19 @@ def _with_key_points(app: App, content: IssueContent) -> IssueContent:
     return with_key_points(content, points)
 
 
-def _with_viewpoint(app: App, content: IssueContent) -> IssueContent:
-    """The editor's viewpoint for the period (editorial/2026-W48.md), rendered safely."""
+WORKBENCH_VIEWPOINT = "workbench"
+
+
+def _with_viewpoint(app: App, content: IssueContent, written: str | None = None) -> IssueContent:
+    """The editor's viewpoint for the period, rendered safely: the one written in the workbench
+    when there is one, else the file editorial/2026-W48.md."""
+    if written is not None:
+        return replace(
+            content,
+            viewpoint_html=markdown_to_html(written),
+            viewpoint_text=written.strip(),
+            viewpoint_source=WORKBENCH_VIEWPOINT,
+        )
     path = app.config.editorial_dir / f"{content.period}.md"
     try:
         text = path.read_text(encoding="utf-8")

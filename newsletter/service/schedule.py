@@ -23,6 +23,7 @@ from newsletter.service.ingest_workers import poll_due_feeds
 from newsletter.service.issues import build_issue
 from newsletter.service.metrics import observe_ingest
 from newsletter.service.sending import SendReport, resume_due, send_issue
+from newsletter.service.specials import send_due_specials
 from newsletter.storage import jobs
 from newsletter.storage.db import session_scope
 from newsletter.storage.queries import issues
@@ -62,6 +63,7 @@ def poll_job(config_path: str) -> None:
         for sent in resume_due(app):
             log.info("issue %s: resumed, %d sent, status %s", sent.period, sent.sent, sent.status)
         send_due(app, datetime.now(UTC))
+        send_due_specials(app, datetime.now(UTC))  # approved special issues whose window ended
     except NewsletterError as exc:
         log.error("poll failed: %s", exc)
         return

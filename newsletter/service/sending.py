@@ -16,9 +16,10 @@ from newsletter.email.render import html_values, marker_values, personalize
 from newsletter.email.signing import load_signer
 from newsletter.email.transports import Envelope, Transport
 from newsletter.email.urls import preferences_url, unsubscribe_url
-from newsletter.errors import IssueError
+from newsletter.errors import IssueError, MailError
 from newsletter.service import delivery
 from newsletter.service.app import App
+from newsletter.service.editing import log_action
 from newsletter.service.issues import BuiltIssue, build_issue
 from newsletter.service.outages import Outage
 from newsletter.storage.db import Session, session_scope
@@ -320,6 +321,60 @@ def send_test(
     finally:
         transport.close()
     return msg_id
+
+
+@dataclass(frozen=True)
+class TestCopyResult:
+    """One test copy: the address, and its Message-ID or why it was not sent."""
+
+    address: str
+    message_id: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TestCopies:
+    """Test copies of an issue to the editorial team (newsletter.test_recipients)."""
+
+    results: list[TestCopyResult]
+
+    @property
+    def sent(self) -> list[str]:
+        """The addresses a copy was handed to."""
+        return [r.address for r in self.results if r.message_id]
+
+    def describe(self) -> str:
+        """One line for the log and the page: who got a copy, who did not and why."""
+        parts = []
+        if self.sent:
+            parts.append(f"sent to {', '.join(self.sent)}")
+        parts += [f"not sent to {r.address}: {r.error}" for r in self.results if r.error]
+        return "; ".join(parts)
+
+
+def send_test_copies(
+    app: App, period: Period, transport: Callable[[], Transport], actor: str | None = None
+) -> TestCopies:
+    """A test copy of the issue as it stands to each address of newsletter.test_recipients,
+    through the configured transport (no delivery rows); each result logged with the issue."""
+    addresses = app.config.newsletter.test_recipients
+    if not addresses:
+        raise IssueError(
+            f"no test recipients: list the editorial team under newsletter.test_recipients in "
+            f"{app.config.path.name}"
+        )
+    results = []
+    for address in addresses:
+        try:
+            results.append(
+                TestCopyResult(address, send_test(app, period, transport(), address), None)
+            )
+        except MailError as exc:
+            log.warning("test copy of %s to %s failed: %s", period.label, address, exc)
+            results.append(TestCopyResult(address, None, str(exc)))
+    copies = TestCopies(results)
+    log_action(app, period, "test-copy", copies.describe(), actor)
+    return copies
 
 
 def dry_run(app: App, period: Period) -> SendReport:

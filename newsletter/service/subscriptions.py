@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from newsletter.domain.assemble import edition_title
 from newsletter.domain.statuses import SUPPRESSED, SubscriberStatus
 from newsletter.email.message import MessageParts
 from newsletter.email.notice import build_notice, notice_message_id, render_notice
@@ -120,7 +121,10 @@ def choices(app: App) -> Choices:
     """The sections of feeds.yaml, and the languages of its feeds (else the newsletter's)."""
     languages = sorted({f.language for f in app.config.feeds}) or [app.config.newsletter.language]
     return Choices(
-        sections=tuple((s.id, s.title) for s in app.config.sections),
+        sections=tuple(
+            (s.id, edition_title(dict(s.titles), s.title, app.config.newsletter.language))
+            for s in app.config.sections
+        ),
         languages=tuple((code, LANGUAGE_NAMES.get(code, code)) for code in languages),
     )
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from newsletter.domain.content import IssueContent
+from newsletter.domain.overrides import ItemEdit, edit_form_values
 from newsletter.domain.periods import Period
 from newsletter.domain.statuses import FROZEN, IssueStatus
-from newsletter.email.render import html_values, personalize, preview_values
+from newsletter.email.render import html_values, markdown_to_html, personalize, preview_values
 from newsletter.service.app import App
 from newsletter.service.catalog import list_items
 from newsletter.service.editing import show_issue
@@ -60,6 +61,13 @@ class DraftView:
     left_out: list[LeftOutItem] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
     sections: list[tuple[str, str]] = field(default_factory=list)  # (id, title) for "move"
+    edits: dict[int, ItemEdit] = field(default_factory=dict)  # the per-issue overrides
+    viewpoint_written: str = ""  # the Markdown written in the workbench ("" : none)
+    test_recipients: list[str] = field(default_factory=list)
+
+    def form_values(self, item_id: int) -> dict[str, str]:
+        """What the item's edit forms show: the overrides kept for this issue."""
+        return edit_form_values(self.edits.get(item_id))
 
     @property
     def is_editable(self) -> bool:
@@ -103,6 +111,7 @@ def draft_view(app: App, period: Period) -> DraftView:
     content = view.built.content
     with session_scope(app.engine) as session:
         choices = issues.editor_choices(session, period.label)
+        written = issues.viewpoint_text(session, period.label) or ""
     in_issue = {item.id for section in content.sections for item in section.items}
     window = list_items(
         app,
@@ -142,7 +151,15 @@ def draft_view(app: App, period: Period) -> DraftView:
             for a in view.actions
         ],
         sections=[(s.id, s.title) for s in app.config.sections],
+        edits=dict(choices.edits),
+        viewpoint_written=written,
+        test_recipients=list(app.config.newsletter.test_recipients),
     )
+
+
+def viewpoint_preview(text: str) -> str:
+    """The viewpoint's Markdown as the email shows it (sanitized HTML)."""
+    return markdown_to_html(text)
 
 
 __all__ = [
@@ -155,4 +172,5 @@ __all__ = [
     "draft_view",
     "next_period",
     "period_of",
+    "viewpoint_preview",
 ]

@@ -210,6 +210,38 @@ class IssueAction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ItemOverride(SQLModel, table=True):
+    """An editor's per-issue edit of one item: title, summary, blurb, facts (JSON with the
+    ``financing`` and ``event`` keys set) and its position in its section. Kept for that issue
+    only; the item as read from the feed is untouched."""
+
+    __tablename__ = "item_override"
+    __table_args__ = (sa.UniqueConstraint("period", "item_id", name="uq_item_override"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=20, index=True)
+    item_id: int = Field(foreign_key="item.id")
+    title: str | None = Field(default=None, max_length=300)
+    summary: str | None = Field(default=None, sa_type=sa.Text)
+    blurb: str | None = Field(default=None, sa_type=sa.Text)
+    facts: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    position: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: str | None = Field(default=None, max_length=100)
+
+
+class IssueViewpoint(SQLModel, table=True):
+    """The editor's viewpoint for one issue, written in the workbench (Markdown); it wins over
+    the file editorial/PERIOD.md."""
+
+    __tablename__ = "issue_viewpoint"
+
+    period: str = Field(max_length=20, primary_key=True)
+    text: str = Field(default="", sa_type=sa.Text)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_by: str | None = Field(default=None, max_length=100)
+
+
 class Link(SQLModel, table=True):
     """An http(s) link that appeared in a sent issue; the click redirect only knows these."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,7 +24,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from newsletter.errors import AccountError, IssueError, NewsletterError
+from newsletter.domain.overrides import FACT_FIELDS, TEXT_FIELDS
+from newsletter.domain.periods import Period
+from newsletter.errors import AccountError, IssueError
 from newsletter.service.accounts import (
     SignedIn,
     account_email,
@@ -37,13 +40,20 @@ from newsletter.service.accounts import (
 )
 from newsletter.service.editing import (
     ITEM_ACTIONS,
+    REORDER_ACTIONS,
+    VIEWPOINT_CHARS,
     StaleIssueError,
     change_item,
+    edit_facts,
+    edit_item,
+    reorder_item,
+    save_viewpoint,
     set_status,
     unapprove,
 )
 from newsletter.service.feedlist import export_opml
-from newsletter.service.workbench import draft_view, next_period, period_of
+from newsletter.service.sending import send_test_copies
+from newsletter.service.workbench import draft_view, next_period, period_of, viewpoint_preview
 from newsletter.web.context import WebContext, web_context
 from newsletter.web.forms import Form, read_form
 from newsletter.web.limits import RequestRateLimiter, rate_key
@@ -67,6 +77,11 @@ DONE = {
     "approve": "Approved: the content is frozen as it is now.",
     "unapprove": "Returned to a draft: items can change again.",
     "hold": "Held: this issue will not be sent until it is approved.",
+    "up": "Moved item {item} up.",
+    "down": "Moved item {item} down.",
+    "edit": "Saved the text of item {item} for this issue.",
+    "facts": "Saved the facts of item {item} for this issue.",
+    "viewpoint": "Saved the viewpoint for this issue.",
     "user-added": "Account added.",
     "user-removed": "Account removed.",
 }
@@ -116,6 +131,15 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(f"/admin/login?next={quote(target, safe='/')}", status_code=303)
 
 
+def _signed_form(ctx: AdminContext, request: Request, form: Form) -> SignedIn | None:
+    """Who posted ``form``: None without a session (the caller redirects to the sign-in and
+    changes nothing); 403 when the form does not carry the session's CSRF token."""
+    who = _who(ctx, request)
+    if who is not None:
+        _check_csrf(form, who.csrf_token)
+    return who
+
+
 def _check_csrf(form: Form, expected: str) -> None:
     presented = form.first("csrf_token")
     if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
@@ -130,9 +154,15 @@ def _login_csrf(ctx: AdminContext, nonce: str) -> str:
     ).hexdigest()
 
 
+# The preview's policy, plus the workbench's own script (the viewpoint's live preview) and its
+# requests to this site; no inline script.
+ADMIN_CSP = PREVIEW_CSP + "; script-src 'self'; connect-src 'self'"
+SCRIPT = "workbench.js"
+
+
 def _page(ctx: AdminContext, template: str, status_code: int = 200, **values: Any) -> Response:
     response = ctx.pages.page(template, status_code=status_code, **values)
-    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["Content-Security-Policy"] = ADMIN_CSP
     return response
 
 
@@ -149,6 +179,21 @@ def admin_stylesheet(ctx: Ctx) -> Response:
     return Response(
         ctx.pages.stylesheet,
         media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get("/admin/workbench.js")
+def admin_script(ctx: Ctx) -> Response:
+    """The workbench's small script (templates/admin/workbench.js): the viewpoint's live
+    preview. Every page works without it."""
+    try:
+        body = (ctx.pages.folder / SCRIPT).read_bytes()
+    except OSError as exc:
+        raise HTTPException(404, f"{SCRIPT} is missing from the admin templates") from exc
+    return Response(
+        body,
+        media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=3600"},
     )
 
@@ -229,10 +274,9 @@ async def logout(ctx: Ctx, request: Request) -> Response:
 
 
 def _logout(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = _signed_form(ctx, request, form)
     if who is None:
         return _to_login(request)
-    _check_csrf(form, who.csrf_token)
     end_session(ctx.web.app, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/admin/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
@@ -254,12 +298,21 @@ def _draft_page(
     status_code: int = 200,
     done: str | None = None,
     error: str | None = None,
+    form: Form | None = None,
+    item_id: int | None = None,
+    viewpoint_preview_html: str | None = None,
 ) -> Response:
+    """The draft page; after a refused form, that form's values are shown again with the error
+    (``form`` and ``item_id``), so nothing typed is lost and nothing was applied."""
     try:
         period = period_of(ctx.web.app, label)
     except IssueError as exc:
         raise HTTPException(404, str(exc)) from exc
     view = draft_view(ctx.web.app, period)
+    again: dict[str, str] = {}
+    if form is not None:
+        names = (*TEXT_FIELDS, *FACT_FIELDS, "viewpoint")
+        again = {name: form.first(name) for name in names if name in form.values}
     return _page(
         ctx,
         "issue.html",
@@ -269,6 +322,10 @@ def _draft_page(
         done=done,
         error=error,
         item_actions=ITEM_ACTIONS,
+        again=again,
+        again_item=item_id,
+        again_action=form.first("action") if form is not None else "",
+        viewpoint_preview=viewpoint_preview_html,
     )
 
 
@@ -282,7 +339,18 @@ def issue_page(
     if who is None:
         return _to_login(request)
     message = DONE.get(done, "").format(item=item) or None
+    if done == "test-copy":
+        message = _last_test_copy(ctx, period)
     return _draft_page(ctx, who, period, done=message)
+
+
+def _last_test_copy(ctx: AdminContext, label: str) -> str | None:
+    try:
+        view = draft_view(ctx.web.app, period_of(ctx.web.app, label))
+    except IssueError:
+        return None
+    notes = [e.note for e in view.log if e.action == "test-copy"]
+    return f"Test copy: {notes[-1]}." if notes and notes[-1] else None
 
 
 def _version(form: Form) -> int:
@@ -292,82 +360,171 @@ def _version(form: Form) -> int:
         raise HTTPException(400, "the form has no version field; reload the page") from exc
 
 
-def _after(ctx: AdminContext, who: SignedIn, period: str, done: str, item: int | None) -> Response:
+# What a form on the draft page asks of the service: the period, who, the form and the page's
+# version in; the DONE key and the item to name in the message out.
+IssueChange = Callable[[Period, SignedIn, Form, int], tuple[str, int | None]]
+
+
+async def _issue_form(
+    ctx: AdminContext, request: Request, period: str, change: IssueChange
+) -> Response:
+    """Every form of the draft page: read it, then (in the thread pool, off the event loop:
+    database work, building and rendering) require a session and its CSRF token, carry the
+    page's version to the service (a stale page is refused with 409), and redirect to the
+    page with a message; a refused change re-shows the page with the reason and the form."""
+    form = await read_form(request)
+    return await run_in_threadpool(_apply_issue_form, ctx, request, form, period, change)
+
+
+def _apply_issue_form(
+    ctx: AdminContext, request: Request, form: Form, period: str, change: IssueChange
+) -> Response:
+    who = _signed_form(ctx, request, form)
+    if who is None:
+        return _to_login(request)
+    version = _version(form)
+    try:
+        the_period = period_of(ctx.web.app, period)
+        done, item = change(the_period, who, form, version)
+    except IssueError as exc:
+        status = 409 if isinstance(exc, StaleIssueError) else 400
+        item_id = request.path_params.get("item_id")
+        return _draft_page(
+            ctx,
+            who,
+            period,
+            status_code=status,
+            error=str(exc),
+            form=form,
+            item_id=int(item_id) if item_id is not None else None,
+        )
     suffix = f"&item={item}" if item is not None else ""
     return RedirectResponse(f"/admin/issues/{period}?done={done}{suffix}", status_code=303)
 
 
-def _refused(ctx: AdminContext, who: SignedIn, period: str, exc: NewsletterError) -> Response:
-    status = 409 if isinstance(exc, StaleIssueError) else 400
-    return _draft_page(ctx, who, period, status_code=status, error=str(exc))
-
-
 @router.post("/admin/issues/{period}/items/{item_id}")
 async def item_action(ctx: Ctx, request: Request, period: str, item_id: int) -> Response:
-    """Pin, unpin, drop, restore or move one item (CSRF token and page version required)."""
-    form = await read_form(request)
-    # Database work, building and rendering happen in the thread pool, off the event loop.
-    return await run_in_threadpool(_item_action, ctx, request, form, period, item_id)
+    """Pin, unpin, drop, restore, move, reorder (up, down), edit (title, summary, blurb) or
+    change the facts of one item (CSRF token and page version required)."""
 
+    def change(the_period: Period, who: SignedIn, form: Form, version: int) -> tuple[str, int]:
+        app, action = ctx.web.app, form.first("action")
+        if action in ITEM_ACTIONS:
+            section = (
+                form.first("section") or None if action in ("move", "pin", "restore") else None
+            )
+            change_item(
+                app,
+                the_period,
+                action,
+                item_id,
+                section=section,
+                actor=who.email,
+                expected_version=version,
+            )
+        elif action in REORDER_ACTIONS:
+            reorder_item(app, the_period, item_id, action, who.email, version)
+        elif action == "edit":
+            edit_item(
+                app,
+                the_period,
+                item_id,
+                form.first("title"),
+                form.first("summary"),
+                form.first("blurb"),
+                who.email,
+                version,
+            )
+        elif action == "facts":
+            # A field the form did not show keeps what was set before.
+            values = {n: form.first(n) if n in form.values else None for n in FACT_FIELDS}
+            edit_facts(app, the_period, item_id, values, who.email, version)
+        else:
+            names = (*ITEM_ACTIONS, *REORDER_ACTIONS, "edit", "facts")
+            raise HTTPException(400, f"action must be one of {', '.join(names)}")
+        return action, item_id
 
-def _item_action(
-    ctx: AdminContext, request: Request, form: Form, period: str, item_id: int
-) -> Response:
-    who = _who(ctx, request)
-    if who is None:
-        return _to_login(request)
-    _check_csrf(form, who.csrf_token)
-    action = form.first("action")
-    if action not in ITEM_ACTIONS:
-        raise HTTPException(400, f"action must be one of {', '.join(ITEM_ACTIONS)}")
-    section = form.first("section") or None if action in ("move", "pin", "restore") else None
-    version = _version(form)
-    try:
-        the_period = period_of(ctx.web.app, period)
-        change_item(
-            ctx.web.app,
-            the_period,
-            action,
-            item_id,
-            section=section,
-            actor=who.email,
-            expected_version=version,
-        )
-    except IssueError as exc:
-        return _refused(ctx, who, period, exc)
-    return _after(ctx, who, period, action, item_id)
+    return await _issue_form(ctx, request, period, change)
 
 
 @router.post("/admin/issues/{period}/status")
 async def status_action(ctx: Ctx, request: Request, period: str) -> Response:
     """Approve, unapprove or hold the issue (CSRF token and page version required)."""
-    form = await read_form(request)
-    # Database work, building and rendering happen in the thread pool, off the event loop.
-    return await run_in_threadpool(_status_action, ctx, request, form, period)
 
-
-def _status_action(ctx: AdminContext, request: Request, form: Form, period: str) -> Response:
-    who = _who(ctx, request)
-    if who is None:
-        return _to_login(request)
-    _check_csrf(form, who.csrf_token)
-    action = form.first("action")
-    version = _version(form)
-    try:
-        the_period = period_of(ctx.web.app, period)
+    def change(the_period: Period, who: SignedIn, form: Form, version: int) -> tuple[str, None]:
+        app, action = ctx.web.app, form.first("action")
         if action == "approve":
-            set_status(
-                ctx.web.app, the_period, "approved", actor=who.email, expected_version=version
-            )
+            set_status(app, the_period, "approved", actor=who.email, expected_version=version)
         elif action == "hold":
-            set_status(ctx.web.app, the_period, "held", actor=who.email, expected_version=version)
+            set_status(app, the_period, "held", actor=who.email, expected_version=version)
         elif action == "unapprove":
-            unapprove(ctx.web.app, the_period, actor=who.email, expected_version=version)
+            unapprove(app, the_period, actor=who.email, expected_version=version)
         else:
             raise HTTPException(400, "action must be approve, unapprove or hold")
-    except IssueError as exc:
-        return _refused(ctx, who, period, exc)
-    return _after(ctx, who, period, action, None)
+        return action, None
+
+    return await _issue_form(ctx, request, period, change)
+
+
+@router.post("/admin/issues/{period}/viewpoint")
+async def viewpoint_action(ctx: Ctx, request: Request, period: str) -> Response:
+    """Save the viewpoint written on the page (action=save), or, without JavaScript, show its
+    preview without saving (action=preview)."""
+    form = await read_form(request)
+    if form.first("action") == "preview":
+        return await run_in_threadpool(_viewpoint_preview_page, ctx, request, form, period)
+
+    def change(the_period: Period, who: SignedIn, form: Form, version: int) -> tuple[str, None]:
+        save_viewpoint(ctx.web.app, the_period, form.first("viewpoint"), who.email, version)
+        return "viewpoint", None
+
+    return await run_in_threadpool(_apply_issue_form, ctx, request, form, period, change)
+
+
+def _viewpoint_preview_page(
+    ctx: AdminContext, request: Request, form: Form, period: str
+) -> Response:
+    who = _signed_form(ctx, request, form)
+    if who is None:
+        return _to_login(request)
+    return _draft_page(
+        ctx,
+        who,
+        period,
+        done="Preview of the viewpoint below; it is not saved yet.",
+        form=form,
+        viewpoint_preview_html=viewpoint_preview(form.first("viewpoint")),
+    )
+
+
+@router.post("/admin/issues/{period}/viewpoint/preview")
+async def viewpoint_preview_fragment(ctx: Ctx, request: Request, period: str) -> Response:
+    """The viewpoint's Markdown as sanitized HTML, for the page's live preview (script)."""
+    form = await read_form(request)
+    who = await run_in_threadpool(_signed_form, ctx, request, form)
+    if who is None:
+        raise HTTPException(403, "sign in again")
+    text = form.first("viewpoint")
+    if len(text) > VIEWPOINT_CHARS:
+        raise HTTPException(413, f"the viewpoint is limited to {VIEWPOINT_CHARS} characters")
+    return Response(
+        viewpoint_preview(text),
+        media_type="text/html; charset=utf-8",
+        headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'"},
+    )
+
+
+@router.post("/admin/issues/{period}/test-copy")
+async def test_copy_action(ctx: Ctx, request: Request, period: str) -> Response:
+    """Send a test copy of the issue as it stands to newsletter.test_recipients, through the
+    configured transport; the result is shown on the page and logged."""
+
+    def change(the_period: Period, who: SignedIn, form: Form, version: int) -> tuple[str, None]:
+        app = ctx.web.app
+        send_test_copies(app, the_period, app.transport, who.email)
+        return "test-copy", None
+
+    return await _issue_form(ctx, request, period, change)
 
 
 @router.get("/admin/feeds.opml")
@@ -425,11 +582,10 @@ async def users_action(ctx: Ctx, request: Request) -> Response:
 
 
 def _users_action(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = _signed_form(ctx, request, form)
     if who is None:
         return _to_login(request)
     _admin_only(who)
-    _check_csrf(form, who.csrf_token)
     action = form.first("action")
     try:
         if action == "add":

@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from newsletter.config import load_settings, warn_unknown_variables
+from newsletter.domain.assemble import edition_title
+from newsletter.email.i18n import N_
 from newsletter.errors import BounceError, DatabaseError, NewsletterError, SubscriberError
 from newsletter.logs import at_least_info, configure_logging
 from newsletter.service.app import App, MailTransport, open_app
@@ -22,7 +24,17 @@ from newsletter.service.archive import IssueNotFoundError
 from newsletter.service.bounces import sns_verifier
 from newsletter.service.clicks import ClickCounter, UnknownLinkError
 from newsletter.service.subscriptions import ExpiredTokenError, UnknownTokenError
-from newsletter.web import admin, archive, metrics, preview, subscribe, webhooks
+from newsletter.web import (
+    admin,
+    admin_feeds,
+    admin_stats,
+    admin_subscribers,
+    archive,
+    metrics,
+    preview,
+    subscribe,
+    webhooks,
+)
 from newsletter.web.context import WebContext
 from newsletter.web.limits import RequestRateLimiter
 from newsletter.web.middleware import (
@@ -47,23 +59,23 @@ ERROR_STATUS: tuple[tuple[type[NewsletterError], int], ...] = (
     (DatabaseError, 503),
 )
 TITLES = {
-    400: "That did not work",
-    401: "Preview token needed",
-    403: "Wrong token",
-    404: "Not found",
-    405: "Method not allowed",
-    410: "This link has expired",
-    413: "Request too large",
-    415: "Unsupported content type",
-    422: "Invalid request",
-    503: "Temporarily unavailable",
+    400: N_("That did not work"),
+    401: N_("Preview token needed"),
+    403: N_("Wrong token"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    410: N_("This link has expired"),
+    413: N_("Request too large"),
+    415: N_("Unsupported content type"),
+    422: N_("Invalid request"),
+    503: N_("Temporarily unavailable"),
 }
-UNAVAILABLE_MESSAGE = (
+UNAVAILABLE_MESSAGE = N_(
     "We cannot take this request right now, and nothing was changed. Please try again in a minute."
 )
 FRIENDLY = {
-    404: "There is nothing at this address. Check the link, or start from the archive.",
-    405: "This address does not accept that kind of request.",
+    404: N_("There is nothing at this address. Check the link, or start from the archive."),
+    405: N_("This address does not accept that kind of request."),
 }
 
 
@@ -83,7 +95,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
     pages = Pages(
         app.config.templates_dir / "web",
         {
-            "title": nl.title,
+            "title": edition_title(dict(nl.titles), nl.title, nl.language),
             "language": nl.language,
             "sender_name": nl.sender.name,
             "base_url": settings.base_url,
@@ -113,7 +125,17 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
     )
     web.state.web = context
     web.state.sns = sns_verifier(app)  # keeps the SNS certificates it fetched
-    for module in (subscribe, archive, preview, admin, webhooks, metrics):
+    for module in (
+        subscribe,
+        archive,
+        preview,
+        admin,
+        webhooks,
+        metrics,
+        admin_subscribers,
+        admin_stats,
+        admin_feeds,
+    ):
         web.include_router(module.router)
 
     def error_response(request_path: str, status: int, message: str) -> Response:
@@ -124,10 +146,14 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         if wants_json:
             response: Response = JSONResponse({"error": message}, status_code=status)
         else:
-            title = TITLES.get(status) or _phrase(status) or "Error"
+            title = pages.gettext(TITLES.get(status) or _phrase(status) or N_("Error"))
             try:
                 response = pages.page(
-                    "error.html", status_code=status, status=status, title=title, message=message
+                    "error.html",
+                    status_code=status,
+                    status=status,
+                    title=title,
+                    message=pages.gettext(message),
                 )
             except NewsletterError:  # a broken error template must not hide the error
                 response = Response(message, status_code=status, media_type="text/plain")
@@ -148,7 +174,11 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
         BodyLimitMiddleware,
         max_bytes=MAX_BODY_BYTES,
         reject=reject,
-        path_limits=(("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),),
+        path_limits=(
+            ("/webhooks/", webhooks.MAX_WEBHOOK_BYTES),
+            (admin_subscribers.IMPORT_PATH, admin_subscribers.MAX_UPLOAD_BYTES),
+            ("/admin/feeds/import", admin_feeds.MAX_OPML_UPLOAD),
+        ),
     )
     web.add_middleware(SecurityHeadersMiddleware)
 

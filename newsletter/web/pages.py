@@ -9,6 +9,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from starlette.responses import HTMLResponse
 
+from newsletter.email.i18n import WEB_DOMAIN, translations
 from newsletter.email.templates import render_template
 from newsletter.errors import TemplateError
 
@@ -16,7 +17,11 @@ STYLESHEET = "style.css"
 
 
 class Pages:
-    """Renders the web templates with the newsletter's name and links in every page."""
+    """Renders the web templates with the newsletter's name and links in every page.
+
+    The pages' own words go through gettext in the newsletter's language (``site["language"]``,
+    catalog WEB_DOMAIN): `{{ _("Subscribe") }}` in a template, ``pages.gettext(...)`` for a
+    message made in Python. Feed text and configured titles are never translated."""
 
     def __init__(self, folder: Path, site: dict[str, Any]) -> None:
         if not folder.is_dir():
@@ -32,11 +37,20 @@ class Pages:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
+        )
+        self.translations = translations(str(site.get("language") or ""), WEB_DOMAIN)
+        self.env.install_gettext_translations(  # type: ignore[attr-defined]
+            self.translations, newstyle=True
         )
         try:
             self.stylesheet = (folder / STYLESHEET).read_bytes()
         except OSError as exc:
             raise TemplateError(f"cannot read {folder / STYLESHEET}: {exc}") from exc
+
+    def gettext(self, message: str) -> str:
+        """A message of the pages' own, in the site's language."""
+        return self.translations.gettext(message)
 
     def html(self, template: str, /, **context: Any) -> str:
         """The page ``template`` rendered with the site values and ``context``."""

@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from newsletter.service.archive import issue_stats
 from newsletter.service.preview import THIN_BELOW, is_preview_token, next_issue_preview
+from newsletter.service.stats import issue_report
 from newsletter.web.charts import bar_chart
 from newsletter.web.context import WebContext, web_context
 from newsletter.web.middleware import PREVIEW_CSP
@@ -81,13 +81,14 @@ def preview(ctx: Ctx, request: Request) -> Response:
 
 @router.get("/preview/issues/{period}", response_class=HTMLResponse)
 def preview_issue_stats(ctx: Ctx, request: Request, period: str) -> Response:
-    """Sends, bounces, unsubscribes and clicks of one issue, with a small chart."""
+    """Sends, bounces, unsubscribes and clicks of one issue by story title, with a small
+    chart (the workbench's /admin/stats/PERIOD shows the same with click rates)."""
     from_query = _authorize(ctx, request)
-    stats = issue_stats(ctx.app, period)
+    stats = issue_report(ctx.app, period)
     if stats.clicks_by_day:
         chart = bar_chart([(d.day[5:], d.clicks) for d in stats.clicks_by_day])
     else:
-        chart = bar_chart([(f"#{i}", link.clicks) for i, link in enumerate(stats.links[:12], 1)])
+        chart = bar_chart([(f"#{i}", s.clicks) for i, s in enumerate(stats.stories[:12], 1)])
     page = ctx.pages.page("issue_stats.html", stats=stats, chart=chart)
     return _respond(ctx, request, page, from_query)
 

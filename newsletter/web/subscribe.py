@@ -13,6 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from newsletter.email.i18n import N_
 from newsletter.errors import NewsletterError, SubscriberError
 from newsletter.service.subscriptions import (
     ConfirmationMail,
@@ -38,7 +39,7 @@ Ctx = Annotated[WebContext, Depends(web_context)]
 FormBody = Annotated[Form, Depends(read_form)]
 JsonBody = Annotated[dict[str, Any], Depends(read_json)]
 HONEYPOT = "website"  # a field people never see (hidden with CSS) and bots fill in
-ACCEPTED_MESSAGE = (
+ACCEPTED_MESSAGE = N_(
     "If this address can receive the newsletter, a confirmation link is on its way. "
     "Open it to start your subscription."
 )
@@ -124,7 +125,7 @@ def subscribe_submit(
         )
     except SubscriberError as exc:
         return _form_page(ctx, 400, str(exc), form)
-    return ctx.pages.page("subscribe_done.html", message=ACCEPTED_MESSAGE)
+    return ctx.pages.page("subscribe_done.html", message=ctx.pages.gettext(ACCEPTED_MESSAGE))
 
 
 @router.post("/api/subscribers")

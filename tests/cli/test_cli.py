@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from newsletter.cli import main
+from newsletter.config import load_config
 from newsletter.demo.server import FeedServer
 from newsletter.domain.periods import latest_due_period
 from tests.conftest import ROOT, write_config
@@ -30,6 +31,11 @@ COMMANDS = [
     ["issue", "pin"],
     ["issue", "approve"],
     ["issue", "unapprove"],
+    ["issue", "edit"],
+    ["issue", "facts"],
+    ["issue", "up"],
+    ["issue", "down"],
+    ["issue", "special"],
     ["db"],
     ["db", "upgrade"],
     ["db", "current"],
@@ -108,6 +114,33 @@ def cli_env(
 
 def run(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_issue_edit_and_facts_through_the_cli(cli_env: tuple[dict[str, str], Path, str]) -> None:
+    env, _config, period = cli_env
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert run(env, "ingest").exit_code == 0
+    shown = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    (acme,) = [
+        i for s in shown["sections"] for i in s["items"] if i["title"].startswith("Acme Health")
+    ]
+    edited = run(env, "issue", "edit", str(acme["id"]), "--week", period, "--title", "Acme: $40M")
+    assert edited.exit_code == 0 and "title: Acme: $40M" in edited.output
+    bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--amount", "forty")
+    assert bad.exit_code != 0 and "error: amount: cannot read 'forty'" in bad.output
+    bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--round", "Series Q")
+    assert bad.exit_code != 0 and "error: round: unknown round 'Series Q'" in bad.output
+    good = run(
+        env, "issue", "facts", str(acme["id"]), "--week", period, "--amount", "40M",
+        "--currency", "USD", "--investors", "Beacon Capital",
+    )  # fmt: skip
+    assert good.exit_code == 0, good.output
+    shown = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    (acme,) = [i for s in shown["sections"] for i in s["items"] if i["id"] == acme["id"]]
+    assert acme["title"] == "Acme: $40M" and acme["edited"] == ["title", "financing"]
+    assert acme["facts"]["financing"]["amount_low"] == 40e6
+    assert acme["facts"]["financing"]["lead_investors"] == ["Beacon Capital"]
+    assert [c["action"] for c in shown["changes"]] == ["edit", "facts"]
 
 
 def test_workflow_through_the_cli(
@@ -195,6 +228,63 @@ def test_workflow_through_the_cli(
     assert run(env, "subscribers", "remove", "ann@example.com").exit_code == 0
     exported = run(env, "subscribers", "export").output
     assert "ann@example.com,Ann,unsubscribed" in exported
+
+
+def test_a_special_issue_through_the_cli(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
+    """`issue special` creates it; build, approve and send take its label with --week."""
+    env, config, period = cli_env
+    assert run(env, "ingest").exit_code == 0
+    built = json.loads(run(env, "build", "--week", period, "--format", "json").output)
+    tz = load_config(config).newsletter.tz
+    days = sorted(
+        {
+            datetime.fromisoformat(i["published"]).astimezone(tz).date()
+            for s in built["sections"]
+            for i in s["items"]
+        }
+    )
+    made = run(
+        env,
+        "issue",
+        "special",
+        "2026-asco",
+        "--from",
+        days[0].isoformat(),
+        "--to",
+        days[-1].isoformat(),
+        "--title",
+        "ASCO 2026",
+    )
+    assert made.exit_code == 0 and "Special issue special-2026-asco (ASCO 2026)" in made.output
+    special = json.loads(
+        run(env, "build", "--week", "special-2026-asco", "--format", "json").output
+    )
+    assert special["period"] == "special-2026-asco" and special["special_title"] == "ASCO 2026"
+    assert special["item_count"] == 8 and special["number"] is None
+    assert special["issue_label"].startswith("ASCO 2026 · ")
+    assert run(env, "issue", "approve", "--week", "special-2026-asco").exit_code == 0
+    assert run(env, "subscribers", "add", "ann@example.com").exit_code == 0
+    sent = run(env, "send", "--week", "special-2026-asco")
+    assert sent.exit_code == 0 and "Issue special-2026-asco: sent; 1 sent" in sent.output
+    again = CliRunner().invoke(
+        main,
+        [
+            "issue",
+            "special",
+            "2026-asco",
+            "--from",
+            "2026-06-01",
+            "--to",
+            "2026-06-02",
+            "--title",
+            "X",
+        ],
+        env=env,
+    )
+    assert again.exit_code == 1 and "exists already" in again.output
+    assert len(again.output.strip().splitlines()) == 1 and "Traceback" not in again.output
 
 
 def test_errors_are_one_clear_line(

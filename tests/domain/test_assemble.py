@@ -408,6 +408,8 @@ def test_to_dict_from_dict_round_trip() -> None:
         "key_points_source",
         "relevance",
         "date_unknown",
+        "blurb",
+        "edited",
     }
     assert datetime.fromisoformat(item["published"]).utcoffset() == timedelta(0)
 

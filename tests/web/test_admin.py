@@ -21,6 +21,7 @@ from newsletter.service.accounts import add_account, list_accounts
 from newsletter.service.app import App
 from newsletter.service.ingest import ingest
 from newsletter.service.issues import resolve_period
+from newsletter.service.workbench import draft_view
 from newsletter.storage.db import session_scope
 from newsletter.storage.queries import issues
 from tests.helpers import STORIES, serve_stories
@@ -383,3 +384,163 @@ def test_feeds_opml_export(make_app: Any) -> None:
     assert response.headers["content-type"].startswith("text/x-opml")
     feeds = read_opml(response.content)
     assert [(f.title, f.url) for f in feeds] == [(f["name"], f["url"]) for f in FEEDS]
+
+
+def _item_in(page: str, title_start: str) -> int:
+    match = re.search(
+        r'<li class="item" id="item-(\d+)">\s*<p class="item-title">(?:<span class="pin">Pinned</span> )?'
+        r"(?:<a [^>]*>)?" + re.escape(title_start),
+        page,
+    )
+    assert match, f"no item {title_start!r} on the page"
+    return int(match.group(1))
+
+
+def test_edit_and_facts_forms_name_the_field_and_apply_nothing_when_wrong(
+    with_items: tuple[App, str],
+) -> None:
+    app, period = with_items
+    client = https_client(app)
+    sign_in(client)
+    page = client.get(f"/admin/issues/{period}").text
+    acme = _item_in(page, "Acme Health")
+    token, version = csrf_of(page), VERSION.search(page).group(1)  # type: ignore[union-attr]
+    path = f"/admin/issues/{period}/items/{acme}"
+    for field, value, message in (
+        ("amount", "a lot", "amount: cannot read 'a lot' as an amount"),
+        ("round", "Series Z", "round: unknown round 'Series Z'"),
+        ("event_date", "soon", "event_date: cannot read 'soon' as a date"),
+    ):
+        data = {"csrf_token": token, "version": version, "action": "facts", "currency": "USD"}
+        refused = client.post(path, data={**data, field: value})
+        assert refused.status_code == 400, field
+        text = unescape(refused.text)
+        assert message in text
+        # The form is shown again, open, with what was typed (a financing item has no event
+        # fields to show it in).
+        if field != "event_date":
+            assert f'value="{value}"' in text
+        assert re.search(
+            r'<details class="edit" open>\s*<summary>Edit for this issue', refused.text
+        )
+    assert actions(app, period) == []
+
+    edited = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "version": version,
+            "action": "edit",
+            "title": "Acme <b>Health</b> raises more",
+            "summary": "",
+            "blurb": "Our note",
+        },
+    )
+    assert edited.status_code == 303
+    page = client.get(edited.headers["location"]).text
+    assert "Saved the text of item" in page
+    assert "Acme &lt;b&gt;Health&lt;/b&gt; raises more" in page and "<b>Health</b>" not in page
+    version = VERSION.search(page).group(1)  # type: ignore[union-attr]
+    facts = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "version": version,
+            "action": "facts",
+            "amount": "31.5M",
+            "currency": "usd",
+            "investors": "Beacon Capital, North Fund",
+        },
+    )
+    assert facts.status_code == 303
+    page = client.get(facts.headers["location"]).text
+    srcdoc = unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))  # type: ignore[union-attr]
+    assert "USD 31.5M" in srcdoc and "Beacon Capital, North Fund" in srcdoc
+    assert "Our note" in srcdoc and "Acme &lt;b&gt;Health&lt;/b&gt; raises more" in srcdoc
+    assert 'value="31.5M"' in page and 'value="USD"' in page  # the form shows what is kept
+    assert [a[0] for a in actions(app, period)] == ["edit", "facts"]
+    assert "amount: USD 31.5M; lead investors: Beacon Capital, North Fund" in unescape(page)
+
+
+def test_reorder_buttons_move_an_item_within_its_section(with_items: tuple[App, str]) -> None:
+    app, period = with_items
+    client = https_client(app)
+    sign_in(client)
+    page = client.get(f"/admin/issues/{period}").text
+    financing = page.split('id="section-financing"', 1)[1].split("<h3", 1)[0]
+    before = [int(i) for i in re.findall(r'<li class="item" id="item-(\d+)">', financing)]
+    assert len(before) >= 2
+    assert 'aria-label="Move up: ' in financing and "↓ Down" in financing
+    token, version = csrf_of(page), VERSION.search(page).group(1)  # type: ignore[union-attr]
+    down = client.post(
+        f"/admin/issues/{period}/items/{before[0]}",
+        data={"csrf_token": token, "version": version, "action": "down"},
+    )
+    assert down.status_code == 303
+    page = client.get(down.headers["location"]).text
+    financing = page.split('id="section-financing"', 1)[1].split("<h3", 1)[0]
+    after = [int(i) for i in re.findall(r'<li class="item" id="item-(\d+)">', financing)]
+    assert after[:2] == [before[1], before[0]]
+    assert actions(app, period) == [("down", before[0], EDITOR)]
+    srcdoc = unescape(re.search(r'srcdoc="([^"]*)"', page).group(1))  # type: ignore[union-attr]
+    view = draft_view(app, resolve_period(app, week=period))
+    (section,) = [s for s in view.content.sections if s.id == "financing"]
+    assert [i.id for i in section.items][:2] == after[:2]
+    companies = [i.facts["financing"]["company"] for i in section.items[:2]]
+    # The financing table of the email follows the new order.
+    assert srcdoc.index(companies[0]) < srcdoc.index(companies[1])
+
+
+def test_viewpoint_written_on_the_page_with_preview(with_items: tuple[App, str]) -> None:
+    app, period = with_items
+    client = https_client(app)
+    sign_in(client)
+    page = client.get(f"/admin/issues/{period}")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert '<script src="/admin/workbench.js" defer></script>' in page.text
+    assert client.get("/admin/workbench.js").status_code == 200
+    token, version = csrf_of(page.text), VERSION.search(page.text).group(1)  # type: ignore[union-attr]
+    text = "A **fine** week. <img src=x onerror=alert(1)> [site](javascript:alert(1))"
+    live = client.post(
+        f"/admin/issues/{period}/viewpoint/preview", data={"csrf_token": token, "viewpoint": text}
+    )
+    assert live.status_code == 200 and "<strong>fine</strong>" in live.text
+    assert "<img" not in live.text and 'href="javascript' not in live.text  # shown as text
+    assert (
+        client.post(
+            f"/admin/issues/{period}/viewpoint/preview", data={"viewpoint": text}
+        ).status_code
+        == 403
+    )
+    # Without script: the Preview button shows it and keeps the text, saving nothing.
+    shown = client.post(
+        f"/admin/issues/{period}/viewpoint",
+        data={"csrf_token": token, "version": version, "action": "preview", "viewpoint": text},
+    )
+    assert shown.status_code == 200 and "it is not saved yet" in shown.text
+    assert "<strong>fine</strong>" in shown.text and actions(app, period) == []
+    saved = client.post(
+        f"/admin/issues/{period}/viewpoint",
+        data={"csrf_token": token, "version": version, "action": "save", "viewpoint": text},
+    )
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"])
+    srcdoc = unescape(re.search(r'srcdoc="([^"]*)"', page.text).group(1))  # type: ignore[union-attr]
+    assert "<strong>fine</strong>" in srcdoc and "<img src=x" not in srcdoc
+    assert "Written here; it is used instead of any file" in page.text
+    assert actions(app, period) == [("viewpoint", None, EDITOR)]
+
+
+def test_test_copy_without_recipients_says_where_to_list_them(
+    with_items: tuple[App, str],
+) -> None:
+    app, period = with_items
+    client = https_client(app)
+    sign_in(client)
+    page = client.get(f"/admin/issues/{period}").text
+    assert "newsletter.test_recipients" in page
+    token, version = csrf_of(page), VERSION.search(page).group(1)  # type: ignore[union-attr]
+    refused = client.post(
+        f"/admin/issues/{period}/test-copy", data={"csrf_token": token, "version": version}
+    )
+    assert refused.status_code == 400 and "no test recipients" in unescape(refused.text)

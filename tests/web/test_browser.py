@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from newsletter.config import Settings
@@ -27,83 +23,36 @@ from newsletter.service.issues import resolve_period
 from newsletter.service.preview import preview_token
 from newsletter.service.sending import send_issue
 from newsletter.service.subscribers import add_subscriber
+from tests.browsing import Server, chromium, fits, require_chromium, screenshot, serve, watched_page
 from tests.conftest import write_config
 from tests.helpers import serve_stories
-from tests.smtp_server import SmtpServer, free_port
+from tests.smtp_server import SmtpServer
 from tests.web_helpers import FEEDS, confirm_token, eml_files, parse, subscriber
 
 pytestmark = pytest.mark.slow  # a system test: `make test` runs it, `make test-fast` does not
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTHS = (375, 1200)
 ROOT = Path(__file__).resolve().parents[2]
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} not found: install Debian's chromium package (apt-get install chromium)",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
-
-# The elements wider than the viewport, for a useful failure message.
-OVERFLOW_JS = """() => {
-  const width = window.innerWidth;
-  const wide = [];
-  for (const el of document.querySelectorAll('body *')) {
-    const box = el.getBoundingClientRect();
-    if (box.right > width + 0.5 && box.width > 0) {
-      wide.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') +
-                ' right=' + Math.round(box.right));
-    }
-  }
-  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width,
-          wide: wide.slice(0, 10)};
-}"""
+sync_api = require_chromium()
 
 
 class Site:
     """A running `newsletter serve` with its App (same database) and SMTP server."""
 
-    def __init__(self, base_url: str, app: App, smtp: SmtpServer, log: Path) -> None:
+    def __init__(self, base_url: str, app: App, smtp: SmtpServer, server: Server) -> None:
         self.base_url = base_url
         self.app = app
         self.smtp = smtp
-        self.log = log
+        self.server = server
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(
-                f"newsletter serve exited with {proc.returncode}:\n{log.read_text()}"
-            )
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"newsletter serve did not answer at {url}:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("serve")
     config = write_config(folder, FEEDS)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     database = f"sqlite:///{folder / 'web.db'}"
     with SmtpServer() as smtp:
         env = {
@@ -116,90 +65,32 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "NEWSLETTER_SMTP_PORT": str(smtp.port),
             "NEWSLETTER_SMTP_TLS": "none",
             "NEWSLETTER_SMTP_TIMEOUT": "5",
-            "NEWSLETTER_BASE_URL": base_url,
             "NEWSLETTER_SECRET_KEY": "browser-test-secret",
             "NEWSLETTER_PREVIEW_TOKEN": "",
         }
-        log = folder / "serve.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "newsletter",
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=folder,
-            )
-        try:
-            _wait_until_up(f"{base_url}/healthz", proc, log)
+        with serve(env, folder) as server:
             settings = Settings(
                 data_dir=folder / "data",
                 database_url=database,
-                base_url=base_url,
+                base_url=server.base_url,
                 secret_key="browser-test-secret",
             )
             app = open_app(settings, config)
-            yield Site(base_url, app, smtp, log)
+            yield Site(server.base_url, app, smtp, server)
             app.engine.dispose()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 375, "height": 800})
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    problems: list[str] = []
-    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: problems.append(str(e)))
-    tab.on(
-        "response",
-        lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
-    )
-    tab.problems = problems
-    yield tab
+    yield watched_page(context)
     context.close()
-
-
-def fits(tab: Any, what: str) -> dict[str, Any]:
-    """Assert nothing is wider than the viewport; returns the measurement."""
-    measured: dict[str, Any] = tab.evaluate(OVERFLOW_JS)
-    assert measured["scrollWidth"] <= measured["innerWidth"], f"{what} overflows: {measured}"
-    return measured
-
-
-def screenshot(tab: Any, folder: Path, name: str) -> Path:
-    """A full-page screenshot under the test's folder, copied to NEWSLETTER_SCREENSHOTS_DIR."""
-    path = folder / f"{name}.png"
-    tab.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 1000
-    extra = os.environ.get("NEWSLETTER_SCREENSHOTS_DIR")
-    if extra:
-        Path(extra).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(extra) / path.name)
-    return path
 
 
 def _wait_for_mail(smtp: SmtpServer, count: int) -> None:

@@ -149,7 +149,12 @@ def test_issue_statistics_page(make_app: Any) -> None:
     client = client_for(app)
     auth = {"Authorization": f"Bearer {preview_token(app)}"}
     sent_at = datetime.now(UTC) - timedelta(days=10)
-    issue = add_issue(app, "2026-W45", sent_at=sent_at)
+    stories = [
+        {"id": 1, "title": "Story A", "url": "https://example.com/a"},
+        {"id": 2, "title": "Story <B>", "url": "https://example.com/b?x=1&y=2"},
+    ]
+    content = {"item_count": 2, "sections": [{"id": "headlines", "items": stories}]}
+    issue = add_issue(app, "2026-W45", sent_at=sent_at, content=content)
     later = add_issue(app, "2026-W46", sent_at=sent_at + timedelta(days=7))
     assert issue.id is not None and later.id is not None
     statuses = ["sent", "sent", "sent", "failed", "bounced", "skipped", "queued"]
@@ -181,7 +186,9 @@ def test_issue_statistics_page(make_app: Any) -> None:
     cells = re.findall(r'<td class="num">(\d+)</td>', page.text)
     assert cells[:6] == ["3", "1", "1", "1", "1", "2"]  # sent failed bounced skipped queued, unsubs
     assert "3 clicks on 2 links" in page.text  # Link.clicks: the counter (3 on b, 0 on a)
-    assert "https://example.com/b?x=1&amp;y=2" in page.text
+    # Links are named by their story's title (escaped), never shown as raw URLs.
+    assert "Story &lt;B&gt;" in page.text and "Story A" in page.text
+    assert "example.com/b" not in page.text
     svg = page.text.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert svg.count("<rect ") == 3  # clicks per day: the two days of a, and today for b
     assert "<script" not in svg

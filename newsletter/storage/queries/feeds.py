@@ -68,6 +68,18 @@ def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]
     return result
 
 
+def rename_feed(session: Session, old: str, new: str) -> None:
+    """Give a feed row its new name from feeds.yaml, keeping its items and polling state (the
+    next sync would otherwise disable the old row and start a new one)."""
+    feed = session.exec(select(Feed).where(Feed.name == old)).first()
+    taken = session.exec(select(Feed).where(Feed.name == new)).first()
+    if feed is None or taken is not None:
+        return
+    feed.name = new
+    session.add(feed)
+    session.flush()
+
+
 def all_feeds(session: Session) -> list[Feed]:
     """Every feed row, by name."""
     return list(session.exec(select(Feed).order_by(col(Feed.name))).all())

@@ -11,9 +11,18 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from newsletter.domain.content import EditorChoices
+from newsletter.domain.overrides import ItemEdit
 from newsletter.domain.statuses import IssueStatus
 from newsletter.storage.db import dialect_insert
-from newsletter.storage.models import Feed, Issue, IssueAction, Item, utcnow
+from newsletter.storage.models import (
+    Feed,
+    Issue,
+    IssueAction,
+    IssueViewpoint,
+    Item,
+    ItemOverride,
+    utcnow,
+)
 
 
 def get_issue(session: Session, period: str) -> Issue | None:
@@ -27,8 +36,44 @@ def issue_number(session: Session, start: datetime) -> int:
     stmt = select(func.count()).where(
         col(Issue.window_end) <= start,
         col(Issue.status).in_([IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT]),
+        col(Issue.period).not_like(SPECIAL_LIKE),  # special issues keep out of the numbering
     )
     return int(session.exec(stmt).one()) + 1
+
+
+SPECIAL_LIKE = "special-%"
+SPECIAL_ACTION = "special"  # the log entry that made a special issue; its note is the title
+
+
+def special_issues(session: Session) -> list[Issue]:
+    """Every special issue, the latest window first."""
+    stmt = (
+        select(Issue)
+        .where(col(Issue.period).like(SPECIAL_LIKE))
+        .order_by(col(Issue.window_end).desc(), col(Issue.period))
+    )
+    return list(session.exec(stmt).all())
+
+
+def special_titles(session: Session) -> dict[str, str]:
+    """Each special issue's title (the latest one given), by period."""
+    stmt = (
+        select(IssueAction)
+        .where(IssueAction.action == SPECIAL_ACTION)
+        .order_by(col(IssueAction.id))
+    )
+    return {a.period: a.note or "" for a in session.exec(stmt).all()}
+
+
+def special_title(session: Session, period: str) -> str | None:
+    """A special issue's title, None for a weekly issue."""
+    stmt = (
+        select(IssueAction.note)
+        .where(IssueAction.period == period, IssueAction.action == SPECIAL_ACTION)
+        .order_by(col(IssueAction.id).desc())
+    )
+    title: str | None = session.exec(stmt).first()
+    return title
 
 
 def get_issue_by_id(session: Session, issue_id: int) -> Issue | None:
@@ -89,7 +134,8 @@ def latest_issues(
     stmt = select(Issue)
     if status is not None:
         stmt = stmt.where(Issue.status == status)
-    stmt = stmt.order_by(col(Issue.period).desc()).limit(limit)
+    # By window: a special issue's label sorts after every week's, its window does not.
+    stmt = stmt.order_by(col(Issue.window_end).desc(), col(Issue.period).desc()).limit(limit)
     return list(session.exec(stmt).all())
 
 
@@ -173,7 +219,105 @@ def editor_choices(session: Session, period: str) -> EditorChoices:
             restores[act.item_id] = act.section
         elif act.action == "move" and act.section:
             moves[act.item_id] = act.section
-    return EditorChoices(pins=pins, drops=frozenset(drops), moves=moves, restores=restores)
+    return EditorChoices(
+        pins=pins,
+        drops=frozenset(drops),
+        moves=moves,
+        restores=restores,
+        edits=item_edits(session, period),
+    )
+
+
+# ---- per-issue item overrides and the viewpoint -----------------------------------------------
+
+
+def _edit_of(row: ItemOverride) -> ItemEdit:
+    facts = row.facts or {}
+    return ItemEdit(
+        item_id=row.item_id,
+        title=row.title,
+        summary=row.summary,
+        blurb=row.blurb,
+        financing=dict(facts.get("financing") or {}),
+        event=dict(facts.get("event") or {}),
+        position=row.position,
+    )
+
+
+def item_edits(session: Session, period: str) -> dict[int, ItemEdit]:
+    """An issue's per-item overrides, by item id."""
+    stmt = select(ItemOverride).where(ItemOverride.period == period)
+    return {row.item_id: _edit_of(row) for row in session.exec(stmt).all()}
+
+
+def _override_row(session: Session, period: str, item_id: int, actor: str | None) -> ItemOverride:
+    row = session.exec(
+        select(ItemOverride).where(ItemOverride.period == period, ItemOverride.item_id == item_id)
+    ).first()
+    if row is None:
+        row = ItemOverride(period=period, item_id=item_id, facts={})
+    row.updated_at = utcnow()
+    row.updated_by = actor
+    return row
+
+
+def set_item_text(
+    session: Session,
+    period: str,
+    item_id: int,
+    title: str | None,
+    summary: str | None,
+    blurb: str | None,
+    actor: str | None,
+) -> None:
+    """Keep an item's title, summary and blurb overrides for an issue (None: the feed's)."""
+    row = _override_row(session, period, item_id, actor)
+    row.title, row.summary, row.blurb = title, summary, blurb
+    session.add(row)
+    session.flush()
+
+
+def set_item_facts(
+    session: Session,
+    period: str,
+    item_id: int,
+    financing: dict[str, Any],
+    event: dict[str, Any],
+    actor: str | None,
+) -> None:
+    """Keep an item's facts overrides for an issue (replacing earlier ones)."""
+    row = _override_row(session, period, item_id, actor)
+    facts: dict[str, Any] = {}
+    if financing:
+        facts["financing"] = financing
+    if event:
+        facts["event"] = event
+    row.facts = facts
+    session.add(row)
+    session.flush()
+
+
+def set_positions(session: Session, period: str, order: list[int], actor: str | None) -> None:
+    """Keep the order of a section's items for an issue (their positions 0, 1, ...)."""
+    for position, item_id in enumerate(order):
+        row = _override_row(session, period, item_id, actor)
+        row.position = position
+        session.add(row)
+    session.flush()
+
+
+def viewpoint_text(session: Session, period: str) -> str | None:
+    """The viewpoint written in the workbench for an issue, if any (blank counts as none)."""
+    row = session.get(IssueViewpoint, period)
+    return row.text if row is not None and row.text.strip() else None
+
+
+def set_viewpoint(session: Session, period: str, text: str, actor: str | None) -> None:
+    """Keep (or, with blank text, clear) the workbench's viewpoint of an issue."""
+    row = session.get(IssueViewpoint, period) or IssueViewpoint(period=period)
+    row.text, row.updated_at, row.updated_by = text, utcnow(), actor
+    session.add(row)
+    session.flush()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,18 @@ def item_counts(session: Session) -> dict[int, int]:
     return {feed_id: count for feed_id, count in rows}
 
 
+def feed_item_stats(session: Session, since: datetime) -> dict[int, tuple[int, int]]:
+    """Per feed id: items published since ``since``, and how many of them the reading left
+    out (no section)."""
+    left_out = sa.func.sum(sa.case((col(Item.section).is_(None), 1), else_=0))
+    rows = session.execute(
+        sa.select(col(Item.feed_id), func.count(), left_out)
+        .where(col(Item.published) > since)
+        .group_by(col(Item.feed_id))
+    )
+    return {int(feed_id): (int(total), int(left or 0)) for feed_id, total, left in rows}
+
+
 def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert items, ignoring ones already stored (same feed and key); returns how many were new."""
     if not rows:

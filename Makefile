@@ -62,14 +62,15 @@ bench: $(STAMP) ## Benchmarks (not part of the tests); figures go in docs/perfor
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_limits.py
 
-eval: $(STAMP) ## Relevance and sections on blind labels of real items (needs ../shared), then the detectors' regression sets
+eval: $(STAMP) ## Relevance and sections, then financing, events and stories, on blind labels of real items (needs ../shared); then the detectors' regression sets
 	$(BIN)/python bench/eval_reading.py --test
+	$(BIN)/python bench/eval_wechat.py
 	$(BIN)/python bench/eval_editorial.py
 
 train-model: $(STAMP) ## Rebuild the shipped training features (from ../shared when present) and the shipped reading model
 	$(BIN)/python bench/train_reading.py
 
-eval-wechat: $(STAMP) ## The editorial reading against blind labels of real WeChat items (needs ../shared/corpus/wechat)
+eval-wechat: $(STAMP) ## Financing, events and stories against blind labels of real items, per split (needs ../shared/corpus)
 	$(BIN)/python bench/eval_wechat.py
 
 clean:

@@ -334,6 +334,9 @@ class TopicConfig(_Strict):
     relevance_threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # None: the model's
     use_model: bool = True  # false: every item not excluded by a rule is relevant
     per_source_cap: int = Field(default=3, ge=1, le=100)  # items of one feed per section
+    # "healthcare": a funding round outside it (a carmaker's, a café's) never enters the
+    # financing section or its totals; None: every round does.
+    financing_sector: Literal["healthcare"] | None = None
 
     @field_validator("exclude")
     @classmethod

@@ -27,7 +27,12 @@ from typing import Any
 
 from newsletter.config import Config
 from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
-from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.editorial.clusters import (
+    StoryInput,
+    cluster_ids,
+    financing_key,
+    financing_ref,
+)
 from newsletter.domain.overrides import ItemEdit, order_by_position, with_edit
 from newsletter.domain.periods import Period
 from newsletter.domain.text import shorten
@@ -94,16 +99,31 @@ class _Story:
         return len({self.lead.feed, *(o.feed for o in self.others)})
 
 
-def _stories(candidates: list[Candidate], pinned: set[int]) -> tuple[list[_Story], int]:
-    """Merge each story's reports; the lead is pinned, else the heaviest, earliest source."""
+def _stories(
+    candidates: list[Candidate], pinned: set[int], drops: frozenset[int] = frozenset()
+) -> tuple[list[_Story], int]:
+    """Merge each story's reports; the lead is pinned, else the heaviest, earliest source. A
+    story with a report the editor dropped is dropped whole (unless the editor pinned another of
+    its reports): dropping a row never brings another outlet's report of it in."""
     clusters = cluster_ids(
-        [StoryInput(c.id, c.title, c.summary, c.url, financing_key(c.facts)) for c in candidates]
+        [
+            StoryInput(
+                c.id, c.title, c.summary, c.url, financing_key(c.facts), financing_ref(c.facts)
+            )
+            for c in candidates
+        ]
     )
     groups: dict[str, list[Candidate]] = {}
     for candidate in candidates:
         groups.setdefault(clusters[candidate.id], []).append(candidate)
     stories = []
-    for cluster, members in groups.items():
+    for cluster, members in list(groups.items()):
+        if any(m.id in drops for m in members):
+            members = [m for m in members if m.id not in drops]
+            if not any(m.id in pinned for m in members):
+                del groups[cluster]
+                continue
+            groups[cluster] = members
         members.sort(key=lambda c: (c.id not in pinned, -c.weight, c.published, c.id))
         lead, rest = members[0], members[1:]
         others = []
@@ -139,6 +159,20 @@ def _capped(
 def _event_start(candidate: Candidate) -> date | None:
     start = (candidate.facts.get("event") or {}).get("start")
     return date.fromisoformat(start) if start else None
+
+
+def _still_ahead(candidate: Candidate, issue_date: date) -> bool:
+    """An event on or after the issue date (a month-only date: in this month or later), or an
+    invitation whose date is to be announced."""
+    event = candidate.facts.get("event")
+    if not event:
+        return False
+    start = _event_start(candidate)
+    if start is None:
+        return True
+    if event.get("precision") == "month":
+        return (start.year, start.month) >= (issue_date.year, issue_date.month)
+    return start >= issue_date
 
 
 def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
@@ -223,9 +257,13 @@ def assemble_issue(
     issue_date = period.end.astimezone(nl.tz).date()
     known = set(config.section_ids)
     chosen: list[Candidate] = []
+    dropped_by_editor: list[Candidate] = []
     left_out: Counter[str] = Counter()
     for c in candidates:
-        if c.id in choices.drops or not (period.contains(c.published) or c.id in choices.pins):
+        if not (period.contains(c.published) or c.id in choices.pins):
+            continue
+        if c.id in choices.drops:
+            dropped_by_editor.append(c)  # clustered, so that its story's other reports go too
             continue
         edit = choices.edits.get(c.id)
         if edit is not None and edit.changes_content:
@@ -244,7 +282,11 @@ def assemble_issue(
         chosen.append(c)
     # A restored item is the editor's explicit choice: kept like a pin (first, over the caps),
     # or it could fall off a full section unseen.
-    stories, dropped = _stories(chosen, set(choices.pins) | set(choices.restores))
+    stories, dropped = _stories(
+        chosen + dropped_by_editor,
+        set(choices.pins) | set(choices.restores),
+        frozenset(c.id for c in dropped_by_editor),
+    )
     by_section: dict[str, list[_Story]] = {}
     for story in stories:
         by_section.setdefault(story.lead.section or "", []).append(story)
@@ -252,13 +294,12 @@ def assemble_issue(
     for section in config.sections:
         pool = by_section.get(section.id, [])
         if section.id == EVENTS:
-            # Only events still ahead on the issue date (or placed here by the editor), soonest first.
+            # Only events still ahead on the issue date (or placed here by the editor), soonest
+            # first; invitations whose date is to be announced come after the dated ones.
             pool = [
                 s
                 for s in pool
-                if s.pinned
-                or s.lead.id in choices.moves
-                or ((start := _event_start(s.lead)) is not None and start >= issue_date)
+                if s.pinned or s.lead.id in choices.moves or _still_ahead(s.lead, issue_date)
             ]
             ranked = sorted(
                 pool,

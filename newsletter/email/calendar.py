@@ -101,6 +101,8 @@ def upcoming_events(content: IssueContent) -> list[IssueItem]:
         for section in content.sections
         for item in section.items
         if str((item.facts.get("event") or {}).get("start") or "") >= issue_date
+        # A month-only date has no day to put in a calendar.
+        and (item.facts.get("event") or {}).get("precision", "day") == "day"
     ]
 
 

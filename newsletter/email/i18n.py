@@ -20,12 +20,13 @@ ROUNDS_EN = {
     "seed": "Seed", "angel": "Angel", "pre-a": "Pre-A", "a": "Series A", "a+": "Series A+",
     "pre-b": "Pre-B", "b": "Series B", "b+": "Series B+", "c": "Series C", "c+": "Series C+",
     "d": "Series D", "d+": "Series D+", "e": "Series E", "e+": "Series E+",
+    "pre-c": "Pre-C", "f": "Series F", "f+": "Series F+",
     "pre-ipo": "Pre-IPO", "ipo": "IPO", "strategic": "Strategic", "undisclosed": "Undisclosed",
 }  # fmt: skip
 ROUNDS_ZH = {
     "seed": "种子轮", "angel": "天使轮", "pre-a": "Pre-A轮", "a": "A轮", "a+": "A+轮",
     "pre-b": "Pre-B轮", "b": "B轮", "b+": "B+轮", "c": "C轮", "c+": "C+轮", "d": "D轮",
-    "d+": "D+轮", "e": "E轮", "e+": "E+轮", "pre-ipo": "Pre-IPO轮", "ipo": "IPO",
+    "d+": "D+轮", "e": "E轮", "e+": "E+轮", "pre-c": "Pre-C轮", "f": "F轮", "f+": "F+轮", "pre-ipo": "Pre-IPO轮", "ipo": "IPO",
     "strategic": "战略融资", "undisclosed": "轮次未披露",
 }  # fmt: skip
 # How Chinese writes a currency after the number (9.9亿元, 2500万美元).
@@ -107,8 +108,11 @@ def money(low: float | None, high: float | None, currency: str | None, language:
     return text
 
 
-def event_date(day: date, language: str) -> str:
-    """An event's date: "2026-12-02 (Wed)" in English, "12月2日（周三）" in Chinese."""
+def event_date(day: date, language: str, precision: str = "day") -> str:
+    """An event's date: "2026-12-02 (Wed)" in English, "12月2日（周三）" in Chinese; a date known
+    only to the month is shown as a month ("2026-07", "2026年7月")."""
+    if precision == "month":
+        return f"{day.year}年{day.month}月" if is_chinese(language) else f"{day:%Y-%m}"
     if is_chinese(language):
         return f"{day.month}月{day.day}日（周{WEEKDAYS_ZH[day.weekday()]}）"
     return f"{day:%Y-%m-%d} ({day:%a})"

@@ -183,17 +183,30 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                     "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
                 }
             ev = item.facts.get("event")
+            if ev and not ev.get("start") and section.id == "events":
+                # An invitation without a date stays with the events, its date to be announced.
+                entry["event"] = {
+                    "name": ev.get("name") or item.title,
+                    "date": translations(language).gettext("date to be announced"),
+                    "place": ev.get("place") or "",
+                    "ics": None,
+                    "attached": False,
+                    "links": None,
+                }
             if ev and ev.get("start"):
                 day = date.fromisoformat(ev["start"])
                 entry["event"] = {
                     "name": ev.get("name") or item.title,
-                    "date": event_date(day, language),
+                    "date": event_date(day, language, ev.get("precision") or "day"),
                     "place": ev.get("place") or "",
                     "ics": ics_name(item.id),
-                    "attached": options.calendar_attachments,
+                    # A month-only date has no day for a calendar file.
+                    "attached": options.calendar_attachments
+                    and ev.get("precision", "day") == "day"
+                    and ev["start"] >= issue_date,
                     "links": None,
                 }
-                if ev["start"] >= issue_date:
+                if ev["start"] >= issue_date and ev.get("precision", "day") == "day":
                     cal = calendar_links(
                         item, event_ics_url(options.base_url, content.period, item.id)
                     )

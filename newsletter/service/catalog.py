@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from newsletter.domain.editorial.clusters import StoryInput, cluster_ids, financing_key
+from newsletter.domain.editorial.clusters import (
+    StoryInput,
+    cluster_ids,
+    financing_key,
+    financing_ref,
+)
 from newsletter.service.app import App
 from newsletter.service.issues import classify_stored
 from newsletter.storage.db import session_scope
@@ -52,7 +57,12 @@ def list_items(
         clusters = cluster_ids(
             [
                 StoryInput(
-                    item.id or 0, item.title, item.summary_text, item.url, financing_key(item.facts)
+                    item.id or 0,
+                    item.title,
+                    item.summary_text,
+                    item.url,
+                    financing_key(item.facts),
+                    financing_ref(item.facts),
                 )
                 for item, _ in pairs
             ]

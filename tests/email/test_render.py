@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import replace
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -401,3 +401,56 @@ def test_calendar_files_are_attached_only_when_configured(env: SandboxedEnvironm
     assert attached.attachments and all(
         a.content_type == "text/calendar" for a in attached.attachments
     )
+
+
+# -- events without a day -------------------------------------------------------------------------
+
+
+def _event_content() -> IssueContent:
+    issue_day = PERIOD.end.astimezone(SHANGHAI).date()
+    next_month = (issue_day.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return assemble_issue(
+        CONFIG,
+        PERIOD,
+        [
+            candidate(
+                21,
+                "2099细胞治疗工艺开发专题培训班",
+                "events",
+                language="zh",
+                facts={
+                    "event": {"name": "细胞治疗工艺开发专题培训班", "start": None, "place": None}
+                },
+            ),
+            candidate(
+                22,
+                "罕见病创新论坛下月在杭州举办",
+                "events",
+                language="zh",
+                facts={
+                    "event": {
+                        "name": "罕见病创新论坛",
+                        "start": next_month.isoformat(),
+                        "place": "杭州",
+                        "precision": "month",
+                    }
+                },
+            ),
+        ],
+    )
+
+
+@pytest.mark.parametrize(("language", "tba"), [("zh", "日期待定"), ("en", "date to be announced")])
+def test_undated_and_month_only_events_stay_in_events(
+    env: SandboxedEnvironment, language: str, tba: str
+) -> None:
+    content = _event_content()
+    events = next(s for s in content.sections if s.id == "events")
+    assert [i.id for i in events.items] == [22, 21]  # dated (to the month) first
+    issue, _ = render_issue(env, content, replace(OPTIONS, language=language))
+    assert tba in issue.html and tba in issue.text
+    month = date.fromisoformat(str(events.items[0].facts["event"]["start"]))
+    shown = f"{month.year}年{month.month}月" if language == "zh" else f"{month:%Y-%m}"
+    assert shown in issue.html
+    # No calendar file for a month or an unknown day.
+    assert "BEGIN:VCALENDAR" not in issue.text and ".ics" not in issue.html

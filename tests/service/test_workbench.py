@@ -24,7 +24,7 @@ from newsletter.service.editing import (
     unapprove,
 )
 from newsletter.service.ingest import ingest
-from newsletter.service.issues import resolve_period
+from newsletter.service.issues import build_issue, resolve_period
 from newsletter.service.sending import send_test_copies
 from newsletter.service.workbench import DROPPED, LEFT_OUT, draft_view
 from tests.helpers import serve_stories
@@ -210,3 +210,29 @@ def test_a_test_copy_that_cannot_go_is_reported_and_logged(
     (entry,) = draft_view(app, period).log
     assert entry.action == "test-copy" and entry.actor == ACCOUNT
     assert (entry.note or "").startswith("not sent to desk@news.example.com: ")
+
+
+def test_a_corrected_amount_survives_a_rebuild(app_and_period: tuple[Any, Any]) -> None:
+    # Issue 12: the editor's amount is kept when the feed is polled again and the draft is
+    # built again, and the totals use it, not the amount read from the feed.
+    app, period = app_and_period
+    acme = _item(app, period, "Acme Health")
+    assert acme.facts["financing"]["amount_low"] == 25e6
+    edit_facts(app, period, acme.id, {"amount": "40M", "currency": "EUR"}, ACCOUNT, 0)
+    ingest(app)  # the same feed again: its items are read again
+    built = build_issue(app, period, force=True)
+    row = next(i for s in built.content.sections for i in s.items if i.id == acme.id)
+    assert (row.facts["financing"]["amount_low"], row.facts["financing"]["currency"]) == (
+        40e6,
+        "EUR",
+    )
+    assert row.facts["financing"]["round"] == "b"  # not corrected: as read
+    totals = {t["currency"]: t["low"] for t in built.content.financing_totals}
+    rows = [i for s in built.content.sections if s.id == "financing" for i in s.items]
+    usd = sum(
+        i.facts["financing"]["amount_low"] or 0
+        for i in rows
+        if i.id != acme.id and i.facts["financing"]["currency"] == "USD"
+    )
+    assert totals["EUR"] == 40e6 and totals.get("USD", 0) == usd  # the feed's $25M is gone
+    assert built.rendered is not None and "EUR 40.0M" in built.rendered.html

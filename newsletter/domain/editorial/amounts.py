@@ -54,7 +54,12 @@ _VAGUE_CN = {
     "亿元级": (100_000_000, 1_000_000_000), "千万级": (10_000_000, 100_000_000),
     "上亿": (100_000_000, None), "过亿": (100_000_000, None), "超亿": (100_000_000, None),
     "近亿": (90_000_000, 100_000_000),
+    # A bare unit with a currency is about one of it: 千万美元, 亿元, 百万美元.
+    "两亿": (200_000_000, 200_000_000), "十亿": (1_000_000_000, 1_000_000_000),
+    "千万": (10_000_000, 10_000_000), "百万": (1_000_000, 1_000_000), "亿": (100_000_000, 100_000_000),
 }  # fmt: skip
+# Bare units are money only with a currency right after them ("千万用户" is a head count).
+_BARE_UNITS = frozenset({"两亿", "十亿", "千万", "百万", "亿"})
 
 
 @dataclass(frozen=True)
@@ -196,17 +201,22 @@ def find_amount(text: str) -> Amount | None:
     for m in _CN_VAGUE.finditer(text):
         if not m.group("cur") and "元" not in m.group("v") and not is_money(m):
             continue
+        if m.group("v") in _BARE_UNITS and (
+            not m.group("cur") or re.search(r"[\d数近超过上逾]$", text[: m.start()])
+        ):
+            continue
         low_v, high_v = _VAGUE_CN[m.group("v")]
         cur = _CN_CURRENCY[m.group("cur")] if m.group("cur") else "CNY"
         candidates.append(
             (m.start(), Amount(float(low_v), float(high_v) if high_v else None, cur, m.group(0)))
         )
     for m in re.finditer(
-        r"(近|超过|超|逾|过)(\d+(?:\.\d+)?)\s*亿(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑))", text
+        r"(近|超过|超|逾|过)?(\d+(?:\.\d+)?)\s*(千万|百万|万|亿)(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑|美金))",
+        text,
     ):
         if not is_money(m):
             continue
-        value = _scale(m.group(2), "亿", _CN_UNIT)
+        value = _scale(m.group(2), m.group(3), _CN_UNIT)
         low, high = _open_or_near(m.group(1), value)
         candidates.append((m.start(), Amount(low, high, "CNY", m.group(0))))
     for m in _EN_AMOUNT.finditer(text):

@@ -29,7 +29,7 @@ from typing import Any
 from newsletter.config import SectionConfig, TopicConfig
 from newsletter.domain.editorial.events import detect_event
 from newsletter.domain.editorial.feedrules import FeedRules
-from newsletter.domain.editorial.financing import detect_financing
+from newsletter.domain.editorial.financing import detect_financings
 from newsletter.domain.editorial.prefilter import ignorecase_fold
 from newsletter.domain.editorial.sections import keyword_regex, place_item
 from newsletter.domain.editorial.textmodel import (
@@ -166,13 +166,17 @@ def _section(
     texts = _rule_texts(title, summary)
     allowed = [s for s in rules.rule_order if not (s.exclude and _first_in(texts, s.exclude))]
     ids = {s.id for s in allowed}
-    if financing_round is not None and FINANCING in ids:
+    fin_sector = (facts.get("financing") or {}).get("sector")
+    in_topic = rules.topic.financing_sector in (None, fin_sector)
+    if financing_round is not None and FINANCING in ids and in_topic:
         fin = facts["financing"]
         amount = fin.get("amount_text") or "amount undisclosed"
         return FINANCING, f"funding announcement: round {financing_round}, {amount}"
     if event_start is not None and EVENTS in ids:
-        # An invitation without a date cannot be listed as upcoming: the rules place it.
         return EVENTS, f"upcoming event on {event_start.isoformat()}"
+    if "event" in facts and EVENTS in ids:
+        # An invitation without a date stays with the events, marked "date to be announced".
+        return EVENTS, "upcoming event, date to be announced"
     if REPORTS in ids and feed.report:
         return REPORTS, f"feed {feed.name!r} is marked as reports"
     if REPORTS in ids and len(summary) >= LONG_FORM_CHARS:
@@ -248,9 +252,12 @@ def read_item(
     if x is None and rules.model is not None and not far_off:
         x = rules.model.features(title, summary)
     facts: dict[str, Any] = {}
-    financing = detect_financing(title, summary, lang)
+    rounds = detect_financings(title, summary, lang)
+    financing = rounds[0] if rounds else None
     if financing is not None:
         facts["financing"] = financing.to_dict()
+    if len(rounds) > 1:  # a second headline of the title announces another round
+        facts["financing_more"] = [r.to_dict() for r in rounds[1:]]
     event = detect_event(title, summary, lang, published)
     if event is not None and financing is None:
         facts["event"] = event.to_dict()

@@ -38,16 +38,29 @@ _EN_PAST = prefiltered(
 _ZH_KIND = prefiltered(
     r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
     r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
-    r"Demo Day|demo day|路演日)"
+    r"培训班|研修班|高级班|课程|直播间|开讲|创业营|共创营|训练营|招生|采购会|策略会|大赛|会议邀请|会议通知|"
+    r"参会|邀请函|邀约|盛会|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp)"
 )
 _ZH_FUTURE = prefiltered(
     r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
     r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
-    r"\d+天后|明天|明晚|明早|下周|开幕|见！|见!|报名中)"
+    r"\d+天后|明天|明晚|明早|下周|开幕|见！|见!|报名中|开启.{0,4}招募|招募中|开始了|开学)"
 )
 _ZH_PAST = prefiltered(
     r"(圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
-    r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要)"
+    r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要|"
+    r"致辞|开幕式|(?<!即将)(?:盛大|隆重)开幕|召集|讲话|会上|期间|亮相|已有.{0,8}报名|出席|登场|组织召开|"
+    r"周报|日报|热讯|汇总|…|\.\.\.)"
+)
+# A title that is the event's own notice: a headline (or a part between | 丨 【】 ：) that ends
+# with the kind of event, or words only a notice uses. It needs no date or "will" word: labels
+# and readers take "2021生物制品工艺开发及放大实战培训班" as an invitation.
+_ZH_NOTICE = prefiltered(
+    r"(?:大会|峰会|论坛|研讨会|年会|博览会|交流会|沙龙|沙龙会|训练营|工作坊|培训班|研修班|高级班|公开课|"
+    r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间)"
+    r"(?:[（(][^）)]{0,12}[）)])?(?:通知|邀请函|报名|招生|开班啦|议程|日程)?\s*(?:[|｜丨:：!！【】」]|$)"
+    r"|会议通知|会议邀请|邀请函|参会通知|参会指南|参训通知|启动招生|开班|今晚直播|直播预告|课程\s*[|｜丨]"
+    r"|今晚\d{0,2}点"
 )
 
 _MONTHS = {
@@ -90,8 +103,32 @@ _EN_DATE_DM = prefiltered(
 )
 _ISO_DATE = prefiltered(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
 _ZH_DATE = prefiltered(
-    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:日|号)"
+    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:-\s*\d{1,2}\s*)?(?:日|号)"
 )
+# 6.24-25, 7·22: a month and day with a dot, not an amount or a version ("3.5亿", "2.0").
+_DOT_DATE = prefiltered(
+    r"(?<![\d.])(?P<mon>1[0-2]|0?[1-9])[.·](?P<day>[12]\d|3[01]|0?[1-9])(?![\d.%亿万元倍])"
+)
+# 7月, 9月北京: a month alone, kept with month precision.
+_ZH_MONTH = prefiltered(
+    r"(?<![\d.年])(?P<mon>1[0-2]|[1-9])\s*月(?![\d份]*\s*\d{1,2}\s*[日号]|\d|份)"
+)
+_ZH_DAY_ONLY = prefiltered(r"(?<![\d月.])(?P<day>[12]\d|3[01]|[1-9])\s*(?:日|号)(?!报)")
+_TONIGHT = prefiltered(r"今晚|今天|今日|今夜|tonight|today", re.I)
+_ZH_NUMERALS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_ZH_COUNTDOWN = prefiltered(r"倒计时\s*(?P<n>[一二两三四五六七八九十]{1,3})\s*天")
 _IN_DAYS = prefiltered(
     r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
     r"\b(?P<togo>\d{1,3}) days (?:to go|away|left|until|before)\b",
@@ -178,7 +215,8 @@ _EN_CITIES = (
 )
 _EN_CITY = prefiltered(rf"\b({_EN_CITIES})\b")
 _ZH_NAME = prefiltered(
-    r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》]{0,30}?(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊)"
+    r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》|｜丨]{0,30}?"
+    r"(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊|培训班|研修班|公开课|创业营|共创营|策略会|采购会|大赛)"
 )
 _BOOK_TITLE = prefiltered(r"《([^》]{2,40})》")
 _EN_NAME = prefiltered(
@@ -189,11 +227,13 @@ _EN_NAME = prefiltered(
 
 @dataclass(frozen=True)
 class EventFact:
-    """An upcoming event: name, first day, place (a city, "online", or None)."""
+    """An upcoming event: name, first day, place (a city, "online", or None); ``precision`` is
+    "day", or "month" when only the month is known (``start`` is then its first day)."""
 
     name: str
     start: date | None
     place: str | None
+    precision: str = "day"
 
     def to_dict(self) -> dict[str, object]:
         """JSON form stored in item.facts['event']."""
@@ -201,6 +241,7 @@ class EventFact:
             "name": self.name,
             "start": self.start.isoformat() if self.start else None,
             "place": self.place,
+            "precision": self.precision,
         }
 
 
@@ -257,16 +298,76 @@ def event_date(text: str, published: date) -> date | None:
         found.append((m.start(), monday_next + timedelta(days=target)))
     for m in _TOMORROW.finditer(text):
         found.append((m.start(), published + timedelta(days=1)))
+    for m in _DOT_DATE.finditer(text):
+        d = _next_occurrence(int(m.group("mon")), int(m.group("day")), None, published)
+        if d:
+            found.append((m.start(), d))
+    for m in _ZH_COUNTDOWN.finditer(text):
+        days = _zh_number(m.group("n"))
+        if days:
+            found.append((m.start(), published + timedelta(days=days)))
+    for m in _TONIGHT.finditer(text):
+        found.append((m.start(), published))
+    if not found:
+        for m in _ZH_DAY_ONLY.finditer(text):
+            # "25日等你来": this month's 25th, or next month's once it has passed.
+            day = int(m.group("day"))
+            month, year = published.month, published.year
+            if day < published.day:
+                month, year = (1, year + 1) if month == 12 else (month + 1, year)
+            try:
+                found.append((m.start(), date(year, month, day)))
+            except ValueError:
+                continue
     if not found:
         return None
     found.sort(key=lambda pair: pair[0])
     return found[0][1]
 
 
+def _zh_number(text: str) -> int | None:
+    """一 to 九十九 as an int ("十" 10, "十五" 15, "二十" 20)."""
+    if text == "十":
+        return 10
+    if "十" in text:
+        tens, _, units = text.partition("十")
+        return _ZH_NUMERALS.get(tens, 1) * 10 + _ZH_NUMERALS.get(units, 0)
+    return _ZH_NUMERALS.get(text)
+
+
+def event_month(text: str, published: date) -> date | None:
+    """The first day of a month named alone ("7月", "9月北京"), the next such month from the
+    publication day; None when there is none."""
+    m = _ZH_MONTH.search(text)
+    if not m:
+        return None
+    month = int(m.group("mon"))
+    year = published.year + (month < published.month)
+    return date(year, month, 1)
+
+
+# Poetic and short names of cities that event notices use.
+_CITY_ALIASES = {
+    "蓉城": "成都",
+    "在沪": "上海",
+    "沪上": "上海",
+    "申城": "上海",
+    "姑苏": "苏州",
+    "鹏城": "深圳",
+    "羊城": "广州",
+    "京城": "北京",
+    "江北新区": "南京",
+    "泉城": "济南",
+}
+
+
 def _place(title: str, summary: str) -> str | None:
     """The first city named (title first, then summary), else "online" for online events."""
     for text in (title, summary):
         found = [(text.find(city), city) for city in _ZH_CITIES if city in text]
+        found += [
+            (text.find(alias), city) for alias, city in _CITY_ALIASES.items() if alias in text
+        ]
         m = _EN_CITY.search(text)
         if m:
             found.append((m.start(), m.group(1)))
@@ -293,20 +394,46 @@ def _name(title: str, is_zh: bool) -> str:
     return clean[:80]
 
 
+# (A trailing part that gives a time, "｜今晚直播", is the invitation itself, not a column.)
+_TRAILING_COLUMN = re.compile(
+    r"(?<=[？?！!])\s*[|｜丨┃]\s*(?![^|｜丨┃]*(?:今晚|今天|明天|明晚|\d+\s*[月日号点]))[^|｜丨┃]{2,10}$"
+)
+
+
+def _dated_place_notice(title: str, published: date) -> bool:
+    """A short title that gives a day still ahead and a city, and nothing that happened
+    ("药企合规解决方案，7月3日-4日，北京"): an invitation even without the word for the event."""
+    if len(title) > 40 or "月" not in title:
+        return False
+    day = event_date(title, published)
+    if day is None or day < published:
+        return False
+    return any(city in title for city in _ZH_CITIES) and not _ZH_PAST.search(title)
+
+
 def detect_event(title: str, summary: str, lang: str, published: date) -> EventFact | None:
     """The upcoming event an item announces, or None (including reports on past events)."""
     title_n, summary_n = normalize(title), normalize(summary)
     text = f"{title_n}。{summary_n}"
+    precision = "day"
     is_zh = lang.startswith("zh") or bool(re.search(r"[\u4e00-\u9fff]{4}", title_n))
     if is_zh:
-        if not _ZH_KIND.search(title_n):
+        # "…？丨紫金健康论坛": a question or exclamation, then the column's name: the column's
+        # kind of event says nothing about the article.
+        headline = _TRAILING_COLUMN.sub("", title_n)
+        if not (_ZH_KIND.search(headline) or _dated_place_notice(headline, published)):
             return None
         if _ZH_PAST.search(title_n) or (
             _ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)
         ):
             return None
         start = event_date(text, published)
-        if not (_ZH_FUTURE.search(text) or (start and start >= published)):
+        month = event_month(title_n, published) if start is None else None
+        if month is not None and month >= published.replace(day=1):
+            precision, start = "month", month
+        if not (
+            _ZH_FUTURE.search(text) or (start and start >= published) or _ZH_NOTICE.search(headline)
+        ):
             return None
     else:
         invite = re.search(
@@ -321,6 +448,8 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         start = event_date(text, published)
         if not (_EN_FUTURE.search(text) or (start and start >= published)):
             return None
-    if start is not None and start < published:
+    if start is not None and start < published.replace(
+        day=1 if precision == "month" else published.day
+    ):
         return None  # a stated date in the past: a report, not an invitation
-    return EventFact(_name(title_n, is_zh), start, _place(title_n, summary_n))
+    return EventFact(_name(title_n, is_zh), start, _place(title_n, summary_n), precision)

@@ -4,7 +4,7 @@ led by whom. English and Chinese; pure functions of the text."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from newsletter.domain.editorial.amounts import Amount, find_amount, normalize
 from newsletter.domain.editorial.prefilter import prefiltered
@@ -23,6 +23,10 @@ ROUNDS = (
     "d+",
     "e",
     "e+",
+    "f",
+    "f+",
+    "pre-b",
+    "pre-c",
     "pre-ipo",
     "strategic",
     "undisclosed",
@@ -72,7 +76,7 @@ _ZH_DONE = prefiltered(
     r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
 )
 _ZH_ROUND = prefiltered(
-    r"(?P<r>Pre-?IPO|pre-?ipo|Pre-?A\+?|pre-?a\+?|[A-Ea-e]\+|[A-Ea-e]\d?|天使\+?|种子|战略)\s*轮"
+    r"(?P<r>Pre-?IPO|pre-?ipo|Pre-?[A-Ca-c]\+?|pre-?[a-c]\+?|[A-Fa-f]\+|[A-Fa-f]\d?|天使\+?|种子|战略)\s*(?:系列)?轮"
     r"|(?P<strat>战略融资|战略投资)"
 )
 _ZH_FUNDING = prefiltered(r"融资|投资|注资")
@@ -105,12 +109,16 @@ _EN_LEAD = prefiltered(
 
 @dataclass(frozen=True)
 class FinancingFact:
-    """A funding announcement."""
+    """A funding announcement; ``company`` is "" when the title names none ("某新锐完成B轮"),
+    ``company_confidence`` how sure the name is (1.0 quoted or clean, lower when a descriptor
+    was cut off or no name was found), ``sector`` "healthcare" or "other" (a title rule)."""
 
     company: str
     round: str
     amount: Amount | None
     lead_investors: list[str] = field(default_factory=list)
+    company_confidence: float = 1.0
+    sector: str = "other"
 
     def to_dict(self) -> dict[str, object]:
         """JSON form stored in item.facts['financing']."""
@@ -123,6 +131,8 @@ class FinancingFact:
             "currency": amount.currency if amount else None,
             "amount_text": amount.text if amount else None,
             "lead_investors": self.lead_investors,
+            "company_confidence": self.company_confidence,
+            "sector": self.sector,
         }
 
 
@@ -143,6 +153,10 @@ _EN_NAMED_ROUNDS = (
 _ZH_NAMED_ROUNDS = (
     ("pre-ipo", "pre-ipo"),
     ("preipo", "pre-ipo"),
+    ("pre-b", "pre-b"),
+    ("preb", "pre-b"),
+    ("pre-c", "pre-c"),
+    ("prec", "pre-c"),
     ("pre", "pre-a"),
     ("天使", "angel"),
     ("种子", "seed"),
@@ -155,7 +169,7 @@ def _en_round(text: str) -> str | None:
     if not m:
         return None
     if m.group("prel"):
-        return "pre-a" if m.group("prel").lower() == "a" else m.group("prel").lower()
+        return "pre-" + m.group("prel").lower()
     if m.group("l"):
         return m.group("l").lower() + ("+" if m.group("plus") else "")
     return next((label for group, label in _EN_NAMED_ROUNDS if m.group(group)), None)
@@ -193,7 +207,7 @@ def _en_company(title: str) -> str:
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
     # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
     head = re.sub(
-        r"^.*?\b(?:based|startup|company|firm|maker|developer|biotech|platform)\s+(?=[A-Z0-9])",
+        r"^.*?\b(?i:based|startup|company|firm|maker|developer|biotech|platform)\s+(?=[A-Z0-9])",
         "",
         head,
     )
@@ -259,23 +273,8 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
     both = f"{title_n}。{summary_n}"
     is_zh = lang.startswith("zh") or bool(re.search(r"[\u4e00-\u9fff]{4}", title_n))
     if is_zh:
-        if not (_ZH_FUNDING.search(title_n) and (_ZH_DONE.search(title_n) or "领投" in title_n)):
-            return None
-        strong = _ZH_STRONG.search(title_n)
-        if strong:
-            # "完成A轮融资后…" or "距完成战略融资…" mention a round; they do not announce one.
-            before, after_text = title_n[: strong.start()], title_n[strong.end() :]
-            if _ZH_MENTION_BEFORE.search(before) or _ZH_MENTION_AFTER.search(after_text):
-                return None
-            if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
-                return None
-        elif _ZH_NOT.search(_without_pre_ipo(title_n)):
-            return None
-        round_name = _zh_round(title_n) or _zh_round(summary_n) or "undisclosed"
-        zh_amount = find_amount(title_n) or find_amount(summary_n)
-        return FinancingFact(
-            _zh_company(title_n), round_name, zh_amount, _lead_investors(both, "zh")
-        )
+        facts = detect_zh_financings(title_n, summary_n)
+        return facts[0] if facts else None
     round_in_title = _en_round(title_n)
     amount_in_title = find_amount(title_n)
     amount: Amount | None
@@ -315,6 +314,189 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
             return None
     if amount is None:
         amount = find_amount(summary_n)
+    company = _en_company(title_n)
     return FinancingFact(
-        _en_company(title_n), en_round or "undisclosed", amount, _lead_investors(both, "en")
+        company,
+        en_round or "undisclosed",
+        amount,
+        _lead_investors(both, "en"),
+        1.0 if company else 0.2,
+        sector_of(title_n),
     )
+
+
+# --- Chinese titles, segment by segment ---------------------------------------------------
+# A digest names itself (周报, 日报, 一周…) or carries a dated column name (【智琰汽车 0617】);
+# RULES.md decision 1: it is not a funding announcement, whatever rounds it lists.
+_ZH_DIGEST = prefiltered(
+    r"(周报|日报|早报|晚报|周刊|月报|简报|快报|热讯|一周|汇总|周览|要闻|早知道|融资新闻|\.\.\.|…)"
+)
+_DATED_COLUMN = re.compile(r"【[^】]{0,20}\d{3,}[^】]{0,4}】")
+_BRACKETS = re.compile(r"【[^】]{0,20}】")
+# Headlines inside one title: 丨 | ； ! ? and a space between two Chinese characters.
+_SEGMENT_SPLIT = re.compile(
+    r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“]))\s*"
+)
+_ZH_VERB = prefiltered(
+    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|获)"
+)
+# A round without a verb: "齐碳科技B轮融资超4亿元", "Licious在F轮融资", "3700万美元C轮融资".
+_ZH_BARE_ROUND = prefiltered(
+    r"(?:(?:Pre-?|pre-?)?[A-Fa-f]\+?\d?|天使|种子|Pre-?IPO)\s*(?:系列)?轮\s*融资"
+)
+_ZH_AMOUNT_FUNDING = prefiltered(
+    r"^(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)\s*(?:美元|元|人民币|美金)?\s*[A-Fa-f+\-]{0,4}\s*轮?融资"
+    r"|融资(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)"
+)
+# 领投/独家投资/入股 + the company: "毅达资本领投飞谱电子Pre-A轮融资", "红杉入股时尚电商SSENSE".
+_ZH_INVESTED = prefiltered(
+    r"(?:领投|独家投资|联合投资|战略投资|入股)(?:了)?\s*(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
+    r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|$))"
+)
+# A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
+_ZH_PLURAL = prefiltered(r"(多家|多个|数家|几家|\d+家|\d+个|这些|一批|多笔)")
+_ZH_NOT_NAME = prefiltered(
+    r"^(?:\d{2,4}年|今年|去年|年内|近日|日前|近期|本周|上周|半年|上半年|此前|再次|又|这家|一家|该|某|"
+    r"(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)|[A-Fa-f]\+?\s*轮)"
+)
+_ZH_DESCRIPTOR_TAIL = re.compile(
+    r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|提供商|运营商|开发商|研发商|器械商|供应商|制造商|电商|"
+    r"初创|新锐|项目|独角兽|龙头|黑马|新星|创企|明星)\s*(?=[\u4e00-\u9fffA-Za-z0-9「“])"
+)
+# Adverbs and verbs left between the name and the round: "「文和友」短期连续完成".
+_ZH_TRAILING = re.compile(
+    r"(?:再次|再|又|已|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获)+$"
+)
+_FAMILY_PREFIX = re.compile(r"^.{0,20}?family['’s]*\s*[-–:：]\s*", re.I)
+_ZH_AWARD = prefiltered(r"(荣获|获评|入选|获奖|奖项|榜单|称号|评选|年度.{0,10}(?:机构|投资人))")
+_HEALTH = prefiltered(
+    r"(医|药|生物|基因|诊断|器械|健康|临床|细胞|抗体|疫苗|治疗|肿瘤|癌|病|康复|护理|影像|制剂|核酸|"
+    r"免疫|蛋白|分子|测序|体外|检测|手术|介入|耗材|诊所|牙|眼科|心血管|神经|脑|血|糖尿|养老|"
+    r"pharma|bio|therap|health|medic|clinic|gene|genom|cell|diagnos|surg|care|drug|vaccin|oncolog|"
+    r"cancer|patient|hospital|dental|immun|antibod|rna|dna|crispr|neuro|cardio)",
+    re.I,
+)
+
+
+def sector_of(text: str) -> str:
+    """ "healthcare" when the text names a healthcare activity (drugs, devices, diagnostics,
+    care), else "other": a title rule, so a restaurant's or a carmaker's round stays out of a
+    healthcare newsletter's table."""
+    return "healthcare" if _HEALTH.search(text) else "other"
+
+
+def _without_quotes(text: str) -> str:
+    """The text without quoted names and titles: a funding word inside 「…」 or “…” (an award's
+    name, a policy's) says nothing about a round."""
+    return re.sub(r"「[^」]*」|“[^”]*”|《[^》]*》|\"[^\"]*\"", "", text)
+
+
+def _zh_name(head: str) -> tuple[str, float]:
+    """The company named in the words before the verb or round, and how sure that is."""
+    head = _ZH_TRAILING.sub("", head.strip(" :：,，-—")).strip()
+    bracket = re.search(r"[「『“\"]([^」』”\"]{1,40})[」』”\"]\s*$", head)
+    if bracket:  # 「安济医疗」, AI制药公司「晶算智药」: a quoted name ending the head
+        return bracket.group(1).strip(), 1.0
+    head = re.sub(r"[「『“\"][^」』”\"]{0,10}[」』”\"]", "", head).strip()  # 青岛“独角兽”X
+    head = _FAMILY_PREFIX.sub("", head)
+    confidence = 1.0
+    # Descriptors one after another ("国际电商SaaS平台X"): cut each while a name is left.
+    while (stripped := _ZH_DESCRIPTOR_TAIL.sub("", head, count=1)) != head and len(stripped) >= 2:
+        head, confidence = stripped, 0.8
+    head = _ZH_TRAILING.sub("", head).strip(" ，,")
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", head))
+    if not head or cjk > 20 or len(head) > 40 or _ZH_NOT_NAME.search(head):
+        return "", 0.2
+    return head[:40], confidence
+
+
+def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
+    """The round one headline announces, or None."""
+    plain = _without_quotes(segment)
+    if not _ZH_FUNDING.search(plain) and "入股" not in plain and not _ZH_ROUND.search(plain):
+        return None
+    if _ZH_AWARD.search(segment):
+        return None
+    # The verb that governs the round: the last one with a funding word shortly after it.
+    verbs = [
+        v for v in _ZH_VERB.finditer(segment) if _ZH_FUNDING.search(segment[v.end() : v.end() + 25])
+    ]
+    verb = verbs[-1] if verbs else None
+    if verb and _ZH_PLURAL.search(_without_quotes(segment[: verb.start()])):
+        return None  # "多家企业斩获新一轮融资": a trend, not one company's round
+    if len(segment) > 60 and not _ZH_STRONG.search(segment):
+        return None  # a paragraph, not a headline
+    bare = _ZH_BARE_ROUND.search(segment) or _ZH_AMOUNT_FUNDING.search(segment)
+    invested = _ZH_INVESTED.search(segment)
+    strong = _ZH_STRONG.search(segment)
+    if strong:
+        before, after_text = segment[: strong.start()], segment[strong.end() :]
+        if _ZH_MENTION_BEFORE.search(before):
+            return None
+        if _ZH_MENTION_AFTER.search(after_text) and not re.match(r"^的\s*[「“]", after_text):
+            return None
+        if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
+            return None
+    elif _ZH_NOT.search(_without_pre_ipo(plain)) or not (verb or bare or invested):
+        return None
+    company, confidence = "", 0.2
+    if invested and (not verb or invested.start() < verb.start()):
+        company, confidence = _zh_name(invested.group("co"))
+    else:
+        anchor = verb or bare
+        start = anchor.start() if anchor else 0
+        clause_start = max(segment.rfind(c, 0, start) for c in "，,：:") + 1
+        company, confidence = _zh_name(segment[clause_start:start])
+        if not company:
+            quoted = re.search(r"的\s*[「“]([^」”]{1,30})[」”]", segment[start:]) or re.search(
+                r"「([^」]{1,30})」", segment
+            )
+            if quoted:
+                company, confidence = quoted.group(1).strip(), 0.9
+    round_name = _zh_round(segment) or ("strategic" if "入股" in segment else None)
+    round_name = round_name or _zh_round(summary) or "undisclosed"
+    amount = find_amount(segment) or find_amount(summary)
+    return FinancingFact(
+        company,
+        round_name,
+        amount,
+        _lead_investors(f"{segment}。{summary}", "zh"),
+        confidence,
+        sector_of(f"{segment} {company}"),
+    )
+
+
+def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
+    """Every round a Chinese title announces, one per headline (a title with two headlines can
+    announce two rounds); none for a digest of many headlines."""
+    if not any(word in title for word in ("融资", "投资", "注资", "入股", "轮")):
+        return []  # the common case at ingest, checked without a regular expression
+    if _ZH_DIGEST.search(title) or _DATED_COLUMN.search(title):
+        return []
+    body = _BRACKETS.sub(" ", title)
+    segments = [p for p in _SEGMENT_SPLIT.split(body) if p and len(p.strip()) >= 2]
+    # A short first segment without a verb is the column's name (资本｜, 厚扬Family's快讯丨).
+    first = segments[0] if segments else ""
+    if len(segments) > 1 and len(first) <= 12 and not (_ZH_VERB.search(first) or "融资" in first):
+        segments = segments[1:]
+    headlines = [p for p in segments if len(p) >= 8]
+    if len(headlines) >= 3:
+        return []
+    facts = []
+    for segment in segments:
+        fact = _zh_segment_fact(segment.strip(), summary)
+        if fact is not None:
+            facts.append(fact)
+    if len(facts) == 1:  # one round: the whole title says what the company does
+        facts[0] = replace(facts[0], sector=sector_of(f"{title} {facts[0].company}"))
+    return facts
+
+
+def detect_financings(title: str, summary: str, lang: str) -> list[FinancingFact]:
+    """Every round an item announces: two headlines of one Chinese title can announce two
+    (the first is what detect_financing returns)."""
+    title_n = normalize(title)
+    if lang.startswith("zh") or re.search(r"[\u4e00-\u9fff]{4}", title_n):
+        return detect_zh_financings(title_n, normalize(summary))
+    fact = detect_financing(title, summary, lang)
+    return [fact] if fact is not None else []

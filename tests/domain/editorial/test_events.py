@@ -375,7 +375,12 @@ def test_not_an_upcoming_event(title: str, summary: str, lang: str) -> None:
 def test_event_to_dict() -> None:
     fact = detect_event("Medtech Forum on December 3 in Boston", "Register now.", "en", PUBLISHED)
     assert isinstance(fact, EventFact)
-    assert fact.to_dict() == {"name": "Medtech Forum", "start": "2026-12-03", "place": "Boston"}
+    assert fact.to_dict() == {
+        "name": "Medtech Forum",
+        "start": "2026-12-03",
+        "place": "Boston",
+        "precision": "day",
+    }
 
 
 @pytest.mark.parametrize("measure", ["events_precision", "events_recall"])

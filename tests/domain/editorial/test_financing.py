@@ -422,6 +422,8 @@ def test_financing_to_dict() -> None:
         "currency": "USD",
         "amount_text": "$55M",
         "lead_investors": ["Atlas Creek"],
+        "company_confidence": 1.0,
+        "sector": "healthcare",
     }
 
 

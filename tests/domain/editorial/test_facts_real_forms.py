@@ -1,0 +1,132 @@
+"""Title forms of real feeds (issue 12), on constructed examples: financing headline by headline,
+company names without descriptors, sectors; events from notices, month-only dates, countdowns."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from newsletter.domain.editorial.clusters import financing_key
+from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.financing import detect_financing, detect_financings, sector_of
+
+PUBLISHED = date(2030, 6, 10)
+
+
+@pytest.mark.parametrize(
+    ("title", "company", "round_name"),
+    [
+        ("速递 | 青禾医疗B轮融资超3亿元", "青禾医疗", "b"),  # no verb after a column prefix
+        ("【首发】「云杉生物」完成数千万元Pre-B轮融资", "云杉生物", "pre-b"),
+        ("独家丨骨科器械商远岳医疗获1亿元A+轮融资", "远岳医疗", "a+"),  # descriptor cut
+        ("北辰资本领投星河药业Pre-A轮融资", "星河药业", "pre-a"),  # 领投 + company
+        ("北辰资本入股细胞治疗企业禾苗生物", "禾苗生物", "strategic"),
+        ("“独角兽”明川科技完成D轮融资", "明川科技", "d"),  # a quoted metaphor is no name
+        ("「白桦诊断」短期连续完成B轮融资", "白桦诊断", "b"),
+    ],
+)
+def test_chinese_title_forms(title: str, company: str, round_name: str) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None
+    assert (fact.company, fact.round) == (company, round_name)
+
+
+def test_two_headlines_give_two_rounds() -> None:
+    facts = detect_financings(
+        "会员动态｜甲乙医疗完成B轮融资；丙丁生物获2000万美元A轮融资", "", "zh"
+    )
+    assert [(f.company, f.round) for f in facts] == [("甲乙医疗", "b"), ("丙丁生物", "a")]
+    assert facts[1].amount is not None and facts[1].amount.currency == "USD"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "创投周报 | 甲公司完成B轮融资；乙公司获战略投资",  # a digest names itself
+        "甲乙医疗完成A轮融资；丙丁制药新药获批上市；戊己生物入选年度榜单",  # three headlines: a bulletin
+        "2030年多家企业斩获新一轮融资",  # a plural subject is a trend
+        "某资本荣获「年度最佳投资机构」",  # an award, not a round
+        "地平线完成C轮融资；百度成立新公司【汽车早知道 0611】",  # a dated column
+    ],
+)
+def test_not_one_companys_round(title: str) -> None:
+    assert detect_financings(title, "", "zh") == []
+
+
+def test_unnamed_company_has_low_confidence_and_no_name() -> None:
+    fact = detect_financing("1500万美元A轮融资，开发靶向激酶抑制剂", "", "zh")
+    assert fact is not None
+    assert fact.company == "" and fact.company_confidence < 0.5
+    # Without a name, only the same round and amount can make two reports one story.
+    key = financing_key({"financing": fact.to_dict()})
+    assert key is not None and key.startswith("?|a|")
+
+
+def test_english_descriptor_any_case() -> None:
+    fact = detect_financing("Email Security Startup Cobalt Raises $2.5M Seed", "", "en")
+    assert fact is not None and fact.company == "Cobalt"
+
+
+@pytest.mark.parametrize(
+    ("text", "sector"),
+    [
+        ("青禾医疗完成B轮融资", "healthcare"),
+        ("Acme Therapeutics raises $20M", "healthcare"),
+        ("手工吐司品牌完成上亿元首轮融资", "other"),
+        ("智能汽车公司完成10亿元A轮融资", "other"),
+    ],
+)
+def test_sector(text: str, sector: str) -> None:
+    assert sector_of(text) == sector
+
+
+@pytest.mark.parametrize(
+    ("title", "start", "precision"),
+    [
+        ("2030细胞治疗工艺开发专题培训班", None, "day"),  # a notice: no date, still an event
+        ("第三届罕见病创新论坛8月在杭州举办", date(2030, 8, 1), "month"),
+        ("倒计时五天！医疗器械注册沙龙等你来", date(2030, 6, 15), "day"),
+        ("6.24-25北京 | 临床试验管理研修班", date(2030, 6, 24), "day"),
+        ("今晚8点 | 药物警戒实务分享会", date(2030, 6, 10), "day"),
+        ("医学影像公开课，25日苏州等你来！", date(2030, 6, 25), "day"),
+    ],
+)
+def test_event_forms(title: str, start: date | None, precision: str) -> None:
+    fact = detect_event(title, "", "zh", PUBLISHED)
+    assert fact is not None
+    assert (fact.start, fact.precision) == (start, precision)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "某公司受邀出席2030生物医药大会",  # attending: news, not an invitation
+        "领导在全球健康论坛开幕式上致辞",
+        "第九届药学大会圆满落幕",
+        "制药人6-7月培训汇总",  # a digest of trainings
+    ],
+)
+def test_not_an_invitation(title: str) -> None:
+    assert detect_event(title, "", "zh", PUBLISHED) is None
+
+
+def test_city_aliases() -> None:
+    fact = detect_event("吸入给药年度盛会即将开启，蓉城不见不散", "", "zh", PUBLISHED)
+    assert fact is not None and fact.place == "成都"
+
+
+def test_a_short_title_with_a_day_ahead_and_a_city_is_an_invitation() -> None:
+    fact = detect_event("医药合规实务，6月20日-21日，杭州", "", "zh", PUBLISHED)
+    assert fact is not None and (fact.start, fact.place) == (date(2030, 6, 20), "杭州")
+
+
+@pytest.mark.parametrize(
+    ("title", "is_event"),
+    [
+        ("医院如何控费？听听专家怎么说！丨健康论坛", False),  # the column's name, not an event
+        ("创新药的机会在哪里？｜今晚直播", True),  # a time: the livestream itself
+    ],
+)
+def test_trailing_column_name(title: str, is_event: bool) -> None:
+    assert (detect_event(title, "", "zh", PUBLISHED) is not None) is is_event

@@ -69,8 +69,9 @@ def python_messages() -> set[str]:
     return found
 
 
-def zh_catalog() -> dict[str, str]:
-    with (LOCALE_DIR / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+def zh_catalog(domain: str = "messages") -> dict[str, str]:
+    """The Chinese catalog of a gettext domain: msgid -> translation (a plural's first form)."""
+    with (LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{domain}.po").open("rb") as handle:
         catalog = read_po(handle, locale="zh")
     out: dict[str, str] = {}
     for message in catalog:

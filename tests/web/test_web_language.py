@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from babel.messages.extract import extract_from_file
-from babel.messages.pofile import read_po
 
-from newsletter.email.i18n import LOCALE_DIR, WEB_DOMAIN
+from newsletter.email.i18n import WEB_DOMAIN
 from newsletter.web.pages import Pages
-from tests.email.test_i18n import visible_text
+from tests.email.test_i18n import visible_text, zh_catalog
 from tests.web_helpers import add_row, client_for, web_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,24 +42,10 @@ def python_messages() -> set[str]:
     return found
 
 
-def zh_catalog() -> dict[str, str]:
-    with (LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{WEB_DOMAIN}.po").open("rb") as handle:
-        catalog = read_po(handle, locale="zh")
-    out: dict[str, str] = {}
-    for message in catalog:
-        if not message.id:
-            continue
-        ids = message.id if isinstance(message.id, tuple) else (message.id,)
-        text = message.string if isinstance(message.string, str) else message.string[0]
-        for msgid in ids:
-            out[msgid] = text
-    return out
-
-
 def test_every_word_of_the_pages_has_a_chinese_translation() -> None:
     used = template_messages() | python_messages()
     assert len(template_messages()) > 30 and len(python_messages()) > 10
-    catalog = zh_catalog()
+    catalog = zh_catalog(WEB_DOMAIN)
     assert sorted(used - set(catalog)) == []  # nothing left in English
     assert sorted(set(catalog) - used) == []  # nothing stale
     assert all(catalog[m] for m in used)

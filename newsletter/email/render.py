@@ -236,6 +236,8 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
             "date_label": _local(content.window_end, tz, "%Y-%m-%d"),
             "label": _issue_label(content, language),
             "number": content.number,
+            # A special issue (a named period, not a week): the templates word it without "week".
+            "special": content.special_title is not None,
             "window_start_label": _local(content.window_start, tz, "%Y-%m-%d"),
             "window_end_label": _local(content.window_end, tz, "%Y-%m-%d"),
             "item_count": content.item_count,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -52,6 +54,30 @@ class FeedForm:
     section: str
     language: str = "en"
     weight: str = "1"
+
+
+@dataclass(frozen=True)
+class FeedChange:
+    """One change to the feed list made in the workbench, as the feed page lists it: the feed
+    (its name then), what was done, the details, the account and when."""
+
+    feed: str
+    action: str  # added, changed, disabled, enabled, imported
+    note: str | None = None
+    actor: str | None = None
+    at: datetime | None = None
+
+
+RECENT_CHANGES = 20  # the feed page lists this many
+
+
+def recent_feed_changes(app: App, limit: int = RECENT_CHANGES) -> list[FeedChange]:
+    """The latest changes to the feed list made in the workbench, newest first."""
+    with session_scope(app.engine) as session:
+        return [
+            FeedChange(row.feed, row.action, row.note, row.actor, row.created_at)
+            for row in feeds.recent_feed_actions(session, limit)
+        ]
 
 
 def feeds_version(app: App) -> str:
@@ -108,14 +134,22 @@ def checked_entry(config: Config, form: FeedForm, editing: str | None = None) ->
     return entry
 
 
-def _applied(app: App, config: Config, renamed: tuple[str, str] | None = None) -> None:
-    """The new feeds.yaml in use in this process, and the feed table in step with it (a
-    renamed feed keeps its items and polling state)."""
+def _applied(
+    app: App,
+    config: Config,
+    actor: str,
+    changes: Sequence[FeedChange],
+    renamed: tuple[str, str] | None = None,
+) -> None:
+    """The new feeds.yaml in use in this process, the feed table in step with it (a renamed
+    feed keeps its items and polling state), and the changes logged with the account."""
     app.replace_config(config)
     with session_scope(app.engine) as session:
         if renamed is not None:
             feeds.rename_feed(session, *renamed)
         feeds.sync_feeds(session, config.feeds)
+        for change in changes:
+            feeds.record_feed_action(session, change.feed, change.action, change.note, actor)
 
 
 def add_feed(app: App, form: FeedForm, expected_version: str, actor: str) -> FeedConfig:
@@ -124,7 +158,8 @@ def add_feed(app: App, form: FeedForm, expected_version: str, actor: str) -> Fee
     entry = checked_entry(app.config, form)
     compact = {k: v for k, v in entry.items() if DEFAULTS.get(k, object()) != v}
     config = add_feeds(app.config.path, [dict(compact)], expected_version)
-    _applied(app, config)
+    note = f"{entry['url']} in {entry['section']}"
+    _applied(app, config, actor, [FeedChange(str(entry["name"]), "added", note)])
     log.info("feeds.yaml: feed %r added by %s", entry["name"], actor)
     return config.feed(str(entry["name"]))
 
@@ -147,7 +182,9 @@ def edit_feed(app: App, name: str, form: FeedForm, expected_version: str, actor:
         return current
     config = _write(app, name, changes, expected_version)
     new_name = str(entry["name"])
-    _applied(app, config, (name, new_name) if new_name != name else None)
+    note = "; ".join(f"{key}: {before[key]} → {value}" for key, value in changes.items())
+    change = FeedChange(new_name, "changed", note)
+    _applied(app, config, actor, [change], (name, new_name) if new_name != name else None)
     log.info("feeds.yaml: feed %r changed by %s (%s)", name, actor, ", ".join(sorted(changes)))
     return config.feed(new_name)
 
@@ -162,7 +199,7 @@ def set_feed_enabled(
     if current.enabled == enabled:
         return current
     config = _write(app, name, {"enabled": enabled}, expected_version)
-    _applied(app, config)
+    _applied(app, config, actor, [FeedChange(name, "enabled" if enabled else "disabled")])
     log.info("feeds.yaml: feed %r %s by %s", name, "enabled" if enabled else "disabled", actor)
     return config.feed(name)
 
@@ -180,7 +217,11 @@ def import_opml_upload(
     report, entries = plan_import(app.config, data, section, source="the uploaded file")
     if entries:
         config = add_feeds(app.config.path, entries, expected_version)
-        _applied(app, config)
+        imported = [
+            FeedChange(feed.name, "imported", f"{feed.url} in {feed.section}, from OPML")
+            for feed in report.added
+        ]
+        _applied(app, config, actor, imported)
         log.info("feeds.yaml: %d feed(s) imported from OPML by %s", len(entries), actor)
     return report
 
@@ -216,6 +257,8 @@ def _write(app: App, name: str, changes: dict[str, Scalar], expected_version: st
 
 __all__ = [
     "FORM_FIELDS",
+    "RECENT_CHANGES",
+    "FeedChange",
     "FeedForm",
     "FeedFormError",
     "StaleConfigError",
@@ -224,5 +267,6 @@ __all__ = [
     "edit_feed",
     "feeds_version",
     "import_opml_upload",
+    "recent_feed_changes",
     "set_feed_enabled",
 ]

@@ -114,9 +114,10 @@ def _report(app: App, session: Session, issue: Issue) -> IssueReport:
     for status, count in deliveries.delivery_counts(session, issue.id).to_dict().items():
         counts[status] = counts.get(status, 0) + count
     start = issue.frozen_at or issue.sent_at
-    following = issues.next_frozen_after(session, issue.period)
     unsubscribes, later = 0, {}
     if start is not None:
+        # Until the next issue went out, special or weekly: later unsubscribes are its.
+        following = issues.next_frozen_after(session, start, issue.id)
         unsubscribes = subscribers.unsubscribed_between(session, start, following)
         later = audience.reported_bounces_between(session, start, following)
     content = issue.content or {}

@@ -210,6 +210,20 @@ class IssueAction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class FeedAction(SQLModel, table=True):
+    """A change to the feed list made in the workbench (added, changed, disabled, enabled,
+    imported), with the account that made it: feeds.yaml keeps no history of its own."""
+
+    __tablename__ = "feed_action"
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed: str = Field(max_length=200)  # the feed's name when the change was made
+    action: str = Field(max_length=20)
+    note: str | None = Field(default=None, max_length=500)
+    actor: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
 class ItemOverride(SQLModel, table=True):
     """An editor's per-issue edit of one item: title, summary, blurb, facts (JSON with the
     ``financing`` and ``event`` keys set) and its position in its section. Kept for that issue

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from newsletter.errors import ConfigError, IssueError
 from newsletter.service.accounts import SignedIn
 from newsletter.service.feededits import (
+    RECENT_CHANGES,
     FeedForm,
     FeedFormError,
     StaleConfigError,
@@ -30,6 +31,7 @@ from newsletter.service.feededits import (
     edit_feed,
     feeds_version,
     import_opml_upload,
+    recent_feed_changes,
     set_feed_enabled,
 )
 from newsletter.service.feedstats import WEEKS, feeds_overview
@@ -88,6 +90,8 @@ def _feeds_page(
         field=field,
         values=values or FeedForm("", "", overview.sections[0][0]),
         imported=imported,
+        changes=recent_feed_changes(ctx.web.app),
+        recent=RECENT_CHANGES,
     )
 
 

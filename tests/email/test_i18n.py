@@ -170,3 +170,43 @@ def test_the_chinese_edition_has_no_english_furniture() -> None:
     assert rendered.html.count('lang="zh"') >= items  # the page and each item
     assert "领投方" in rendered.html and "轮" in rendered.html
     assert "年" in shown.issue_label and "W4" not in rendered.text.splitlines()[1]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_special_issue_says_no_week(language: str) -> None:
+    """A special issue (a named period) words the financing total without "week", in both
+    languages; the template words around it say "week" nowhere else. Section titles and feed
+    text are the editors' and the feeds' words, taken out before looking."""
+    config = load_config(ROOT / "feeds.yaml")
+    nl = config.newsletter
+    weekly = replace(for_reader(demo_content(config, NOW), None, language), viewpoint_html=None)
+    weekly = replace(weekly, viewpoint_text=None)
+    assert weekly.financing_totals  # the demo has announced rounds
+    special = replace(weekly, special_title="ASCO 2026")
+    options = RenderOptions(
+        templates_dir=config.templates_dir,
+        timezone=nl.tz,
+        language=language,
+        sender_name=nl.sender.name,
+        base_url="https://news.example.com",
+        sender_domain=nl.sender.domain,
+    )
+    env = make_environment(config.templates_dir)
+    week_words = {"en": "This week's announced total", "zh": "本周披露融资总额"}[language]
+    issue_words = {"en": "Announced total in this issue", "zh": "本期披露融资总额"}[language]
+
+    rendered, _shown = render_issue(env, weekly, options)
+    for part in (visible_text(rendered.html), rendered.text):
+        assert week_words in part and issue_words not in part
+
+    rendered, shown = render_issue(env, special, options)
+    theirs = {nl.title, *(t for s in config.sections for t in (s.title, *dict(s.titles).values()))}
+    for section in shown.sections:
+        theirs.add(section.title)
+        for item in section.items:
+            theirs.update([item.title, item.summary, item.source, item.url or ""])
+    for part in (visible_text(rendered.html), rendered.text):
+        assert issue_words in part and "ASCO 2026" in part
+        for text in sorted(theirs, key=len, reverse=True):
+            part = part.replace(text, " ") if text else part
+        assert "week" not in part.casefold() and "本周" not in part and "每周" not in part, part

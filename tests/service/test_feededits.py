@@ -23,6 +23,7 @@ from newsletter.service.feededits import (
     edit_feed,
     feeds_version,
     import_opml_upload,
+    recent_feed_changes,
     set_feed_enabled,
 )
 from newsletter.service.feedstats import WEEKS, feeds_overview
@@ -248,3 +249,50 @@ def test_a_hand_edit_that_does_not_load_keeps_the_last_good_feeds(stories: App) 
         set_feed_enabled(stories, "Stories", False, feeds_version(stories), ADMIN)
     assert "[broken" in path.read_text(encoding="utf-8")
     assert stories.feeds_by_name["Stories"].enabled
+
+
+def test_every_workbench_change_is_logged_with_its_account(stories: App) -> None:
+    """The feed list's action log: who added, changed, disabled, enabled or imported which
+    feed, and when; refused and no-op changes leave no line."""
+    ana, ben = "ana@news.example.com", "ben@news.example.com"
+    assert recent_feed_changes(stories) == []
+    form = FeedForm("More", "https://more.example/rss", "industry")
+    add_feed(stories, form, feeds_version(stories), ana)
+    renamed = FeedForm("Most", "https://more.example/rss", "headlines", "en", "2")
+    edit_feed(stories, "More", renamed, feeds_version(stories), ben)
+    set_feed_enabled(stories, "Most", False, feeds_version(stories), ana)
+    set_feed_enabled(stories, "Most", False, feeds_version(stories), ana)  # already disabled
+    stale = feeds_version(stories)
+    set_feed_enabled(stories, "Most", True, feeds_version(stories), ben)
+    with pytest.raises(StaleConfigError):
+        set_feed_enabled(stories, "Most", False, stale, ana)
+    with pytest.raises(FeedFormError):
+        add_feed(
+            stories, FeedForm("", "https://x.example/", "industry"), feeds_version(stories), ana
+        )
+    data = (
+        b'<opml version="2.0"><body><outline text="Events" category="events">'
+        b'<outline text="Congress &amp;amp; Co" xmlUrl="https://congress.example/rss"/>'
+        b'<outline text="Expo" xmlUrl="https://expo.example/atom"/></outline></body></opml>'
+    )
+    import_opml_upload(stories, data, None, feeds_version(stories), ben)
+    import_opml_upload(stories, data, None, feeds_version(stories), ben)  # adds nothing
+
+    changes = recent_feed_changes(stories)
+    assert [(c.feed, c.action, c.note, c.actor) for c in changes] == [
+        ("Expo", "imported", "https://expo.example/atom in events, from OPML", ben),
+        ("Congress & Co", "imported", "https://congress.example/rss in events, from OPML", ben),
+        ("Most", "enabled", None, ben),
+        ("Most", "disabled", None, ana),
+        (
+            "Most",
+            "changed",
+            "name: More → Most; section: industry → headlines; weight: 1.0 → 2.0",
+            ben,
+        ),
+        ("More", "added", "https://more.example/rss in industry", ana),
+    ]
+    times = [c.at for c in changes]
+    assert all(t is not None and t.tzinfo is not None for t in times)
+    assert times == sorted(times, reverse=True)  # type: ignore[type-var]
+    assert [c.feed for c in recent_feed_changes(stories, limit=2)] == ["Expo", "Congress & Co"]

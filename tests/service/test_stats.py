@@ -126,3 +126,38 @@ def test_recent_reports_oldest_first_and_only_issues_that_went_out(make_app: Any
     add_issue(app, "2026-W42", status="draft")
     assert [r.period for r in recent_reports(app)] == ["2026-W40", "2026-W41"]
     assert [r.period for r in recent_reports(app, limit=1)] == ["2026-W41"]
+
+
+def test_unsubscribes_go_to_the_issue_sent_before_them_special_issues_included(
+    make_app: Any,
+) -> None:
+    """A special issue between two weeks takes the unsubscribes of its own days. The issues
+    are ordered by when they went out: a ``special-…`` label sorts after every week's."""
+    from tests.web_helpers import add_issue
+
+    app = make_app()
+    start = datetime.now(UTC) - timedelta(days=30)
+    add_issue(app, "2026-W40", sent_at=start)
+    add_issue(app, "special-2026-asco", sent_at=start + timedelta(days=3))
+    add_issue(app, "2026-W41", sent_at=start + timedelta(days=7))
+    left = {
+        "w40@example.com": start + timedelta(days=1),
+        "special1@example.com": start + timedelta(days=4),
+        "special2@example.com": start + timedelta(days=6, hours=23),
+        "w41@example.com": start + timedelta(days=8),
+    }
+    for email in left:
+        add_subscriber(app, email)
+    with session_scope(app.engine) as session:
+        for subscriber in session.exec(select(Subscriber)).all():
+            subscriber.status = "unsubscribed"
+            subscriber.unsubscribed_at = left[subscriber.email]
+            session.add(subscriber)
+    assert issue_report(app, "2026-W40").unsubscribes == 1
+    assert issue_report(app, "special-2026-asco").unsubscribes == 2
+    assert issue_report(app, "2026-W41").unsubscribes == 1
+    assert {r.period: r.unsubscribes for r in recent_reports(app)} == {
+        "2026-W40": 1,
+        "special-2026-asco": 2,
+        "2026-W41": 1,
+    }

@@ -19,7 +19,7 @@ import uvicorn
 from newsletter.config import load_config
 from newsletter.service.accounts import add_account
 from newsletter.service.app import App
-from newsletter.service.feededits import feeds_version
+from newsletter.service.feededits import feeds_version, recent_feed_changes
 from newsletter.service.specials import special_issues
 from newsletter.web import create_app
 from tests.smtp_server import free_port
@@ -114,6 +114,7 @@ def test_logged_out_and_forged_requests_change_nothing(served: tuple[App, str]) 
     assert admin.post("/admin/specials", data={"name": "x"}).status_code == 403
     assert file_text(app) == before and not app.config.path.with_name("feeds.yaml.bak").exists()
     assert special_issues(app) == []
+    assert recent_feed_changes(app) == []  # nothing refused reaches the action log
 
 
 def test_editors_see_the_health_but_only_admins_change_feeds(served: tuple[App, str]) -> None:
@@ -291,3 +292,41 @@ def test_editors_create_special_issues_with_errors_named_by_field(
     assert [(s.period, s.title) for s in special_issues(app)] == [
         ("special-2026-asco", "ASCO 2026")
     ]
+
+
+def test_the_feed_page_lists_recent_changes_with_the_account(served: tuple[App, str]) -> None:
+    app, base = served
+    admin = signed_in(base, ADMIN)
+    page = admin.get("/admin/feeds")
+    assert "Recent changes" in page.text and "No changes made in the workbench yet." in page.text
+    csrf, version = tokens(page)
+    off = admin.post(
+        "/admin/feeds",
+        data={"action": "disable", "name": "English", "version": version, "csrf_token": csrf},
+    )
+    assert off.status_code == 303
+    _, version = tokens(admin.get("/admin/feeds"))
+    answer = admin.post(
+        "/admin/feeds/import",
+        data={"csrf_token": csrf, "version": version, "section": "headlines"},
+        files={"file": ("mine.opml", OPML, "text/x-opml")},
+    )
+    assert answer.status_code == 200, answer.text[:500]
+
+    editor = signed_in(base, EDITOR)  # editors read the log too
+    shown = editor.get("/admin/feeds").text
+    rows = re.findall(
+        r'<li class="feed-change"><strong>([^<]+)</strong>: ([^<]+)<br>'
+        r'<span class="meta">([^<]+) UTC · ([^<]+)</span></li>',
+        shown,
+    )
+    assert [(feed, what, who) for feed, what, _when, who in rows] == [
+        (
+            "Analysts &amp; Co",
+            "imported (https://analysts.example/rss in reports, from OPML)",
+            ADMIN,
+        ),
+        ("English", "disabled", ADMIN),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", when) for *_, when, _who in rows)
+    assert [c.actor for c in recent_feed_changes(app)] == [ADMIN, ADMIN]

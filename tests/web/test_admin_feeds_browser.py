@@ -94,6 +94,13 @@ def _drive(browser: Any, base_url: str, shots: Path) -> None:
     page.keyboard.press("Enter")  # usable without a mouse
     page.wait_for_selector("text=Feed enabled again")
     assert page.get_by_role("button", name="Disable: Trial feed").count() == 1
+    changes = page.locator("ol.feed-changes li")  # newest first, with the account
+    assert [changes.nth(i).inner_text().splitlines()[0] for i in range(changes.count())] == [
+        "Trial feed: enabled",
+        "Trial feed: disabled",
+        "Trial feed: added (https://trial.example/rss in industry)",
+    ]
+    assert all(ADMIN in changes.nth(i).inner_text() for i in range(3))
 
     page.set_viewport_size({"width": 375, "height": 800})
     page.reload()

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from newsletter.config import FeedConfig
 from newsletter.domain.statuses import FeedStatus
 from newsletter.storage.db import dialect_insert
-from newsletter.storage.models import Feed
+from newsletter.storage.models import Feed, FeedAction
 
 
 def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:
@@ -160,3 +160,28 @@ def set_poll_plans(session: Session, plans: Mapping[int, tuple[datetime, str]]) 
 def save_feed(session: Session, feed: Feed) -> None:
     """Write a changed feed row with the session's transaction."""
     session.add(feed)
+
+
+def record_feed_action(
+    session: Session, feed: str, action: str, note: str | None, actor: str | None
+) -> None:
+    """Log one change to the feed list with the account that made it."""
+    session.add(
+        FeedAction(
+            feed=feed[:200],
+            action=action[:20],
+            note=note[:500] if note else None,
+            actor=actor[:100] if actor else None,
+        )
+    )
+    session.flush()
+
+
+def recent_feed_actions(session: Session, limit: int) -> list[FeedAction]:
+    """The latest changes to the feed list, newest first."""
+    stmt = (
+        select(FeedAction)
+        .order_by(col(FeedAction.created_at).desc(), col(FeedAction.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(stmt).all())

@@ -139,11 +139,14 @@ def latest_issues(
     return list(session.exec(stmt).all())
 
 
-def next_frozen_after(session: Session, period: str) -> datetime | None:
-    """When the first issue of a later period was frozen, if one was."""
+def next_frozen_after(session: Session, frozen_at: datetime, issue_id: int) -> datetime | None:
+    """When the next issue (weekly or special) was frozen after ``frozen_at``, if one was.
+
+    By time, not by period label: ``special-…`` labels sort after every ``2026-W…`` one, so a
+    comparison of labels made a special issue "later" than any week and no week later than it."""
     value: datetime | None = session.exec(
         select(func.min(col(Issue.frozen_at))).where(
-            col(Issue.period) > period, col(Issue.frozen_at).is_not(None)
+            col(Issue.frozen_at) > frozen_at, col(Issue.id) != issue_id
         )
     ).one()
     return value

@@ -121,26 +121,26 @@ def admin_context(request: Request) -> AdminContext:
 Ctx = Annotated[AdminContext, Depends(admin_context)]
 
 
-def _who(ctx: AdminContext, request: Request) -> SignedIn | None:
+def current_account(ctx: AdminContext, request: Request) -> SignedIn | None:
     return signed_in(ctx.web.app, request.cookies.get(SESSION_COOKIE))
 
 
-def _to_login(request: Request) -> Response:
+def to_login(request: Request) -> Response:
     """Off to the sign-in form, coming back here afterwards (GET pages only)."""
     target = request.url.path if request.method == "GET" else "/admin"
     return RedirectResponse(f"/admin/login?next={quote(target, safe='/')}", status_code=303)
 
 
-def _signed_form(ctx: AdminContext, request: Request, form: Form) -> SignedIn | None:
+def signed_form(ctx: AdminContext, request: Request, form: Form) -> SignedIn | None:
     """Who posted ``form``: None without a session (the caller redirects to the sign-in and
     changes nothing); 403 when the form does not carry the session's CSRF token."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is not None:
-        _check_csrf(form, who.csrf_token)
+        check_csrf(form, who.csrf_token)
     return who
 
 
-def _check_csrf(form: Form, expected: str) -> None:
+def check_csrf(form: Form, expected: str) -> None:
     presented = form.first("csrf_token")
     if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise HTTPException(
@@ -160,7 +160,7 @@ ADMIN_CSP = PREVIEW_CSP + "; script-src 'self'; connect-src 'self'"
 SCRIPT = "workbench.js"
 
 
-def _page(ctx: AdminContext, template: str, status_code: int = 200, **values: Any) -> Response:
+def admin_page(ctx: AdminContext, template: str, status_code: int = 200, **values: Any) -> Response:
     response = ctx.pages.page(template, status_code=status_code, **values)
     response.headers["Content-Security-Policy"] = ADMIN_CSP
     return response
@@ -202,7 +202,7 @@ def admin_script(ctx: Ctx) -> Response:
 def login_form(ctx: Ctx, request: Request, next: str = "/admin", signed_out: str = "") -> Response:
     """The sign-in form (email, password, hidden csrf_token)."""
     nonce = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    response = _page(
+    response = admin_page(
         ctx,
         "login.html",
         csrf_token=_login_csrf(ctx, nonce),
@@ -221,12 +221,12 @@ async def login(ctx: Ctx, request: Request) -> Response:
     """Check the password (rate-limited per account and per address) and start a session."""
     form = await read_form(request)
     nonce = request.cookies.get(LOGIN_COOKIE) or ""
-    _check_csrf(form, _login_csrf(ctx, nonce) if nonce else "")
+    check_csrf(form, _login_csrf(ctx, nonce) if nonce else "")
     email, password = form.first("email").strip(), form.first("password")
     target = _safe_next(form.first("next") or "/admin")
 
     def again(status: int, error: str) -> Response:
-        return _page(
+        return admin_page(
             ctx,
             "login.html",
             status_code=status,
@@ -274,9 +274,9 @@ async def logout(ctx: Ctx, request: Request) -> Response:
 
 
 def _logout(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _signed_form(ctx, request, form)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     end_session(ctx.web.app, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/admin/login?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
@@ -286,8 +286,8 @@ def _logout(ctx: AdminContext, request: Request, form: Form) -> Response:
 @router.get("/admin")
 def admin_home(ctx: Ctx, request: Request) -> Response:
     """The next issue's draft."""
-    if _who(ctx, request) is None:
-        return _to_login(request)
+    if current_account(ctx, request) is None:
+        return to_login(request)
     return RedirectResponse(f"/admin/issues/{next_period(ctx.web.app).label}", status_code=303)
 
 
@@ -313,7 +313,7 @@ def _draft_page(
     if form is not None:
         names = (*TEXT_FIELDS, *FACT_FIELDS, "viewpoint")
         again = {name: form.first(name) for name in names if name in form.values}
-    return _page(
+    return admin_page(
         ctx,
         "issue.html",
         status_code=status_code,
@@ -335,9 +335,9 @@ def issue_page(
 ) -> Response:
     """The draft: the email as it will be sent beside every section's items, the left-out
     items, approval buttons and the change log."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     message = DONE.get(done, "").format(item=item) or None
     if done == "test-copy":
         message = _last_test_copy(ctx, period)
@@ -379,9 +379,9 @@ async def _issue_form(
 def _apply_issue_form(
     ctx: AdminContext, request: Request, form: Form, period: str, change: IssueChange
 ) -> Response:
-    who = _signed_form(ctx, request, form)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     version = _version(form)
     try:
         the_period = period_of(ctx.web.app, period)
@@ -484,9 +484,9 @@ async def viewpoint_action(ctx: Ctx, request: Request, period: str) -> Response:
 def _viewpoint_preview_page(
     ctx: AdminContext, request: Request, form: Form, period: str
 ) -> Response:
-    who = _signed_form(ctx, request, form)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     return _draft_page(
         ctx,
         who,
@@ -501,7 +501,7 @@ def _viewpoint_preview_page(
 async def viewpoint_preview_fragment(ctx: Ctx, request: Request, period: str) -> Response:
     """The viewpoint's Markdown as sanitized HTML, for the page's live preview (script)."""
     form = await read_form(request)
-    who = await run_in_threadpool(_signed_form, ctx, request, form)
+    who = await run_in_threadpool(signed_form, ctx, request, form)
     if who is None:
         raise HTTPException(403, "sign in again")
     text = form.first("viewpoint")
@@ -530,8 +530,8 @@ async def test_copy_action(ctx: Ctx, request: Request, period: str) -> Response:
 @router.get("/admin/feeds.opml")
 def feeds_opml(ctx: Ctx, request: Request) -> Response:
     """The configured feeds as OPML 2.0 (for feed readers and `newsletter feeds import`)."""
-    if _who(ctx, request) is None:
-        return _to_login(request)
+    if current_account(ctx, request) is None:
+        return to_login(request)
     document = export_opml(ctx.web.app.config, datetime.now(UTC))
     return Response(
         document,
@@ -540,9 +540,10 @@ def feeds_opml(ctx: Ctx, request: Request) -> Response:
     )
 
 
-def _admin_only(who: SignedIn) -> None:
+def require_admin(who: SignedIn, what: str) -> None:
+    """403 unless an admin signed in; ``what`` says what only admins may do."""
     if not who.is_admin:
-        raise HTTPException(403, "only admins manage accounts; ask an admin")
+        raise HTTPException(403, f"only admins {what}; ask an admin")
 
 
 def _users_page(
@@ -552,7 +553,7 @@ def _users_page(
     done: str | None = None,
     error: str | None = None,
 ) -> Response:
-    return _page(
+    return admin_page(
         ctx,
         "users.html",
         status_code=status_code,
@@ -566,10 +567,10 @@ def _users_page(
 @router.get("/admin/users")
 def users_page(ctx: Ctx, request: Request, done: str = "") -> Response:
     """The accounts, with forms to add and remove them (admins only)."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
-    _admin_only(who)
+        return to_login(request)
+    require_admin(who, "manage accounts")
     return _users_page(ctx, who, done=DONE.get(done))
 
 
@@ -582,10 +583,10 @@ async def users_action(ctx: Ctx, request: Request) -> Response:
 
 
 def _users_action(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _signed_form(ctx, request, form)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
-    _admin_only(who)
+        return to_login(request)
+    require_admin(who, "manage accounts")
     action = form.first("action")
     try:
         if action == "add":

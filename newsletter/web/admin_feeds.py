@@ -36,7 +36,15 @@ from newsletter.service.feededits import (
 )
 from newsletter.service.feedstats import WEEKS, feeds_overview
 from newsletter.service.specials import create_special_issue, special_issues
-from newsletter.web.admin import AdminContext, Ctx, _check_csrf, _page, _to_login, _who
+from newsletter.web.admin import (
+    AdminContext,
+    Ctx,
+    admin_page,
+    current_account,
+    require_admin,
+    signed_form,
+    to_login,
+)
 from newsletter.web.forms import Form, media_type, read_form
 
 router = APIRouter()
@@ -50,11 +58,7 @@ FEED_DONE = {
 }
 
 
-def _admin_only(who: SignedIn) -> None:
-    if not who.is_admin:
-        raise HTTPException(
-            403, "only admins change the feeds (feeds.yaml is the operator's file); ask an admin"
-        )
+WHAT_ADMINS_DO = "change the feeds (feeds.yaml is the operator's file)"
 
 
 def _form_of(form: Form) -> FeedForm:
@@ -78,7 +82,7 @@ def _feeds_page(
     imported: Any = None,
 ) -> Response:
     overview = feeds_overview(ctx.web.app, datetime.now(UTC))
-    return _page(
+    return admin_page(
         ctx,
         "feeds.html",
         status_code=status_code,
@@ -107,9 +111,9 @@ def _refused(
 @router.get("/admin/feeds")
 def feeds_page(ctx: Ctx, request: Request, done: str = "") -> Response:
     """Every configured feed with its health, and (for admins) the forms that change them."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     path = ctx.web.app.config.path.name
     message = FEED_DONE[done].format(path=path) if done in FEED_DONE else None
     return _feeds_page(ctx, who, done=message)
@@ -124,11 +128,10 @@ async def feeds_action(ctx: Ctx, request: Request) -> Response:
 
 
 def _feeds_action(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
-    _check_csrf(form, who.csrf_token)
-    _admin_only(who)
+        return to_login(request)
+    require_admin(who, WHAT_ADMINS_DO)
     action, version = form.first("action"), form.first("version")
     app = ctx.web.app
     values = _form_of(form) if action == "add" else None
@@ -152,10 +155,10 @@ def _feeds_action(ctx: AdminContext, request: Request, form: Form) -> Response:
 @router.get("/admin/feeds/edit")
 def feed_edit_page(ctx: Ctx, request: Request, name: str = "") -> Response:
     """One feed's form (admins only)."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
-    _admin_only(who)
+        return to_login(request)
+    require_admin(who, WHAT_ADMINS_DO)
     app = ctx.web.app
     app.reload_config_if_changed()
     feed = app.feeds_by_name.get(name)
@@ -176,7 +179,7 @@ def _edit_page(
     field: str | None = None,
 ) -> Response:
     app = ctx.web.app
-    return _page(
+    return admin_page(
         ctx,
         "feed_edit.html",
         status_code=status_code,
@@ -198,11 +201,10 @@ async def feed_edit(ctx: Ctx, request: Request) -> Response:
 
 
 def _feed_edit(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
-    _check_csrf(form, who.csrf_token)
-    _admin_only(who)
+        return to_login(request)
+    require_admin(who, WHAT_ADMINS_DO)
     original, version, values = form.first("original"), form.first("version"), _form_of(form)
     try:
         before = ctx.web.app.feeds_by_name.get(original)
@@ -235,11 +237,10 @@ async def feeds_import(ctx: Ctx, request: Request) -> Response:
 
 
 def _feeds_import(ctx: AdminContext, request: Request, form: Form, data: bytes | None) -> Response:
-    who = _who(ctx, request)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
-    _check_csrf(form, who.csrf_token)
-    _admin_only(who)
+        return to_login(request)
+    require_admin(who, WHAT_ADMINS_DO)
     if not data:
         return _feeds_page(ctx, who, 400, error="file: choose an OPML file to import", field="file")
     section = form.first("section") or None
@@ -263,7 +264,7 @@ def _specials_page(
     values: dict[str, str] | None = None,
 ) -> Response:
     app = ctx.web.app
-    return _page(
+    return admin_page(
         ctx,
         "specials.html",
         status_code=status_code,
@@ -281,9 +282,9 @@ def _specials_page(
 @router.get("/admin/specials")
 def specials_page(ctx: Ctx, request: Request, created: str = "") -> Response:
     """The special issues, and the form that creates one."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     done = f"Special issue {created} created: open its draft below." if created else None
     return _specials_page(ctx, who, done=done)
 
@@ -303,10 +304,9 @@ def _day(form: Form, field: str) -> date:
 
 
 def _specials_action(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
-    _check_csrf(form, who.csrf_token)
+        return to_login(request)
     values = {k: form.first(k) for k in ("name", "from", "to", "title")}
     try:
         made = create_special_issue(

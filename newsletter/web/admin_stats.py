@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from newsletter.service.stats import IssueReport, issue_report, recent_reports
-from newsletter.web.admin import Ctx, _page, _to_login, _who
+from newsletter.web.admin import Ctx, admin_page, current_account, to_login
 from newsletter.web.charts import Chart, bar_chart
 
 router = APIRouter()
@@ -33,12 +33,12 @@ def trend_chart(reports: Sequence[IssueReport], unique: bool) -> Chart | None:
 @router.get("/admin/stats")
 def stats_page(ctx: Ctx, request: Request) -> Response:
     """The latest issues that went out: sends, bounces, unsubscribes, clicks and rates."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     reports = recent_reports(ctx.web.app)
     unique = any(r.unique_clickers is not None for r in reports)
-    return _page(
+    return admin_page(
         ctx,
         "stats.html",
         who=who,
@@ -52,15 +52,15 @@ def stats_page(ctx: Ctx, request: Request) -> Response:
 def issue_stats_page(ctx: Ctx, request: Request, period: str) -> Response:
     """One issue: deliveries, bounces, unsubscribes, clicks by story with click rates, and
     the clicks per day."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     report = issue_report(ctx.web.app, period)
     days = report.clicks_by_day
     chart = bar_chart(
         [(d.day[5:], d.clicks) for d in days], width=float(min(max(len(days), 4) * 60, 600))
     )
-    return _page(ctx, "stats_issue.html", who=who, r=report, chart=chart)
+    return admin_page(ctx, "stats_issue.html", who=who, r=report, chart=chart)
 
 
 __all__ = ["router"]

@@ -30,7 +30,16 @@ from newsletter.service.audience import (
     subscriber_detail,
 )
 from newsletter.service.subscribers import ImportReport, export_csv
-from newsletter.web.admin import AdminContext, Ctx, _check_csrf, _page, _to_login, _who
+from newsletter.web.admin import (
+    AdminContext,
+    Ctx,
+    admin_page,
+    check_csrf,
+    current_account,
+    require_admin,
+    signed_form,
+    to_login,
+)
 from newsletter.web.forms import MAX_FIELD_BYTES, Form, media_type, read_form
 
 router = APIRouter()
@@ -44,19 +53,14 @@ IMPORT_STOPPED = (
 log = logging.getLogger(__name__)
 
 
-def _admin_only(who: SignedIn, what: str) -> None:
-    if not who.is_admin:
-        raise HTTPException(403, f"only admins {what}; ask an admin")
-
-
 @router.get("/admin/subscribers")
 def subscribers_page(
     ctx: Ctx, request: Request, q: str = "", status: str = "", page: str = "1"
 ) -> Response:
     """Subscribers by address: search by address or name, filter by status, 50 a page."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     error = None
     try:
         number = int(page) if page.strip().isdigit() else 0
@@ -66,7 +70,7 @@ def subscribers_page(
     except SubscriberError as exc:
         error = str(exc)
         found = search(ctx.web.app)
-    return _page(
+    return admin_page(
         ctx,
         "subscribers.html",
         status_code=400 if error else 200,
@@ -80,10 +84,10 @@ def subscribers_page(
 @router.get("/admin/subscribers.csv")
 def subscribers_csv(ctx: Ctx, request: Request) -> Response:
     """Every subscriber as CSV, as `newsletter subscribers export` writes it (admins only)."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
-    _admin_only(who, "export the subscribers")
+        return to_login(request)
+    require_admin(who, "export the subscribers")
     return Response(
         export_csv(ctx.web.app),
         media_type="text/csv; charset=utf-8",
@@ -103,7 +107,7 @@ def _import_page(
     error: str | None = None,
     chosen: dict[str, str] | None = None,
 ) -> Response:
-    return _page(
+    return admin_page(
         ctx,
         "subscribers_import.html",
         status_code=status_code,
@@ -119,25 +123,25 @@ def _import_page(
 @router.get(IMPORT_PATH)
 def import_form(ctx: Ctx, request: Request) -> Response:
     """Step 1: the upload form (admins only)."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
-    _admin_only(who, "import subscribers")
+        return to_login(request)
+    require_admin(who, "import subscribers")
     return _import_page(ctx, who)
 
 
 @router.post(IMPORT_PATH)
 async def import_upload_step(ctx: Ctx, request: Request) -> Response:
     """Step 1 sent: keep the file and show its columns as detected, to check or change."""
-    who = await run_in_threadpool(_who, ctx, request)
+    who = await run_in_threadpool(current_account, ctx, request)
     if who is None:
-        return _to_login(request)
-    _admin_only(who, "import subscribers")
+        return to_login(request)
+    require_admin(who, "import subscribers")
     if media_type(request) != "multipart/form-data":
         raise HTTPException(415, "send the file with the form (multipart/form-data)")
     form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_FIELD_BYTES)
     token = form.get("csrf_token")
-    _check_csrf(Form({"csrf_token": [token if isinstance(token, str) else ""]}), who.csrf_token)
+    check_csrf(Form({"csrf_token": [token if isinstance(token, str) else ""]}), who.csrf_token)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _import_page(ctx, who, 400, error="file: choose a CSV file to upload")
@@ -162,11 +166,10 @@ async def import_run(ctx: Ctx, request: Request) -> Response:
 
 
 def _import_run(ctx: AdminContext, request: Request, form: Form) -> Response:
-    who = _who(ctx, request)
+    who = signed_form(ctx, request, form)
     if who is None:
-        return _to_login(request)
-    _admin_only(who, "import subscribers")
-    _check_csrf(form, who.csrf_token)
+        return to_login(request)
+    require_admin(who, "import subscribers")
     upload_id = form.first("upload")
     chosen = {
         "email_column": form.first("email_column"),
@@ -209,13 +212,13 @@ def _import_run(ctx: AdminContext, request: Request, form: Form) -> Response:
 @router.get("/admin/subscribers/{subscriber_id:int}")
 def subscriber_page(ctx: Ctx, request: Request, subscriber_id: int) -> Response:
     """One subscriber: status, consent evidence, unsubscribe time, bounces and deliveries."""
-    who = _who(ctx, request)
+    who = current_account(ctx, request)
     if who is None:
-        return _to_login(request)
+        return to_login(request)
     detail = subscriber_detail(ctx.web.app, subscriber_id)
     if detail is None:
         raise HTTPException(404, "no such subscriber; search for the address on /admin/subscribers")
-    return _page(ctx, "subscriber.html", who=who, s=detail)
+    return admin_page(ctx, "subscriber.html", who=who, s=detail)
 
 
 __all__ = ["IMPORT_PATH", "MAX_UPLOAD_BYTES", "router"]

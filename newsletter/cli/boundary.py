@@ -5,6 +5,7 @@ exit code 70, its traceback only under --debug)."""
 from __future__ import annotations
 
 import errno
+import faulthandler
 import functools
 import logging
 import os
@@ -184,4 +185,7 @@ def stop_on_signals(*, second_exits: bool) -> threading.Event:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # `kill -USR1 PID` prints every thread's stack to standard error and goes on: what a
+    # process that does not stop is waiting for (docs/operators-guide.md).
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     return stop

@@ -120,6 +120,19 @@ def _run_env(tmp_path: Path, config: Path, name: str) -> dict[str, str]:
     }
 
 
+def _output_or_stacks(process: subprocess.Popen[str], timeout: float) -> str:
+    """What the process printed until it exited; if it has not exited by ``timeout`` seconds,
+    every thread's stack (SIGUSR1, see stop_on_signals) goes into the failure message."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        output = process.communicate()[0]
+        raise AssertionError(f"still running {timeout} s after SIGTERM:\n{output}") from None
+
+
 def test_parallel_runs_stop_cleanly_on_sigterm_at_every_stage(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
@@ -148,7 +161,7 @@ def test_parallel_runs_stop_cleanly_on_sigterm_at_every_stage(
         for process, delay in zip(processes, delays, strict=True):
             time.sleep(max(0.0, started + delay - time.monotonic()))
             process.send_signal(signal.SIGTERM)
-        outputs = [p.communicate(timeout=120)[0] for p in processes]
+        outputs = [_output_or_stacks(p, 120) for p in processes]
     finally:
         for process in processes:
             if process.poll() is None:
@@ -193,4 +206,34 @@ def test_second_signal_interrupts_at_once(tmp_path: Path, feed_server: FeedServe
             process.wait()
     assert process.returncode == 130, output
     assert "error: interrupted again; stopping at once" in output
+    assert "Traceback" not in output
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_run_goes_on(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """What an operator does with a process that does not stop: `kill -USR1` prints where each
+    thread is; the process keeps running and still stops cleanly on SIGTERM."""
+    config = write_config(tmp_path, [])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "run"],
+        env=_run_env(tmp_path, config, "usr1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _read_until(process, "newsletter run: starting")
+        process.send_signal(signal.SIGUSR1)
+        stacks = _read_until(process, "Current thread", seconds=30)
+        stacks += _read_until(process, 'File "', seconds=10)
+        assert "hread 0x" in stacks and "most recent call first" in stacks
+        assert process.poll() is None  # still running
+        process.send_signal(signal.SIGTERM)
+        output = _output_or_stacks(process, 60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
     assert "Traceback" not in output

@@ -4,6 +4,7 @@ exit code 70, its traceback only under --debug)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import faulthandler
 import functools
@@ -187,5 +188,8 @@ def stop_on_signals(*, second_exits: bool) -> threading.Event:
     signal.signal(signal.SIGINT, on_signal)
     # `kill -USR1 PID` prints every thread's stack to standard error and goes on: what a
     # process that does not stop is waiting for (docs/operators-guide.md).
-    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+    # Not where standard error is no real file (click's test runner): nothing to print to.
+    if sys.__stderr__ is not None:
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     return stop

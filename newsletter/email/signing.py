@@ -56,13 +56,20 @@ _FIELD_NAME = re.compile(rb"[!-9;-~]+")  # RFC 5322 §3.6.8: printable ASCII exc
 
 
 def _one_space(data: bytes) -> bytes:
-    """Every run of spaces and tabs as one space. bytes.replace runs in C over the whole
-    body; a regex tried at every position cost 4-10 ms for 60 KB of HTML."""
+    """Every run of spaces and tabs as one space, in C over the whole body: split at each
+    space, drop the empty pieces (the inner spaces of a run), join with one space. A regex
+    tried at every position cost 2-10 ms for 100 KB of HTML, and halving the runs with
+    ``replace(b"  ", b" ")`` 0.9 ms (the two-byte search stumbles on every single space);
+    this takes about 0.25 ms (docs/performance.md, DKIM)."""
     if b"\t" in data:
         data = data.replace(b"\t", b" ")
-    while b"  " in data:  # each pass halves every run
-        data = data.replace(b"  ", b" ")
-    return data
+    if b"  " not in data:
+        return data
+    joined = b" ".join([piece for piece in data.split(b" ") if piece])
+    # A run at either end of the data is one space, not none.
+    head = b" " if data.startswith(b" ") else b""
+    tail = b" " if data.endswith(b" ") and joined else b""
+    return head + joined + tail
 
 
 def relaxed_body(body: bytes) -> bytes:

@@ -350,3 +350,22 @@ def test_body_canonicalization_matches_dkimpy(body: bytes) -> None:
     from newsletter.email.signing import relaxed_body
 
     assert relaxed_body(body) == Relaxed.canonicalize_body(body)
+
+
+def test_whitespace_runs_collapse_exactly_as_the_rfc_says() -> None:
+    """_one_space (split and join, for speed) equals the plain rule, a regex that turns every
+    run of spaces and tabs into one space, on every short mix of spaces, tabs, letters and line
+    ends, including runs at either end and data made only of spaces."""
+    import itertools
+
+    from newsletter.email.signing import _one_space
+
+    rule = re.compile(rb"[ \t]+")
+    alphabet = [b" ", b"\t", b"a", b"\r\n"]
+    checked = 0
+    for length in range(7):
+        for parts in itertools.product(alphabet, repeat=length):
+            data = b"".join(parts)
+            assert _one_space(data) == rule.sub(b" ", data), data
+            checked += 1
+    assert checked == sum(4**n for n in range(7))

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from newsletter.config import load_settings
@@ -42,8 +43,9 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def _escaped(message: str) -> str:
-    """``message`` as rich shows it literally: feed text and paths may hold [brackets]."""
-    return message.replace("[", "\\[")
+    """``message`` as rich shows it literally: feed text and paths may hold [brackets] and
+    backslashes (``\\[/x]`` must not close a tag)."""
+    return escape(message)
 
 
 def is_debug() -> bool:

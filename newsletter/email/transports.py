@@ -112,6 +112,11 @@ def _reset(conn: smtplib.SMTP, code: int) -> None:
         conn.rset()
 
 
+class _Unconfirmed(Exception):
+    """The connection was lost after the whole message was sent, before the server's reply:
+    the message may have arrived."""
+
+
 def _transaction(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> str:
     """MAIL, RCPT and DATA for one message, raising what ``smtplib.SMTP.sendmail`` raises.
 
@@ -139,7 +144,11 @@ def _transaction(conn: smtplib.SMTP, sender: str, recipient: str, data: bytes) -
     if payload[-2:] != b"\r\n":
         payload += b"\r\n"
     conn.send(payload + b".\r\n")
-    code, reply = conn.getreply()
+    try:
+        code, reply = conn.getreply()
+    except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+        # The whole message went out: the server may have queued it without saying so.
+        raise _Unconfirmed(str(exc)) from exc
     if code != 250:
         _reset(conn, code)
         raise smtplib.SMTPDataError(code, reply)
@@ -224,6 +233,18 @@ class SmtpTransport:
                 error = exc.smtp_error
                 text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
                 raise SmtpRecipientError(f"{exc.smtp_code} {text}", exc.smtp_code) from exc
+            except _Unconfirmed as exc:
+                # Sent again once at once (most servers drop such a message); a second time,
+                # it is deferred like a 4xx, not ridden out as an outage: a server that takes
+                # messages but never answers would otherwise get the same message many times.
+                self._drop()
+                if attempt == 1:
+                    continue
+                raise SmtpRecipientError(
+                    f"451 no reply from {self._where()} after the whole message was sent "
+                    f"({exc}); it may have arrived, so it is retried later, not now",
+                    451,
+                ) from exc
             except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._drop()
                 if attempt == 1:

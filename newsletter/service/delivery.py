@@ -563,6 +563,8 @@ def _send_riding_out(
                     f"{exc} (no answer for {waited:.0f} s)" if waited >= 1 else str(exc)
                 ) from exc
             run.stop.wait(delay)
+            if run.stop.is_set():  # asked to stop while waiting: no further try
+                raise MailUnavailableError(str(exc)) from exc
             delay = min(delay * 2, SMTP_LONGEST_RETRY_SECONDS)
             if not keep_alive():
                 return None

@@ -153,7 +153,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
                     status_code=status,
                     status=status,
                     title=title,
-                    message=pages.gettext(message),
+                    message=pages.gettext(message) if message else message,
                 )
             except NewsletterError:  # a broken error template must not hide the error
                 response = Response(message, status_code=status, media_type="text/plain")

@@ -226,3 +226,19 @@ def test_an_oversized_csv_field_is_one_line_naming_the_row_and_the_import_exits_
     assert "2 added" in imported.stdout and "1 rows skipped" in imported.stdout
     listed = json.loads(run(env, "subscribers", "list", "--format", "json").output)
     assert sorted(s["email"] for s in listed) == ["after@example.com", "first@example.com"]
+
+
+@pytest.mark.parametrize(
+    "message", ["a [b] c", "C:\\path\\[/x] end", "x\\[bold]y", "[/]", "no brackets"]
+)
+def test_an_error_line_shows_brackets_and_backslashes_as_written(message: str) -> None:
+    """Feed text and paths can hold [brackets] and backslashes; rich markup must neither eat
+    them nor fail on a closing tag they seem to make."""
+    from rich.console import Console
+
+    from newsletter.cli.boundary import _escaped
+
+    console = Console(width=200)
+    with console.capture() as captured:
+        console.print(f"error: {_escaped(message)}", markup=True)
+    assert captured.get().strip() == f"error: {message}"

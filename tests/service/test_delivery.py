@@ -715,3 +715,25 @@ def test_an_smtp_server_away_longer_than_the_limit_stops_the_run_with_all_queued
     assert {d.status for d, _ in rows(app).values()} == {"queued"}
     smtp_server.start_again()
     assert send_issue(app, period).sent == 2
+
+
+def test_no_reply_after_the_whole_message_twice_defers_it_instead_of_riding_out(
+    issue_app: Any, smtp_server: Any
+) -> None:
+    """A server that reads the whole message and drops the connection without a reply may have
+    queued it. Sent again at once once (as before); a second time it is deferred like a 4xx,
+    not retried again and again as an outage would be."""
+    script = {"silent@example.com": [("data", "drop"), ("data", "drop"), "250"]}
+    app = issue_app(list(script))
+    smtp_server.handler.script.update(script)
+    period = resolve_period(app, now=NOW, due=True)
+    report = send_issue(app, period, smtp(smtp_server))
+    delivery, _ = rows(app)["silent@example.com"]
+    assert delivery.status == "queued" and delivery.smtp_code == 451
+    assert "it may have arrived" in (delivery.last_reply or "")
+    assert report.deferred == 1 and report.status == "partial"
+    with smtp_server.handler.lock:
+        attempts = smtp_server.handler.attempts["silent@example.com"]
+    assert attempts == 2  # once, then once again at once: no third copy in this run
+    make_due(app)
+    assert send_issue(app, period, smtp(smtp_server)).sent == 1

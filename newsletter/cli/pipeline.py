@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
@@ -24,12 +26,24 @@ from newsletter.cli.boundary import (
 from newsletter.config import Settings, load_settings
 from newsletter.service.app import App
 
+if TYPE_CHECKING:
+    from newsletter.service.ingest import FeedOutcome
+
+
+FEED_TABLE_ALL_BELOW = 31  # up to this many feeds, every one has a row in ingest's table
+
 
 @click.command()
 @config_option
 @click.option("--feed", "feeds", multiple=True, help="Only this feed (by name); repeatable.")
+@click.option(
+    "--all-feeds",
+    is_flag=True,
+    help=f"A row for every feed. By default, over {FEED_TABLE_ALL_BELOW - 1} feeds, only feeds "
+    "with an error, a note or a held poll get a row, and the others are counted in one line.",
+)
 @handle_errors
-def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
+def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) -> None:
     """Fetch every enabled feed once and store new items (ingesting twice adds nothing).
 
     A failing feed is recorded on the feed (see `newsletter feeds`) and never stops the others.
@@ -43,18 +57,38 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...]) -> None:
     with progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
+    shown = report.outcomes
+    if not all_feeds and len(shown) >= FEED_TABLE_ALL_BELOW:
+        shown = [
+            o
+            for o in report.outcomes
+            if o.status not in ("ok", "not_modified", "unchanged") or o.error or o.warning
+        ]
     table = Table("feed", "status", "new", "note")
-    for o in report.outcomes:
+    for o in shown:
         color = {"error": "red", "ok": "green"}.get(o.status, "yellow")
         table.add_row(
             o.name, f"[{color}]{o.status}[/]", str(o.new_items), (o.error or o.warning or "")[:120]
         )
-    out.print(table)
+    if shown:
+        out.print(table)
+    if len(shown) < len(report.outcomes):
+        out.print(_tally([o for o in report.outcomes if o not in shown]))
     out.print(
         f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
     )
     if report.outcomes and len(report.failed) == len(report.outcomes):
         fail("every feed failed; see the notes above")
+
+
+def _tally(outcomes: list[FeedOutcome]) -> str:
+    """One line for the feeds left out of ingest's table: how many of each status."""
+    counts = Counter(o.status for o in outcomes)
+    parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
+    return (
+        f"{len(outcomes)} other feeds without a note ({parts}); "
+        "`newsletter ingest --all-feeds` or `newsletter feeds` lists them"
+    )
 
 
 @click.command()

@@ -24,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -454,6 +455,26 @@ def _skipped(feed: Feed, now: datetime, explicit: bool) -> FeedOutcome | None:
     return None
 
 
+class ModelCheck:
+    """Reading the model file once, in a thread, started when it is first needed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._future: Future[object] | None = None
+
+    def start(self) -> None:
+        if self._future is None:
+            checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-check")
+            self._future = checker.submit(checked_model, self.path)
+            checker.shutdown(wait=False)
+
+    def wait(self) -> None:
+        """Raise the check's ModelError, if any (starting it if it has not started)."""
+        self.start()
+        assert self._future is not None
+        self._future.result()
+
+
 def ingest(
     app: App,
     *,
@@ -465,15 +486,11 @@ def ingest(
     """Poll every enabled feed once. One failing feed is recorded and never stops the others."""
     now = now or datetime.now(UTC)
     path = model_path(app)
-    # A damaged model is one error before any feed is touched, not every feed failing in the
-    # parsing processes (which would count against each feed's health). Reading the model
-    # file takes a few hundred milliseconds: it is checked while the first requests are out,
-    # and waited for before the first feed is written.
-    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-check")
-    checking: Future[object] | None = (
-        checker.submit(checked_model, path) if path is not None else None
-    )
-    checker.shutdown(wait=False)
+    # A damaged model is one error before any parsed feed is written, not every feed failing in
+    # the parsing processes (which would count against each feed's health). Reading the model
+    # file costs a few hundred milliseconds: it is checked only once a feed body needs reading,
+    # while the other requests are out (a poll of unchanged feeds never loads it).
+    checking = ModelCheck(path) if path is not None else None
     configs = {cfg.name: cfg for cfg in app.config.feeds}
     jobs: list[FeedJob] = []
     skipped: list[FeedOutcome] = []
@@ -518,12 +535,12 @@ def poll_jobs(
     now: datetime,
     progress: Progress | None = None,
     parsers: Executor | None = None,
-    checking: Future[object] | None = None,
+    checking: ModelCheck | None = None,
 ) -> IngestReport:
     """Fetch, parse and store these feeds (``ingest`` and the ingest workers share it); a
     given ``parsers`` pool is used and left running (a worker keeps one for all its batches).
-    ``checking`` is a model check still running: waited for before the first feed is written
-    (a ModelError from it stops the poll with nothing written)."""
+    ``checking`` is the model check: started when the first body needs reading, and waited for
+    before the first parsed feed is written (a ModelError from it stops the poll there)."""
     settings = app.settings
     path = model_path(app)
     inputs = ReadingInputs(
@@ -556,7 +573,7 @@ def poll_jobs(
     def model_checked() -> None:
         nonlocal checking
         if checking is not None:
-            checking.result()  # ModelError: the poll stops here, nothing written
+            checking.wait()  # ModelError: the poll stops here, no parsed feed written
             checking = None
 
     def done(
@@ -566,104 +583,126 @@ def poll_jobs(
         rows: list[dict[str, Any]] | None = None,
         body_hash: str | None = None,
     ) -> None:
-        model_checked()
+        if rows:
+            model_checked()
         writer.add(FeedWrite(job, outcome, result, rows or [], body_hash))
 
-    try:
-        fetched: list[tuple[FeedJob, FetchResult, str]] = []
-        try:
-            with ThreadPoolExecutor(
-                max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
-            ) as pool:
-                futures = {
-                    pool.submit(fetch_feed, http, job.url, job.validators, job.limits): job
-                    for job in jobs
-                }
-                with _cancelled_on_error(futures):
-                    for future in as_completed(futures):
-                        job = futures.pop(future)  # a finished future is not kept with its body
-                        try:
-                            result = future.result()
-                        except FeedError as exc:
-                            done(job, _failed(job, exc))
-                            continue
-                        if result.not_modified:
-                            done(job, FeedOutcome(job.name, "not_modified"), result)
-                            continue
-                        assert result.body is not None
-                        digest = hashlib.sha256(result.body).hexdigest()
-                        if digest == job.body_hash:
-                            done(job, FeedOutcome(job.name, "unchanged"), result)
-                            continue
-                        fetched.append((job, result, digest))
-        finally:
-            if own_client:
-                http.close()
+    # Bodies are handed to the parsing processes as they arrive, so parsing overlaps the
+    # fetches still out. The pool starts once INLINE_PARSE_BELOW bodies wait (a poll that
+    # fetches fewer, such as a re-poll of unchanged feeds, parses in-process: no pool start-up).
+    own_parsers = parsers is None
+    pool_of_parsers: Executor | None = parsers
+    waiting: list[tuple[FeedJob, FetchResult, str]] = []
+    parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
 
-        model_checked()
-        own_parsers = parsers is None
-        if parsers is None and (len(fetched) < INLINE_PARSE_BELOW or settings.parse_workers <= 1):
-            parsers = ThreadPoolExecutor(max_workers=1)
-        elif parsers is None:
-            parsers = parse_pool(min(settings.parse_workers, len(fetched)))
-        with parsers if own_parsers else contextlib.nullcontext(parsers):
-            parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
-            for job, result, digest in fetched:
-                parse: Parse = partial(
-                    parse_job,
-                    result.body or b"",
-                    result.url,
-                    result.content_type,
-                    job,
-                    now,
-                    settings.max_items_per_feed,
-                    inputs,
-                )
-                parse_futures[parsers.submit(parse)] = (job, result, digest, parse)
+    def submit(job: FeedJob, result: FetchResult, digest: str) -> None:
+        assert pool_of_parsers is not None
+        parse: Parse = partial(
+            parse_job,
+            result.body or b"",
+            result.url,
+            result.content_type,
+            job,
+            now,
+            settings.max_items_per_feed,
+            inputs,
+        )
+        parse_futures[pool_of_parsers.submit(parse)] = (job, result, digest, parse)
+
+    def start_parsers(inline: bool) -> None:
+        nonlocal pool_of_parsers
+        if pool_of_parsers is None:
+            if inline or settings.parse_workers <= 1:
+                pool_of_parsers = ThreadPoolExecutor(max_workers=1)
+            else:
+                pool_of_parsers = parse_pool(min(settings.parse_workers, len(jobs)))
+        for job, result, digest in waiting:
+            submit(job, result, digest)
+        waiting.clear()
+
+    def parsed_one(parsing: Future[ReadFeed]) -> None:
+        job, result, digest, parse = parse_futures.pop(parsing)
+        try:
+            parsed = parsing.result()
+        except FeedError as exc:
+            done(job, FeedOutcome(job.name, "error", error=str(exc)))
+            return
+        except BrokenProcessPool:
+            # A worker died (for example killed by the OOM killer): parse this one here.
+            log.warning("parser process pool broke; parsing %s in-process", job.name)
+            try:
+                parsed = parse()
+            except FeedError as exc:
+                done(job, FeedOutcome(job.name, "error", error=str(exc)))
+                return
+        except ModelError:
+            writer.flush()  # what finished before is kept
+            model_checked()  # its message says how to get a working model back
+            raise  # the model became unreadable during the poll: one error, not every feed
+        except Exception as exc:  # a parser crash on hostile bytes is this feed's problem only
+            log.warning("parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc)
+            error = f"parser failed: {exc.__class__.__name__}: {exc}"
+            done(job, FeedOutcome(job.name, "error", error=error))
+            return
+        rows = item_rows(job, parsed, now)
+        outcome = FeedOutcome(
+            job.name,
+            "ok",
+            entries=len(parsed.parsed.entries),
+            warning=parsed.parsed.warning,
+            ttl=parsed.parsed.ttl,
+        )
+        done(job, outcome, result, rows, digest)
+
+    def fetched_one(job: FeedJob, future: Future[FetchResult]) -> None:
+        try:
+            result = future.result()
+        except FeedError as exc:
+            done(job, _failed(job, exc))
+            return
+        if result.not_modified:
+            done(job, FeedOutcome(job.name, "not_modified"), result)
+            return
+        assert result.body is not None
+        digest = hashlib.sha256(result.body).hexdigest()
+        if digest == job.body_hash:
+            done(job, FeedOutcome(job.name, "unchanged"), result)
+            return
+        if checking is not None:
+            checking.start()
+        waiting.append((job, result, digest))
+        if pool_of_parsers is not None or len(waiting) >= INLINE_PARSE_BELOW:
+            start_parsers(inline=False)
+        for parsing in [f for f in parse_futures if f.done()]:
+            parsed_one(parsing)
+
+    try:
+        try:
             with _cancelled_on_error(parse_futures):
-                for parsing in as_completed(parse_futures):
-                    job, result, digest, parse = parse_futures[parsing]
-                    try:
-                        parsed = parsing.result()
-                    except FeedError as exc:
-                        done(job, FeedOutcome(job.name, "error", error=str(exc)))
-                        continue
-                    except BrokenProcessPool:
-                        # A worker died (for example killed by the OOM killer): parse this one here.
-                        log.warning("parser process pool broke; parsing %s in-process", job.name)
-                        try:
-                            parsed = parse()
-                        except FeedError as exc:
-                            done(job, FeedOutcome(job.name, "error", error=str(exc)))
-                            continue
-                    except ModelError:
-                        writer.flush()  # what finished before is kept
-                        raise  # the model became unreadable during the poll: one error, not every feed
-                    except (
-                        Exception
-                    ) as exc:  # a parser crash on hostile bytes is this feed's problem only
-                        log.warning(
-                            "parsing feed %s crashed: %s: %s", job.name, exc.__class__.__name__, exc
-                        )
-                        done(
-                            job,
-                            FeedOutcome(
-                                job.name,
-                                "error",
-                                error=f"parser failed: {exc.__class__.__name__}: {exc}",
-                            ),
-                        )
-                        continue
-                    rows = item_rows(job, parsed, now)
-                    outcome = FeedOutcome(
-                        job.name,
-                        "ok",
-                        entries=len(parsed.parsed.entries),
-                        warning=parsed.parsed.warning,
-                        ttl=parsed.parsed.ttl,
-                    )
-                    done(job, outcome, result, rows, digest)
-        model_checked()
+                try:
+                    with ThreadPoolExecutor(
+                        max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
+                    ) as pool:
+                        futures = {
+                            pool.submit(fetch_feed, http, job.url, job.validators, job.limits): job
+                            for job in jobs
+                        }
+                        with _cancelled_on_error(futures):
+                            for future in as_completed(futures):
+                                # A finished future is not kept with its body.
+                                fetched_one(futures.pop(future), future)
+                finally:
+                    if own_client:
+                        http.close()
+                if waiting or parse_futures:
+                    model_checked()
+                if waiting:
+                    start_parsers(inline=True)
+                for parsing in as_completed(list(parse_futures)):
+                    parsed_one(parsing)
+        finally:
+            if own_parsers and pool_of_parsers is not None:
+                pool_of_parsers.shutdown(wait=True, cancel_futures=True)
         writer.flush()
     except DatabaseFullError as exc:
         stored = [o for o in report.outcomes if o.status in ("ok", "not_modified", "unchanged")]

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.config import load_config
-from newsletter.demo.server import FeedServer
+from newsletter.demo.server import FeedServer, Route
 from newsletter.domain.periods import latest_due_period
 from tests.conftest import ROOT, write_config
-from tests.helpers import serve_stories
+from tests.helpers import rss, serve_stories
 
 COMMANDS = [
     [],
@@ -537,3 +537,40 @@ def test_ingest_starts_without_migrations_rendering_or_the_reading(tmp_path: Pat
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_ingest_over_many_feeds_lists_only_the_feeds_worth_a_look(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    """Over 30 feeds, the table keeps the feeds with an error or a note and counts the others in
+    one line; --all-feeds lists every feed."""
+    when = datetime.now(UTC)
+    entries = []
+    for n in range(33):
+        path = f"/feed{n}.xml"
+        feed_server.routes[path] = Route(
+            rss([(f"Story {n}", f"k{n}", when)]), "application/rss+xml"
+        )
+        entries.append(
+            {"name": f"Feed {n:02d}", "url": feed_server.url(path), "section": "headlines"}
+        )
+    entries.append({"name": "Gone", "url": feed_server.url("/missing.xml"), "section": "headlines"})
+    config = write_config(tmp_path, entries)
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_CONFIG": str(config),
+    }
+    first = run(env, "ingest")
+    assert first.exit_code == 0
+    assert "Gone" in first.output and "Feed 00" not in first.output
+    assert "33 other feeds without a note (33 ok); `newsletter ingest --all-feeds`" in " ".join(
+        first.output.split()
+    )
+    assert "33 new items; 1 of 34 feeds failed" in first.output
+    again = run(env, "ingest", "--all-feeds")
+    assert again.exit_code == 0
+    assert all(f"Feed {n:02d}" in again.output for n in range(33))
+    assert "other feeds" not in again.output
+    assert "0 new items; 1 of 34 feeds failed" in again.output

@@ -34,13 +34,18 @@ REPO = Path(__file__).resolve().parents[1]
 FEED_SECTION = "industry"
 
 
-def evaluate(splits: tuple[str, ...]) -> dict[str, Any]:
-    """Figures per split (and the model and counts they come from)."""
+def evaluate(splits: tuple[str, ...], files: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Figures per split (and the model and counts they come from); ``files``: only these
+    label files (all when empty)."""
     config = load_config(REPO / "feeds.yaml")
     rules = reading_rules(config, shipped_path())
     by_feed: dict[tuple[str, str], list[LabelledText]] = defaultdict(list)
     for item in labelled_texts():
-        if isinstance(item, LabelledText) and item.label["split"] in splits:
+        if (
+            isinstance(item, LabelledText)
+            and item.label["split"] in splits
+            and (not files or item.label_file in files)
+        ):
             by_feed[(item.label_file, item.feed_file)].append(item)
     counts: dict[str, Counter[str]] = {s: Counter() for s in splits}
     confusion: dict[str, Counter[tuple[str, str]]] = {s: Counter() for s in splits}
@@ -85,15 +90,24 @@ def main() -> None:
     parser.add_argument("--test", action="store_true", help="also measure the test split")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--confusion", action="store_true", help="print section confusions")
+    parser.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        help="only this label file of tests/data/labels (repeatable), e.g. wechat_rest.jsonl",
+    )
     args = parser.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"eval_reading: corpus not found at {SHARED} (check out ../shared/corpus)")
     splits = ("train", "dev") + (("test",) if args.test else ())
-    result = evaluate(splits)
+    result = evaluate(splits, tuple(args.file))
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    print(f"reading of blind-labelled real items; model {result['model']}; feeds.yaml of the repo")
+    print(
+        f"reading of blind-labelled real items; model {result['model']}; feeds.yaml of the repo"
+        + (f"; label files {', '.join(args.file)}" if args.file else "")
+    )
     print(
         f"{'split':6} {'items':>6} {'relevant':>8} {'kept':>6} {'precision':>9} {'recall':>7} {'sections':>9}"
     )

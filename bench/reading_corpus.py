@@ -28,6 +28,7 @@ LABEL_FILES = {
     "wechat_week.jsonl": ("wechat/feeds", "zh"),
     "wechat_before_A.jsonl": ("wechat/feeds", "zh"),
     "wechat_before_B.jsonl": ("wechat/feeds", "zh"),
+    "wechat_rest.jsonl": ("wechat/feeds", "zh"),
     "feeds_en_zh.jsonl": ("feeds", "en"),
 }
 # The WeChat snapshot (2021-06-19, China time) stands in for "now", so the parser's "no dates

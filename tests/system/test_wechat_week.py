@@ -30,7 +30,12 @@ SHOWN_RELEVANT = 0.90
 
 def _labels() -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for name in ("wechat_week.jsonl", "wechat_before_A.jsonl", "wechat_before_B.jsonl"):
+    for name in (
+        "wechat_week.jsonl",
+        "wechat_before_A.jsonl",
+        "wechat_before_B.jsonl",
+        "wechat_rest.jsonl",
+    ):
         for line in (LABELS / name).read_text(encoding="utf-8").splitlines():
             if line:
                 row = json.loads(line)

@@ -73,7 +73,7 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     if shown:
         out.print(table)
     if len(shown) < len(report.outcomes):
-        out.print(_tally([o for o in report.outcomes if o not in shown]))
+        out.print(_tally([o for o in report.outcomes if o not in shown], listed=bool(shown)))
     out.print(
         f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
     )
@@ -81,12 +81,12 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
         fail("every feed failed; see the notes above")
 
 
-def _tally(outcomes: list[FeedOutcome]) -> str:
+def _tally(outcomes: list[FeedOutcome], listed: bool) -> str:
     """One line for the feeds left out of ingest's table: how many of each status."""
     counts = Counter(o.status for o in outcomes)
     parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
     return (
-        f"{len(outcomes)} other feeds without a note ({parts}); "
+        f"{len(outcomes)} {'other ' if listed else ''}feeds without a note ({parts}); "
         "`newsletter ingest --all-feeds` or `newsletter feeds` lists them"
     )
 

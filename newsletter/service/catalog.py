@@ -132,7 +132,7 @@ def feed_health(app: App) -> list[FeedHealth]:
     feeds.yaml or by polling: 410 Gone, too many failures), when it is next polled, and the
     permanent redirect it follows."""
     with session_scope(app.engine) as session:
-        feeds.sync_feeds(session, app.config.feeds)
+        feeds.sync_feed_table(session, app.config.feeds)
         counts = items.item_counts(session)
         return [
             FeedHealth(

@@ -147,7 +147,7 @@ def _applied(
     with session_scope(app.engine) as session:
         if renamed is not None:
             feeds.rename_feed(session, *renamed)
-        feeds.sync_feeds(session, config.feeds)
+        feeds.sync_feed_table(session, config.feeds)
         for change in changes:
             feeds.record_feed_action(session, change.feed, change.action, change.note, actor)
 

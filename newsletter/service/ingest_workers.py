@@ -142,7 +142,7 @@ def run_ingest_worker(
     if path is not None:
         checked_model(path)  # a damaged model is one error, before any feed is claimed
     with session_scope(app.engine) as session:
-        feeds.sync_feeds(session, app.config.feeds)
+        feeds.sync_feed_table(session, app.config.feeds)
     limits = FetchLimits(
         settings.fetch_timeout, settings.fetch_max_bytes, settings.allow_private_addresses
     )

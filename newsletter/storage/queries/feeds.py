@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -15,8 +16,41 @@ from newsletter.storage.models import Feed, FeedAction
 
 
 def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]:
-    """Make the feed table match feeds.yaml (by name); feeds no longer listed are disabled."""
-    existing = {f.name: f for f in session.exec(select(Feed)).all()}
+    """Make the feed table match feeds.yaml (by name) and return the listed feeds' rows."""
+    sync_feed_table(session, feeds)
+    listed = {cfg.name for cfg in feeds}
+    return {f.name: f for f in session.exec(select(Feed)).all() if f.name in listed}
+
+
+_CONFIGURED = ("url", "section", "weight", "language", "encoding", "enabled", "disabled_reason")
+# A new url is the editor's fix: forget the old one's validators, redirects, back-off and
+# automatic disabling.
+_URL_RESET: dict[str, object] = {
+    "etag": None,
+    "last_modified": None,
+    "body_hash": None,
+    "redirect_url": None,
+    "redirect_candidate": None,
+    "redirect_count": 0,
+    "auto_disabled_at": None,
+    "auto_disabled_reason": None,
+    "next_poll_at": None,
+    "consecutive_failures": 0,
+}
+
+
+def sync_feed_table(session: Session, feeds: Sequence[FeedConfig]) -> None:
+    """Make the feed table match feeds.yaml (by name); feeds no longer listed are disabled.
+
+    Reads only the configured columns and writes only the rows that differ (one executemany
+    per kind of change), so a worker with 10,000 feeds holds no row objects for them."""
+    table = Feed.metadata.tables["feed"]
+    columns = [table.c.id, table.c.name, *(table.c[name] for name in _CONFIGURED)]
+
+    def stored() -> dict[str, sa.Row[Any]]:
+        return {row.name: row for row in session.execute(sa.select(*columns))}
+
+    existing = stored()
     missing = [cfg for cfg in feeds if cfg.name not in existing]
     if missing:
         # Two processes may sync at once: insert-or-ignore, then read back.
@@ -37,35 +71,36 @@ def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, Feed]
                 for c in missing
             ],
         )
-        existing = {f.name: f for f in session.exec(select(Feed)).all()}
-    result: dict[str, Feed] = {}
+        existing = stored()
+    changed: list[dict[str, Any]] = []
+    moved: list[dict[str, Any]] = []
     for cfg in feeds:
-        feed = existing[cfg.name]
-        if feed.url != cfg.url:
-            feed.etag = feed.last_modified = feed.body_hash = None
-            # A new url is the editor's fix: forget the old one's redirects, back-off and
-            # automatic disabling.
-            feed.redirect_url = feed.redirect_candidate = None
-            feed.redirect_count = 0
-            feed.auto_disabled_at = feed.auto_disabled_reason = None
-            feed.next_poll_at = None
-            feed.consecutive_failures = 0
-        feed.url = cfg.url
-        feed.section = cfg.section
-        feed.weight = cfg.weight
-        feed.language = cfg.language
-        feed.encoding = cfg.encoding
-        feed.enabled = cfg.enabled
-        feed.disabled_reason = None if cfg.enabled else "enabled: false in feeds.yaml"
-        session.add(feed)
-        result[cfg.name] = feed
-    for name, feed in existing.items():
-        if name not in result and feed.enabled:
-            feed.enabled = False
-            feed.disabled_reason = "no longer listed in feeds.yaml"
-            session.add(feed)
+        row = existing[cfg.name]
+        wanted: dict[str, Any] = {
+            "url": cfg.url,
+            "section": cfg.section,
+            "weight": cfg.weight,
+            "language": cfg.language,
+            "encoding": cfg.encoding,
+            "enabled": cfg.enabled,
+            "disabled_reason": None if cfg.enabled else "enabled: false in feeds.yaml",
+        }
+        if row.url != cfg.url:
+            moved.append({"row_id": row.id, **wanted, **_URL_RESET})
+        elif any(getattr(row, name) != value for name, value in wanted.items()):
+            changed.append({"row_id": row.id, **wanted})
+    listed = {cfg.name for cfg in feeds}
+    dropped = [
+        {"row_id": row.id, "enabled": False, "disabled_reason": "no longer listed in feeds.yaml"}
+        for name, row in existing.items()
+        if name not in listed and row.enabled
+    ]
+    for rows in (changed, moved, dropped):
+        if rows:
+            values: dict[str, Any] = {n: sa.bindparam(n) for n in rows[0] if n != "row_id"}
+            update = sa.update(table).where(table.c.id == sa.bindparam("row_id")).values(values)
+            session.execute(update, rows)
     session.flush()
-    return result
 
 
 def rename_feed(session: Session, old: str, new: str) -> None:

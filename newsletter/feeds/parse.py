@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import feedparser
+from feedparser.datetimes import _parse_date
 
 from newsletter.domain.paragraphs import blocks_text, html_blocks
 from newsletter.domain.text import (
@@ -26,6 +27,7 @@ from newsletter.domain.text import (
 )
 from newsletter.errors import FeedError
 from newsletter.feeds.dates import read_date
+from newsletter.feeds.rss_fast import read_rss
 
 MAX_ENTRIES = 200  # default of NEWSLETTER_MAX_ITEMS_PER_FEED
 MAX_TITLE_CHARS = 1000  # the item.title column
@@ -200,7 +202,10 @@ def _published(
         )
         value = reading.value
         if reading.form is None:
-            value = _feedparser_date(dict.get(entry, f"{name}_parsed"))
+            # feedparser's reading of the date, made here for entries of the fast RSS reader.
+            key = f"{name}_parsed"
+            parsed = dict.get(entry, key) if key in entry else _parse_date(raw)
+            value = _feedparser_date(parsed)
         if value is None:
             problem = problem or f"unreadable date {raw.strip()[:60]!r}"
             continue
@@ -273,6 +278,9 @@ def _feedparser(
         headers["content-type"] = f"application/xml; charset={forced}"
     elif content_type:
         headers["content-type"] = content_type
+    fast = read_rss(body, headers.get("content-type"))
+    if fast is not None:
+        return fast, body, notes
     # Never a URL or str: feedparser would open local files (PITFALLS.md).
     # feedparser's own sanitizer and link resolution are most of its time; nh3 (clean_html)
     # is the allow-list that counts, and it makes relative links absolute itself.

@@ -147,6 +147,9 @@ def progress() -> Progress:
         MofNCompleteColumn(),
         console=err,
         transient=True,
+        # Not drawn when standard error is not a terminal (a cron job, a log file): its refresh
+        # thread would redraw it ten times a second for nobody.
+        disable=not err.is_terminal,
     )
 
 

@@ -44,6 +44,15 @@ def feed_item_stats(session: Session, since: datetime) -> dict[int, tuple[int, i
     return {int(feed_id): (int(total), int(left or 0)) for feed_id, total, left in rows}
 
 
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> None:
+    """One executemany of INSERT ... ON CONFLICT (feed, key) DO NOTHING. A Core INSERT on the
+    table, not on the ORM entity: the ORM's bulk path handles each row in Python again (a
+    third of the main process's time in a 25,000-item first poll)."""
+    table = Item.metadata.tables["item"]
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["feed_id", "key"])
+    session.connection().execute(stmt, rows)
+
+
 def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert items, ignoring ones already stored (same feed and key); returns how many were new."""
     if not rows:
@@ -56,8 +65,7 @@ def insert_items(session: Session, rows: list[dict[str, Any]]) -> int:
         return int(session.exec(stmt).one())
 
     before = stored()
-    stmt = dialect_insert(session, Item).on_conflict_do_nothing(index_elements=["feed_id", "key"])
-    session.execute(stmt, rows)
+    _insert_new(session, rows)
     return stored() - before
 
 
@@ -78,8 +86,7 @@ def insert_feed_items(session: Session, rows: list[dict[str, Any]]) -> dict[int,
         return {}
     feed_ids = sorted({row["feed_id"] for row in rows})
     before = _counts_for(session, feed_ids)
-    stmt = dialect_insert(session, Item).on_conflict_do_nothing(index_elements=["feed_id", "key"])
-    session.execute(stmt, rows)
+    _insert_new(session, rows)
     after = _counts_for(session, feed_ids)
     return {
         feed_id: after.get(feed_id, 0) - before.get(feed_id, 0)

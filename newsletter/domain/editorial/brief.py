@@ -33,7 +33,9 @@ from newsletter.domain.text import has_cjk
 
 MIN_SENTENCES = 8  # body sentences (keypoints.body_sentences) for a brief
 MIN_PARAGRAPHS = 3
-MIN_POINTS = 6  # sentences fit to be points (prose, a statement) among them
+MIN_POINTS = 6  # sentences fit to be points (is_point) among them
+MIN_STATEMENTS = 6  # ... and whole sentences (is_statement) among those
+MIN_GROUPS = 2
 MAX_INSIGHTS = 3  # two when there are fewer than INSIGHTS_3 fit sentences
 INSIGHTS_3 = 12
 MAX_GROUPS = 4
@@ -41,6 +43,14 @@ MAX_GROUP_POINTS = 3
 MIN_THEME_SENTENCES = 2  # a theme (no subheadings) recurs in at least this many sentences
 MAX_THEME_SHARE = 0.6  # ... and in at most this share of them (else it is the subject)
 SAME_SENTENCE = 0.6  # token overlap (Jaccard) above which two insights say the same thing
+
+BACK_MATTER = -2  # the section of paragraphs under "References", "Sources", 参考文献 ...
+_BACK_MATTER = re.compile(
+    r"^(?:references?|sources?(?: and resources)?|resources|further reading|read more|"
+    r"related(?: articles| stories| reading)?|see also|notes|footnotes|credits|"
+    r"参考文献|参考资料|资料来源|相关阅读|延伸阅读|推荐阅读|往期回顾|往期推荐|免责声明)$",
+    re.IGNORECASE,
+)
 
 GroupSource = Literal["subheading", "theme"]
 
@@ -128,7 +138,9 @@ def brief(blocks: Sequence[TextBlock], lang: str = "en", *, title: str = "") -> 
     for block in blocks:
         if block.kind == "heading":
             label = heading_label(block.text)
-            if label is not None:  # a repeated subheading ("Results" twice) is one section
+            if label is not None and _BACK_MATTER.match(label):
+                section = BACK_MATTER
+            elif label is not None:  # a repeated subheading ("Results" twice) is one section
                 if label not in headings:
                     headings.append(label)
                 section = headings.index(label)
@@ -142,19 +154,34 @@ def brief(blocks: Sequence[TextBlock], lang: str = "en", *, title: str = "") -> 
     sentences = [
         _Sentence(order, p_index, sections[p_index], text, score)
         for order, ((p_index, text), score) in enumerate(zip(found, scores, strict=True))
-        if score is not None and is_point(text, lang)
+        if score is not None and is_point(text, lang) and sections[p_index] != BACK_MATTER
     ]
-    if len(sentences) < MIN_POINTS:
-        return None
-    insights = _insights(sentences)
+    sentences = _first_of_each(sentences)
+    statements = [s for s in sentences if is_statement(s.text)]
+    if len(sentences) < MIN_POINTS or len(statements) < MIN_STATEMENTS:
+        return None  # a list of links or labels (show notes, a table of contents), not prose
+    insights = _insights(statements)
     rest = [s for s in sentences if s not in insights]
-    groups = _subheading_groups(rest, headings) or _theme_groups(rest, title)
-    if not groups:
+    groups = _subheading_groups(rest, headings)
+    if not groups and _themes_known(lang, paragraphs):
+        groups = _theme_groups(rest, title)
+    if len(groups) < MIN_GROUPS:
         return None
     return Brief(
         insights=tuple(_point(s) for s in sorted(insights, key=lambda s: s.order)),
         groups=tuple(groups),
     )
+
+
+def _first_of_each(sentences: list[_Sentence]) -> list[_Sentence]:
+    """A sentence the article repeats is one point, at its first place."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in sentences:
+        if sentence.text not in seen:
+            seen.add(sentence.text)
+            kept.append(sentence)
+    return kept
 
 
 # ---- which sentences can be points ---------------------------------------------------------
@@ -167,8 +194,10 @@ def is_point(sentence: str, lang: str = "en") -> bool:
     """A sentence that reads as a statement of its own: long enough, mostly letters, not
     code, and not an introduction to something that follows (ends with ":")."""
     text = sentence.strip()
-    if text.endswith((":", "：", ",", "，")):
-        return False
+    if text.endswith((":", "：", ",", "，")) or text.startswith(("—", "–", "―", "-")):
+        return False  # an introduction, or a quote's attribution ("— Jane Doe (@jane)")
+    if "://" in text or "pic.twitter.com" in text or "www." in text:
+        return False  # a link, an embedded post
     if len(text) < MIN_CHARS["zh" if (lang.startswith("zh") or has_cjk(text)) else "en"]:
         return False
     if _CODE.search(text) and not has_cjk(text):
@@ -177,17 +206,29 @@ def is_point(sentence: str, lang: str = "en") -> bool:
     return letters >= 0.6 * len(text.replace(" ", ""))
 
 
+_STATEMENT_END = re.compile(r"[.!。！]['\"’”」』)）]*$")
+
+
+def is_statement(sentence: str) -> bool:
+    """A sentence ended as one (not a question, a label or a link's title)."""
+    return _STATEMENT_END.search(sentence.strip()) is not None
+
+
+def _themes_known(lang: str, paragraphs: list[str]) -> bool:
+    """Themes are found in English and Chinese text only (the stop words and function
+    characters are those of these two languages)."""
+    return lang.lower().startswith(("en", "zh")) or any(has_cjk(p) for p in paragraphs[:3])
+
+
 def _point(sentence: _Sentence) -> Point:
     return Point(text=shorten(sentence.text), paragraph=sentence.paragraph + 1)
 
 
 def _insights(sentences: list[_Sentence]) -> list[_Sentence]:
-    """The best two or three sentences, one per paragraph, none repeating another."""
+    """The best two or three statements, one per paragraph, none repeating another."""
     count = MAX_INSIGHTS if len(sentences) >= INSIGHTS_3 else MAX_INSIGHTS - 1
     picked: list[_Sentence] = []
     for candidate in sorted(sentences, key=lambda s: (-s.score, s.order)):
-        if candidate.text.endswith(("?", "？")):
-            continue  # a question is no insight
         if any(p.paragraph == candidate.paragraph for p in picked):
             continue
         if any(_overlap(p.text, candidate.text) > SAME_SENTENCE for p in picked):
@@ -292,6 +333,7 @@ def _terms(sentence: str) -> dict[str, str]:
         if key is None:
             previous = None
             continue
+        surface = re.sub(r"['’]s$", "", surface)
         found.setdefault(key, surface)
         if previous is not None and sentence[previous[2] : start] == " ":
             found.setdefault(f"{previous[0]} {key}", f"{previous[1]} {surface}")

@@ -200,9 +200,10 @@ def test_full_text_briefs_cite_real_paragraphs() -> None:
                 assert point.text.removesuffix("…") in paragraphs[point.paragraph - 1]
                 assert not summary_repeats_title(point.text, entry.title)
             assert len({p.text for p in points}) == len(points)
-    # 82 of the 356 long texts on this corpus: 35 by subheadings, 47 by themes (2026-12-03)
-    assert with_brief > 60
-    assert sources["subheading"] > 50 and sources["theme"] > 50
+    # 58 of the 356 long texts on this corpus: 35 under their subheadings (122 groups), 23 by
+    # themes (61 groups) (2026-12-03)
+    assert with_brief > 45
+    assert sources["subheading"] > 90 and sources["theme"] > 40
 
 
 def test_a_real_article_with_subheadings() -> None:

@@ -40,7 +40,8 @@ MAX_INSIGHTS = 3  # two when there are fewer than INSIGHTS_3 fit sentences
 INSIGHTS_3 = 12
 MAX_GROUPS = 4
 MAX_GROUP_POINTS = 3
-MIN_THEME_SENTENCES = 2  # a theme (no subheadings) recurs in at least this many sentences
+MIN_THEME_SENTENCES = 2  # a theme (no subheadings) recurs in at least this many sentences,
+MIN_WORD_SENTENCES = 3  # ... a single English word or two Chinese characters in this many
 MAX_THEME_SHARE = 0.6  # ... and in at most this share of them (else it is the subject)
 SAME_SENTENCE = 0.6  # token overlap (Jaccard) above which two insights say the same thing
 
@@ -315,7 +316,14 @@ _STOP_EN = frozenset({
     "your", "yours", "year", "years", "week", "weeks", "day", "days", "time", "times", "lot",
     "lots", "kind", "sort", "told", "according",
 })  # fmt: skip
-_ZH_EDGE = frozenset("的了是在和与及等也都而或之其这那就对将把被从为以于上中下个们着过很还又但并")
+# Quantities and units (a number's word is no theme: "Million", "Percent")
+_UNITS_EN = frozenset({
+    "million", "millions", "billion", "billions", "thousand", "thousands", "hundred", "hundreds",
+    "percent", "cent", "dollar", "dollars", "month", "months", "quarter", "quarters",
+})  # fmt: skip
+_ZH_EDGE = frozenset(
+    "的了是在和与及等也都而或之其这那就对将把被从为以于上中下个们着过很还又但并已可会能要让使向由到给所该此各每仍均约即共"
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'’+-]*[A-Za-z0-9+]|[A-Za-z]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 ZH_TERM = (2, 6)  # lengths of Chinese terms, in characters
@@ -350,7 +358,7 @@ def _terms(sentence: str) -> dict[str, str]:
 def _word_key(surface: str) -> str | None:
     word = surface.lower().replace("’", "'")
     word = word.removesuffix("'s")
-    if word in _STOP_EN or (len(word) < 3 and not surface.isupper()):
+    if word in _STOP_EN or word in _UNITS_EN or (len(word) < 3 and not surface.isupper()):
         return None
     if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         word = word[:-1]
@@ -398,7 +406,7 @@ def _theme_groups(sentences: list[_Sentence], title: str) -> list[PointGroup]:
         best: tuple[float, int, str] | None = None
         for key in eligible:
             members = [i for i, found in enumerate(terms) if i not in taken and key in found]
-            if len(members) < MIN_THEME_SENTENCES:
+            if len(members) < _least(key):
                 continue
             weight = sum(sentences[i].score for i in members) * _term_bonus(key)
             rank = (weight, len(key), key)
@@ -423,6 +431,13 @@ def _extensions(key: str, eligible: set[str]) -> list[str]:
     if " " in key:
         return []
     return [t for t in eligible if " " in t and key in t.split(" ")]
+
+
+def _least(key: str) -> int:
+    """How many sentences a term must bring to a theme: a lone word, or a two-character
+    Chinese one, is seen twice by chance; a phrase seen twice is a theme."""
+    short = len(key) <= 2 if has_cjk(key) else " " not in key
+    return MIN_WORD_SENTENCES if short else MIN_THEME_SENTENCES
 
 
 def _term_bonus(key: str) -> float:

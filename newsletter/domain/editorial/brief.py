@@ -374,38 +374,36 @@ def _theme_groups(sentences: list[_Sentence], title: str) -> list[PointGroup]:
     """Up to MAX_GROUPS groups, each the sentences that share a recurring term (the term is the
     heading), chosen greedily by the score of the sentences a term brings that no earlier theme
     took; longer terms (phrases, longer Chinese runs) are preferred at equal cover."""
-    terms = [_terms(s.text) for s in sentences]
-    frequency: Counter[str] = Counter()
+    where: dict[str, list[int]] = defaultdict(list)  # term -> the sentences that have it
     surfaces: dict[str, Counter[str]] = defaultdict(Counter)
-    for found in terms:
-        frequency.update(found.keys())
-        for key, surface in found.items():
-            surfaces[key][surface] += 1
+    for index, sentence in enumerate(sentences):
+        for key, surface in _terms(sentence.text).items():
+            where[key].append(index)
+            if key.isascii() or surface != key:  # (a Chinese term is written as found)
+                surfaces[key][surface] += 1
     in_title = _title_keys(title)
     limit = max(MIN_THEME_SENTENCES, int(MAX_THEME_SHARE * len(sentences)))
     eligible = {
         key
-        for key, count in frequency.items()
-        if MIN_THEME_SENTENCES <= count <= limit
+        for key, found in where.items()
+        if MIN_THEME_SENTENCES <= len(found) <= limit
         and key not in in_title
-        and not (has_cjk(key) and any(key in t for t in in_title if has_cjk(t)))
+        and not (has_cjk(key) and key in title)
     }
     # A term always seen inside a longer one ("monitoring" in "remote monitoring", 心电监 in
     # 心电监测) is that longer term: the shorter one is no theme of its own.
     eligible -= {
-        key
+        part
         for key in eligible
-        if any(
-            frequency[longer] == frequency[key] and longer != key and key in longer
-            for longer in _extensions(key, eligible)
-        )
+        for part in _parts(key)
+        if part in eligible and len(where[part]) == len(where[key])
     }
     taken: set[int] = set()
     groups: list[tuple[int, PointGroup]] = []
     while len(groups) < MAX_GROUPS:
         best: tuple[float, int, str] | None = None
         for key in eligible:
-            members = [i for i, found in enumerate(terms) if i not in taken and key in found]
+            members = [i for i in where[key] if i not in taken]
             if len(members) < _least(key):
                 continue
             weight = sum(sentences[i].score for i in members) * _term_bonus(key)
@@ -415,22 +413,20 @@ def _theme_groups(sentences: list[_Sentence], title: str) -> list[PointGroup]:
         if best is None:
             break
         key = best[2]
-        members = [i for i, found in enumerate(terms) if i not in taken and key in found]
-        taken.update(members)
+        chosen = [sentences[i] for i in where[key] if i not in taken]
+        taken.update(i for i in where[key])
         eligible.discard(key)
-        heading = _heading(surfaces[key])
-        chosen = [sentences[i] for i in members]
-        groups.append((min(s.order for s in chosen), PointGroup(heading, _best(chosen), "theme")))
+        group = PointGroup(_heading(surfaces.get(key) or Counter({key: 1})), _best(chosen), "theme")
+        groups.append((min(s.order for s in chosen), group))
     return [group for _, group in sorted(groups, key=lambda g: g[0])]
 
 
-def _extensions(key: str, eligible: set[str]) -> list[str]:
-    """The eligible terms one step longer than ``key`` that contain it."""
+def _parts(key: str) -> tuple[str, ...]:
+    """The terms one step shorter that a term contains (its words; a Chinese run less its first
+    or its last character)."""
     if has_cjk(key):
-        return [t for t in eligible if len(t) == len(key) + 1 and key in t]
-    if " " in key:
-        return []
-    return [t for t in eligible if " " in t and key in t.split(" ")]
+        return (key[1:], key[:-1]) if len(key) > ZH_TERM[0] else ()
+    return tuple(key.split(" ")) if " " in key else ()
 
 
 def _least(key: str) -> int:

@@ -152,6 +152,14 @@ def test_groups_follow_the_articles_subheadings(
         assert {paragraphs_of[p.paragraph] for p in group.points} == {group.heading}
 
 
+def test_bold_lines_are_subheadings_in_chinese() -> None:
+    """WeChat-style articles mark their sections with a bold line, not <h2>."""
+    html = html_of(ZH_SECTIONS).replace("<h2>", "<p><strong>").replace("</h2>", "</strong></p>")
+    blocks = html_blocks(html)
+    found = check_brief(brief(blocks, "zh", title=ZH_TITLE), blocks, ZH_TITLE)
+    assert [g.heading for g in found.groups] == [h for h, _ in ZH_SECTIONS if h]
+
+
 @pytest.mark.parametrize(
     ("sections", "lang", "title"), [(EN_SECTIONS, "en", EN_TITLE), (ZH_SECTIONS, "zh", ZH_TITLE)]
 )

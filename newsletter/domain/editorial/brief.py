@@ -3,14 +3,16 @@ every point a sentence of the article citing its paragraph.
 
 Extractive, offline and deterministic. Sentences are found and scored as for key points
 (keypoints.py: body sentences only, never the title; scored by the article's recurring terms).
-The insights are the best sentences, one per paragraph. The groups come from the article's own
-subheadings when it has at least two that head real text; otherwise from themes: the terms
-(English words and two-word phrases, Chinese character runs) that recur in several sentences,
-picked greedily so that each theme covers sentences the others do not, and shown as the
-group's heading (a term of the article, never invented text).
+The insights are the best whole statements, one per paragraph. The groups come from the
+article's own subheadings when it has at least two that head real text; otherwise from themes:
+the terms (English words and two-word phrases, Chinese character runs) that recur in several
+sentences, picked greedily so that each theme covers sentences the others do not, and shown as
+the group's heading (a term of the article, never invented text).
 
 Only real body text gives a brief: at least MIN_SENTENCES body sentences in MIN_PARAGRAPHS
-paragraphs. A title-only item or a short teaser gets none (it keeps key points, or nothing).
+paragraphs, mostly prose. A title-only item, a short teaser, a one-paragraph abstract or a list
+of links gets none (it keeps its key points, or nothing). docs/editorial.md, "Core insights",
+gives every rule and threshold.
 """
 
 from __future__ import annotations

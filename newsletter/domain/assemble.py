@@ -27,6 +27,7 @@ from typing import Any
 
 from newsletter.config import Config
 from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
+from newsletter.domain.editorial.brief import Brief
 from newsletter.domain.editorial.clusters import (
     StoryInput,
     cluster_ids,
@@ -447,6 +448,17 @@ def with_key_points(
     return replace(content, sections=sections)
 
 
+def with_briefs(content: IssueContent, briefs: dict[int, Brief]) -> IssueContent:
+    """The content with a brief (editorial/brief.py) attached to the given items."""
+    if not briefs:
+        return content
+    sections = [
+        replace(s, items=[replace(i, brief=briefs[i.id]) if i.id in briefs else i for i in s.items])
+        for s in content.sections
+    ]
+    return replace(content, sections=sections)
+
+
 __all__ = [
     "Candidate",
     "EditorChoices",
@@ -455,6 +467,7 @@ __all__ = [
     "IssueSection",
     "assemble_issue",
     "score",
+    "with_briefs",
     "with_key_points",
 ]
 

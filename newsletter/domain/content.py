@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from newsletter.domain.editorial.brief import Brief
 from newsletter.domain.overrides import ItemEdit
 
 
@@ -41,6 +42,7 @@ class IssueItem:
     pinned: bool = False
     key_points: list[dict[str, Any]] = field(default_factory=list)
     key_points_source: str | None = None  # "article" or "summary"
+    brief: Brief | None = None  # core insights and themed groups of points (editorial/brief.py)
     relevance: float | None = None  # the relevance model's score (None: no model)
     date_unknown: bool = False  # the feed gave no readable date: first seen is used
     blurb: str | None = None  # the editor's short note on the item, for this issue
@@ -88,7 +90,8 @@ class IssueContent:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serializable form (documented in docs/issue-json.md)."""
-        return asdict(self)
+        data: dict[str, Any] = _json_form(asdict(self))
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IssueContent:
@@ -97,10 +100,25 @@ class IssueContent:
             IssueSection(
                 id=s["id"],
                 title=s["title"],
-                items=[IssueItem(**i) for i in s["items"]],
+                items=[_item(i) for i in s["items"]],
                 available=s["available"],
                 titles=s.get("titles") or {},
             )
             for s in data["sections"]
         ]
         return cls(**{**data, "sections": sections})
+
+
+def _json_form(value: Any) -> Any:
+    """asdict's output with tuples as lists (a brief's points), as JSON reads them back."""
+    if isinstance(value, dict):
+        return {k: _json_form(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_form(v) for v in value]
+    return value
+
+
+def _item(data: dict[str, Any]) -> IssueItem:
+    """An item of stored content (its brief back to a Brief; older content has none)."""
+    found = data.get("brief")
+    return IssueItem(**{**data, "brief": Brief.from_dict(found) if found else None})

@@ -185,6 +185,35 @@ def clean_text_lines(text: str) -> str:
     return "\n".join(_CONTROL.sub("", line) for line in text.splitlines())
 
 
+# How a stored article text (items.article_text) marks a subheading: a line that starts with
+# this private-use character (removed from the extracted text first, so a page cannot forge it).
+HEADING_MARK = _HEAD
+
+
+def strip_markers(text: str) -> str:
+    """Text without the private-use characters this module uses as markers."""
+    return _MARKERS.sub("", text) if _MARKERS.search(text) else text
+
+
+def join_article(blocks: list[TextBlock]) -> str:
+    """Blocks as a stored article text: one per paragraph (blank lines between), a heading
+    marked with HEADING_MARK."""
+    return "\n\n".join(
+        (HEADING_MARK if b.kind == "heading" else "") + strip_markers(b.text) for b in blocks
+    )
+
+
+def split_article(text: str) -> list[TextBlock]:
+    """The blocks of a stored article text (join_article; older texts have no headings)."""
+    blocks = []
+    for part in text.split("\n\n"):
+        if part.startswith(HEADING_MARK):
+            blocks.append(TextBlock(strip_markers(part), "heading"))
+        elif part:
+            blocks.append(TextBlock(strip_markers(part), "paragraph"))
+    return blocks
+
+
 def body_paragraphs(blocks: list[TextBlock]) -> list[str]:
     """The text of the paragraphs and list items (headings left out), in order."""
     return [b.text for b in blocks if b.kind != "heading"]

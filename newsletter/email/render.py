@@ -166,6 +166,8 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                 "date_local": _local(item.published, tz, "%m-%d"),
                 "financing": None,
                 "event": None,
+                # plain dicts and lists, so defuse_markers reaches every point's text
+                "brief": item.brief.to_dict() if item.brief else None,
             }
             fin = item.facts.get("financing")
             if fin:

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from newsletter.domain.assemble import Candidate, assemble_issue, with_key_points
+from newsletter.domain.assemble import Candidate, assemble_issue, with_briefs, with_key_points
 from newsletter.domain.content import IssueContent
+from newsletter.domain.editorial.brief import Brief, brief
 from newsletter.domain.editorial.classify import Reading
 from newsletter.domain.editorial.keypoints import key_points, split_paragraphs
+from newsletter.domain.paragraphs import TextBlock, body_paragraphs
 from newsletter.domain.periods import (
     Period,
     is_special,
@@ -237,7 +239,8 @@ KEY_POINT_SECTIONS = {"hot_topics": 1, "reports": 100}  # section -> how many of
 
 
 def _with_key_points(app: App, content: IssueContent) -> IssueContent:
-    """Key points for the top story and the in-depth reports, from the article when there is one."""
+    """Key points, and a brief when the text is long enough, for the top story and the
+    in-depth reports, from the article when there is one."""
     wanted = [
         item
         for section in content.sections
@@ -247,18 +250,23 @@ def _with_key_points(app: App, content: IssueContent) -> IssueContent:
         return content
     articles = ensure_articles(app, [i for item in wanted for i in (item.id, *item.related_ids)])
     points: dict[int, tuple[list[dict[str, Any]], str]] = {}
+    briefs: dict[int, Brief] = {}
     for item in wanted:
         # The lead's article, else the article of another report of the same story, else the
         # full feed text (long-form feeds carry the article itself).
         found = next((articles[i] for i in (item.id, *item.related_ids) if articles.get(i)), None)
         if found:
-            paragraphs, source = found
+            blocks, source = found
         else:
-            paragraphs, source = split_paragraphs(item.summary) or [item.summary], "summary"
-        extracted = key_points(paragraphs, item.language, title=item.title)
+            paragraphs = split_paragraphs(item.summary) or [item.summary]
+            blocks, source = [TextBlock(p) for p in paragraphs], "summary"
+        extracted = key_points(body_paragraphs(blocks), item.language, title=item.title)
         if len(extracted) >= 2:
             points[item.id] = ([p.to_dict() for p in extracted], source)
-    return with_key_points(content, points)
+            found_brief = brief(blocks, item.language, title=item.title)
+            if found_brief is not None:
+                briefs[item.id] = found_brief
+    return with_briefs(with_key_points(content, points), briefs)
 
 
 WORKBENCH_VIEWPOINT = "workbench"

@@ -19,8 +19,10 @@ from newsletter.domain.assemble import (
     fill_placeholders,
     reader_date,
     score,
+    with_briefs,
 )
 from newsletter.domain.content import EditorChoices
+from newsletter.domain.editorial.brief import Brief, Point, PointGroup
 from newsletter.domain.periods import Period, period_for_label
 from tests.conftest import SECTIONS, newsletter_block
 
@@ -410,8 +412,28 @@ def test_to_dict_from_dict_round_trip() -> None:
         "date_unknown",
         "blurb",
         "edited",
+        "brief",
     }
     assert datetime.fromisoformat(item["published"]).utcoffset() == timedelta(0)
+
+
+def test_a_brief_survives_the_json_form() -> None:
+    """A stored issue gives back the brief it was built with (a typed Brief, JSON lists)."""
+    content = assemble_issue(make_config(min_items=1), PERIOD, [candidate(1, section="reports")])
+    made = Brief(
+        insights=(Point("The first insight of the report.", 1), Point("A second one.", 3)),
+        groups=(PointGroup("Market", (Point("A point about the market.", 2),), "theme"),),
+    )
+    content = with_briefs(content, {1: made})
+    data = json.loads(json.dumps(content.to_dict(), ensure_ascii=False))
+    assert data == content.to_dict()
+    (reports,) = [s for s in data["sections"] if s["id"] == "reports"]
+    assert reports["items"][0]["brief"]["groups"][0]["points"] == [
+        {"text": "A point about the market.", "paragraph": 2}
+    ]
+    rebuilt = IssueContent.from_dict(data)
+    assert rebuilt == content
+    assert section(rebuilt, "reports").items[0].brief == made
 
 
 def test_published_is_iso_utc() -> None:

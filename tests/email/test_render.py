@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from jinja2.sandbox import SandboxedEnvironment
 
 from newsletter.config import Config, parse_config
-from newsletter.domain.assemble import Candidate, IssueContent, assemble_issue
+from newsletter.domain.assemble import (
+    Candidate,
+    IssueContent,
+    assemble_issue,
+    with_briefs,
+    with_key_points,
+)
+from newsletter.domain.editorial.brief import Brief, Point, PointGroup
 from newsletter.domain.periods import period_for_label
 from newsletter.email.render import (
     PERSONAL_MARKERS,
@@ -454,3 +461,71 @@ def test_undated_and_month_only_events_stay_in_events(
     assert shown in issue.html
     # No calendar file for a month or an unknown day.
     assert "BEGIN:VCALENDAR" not in issue.text and ".ics" not in issue.html
+
+
+# -- core insights ------------------------------------------------------------------------------
+
+
+def _with_brief() -> IssueContent:
+    """The sample issue with a brief on its top story (a hostile group heading, and a point
+    that spells a personal marker)."""
+    made = Brief(
+        insights=(
+            Point("Medicare will pay for remote monitoring from January.", 1),
+            Point("Hospitals expect fewer readmissions of heart failure patients.", 3),
+        ),
+        groups=(
+            PointGroup(
+                "What changes",
+                (Point("The rule adds two billing codes for monitoring.", 2),),
+                "subheading",
+            ),
+            PointGroup(
+                "<b>Reactions</b>",
+                (Point("Critics mailed %%UNSUBSCRIBE_URL%% to everyone.", 4),),
+                "subheading",
+            ),
+        ),
+    )
+    return with_briefs(sample_content(), {1: made})
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "Core insights"), ("zh", "核心观点")])
+def test_brief_in_both_parts(env: SandboxedEnvironment, language: str, label: str) -> None:
+    result, _ = render_issue(env, _with_brief(), replace(OPTIONS, language=language))
+    for part in (result.html, result.text):
+        assert label in part
+        assert "Medicare will pay for remote monitoring from January." in part
+        assert "The rule adds two billing codes for monitoring." in part
+        assert "What changes" in part
+    assert "[¶1]" in result.html and "[¶2]" in result.html
+    paragraph = "第 2 段" if language == "zh" else "paragraph 2"
+    assert f"The rule adds two billing codes for monitoring. [{paragraph}]" in result.text
+    # the insights come first, then each group's heading and its points
+    assert result.text.index(label) < result.text.index("What changes")
+    assert result.html.index(label) < result.html.index("What changes")
+    # feed text stays text: escaped in HTML, never a personal marker
+    assert "&lt;b&gt;Reactions&lt;/b&gt;" in result.html and "<b>Reactions" not in result.html
+    assert "<b>Reactions</b>" in result.text
+    for part in (result.html, result.text):
+        assert "Critics mailed %%UNSUBSCRIBE_URL%%" not in part
+
+
+def test_items_without_a_brief_keep_their_key_points(env: SandboxedEnvironment) -> None:
+    content = assemble_issue(
+        CONFIG,
+        PERIOD,
+        [
+            candidate(1, "CMS finalizes Medicare payment rule", "hot_topics"),
+            candidate(2, "Annual digital health report", "reports"),
+        ],
+    )
+    made = _with_brief().sections[0].items[0].brief
+    points = [{"text": "A key point of the report.", "paragraph": 2}]
+    content = with_key_points(content, {1: (points, "article"), 2: (points, "summary")})
+    content = with_briefs(content, {1: made} if made else {})
+    result, _ = render_issue(env, content, OPTIONS)
+    # the brief replaces the top story's key points; the report shows its key points
+    assert result.html.count("A key point of the report.") == 1
+    assert result.text.count("A key point of the report.") == 1
+    assert result.html.index("Core insights") < result.html.index("A key point of the report.")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from newsletter.domain.paragraphs import TextBlock, join_article, split_article
 from newsletter.errors import FeedError
-from newsletter.feeds.extract import article_paragraphs
+from newsletter.feeds.extract import article_blocks, article_paragraphs
 
 PAGE = """<html><head><title>FDA approves Acme drug</title></head><body>
 <nav><a href="/">Home</a> · <a href="/news">News</a></nav>
@@ -60,3 +61,41 @@ def test_a_chinese_page() -> None:
 def test_no_text_is_a_feed_error(body: bytes) -> None:
     with pytest.raises(FeedError):
         article_paragraphs(body, "https://news.example.com/a")
+
+
+def test_blocks_keep_the_subheadings_between_paragraphs() -> None:
+    blocks = article_blocks(PAGE.encode(), "https://news.example.com/a")
+    assert [b.text for b in blocks if b.kind != "heading"] == article_paragraphs(
+        PAGE.encode(), "https://news.example.com/a"
+    )
+    kinds = [(b.kind, b.text[:12]) for b in blocks]
+    assert ("heading", "Key findings") in kinds
+    assert kinds.index(("heading", "Key findings")) == 1  # after the first paragraph
+    # the headline (h1) is no subheading
+    assert not any(b.kind == "heading" and "approves" in b.text for b in blocks)
+
+
+def test_a_chinese_bold_line_is_a_subheading() -> None:
+    blocks = article_blocks(ZH_PAGE.encode(), "https://news.example.cn/a")
+    assert TextBlock("一、调整范围", "heading") in blocks
+
+
+def test_stored_text_keeps_headings_and_cannot_be_forged() -> None:
+    # (a page of its own: trafilatura's deduplicate option drops text it has seen in the
+    # process a few times before)
+    page = (
+        "<html><body><article><p>The board approved the hospital merger on Tuesday evening.</p>"
+        "<h2>Terms of the deal</h2><p>\ue002The combined system will run twelve hospitals in "
+        "three states.</p><p>\ue002\ue000Staff contracts stay in place for two years.</p>"
+        "</article></body></html>"
+    )
+    blocks = article_blocks(page.encode(), "https://news.example.com/b")
+    assert [b.kind for b in blocks] == ["paragraph", "heading", "paragraph", "paragraph"]
+    assert not any("\ue002" in b.text or "\ue000" in b.text for b in blocks)
+    stored = join_article(blocks)
+    assert split_article(stored) == blocks
+    # texts stored before headings were kept: paragraphs only
+    assert split_article("First paragraph.\n\nSecond paragraph.") == [
+        TextBlock("First paragraph."),
+        TextBlock("Second paragraph."),
+    ]

@@ -184,3 +184,74 @@ def test_title_only_item_shows_as_a_headline(make_app: Any, feed_server: FeedSer
     shown = re.sub(r'<span class="preheader".*?</span>', "", html[html.index("<body") :])
     assert shown.count(title) == 1  # the headline, never repeated as a summary or a point
     assert "[¶" not in html and "医药号" in html
+
+
+SECTIONED = [
+    (
+        None,
+        "The agency published final guidance on how makers of AI-enabled devices document model "
+        "updates. It replaces a draft from 2023 and takes effect in March.",
+    ),
+    (
+        "What changes for manufacturers",
+        "Manufacturers can now describe planned changes in advance and skip a new submission for "
+        "each retraining. The plan must say how each change will be tested and monitored.",
+    ),
+    (
+        "How industry reacted",
+        "Industry groups welcomed the rules but asked for clarity on generative tools used in "
+        "clinical care. Hospitals asked for more transparency about the training data of devices.",
+    ),
+    (
+        "What comes next",
+        "The agency will hold a public webinar next month and update its list of authorized devices "
+        "twice a year. Analysts expect the first approvals under the new process within a year.",
+    ),
+]
+
+
+def test_a_long_article_gets_a_brief_under_its_own_subheadings(
+    make_app: Any, feed_server: FeedServer
+) -> None:
+    """The fetched article keeps its subheadings (stored with the text): the top story gets
+    core insights and groups under them, in the HTML and the text part, and again from the
+    stored text on the next build."""
+    period = resolve_period(make_app(), now=datetime.now(UTC), due=True)
+    title = "FDA finalizes AI device policy guidance"
+    body = "".join(
+        (f"<h2>{heading}</h2>" if heading else "") + f"<p>{text}</p>" for heading, text in SECTIONED
+    )
+    feed_server.routes["/article.html"] = Route(
+        (
+            f"<html><head><title>{title}</title></head><body><nav>Home · News</nav>"
+            f"<article><h1>{title}</h1>{body}</article><footer>© Site</footer></body></html>"
+        ).encode(),
+        "text/html; charset=utf-8",
+    )
+    _feed(
+        feed_server,
+        period.end,
+        f"<title>{title}</title><link>{feed_server.url('/article.html')}</link><guid>b1</guid>"
+        "<description>A short teaser.</description>",
+    )
+    app = make_app(
+        feeds=[{"name": "Wire", "url": feed_server.url("/feed.xml"), "section": "headlines"}]
+    )
+    ingest(app)
+    _lead_hot_topics(app, period)
+    built = build_issue(app, period)
+    top = next(s for s in built.content.sections if s.id == "hot_topics").items[0]
+    assert top.brief is not None
+    paragraphs = [text for _, text in SECTIONED]
+    assert 2 <= len(top.brief.insights) <= 3
+    assert [g.source for g in top.brief.groups] == ["subheading"] * len(top.brief.groups)
+    assert {g.heading for g in top.brief.groups} <= {h for h, _ in SECTIONED if h}
+    for point in [*top.brief.insights, *(p for g in top.brief.groups for p in g.points)]:
+        assert point.text in paragraphs[point.paragraph - 1]
+    assert built.rendered is not None
+    heading = top.brief.groups[0].heading
+    assert "Core insights" in built.rendered.html and heading in built.rendered.html
+    assert "Core insights" in built.rendered.text and heading in built.rendered.text
+    again = build_issue(app, period)  # from the stored article: the same brief, no new fetch
+    assert next(s for s in again.content.sections if s.id == "hot_topics").items[0] == top
+    assert len([p for p, _ in feed_server.requests if p == "/article.html"]) == 1

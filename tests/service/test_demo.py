@@ -89,10 +89,22 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
     subject, text, html = editions["zhang.wei@example.cn"]
     assert subject.startswith("医疗产业周报 · 第") and '<html lang="zh">' in html
     assert "== 投融资 ==" in text and "退订：http" in text
-    for english in ("Unsubscribe", "View in browser", "stories", "Series ", "Financing events"):
+    for english in (
+        "Unsubscribe",
+        "View in browser",
+        "stories",
+        "Series ",
+        "Financing events",
+        "Core insights",
+    ):
         assert english not in text, english
+    # the in-depth reports' core insights, under a Chinese label in the Chinese edition
+    assert "核心观点" in text and "核心观点" in html and "Core insights" not in html
+    assert "Core insights" in editions["reader.one@example.com"][1]
     issue = json.loads((out / "issue.json").read_text(encoding="utf-8"))
     assert all(section["items"] for section in issue["sections"])
+    reports = next(s for s in issue["sections"] if s["id"] == "reports")
+    assert any(item["brief"] and len(item["brief"]["groups"]) >= 2 for item in reports["items"])
     assert len(issue["sections"]) == 6
     preview = (out / "preview.html").read_text(encoding="utf-8")
     assert "<html" in preview and "style=" in preview

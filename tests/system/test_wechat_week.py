@@ -109,6 +109,7 @@ def test_the_wechat_week_reads_on_topic_without_repeated_titles(
         assert not item.summary or _normal(item.title) not in _normal(item.summary)
         for point in item.key_points:
             assert _normal(point["text"]) not in _normal(item.title)
+        assert item.brief is None  # no body text: no core insights either
     assert built.rendered is not None
     # The text part, as a reader sees it: each title once (the HTML's hidden preheader repeats
     # the first titles for the inbox preview, which is not the body).

@@ -64,6 +64,35 @@ def body_sentences(
     return result
 
 
+def sentence_scores(found: list[tuple[int, str]], lang: str = "en") -> list[float | None]:
+    """The score of each (paragraph index, sentence) of ``found`` (None: no tokens): how many
+    of the article's recurring tokens it carries, over the square root of its token count, with
+    a bonus in the first two paragraphs and a penalty when very short or very long."""
+    frequency: Counter[str] = Counter()
+    token_sets = [set(tokens(sentence)) for _, sentence in found]
+    for toks in token_sets:
+        frequency.update(toks)
+    short = MIN_CHARS["zh" if lang.startswith("zh") else "en"]
+    scores: list[float | None] = []
+    for (p_index, sentence), toks in zip(found, token_sets, strict=True):
+        if not toks:
+            scores.append(None)
+            continue
+        value = sum(frequency[t] for t in toks if frequency[t] > 1) / (len(toks) ** 0.5)
+        value *= 1.3 if p_index == 0 else (1.1 if p_index == 1 else 1.0)
+        if len(sentence) < short:
+            value *= 0.3
+        if len(sentence) > MAX_CHARS:
+            value *= 0.6
+        scores.append(value)
+    return scores
+
+
+def shorten(sentence: str) -> str:
+    """A sentence as shown: cut to MAX_CHARS with "…" when longer."""
+    return sentence if len(sentence) <= MAX_CHARS else sentence[: MAX_CHARS - 1] + "…"
+
+
 def key_points(
     paragraphs: list[str],
     lang: str = "en",
@@ -79,24 +108,13 @@ def key_points(
     found = body_sentences(paragraphs, lang, title)
     if len(found) < max(1, min_sentences):
         return []
-    # (paragraph index, order, sentence)
-    candidates = [(p_index, order, s) for order, (p_index, s) in enumerate(found)]
-    frequency: Counter[str] = Counter()
-    for _, _, sentence in candidates:
-        frequency.update(set(tokens(sentence)))
-    short = MIN_CHARS["zh" if lang.startswith("zh") else "en"]
-    scored = []
-    for p_index, order, sentence in candidates:
-        toks = set(tokens(sentence))
-        if not toks:
-            continue
-        value = sum(frequency[t] for t in toks if frequency[t] > 1) / (len(toks) ** 0.5)
-        value *= 1.3 if p_index == 0 else (1.1 if p_index == 1 else 1.0)
-        if len(sentence) < short:
-            value *= 0.3
-        if len(sentence) > MAX_CHARS:
-            value *= 0.6
-        scored.append((value, order, p_index, sentence))
+    scored = [
+        (value, order, p_index, sentence)
+        for order, ((p_index, sentence), value) in enumerate(
+            zip(found, sentence_scores(found, lang), strict=True)
+        )
+        if value is not None
+    ]
     scored.sort(key=lambda t: (-t[0], t[1]))
     count = max(minimum, min(limit, len(scored) // 2 or minimum))
     # At most two points from one paragraph, so the points cover the article.
@@ -109,7 +127,4 @@ def key_points(
         if len(picked) == count:
             break
     chosen = sorted(picked, key=lambda t: t[1])
-    return [
-        KeyPoint(text=s if len(s) <= MAX_CHARS else s[: MAX_CHARS - 1] + "…", paragraph=p + 1)
-        for _, _, p, s in chosen
-    ]
+    return [KeyPoint(text=shorten(s), paragraph=p + 1) for _, _, p, s in chosen]

@@ -30,6 +30,7 @@ _CN_CURRENCY = {
     "日元": "JPY",
     "英镑": "GBP",
     "新加坡元": "SGD",
+    "韩元": "KRW",
 }
 _SYMBOL = {
     "US$": "USD",

@@ -41,8 +41,95 @@ def test_two_headlines_give_two_rounds() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "lang", "deals"),
+    [
+        # Two deals in one headline, joined by a comma (the second without 融资).
+        (
+            "康宁医疗完成1亿元B轮融资，安远生物获数千万元天使轮",
+            "zh",
+            [("康宁医疗", "b", "1亿元"), ("安远生物", "angel", "数千万元")],
+        ),
+        # A column name, an investor before the first name, a second round in another currency.
+        (
+            "【创投复盘】北辰投资“有来诊所”完成近2亿元B轮；“云图医学”获韩国财团1000亿韩元融资",
+            "zh",
+            [("有来诊所", "b", "近2亿元"), ("云图医学", "undisclosed", "1000亿韩元")],
+        ),
+        ("Acme Health raises $20M; Beta Bio lands $5M seed", "en", [
+            ("Acme Health", "undisclosed", "$20M"), ("Beta Bio", "seed", "$5M"),
+        ]),
+        ("Cardia raises $12M Series A, Nexa Therapeutics secures $40M Series B", "en", [
+            ("Cardia", "a", "$12M"), ("Nexa Therapeutics", "b", "$40M"),
+        ]),
+    ],
+)  # fmt: skip
+def test_two_deals_in_one_title_give_two_facts(
+    title: str, lang: str, deals: list[tuple[str, str, str]]
+) -> None:
+    facts = detect_financings(title, "", lang)
+    assert [(f.company, f.round, f.amount.text if f.amount else None) for f in facts] == deals
+    # detect_financing gives the first; the summary only ever fills in the first deal.
+    first = detect_financing(title, "", lang)
+    assert first is not None and first.company == deals[0][0]
+
+
+@pytest.mark.parametrize(
     "title",
     [
+        "康宁医疗完成1亿元B轮融资，累计融资超10亿元",  # a running total, not a second round
+        "康宁医疗完成1亿元B轮融资，此前曾获红杉投资",  # a past round mentioned in passing
+        "Acme Health raises $20M led by Alpha and Beta Capital",  # investors, not a deal
+        "Acme Health raises $20M, lands partnership with Pfizer",  # no second company
+    ],
+)
+def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
+    facts = detect_financings(title, "", "zh" if "医" in title else "en")
+    assert len(facts) == 1 and facts[0].company in ("康宁医疗", "Acme Health")
+
+
+@pytest.mark.parametrize(
+    ("title", "lang", "company", "round_name", "amount"),
+    [
+        ("康宁医疗完成5亿元B轮", "zh", "康宁医疗", "b", "5亿元"),  # a round without 融资
+        (
+            "康宁医疗5亿元B轮融资",
+            "zh",
+            "康宁医疗",
+            "b",
+            "5亿元",
+        ),  # the amount is no part of the name
+        ("康宁医疗数亿元A轮融资落地", "zh", "康宁医疗", "a", "数亿元"),
+        ("红杉中国跟投康宁医疗B轮融资", "zh", "康宁医疗", "b", None),  # 跟投 + the company
+        ("康宁医疗完成Pre A轮融资", "zh", "康宁医疗", "pre-a", None),  # a space in Pre A
+        ("康宁医疗完成A++轮融资", "zh", "康宁医疗", "a+", None),
+        ("康宁医疗连获两轮融资", "zh", "康宁医疗", "undisclosed", None),
+        ("滴滴医疗即将完成新一轮超3亿美元融资", "zh", "滴滴医疗", "undisclosed", "超3亿美元"),
+        ("康宁医疗完成1亿元B轮融资，此前曾获红杉投资", "zh", "康宁医疗", "b", "1亿元"),
+        ("Acme secures $10M pre-B funding", "en", "Acme", "pre-b", "$10M"),
+        ("Acme raises $20M Series F", "en", "Acme", "f", "$20M"),
+        ("Acme snaps up $20M Series A", "en", "Acme", "a", "$20M"),
+        ("Acme, a digital health startup, raises $20M", "en", "Acme", "undisclosed", "$20M"),
+        ("Pfizer leads $20M Series A in Acme Bio", "en", "Acme Bio", "a", "$20M"),
+        ("Acme Series A: $20M led by Sequoia", "en", "Acme", "a", "$20M"),
+    ],
+)
+def test_more_title_forms(
+    title: str, lang: str, company: str, round_name: str, amount: str | None
+) -> None:
+    fact = detect_financing(title, "", lang)
+    assert fact is not None
+    assert (fact.company, fact.round, fact.amount.text if fact.amount else None) == (
+        company,
+        round_name,
+        amount,
+    )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "甲医疗完成B轮融资，乙生物获天使轮融资，丙药业获A轮融资",  # three deals: a round-up
+        "Acme raises $5M, Beta lands $3M, Gamma secures $10M",
         "创投周报 | 甲公司完成B轮融资；乙公司获战略投资",  # a digest names itself
         "甲乙医疗完成A轮融资；丙丁制药新药获批上市；戊己生物入选年度榜单",  # three headlines: a bulletin
         "2030年多家企业斩获新一轮融资",  # a plural subject is a trend
@@ -51,7 +138,8 @@ def test_two_headlines_give_two_rounds() -> None:
     ],
 )
 def test_not_one_companys_round(title: str) -> None:
-    assert detect_financings(title, "", "zh") == []
+    lang = "en" if title.isascii() else "zh"
+    assert detect_financings(title, "", lang) == []
 
 
 def test_unnamed_company_has_low_confidence_and_no_name() -> None:

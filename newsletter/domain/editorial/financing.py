@@ -211,7 +211,7 @@ def _en_company(title: str) -> str:
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
     # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
     head = re.sub(
-        r"^.*?\b(?i:based|startup|company|firm|maker|developer|biotech|platform)\s+(?=[A-Z0-9])",
+        r"^.*?\b(?i:based|startup|company|firm|maker|developer|biotech|platform|provider|specialist|unicorn|pioneer|innovator)\s+(?=[A-Z0-9])",
         "",
         head,
     )

@@ -255,6 +255,8 @@ def _lead_investors(text: str, lang: str) -> list[str]:
             else:
                 who = zh.group("who")
                 who = who.rsplit("由", 1)[-1]  # 本轮战略融资由康华集团领投 -> 康华集团
+                # 甲医疗获高瓴独家投资 -> 高瓴: the company and its verb are not investors.
+                who = re.split(r"获得|获|完成", who)[-1]
                 who = re.sub(r"^(?:本轮|本次|融资|此轮|其中|系)+", "", who)
                 names = _split_investors(who)
             if names:
@@ -419,7 +421,7 @@ _ZH_AMOUNT_FUNDING = prefiltered(
 )
 # 领投/独家投资/入股 + the company: "毅达资本领投飞谱电子Pre-A轮融资", "红杉入股时尚电商SSENSE".
 _ZH_INVESTED = prefiltered(
-    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
+    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
     r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|$))"
 )
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
@@ -434,7 +436,8 @@ _ZH_DESCRIPTOR_TAIL = re.compile(
 )
 # Adverbs and verbs left between the name and the round: "「文和友」短期连续完成".
 _ZH_TRAILING = re.compile(
-    r"(?:再次|再|又|已|即将|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获)+$"
+    r"(?:再次|再|又|已|即将|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获|"
+    r"[一二两三四五六七八九十半\d]+个?(?:年|月|周|天)内|年内|今年|同日|当日|近期)+$"
 )
 # An amount (or 新一轮) left between the name and a round written without a verb:
 # "康途生物5亿元B轮融资", "安和医疗数千万元A轮融资落地".
@@ -488,8 +491,9 @@ def _zh_name(head: str) -> tuple[str, float]:
 
 
 def _money_after(segment: str, end: int) -> bool:
-    """Whether a funding word or a round follows a verb closely, in its clause."""
-    window = re.split(r"[，,。；;]", segment[end : end + 25], maxsplit=1)[0]
+    """Whether a funding word or a round follows a verb closely, in its clause (40 characters:
+    a list of investors can come between, "完成由甲、乙、丙联合领投的超10亿元C轮融资")."""
+    window = re.split(r"[，,。；;]", segment[end : end + 40], maxsplit=1)[0]
     return bool(_ZH_FUNDING.search(window) or _ZH_ROUND.search(window))
 
 
@@ -530,6 +534,10 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         start = anchor.start() if anchor else 0
         clause_start = max(segment.rfind(c, 0, start) for c in "，,：:") + 1
         company, confidence = _zh_name(segment[clause_start:start])
+        if not company and clause_start and segment[clause_start - 1] in "：:":
+            # "甲医疗：完成数亿元B轮融资": the name before the colon.
+            before = segment[: clause_start - 1]
+            company, confidence = _zh_name(before[max(before.rfind(c) for c in "，,") + 1 :])
         if not company:
             quoted = re.search(r"的\s*[「“]([^」”]{1,30})[」”]", segment[start:]) or re.search(
                 r"「([^」]{1,30})」", segment

@@ -83,6 +83,7 @@ def test_two_deals_in_one_title_give_two_facts(
     ],
 )
 def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
+    """A second clause without a company and round of its own adds no deal."""
     facts = detect_financings(title, "", "zh" if "医" in title else "en")
     assert len(facts) == 1 and facts[0].company in ("康宁医疗", "Acme Health")
 
@@ -105,6 +106,16 @@ def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
         ("康宁医疗连获两轮融资", "zh", "康宁医疗", "undisclosed", None),
         ("滴滴医疗即将完成新一轮超3亿美元融资", "zh", "滴滴医疗", "undisclosed", "超3亿美元"),
         ("康宁医疗完成1亿元B轮融资，此前曾获红杉投资", "zh", "康宁医疗", "b", "1亿元"),
+        # Investors between the verb and the round; a name before a colon; a time phrase.
+        (
+            "康宁医疗完成由北辰资本、南山创投、东湖基金联合领投的超10亿元人民币C轮融资",
+            "zh",
+            "康宁医疗",
+            "c",
+            "超10亿元人民币",
+        ),
+        ("康宁医疗：完成数亿元B轮融资", "zh", "康宁医疗", "b", "数亿元"),
+        ("康宁医疗一年内完成三轮融资", "zh", "康宁医疗", "undisclosed", None),
         ("Acme secures $10M pre-B funding", "en", "Acme", "pre-b", "$10M"),
         ("Acme raises $20M Series F", "en", "Acme", "f", "$20M"),
         ("Acme snaps up $20M Series A", "en", "Acme", "a", "$20M"),
@@ -226,3 +237,17 @@ def test_a_short_title_with_a_day_ahead_and_a_city_is_an_invitation() -> None:
 )
 def test_trailing_column_name(title: str, is_event: bool) -> None:
     assert (detect_event(title, "", "zh", PUBLISHED) is not None) is is_event
+
+
+@pytest.mark.parametrize(
+    ("title", "leads"),
+    [
+        ("康宁医疗获北辰资本独家投资", ["北辰资本"]),  # not "康宁医疗获北辰资本"
+        ("康宁医疗获南山创投领投B轮融资", ["南山创投"]),
+        ("康宁医疗完成由北辰资本、南山创投联合领投的5亿元B轮融资", ["北辰资本", "南山创投"]),
+    ],
+)
+def test_lead_investors_never_include_the_company(title: str, leads: list[str]) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None and fact.company == "康宁医疗"
+    assert fact.lead_investors == leads

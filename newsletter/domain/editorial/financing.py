@@ -217,6 +217,8 @@ def _en_company(title: str) -> str:
     )
     # "London's Medora Labs" -> "Medora Labs"
     head = re.sub(r"^[A-Z][\w.-]*(?:\s[A-Z][\w.-]*)?['’]s\s+(?=[A-Z0-9])", "", head)
+    # "Acme Bio's $30M Series A": the possessive before the round is no part of the name.
+    head = re.sub(r"['’]s?\s*$", "", head.strip(" ,"))
     return _clean_company(head.strip(" ,"))
 
 
@@ -299,6 +301,13 @@ _EN_WEAK_VERBS = frozenset(
 # An investor's headline: "Pfizer invests $20M in Acme", "Alpha leads $20M Series A in Acme".
 _EN_INVESTOR = prefiltered(
     r"^(?P<who>.+?)\s+(?:invests|co-leads|leads|backs)\s+(?P<what>.*?)\s+in\s+(?P<co>[A-Z0-9].*)$"
+    r"|^(?P<who2>.+?)\s+backs\s+(?P<co2>[A-Z0-9][^,;]*?)\s+with\s+(?P<what2>.+)$"
+)
+# A digest of the week's or day's deals names itself: it announces no one round.
+_EN_DIGEST = prefiltered(
+    r"\b(round-?up|digest|this week in|weekly|week in review|deals of the (?:week|day)|"
+    r"funding news|daily brief|newsletter)\b",
+    re.I,
 )
 
 
@@ -315,14 +324,17 @@ def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
     raise_verb = _EN_RAISE.search(title_n)
     invested = _EN_INVESTOR.search(title_n)
     if invested and (round_in_title or amount_in_title) and not raise_verb:
-        # "Pfizer invests $20M in Acme": the company is the one after "in".
-        what = invested.group("what")
-        company = _en_company(re.split(r"\s+(?:to|for|as|with)\s+", invested.group("co"))[0])
+        # "Pfizer invests $20M in Acme", "Alpha backs Acme with $5M": the company is the
+        # one after "in" (or after "backs").
+        what = invested.group("what") or invested.group("what2")
+        co = invested.group("co") or invested.group("co2")
+        company = _en_company(re.split(r"\s+(?:to|for|as|with)\s+", co)[0])
+        who = invested.group("who") or invested.group("who2")
         return FinancingFact(
             company,
             _en_round(what) or _en_round(summary_n) or "undisclosed",
             find_amount(what) or find_amount(summary_n),
-            _split_investors(invested.group("who")) if "lead" in title_n.lower() else [],
+            _split_investors(who) if "lead" in title_n.lower() else [],
             1.0 if company else 0.2,
             sector_of(title_n),
         )
@@ -364,7 +376,10 @@ _EN_CLAUSE_SEP = re.compile(r"\s*(?:;|\s[|–—]\s|,)\s*(?:and\s+)?|\s+(?:and|&
 
 def _en_deals(title_n: str, summary_n: str) -> list[FinancingFact]:
     """Every round an English title announces: one, or one per clause when a second clause has
-    its own company and raising verb ("Acme raises $20M; Beta lands $5M seed")."""
+    its own company and raising verb ("Acme raises $20M; Beta lands $5M seed"); none for a
+    digest ("Funding roundup: ...")."""
+    if _EN_DIGEST.search(title_n):
+        return []
     cuts = [0]
     for sep in _EN_CLAUSE_SEP.finditer(title_n):
         if not _EN_RAISE.search(title_n[cuts[-1] : sep.start()]):

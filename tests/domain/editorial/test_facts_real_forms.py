@@ -130,6 +130,8 @@ def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
         ("Sleep health pioneer Somna lands $8M seed", "en", "Somna", "seed", "$8M"),
         ("Pfizer leads $20M Series A in Acme Bio", "en", "Acme Bio", "a", "$20M"),
         ("Acme Series A: $20M led by Sequoia", "en", "Acme", "a", "$20M"),
+        ("Acme Bio's $30M Series A", "en", "Acme Bio", "a", "$30M"),  # no possessive
+        ("Alpha Ventures backs Acme Bio with $5M", "en", "Acme Bio", "undisclosed", "$5M"),
     ],
 )
 def test_more_title_forms(
@@ -149,6 +151,8 @@ def test_more_title_forms(
     [
         "甲医疗完成B轮融资，乙生物获天使轮融资，丙药业获A轮融资",  # three deals: a round-up
         "Acme raises $5M, Beta lands $3M, Gamma secures $10M",
+        "Funding roundup: Acme Bio raises $20M, Beta Health lands $8M",  # a digest names itself
+        "This week in health tech: Acme Bio raises $20M",
         "创投周报 | 甲公司完成B轮融资；乙公司获战略投资",  # a digest names itself
         "甲乙医疗完成A轮融资；丙丁制药新药获批上市；戊己生物入选年度榜单",  # three headlines: a bulletin
         "2030年多家企业斩获新一轮融资",  # a plural subject is a trend

@@ -80,6 +80,7 @@ _ZH_ROUND = prefiltered(
     r"(?P<r>Pre-?IPO|pre-?ipo|Pre[-\s]?[A-Ca-c]\+{0,2}|pre[-\s]?[a-c]\+{0,2}|[A-Fa-f]\+{1,2}|[A-Fa-f]\d?|天使\+?|种子|战略)"
     r"\s*(?:系列)?轮"
     r"|(?P<strat>战略融资|战略投资)"
+    r"|(?P<series>[A-Fa-f])\s*系列(?=[^，。；,;]{0,10}融资)"
 )
 _ZH_FUNDING = prefiltered(r"融资|投资|注资")
 _ZH_NOT = prefiltered(
@@ -183,6 +184,8 @@ def _zh_round(text: str) -> str | None:
         return None
     if m.group("strat"):
         return "strategic"
+    if m.group("series"):  # 完成A系列亿元融资
+        return m.group("series").lower()
     raw = m.group("r").lower().replace(" ", "")
     for prefix, label in _ZH_NAMED_ROUNDS:
         if raw.startswith(prefix):
@@ -415,7 +418,7 @@ def _en_deals(title_n: str, summary_n: str) -> list[FinancingFact]:
 # A digest names itself (周报, 日报, 一周…) or carries a dated column name (【智琰汽车 0617】);
 # RULES.md decision 1: it is not a funding announcement, whatever rounds it lists.
 _ZH_DIGEST = prefiltered(
-    r"(周报|日报|早报|晚报|周刊|月报|简报|快报|热讯|一周|汇总|周览|要闻|早知道|融资新闻|\.\.\.|…)"
+    r"(周报|日报|早报|晚报|周刊|月报|简报|快报|热讯|一周|汇总|周览|要闻|早知道|融资新闻|每日|\.\.\.|…)"
 )
 _DATED_COLUMN = re.compile(r"【[^】]{0,20}\d{3,}[^】]{0,4}】")
 _BRACKETS = re.compile(r"【[^】]{0,20}】")
@@ -447,11 +450,11 @@ _ZH_NOT_NAME = prefiltered(
 )
 _ZH_DESCRIPTOR_TAIL = re.compile(
     r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|提供商|运营商|开发商|研发商|器械商|供应商|制造商|电商|"
-    r"初创|新锐|项目|独角兽|龙头|黑马|新星|创企|明星)\s*(?=[\u4e00-\u9fffA-Za-z0-9「“])"
+    r"初创|新锐|项目|独角兽|龙头|黑马|新星|创企|明星|旗下)\s*(?=[\u4e00-\u9fffA-Za-z0-9「“])"
 )
 # Adverbs and verbs left between the name and the round: "「文和友」短期连续完成".
 _ZH_TRAILING = re.compile(
-    r"(?:再次|再|又|已|即将|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获|"
+    r"(?:再次|再|又|也|已|即将|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获|"
     r"[一二两三四五六七八九十半\d]+个?(?:年|月|周|天)内|年内|今年|同日|当日|近期)+$"
 )
 # An amount (or 新一轮) left between the name and a round written without a verb:
@@ -539,8 +542,17 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
             return None
         if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
             return None
-    elif _ZH_NOT.search(_without_pre_ipo(plain)) or not (verb or bare or invested):
+    elif not (verb or bare or invested):
         return None
+    else:
+        # Only the clause that holds the round can rule it out: "爱回收 IPO同时，采货侠也完成了
+        # 4500万美元融资" is a round, "某医疗拟完成B轮融资" is not.
+        at = min(m.start() for m in (verb, bare, invested) if m is not None)
+        starts = [segment.rfind(c, 0, at) for c in "，,"]
+        ends = [e for e in (segment.find(c, at) for c in "，,") if e >= 0]
+        clause = segment[max(starts) + 1 : min(ends) if ends else len(segment)]
+        if _ZH_NOT.search(_without_pre_ipo(_without_quotes(clause))):
+            return None
     company, confidence = "", 0.2
     if invested and (not verb or invested.start() < verb.start()):
         company, confidence = _zh_name(invested.group("co"))
@@ -576,6 +588,18 @@ def _zh_deals(segment: str, summary: str) -> list[FinancingFact]:
     """The rounds one headline announces: one, or one per clause when two clauses each name a
     company and its round ("甲医疗完成1亿元B轮融资，乙生物获数千万元天使轮")."""
     clauses = [c.strip() for c in re.split(r"[，,]", segment) if len(c.strip()) >= 4]
+    if len(clauses) >= 3:
+        # Two long clauses of other news before the round's: headlines listed with commas, a
+        # bulletin ("医保目录调整启动，某药适应症获批，甲医疗完成2亿美元融资").
+        first_round = next(
+            (n for n, c in enumerate(clauses) if _zh_segment_fact(c, "") is not None), None
+        )
+        if (
+            first_round is not None
+            and first_round >= 2
+            and all(len(c) >= 10 for c in clauses[:first_round])
+        ):
+            return []
     if len(clauses) >= 2:
         deals: list[FinancingFact] = []
         for clause in clauses:
@@ -600,7 +624,13 @@ def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
     segments = [p for p in _SEGMENT_SPLIT.split(body) if p and len(p.strip()) >= 2]
     # A short first segment without a verb is the column's name (资本｜, 厚扬Family's快讯丨).
     first = segments[0] if segments else ""
-    if len(segments) > 1 and len(first) <= 12 and not (_ZH_VERB.search(first) or "融资" in first):
+    after_first = body[body.find(first) + len(first) :].lstrip()[:1] if first else ""
+    if (
+        len(segments) > 1
+        and len(first) <= 12
+        and after_first in ("|", "｜", "丨", "")  # a column's name, not a headline before ；
+        and not (_ZH_VERB.search(first) or "融资" in first)
+    ):
         segments = segments[1:]
     headlines = [p for p in segments if len(p) >= 8]
     if len(headlines) >= 3:

@@ -116,6 +116,15 @@ def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
         ),
         ("康宁医疗：完成数亿元B轮融资", "zh", "康宁医疗", "b", "数亿元"),
         ("康宁医疗一年内完成三轮融资", "zh", "康宁医疗", "undisclosed", None),
+        ("「优康医疗」宣布完成A系列亿元融资，北辰创投领投", "zh", "优康医疗", "a", "亿元"),
+        # Another clause's IPO does not rule the round out; 旗下 and 也 are cut from the name.
+        (
+            "特别策划｜甲回收 IPO同时，乙集团旗下丙医疗也完成了4500万美元融资",
+            "zh",
+            "丙医疗",
+            "undisclosed",
+            "4500万美元",
+        ),
         ("Acme secures $10M pre-B funding", "en", "Acme", "pre-b", "$10M"),
         ("Acme raises $20M Series F", "en", "Acme", "f", "$20M"),
         ("Acme snaps up $20M Series A", "en", "Acme", "a", "$20M"),
@@ -152,6 +161,10 @@ def test_more_title_forms(
         "甲医疗完成B轮融资，乙生物获天使轮融资，丙药业获A轮融资",  # three deals: a round-up
         "Acme raises $5M, Beta lands $3M, Gamma secures $10M",
         "Funding roundup: Acme Bio raises $20M, Beta Health lands $8M",  # a digest names itself
+        # Headlines listed with commas or ；, the round last: a bulletin.
+        "医保目录调整工作正式启动，某药新适应症上市申请获批，甲医疗完成2亿美元融资",
+        "某分散片首家过评；某药新适应症上市申请获受理；甲医疗完成B轮融资",  # no column name
+        "某集团投建产业链 某公司被强制执行超12亿 甲医疗获B轮融资5000万美元|每日资讯",
         "This week in health tech: Acme Bio raises $20M",
         "创投周报 | 甲公司完成B轮融资；乙公司获战略投资",  # a digest names itself
         "甲乙医疗完成A轮融资；丙丁制药新药获批上市；戊己生物入选年度榜单",  # three headlines: a bulletin

@@ -214,6 +214,7 @@ def _financing(items: Sequence[ReadItem]) -> dict[str, Any]:
             1 for i in items if any(r.get("healthcare") for r in _rounds(i.label))
         ),
         "detected": sum(1 for i in items if i.facts.get("financing")),
+        "rounds_detected": sum(len(_got_rounds(i.facts)) for i in items),
         "any": _prf(any_tp, any_fp, any_fn),
         "healthcare": _prf(hc_tp, hc_fp, hc_fn),
         "rounds_labelled": rounds_n,
@@ -497,6 +498,7 @@ def _table(result: dict[str, Any]) -> str:
             row(f"financing {scope} {measure}", "financing", scope, measure)
     row("  rounds labelled / found", "financing", "rounds_labelled")
     row("  rounds found", "financing", "rounds_found")
+    row("  rounds detected", "financing", "rounds_detected")
     row("  round exact", "financing", "round_exact")
     row("  amount exact", "financing", "amount_exact")
     row("  company exact (named)", "financing", "company_exact")

@@ -1,5 +1,7 @@
 """The one error hierarchy: every expected failure is a NewsletterError whose message says what to fix."""
 
+from collections.abc import Callable
+
 
 class NewsletterError(Exception):
     """An expected failure, reported to the user as one line."""
@@ -46,7 +48,26 @@ class MailUnavailableError(MailError):
 
 
 class SubscriberError(NewsletterError):
-    """A subscriber address or import row is invalid."""
+    """A subscriber address or import row is invalid.
+
+    The message is a catalog message (marked with ``N_()`` where it is raised) and its
+    ``params`` are filled in after translation, so a page can show it in its reader's language
+    (``in_language``); ``str()`` is the English text, for the log, the CLI and the JSON API.
+    ``detail`` is English text from elsewhere (a library's reason), shown only in English."""
+
+    def __init__(self, message: str, detail: str | None = None, **params: object) -> None:
+        self.message = message
+        self.detail = detail
+        self.params = params
+        super().__init__(self.in_language(lambda text: text))
+
+    def in_language(self, gettext: Callable[[str], str]) -> str:
+        """The message through ``gettext`` (a catalog's), its values filled in."""
+        translated = gettext(self.message)
+        text = translated % self.params if self.params else translated
+        if self.detail and translated == self.message:
+            text = f"{text}: {self.detail}"
+        return text
 
 
 class IssueError(NewsletterError):

@@ -20,6 +20,7 @@ their reasons, in ``left_out``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -176,11 +177,66 @@ def _still_ahead(candidate: Candidate, issue_date: date) -> bool:
     return start >= issue_date
 
 
-def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
-    """The week's announced amounts per currency (open-ended amounts make the high end open)."""
-    totals: dict[str, dict[str, Any]] = {}
+def financing_rows(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rounds an item's facts announce: the first, then any further deal of its title."""
+    first = facts.get("financing")
+    return [first, *(facts.get("financing_more") or [])] if first else []
+
+
+def round_key(fin: dict[str, Any]) -> str | None:
+    """One round across items: the company (case, width and spaces aside) and the round; None
+    when no company is named (such rounds are never taken for one another)."""
+    company = "".join(unicodedata.normalize("NFKC", str(fin.get("company") or "")).split())
+    return f"{company.casefold()}|{fin.get('round')}" if company else None
+
+
+def _table_rows(items: list[IssueItem], sector: str | None) -> list[IssueItem]:
+    """The financing section as a table: one row per company and round. Each item keeps the
+    rounds of its title that are in the topic's sector (an editor's round, without a sector,
+    always is) and not already a row of an earlier item; an item with no new round is another
+    outlet's report of rows already shown and joins their item's "also reported by"."""
+    out: list[IssueItem] = []
+    holder: dict[str, int] = {}
     for item in items:
-        fin = item.facts.get("financing") or {}
+        rows = financing_rows(item.facts)
+        if not rows:
+            out.append(item)
+            continue
+        in_topic = [r for r in rows if sector is None or r.get("sector", sector) == sector]
+        keys = [round_key(r) for r in in_topic or rows[:1]]
+        fresh = [r for r, k in zip(in_topic or rows[:1], keys, strict=True) if k not in holder]
+        if not fresh:
+            at = holder[str(keys[0])]
+            lead = out[at]
+            if item.source != lead.source and all(
+                o.get("source") != item.source for o in lead.also_reported_by
+            ):
+                reported = [*lead.also_reported_by, {"source": item.source, "url": item.url}]
+                out[at] = replace(lead, also_reported_by=reported, sources=lead.sources + 1)
+            continue
+        for key in keys:
+            if key is not None:
+                holder.setdefault(key, len(out))
+        facts = {**item.facts, "financing": fresh[0]}
+        facts.pop("financing_more", None)
+        if len(fresh) > 1:
+            facts["financing_more"] = fresh[1:]
+        out.append(replace(item, facts=facts))
+    return out
+
+
+def _totals(items: list[IssueItem]) -> list[dict[str, Any]]:
+    """The week's announced amounts per currency (open-ended amounts make the high end open),
+    each round (company and round) counted once, however many items or deals name it."""
+    totals: dict[str, dict[str, Any]] = {}
+    counted: set[str] = set()
+    rows = [fin for item in items for fin in financing_rows(item.facts)]
+    for fin in rows:
+        key = round_key(fin)
+        if key is not None:
+            if key in counted:
+                continue
+            counted.add(key)
         currency = fin.get("currency")
         if not currency or fin.get("amount_low") is None:
             continue
@@ -337,7 +393,7 @@ def assemble_issue(
         if positions:
             at = {s.lead.id: s for s in shown}
             shown = [at[i] for i in order_by_position([s.lead.id for s in shown], positions)]
-        items = [
+        items: list[IssueItem] = [
             IssueItem(
                 id=s.lead.id,
                 title=s.lead.title,
@@ -361,6 +417,8 @@ def assemble_issue(
             )
             for s in shown
         ]
+        if section.id == FINANCING:
+            items = _table_rows(items, config.topic.financing_sector)
         sections.append(
             IssueSection(
                 section.id, section.title, items, available=len(ranked), titles=dict(section.titles)

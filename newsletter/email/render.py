@@ -16,7 +16,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from premailer import Premailer
 
-from newsletter.domain.assemble import edition_title, issue_label
+from newsletter.domain.assemble import edition_title, financing_rows, issue_label
 from newsletter.domain.content import IssueContent, IssueItem
 from newsletter.domain.text import clean_html, shorten
 from newsletter.email.calendar import (
@@ -145,6 +145,19 @@ def _issue_label(content: IssueContent, language: str) -> str:
     )
 
 
+def _financing_row(fin: dict[str, Any], title: str, language: str) -> dict[str, Any]:
+    """One round as the financing table shows it, in the reader's language."""
+    low, high, currency = fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")
+    return {
+        "company": fin.get("company") or title,
+        "round": round_label(fin.get("round"), language),
+        # The amount as the feed wrote it, else (an editor's amount) normalized.
+        "amount": fin.get("amount_text") or money(low, high, currency, language),
+        "amount_normalized": money(low, high, currency, language),
+        "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
+    }
+
+
 def build_context(content: IssueContent, options: RenderOptions) -> dict[str, Any]:
     """The template context: sections with numbered items, dates in the newsletter's timezone."""
     tz = options.timezone
@@ -169,21 +182,12 @@ def build_context(content: IssueContent, options: RenderOptions) -> dict[str, An
                 # plain dicts and lists, so defuse_markers reaches every point's text
                 "brief": item.brief.to_dict() if item.brief else None,
             }
-            fin = item.facts.get("financing")
-            if fin:
-                entry["financing"] = {
-                    "company": fin.get("company") or item.title,
-                    "round": round_label(fin.get("round"), language),
-                    # The amount as the feed wrote it, else (an editor's amount) normalized.
-                    "amount": fin.get("amount_text")
-                    or money(
-                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency"), language
-                    ),
-                    "amount_normalized": money(
-                        fin.get("amount_low"), fin.get("amount_high"), fin.get("currency"), language
-                    ),
-                    "lead_investors": ", ".join(fin.get("lead_investors") or []) or "—",
-                }
+            # One table row per deal of the title (the assembler left one row per round).
+            entry["financing_rows"] = [
+                _financing_row(fin, item.title, language) for fin in financing_rows(item.facts)
+            ]
+            if entry["financing_rows"]:
+                entry["financing"] = entry["financing_rows"][0]
             ev = item.facts.get("event")
             if ev and not ev.get("start") and section.id == "events":
                 # An invitation without a date stays with the events, its date to be announced.

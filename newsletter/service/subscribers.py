@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter.domain.audience import ColumnError, read_columns
 from newsletter.domain.statuses import SUPPRESSED, SubscriberStatus
+from newsletter.email.i18n import N_
 from newsletter.email.tokens import new_token
 from newsletter.errors import DatabaseUnavailableError, SubscriberError
 from newsletter.service.app import App
@@ -26,19 +27,26 @@ def normalize_email(raw: str) -> str:
     """A validated address, domain lowercased (IDNA), local part lowercased."""
     value = (raw or "").strip()
     if not value:
-        raise SubscriberError("empty address")
+        raise SubscriberError(N_("empty address"))
+    # The address is shown as typed, quoted (repr), in every language.
     if any(c in value for c in '\r\n<>,;"') or "=?" in value:
-        raise SubscriberError(f"{value!r} is not a single plain address")
+        raise SubscriberError(N_("%(address)s is not a single plain address"), address=repr(value))
     try:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise SubscriberError(f"{value!r} is not a valid address: {exc}") from exc
+        # The validator's reason is English: it is shown on English pages and in the log.
+        raise SubscriberError(
+            N_("%(address)s is not a valid address"), detail=str(exc), address=repr(value)
+        ) from exc
     if not result.local_part.isascii():
         # The part before @ would need SMTPUTF8 from every relay on the way; issues are sent
         # without it, so such an address could never receive one: refuse it now, clearly.
         raise SubscriberError(
-            f"{value!r} is not an address this newsletter can send to: the part before @ "
-            "must be ASCII (letters, digits and . _ + - and the like)"
+            N_(
+                "%(address)s is not an address this newsletter can send to: the part before @ "
+                "must be ASCII (letters, digits and . _ + - and the like)"
+            ),
+            address=repr(value),
         )
     return f"{result.local_part.lower()}@{result.ascii_domain.lower()}"
 

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from newsletter.domain.assemble import edition_title
 from newsletter.domain.statuses import SUPPRESSED, SubscriberStatus
+from newsletter.email.i18n import N_
 from newsletter.email.message import MessageParts
 from newsletter.email.notice import build_notice, notice_message_id, render_notice
 from newsletter.email.tokens import new_token
@@ -141,9 +142,13 @@ def validate_preferences(
         unknown = [s for s in sections if s not in section_ids]
         if unknown:
             shown = ", ".join(repr(s[:40]) for s in unknown[:5])
-            raise PreferencesError(f"unknown section {shown}; choose from {', '.join(section_ids)}")
+            raise PreferencesError(
+                N_("unknown section %(sections)s; choose from %(offered)s"),
+                sections=shown,
+                offered=", ".join(section_ids),
+            )
         if not sections:
-            raise PreferencesError("choose at least one section, or unsubscribe")
+            raise PreferencesError(N_("choose at least one section, or unsubscribe"))
         picked = set(sections)
         chosen = None if picked == set(section_ids) else [s for s in section_ids if s in picked]
     language = (locale or "").strip() or None
@@ -152,7 +157,9 @@ def validate_preferences(
         language = None
     if language is not None and language not in codes:
         raise PreferencesError(
-            f"unknown language {language[:20]!r}; choose all or one of {', '.join(codes)}"
+            N_("unknown language %(language)s; choose all or one of %(offered)s"),
+            language=repr(language[:20]),
+            offered=", ".join(codes),
         )
     return chosen, language
 
@@ -293,10 +300,10 @@ def send_confirmation(
 
 def _by_confirm_token(session: Session, raw_token: str) -> Subscriber:
     if not is_token_shaped(raw_token):
-        raise UnknownTokenError("this confirmation link is not valid")
+        raise UnknownTokenError(N_("this confirmation link is not valid"))
     sub = subscribers.subscriber_by_confirm_hash(session, token_hash(raw_token))
     if sub is None:
-        raise UnknownTokenError("this confirmation link is not valid (any more)")
+        raise UnknownTokenError(N_("this confirmation link is not valid (any more)"))
     return sub
 
 
@@ -331,9 +338,9 @@ def _confirm_state(sub: Subscriber, now: datetime) -> str:
         return "already"
     if _is_used(sub) or _is_superseded(sub):
         # Used, then bounced or unsubscribed: an old link must not revive the address.
-        raise UnknownTokenError("this confirmation link is no longer valid; subscribe again")
+        raise UnknownTokenError(N_("this confirmation link is no longer valid; subscribe again"))
     if sub.confirm_expires_at is None or sub.confirm_expires_at <= now:
-        raise ExpiredTokenError("this confirmation link has expired; subscribe again")
+        raise ExpiredTokenError(N_("this confirmation link has expired; subscribe again"))
     return "ready"
 
 
@@ -362,10 +369,10 @@ def confirm(
 
 def _by_token(session: Session, token: str) -> Subscriber:
     if not is_token_shaped(token):
-        raise UnknownTokenError("this link is not valid")
+        raise UnknownTokenError(N_("this link is not valid"))
     sub = subscribers.subscriber_by_token(session, token)
     if sub is None:
-        raise UnknownTokenError("this link is not valid")
+        raise UnknownTokenError(N_("this link is not valid"))
     return sub
 
 

@@ -138,7 +138,11 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
     ):
         web.include_router(module.router)
 
-    def error_response(request_path: str, status: int, message: str) -> Response:
+    def error_response(
+        request_path: str, status: int, message: str, shown: str | None = None
+    ) -> Response:
+        """The error as JSON (``message``, English) or as a page (``shown``, else ``message``
+        through the catalog)."""
         wants_json = request_path.startswith(("/api/", "/webhooks/")) or request_path in (
             "/healthz",
             "/metrics",
@@ -153,7 +157,7 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
                     status_code=status,
                     status=status,
                     title=title,
-                    message=pages.gettext(message) if message else message,
+                    message=shown or (pages.gettext(message) if message else message),
                 )
             except NewsletterError:  # a broken error template must not hide the error
                 response = Response(message, status_code=status, media_type="text/plain")
@@ -207,7 +211,8 @@ def create_app(app: App, transport_factory: Callable[[], MailTransport] | None =
                     # The database's own words (host, file, reason) go to the log only.
                     log.warning("%s %s: %s", request.method, request.url.path, exc)
                     return error_response(request.url.path, status, UNAVAILABLE_MESSAGE)
-                return error_response(request.url.path, status, str(exc))
+                shown = exc.in_language(pages.gettext) if isinstance(exc, SubscriberError) else None
+                return error_response(request.url.path, status, str(exc), shown)
         log.error("%s %s failed: %s", request.method, request.url.path, exc)
         detail = str(exc) if request.url.path.startswith("/preview") else ""
         return error_response(

@@ -123,8 +123,8 @@ def subscribe_submit(
             form.first("language") or None,
             form.first(HONEYPOT),
         )
-    except SubscriberError as exc:
-        return _form_page(ctx, 400, str(exc), form)
+    except SubscriberError as exc:  # in the page's language; the JSON API answers in English
+        return _form_page(ctx, 400, exc.in_language(ctx.pages.gettext), form)
     return ctx.pages.page("subscribe_done.html", message=ctx.pages.gettext(ACCEPTED_MESSAGE))
 
 
@@ -226,7 +226,7 @@ def preferences_submit(ctx: Ctx, token: str, form: FormBody) -> Response:
     try:
         view = set_preferences(ctx.app, token, form.all("sections"), form.first("language") or None)
     except SubscriberError as exc:
-        return _preferences_page(ctx, view, 400, error=str(exc))
+        return _preferences_page(ctx, view, 400, error=exc.in_language(ctx.pages.gettext))
     return _preferences_page(ctx, view, saved=True)
 
 

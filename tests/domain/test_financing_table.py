@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
-from newsletter.domain.assemble import Candidate, assemble_issue
-from newsletter.domain.content import EditorChoices
-from newsletter.domain.editorial.financing import detect_financing
+from newsletter.config import parse_config
+from newsletter.domain.assemble import Candidate, assemble_issue, financing_rows
+from newsletter.domain.content import EditorChoices, IssueContent
+from newsletter.domain.editorial.financing import detect_financing, detect_financings
+from tests.conftest import SECTIONS, newsletter_block
 from tests.domain.test_assemble import CONFIG, PERIOD, candidate, ids, section
 
 ZH = "松果医疗Pinecone完成2亿元人民币B轮融资，红杉中国领投"
@@ -89,3 +92,80 @@ def test_rounds_of_two_companies_with_the_same_sum_stay_two_rows() -> None:
     b = financing_candidate(2, "Cedar Medical raises $28M Series B", "en", "Fierce Biotech")
     rows = ids(assemble_issue(CONFIG, PERIOD, [a, b]), "financing")
     assert sorted(rows) == [1, 2]
+
+
+# --- two deals in one title (issue 12): each its own row, counted once ---------------------
+
+TWO_DEALS = "康宁医疗完成1亿元B轮融资，安远生物获数千万元天使轮"
+
+
+def deals_candidate(n: int, title: str, lang: str, feed: str, hours: int = 0) -> Candidate:
+    """A financing item with every deal the real detector finds in its title."""
+    facts = detect_financings(title, "", lang)
+    assert facts, title
+    stored: dict[str, object] = {"financing": facts[0].to_dict()}
+    if len(facts) > 1:
+        stored["financing_more"] = [f.to_dict() for f in facts[1:]]
+    return replace(
+        candidate(
+            n,
+            title,
+            feed=feed,
+            language=lang,
+            section="financing",
+            published=PERIOD.end - timedelta(days=1, hours=hours),
+        ),
+        facts=stored,
+    )
+
+
+def table(content: IssueContent) -> list[tuple[str, str]]:
+    return [
+        (fin["company"], fin["round"])
+        for item in section(content, "financing").items
+        for fin in financing_rows(item.facts)
+    ]
+
+
+def test_two_deals_in_one_title_are_two_rows_and_both_in_the_total() -> None:
+    content = assemble_issue(CONFIG, PERIOD, [deals_candidate(1, TWO_DEALS, "zh", "投资界")])
+    assert table(content) == [("康宁医疗", "b"), ("安远生物", "angel")]
+    cny = next(t for t in content.financing_totals if t["currency"] == "CNY")
+    # 1亿元 plus 数千万元 (10 million to 100 million): two rounds, each counted once.
+    assert (cny["rounds"], cny["low"], cny["high"]) == (2, 1e8 + 1e7, 1e8 + 1e8)
+
+
+def test_a_second_outlet_reporting_one_of_the_deals_adds_no_row() -> None:
+    items = [
+        deals_candidate(1, TWO_DEALS, "zh", "投资界"),
+        deals_candidate(2, "安远生物获数千万元天使轮融资", "zh", "动脉网", hours=2),
+        deals_candidate(3, "云杉生物完成5000万美元A轮融资", "zh", "36氪", hours=4),
+    ]
+    content = assemble_issue(CONFIG, PERIOD, items)
+    rows = table(content)
+    assert sorted(rows) == sorted([("康宁医疗", "b"), ("安远生物", "angel"), ("云杉生物", "a")])
+    # The outlet whose only round is already a row is named on that row's item.
+    lead = section(content, "financing").items[0]
+    assert lead.id == 1 and [o["source"] for o in lead.also_reported_by] == ["动脉网"]
+    assert sum(t["rounds"] for t in content.financing_totals) == len(rows) == 3
+    cny = next(t for t in content.financing_totals if t["currency"] == "CNY")
+    assert cny["low"] == 1e8 + 1e7  # the 天使轮 once, not twice
+
+
+def test_a_deal_outside_the_topic_is_no_row_and_not_in_the_total() -> None:
+    config = parse_config(
+        {
+            "newsletter": newsletter_block(),
+            "sections": SECTIONS,
+            "topic": {"per_source_cap": 100, "financing_sector": "healthcare"},
+        },
+        Path("/srv/feeds.yaml"),
+    )
+    title = "康宁医疗完成1亿元B轮融资；星驰汽车获10亿元C轮融资"
+    item = deals_candidate(1, title, "zh", "投资界")
+    assert [f["sector"] for f in financing_rows(item.facts)] == ["healthcare", "other"]
+    content = assemble_issue(config, PERIOD, [item])
+    assert table(content) == [("康宁医疗", "b")]
+    assert [(t["currency"], t["low"], t["rounds"]) for t in content.financing_totals] == [
+        ("CNY", 1e8, 1)
+    ]

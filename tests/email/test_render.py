@@ -24,6 +24,7 @@ from newsletter.domain.assemble import (
     with_key_points,
 )
 from newsletter.domain.editorial.brief import Brief, Point, PointGroup
+from newsletter.domain.editorial.financing import detect_financings
 from newsletter.domain.periods import period_for_label
 from newsletter.email.render import (
     PERSONAL_MARKERS,
@@ -529,3 +530,30 @@ def test_items_without_a_brief_keep_their_key_points(env: SandboxedEnvironment) 
     assert result.html.count("A key point of the report.") == 1
     assert result.text.count("A key point of the report.") == 1
     assert result.html.index("Core insights") < result.html.index("A key point of the report.")
+
+
+def test_two_deals_of_one_title_are_two_rows_of_the_table(env: SandboxedEnvironment) -> None:
+    title = "康宁医疗完成1亿元B轮融资，安远生物获数千万元天使轮"
+    deals = detect_financings(title, "", "zh")
+    facts = {"financing": deals[0].to_dict(), "financing_more": [d.to_dict() for d in deals[1:]]}
+    content = assemble_issue(
+        CONFIG, PERIOD, [candidate(1, title, "financing", language="zh", facts=facts)]
+    )
+    out, _ = render_issue(env, content, replace(OPTIONS, language="zh"))
+    table = out.html.split('class="fin-table"', 1)[1].split("</table>", 1)[0]
+    rows = [
+        re.sub(r"<[^>]+>", " ", row).split()
+        for row in re.findall(r"<tr\b[^>]*>(.*?)</tr>", table, re.S)[1:]  # the head row aside
+    ]
+    assert [row[:1] + row[-3:] for row in rows] == [
+        ["康宁医疗", "B轮", "1亿元", "—"],
+        ["安远生物", "天使轮", "数千万元", "—"],
+    ]
+    lines = [line.strip() for line in out.text.splitlines() if line.count(" | ") == 3]
+    assert [line.split(" | ")[:3] for line in lines] == [
+        ["康宁医疗", "B轮", "1亿元"],
+        ["安远生物", "天使轮", "数千万元"],
+    ]
+    # Both rounds in the week's total, each once: 1.1亿–2亿元 in 2 rounds.
+    assert [(t["currency"], t["rounds"]) for t in content.financing_totals] == [("CNY", 2)]
+    assert "1.1亿–2亿元，共2笔" in out.text

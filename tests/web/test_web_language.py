@@ -16,7 +16,13 @@ from tests.web_helpers import add_row, client_for, web_app
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_TEMPLATES = ROOT / "templates" / "web"
-PYTHON_SOURCES = ("newsletter/web/app.py", "newsletter/web/subscribe.py")
+PYTHON_SOURCES = (
+    "newsletter/web/app.py",
+    "newsletter/web/subscribe.py",
+    # Errors for bad input raised in the service layer and shown on the pages.
+    "newsletter/service/subscribers.py",
+    "newsletter/service/subscriptions.py",
+)
 # Pages an editor sees (preview, statistics) only inherit the frame; their bodies stay English.
 EDITOR_PAGES = ("preview.html", "issue_stats.html")
 
@@ -115,3 +121,55 @@ def test_feed_text_in_a_translated_message_stays_escaped(make_app: Any) -> None:
     app = web_app(make_app, newsletter={"language": "zh", "title": "<b>周报</b>"})
     page = client_for(app).get("/subscribe").text
     assert "订阅《&lt;b&gt;周报&lt;/b&gt;》" in page and "<b>周报</b>" not in page
+
+
+def test_errors_for_bad_input_are_in_the_pages_language(make_app: Any) -> None:
+    """Errors the service layer raises for bad input (an invalid address, a section or
+    language not offered, a bad link) show in the page's language; the JSON API and the
+    English pages keep the English text."""
+    app = web_app(make_app, newsletter={"language": "zh", "titles": {"zh": "医健周报"}})
+    client = client_for(app)
+    row = add_row(app, "reader@example.com", "active")
+    bad = {
+        "invalid address": client.post("/subscribe", data={"email": "not an address"}),
+        "two addresses": client.post("/subscribe", data={"email": "a@example.com, b@example.com"}),
+        "non-ASCII local part": client.post("/subscribe", data={"email": "李雷@example.com"}),
+        "empty": client.post("/subscribe", data={"email": " "}),
+        "unknown section": client.post(
+            "/subscribe", data={"email": "new@example.com", "sections": "nope"}
+        ),
+        "no section": client.post(f"/preferences/{row.token}", data={"language": "zh"}),
+        "unknown language": client.post(
+            f"/preferences/{row.token}", data={"sections": "financing", "language": "fr"}
+        ),
+        "bad confirmation link": client.post("/confirm/" + "x" * 32),
+        "bad link": client.get("/unsubscribe/" + "y" * 32),
+    }
+    expected = {
+        "invalid address": "'not an address' 不是有效的邮箱地址",
+        "two addresses": "不是单个普通的邮箱地址",
+        "non-ASCII local part": "@ 之前的部分只能使用 ASCII 字符",
+        "empty": "请填写邮箱地址",
+        "unknown section": "没有栏目 'nope'；请从这些栏目中选择：",
+        "no section": "请至少选择一个栏目，或者退订",
+        "unknown language": "不支持语言 'fr'",
+        "bad confirmation link": "此确认链接无效",
+        "bad link": "此链接无效",
+    }
+    for name, response in bad.items():
+        assert response.status_code in (400, 404), name
+        text = visible_text(response.text)
+        assert expected[name] in text, name
+        assert english_words_in(text) == [], name
+    # The validator's own reason is English: it is not shown on a Chinese page.
+    assert "@-sign" not in bad["invalid address"].text
+    # The JSON API answers in English, whatever the newsletter's language.
+    api = client.post("/api/subscribers", json={"email": "not an address"})
+    assert api.status_code == 400 and "is not a valid address: " in api.json()["error"]
+
+
+def test_errors_for_bad_input_stay_english_on_an_english_page(make_app: Any) -> None:
+    client = client_for(web_app(make_app))
+    page = client.post("/subscribe", data={"email": "not an address"}).text
+    # With the validator's reason after the message, as before.
+    assert "&#39;not an address&#39; is not a valid address: " in page

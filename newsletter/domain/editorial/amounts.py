@@ -30,6 +30,7 @@ _CN_CURRENCY = {
     "日元": "JPY",
     "英镑": "GBP",
     "新加坡元": "SGD",
+    "韩元": "KRW",
 }
 _SYMBOL = {
     "US$": "USD",
@@ -53,7 +54,8 @@ _VAGUE_CN = {
     "数千万": (10_000_000, 100_000_000), "数百万": (1_000_000, 10_000_000),
     "亿元级": (100_000_000, 1_000_000_000), "千万级": (10_000_000, 100_000_000),
     "上亿": (100_000_000, None), "过亿": (100_000_000, None), "超亿": (100_000_000, None),
-    "近亿": (90_000_000, 100_000_000),
+    "近亿": (90_000_000, 100_000_000), "近千万": (9_000_000, 10_000_000),
+    "亿级": (100_000_000, 1_000_000_000), "百万级": (1_000_000, 10_000_000),
     # A bare unit with a currency is about one of it: 千万美元, 亿元, 百万美元.
     "两亿": (200_000_000, 200_000_000), "十亿": (1_000_000_000, 1_000_000_000),
     "千万": (10_000_000, 10_000_000), "百万": (1_000_000, 1_000_000), "亿": (100_000_000, 100_000_000),
@@ -110,6 +112,23 @@ _CN_AMOUNT = re.compile(
     rf"(?:\s*(?:-|至|到)\s*(?P<b>{_NUM})\s*(?P<ub>千万|百万|十亿|万|亿))?"
     rf"\s*(?P<cur>{_CN_CURR})"
 )
+# A figure in Chinese numerals before a unit: 五千万美元, 近六亿元, 两亿元, 十五亿元.
+_CN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_CN_NUMERAL = re.compile(
+    rf"(?P<qual>近|超过|超|逾|过|约|达|将近)?(?<![数第])(?P<n>[一二两三四五六七八九十]{{1,3}})"
+    rf"(?P<ua>千万|百万|万|亿)(?P<cur>{_CN_CURR})?"
+)
 _CN_UNIT_ONLY = re.compile(
     rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?"
 )
@@ -118,7 +137,7 @@ _CN_UNIT_ONLY = re.compile(
 _FUNDING_AFTER = r"(?=\s*(?:的)?\s*(?:[A-Za-z+\-]{0,6}\s*轮|融资|投资|战略))"
 _MONEY_BEFORE = re.compile(r"(?:融资|金额|募资|投资|估值|规模)[额为达约]{0,2}\s*$")
 _CN_VAGUE = re.compile(
-    rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?P<cur>{_CN_CURR})?"
+    rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?P<cur>{_CN_CURR})?(?:级)?"
 )
 _SYM = r"(?:US\$|HK\$|S\$|\$|€|£|¥|USD|EUR|GBP|HKD|RMB|CNY|JPY)"
 _EN_AMOUNT = re.compile(
@@ -172,6 +191,18 @@ def _scale(number: str, unit: str | None, table: dict[str, int]) -> float:
     return float(round(value, 2))
 
 
+def _cn_number(numeral: str) -> int | None:
+    """一 to 九十九 in Chinese numerals (五, 十五, 二十, 二十五), or None."""
+    if "十" not in numeral:
+        return _CN_DIGITS.get(numeral) if len(numeral) == 1 else None
+    tens, _, units = numeral.partition("十")
+    if len(tens) > 1 or len(units) > 1 or "十" in units:
+        return None
+    high = _CN_DIGITS.get(tens, 0) if tens else 1
+    low = _CN_DIGITS.get(units, 0) if units else 0
+    return high * 10 + low if (not tens or high) and (not units or low) else None
+
+
 def find_amount(text: str) -> Amount | None:
     """The first money amount in the text, or None."""
     text = normalize(text)
@@ -197,6 +228,15 @@ def find_amount(text: str) -> Amount | None:
         return bool(
             re.match(_FUNDING_AFTER, text[m.end() :]) or _MONEY_BEFORE.search(text[: m.start()])
         )
+
+    for m in _CN_NUMERAL.finditer(text):
+        number = _cn_number(m.group("n"))
+        if number is None or not (m.group("cur") or is_money(m)):
+            continue
+        value = float(number * _CN_UNIT[m.group("ua")])
+        low, high = _open_or_near(m.group("qual"), value)
+        cur = _CN_CURRENCY[m.group("cur")] if m.group("cur") else "CNY"
+        candidates.append((m.start(), Amount(low, high, cur, m.group(0))))
 
     for m in _CN_VAGUE.finditer(text):
         if not m.group("cur") and "元" not in m.group("v") and not is_money(m):

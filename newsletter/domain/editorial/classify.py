@@ -166,8 +166,8 @@ def _section(
     texts = _rule_texts(title, summary)
     allowed = [s for s in rules.rule_order if not (s.exclude and _first_in(texts, s.exclude))]
     ids = {s.id for s in allowed}
-    fin_sector = (facts.get("financing") or {}).get("sector")
-    in_topic = rules.topic.financing_sector in (None, fin_sector)
+    rounds = [facts.get("financing") or {}, *facts.get("financing_more", [])]
+    in_topic = rules.topic.financing_sector in (None, *(r.get("sector") for r in rounds))
     if financing_round is not None and FINANCING in ids and in_topic:
         fin = facts["financing"]
         amount = fin.get("amount_text") or "amount undisclosed"

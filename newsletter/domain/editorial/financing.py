@@ -3,6 +3,7 @@ led by whom. English and Chinese; pure functions of the text."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -37,13 +38,13 @@ _EN_RAISE = prefiltered(
     r"\b(emerges from stealth with|launches with|debuts with|adds|takes|grabs|hauls in|scoops up|"
     r"collects|attracts|wins|handed|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
     r"completes|completed|announces|announced|gets|receives|received|nets|scores|picks up|pulls in|"
-    r"brings in|rakes in)\b",
+    r"brings in|rakes in|snaps up|garners|clinches|inks|draws|obtains|wraps up|wraps)\b",
     re.I,
 )
 _EN_ROUND = prefiltered(
-    r"\b(?:(?P<pre>pre-?)\s?series\s?(?P<prel>[a-e])|series\s?(?P<l>[a-e])(?P<plus>\+)?(?:-?\d)?|"
+    r"\b(?:(?P<pre>pre-?)\s?series\s?(?P<prel>[a-f])|series\s?(?P<l>[a-f])(?P<plus>\+)?(?:-?\d)?|"
     r"(?P<preipo>pre-?ipo)|(?P<seed>pre-?seed|seed)|(?P<angel>angel)|"
-    r"(?P<strat>strategic)\s+(?:investment|round|funding|financing)|(?P<prea>pre-?a))(?![A-Za-z0-9])",
+    r"(?P<strat>strategic)\s+(?:investment|round|funding|financing)|pre-?(?P<prel2>[a-c]))(?![A-Za-z0-9])",
     re.I,
 )
 _EN_FUNDING_WORD = prefiltered(
@@ -76,8 +77,10 @@ _ZH_DONE = prefiltered(
     r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
 )
 _ZH_ROUND = prefiltered(
-    r"(?P<r>Pre-?IPO|pre-?ipo|Pre-?[A-Ca-c]\+?|pre-?[a-c]\+?|[A-Fa-f]\+|[A-Fa-f]\d?|天使\+?|种子|战略)\s*(?:系列)?轮"
+    r"(?P<r>Pre-?IPO|pre-?ipo|Pre[-\s]?[A-Ca-c]\+{0,2}|pre[-\s]?[a-c]\+{0,2}|[A-Fa-f]\+{1,2}|[A-Fa-f]\d?|天使\+?|种子|战略)"
+    r"\s*(?:系列)?轮"
     r"|(?P<strat>战略融资|战略投资)"
+    r"|(?P<series>[A-Fa-f])\s*系列(?=[^，。；,;]{0,10}融资)"
 )
 _ZH_FUNDING = prefiltered(r"融资|投资|注资")
 _ZH_NOT = prefiltered(
@@ -89,7 +92,7 @@ _ZH_NOT = prefiltered(
     r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
-_ZH_STRONG = prefiltered(r"(?:完成|获得?|宣布完成|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
+_ZH_STRONG = prefiltered(r"(?:宣布完成|完成|获得?|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
 _ZH_MENTION_BEFORE = prefiltered(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
 _ZH_MENTION_AFTER = prefiltered(r"^(?:后|的|以来|之后|不久|仅)")
 _ZH_HARD_NOT = prefiltered(
@@ -148,7 +151,6 @@ _EN_NAMED_ROUNDS = (
     ("seed", "seed"),
     ("angel", "angel"),
     ("strat", "strategic"),
-    ("prea", "pre-a"),
 )
 _ZH_NAMED_ROUNDS = (
     ("pre-ipo", "pre-ipo"),
@@ -168,8 +170,9 @@ def _en_round(text: str) -> str | None:
     m = _EN_ROUND.search(text)
     if not m:
         return None
-    if m.group("prel"):
-        return "pre-" + m.group("prel").lower()
+    pre = m.group("prel") or m.group("prel2")
+    if pre:
+        return "pre-" + pre.lower()
     if m.group("l"):
         return m.group("l").lower() + ("+" if m.group("plus") else "")
     return next((label for group, label in _EN_NAMED_ROUNDS if m.group(group)), None)
@@ -181,12 +184,14 @@ def _zh_round(text: str) -> str | None:
         return None
     if m.group("strat"):
         return "strategic"
+    if m.group("series"):  # 完成A系列亿元融资
+        return m.group("series").lower()
     raw = m.group("r").lower().replace(" ", "")
     for prefix, label in _ZH_NAMED_ROUNDS:
         if raw.startswith(prefix):
             return label
     letter = raw[0]
-    return letter + ("+" if raw.endswith("+") else "")
+    return letter + ("+" if raw.endswith("+") else "")  # A++ is read as a+
 
 
 def _clean_company(name: str) -> str:
@@ -204,15 +209,19 @@ def _en_company(title: str) -> str:
     m = _EN_RAISE.search(title)
     head = title[: m.start()] if m else title
     head = re.split(r"[:|]\s*", head)[-1]
+    # "Acme, a digital health startup, raises": the apposition is no part of the name.
+    head = re.sub(r",\s+(?:a|an|the|which|whose|that|who)\s[^,]*,?\s*$", "", head.strip())
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
     # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
     head = re.sub(
-        r"^.*?\b(?i:based|startup|company|firm|maker|developer|biotech|platform)\s+(?=[A-Z0-9])",
+        r"^.*?\b(?i:based|startup|company|firm|maker|developer|biotech|platform|provider|specialist|unicorn|pioneer|innovator)\s+(?=[A-Z0-9])",
         "",
         head,
     )
     # "London's Medora Labs" -> "Medora Labs"
     head = re.sub(r"^[A-Z][\w.-]*(?:\s[A-Z][\w.-]*)?['’]s\s+(?=[A-Z0-9])", "", head)
+    # "Acme Bio's $30M Series A": the possessive before the round is no part of the name.
+    head = re.sub(r"['’]s?\s*$", "", head.strip(" ,"))
     return _clean_company(head.strip(" ,"))
 
 
@@ -251,6 +260,8 @@ def _lead_investors(text: str, lang: str) -> list[str]:
             else:
                 who = zh.group("who")
                 who = who.rsplit("由", 1)[-1]  # 本轮战略融资由康华集团领投 -> 康华集团
+                # 甲医疗获高瓴独家投资 -> 高瓴: the company and its verb are not investors.
+                who = re.split(r"获得|获|完成", who)[-1]
                 who = re.sub(r"^(?:本轮|本次|融资|此轮|其中|系)+", "", who)
                 names = _split_investors(who)
             if names:
@@ -267,26 +278,77 @@ def _lead_investors(text: str, lang: str) -> list[str]:
 
 
 def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | None:
-    """The funding round an item announces, or None (IPOs, M&A, licensing, funds, plans, trends)."""
-    title_n = normalize(title)
-    summary_n = normalize(summary)
-    both = f"{title_n}。{summary_n}"
-    is_zh = lang.startswith("zh") or bool(re.search(r"[\u4e00-\u9fff]{4}", title_n))
-    if is_zh:
-        facts = detect_zh_financings(title_n, summary_n)
-        return facts[0] if facts else None
+    """The funding round an item announces, or None (IPOs, M&A, licensing, funds, plans, trends);
+    the first of detect_financings when a title announces two."""
+    facts = detect_financings(title, summary, lang)
+    return facts[0] if facts else None
+
+
+_EN_WEAK_VERBS = frozenset(
+    (
+        "completes",
+        "completed",
+        "announces",
+        "announced",
+        "adds",
+        "takes",
+        "wins",
+        "attracts",
+        "inks",
+        "draws",
+        "obtains",
+        "wraps",
+        "wraps up",
+    )
+)
+# An investor's headline: "Pfizer invests $20M in Acme", "Alpha leads $20M Series A in Acme".
+_EN_INVESTOR = prefiltered(
+    r"^(?P<who>.+?)\s+(?:invests|co-leads|leads|backs)\s+(?P<what>.*?)\s+in\s+(?P<co>[A-Z0-9].*)$"
+    r"|^(?P<who2>.+?)\s+backs\s+(?P<co2>[A-Z0-9][^,;]*?)\s+with\s+(?P<what2>.+)$"
+)
+# A digest of the week's or day's deals names itself: it announces no one round.
+_EN_DIGEST = prefiltered(
+    r"\b(round-?up|digest|this week in|weekly|week in review|deals of the (?:week|day)|"
+    r"funding news|daily brief|newsletter)\b",
+    re.I,
+)
+
+
+def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
+    """The round one English headline (or clause of one) announces, or None."""
+    if _EN_NOT.search(title_n):
+        return None
     round_in_title = _en_round(title_n)
+    if _EN_LISTING.search(_without_pre_ipo(title_n)) and round_in_title != "pre-ipo":
+        return None
     amount_in_title = find_amount(title_n)
     amount: Amount | None
     en_round: str | None
     raise_verb = _EN_RAISE.search(title_n)
-    if _EN_NOT.search(title_n):
-        return None
-    if _EN_LISTING.search(_without_pre_ipo(title_n)) and round_in_title != "pre-ipo":
-        return None
+    invested = _EN_INVESTOR.search(title_n)
+    if invested and (round_in_title or amount_in_title) and not raise_verb:
+        # "Pfizer invests $20M in Acme", "Alpha backs Acme with $5M": the company is the
+        # one after "in" (or after "backs").
+        what = invested.group("what") or invested.group("what2")
+        co = invested.group("co") or invested.group("co2")
+        company = _en_company(re.split(r"\s+(?:to|for|as|with)\s+", co)[0])
+        who = invested.group("who") or invested.group("who2")
+        return FinancingFact(
+            company,
+            _en_round(what) or _en_round(summary_n) or "undisclosed",
+            find_amount(what) or find_amount(summary_n),
+            _split_investors(who) if "lead" in title_n.lower() else [],
+            1.0 if company else 0.2,
+            sector_of(title_n),
+        )
+    anchor: int | None = raise_verb.start() if raise_verb else None
     if round_in_title and amount_in_title:
         # "Amberlight's $88.5M Series C will fund ...", "Series B tops $100M": a round with a sum.
         amount, en_round = amount_in_title, round_in_title
+        if anchor is None:
+            at_round = _EN_ROUND.search(title_n)
+            at_amount = title_n.find(amount_in_title.text)
+            anchor = min(p for p in (at_round.start() if at_round else -1, at_amount) if p >= 0)
     else:
         if not raise_verb:
             return None
@@ -296,40 +358,67 @@ def detect_financing(title: str, summary: str, lang: str) -> FinancingFact | Non
         funding_word = _EN_FUNDING_WORD.search(after)
         if en_round is None and amount is None:
             return None
-        if (
-            en_round is None
-            and not funding_word
-            and raise_verb.group(1).lower()
-            in (
-                "completes",
-                "completed",
-                "announces",
-                "announced",
-                "adds",
-                "takes",
-                "wins",
-                "attracts",
-            )
-        ):
+        if en_round is None and not funding_word and raise_verb.group(1).lower() in _EN_WEAK_VERBS:
             return None
     if amount is None:
         amount = find_amount(summary_n)
-    company = _en_company(title_n)
+    company = _en_company(title_n[:anchor] if anchor is not None else title_n)
     return FinancingFact(
         company,
         en_round or "undisclosed",
         amount,
-        _lead_investors(both, "en"),
+        _lead_investors(f"{title_n}。{summary_n}", "en"),
         1.0 if company else 0.2,
         sector_of(title_n),
     )
+
+
+# Where a second deal can start in an English title: "; ", " | ", ", ", " and ", " & ".
+_EN_CLAUSE_SEP = re.compile(r"\s*(?:;|\s[|–—]\s|,)\s*(?:and\s+)?|\s+(?:and|&|\+)\s+")
+
+
+def _en_deals(title_n: str, summary_n: str) -> list[FinancingFact]:
+    """Every round an English title announces: one, or one per clause when a second clause has
+    its own company and raising verb ("Acme raises $20M; Beta lands $5M seed"); none for a
+    digest ("Funding roundup: ...")."""
+    if _EN_DIGEST.search(title_n):
+        return []
+    cuts = [0]
+    for sep in _EN_CLAUSE_SEP.finditer(title_n):
+        if not _EN_RAISE.search(title_n[cuts[-1] : sep.start()]):
+            continue  # the clause before has no verb of its own
+        rest = title_n[sep.end() :]
+        verb = _EN_RAISE.search(rest)
+        subject = rest[: verb.start()].strip() if verb else ""
+        if (
+            subject[:1].isupper()
+            and len(subject.split()) <= 6
+            and not re.search(r"[,;]", subject)
+            and find_amount(subject) is None
+            and _en_round(subject) is None
+        ):
+            cuts.append(sep.start())
+    if len(cuts) >= 2:
+        bounds = [*cuts, len(title_n)]
+        clauses = [
+            _EN_CLAUSE_SEP.sub("", title_n[a:b], count=1) if a else title_n[a:b]
+            for a, b in itertools.pairwise(bounds)
+        ]
+        deals = [_en_fact(c.strip(), "" if n else summary_n) for n, c in enumerate(clauses)]
+        named = [d for d in deals if d is not None and d.company]
+        if len(named) == 2 and named[0].company != named[1].company:
+            return named
+        if len(named) >= 3:
+            return []  # a round-up of deals, not an announcement
+    fact = _en_fact(title_n, summary_n)
+    return [fact] if fact is not None else []
 
 
 # --- Chinese titles, segment by segment ---------------------------------------------------
 # A digest names itself (周报, 日报, 一周…) or carries a dated column name (【智琰汽车 0617】);
 # RULES.md decision 1: it is not a funding announcement, whatever rounds it lists.
 _ZH_DIGEST = prefiltered(
-    r"(周报|日报|早报|晚报|周刊|月报|简报|快报|热讯|一周|汇总|周览|要闻|早知道|融资新闻|\.\.\.|…)"
+    r"(周报|日报|早报|晚报|周刊|月报|简报|快报|热讯|一周|汇总|周览|要闻|早知道|融资新闻|每日|\.\.\.|…)"
 )
 _DATED_COLUMN = re.compile(r"【[^】]{0,20}\d{3,}[^】]{0,4}】")
 _BRACKETS = re.compile(r"【[^】]{0,20}】")
@@ -338,11 +427,11 @@ _SEGMENT_SPLIT = re.compile(
     r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“]))\s*"
 )
 _ZH_VERB = prefiltered(
-    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|获)"
+    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|连获|喜获|获投|获)"
 )
 # A round without a verb: "齐碳科技B轮融资超4亿元", "Licious在F轮融资", "3700万美元C轮融资".
 _ZH_BARE_ROUND = prefiltered(
-    r"(?:(?:Pre-?|pre-?)?[A-Fa-f]\+?\d?|天使|种子|Pre-?IPO)\s*(?:系列)?轮\s*融资"
+    r"(?:(?:Pre[-\s]?|pre[-\s]?)?[A-Fa-f]\+{0,2}\d?|天使|种子|Pre-?IPO)\s*(?:系列)?轮\s*融资"
 )
 _ZH_AMOUNT_FUNDING = prefiltered(
     r"^(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)\s*(?:美元|元|人民币|美金)?\s*[A-Fa-f+\-]{0,4}\s*轮?融资"
@@ -350,7 +439,7 @@ _ZH_AMOUNT_FUNDING = prefiltered(
 )
 # 领投/独家投资/入股 + the company: "毅达资本领投飞谱电子Pre-A轮融资", "红杉入股时尚电商SSENSE".
 _ZH_INVESTED = prefiltered(
-    r"(?:领投|独家投资|联合投资|战略投资|入股)(?:了)?\s*(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
+    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
     r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|$))"
 )
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
@@ -361,11 +450,20 @@ _ZH_NOT_NAME = prefiltered(
 )
 _ZH_DESCRIPTOR_TAIL = re.compile(
     r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|提供商|运营商|开发商|研发商|器械商|供应商|制造商|电商|"
-    r"初创|新锐|项目|独角兽|龙头|黑马|新星|创企|明星)\s*(?=[\u4e00-\u9fffA-Za-z0-9「“])"
+    r"初创|新锐|项目|独角兽|龙头|黑马|新星|创企|明星|旗下)\s*(?=[\u4e00-\u9fffA-Za-z0-9「“])"
 )
 # Adverbs and verbs left between the name and the round: "「文和友」短期连续完成".
 _ZH_TRAILING = re.compile(
-    r"(?:再次|再|又|已|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获)+$"
+    r"(?:再次|再|又|也|已|即将|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获|"
+    r"[一二两三四五六七八九十半\d]+个?(?:年|月|周|天)内|年内|今年|同日|当日|近期)+$"
+)
+# An amount (or 新一轮) left between the name and a round written without a verb:
+# "康途生物5亿元B轮融资", "安和医疗数千万元A轮融资落地".
+_ZH_TRAILING_AMOUNT = re.compile(
+    r"(?:(?:新一轮|首轮)\s*)?(?:(?:近|超过?|约|逾|达|上|过|将近)\s*(?:[\d.,]+|数|[一二两三四五六七八九十]+)?"
+    r"|(?:[\d.,]+|数|[一二两三四五六七八九十]+))\s*[十百千]?\s*[万亿]\s*"
+    r"(?:美元|美金|元|人民币|港元|欧元|英镑|日元)?\s*(?:级)?$"
+    r"|(?:新一轮|首轮)$"
 )
 _FAMILY_PREFIX = re.compile(r"^.{0,20}?family['’s]*\s*[-–:：]\s*", re.I)
 _ZH_AWARD = prefiltered(r"(荣获|获评|入选|获奖|奖项|榜单|称号|评选|年度.{0,10}(?:机构|投资人))")
@@ -403,11 +501,18 @@ def _zh_name(head: str) -> tuple[str, float]:
     # Descriptors one after another ("国际电商SaaS平台X"): cut each while a name is left.
     while (stripped := _ZH_DESCRIPTOR_TAIL.sub("", head, count=1)) != head and len(stripped) >= 2:
         head, confidence = stripped, 0.8
-    head = _ZH_TRAILING.sub("", head).strip(" ，,")
+    head = _ZH_TRAILING.sub("", _ZH_TRAILING_AMOUNT.sub("", head)).strip(" ，,")
     cjk = len(re.findall(r"[\u4e00-\u9fff]", head))
     if not head or cjk > 20 or len(head) > 40 or _ZH_NOT_NAME.search(head):
         return "", 0.2
     return head[:40], confidence
+
+
+def _money_after(segment: str, end: int) -> bool:
+    """Whether a funding word or a round follows a verb closely, in its clause (40 characters:
+    a list of investors can come between, "完成由甲、乙、丙联合领投的超10亿元C轮融资")."""
+    window = re.split(r"[，,。；;]", segment[end : end + 40], maxsplit=1)[0]
+    return bool(_ZH_FUNDING.search(window) or _ZH_ROUND.search(window))
 
 
 def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
@@ -417,18 +522,18 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         return None
     if _ZH_AWARD.search(segment):
         return None
-    # The verb that governs the round: the last one with a funding word shortly after it.
-    verbs = [
-        v for v in _ZH_VERB.finditer(segment) if _ZH_FUNDING.search(segment[v.end() : v.end() + 25])
-    ]
-    verb = verbs[-1] if verbs else None
+    strong = _ZH_STRONG.search(segment)
+    # The verb that governs the round: the one that starts the plain announcement (完成…轮融资),
+    # else the last one with a funding word or a round shortly after it ("完成近2亿元B轮").
+    verbs = [v for v in _ZH_VERB.finditer(segment) if _money_after(segment, v.end())]
+    verb = next((v for v in verbs if strong and v.start() == strong.start()), None)
+    verb = verb or (verbs[-1] if verbs else None)
     if verb and _ZH_PLURAL.search(_without_quotes(segment[: verb.start()])):
         return None  # "多家企业斩获新一轮融资": a trend, not one company's round
     if len(segment) > 60 and not _ZH_STRONG.search(segment):
         return None  # a paragraph, not a headline
     bare = _ZH_BARE_ROUND.search(segment) or _ZH_AMOUNT_FUNDING.search(segment)
     invested = _ZH_INVESTED.search(segment)
-    strong = _ZH_STRONG.search(segment)
     if strong:
         before, after_text = segment[: strong.start()], segment[strong.end() :]
         if _ZH_MENTION_BEFORE.search(before):
@@ -437,8 +542,17 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
             return None
         if _ZH_HARD_NOT.search(_without_pre_ipo(before)):
             return None
-    elif _ZH_NOT.search(_without_pre_ipo(plain)) or not (verb or bare or invested):
+    elif not (verb or bare or invested):
         return None
+    else:
+        # Only the clause that holds the round can rule it out: "爱回收 IPO同时，采货侠也完成了
+        # 4500万美元融资" is a round, "某医疗拟完成B轮融资" is not.
+        at = min(m.start() for m in (verb, bare, invested) if m is not None)
+        starts = [segment.rfind(c, 0, at) for c in "，,"]
+        ends = [e for e in (segment.find(c, at) for c in "，,") if e >= 0]
+        clause = segment[max(starts) + 1 : min(ends) if ends else len(segment)]
+        if _ZH_NOT.search(_without_pre_ipo(_without_quotes(clause))):
+            return None
     company, confidence = "", 0.2
     if invested and (not verb or invested.start() < verb.start()):
         company, confidence = _zh_name(invested.group("co"))
@@ -447,6 +561,10 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         start = anchor.start() if anchor else 0
         clause_start = max(segment.rfind(c, 0, start) for c in "，,：:") + 1
         company, confidence = _zh_name(segment[clause_start:start])
+        if not company and clause_start and segment[clause_start - 1] in "：:":
+            # "甲医疗：完成数亿元B轮融资": the name before the colon.
+            before = segment[: clause_start - 1]
+            company, confidence = _zh_name(before[max(before.rfind(c) for c in "，,") + 1 :])
         if not company:
             quoted = re.search(r"的\s*[「“]([^」”]{1,30})[」”]", segment[start:]) or re.search(
                 r"「([^」]{1,30})」", segment
@@ -466,6 +584,35 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
     )
 
 
+def _zh_deals(segment: str, summary: str) -> list[FinancingFact]:
+    """The rounds one headline announces: one, or one per clause when two clauses each name a
+    company and its round ("甲医疗完成1亿元B轮融资，乙生物获数千万元天使轮")."""
+    clauses = [c.strip() for c in re.split(r"[，,]", segment) if len(c.strip()) >= 4]
+    if len(clauses) >= 3:
+        # Two long clauses of other news before the round's: headlines listed with commas, a
+        # bulletin ("医保目录调整启动，某药适应症获批，甲医疗完成2亿美元融资").
+        first_round = next(
+            (n for n, c in enumerate(clauses) if _zh_segment_fact(c, "") is not None), None
+        )
+        if (
+            first_round is not None
+            and first_round >= 2
+            and all(len(c) >= 10 for c in clauses[:first_round])
+        ):
+            return []
+    if len(clauses) >= 2:
+        deals: list[FinancingFact] = []
+        for clause in clauses:
+            fact = _zh_segment_fact(clause, "" if deals else summary)
+            named = fact is not None and fact.company and fact.company_confidence >= 0.8
+            if fact is not None and named and all(d.company != fact.company for d in deals):
+                deals.append(fact)
+        if len(deals) >= 2:
+            return deals
+    fact = _zh_segment_fact(segment, summary)
+    return [fact] if fact is not None else []
+
+
 def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
     """Every round a Chinese title announces, one per headline (a title with two headlines can
     announce two rounds); none for a digest of many headlines."""
@@ -477,26 +624,31 @@ def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
     segments = [p for p in _SEGMENT_SPLIT.split(body) if p and len(p.strip()) >= 2]
     # A short first segment without a verb is the column's name (资本｜, 厚扬Family's快讯丨).
     first = segments[0] if segments else ""
-    if len(segments) > 1 and len(first) <= 12 and not (_ZH_VERB.search(first) or "融资" in first):
+    after_first = body[body.find(first) + len(first) :].lstrip()[:1] if first else ""
+    if (
+        len(segments) > 1
+        and len(first) <= 12
+        and after_first in ("|", "｜", "丨", "")  # a column's name, not a headline before ；
+        and not (_ZH_VERB.search(first) or "融资" in first)
+    ):
         segments = segments[1:]
     headlines = [p for p in segments if len(p) >= 8]
     if len(headlines) >= 3:
         return []
-    facts = []
+    facts: list[FinancingFact] = []
     for segment in segments:
-        fact = _zh_segment_fact(segment.strip(), summary)
-        if fact is not None:
-            facts.append(fact)
+        facts += _zh_deals(segment.strip(), "" if facts else summary)
+    if len(facts) >= 3:
+        return []  # three rounds in one title: a round-up, not an announcement
     if len(facts) == 1:  # one round: the whole title says what the company does
         facts[0] = replace(facts[0], sector=sector_of(f"{title} {facts[0].company}"))
     return facts
 
 
 def detect_financings(title: str, summary: str, lang: str) -> list[FinancingFact]:
-    """Every round an item announces: two headlines of one Chinese title can announce two
-    (the first is what detect_financing returns)."""
+    """Every round an item announces: two headlines or clauses of one title can announce two
+    (the first is what detect_financing returns); three or more are a round-up (none)."""
     title_n = normalize(title)
     if lang.startswith("zh") or re.search(r"[\u4e00-\u9fff]{4}", title_n):
         return detect_zh_financings(title_n, normalize(summary))
-    fact = detect_financing(title, summary, lang)
-    return [fact] if fact is not None else []
+    return _en_deals(title_n, normalize(summary))

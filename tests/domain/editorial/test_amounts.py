@@ -102,6 +102,17 @@ CHINESE = [
     case("10亿日元", 10 * YI, 10 * YI, "JPY"),
     case("1000万欧元", 1000 * WAN, 1000 * WAN, "EUR"),
     case("完成1.5亿元B轮融资", 1.5 * YI, 1.5 * YI, "CNY"),
+    # Figures in Chinese numerals (the text kept as written), 近千万, 亿级, 数千万元级.
+    case("完成近六亿元B轮融资", 5.4 * YI, 6 * YI, "CNY"),
+    case("五千万美元", 5000 * WAN, 5000 * WAN, "USD"),
+    case("三千万元A轮", 3000 * WAN, 3000 * WAN, "CNY"),
+    case("二十五亿元", 25 * YI, 25 * YI, "CNY"),
+    case("超五亿元", 5 * YI, None, "CNY"),
+    case("一亿元", 1 * YI, 1 * YI, "CNY"),
+    case("近千万美金", 900 * WAN, 1000 * WAN, "USD"),
+    case("获亿级B轮融资", 1 * YI, 10 * YI, "CNY"),
+    case("累计规模达数千万元级", 1000 * WAN, 1 * YI, "CNY"),
+    case("1000亿韩元", 1000 * YI, 1000 * YI, "KRW"),
     case(
         "2,000万美元",
         2000 * WAN,
@@ -149,10 +160,19 @@ def test_find_amount(text: str, low: float | None, high: float | None, currency:
         "服务数千万用户",
         "平台用户超1亿人",
         "覆盖近亿人群",
+        "一亿用户",  # Chinese numerals without a currency or a funding word: a head count
+        "服务三千万家庭",
     ],
 )
 def test_not_an_amount(text: str) -> None:
     assert find_amount(text) is None
+
+
+def test_chinese_numerals_keep_the_text_as_written() -> None:
+    amount = find_amount("先声诊断完成近六亿元B轮融资")
+    assert amount is not None and amount.text == "近六亿元"
+    vague = find_amount("累计规模达数千万元级")
+    assert vague is not None and vague.text == "数千万元级"
 
 
 def test_first_amount_wins() -> None:

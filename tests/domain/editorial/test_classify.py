@@ -181,3 +181,19 @@ def test_an_excluded_default_section_falls_to_the_first_allowed_one(config: Conf
     reading = read_item("某公司广告投放", "", "zh", DAY, FeedRules("F", "reports"), rules)
     assert reading.section == sections[0].id != "reports"
     assert "excludes it: first allowed section" in reading.reason
+
+
+def test_a_title_whose_second_deal_is_in_the_sector_goes_to_financing(config: Config) -> None:
+    rules = ReadingRules(config.rule_order, TopicConfig(financing_sector="healthcare"), None)
+    both = read_item(
+        "星驰汽车获10亿元C轮融资；康宁医疗完成1亿元B轮融资", "", "zh", DAY, FEED, rules
+    )
+    assert both.section == "financing"
+    assert [f["sector"] for f in [both.facts["financing"], *both.facts["financing_more"]]] == [
+        "other",
+        "healthcare",
+    ]
+    cars = read_item(
+        "星驰汽车获10亿元C轮融资；云途出行完成1亿元B轮融资", "", "zh", DAY, FEED, rules
+    )
+    assert cars.section != "financing" and len(cars.facts["financing_more"]) == 1

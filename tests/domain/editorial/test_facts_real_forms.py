@@ -41,8 +41,131 @@ def test_two_headlines_give_two_rounds() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "lang", "deals"),
+    [
+        # Two deals in one headline, joined by a comma (the second without 融资).
+        (
+            "康宁医疗完成1亿元B轮融资，安远生物获数千万元天使轮",
+            "zh",
+            [("康宁医疗", "b", "1亿元"), ("安远生物", "angel", "数千万元")],
+        ),
+        # A column name, an investor before the first name, a second round in another currency.
+        (
+            "【创投复盘】北辰投资“有来诊所”完成近2亿元B轮；“云图医学”获韩国财团1000亿韩元融资",
+            "zh",
+            [("有来诊所", "b", "近2亿元"), ("云图医学", "undisclosed", "1000亿韩元")],
+        ),
+        ("Acme Health raises $20M; Beta Bio lands $5M seed", "en", [
+            ("Acme Health", "undisclosed", "$20M"), ("Beta Bio", "seed", "$5M"),
+        ]),
+        ("Cardia raises $12M Series A, Nexa Therapeutics secures $40M Series B", "en", [
+            ("Cardia", "a", "$12M"), ("Nexa Therapeutics", "b", "$40M"),
+        ]),
+    ],
+)  # fmt: skip
+def test_two_deals_in_one_title_give_two_facts(
+    title: str, lang: str, deals: list[tuple[str, str, str]]
+) -> None:
+    facts = detect_financings(title, "", lang)
+    assert [(f.company, f.round, f.amount.text if f.amount else None) for f in facts] == deals
+    # detect_financing gives the first; the summary only ever fills in the first deal.
+    first = detect_financing(title, "", lang)
+    assert first is not None and first.company == deals[0][0]
+
+
+@pytest.mark.parametrize(
     "title",
     [
+        "康宁医疗完成1亿元B轮融资，累计融资超10亿元",  # a running total, not a second round
+        "康宁医疗完成1亿元B轮融资，此前曾获红杉投资",  # a past round mentioned in passing
+        "Acme Health raises $20M led by Alpha and Beta Capital",  # investors, not a deal
+        "Acme Health raises $20M, lands partnership with Pfizer",  # no second company
+    ],
+)
+def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
+    """A second clause without a company and round of its own adds no deal."""
+    facts = detect_financings(title, "", "zh" if "医" in title else "en")
+    assert len(facts) == 1 and facts[0].company in ("康宁医疗", "Acme Health")
+
+
+@pytest.mark.parametrize(
+    ("title", "lang", "company", "round_name", "amount"),
+    [
+        ("康宁医疗完成5亿元B轮", "zh", "康宁医疗", "b", "5亿元"),  # a round without 融资
+        (
+            "康宁医疗5亿元B轮融资",
+            "zh",
+            "康宁医疗",
+            "b",
+            "5亿元",
+        ),  # the amount is no part of the name
+        ("康宁医疗数亿元A轮融资落地", "zh", "康宁医疗", "a", "数亿元"),
+        ("红杉中国跟投康宁医疗B轮融资", "zh", "康宁医疗", "b", None),  # 跟投 + the company
+        ("康宁医疗完成Pre A轮融资", "zh", "康宁医疗", "pre-a", None),  # a space in Pre A
+        ("康宁医疗完成A++轮融资", "zh", "康宁医疗", "a+", None),
+        ("康宁医疗连获两轮融资", "zh", "康宁医疗", "undisclosed", None),
+        ("滴滴医疗即将完成新一轮超3亿美元融资", "zh", "滴滴医疗", "undisclosed", "超3亿美元"),
+        ("康宁医疗完成1亿元B轮融资，此前曾获红杉投资", "zh", "康宁医疗", "b", "1亿元"),
+        # Investors between the verb and the round; a name before a colon; a time phrase.
+        (
+            "康宁医疗完成由北辰资本、南山创投、东湖基金联合领投的超10亿元人民币C轮融资",
+            "zh",
+            "康宁医疗",
+            "c",
+            "超10亿元人民币",
+        ),
+        ("康宁医疗：完成数亿元B轮融资", "zh", "康宁医疗", "b", "数亿元"),
+        ("康宁医疗一年内完成三轮融资", "zh", "康宁医疗", "undisclosed", None),
+        ("「优康医疗」宣布完成A系列亿元融资，北辰创投领投", "zh", "优康医疗", "a", "亿元"),
+        # Another clause's IPO does not rule the round out; 旗下 and 也 are cut from the name.
+        (
+            "特别策划｜甲回收 IPO同时，乙集团旗下丙医疗也完成了4500万美元融资",
+            "zh",
+            "丙医疗",
+            "undisclosed",
+            "4500万美元",
+        ),
+        ("Acme secures $10M pre-B funding", "en", "Acme", "pre-b", "$10M"),
+        ("Acme raises $20M Series F", "en", "Acme", "f", "$20M"),
+        ("Acme snaps up $20M Series A", "en", "Acme", "a", "$20M"),
+        ("Acme, a digital health startup, raises $20M", "en", "Acme", "undisclosed", "$20M"),
+        (
+            "Remote monitoring provider CardioNest raises $15M",
+            "en",
+            "CardioNest",
+            "undisclosed",
+            "$15M",
+        ),
+        ("Sleep health pioneer Somna lands $8M seed", "en", "Somna", "seed", "$8M"),
+        ("Pfizer leads $20M Series A in Acme Bio", "en", "Acme Bio", "a", "$20M"),
+        ("Acme Series A: $20M led by Sequoia", "en", "Acme", "a", "$20M"),
+        ("Acme Bio's $30M Series A", "en", "Acme Bio", "a", "$30M"),  # no possessive
+        ("Alpha Ventures backs Acme Bio with $5M", "en", "Acme Bio", "undisclosed", "$5M"),
+    ],
+)
+def test_more_title_forms(
+    title: str, lang: str, company: str, round_name: str, amount: str | None
+) -> None:
+    fact = detect_financing(title, "", lang)
+    assert fact is not None
+    assert (fact.company, fact.round, fact.amount.text if fact.amount else None) == (
+        company,
+        round_name,
+        amount,
+    )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "甲医疗完成B轮融资，乙生物获天使轮融资，丙药业获A轮融资",  # three deals: a round-up
+        "Acme raises $5M, Beta lands $3M, Gamma secures $10M",
+        "Funding roundup: Acme Bio raises $20M, Beta Health lands $8M",  # a digest names itself
+        # Headlines listed with commas or ；, the round last: a bulletin.
+        "医保目录调整工作正式启动，某药新适应症上市申请获批，甲医疗完成2亿美元融资",
+        "某分散片首家过评；某药新适应症上市申请获受理；甲医疗完成B轮融资",  # no column name
+        "某集团投建产业链 某公司被强制执行超12亿 甲医疗获B轮融资5000万美元|每日资讯",
+        "This week in health tech: Acme Bio raises $20M",
         "创投周报 | 甲公司完成B轮融资；乙公司获战略投资",  # a digest names itself
         "甲乙医疗完成A轮融资；丙丁制药新药获批上市；戊己生物入选年度榜单",  # three headlines: a bulletin
         "2030年多家企业斩获新一轮融资",  # a plural subject is a trend
@@ -51,7 +174,8 @@ def test_two_headlines_give_two_rounds() -> None:
     ],
 )
 def test_not_one_companys_round(title: str) -> None:
-    assert detect_financings(title, "", "zh") == []
+    lang = "en" if title.isascii() else "zh"
+    assert detect_financings(title, "", lang) == []
 
 
 def test_unnamed_company_has_low_confidence_and_no_name() -> None:
@@ -130,3 +254,17 @@ def test_a_short_title_with_a_day_ahead_and_a_city_is_an_invitation() -> None:
 )
 def test_trailing_column_name(title: str, is_event: bool) -> None:
     assert (detect_event(title, "", "zh", PUBLISHED) is not None) is is_event
+
+
+@pytest.mark.parametrize(
+    ("title", "leads"),
+    [
+        ("康宁医疗获北辰资本独家投资", ["北辰资本"]),  # not "康宁医疗获北辰资本"
+        ("康宁医疗获南山创投领投B轮融资", ["南山创投"]),
+        ("康宁医疗完成由北辰资本、南山创投联合领投的5亿元B轮融资", ["北辰资本", "南山创投"]),
+    ],
+)
+def test_lead_investors_never_include_the_company(title: str, leads: list[str]) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None and fact.company == "康宁医疗"
+    assert fact.lead_investors == leads

@@ -130,3 +130,72 @@ def test_a_short_title_with_a_day_ahead_and_a_city_is_an_invitation() -> None:
 )
 def test_trailing_column_name(title: str, is_event: bool) -> None:
     assert (detect_event(title, "", "zh", PUBLISHED) is not None) is is_event
+
+
+# Invitation forms of real feeds (issue 12, events round 2), constructed: PUBLISHED is a Monday.
+@pytest.mark.parametrize(
+    ("title", "lang", "start", "precision"),
+    [
+        ("2030第二期GMP培训班火热招生中", "zh", None, "day"),  # enrolment
+        ("直播预告 | 本周四晚7点，聊聊ADC", "zh", date(2030, 6, 13), "day"),  # this week's Thursday
+        ("本周六 | 医疗投资人沙龙", "zh", date(2030, 6, 15), "day"),
+        ("七月上海，第三届生物医药大会等你来", "zh", date(2030, 7, 1), "month"),  # a numeral month
+        ("六月二十日，第五届细胞治疗峰会", "zh", date(2030, 6, 20), "day"),
+        ("5天倒计时！第三届生物医药大会", "zh", date(2030, 6, 15), "day"),  # count before 倒计时
+        ("倒计时五天 | 第三届生物医药大会", "zh", date(2030, 6, 15), "day"),
+        ("第五届细胞治疗峰会将于下月在京召开", "zh", date(2030, 7, 1), "month"),  # next month
+        ("后天开幕！第五届细胞治疗峰会", "zh", date(2030, 6, 12), "day"),
+        ("2030 第五届生物药工艺发展峰会BPD", "zh", None, "day"),  # an acronym after the kind
+        ("中医药产业年会不容错过！", "zh", None, "day"),
+        ("第二届器械创新论坛议程精彩亮相！", "zh", None, "day"),  # an agenda, not a report
+        ("2030年防制大会日程终极版最新出炉", "zh", None, "day"),
+        ("【议程更新】共建MAH生态圈！医药企业家邀您相约成都", "zh", None, "day"),
+        ("第三届药械采购会，享个性化参会体验", "zh", None, "day"),
+        ("6.24-25北京 | 政府引导基金投资实务", "zh", date(2030, 6, 24), "day"),  # a dot date
+        ("Join our virtual summit on AI in drug discovery", "en", None, "day"),
+        ("Webinar: Real-world evidence in oncology", "en", None, "day"),
+        ("Webinar this Thursday: payer evidence", "en", date(2030, 6, 13), "day"),
+        ("Join us in July for the BioPharma Forum", "en", date(2030, 7, 1), "month"),
+        ("Save the date: Digital Health Summit, June 24", "en", date(2030, 6, 24), "day"),
+    ],
+)
+def test_invitation_forms(title: str, lang: str, start: date | None, precision: str) -> None:
+    fact = detect_event(title, "", lang, PUBLISHED)
+    assert fact is not None, title
+    assert (fact.start, fact.precision) == (start, precision)
+
+
+@pytest.mark.parametrize(
+    ("title", "start"),
+    [
+        # the date closes a registration or an offer; the event's own date, when given, wins
+        ("第五届细胞治疗峰会报名截止6月15日，大会6月28日召开", date(2030, 6, 28)),
+        ("早鸟票6月12日截止 | 第五届细胞治疗峰会", None),
+        ("仅剩5天！6月15日注册优惠截止！第十九次生物物理大会", None),
+        ("重要提示 | 生物物理大会注册优惠通道将于今晚关闭！", None),
+        ("Register by June 20 for the Medtech Forum", None),
+    ],
+)
+def test_a_deadline_is_not_the_events_date(title: str, start: date | None) -> None:
+    lang = "en" if title.isascii() else "zh"
+    fact = detect_event(title, "", lang, PUBLISHED)
+    assert fact is not None, title
+    assert fact.start == start
+
+
+@pytest.mark.parametrize(
+    ("title", "lang"),
+    [
+        ("【周一课程】某专家——胃肿瘤的影像学分析", "zh"),  # a weekly column's name, no invitation
+        ("PM meets premier at an informal summit this October: report", "en"),  # news of a summit
+        ("BioPharma Forum 2030 recap: the July sessions", "en"),
+        ("第五届细胞治疗峰会精彩瞬间", "zh"),
+    ],
+)
+def test_not_invitations_round_two(title: str, lang: str) -> None:
+    assert detect_event(title, "", lang, PUBLISHED) is None
+
+
+def test_a_latin_club_name_is_kept_before_salon() -> None:
+    fact = detect_event("Biotech Club沙龙：出海之路", "", "zh", PUBLISHED)
+    assert fact is not None and fact.name == "Biotech Club沙龙"

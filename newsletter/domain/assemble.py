@@ -27,12 +27,7 @@ from typing import Any
 
 from newsletter.config import Config
 from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
-from newsletter.domain.editorial.clusters import (
-    StoryInput,
-    cluster_ids,
-    financing_key,
-    financing_ref,
-)
+from newsletter.domain.editorial.clusters import cluster_ids, story_input
 from newsletter.domain.overrides import ItemEdit, order_by_position, with_edit
 from newsletter.domain.periods import Period
 from newsletter.domain.text import shorten
@@ -106,12 +101,7 @@ def _stories(
     story with a report the editor dropped is dropped whole (unless the editor pinned another of
     its reports): dropping a row never brings another outlet's report of it in."""
     clusters = cluster_ids(
-        [
-            StoryInput(
-                c.id, c.title, c.summary, c.url, financing_key(c.facts), financing_ref(c.facts)
-            )
-            for c in candidates
-        ]
+        [story_input(c.id, c.title, c.summary, c.url, c.facts) for c in candidates]
     )
     groups: dict[str, list[Candidate]] = {}
     for candidate in candidates:

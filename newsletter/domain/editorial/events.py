@@ -259,6 +259,9 @@ _EN_CITIES = (
     "Minneapolis-St\\. Paul|St\\. Louis|Detroit|Portland|Vancouver|Oslo|Brussels|Tokyo|Kyoto|Taipei"
 )
 _EN_CITY = prefiltered(rf"\b({_EN_CITIES})\b")
+_EN_CITY_WORD = re.compile(
+    "|".join(sorted({w for city in _EN_CITIES.split("|") for w in city.split()} - {"St\\."})), re.I
+)
 _ZH_NAME = prefiltered(
     r"(?:第[一二三四五六七八九十百\d]+届)?(?:[A-Za-z][A-Za-z0-9&'.-]*\s+){0,4}"
     r"[^，。、；：:！!？?\s“”\"【】《》|｜丨]{0,30}?"
@@ -456,6 +459,46 @@ _CITY_ALIASES = {
     "江北新区": "南京",
     "泉城": "济南",
 }
+
+
+# The cities both lists name, so that a place written in Chinese and one in English compare equal.
+_ZH_TO_EN_CITY = {
+    "上海": "Shanghai",
+    "北京": "Beijing",
+    "深圳": "Shenzhen",
+    "广州": "Guangzhou",
+    "杭州": "Hangzhou",
+    "苏州": "Suzhou",
+    "香港": "Hong Kong",
+    "新加坡": "Singapore",
+    "东京": "Tokyo",
+    "波士顿": "Boston",
+    "旧金山": "San Francisco",
+    "纽约": "New York",
+    "伦敦": "London",
+    "巴黎": "Paris",
+    "慕尼黑": "Munich",
+}
+
+
+def is_place_or_date_word(word: str) -> bool:
+    """Whether a capitalized word only names a city, a month, a weekday or a kind of event
+    ("Boston", "December", "Friday", "Summit"): shared by two titles, it ties no story."""
+    folded = word.casefold()
+    return (
+        folded in _MONTHS
+        or folded in _WEEKDAYS
+        or bool(_EN_CITY_WORD.fullmatch(word))
+        or bool(_EN_KIND.regex.fullmatch(word))
+    )
+
+
+def place_key(place: str | None) -> str | None:
+    """A place as clustering compares it: a city in either language folded to one spelling
+    ("上海" and "Shanghai" → "shanghai"), "online", or None."""
+    if not place:
+        return None
+    return _ZH_TO_EN_CITY.get(place, place).casefold()
 
 
 def _place(title: str, summary: str) -> str | None:

@@ -145,6 +145,7 @@ def test_trailing_column_name(title: str, is_event: bool) -> None:
         ("倒计时五天 | 第三届生物医药大会", "zh", date(2030, 6, 15), "day"),
         ("第五届细胞治疗峰会将于下月在京召开", "zh", date(2030, 7, 1), "month"),  # next month
         ("后天开幕！第五届细胞治疗峰会", "zh", date(2030, 6, 12), "day"),
+        ("首届AI药物研发研讨会7月在沪开幕", "zh", date(2030, 7, 1), "month"),
         ("2030 第五届生物药工艺发展峰会BPD", "zh", None, "day"),  # an acronym after the kind
         ("中医药产业年会不容错过！", "zh", None, "day"),
         ("第二届器械创新论坛议程精彩亮相！", "zh", None, "day"),  # an agenda, not a report
@@ -190,6 +191,12 @@ def test_a_deadline_is_not_the_events_date(title: str, start: date | None) -> No
         ("PM meets premier at an informal summit this October: report", "en"),  # news of a summit
         ("BioPharma Forum 2030 recap: the July sessions", "en"),
         ("第五届细胞治疗峰会精彩瞬间", "zh"),
+        ("第五届细胞治疗峰会在京开幕", "zh"),  # news of the opening day, not an invitation
+        ("第五届细胞治疗峰会今日正式开幕，三千人参会", "zh"),
+        ("第五届细胞治疗峰会圆满成功", "zh"),
+        ("直击 | 第五届细胞治疗峰会", "zh"),
+        ("某医科大学2030年本科招生计划公布", "zh"),  # admissions news, not a course's enrolment
+        ("Photos from the Digital Health Summit in Boston", "en"),
     ],
 )
 def test_not_invitations_round_two(title: str, lang: str) -> None:

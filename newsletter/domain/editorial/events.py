@@ -519,6 +519,15 @@ def _place(title: str, summary: str) -> str | None:
     return None
 
 
+# Date and time words before a name are the event's date, not its name ("7月苏州细胞治疗峰会",
+# "本周六医疗投资人沙龙"); a leading year stays ("2030细胞治疗峰会").
+_NAME_DATE_LEAD = re.compile(
+    r"^(?:(?:\d{4}\s*年\s*)?\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号]?(?:\s*[-–至到]\s*\d{1,2}\s*[日号]?)?)?"
+    r"|[本这下]?(?:周|星期)[一二三四五六日天]|今晚|今天|明天|明晚|后天|\d{1,2}\s*[日号]"
+    r"|(?:上午|下午|晚上?)?\d{1,2}\s*点(?:半|\d{1,2}分?)?)+\s*"
+)
+
+
 def _name(title: str, is_zh: bool) -> str:
     clean = re.sub(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜])\s*", "", title)
     if is_zh:
@@ -527,7 +536,7 @@ def _name(title: str, is_zh: bool) -> str:
             return m.group(1)
         m = _ZH_NAME.search(clean)
         if m:
-            return m.group(0)
+            return _NAME_DATE_LEAD.sub("", m.group(0)) or m.group(0)
     else:
         m = _EN_NAME.search(clean)
         if m:

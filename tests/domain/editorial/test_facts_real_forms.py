@@ -206,3 +206,17 @@ def test_not_invitations_round_two(title: str, lang: str) -> None:
 def test_a_latin_club_name_is_kept_before_salon() -> None:
     fact = detect_event("Biotech Club沙龙：出海之路", "", "zh", PUBLISHED)
     assert fact is not None and fact.name == "Biotech Club沙龙"
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("7月苏州细胞治疗峰会等你来", "苏州细胞治疗峰会"),  # the month is the date, not the name
+        ("本周六医疗投资人沙龙报名", "医疗投资人沙龙"),
+        ("明天下午3点医保沙龙", "医保沙龙"),
+        ("2030细胞治疗峰会报名开启", "2030细胞治疗峰会"),  # a year belongs to the name
+    ],
+)
+def test_names_without_date_words(title: str, name: str) -> None:
+    fact = detect_event(title, "", "zh", PUBLISHED)
+    assert fact is not None and fact.name == name

@@ -156,12 +156,14 @@ _NEXT_WEEKDAY = prefiltered(
 )
 _TOMORROW = prefiltered(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
 _DAY_AFTER_TOMORROW = prefiltered(r"后天")
-# 本周四, 这周六, 周六见, "this Thursday": that weekday of the current calendar week, or the
-# next one once it has passed (not 每周一 "every Monday", 下周一, 一周一次, nor a weekly column's
-# name, 【周一课程】).
+# 本周四, 这周六, 周六见, 周四晚7点, "this Thursday": the coming such weekday (a bare 周一 only
+# before a time, 见 or a separator: not 每周一 "every Monday", 下周一, 一周一次, office hours
+# 周一至周五, nor a weekly column's name, 【周一课程】).
 _THIS_WEEKDAY = prefiltered(
-    r"(?<![下每上])(?:本|这|这个)?(?:周|星期|礼拜)(?P<zwd>[一二三四五六日天])(?![次期年末]|课|专栏|讲堂|一)"
-    r"|\b(?:this|on) (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    r"(?:本|这|这个)(?:周|星期|礼拜)(?P<zwd>[一二三四五六日天])(?![次期年末]|课|专栏|讲堂)"
+    r"|(?<![下每上本这个至到~-])(?:周|星期|礼拜)(?P<zwd2>[一二三四五六日天])(?!\s*[至到~-])"
+    r"(?=\s*(?:上午|下午|晚|早|\d{1,2}\s*[点:：]|见|[|｜丨]))"
+    r"|\bthis (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.I,
 )
 # A date that ends something (a registration, an early-bird price) is not the event's day:
@@ -390,7 +392,8 @@ def event_date(text: str, published: date) -> date | None:
         # "next Tuesday" / 下周二: the weekday in the following calendar week.
         add(m, monday_next + timedelta(days=target))
     for m in _THIS_WEEKDAY.finditer(text):
-        target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[m.group("zwd")]
+        zh = m.group("zwd") or m.group("zwd2")
+        target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[zh]
         # 本周六 / this Saturday: the coming such weekday (today included).
         add(m, published + timedelta(days=(target - published.weekday()) % 7))
     for m in _TOMORROW.finditer(text):

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from newsletter.domain.editorial.clusters import financing_key
-from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.events import detect_event, event_date
 from newsletter.domain.editorial.financing import detect_financing, detect_financings, sector_of
 
 PUBLISHED = date(2030, 6, 10)
@@ -220,3 +220,19 @@ def test_a_latin_club_name_is_kept_before_salon() -> None:
 def test_names_without_date_words(title: str, name: str) -> None:
     fact = detect_event(title, "", "zh", PUBLISHED)
     assert fact is not None and fact.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("周四晚7点", date(2030, 6, 13)),
+        ("周六见", date(2030, 6, 15)),
+        ("这周六", date(2030, 6, 15)),
+        ("本周一", date(2030, 6, 10)),  # the publication day itself
+        ("周一至周五 9:00-17:00", None),  # office hours
+        ("每周一更新", None),  # every Monday
+        ("The leaders met on Monday", None),  # news of a past day
+    ],
+)
+def test_weekdays_of_this_week(text: str, expected: date | None) -> None:
+    assert event_date(text, PUBLISHED) == expected

@@ -168,7 +168,11 @@ _THIS_WEEKDAY = prefiltered(
 )
 # A date that ends something (a registration, an early-bird price) is not the event's day:
 # "6月15日注册优惠截止", "报名截止6月12日", "通道将于今晚关闭", "register by June 5".
-_DEADLINE_AFTER = re.compile(r"^.{0,6}?(?:截止|截至|关闭|之前|前报名|前注册)|^\s*(?:前|止)")
+_DEADLINE_AFTER = re.compile(
+    r"^\s*(?:(?:晚上?|上午|下午|中午)?\s*\d{1,2}\s*[点:：]\s*\d{0,2}\s*)?"
+    r"(?:报名|注册|优惠|早鸟价?|通道|申请|投稿){0,3}\s*"
+    r"(?:截止|截至|关闭|之前|止|前(?:报名|注册|提交|申请|缴费|[，,。！!）)\s]|$))"
+)
 _DEADLINE_BEFORE = re.compile(
     r"(?:截止|截至|截止日期|报名至|deadline|until|by|ends?|closes?)\s*(?:[:：]|为|到|至|于|on)?\s*$",
     re.I,

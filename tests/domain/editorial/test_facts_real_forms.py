@@ -175,6 +175,9 @@ def test_invitation_forms(title: str, lang: str, start: date | None, precision: 
         ("仅剩5天！6月15日注册优惠截止！第十九次生物物理大会", None),
         ("重要提示 | 生物物理大会注册优惠通道将于今晚关闭！", None),
         ("Register by June 20 for the Medtech Forum", None),
+        # a deadline later in the text leaves the event's date alone
+        ("细胞治疗峰会6月28日举行，报名截止6月20日", date(2030, 6, 28)),
+        ("6月20日前沿技术峰会", date(2030, 6, 20)),  # 前沿 is "frontier", not "before"
     ],
 )
 def test_a_deadline_is_not_the_events_date(title: str, start: date | None) -> None:

@@ -30,10 +30,8 @@ from newsletter.config import Config
 from newsletter.domain.content import EditorChoices, IssueContent, IssueItem, IssueSection
 from newsletter.domain.editorial.brief import Brief
 from newsletter.domain.editorial.clusters import (
-    StoryInput,
     cluster_ids,
-    financing_key,
-    financing_ref,
+    story_input,
 )
 from newsletter.domain.overrides import ItemEdit, order_by_position, with_edit
 from newsletter.domain.periods import Period
@@ -108,12 +106,7 @@ def _stories(
     story with a report the editor dropped is dropped whole (unless the editor pinned another of
     its reports): dropping a row never brings another outlet's report of it in."""
     clusters = cluster_ids(
-        [
-            StoryInput(
-                c.id, c.title, c.summary, c.url, financing_key(c.facts), financing_ref(c.facts)
-            )
-            for c in candidates
-        ]
+        [story_input(c.id, c.title, c.summary, c.url, c.facts) for c in candidates]
     )
     groups: dict[str, list[Candidate]] = {}
     for candidate in candidates:

@@ -6,12 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from newsletter.domain.editorial.clusters import (
-    StoryInput,
-    cluster_ids,
-    financing_key,
-    financing_ref,
-)
+from newsletter.domain.editorial.clusters import cluster_ids, story_input
 from newsletter.service.app import App
 from newsletter.service.issues import classify_stored
 from newsletter.storage.db import session_scope
@@ -56,14 +51,7 @@ def list_items(
         # Clusters among the listed items (the same story from several feeds).
         clusters = cluster_ids(
             [
-                StoryInput(
-                    item.id or 0,
-                    item.title,
-                    item.summary_text,
-                    item.url,
-                    financing_key(item.facts),
-                    financing_ref(item.facts),
-                )
+                story_input(item.id or 0, item.title, item.summary_text, item.url, item.facts)
                 for item, _ in pairs
             ]
         )

@@ -7,16 +7,23 @@ Two items are the same story when the first of these that applies says so:
   across languages, the amounts agree within 5 % in US dollars (fixed rates, RATES_TO_USD) and
   the two share a Latin token of three letters or more ("Nutshell"); two different rounds are
   never merged, however alike their headlines;
+- both announce an upcoming event: never the same story on different days or in different
+  cities; across languages, the same story when day and city agree and the titles share a
+  Latin token of three letters or more; otherwise the text decides;
+- the same title once prefixes such as 【首发】 or "速递 |", case and punctuation are removed;
+- (from here on, never for a digest (周报, 一周, weekly roundup) nor for two headlines that
+  open with different subjects, "恒瑞…获批" / "信达…获批", or name different 《》 documents)
+- their titles share at least 75 % of the smaller title's tokens (English word stems, Chinese
+  character pairs);
 - they share a rare entity (a 《》 name, or a brand-like Latin word such as "CureVac" found in
   at most RARE_ENTITY_DF titles of the batch) and at least RARE_ENTITY_OVERLAP of the smaller
   title's other tokens;
-- the same title once prefixes such as 【首发】 or "速递 |", case and punctuation are removed;
-- their titles share at least 75 % of the smaller title's tokens (English word stems, Chinese
-  character pairs);
 - title and summary together have a TF-IDF cosine similarity of at least 0.4 (the weights
-  come from the batch, so with only two items shared words weigh nothing).
-Clusters are the connected groups of such pairs; the cluster id is derived from its smallest
-item id, so the same items always give the same clusters. Batches of more than 400 items
+  come from the batch, so with only two items shared words weigh nothing); never between an
+  invitation and another item.
+Clusters are the connected groups of such pairs, except that a group with a funding round (or
+an event) never joins one with a different round (or event). The cluster id is derived from
+its smallest item id, so the same items always give the same clusters. Batches of more than 400 items
 compare only pairs that share a link, title fingerprint, funding key or a title token that is
 not too common, which keeps a week of 25,000 items fast.
 """
@@ -30,8 +37,10 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
+from newsletter.domain.editorial.events import is_place_or_date_word, place_key
 from newsletter.domain.text import title_fingerprint
 
 TITLE_OVERLAP = 0.75
@@ -100,6 +109,12 @@ _COMMON_WORDS = frozenset(
         "group",
         "capital",
         "ventures",
+        # capitalized by convention inside sentence-case titles, names of nothing
+        "phase",
+        "stage",
+        "part",
+        "class",
+        "type",
     ]
 )
 _PREFIX = re.compile(
@@ -162,6 +177,16 @@ class FinancingRef:
 
 
 @dataclass(frozen=True)
+class EventRef:
+    """What clustering compares of an upcoming event: its first day (with its precision) and
+    its place folded across languages (``place_key``)."""
+
+    start: date | None
+    precision: str = "day"
+    place: str | None = None
+
+
+@dataclass(frozen=True)
 class StoryInput:
     """What clustering needs of one item."""
 
@@ -171,6 +196,35 @@ class StoryInput:
     url: str | None = None
     financing_key: str | None = None  # "company|round" when the item announces a round
     financing: FinancingRef | None = None
+    event: EventRef | None = None
+
+
+def event_ref(facts: dict[str, Any] | None) -> EventRef | None:
+    """The event of an item's facts, for clustering (None: it announces none)."""
+    event = (facts or {}).get("event") or {}
+    if not event:
+        return None
+    start = event.get("start")
+    return EventRef(
+        date.fromisoformat(str(start)) if start else None,
+        str(event.get("precision") or "day"),
+        place_key(event.get("place")),
+    )
+
+
+def story_input(
+    item_id: int, title: str, summary: str, url: str | None, facts: dict[str, Any] | None
+) -> StoryInput:
+    """One item as clustering reads it: its text, link and the facts that decide a pair."""
+    return StoryInput(
+        item_id,
+        title,
+        summary,
+        url,
+        financing_key(facts),
+        financing_ref(facts),
+        event_ref(facts),
+    )
 
 
 def financing_ref(facts: dict[str, Any] | None) -> FinancingRef | None:
@@ -206,6 +260,44 @@ def same_round(a: FinancingRef, b: FinancingRef, title_a: str, title_b: str) -> 
     return bool(_latin_tokens(f"{a.company} {title_a}") & _latin_tokens(f"{b.company} {title_b}"))
 
 
+def _is_chinese(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def same_event(a: EventRef, b: EventRef, title_a: str, title_b: str) -> bool | None:
+    """Whether two invitations are the same event: False when their days or their places differ
+    (two events, however alike their titles); True across languages when the day and the place
+    agree and the titles share a Latin token of three letters or more ("ChinaBio"); None when
+    the text must decide."""
+    if a.start is not None and b.start is not None:
+        if "month" in (a.precision, b.precision):
+            if (a.start.year, a.start.month) != (b.start.year, b.start.month):
+                return False
+        elif a.start != b.start:
+            return False
+    if a.place and b.place and "online" not in (a.place, b.place) and a.place != b.place:
+        return False
+    if (
+        _is_chinese(title_a) != _is_chinese(title_b)
+        and a.start is not None
+        and a.start == b.start
+        and a.place is not None
+        and a.place == b.place
+    ):
+        return bool(_latin_tokens(title_a) & _latin_tokens(title_b))
+    return None
+
+
+def conflicting(a: StoryInput, b: StoryInput) -> bool:
+    """Whether two items can never be one story, whatever links them through others: two
+    different funding rounds, or two events on different days or in different places."""
+    if a.financing is not None and b.financing is not None:
+        return not same_round(a.financing, b.financing, a.title, b.title)
+    if a.event is not None and b.event is not None:
+        return same_event(a.event, b.event, a.title, b.title) is False
+    return False
+
+
 _MIXED = re.compile(r"[a-z][A-Z]|\d")
 
 
@@ -235,8 +327,59 @@ def rare_entities(title: str) -> set[str]:
                 continue
             elif index > 0 or (len(latin) > 1 and latin[1][:1].isupper()):
                 names.append(word)
-    found |= {w.casefold() for w in names if len(w) >= 3 and w.casefold() not in _COMMON_WORDS}
+    found |= {
+        w.casefold()
+        for w in names
+        if len(w) >= 3 and w.casefold() not in _COMMON_WORDS and not is_place_or_date_word(w)
+    }
     return found
+
+
+# A short opener before the headline proper: "重磅！", "快讯：", "遗憾！", "FDA:".
+_OPENER = re.compile(r"^[^，。！!？?：:|｜丨\s]{1,4}\s*[！!？?：:|｜丨]+\s*")
+# A digest names itself: it carries many stories and is none of them (RULES.md decision 1), and
+# joined to two of them it would join those two.
+_DIGEST = re.compile(
+    r"周报|日报|早报|晚报|周刊|月报|简报|快报|一周|周览|要闻|早知道|"
+    r"\b(?:weekly|daily|morning|evening) (?:round-?up|digest|briefing|brief|news)\b|"
+    r"\bweek in review\b|\bthis week in\b|\bnews round-?up\b",
+    re.I,
+)
+_BOOK_NOTE = re.compile(r"[（(][^）)]*[）)]")
+_HEAD_TOKEN = re.compile(r"[a-z0-9][a-z0-9+]*|[\u3400-\u9fff]+")
+
+
+def _head(title: str) -> str | None:
+    """The first token of the headline proper (after prefixes and a short opener): where a
+    Chinese or English headline names its subject ("恒瑞…获批" / "信达…获批")."""
+    text = unicodedata.normalize("NFKC", _OPENER.sub("", _PREFIX.sub("", title.strip()[:300])))
+    for m in _HEAD_TOKEN.finditer(text.lower()):
+        word = m.group(0)
+        if _CJK.match(word):
+            return word[:2]
+        if len(word) > 1 and word not in _STOP and not word.isdigit():
+            return _stem(word)
+    return None
+
+
+def _books(title: str) -> set[str]:
+    """The 《》 names of a title, without notes in brackets (《…法（征求意见稿）》 is the law)."""
+    return {_BOOK_NOTE.sub("", m).strip().casefold() for m in _BOOK.findall(title)} - {""}
+
+
+def _different_subjects(va: _Vector, vb: _Vector) -> bool:
+    """Two headlines about different subjects however many words they share: each opens with
+    a name the other never mentions ("恒瑞PD-1新适应症获批" / "信达PD-1第3项适应症获批"), or
+    they name different 《》 documents (two policies)."""
+    if va.books and vb.books and not any(x in y or y in x for x in va.books for y in vb.books):
+        return True
+    return bool(
+        va.head
+        and vb.head
+        and va.head != vb.head
+        and va.head not in vb.title
+        and vb.head not in va.title
+    )
 
 
 @dataclass
@@ -246,6 +389,9 @@ class _Vector:
     norm: float = 0.0
     fingerprint: str = ""
     rare: set[str] = field(default_factory=set)
+    head: str | None = None
+    books: set[str] = field(default_factory=set)
+    digest: bool = False
 
 
 def financing_key(facts: dict[str, Any] | None) -> str | None:
@@ -295,7 +441,16 @@ def _vectors(items: Sequence[StoryInput]) -> list[_Vector]:
         norm = math.sqrt(sum(w * w for w in weights.values()))
         rare = {e for e in found if entity_df[e] <= RARE_ENTITY_DF}
         vectors.append(
-            _Vector(set(tokens(item.title)), weights, norm, title_fingerprint(item.title), rare)
+            _Vector(
+                set(tokens(item.title)),
+                weights,
+                norm,
+                title_fingerprint(item.title),
+                rare,
+                _head(item.title),
+                _books(item.title),
+                bool(_DIGEST.search(item.title)),
+            )
         )
     return vectors
 
@@ -316,18 +471,29 @@ def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
     if a.financing_key and b.financing_key:
         # Two funding announcements are one story exactly when company and round agree.
         return a.financing_key == b.financing_key
+    if a.event is not None and b.event is not None:
+        verdict = same_event(a.event, b.event, a.title, b.title)
+        if verdict is not None:
+            return verdict
     if va.fingerprint and va.fingerprint == vb.fingerprint:
         return True
+    if va.digest or vb.digest:
+        return False  # a digest is one story only with itself (same link or title)
+    if not (va.rare & vb.rare) and _different_subjects(va, vb):
+        return False
     smaller = min(len(va.title), len(vb.title))
     if smaller >= 3 and len(va.title & vb.title) / smaller >= TITLE_OVERLAP:
         return True
     if (
         va.rare & vb.rare
         and (a.financing is None) == (b.financing is None)
+        and (a.event is None) == (b.event is None)
         and smaller >= 3
         and len(va.title & vb.title) / smaller >= RARE_ENTITY_OVERLAP
     ):
         return True
+    if (a.event is None) != (b.event is None):
+        return False  # an invitation and a report (of that event or another): told apart
     return _cosine(va, vb) >= CONTENT_COSINE
 
 
@@ -378,9 +544,23 @@ def cluster_ids(items: Sequence[StoryInput]) -> dict[int, str]:
         return i
 
     vectors = _vectors(ordered)
+    # The members with facts of each group: two groups never join when that would put two
+    # different rounds (or two different events) in one story through a third item.
+    facts: dict[int, list[int]] = {
+        i: [i] for i, item in enumerate(ordered) if item.financing or item.event
+    }
     for i, j in _candidate_pairs(ordered, vectors):
-        if find(i) != find(j) and same_story(ordered[i], ordered[j], vectors[i], vectors[j]):
-            parent[max(find(i), find(j))] = min(find(i), find(j))
+        ri, rj = find(i), find(j)
+        if ri == rj or not same_story(ordered[i], ordered[j], vectors[i], vectors[j]):
+            continue
+        fi, fj = facts.get(ri, []), facts.get(rj, [])
+        if any(conflicting(ordered[x], ordered[y]) for x in fi for y in fj):
+            continue
+        root, other = min(ri, rj), max(ri, rj)
+        parent[other] = root
+        if fi or fj:
+            facts[root] = fi + fj
+            facts.pop(other, None)
     result = {}
     for index, item in enumerate(ordered):
         root = ordered[find(index)].id

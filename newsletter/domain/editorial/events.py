@@ -20,10 +20,10 @@ _EN_KIND = prefiltered(
 )
 _EN_FUTURE = prefiltered(
     r"\b(will (?:be )?(?:hold|host|take place|open|kick off|convene|bring|gather|feature|run|return|be held)|"
-    r"to be held|join us|register|registration|save the date|upcoming|coming up|returns to|heads to|"
+    r"to be held|join us|join (?:our|the|me)|register|registration|save the date|upcoming|coming up|returns to|heads to|"
     r"invit\w*|call for|early[- ]bird|kicks off (?:on|next)|opens (?:on|next)|ahead of|preview|"
     r"in \d+ days|next (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
-    r"tomorrow|countdown|sign up|rsvp|tickets|agenda announced|speakers announced|set for|slated for|"
+    r"tomorrow|this (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|countdown|sign up|rsvp|tickets|agenda announced|speakers announced|set for|slated for|"
     r"scheduled for|is coming|are you ready|don't miss|reserve your|\d+ days to go|days away|"
     r"\d+ days left|applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
     re.I,
@@ -32,33 +32,46 @@ _EN_PAST = prefiltered(
     r"\b(recap|wrap(?:s|ped)? up|concluded|concludes|highlights from|took place|was held|were held|"
     r"drew|attracted|held last|closed (?:on|with|its)|wrapped|came to a close|ended|looking back|"
     r"takeaways from|lessons from|what we learned|at last week's|at this year's|after the|round-?up|"
-    r"closes with|closed with|replay|on demand|on-demand|recording)\b",
+    r"closes with|closed with|replay|on demand|on-demand|recording|photos from|in pictures|live from|"
+    r"live updates|live blog)\b",
     re.I,
 )
 _ZH_KIND = prefiltered(
     r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
     r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
     r"培训班|研修班|高级班|课程|直播间|开讲|创业营|共创营|训练营|招生|采购会|策略会|大赛|会议邀请|会议通知|"
-    r"参会|邀请函|邀约|盛会|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp)"
+    r"参会|邀请函|邀约|盛会|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
+    r"(?<!提上)(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了))"
 )
 _ZH_FUTURE = prefiltered(
     r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
     r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
-    r"\d+天后|明天|明晚|明早|下周|开幕|见！|见!|报名中|开启.{0,4}招募|招募中|开始了|开学)"
+    r"\d+天后|明天|明晚|明早|后天|下周|下个?月|(?:即将|将|将于|明天|明日|后天|\d+日|周.)\s*开幕|开幕倒计时|见！|见!|报名中|开启.{0,4}招募|招募中|开始了|开学|"
+    r"(?:火热|正在|开始|启动)招生|招生(?:中|啦|简章|通知|开启|启动)|参会|名额|不容错过|不可错过|别错过|不要错过|剧透|预览|抢先看|相约|"
+    r"(?:本|这)(?:周|星期)[一二三四五六日天]|(?<![下每上])(?:周|星期)[一二三四五六日天](?:上午|下午|晚|\d{1,2}点|见))"
 )
 _ZH_PAST = prefiltered(
-    r"(圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
+    r"(圆满|直击|侧记|花絮|精彩瞬间|结业|(?<!即将)(?<!将)(?<!将于)(?:正式|今日|今天|昨日|昨天)开幕|圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
     r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要|"
-    r"致辞|开幕式|(?<!即将)(?:盛大|隆重)开幕|召集|讲话|会上|期间|亮相|已有.{0,8}报名|出席|登场|组织召开|"
+    r"致辞|开幕式|(?<!即将)(?:盛大|隆重)开幕|召集|讲话|会上|期间|(?<!议程)(?<!日程)(?<!程精彩)亮相|已有.{0,8}报名|出席|登场|组织召开|"
     r"周报|日报|热讯|汇总|…|\.\.\.)"
 )
 # A title that is the event's own notice: a headline (or a part between | 丨 【】 ：) that ends
 # with the kind of event, or words only a notice uses. It needs no date or "will" word: labels
 # and readers take "2021生物制品工艺开发及放大实战培训班" as an invitation.
+# "Webinar: Real-world evidence in oncology", "Virtual summit | …": a title that opens with the
+# kind of event is the event's own notice (a past one says "recording", "replay", "recap").
+_EN_NOTICE = prefiltered(
+    r"^\s*(?:upcoming |free |live |new |our )?(?:webinar|virtual summit|virtual event|livestream|"
+    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup)s?\s*[:|｜–—-]",
+    re.I,
+)
 _ZH_NOTICE = prefiltered(
     r"(?:大会|峰会|论坛|研讨会|年会|博览会|交流会|沙龙|沙龙会|训练营|工作坊|培训班|研修班|高级班|公开课|"
     r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间)"
-    r"(?:[（(][^）)]{0,12}[）)])?(?:通知|邀请函|报名|招生|开班啦|议程|日程)?\s*(?:[|｜丨:：!！【】」]|$)"
+    r"(?:\s*[A-Za-z][A-Za-z0-9-]{1,11})?(?:[（(][^）)]{0,12}[）)])?"
+    r"(?:通知|邀请函|报名|招生|开班啦|议程|日程|参会指[南导]|报名通道|火热招生中?|招生中)?\s*(?:[|｜丨:：!！【】」]|$)"
+    r"|(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了)"
     r"|会议通知|会议邀请|邀请函|参会通知|参会指南|参训通知|启动招生|开班|今晚直播|直播预告|课程\s*[|｜丨]"
     r"|今晚\d{0,2}点"
 )
@@ -94,7 +107,7 @@ _WEEKDAYS = {
 _ZH_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _MON = r"(?P<mon>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|jun(?:e)?|jul(?:y)?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 _EN_DATE_MD = prefiltered(
-    rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?:,?\s+(?P<year>\d{{4}}))?",
+    rf"\b{_MON}\s+(?P<day>\d{{1,2}})(?!\d)(?:st|nd|rd|th)?(?:\s*[-–]\s*\d{{1,2}})?(?:,?\s+(?P<year>\d{{4}}))?",
     re.I,
 )
 _EN_DATE_DM = prefiltered(
@@ -128,7 +141,10 @@ _ZH_NUMERALS = {
     "九": 9,
     "十": 10,
 }
-_ZH_COUNTDOWN = prefiltered(r"倒计时\s*(?P<n>[一二两三四五六七八九十]{1,3})\s*天")
+_ZH_COUNTDOWN = prefiltered(
+    r"(?:倒计时|还有)\s*(?P<n>[一二两三四五六七八九十]{1,3})\s*天"
+    r"|(?P<pre>\d{1,3}|[一二两三四五六七八九十]{1,3})\s*天\s*倒计时"
+)
 _IN_DAYS = prefiltered(
     r"\bin (?P<n>\d{1,3}) days?\b|(?:倒计时|还有)\s*(?P<zn>\d{1,3})\s*天|(?P<after>\d{1,3})\s*天后|"
     r"\b(?P<togo>\d{1,3}) days (?:to go|away|left|until|before)\b",
@@ -139,6 +155,42 @@ _NEXT_WEEKDAY = prefiltered(
     re.I,
 )
 _TOMORROW = prefiltered(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
+_DAY_AFTER_TOMORROW = prefiltered(r"后天")
+# 本周四, 这周六, 周六见, 周四晚7点, "this Thursday": the coming such weekday (a bare 周一 only
+# before a time, 见 or a separator: not 每周一 "every Monday", 下周一, 一周一次, office hours
+# 周一至周五, nor a weekly column's name, 【周一课程】).
+_THIS_WEEKDAY = prefiltered(
+    r"(?:本|这|这个)(?:周|星期|礼拜)(?P<zwd>[一二三四五六日天])(?![次期年末]|课|专栏|讲堂)"
+    r"|(?<![下每上本这个至到~-])(?:周|星期|礼拜)(?P<zwd2>[一二三四五六日天])(?!\s*[至到~-])"
+    r"(?=\s*(?:上午|下午|晚|早|\d{1,2}\s*[点:：]|见|[|｜丨]))"
+    r"|\bthis (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.I,
+)
+# A date that ends something (a registration, an early-bird price) is not the event's day:
+# "6月15日注册优惠截止", "报名截止6月12日", "通道将于今晚关闭", "register by June 5".
+_DEADLINE_AFTER = re.compile(
+    r"^\s*(?:(?:晚上?|上午|下午|中午)?\s*\d{1,2}\s*[点:：]\s*\d{0,2}\s*)?"
+    r"(?:报名|注册|优惠|早鸟价?|通道|申请|投稿){0,3}\s*"
+    r"(?:截止|截至|关闭|之前|止|前(?:报名|注册|提交|申请|缴费|[，,。！!）)\s]|$))"
+)
+_DEADLINE_BEFORE = re.compile(
+    r"(?:截止|截至|截止日期|报名至|deadline|until|by|ends?|closes?)\s*(?:[:：]|为|到|至|于|on)?\s*$",
+    re.I,
+)
+# 七月, 六月二十日: months and days written in Chinese numerals.
+_ZH_NUMERAL_MONTH = re.compile(
+    r"(?:(?<=[年于在至到和、今明])|(?<![\u4e00-\u9fff]))(?P<n>十[一二]?|[一二三四五六七八九])月"
+)
+_ZH_NUMERAL_DAY = re.compile(
+    r"(?<=月)(?P<n>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])(?=[日号])"
+)
+_NEXT_MONTH = prefiltered(r"下个?月")
+_EN_MONTH_ONLY = prefiltered(
+    r"\b(?:in|this|next|during|coming|until) (?P<mon>January|February|March|April|May|June|July|"
+    r"August|September|October|November|December|Sept?\.?|Oct\.?|Nov\.?|Dec\.?|Jan\.?|Feb\.?|"
+    r"Aug\.?)(?! ?\d{1,2}\b)|\b(?P<mon2>January|February|March|April|June|July|August|September|"
+    r"October|November|December) (?P<year>20\d\d)\b"
+)
 
 _ONLINE = prefiltered(
     r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar|linkedin live|webcast)\b|线上|云端|直播|在线|网络研讨会|云会",
@@ -214,8 +266,12 @@ _EN_CITIES = (
     "Minneapolis-St\\. Paul|St\\. Louis|Detroit|Portland|Vancouver|Oslo|Brussels|Tokyo|Kyoto|Taipei"
 )
 _EN_CITY = prefiltered(rf"\b({_EN_CITIES})\b")
+_EN_CITY_WORD = re.compile(
+    "|".join(sorted({w for city in _EN_CITIES.split("|") for w in city.split()} - {"St\\."})), re.I
+)
 _ZH_NAME = prefiltered(
-    r"(?:第[一二三四五六七八九十百\d]+届)?[^，。、；：:！!？?\s“”\"【】《》|｜丨]{0,30}?"
+    r"(?:第[一二三四五六七八九十百\d]+届)?(?:[A-Za-z][A-Za-z0-9&'.-]*\s+){0,4}"
+    r"[^，。、；：:！!？?\s“”\"【】《》|｜丨]{0,30}?"
     r"(?:大会|峰会|论坛|博览会|研讨会|年会|展会|交流会|沙龙|训练营|工作坊|培训班|研修班|公开课|创业营|共创营|策略会|采购会|大赛)"
 )
 _BOOK_TITLE = prefiltered(r"《([^》]{2,40})》")
@@ -257,74 +313,6 @@ def _next_occurrence(month: int, day: int, year: int | None, published: date) ->
         return None
 
 
-def event_date(text: str, published: date) -> date | None:
-    """The first date stated or implied ("in 3 days", 倒计时2天, next Tuesday) in the text."""
-    found: list[tuple[int, date]] = []
-    for m in _ZH_DATE.finditer(text):
-        d = _next_occurrence(
-            int(m.group("mon")),
-            int(m.group("day")),
-            int(m.group("year")) if m.group("year") else None,
-            published,
-        )
-        if d:
-            found.append((m.start(), d))
-    for regex in (_EN_DATE_MD, _EN_DATE_DM):
-        for m in regex.finditer(text):
-            mon = _MONTHS.get(m.group("mon").lower().rstrip("."))
-            if not mon:
-                continue
-            d = _next_occurrence(
-                mon,
-                int(m.group("day")),
-                int(m.group("year")) if m.group("year") else None,
-                published,
-            )
-            if d:
-                found.append((m.start(), d))
-    for m in _ISO_DATE.finditer(text):
-        d = _next_occurrence(
-            int(m.group("mon")), int(m.group("day")), int(m.group("year")), published
-        )
-        if d:
-            found.append((m.start(), d))
-    for m in _IN_DAYS.finditer(text):
-        n = int(m.group("n") or m.group("zn") or m.group("after") or m.group("togo"))
-        found.append((m.start(), published + timedelta(days=n)))
-    for m in _NEXT_WEEKDAY.finditer(text):
-        target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[m.group("zwd")]
-        # "next Tuesday" / 下周二: the weekday in the following calendar week.
-        monday_next = published + timedelta(days=7 - published.weekday())
-        found.append((m.start(), monday_next + timedelta(days=target)))
-    for m in _TOMORROW.finditer(text):
-        found.append((m.start(), published + timedelta(days=1)))
-    for m in _DOT_DATE.finditer(text):
-        d = _next_occurrence(int(m.group("mon")), int(m.group("day")), None, published)
-        if d:
-            found.append((m.start(), d))
-    for m in _ZH_COUNTDOWN.finditer(text):
-        days = _zh_number(m.group("n"))
-        if days:
-            found.append((m.start(), published + timedelta(days=days)))
-    for m in _TONIGHT.finditer(text):
-        found.append((m.start(), published))
-    if not found:
-        for m in _ZH_DAY_ONLY.finditer(text):
-            # "25日等你来": this month's 25th, or next month's once it has passed.
-            day = int(m.group("day"))
-            month, year = published.month, published.year
-            if day < published.day:
-                month, year = (1, year + 1) if month == 12 else (month + 1, year)
-            try:
-                found.append((m.start(), date(year, month, day)))
-            except ValueError:
-                continue
-    if not found:
-        return None
-    found.sort(key=lambda pair: pair[0])
-    return found[0][1]
-
-
 def _zh_number(text: str) -> int | None:
     """一 to 九十九 as an int ("十" 10, "十五" 15, "二十" 20)."""
     if text == "十":
@@ -335,14 +323,134 @@ def _zh_number(text: str) -> int | None:
     return _ZH_NUMERALS.get(text)
 
 
-def event_month(text: str, published: date) -> date | None:
-    """The first day of a month named alone ("7月", "9月北京"), the next such month from the
-    publication day; None when there is none."""
-    m = _ZH_MONTH.search(text)
-    if not m:
+def _zh_numerals(text: str) -> str:
+    """七月 → 7月, 六月二十日 → 6月20日 (same reading, Arabic digits)."""
+
+    def month(m: re.Match[str]) -> str:
+        return f"{_zh_number(m.group('n'))}月"
+
+    def day(m: re.Match[str]) -> str:
+        return str(_zh_number(m.group("n")))
+
+    if "月" not in text:
+        return text
+    return _ZH_NUMERAL_DAY.sub(day, _ZH_NUMERAL_MONTH.sub(month, text))
+
+
+def _is_deadline(text: str, start: int, end: int) -> bool:
+    """Whether the date at text[start:end] closes something (registration, an early-bird
+    price) rather than opening the event."""
+    return bool(
+        _DEADLINE_AFTER.search(text[end : end + 8])
+        or _DEADLINE_BEFORE.search(text[max(0, start - 10) : start])
+    )
+
+
+def event_date(text: str, published: date) -> date | None:
+    """The first date stated or implied ("in 3 days", 倒计时2天, next Tuesday, 本周六) in the
+    text; a date that closes a registration or an offer is skipped."""
+    text = _zh_numerals(text)
+    found: list[tuple[int, date]] = []
+
+    def add(m: re.Match[str], d: date | None) -> None:
+        if d is not None and not _is_deadline(text, m.start(), m.end()):
+            found.append((m.start(), d))
+
+    for m in _ZH_DATE.finditer(text):
+        add(
+            m,
+            _next_occurrence(
+                int(m.group("mon")),
+                int(m.group("day")),
+                int(m.group("year")) if m.group("year") else None,
+                published,
+            ),
+        )
+    for regex in (_EN_DATE_MD, _EN_DATE_DM):
+        for m in regex.finditer(text):
+            mon = _MONTHS.get(m.group("mon").lower().rstrip("."))
+            if not mon:
+                continue
+            add(
+                m,
+                _next_occurrence(
+                    mon,
+                    int(m.group("day")),
+                    int(m.group("year")) if m.group("year") else None,
+                    published,
+                ),
+            )
+    for m in _ISO_DATE.finditer(text):
+        add(
+            m,
+            _next_occurrence(
+                int(m.group("mon")), int(m.group("day")), int(m.group("year")), published
+            ),
+        )
+    for m in _IN_DAYS.finditer(text):
+        n = int(m.group("n") or m.group("zn") or m.group("after") or m.group("togo"))
+        add(m, published + timedelta(days=n))
+    monday_next = published + timedelta(days=7 - published.weekday())
+    for m in _NEXT_WEEKDAY.finditer(text):
+        target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[m.group("zwd")]
+        # "next Tuesday" / 下周二: the weekday in the following calendar week.
+        add(m, monday_next + timedelta(days=target))
+    for m in _THIS_WEEKDAY.finditer(text):
+        zh = m.group("zwd") or m.group("zwd2")
+        target = _WEEKDAYS[m.group("wd").lower()] if m.group("wd") else _ZH_WEEKDAY[zh]
+        # 本周六 / this Saturday: the coming such weekday (today included).
+        add(m, published + timedelta(days=(target - published.weekday()) % 7))
+    for m in _TOMORROW.finditer(text):
+        add(m, published + timedelta(days=1))
+    for m in _DAY_AFTER_TOMORROW.finditer(text):
+        add(m, published + timedelta(days=2))
+    for m in _DOT_DATE.finditer(text):
+        add(m, _next_occurrence(int(m.group("mon")), int(m.group("day")), None, published))
+    for m in _ZH_COUNTDOWN.finditer(text):
+        raw = m.group("n") or m.group("pre")
+        days = int(raw) if raw.isdigit() else _zh_number(raw)
+        if days:
+            add(m, published + timedelta(days=days))
+    for m in _TONIGHT.finditer(text):
+        add(m, published)
+    if not found:
+        for m in _ZH_DAY_ONLY.finditer(text):
+            # "25日等你来": this month's 25th, or next month's once it has passed.
+            day = int(m.group("day"))
+            month, year = published.month, published.year
+            if day < published.day:
+                month, year = (1, year + 1) if month == 12 else (month + 1, year)
+            try:
+                add(m, date(year, month, day))
+            except ValueError:
+                continue
+    if not found:
         return None
-    month = int(m.group("mon"))
-    year = published.year + (month < published.month)
+    found.sort(key=lambda pair: pair[0])
+    return found[0][1]
+
+
+def event_month(text: str, published: date) -> date | None:
+    """The first day of a month named alone ("7月", "七月", "9月北京", 下月, "in July",
+    "July 2031"), the next such month from the publication day; None when there is none."""
+    text = _zh_numerals(text)
+    found: list[tuple[int, int, int | None]] = []
+    m = _ZH_MONTH.search(text)
+    if m:
+        found.append((m.start(), int(m.group("mon")), None))
+    m = _NEXT_MONTH.search(text)
+    if m:
+        found.append((m.start(), published.month % 12 + 1, None))
+    m = _EN_MONTH_ONLY.search(text)
+    if m:
+        name = (m.group("mon") or m.group("mon2")).lower().rstrip(".")
+        year = int(m.group("year")) if m.group("year") else None
+        found.append((m.start(), _MONTHS[name], year))
+    if not found:
+        return None
+    _, month, year = min(found)
+    if year is None:
+        year = published.year + (month < published.month)
     return date(year, month, 1)
 
 
@@ -359,6 +467,46 @@ _CITY_ALIASES = {
     "江北新区": "南京",
     "泉城": "济南",
 }
+
+
+# The cities both lists name, so that a place written in Chinese and one in English compare equal.
+_ZH_TO_EN_CITY = {
+    "上海": "Shanghai",
+    "北京": "Beijing",
+    "深圳": "Shenzhen",
+    "广州": "Guangzhou",
+    "杭州": "Hangzhou",
+    "苏州": "Suzhou",
+    "香港": "Hong Kong",
+    "新加坡": "Singapore",
+    "东京": "Tokyo",
+    "波士顿": "Boston",
+    "旧金山": "San Francisco",
+    "纽约": "New York",
+    "伦敦": "London",
+    "巴黎": "Paris",
+    "慕尼黑": "Munich",
+}
+
+
+def is_place_or_date_word(word: str) -> bool:
+    """Whether a capitalized word only names a city, a month, a weekday or a kind of event
+    ("Boston", "December", "Friday", "Summit"): shared by two titles, it ties no story."""
+    folded = word.casefold()
+    return (
+        folded in _MONTHS
+        or folded in _WEEKDAYS
+        or bool(_EN_CITY_WORD.fullmatch(word))
+        or bool(_EN_KIND.regex.fullmatch(word))
+    )
+
+
+def place_key(place: str | None) -> str | None:
+    """A place as clustering compares it: a city in either language folded to one spelling
+    ("上海" and "Shanghai" → "shanghai"), "online", or None."""
+    if not place:
+        return None
+    return _ZH_TO_EN_CITY.get(place, place).casefold()
 
 
 def _place(title: str, summary: str) -> str | None:
@@ -378,6 +526,15 @@ def _place(title: str, summary: str) -> str | None:
     return None
 
 
+# Date and time words before a name are the event's date, not its name ("7月苏州细胞治疗峰会",
+# "本周六医疗投资人沙龙"); a leading year stays ("2030细胞治疗峰会").
+_NAME_DATE_LEAD = re.compile(
+    r"^(?:(?:\d{4}\s*年\s*)?\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号]?(?:\s*[-–至到]\s*\d{1,2}\s*[日号]?)?)?"
+    r"|[本这下]?(?:周|星期)[一二三四五六日天]|今晚|今天|明天|明晚|后天|\d{1,2}\s*[日号]"
+    r"|(?:上午|下午|晚上?)?\d{1,2}\s*点(?:半|\d{1,2}分?)?)+\s*"
+)
+
+
 def _name(title: str, is_zh: bool) -> str:
     clean = re.sub(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜])\s*", "", title)
     if is_zh:
@@ -386,7 +543,7 @@ def _name(title: str, is_zh: bool) -> str:
             return m.group(1)
         m = _ZH_NAME.search(clean)
         if m:
-            return m.group(0)
+            return _NAME_DATE_LEAD.sub("", m.group(0)) or m.group(0)
     else:
         m = _EN_NAME.search(clean)
         if m:
@@ -403,7 +560,7 @@ _TRAILING_COLUMN = re.compile(
 def _dated_place_notice(title: str, published: date) -> bool:
     """A short title that gives a day still ahead and a city, and nothing that happened
     ("药企合规解决方案，7月3日-4日，北京"): an invitation even without the word for the event."""
-    if len(title) > 40 or "月" not in title:
+    if len(title) > 40 or not ("月" in title or _DOT_DATE.search(title)):
         return False
     day = event_date(title, published)
     if day is None or day < published:
@@ -439,15 +596,24 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         invite = re.search(
             r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I
         )
-        if not _EN_KIND.search(title_n) and not (invite and event_date(text, published)):
+        if not _EN_KIND.search(title_n) and not (
+            invite and (event_date(text, published) or event_month(title_n, published))
+        ):
             return None
         if _EN_PAST.search(title_n) or (
             _EN_PAST.search(summary_n) and not _EN_FUTURE.search(title_n)
         ):
             return None
         start = event_date(text, published)
-        if not (_EN_FUTURE.search(text) or (start and start >= published)):
+        if not (
+            _EN_FUTURE.search(text) or (start and start >= published) or _EN_NOTICE.search(title_n)
+        ):
             return None
+        # A month alone ("in July", "July 2031") dates an invitation but is no invitation by
+        # itself: news of a summit "this October" is not one.
+        month = event_month(title_n, published) if start is None else None
+        if month is not None and month >= published.replace(day=1):
+            precision, start = "month", month
     if start is not None and start < published.replace(
         day=1 if precision == "month" else published.day
     ):

@@ -82,7 +82,13 @@ def test_counts_equal_the_label_file(
     )
     assert figures["financing"]["labelled_any"] == sum(1 for row in rows if row["financing"])
     assert figures["events"]["labelled"] == sum(1 for row in rows if row["event"])
-    assert figures["sections"]["relevant"] == figures["stories"]["items"] == len(relevant)
+    assert (
+        figures["sections"]["relevant"] == figures["stories_every_file"]["items"] == len(relevant)
+    )
+    # Story pairs are measured on the files labelled for stories (the others carry no key).
+    story_files = {row["_file"] for row in labels if row["story"]}
+    assert story_files == set(_module().STORY_LABEL_FILES)
+    assert figures["stories"]["items"] == sum(1 for r in relevant if r["_file"] in story_files)
     assert sum(sum(r.values()) for r in figures["sections"]["confusion"].values()) == len(relevant)
     stories = Counter((row["_file"], row["story"]) for row in relevant if row["story"])
     assert figures["stories"]["labelled_pairs"] == sum(n * (n - 1) // 2 for n in stories.values())

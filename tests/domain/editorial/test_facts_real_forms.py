@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from newsletter.domain.editorial.clusters import financing_key
-from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.events import detect_event, event_date
 from newsletter.domain.editorial.financing import detect_financing, detect_financings, sector_of
 
 PUBLISHED = date(2030, 6, 10)
@@ -268,3 +268,112 @@ def test_lead_investors_never_include_the_company(title: str, leads: list[str]) 
     fact = detect_financing(title, "", "zh")
     assert fact is not None and fact.company == "康宁医疗"
     assert fact.lead_investors == leads
+
+
+# Invitation forms of real feeds (issue 12, events round 2), constructed: PUBLISHED is a Monday.
+@pytest.mark.parametrize(
+    ("title", "lang", "start", "precision"),
+    [
+        ("2030第二期GMP培训班火热招生中", "zh", None, "day"),  # enrolment
+        ("直播预告 | 本周四晚7点，聊聊ADC", "zh", date(2030, 6, 13), "day"),  # this week's Thursday
+        ("本周六 | 医疗投资人沙龙", "zh", date(2030, 6, 15), "day"),
+        ("七月上海，第三届生物医药大会等你来", "zh", date(2030, 7, 1), "month"),  # a numeral month
+        ("六月二十日，第五届细胞治疗峰会", "zh", date(2030, 6, 20), "day"),
+        ("5天倒计时！第三届生物医药大会", "zh", date(2030, 6, 15), "day"),  # count before 倒计时
+        ("倒计时五天 | 第三届生物医药大会", "zh", date(2030, 6, 15), "day"),
+        ("第五届细胞治疗峰会将于下月在京召开", "zh", date(2030, 7, 1), "month"),  # next month
+        ("后天开幕！第五届细胞治疗峰会", "zh", date(2030, 6, 12), "day"),
+        ("首届AI药物研发研讨会7月在沪开幕", "zh", date(2030, 7, 1), "month"),
+        ("2030 第五届生物药工艺发展峰会BPD", "zh", None, "day"),  # an acronym after the kind
+        ("中医药产业年会不容错过！", "zh", None, "day"),
+        ("第二届器械创新论坛议程精彩亮相！", "zh", None, "day"),  # an agenda, not a report
+        ("2030年防制大会日程终极版最新出炉", "zh", None, "day"),
+        ("【议程更新】共建MAH生态圈！医药企业家邀您相约成都", "zh", None, "day"),
+        ("第三届药械采购会，享个性化参会体验", "zh", None, "day"),
+        ("6.24-25北京 | 政府引导基金投资实务", "zh", date(2030, 6, 24), "day"),  # a dot date
+        ("Join our virtual summit on AI in drug discovery", "en", None, "day"),
+        ("Webinar: Real-world evidence in oncology", "en", None, "day"),
+        ("Webinar this Thursday: payer evidence", "en", date(2030, 6, 13), "day"),
+        ("Join us in July for the BioPharma Forum", "en", date(2030, 7, 1), "month"),
+        ("Save the date: Digital Health Summit, June 24", "en", date(2030, 6, 24), "day"),
+    ],
+)
+def test_invitation_forms(title: str, lang: str, start: date | None, precision: str) -> None:
+    fact = detect_event(title, "", lang, PUBLISHED)
+    assert fact is not None, title
+    assert (fact.start, fact.precision) == (start, precision)
+
+
+@pytest.mark.parametrize(
+    ("title", "start"),
+    [
+        # the date closes a registration or an offer; the event's own date, when given, wins
+        ("第五届细胞治疗峰会报名截止6月15日，大会6月28日召开", date(2030, 6, 28)),
+        ("早鸟票6月12日截止 | 第五届细胞治疗峰会", None),
+        ("仅剩5天！6月15日注册优惠截止！第十九次生物物理大会", None),
+        ("重要提示 | 生物物理大会注册优惠通道将于今晚关闭！", None),
+        ("Register by June 20 for the Medtech Forum", None),
+        # a deadline later in the text leaves the event's date alone
+        ("细胞治疗峰会6月28日举行，报名截止6月20日", date(2030, 6, 28)),
+        ("6月20日前沿技术峰会", date(2030, 6, 20)),  # 前沿 is "frontier", not "before"
+    ],
+)
+def test_a_deadline_is_not_the_events_date(title: str, start: date | None) -> None:
+    lang = "en" if title.isascii() else "zh"
+    fact = detect_event(title, "", lang, PUBLISHED)
+    assert fact is not None, title
+    assert fact.start == start
+
+
+@pytest.mark.parametrize(
+    ("title", "lang"),
+    [
+        ("【周一课程】某专家——胃肿瘤的影像学分析", "zh"),  # a weekly column's name, no invitation
+        ("PM meets premier at an informal summit this October: report", "en"),  # news of a summit
+        ("BioPharma Forum 2030 recap: the July sessions", "en"),
+        ("第五届细胞治疗峰会精彩瞬间", "zh"),
+        ("第五届细胞治疗峰会在京开幕", "zh"),  # news of the opening day, not an invitation
+        ("第五届细胞治疗峰会今日正式开幕，三千人参会", "zh"),
+        ("第五届细胞治疗峰会圆满成功", "zh"),
+        ("直击 | 第五届细胞治疗峰会", "zh"),
+        ("某医科大学2030年本科招生计划公布", "zh"),  # admissions news, not a course's enrolment
+        ("Photos from the Digital Health Summit in Boston", "en"),
+    ],
+)
+def test_not_invitations_round_two(title: str, lang: str) -> None:
+    assert detect_event(title, "", lang, PUBLISHED) is None
+
+
+def test_a_latin_club_name_is_kept_before_salon() -> None:
+    fact = detect_event("Biotech Club沙龙：出海之路", "", "zh", PUBLISHED)
+    assert fact is not None and fact.name == "Biotech Club沙龙"
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("7月苏州细胞治疗峰会等你来", "苏州细胞治疗峰会"),  # the month is the date, not the name
+        ("本周六医疗投资人沙龙报名", "医疗投资人沙龙"),
+        ("明天下午3点医保沙龙", "医保沙龙"),
+        ("2030细胞治疗峰会报名开启", "2030细胞治疗峰会"),  # a year belongs to the name
+    ],
+)
+def test_names_without_date_words(title: str, name: str) -> None:
+    fact = detect_event(title, "", "zh", PUBLISHED)
+    assert fact is not None and fact.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("周四晚7点", date(2030, 6, 13)),
+        ("周六见", date(2030, 6, 15)),
+        ("这周六", date(2030, 6, 15)),
+        ("本周一", date(2030, 6, 10)),  # the publication day itself
+        ("周一至周五 9:00-17:00", None),  # office hours
+        ("每周一更新", None),  # every Monday
+        ("The leaders met on Monday", None),  # news of a past day
+    ],
+)
+def test_weekdays_of_this_week(text: str, expected: date | None) -> None:
+    assert event_date(text, PUBLISHED) == expected

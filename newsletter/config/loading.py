@@ -138,12 +138,16 @@ def _yaml_lines(root: yaml.Node | None, path: Path) -> dict[tuple[int | str, ...
     return lines
 
 
-def _read_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """The document's node tree (for line numbers) and its data, from one parse."""
+def _read_yaml(text: str, path: Path) -> tuple[dict[tuple[int | str, ...], int], Any]:
+    """The line of every key and item (see ``_yaml_lines``, which also refuses a key given
+    twice) and the document's data, from one parse. The lines are taken before the data is
+    built: building flattens merge keys (``<<: *base``) into the mapping's own pairs, which
+    would read as keys given twice."""
     loader = SafeLoader(text)
     try:
         root = loader.get_single_node()
-        return root, (loader.construct_document(root) if root is not None else None)
+        lines = _yaml_lines(root, path)
+        return lines, (loader.construct_document(root) if root is not None else None)
     finally:
         loader.dispose()
 
@@ -209,27 +213,114 @@ def load_config(path: Path) -> Config:
     return config_from_text(text, path)
 
 
+class _NotPlain(Exception):
+    """The document uses a YAML feature the event reader leaves to the node loader."""
+
+
+_MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
+_SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _lean_data(text: str, path: Path) -> Any:
+    """The document's data built from the parser's events, without a node tree (which for
+    10,000 feeds is tens of MB more at the peak of a long-running worker); a key given twice in
+    one mapping is refused as ``_yaml_lines`` does. Raises _NotPlain for what it leaves to the
+    node loader: merge keys, !!set/!!omap and other tags on collections, an unknown tag, a
+    collection as a key, several documents."""
+    loader: Any = SafeLoader(text)  # PyYAML's event API is untyped
+    # One open collection per level: [container, anchor-less key awaiting its value, keys
+    # seen with their lines]; a mapping's key is held until its value is built.
+    stack: list[tuple[Any, list[Any], dict[str, int] | None]] = []
+    anchors: dict[str, Any] = {}
+    root: Any = None
+    documents = 0
+
+    def add(value: Any, key_line: int, key_text: str | None) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        container, pending, seen = stack[-1]
+        if seen is None:
+            container.append(value)
+            return
+        if not pending:  # this value is a key
+            if isinstance(value, list | dict):
+                raise _NotPlain("a collection as a key")
+            text_of_key = key_text if key_text is not None else str(value)
+            if text_of_key in seen:
+                raise ConfigError(
+                    f"{path}: line {key_line}: key {text_of_key!r} appears twice in the same "
+                    f"mapping (first on line {seen[text_of_key]}); YAML would silently keep "
+                    "only the last one"
+                )
+            seen[text_of_key] = key_line
+            pending.append(value)
+            return
+        container[pending.pop()] = value
+
+    try:
+        while loader.check_event():
+            event: Any = loader.get_event()
+            start: Any = event.start_mark  # before isinstance narrows the event's type
+            line = start.line + 1
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _NotPlain("several documents")
+            elif isinstance(event, yaml.ScalarEvent):
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+                build = loader.yaml_constructors.get(tag)
+                if tag == _MERGE_TAG or build is None:
+                    raise _NotPlain(f"tag {tag}")
+                node = yaml.ScalarNode(tag, event.value, start, start)
+                value = build(loader, node)
+                if event.anchor is not None:
+                    anchors[event.anchor] = value
+                add(value, line, str(event.value))
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    raise _NotPlain("an unknown anchor")  # the node loader names the error
+                add(anchors[event.anchor], line, None)
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                is_map = isinstance(event, yaml.MappingStartEvent)
+                if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
+                    raise _NotPlain(f"tag {event.tag}")
+                container: Any = {} if is_map else []
+                if event.anchor is not None:
+                    anchors[event.anchor] = container
+                add(container, line, None)
+                stack.append((container, [], {} if is_map else None))
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                stack.pop()
+    finally:
+        loader.dispose()
+    return root
+
+
 def config_from_text(text: str, path: Path) -> Config:
     """Validate feeds.yaml text as `load_config` does (the web checks a change with it before
     writing the file); errors name the file, line, entry and field."""
+    path = path.resolve()
     try:
-        root, raw = _read_yaml(text)
+        try:
+            raw = _lean_data(text, path)
+        except _NotPlain:
+            _, raw = _read_yaml(text, path)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML error: {exc}") from exc
-    path = path.resolve()
-    lines = _yaml_lines(root, path)
-    # The node tree and the line table are as big as the data (for 10,000 feeds, tens of MB
-    # that a long-running worker would keep as its peak): they are let go before validating,
-    # and built again from the text only when there are errors to place.
-    del root
-    lines.clear()
+    # The line table is built only when there are errors to place (from the node tree, read
+    # again): for a valid file neither is ever held.
     try:
         return parse_config(raw, path)
     except ConfigError:
         pass
-    root, _ = _read_yaml(text)
-    return parse_config(raw, path, _yaml_lines(root, path))
+    lines, _ = _read_yaml(text, path)
+    return parse_config(raw, path, lines)

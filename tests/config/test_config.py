@@ -372,7 +372,7 @@ def test_feeds_yaml_is_read_by_libyaml_and_errors_still_name_the_line(tmp_path: 
     raw = base_raw()
     raw["feeds"][1]["weight"] = "heavy"
     text = yaml.safe_dump(raw, sort_keys=False) + "extra: &x {a: 1}\nmore:\n  <<: *x\n  b: 2\n"
-    _root, data = loading._read_yaml(text)
+    _lines, data = loading._read_yaml(text, tmp_path / "feeds.yaml")
     assert data == yaml.load(text, Loader=yaml.SafeLoader)
     del data["extra"], data["more"]
     path = tmp_path / "feeds.yaml"

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     Executor,
@@ -594,6 +595,7 @@ def poll_jobs(
     pool_of_parsers: Executor | None = parsers
     waiting: list[tuple[FeedJob, FetchResult, str]] = []
     parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
+    finished: deque[Future[ReadFeed]] = deque()  # parsed while fetches are still out
 
     def submit(job: FeedJob, result: FetchResult, digest: str) -> None:
         assert pool_of_parsers is not None
@@ -607,7 +609,9 @@ def poll_jobs(
             settings.max_items_per_feed,
             inputs,
         )
-        parse_futures[pool_of_parsers.submit(parse)] = (job, result, digest, parse)
+        parsing = pool_of_parsers.submit(parse)
+        parse_futures[parsing] = (job, result, digest, parse)
+        parsing.add_done_callback(finished.append)  # deque.append is thread-safe
 
     def start_parsers(inline: bool) -> None:
         nonlocal pool_of_parsers
@@ -673,8 +677,8 @@ def poll_jobs(
         waiting.append((job, result, digest))
         if pool_of_parsers is not None or len(waiting) >= INLINE_PARSE_BELOW:
             start_parsers(inline=False)
-        for parsing in [f for f in parse_futures if f.done()]:
-            parsed_one(parsing)
+        while finished:
+            parsed_one(finished.popleft())
 
     try:
         try:

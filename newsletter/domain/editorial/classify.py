@@ -33,8 +33,8 @@ from newsletter.domain.editorial.financing import detect_financings
 from newsletter.domain.editorial.prefilter import ignorecase_fold
 from newsletter.domain.editorial.sections import keyword_regex, place_item
 from newsletter.domain.editorial.textmodel import (
-    Features,
     ReadingModel,
+    Vector,
     repeats_title,
     smooth,
     top,
@@ -159,7 +159,7 @@ def _section(
     facts: dict[str, Any],
     financing_round: str | None,
     event_start: date | None,
-    x: Features | None,
+    x: Vector | None,
 ) -> tuple[str, str]:
     """The section an item belongs in (if relevant) and why; ``x`` are the item's features for
     the section model (None: the model is not asked)."""
@@ -231,7 +231,7 @@ def read_item(
     feed: FeedRules,
     rules: ReadingRules,
     score: float | None = None,
-    x: Features | None = None,
+    x: Vector | None = None,
 ) -> Reading:
     """Relevance, facts and section of an item (pure); ``score`` is the relevance score and
     ``x`` the features when the caller computed them (read_items). The section model is not

@@ -181,3 +181,22 @@ def test_an_excluded_default_section_falls_to_the_first_allowed_one(config: Conf
     reading = read_item("某公司广告投放", "", "zh", DAY, FeedRules("F", "reports"), rules)
     assert reading.section == sections[0].id != "reports"
     assert "excludes it: first allowed section" in reading.reason
+
+
+def test_a_round_outside_the_topic_sector_is_left_out(
+    config: Config, shipped: ReadingRules
+) -> None:
+    """With ``financing_sector: healthcare`` (the shipped feeds.yaml), a round of a company
+    whose title names no healthcare activity is left out whatever the model says, keeps its
+    facts, and is still given a section for an editor's restore; a healthcare round is kept."""
+    assert shipped.topic.financing_sector == "healthcare"
+    bakery = "某连锁烘焙品牌完成2亿元B轮融资，将新开300家门店"
+    reading = read_item(bakery, "", "zh", DAY, FEED, shipped)
+    assert reading.section is None and reading.reason == "funding round outside healthcare"
+    assert reading.facts["financing"]["sector"] == "other" and reading.suggested is not None
+    biotech = read_item(
+        "某创新药公司完成2亿元B轮融资，推进肿瘤新药临床", "", "zh", DAY, FEED, shipped
+    )
+    assert biotech.section == "financing"
+    every_round = ReadingRules(config.rule_order, TopicConfig(), None)
+    assert read_item(bakery, "", "zh", DAY, FEED, every_round).section == "financing"

@@ -3,7 +3,7 @@
 The relevance and section classifiers (docs/editorial.md, "Relevance") are linear models over
 the same features, so they are trained with scikit-learn (``newsletter.learning``) and applied
 here without it: NumPy only, imported on first use (where items are read: the parsing
-processes, never the start-up of `newsletter ingest`), nothing downloaded, about 80 µs an item.
+processes, never the start-up of `newsletter ingest`), nothing downloaded, about 85 µs an item.
 
 Features: the title and the first 200 characters of the summary (unless it only repeats the
 title), NFKC-normalised and case-folded; character n-grams of 1 to 3 characters (Chinese needs

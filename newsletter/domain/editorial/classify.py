@@ -251,7 +251,8 @@ def read_item(
         facts["event"] = event.to_dict()
     excluded = exclusion(title, summary, feed, rules.topic)
     sector = rules.topic.financing_sector
-    outside = financing is not None and sector is not None and financing.sector != sector
+    # Every round the title announces is outside the sector (one inside keeps the item).
+    outside = bool(rounds) and sector is not None and all(r.sector != sector for r in rounds)
     if excluded is None and outside:
         excluded = f"funding round outside {sector}"
     threshold = rules.threshold

@@ -200,3 +200,13 @@ def test_a_round_outside_the_topic_sector_is_left_out(
     assert biotech.section == "financing"
     every_round = ReadingRules(config.rule_order, TopicConfig(), None)
     assert read_item(bakery, "", "zh", DAY, FEED, every_round).section == "financing"
+
+
+def test_a_title_with_one_healthcare_round_among_others_is_kept(shipped: ReadingRules) -> None:
+    title = "某连锁烘焙品牌完成2亿元B轮融资；某创新药公司完成3亿元C轮融资"
+    reading = read_item(title, "", "zh", DAY, FEED, shipped)
+    sectors = [reading.facts["financing"]["sector"]] + [
+        r["sector"] for r in reading.facts.get("financing_more", [])
+    ]
+    assert "healthcare" in sectors and "other" in sectors, reading.facts
+    assert reading.reason != "funding round outside healthcare"

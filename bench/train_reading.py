@@ -99,6 +99,14 @@ def build_examples() -> list[training.Example]:
     return examples + authored
 
 
+def shipped_version(data_file: Path, args: argparse.Namespace) -> str:
+    """The shipped model's version: a digest of the training data and the settings, so a model
+    trained differently on the same data has another version."""
+    settings = [args.c, args.c_sections, args.threshold, args.feed_weight, training.MIN_WEIGHT]
+    digest = hashlib.sha1(data_file.read_bytes() + json.dumps(settings).encode())
+    return "shipped-" + digest.hexdigest()[:8]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--test", action="store_true", help="also measure the test split")
@@ -124,9 +132,7 @@ def main() -> None:
         c_sections=args.c_sections,
         threshold=args.threshold,
         feed_weight=args.feed_weight,
-        version="shipped-" + hashlib.sha1(data_file.read_bytes()).hexdigest()[:8]
-        if data_file.is_file()
-        else None,
+        version=shipped_version(data_file, args) if data_file.is_file() else None,
     )
     model = trained.model
     print(f"model {model.version}: threshold {model.threshold:.3f}")

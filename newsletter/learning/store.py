@@ -24,7 +24,9 @@ from newsletter.errors import ModelError
 
 SHIPPED = "reading.json.gz"
 CURRENT = "current"
-FORMAT = 1
+# 2: character n-grams hashed arithmetically (NumPy), not by CRC-32; a format-1 model's buckets
+# mean other n-grams, so it is refused rather than misread.
+FORMAT = 2
 
 
 def shipped_path() -> Path:
@@ -94,6 +96,11 @@ def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
     try:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if data.get("format") == 1:
+            raise ModelError(
+                f"{source}: a model of format 1 (made by an older version, whose features this "
+                "version no longer computes): `newsletter model train` makes a new one"
+            )
         if data.get("format") != FORMAT:
             raise ModelError(
                 f"{source}: unknown model format {data.get('format')!r} (expected {FORMAT})"

@@ -35,10 +35,10 @@ from newsletter.domain.editorial.textmodel import (
 )
 from newsletter.errors import ModelError
 
-C_RELEVANCE = 10.0
-C_SECTIONS = 10.0
-MIN_WEIGHT = 0.05  # smaller weights are dropped: a smaller, faster model, same dev figures
-FEED_WEIGHT = 0.4  # share of the feed's mean score in an item's relevance (textmodel.smooth)
+C_RELEVANCE = 30.0
+C_SECTIONS = 30.0
+MIN_WEIGHT = 0.05  # smaller weights are dropped: half the model file, same dev figures
+FEED_WEIGHT = 0.6  # share of the feed's mean score in an item's relevance (textmodel.smooth)
 DEFAULT_THRESHOLD = 0.5
 MIN_ITEMS = 50  # fewer labelled items than this (or fewer than MIN_CLASS of a class): refused
 MIN_CLASS = 10

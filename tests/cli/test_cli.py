@@ -513,6 +513,7 @@ def test_ingest_starts_without_migrations_rendering_or_the_reading(tmp_path: Pat
         "newsletter.domain.editorial.classify",
         "newsletter.feeds.parse",
         "newsletter.web",
+        "numpy",
     )
     script = (
         "import sys\n"

@@ -46,9 +46,10 @@ def test_the_shipped_model_loads_offline() -> None:
         (b"not gzip", "cannot read model"),
         (gzip.compress(b"{not json", mtime=0), "cannot read model"),
         (gzip.compress(b'{"format": 99}', mtime=0), "unknown model format 99"),
-        (gzip.compress(b'{"format": 1, "version": "x"}', mtime=0), "is damaged"),
+        (gzip.compress(b'{"format": 2, "version": "x"}', mtime=0), "is damaged"),
+        (gzip.compress(b'{"format": 1}', mtime=0), "model of format 1"),
     ],
-    ids=["not gzip", "not json", "unknown format", "missing fields"],
+    ids=["not gzip", "not json", "unknown format", "missing fields", "older format"],
 )
 def test_a_damaged_model_file_is_a_clear_error(
     tmp_path: Path, content: bytes, message: str
@@ -77,7 +78,7 @@ def test_history_add_and_rollback(tmp_path: Path) -> None:
 
 
 GOOD = {
-    "format": 1,
+    "format": 2,
     "version": "v",
     "threshold": 0.4,
     "n_features": 16,

@@ -4,7 +4,8 @@ Order of decisions, each with its reason (docs/editorial.md, "Relevance" and "Se
 1. facts: a funding round and an upcoming event are detected first (they are kept even on an
    item that is left out, so an editor who restores it sees them);
 2. relevance: a hard exclude rule (the topic's, then the feed's ``exclude``, or a feed
-   ``include`` filter that does not match) leaves the item out with the rule as its reason;
+   ``include`` filter that does not match) leaves the item out with the rule as its reason, and
+   so does a funding round outside the topic's ``financing_sector`` (the detector's sector);
    otherwise the relevance model's score, below the threshold, leaves it out ("not relevant
    (score 0.12)"). An item left out has no section (``section`` is None) but keeps the section
    it would have had (``suggested``), for an editor's restore;
@@ -33,8 +34,8 @@ from newsletter.domain.editorial.financing import detect_financings
 from newsletter.domain.editorial.prefilter import ignorecase_fold
 from newsletter.domain.editorial.sections import keyword_regex, place_item
 from newsletter.domain.editorial.textmodel import (
-    Features,
     ReadingModel,
+    Vector,
     repeats_title,
     smooth,
     top,
@@ -159,7 +160,7 @@ def _section(
     facts: dict[str, Any],
     financing_round: str | None,
     event_start: date | None,
-    x: Features | None,
+    x: Vector | None,
 ) -> tuple[str, str]:
     """The section an item belongs in (if relevant) and why; ``x`` are the item's features for
     the section model (None: the model is not asked)."""
@@ -231,26 +232,13 @@ def read_item(
     feed: FeedRules,
     rules: ReadingRules,
     score: float | None = None,
-    x: Features | None = None,
+    x: Vector | None = None,
 ) -> Reading:
     """Relevance, facts and section of an item (pure); ``score`` is the relevance score and
     ``x`` the features when the caller computed them (read_items). The section model is not
-    asked for an item a rule excludes or that scores below half the threshold: its suggested
-    section comes from the detectors, rules and feed default (a saving at ingest, where most
-    items are far off topic)."""
-    excluded = exclusion(title, summary, feed, rules.topic)
-    threshold = rules.threshold
-    if rules.model is None or threshold is None:
-        score = None
-    else:
-        if x is None:
-            x = rules.model.features(title, summary)
-        score = round(rules.model.relevance_of(x) if score is None else score, 4)
-    far_off = excluded is not None or (
-        score is not None and threshold is not None and score < threshold * FAR_OFF
-    )
-    if x is None and rules.model is not None and not far_off:
-        x = rules.model.features(title, summary)
+    asked for an item that scores below half the threshold: its suggested section comes from
+    the detectors, rules and feed default (a saving at ingest, where most items are far off
+    topic). An item a rule excludes is still asked, for the section a restore would give."""
     facts: dict[str, Any] = {}
     rounds = detect_financings(title, summary, lang)
     financing = rounds[0] if rounds else None
@@ -261,6 +249,22 @@ def read_item(
     event = detect_event(title, summary, lang, published)
     if event is not None and financing is None:
         facts["event"] = event.to_dict()
+    excluded = exclusion(title, summary, feed, rules.topic)
+    sector = rules.topic.financing_sector
+    # Every round the title announces is outside the sector (one inside keeps the item).
+    outside = bool(rounds) and sector is not None and all(r.sector != sector for r in rounds)
+    if excluded is None and outside:
+        excluded = f"funding round outside {sector}"
+    threshold = rules.threshold
+    if rules.model is None or threshold is None:
+        score = None
+    else:
+        if x is None:
+            x = rules.model.features(title, summary)
+        score = round(rules.model.relevance_of(x) if score is None else score, 4)
+    far_off = score is not None and threshold is not None and score < threshold * FAR_OFF
+    if x is None and rules.model is not None and not far_off:
+        x = rules.model.features(title, summary)
     section, reason = _section(
         title,
         summary,

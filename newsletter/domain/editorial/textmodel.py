@@ -1,14 +1,18 @@
-"""A small linear text model: hashed character n-grams, scored in pure Python.
+"""A small linear text model: hashed character n-grams, scored with NumPy.
 
 The relevance and section classifiers (docs/editorial.md, "Relevance") are linear models over
 the same features, so they are trained with scikit-learn (``newsletter.learning``) and applied
-here without it: no NumPy, nothing downloaded, a few microseconds per item.
+here without it: NumPy only, imported on first use (where items are read: the parsing
+processes, never the start-up of `newsletter ingest`), nothing downloaded, about 85 µs an item.
 
-Features: the title and the first part of the summary (unless it only repeats the title), NFKC-normalised and case-folded; character
-n-grams of 1 to 3 characters (Chinese needs no segmenter for these), plus whole words of Latin
-text; each hashed with CRC-32 into ``n_features`` buckets, weighted 1 + log(count) (the summary
-at half weight) and scaled to unit length. Shipped training data are stored in this form only
-(bucket numbers and weights), never the texts.
+Features: the title and the first 200 characters of the summary (unless it only repeats the
+title), NFKC-normalised and case-folded; character n-grams of 1 to 3 characters (Chinese needs
+no segmenter for these) of each, plus whole words of Latin text; n-grams hashed arithmetically
+over their code points (a 64-bit polynomial, then multiply-shift) and words with CRC-32, into
+``n_features`` buckets, weighted 1 + log(count) (the summary at half weight) and scaled to unit
+length. Shipped training data are stored in this form only (bucket numbers and weights), never
+the texts. An item's features are a ``Vector`` (sorted buckets and weights as arrays) where
+items are read, a dict (bucket -> weight) in training data; models score both alike.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ import math
 import re
 import unicodedata
 import zlib
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 N_FEATURES = 1 << 18
 SUMMARY_CHARS = 200
@@ -43,59 +47,128 @@ def repeats_title(title: str, summary: str) -> bool:
     return bool(t) and (s in t or (s.startswith(t) and len(s) - len(t) < 40))
 
 
-_CHAR_BUCKETS: dict[str, int] = {}  # character n-gram -> bucket (for N_FEATURES)
 _WORD_BUCKETS: dict[str, int] = {}  # word -> bucket (for N_FEATURES)
-_CACHE_MAX = 1 << 19
+_CACHE_MAX = 1 << 16
+# Character n-grams are hashed arithmetically over the text's code points, all n-grams of a
+# text at once (NumPy): a polynomial rolling hash over 64 bits, then multiply-shift hashing.
+_PRIME = 0x100000001B3
+_MIX = 0xBF58476D1CE4E5B9
 
 
 def _bucket(token: str, n_features: int) -> int:
+    """A whole word's bucket (CRC-32 of the token)."""
     return zlib.crc32(token.encode("utf-8")) % n_features
 
 
-def _buckets_of(
-    tokens: Counter[str], prefix: str, cache: dict[str, int], n_features: int, into: dict[int, int]
-) -> None:
-    """Add each token's count to its bucket (hashes cached for the usual feature count)."""
-    if n_features != N_FEATURES:
-        cache = {}
-    elif len(cache) > _CACHE_MAX:
+def _numpy() -> Any:
+    """NumPy, imported where items are read (parsing processes), never at start-up."""
+    import numpy
+
+    return numpy
+
+
+@dataclass(frozen=True, eq=False)
+class Vector:
+    """An item's features as two arrays: sorted buckets and their weights (unit length)."""
+
+    keys: Any  # numpy int64 array, sorted, unique
+    values: Any  # numpy float64 array
+
+    def as_dict(self) -> Features:
+        """Bucket -> weight, as stored in training data."""
+        return dict(zip(self.keys.tolist(), self.values.tolist(), strict=True))
+
+    @staticmethod
+    def of(x: Features) -> Vector:
+        """The vector of stored features."""
+        np = _numpy()
+        keys = np.fromiter(x.keys(), dtype=np.int64, count=len(x))
+        values = np.fromiter(x.values(), dtype=np.float64, count=len(x))
+        order = np.argsort(keys)
+        return Vector(keys[order], values[order])
+
+
+def _char_buckets(title: str, summary: str, n_features: int, np: Any) -> Any:
+    """``bucket * 2`` of every character n-gram of the normalised title and ``bucket * 2 + 1``
+    of the summary's (with repeats): both, each padded with a blank, are hashed as one string,
+    without the n-grams that span the two."""
+    title, summary = (f" {title} " if title else ""), (f" {summary} " if summary else "")
+    points = np.frombuffer((title + summary).encode("utf-32-le"), dtype=np.uint32)
+    points = points.astype(np.uint64)
+    first = len(title)  # where the summary starts
+    in_title, in_summary = [], []
+    gram = points
+    for n in range(1, NGRAMS[-1] + 1):
+        if n > 1:  # the n-gram starting at each position, as a polynomial of its code points
+            gram = gram[:-1] * np.uint64(_PRIME) + points[n - 1 :]
+        if n in NGRAMS:
+            in_title.append(gram[: max(0, first - n + 1)])
+            in_summary.append(gram[first:])
+    grams = np.concatenate(in_title + in_summary)
+    buckets = ((grams * np.uint64(_MIX)) >> np.uint64(32)) % np.uint64(n_features)
+    keys = buckets.astype(np.int64) * 2
+    keys[sum(len(part) for part in in_title) :] += 1
+    return keys
+
+
+def _word_buckets(text: str, n_features: int) -> list[int]:
+    """The bucket of every whole Latin word (with repeats; hashes cached)."""
+    words = _WORD.findall(text)
+    if not words:
+        return []
+    cache: dict[str, int] = _WORD_BUCKETS if n_features == N_FEATURES else {}
+    if len(cache) > _CACHE_MAX:
         cache.clear()
     get = cache.get
-    for token, count in tokens.items():
-        key = get(token)
+    result = []
+    for word in words:
+        key = get(word)
         if key is None:
-            key = cache[token] = zlib.crc32((prefix + token).encode("utf-8")) % n_features
-        into[key] = into.get(key, 0) + count
+            key = cache[word] = _bucket("w" + word, n_features)
+        result.append(key)
+    return result
 
 
-def _counts(text: str, n_features: int, counts: dict[int, float], weight: float) -> None:
-    text = normalise(text)
-    if not text:
-        return
-    padded = f" {text} "
-    grams: Counter[str] = Counter()
-    for n in NGRAMS:
-        grams.update([padded[start : start + n] for start in range(len(padded) - n + 1)])
-    for blank in (" ", "  ", "   "):
-        grams.pop(blank, None)
-    buckets: dict[int, int] = {}
-    _buckets_of(grams, "c", _CHAR_BUCKETS, n_features, buckets)
-    _buckets_of(Counter(_WORD.findall(text)), "w", _WORD_BUCKETS, n_features, buckets)
-    log = math.log
-    for key, count in buckets.items():
-        counts[key] = counts.get(key, 0.0) + weight * (1.0 + log(count))
+def _summary_text(title: str, summary: str) -> str:
+    """The normalised part of the summary that is read ("" when it only repeats the title),
+    as repeats_title decides, without normalising all of a long summary."""
+    if not summary:
+        return ""
+    t = normalise(title)
+    room = len(t) + 40 + SUMMARY_CHARS
+    s = normalise(summary[:room])
+    if len(summary) > room and len(s) < len(t) + 40:
+        s = normalise(summary)  # many blanks or compatibility characters: read it all
+    if t and (s in t or (s.startswith(t) and len(s) - len(t) < 40)):
+        return ""
+    return s[:SUMMARY_CHARS].rstrip()
+
+
+def vector(title: str, summary: str = "", n_features: int = N_FEATURES) -> Vector:
+    """The hashed, unit-length feature vector of an item, as arrays (the reading's form): each
+    bucket weighted 1 + log(count) per text, the summary's times SUMMARY_WEIGHT."""
+    np = _numpy()
+    texts = (normalise(title), _summary_text(title, summary))
+    if not any(texts):
+        return Vector(np.zeros(0, dtype=np.int64), np.zeros(0))
+    keys = _char_buckets(*texts, n_features, np)
+    words = [2 * b + i for i, text in enumerate(texts) for b in _word_buckets(text, n_features)]
+    if words:
+        keys = np.concatenate((keys, np.array(words, dtype=np.int64)))
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, len(keys)))
+    keys = keys[starts]
+    values = (1.0 + np.log(counts)) * np.where(keys & 1, SUMMARY_WEIGHT, 1.0)
+    keys >>= 1
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    keys, values = keys[starts], np.add.reduceat(values, starts)
+    return Vector(keys, values / math.sqrt(float(values @ values)))
 
 
 def features(title: str, summary: str = "", n_features: int = N_FEATURES) -> Features:
     """The hashed, unit-length feature vector of an item (bucket -> weight)."""
-    counts: dict[int, float] = {}
-    _counts(title, n_features, counts, 1.0)
-    if summary and not repeats_title(title, summary):
-        _counts(summary[:SUMMARY_CHARS], n_features, counts, SUMMARY_WEIGHT)
-    norm = math.sqrt(sum(v * v for v in counts.values()))
-    if norm == 0.0:
-        return {}
-    return {k: v / norm for k, v in counts.items()}
+    return vector(title, summary, n_features).as_dict()
 
 
 def probabilities(classes: Sequence[str], scores: Sequence[float]) -> dict[str, float]:
@@ -121,29 +194,34 @@ class LinearModel:
     intercepts: tuple[float, ...]
 
     @cached_property
-    def _rows(self) -> dict[int, tuple[float, ...]]:
-        """Bucket -> its weight in each vector: one lookup per feature, whatever the classes."""
-        rows: dict[int, list[float]] = {}
-        for index, vector in enumerate(self.weights):
-            for key, weight in vector.items():
-                rows.setdefault(key, [0.0] * len(self.weights))[index] = weight
-        return {key: tuple(row) for key, row in rows.items()}
+    def _table(self) -> tuple[Any, Any, Any]:
+        """The weights as arrays: bucket -> row (0: no weight), the rows (one column per
+        vector), the intercepts; built on first use, where items are read."""
+        np = _numpy()
+        keys = sorted({key for vector in self.weights for key in vector})
+        top = keys[-1] + 1 if keys else 0
+        index = np.zeros(top + 1, dtype=np.int32)  # index[top]: any bucket beyond the weights
+        index[keys] = np.arange(1, len(keys) + 1, dtype=np.int32)
+        rows = np.zeros((len(keys) + 1, len(self.weights)))
+        for column, vector in enumerate(self.weights):
+            if vector:
+                rows[index[list(vector)], column] = list(vector.values())
+        return index, rows, np.array(self.intercepts, dtype=np.float64)
 
-    def decision(self, x: Features) -> list[float]:
+    def scores(self, x: Vector) -> list[float]:
+        """The raw score of each stored vector: one gather and one product for all of them."""
+        index, rows, intercepts = self._table
+        if not len(x.keys):
+            return [float(b) for b in intercepts]
+        np = _numpy()
+        found = rows[index[np.minimum(x.keys, len(index) - 1)]]
+        return [float(s) for s in x.values @ found + intercepts]
+
+    def decision(self, x: Features | Vector) -> list[float]:
         """The raw score of each stored vector."""
-        if len(self.weights) == 1:  # two classes, one vector: a plain sparse dot product
-            get = self.weights[0].get
-            return [self.intercepts[0] + sum([v * get(k, 0.0) for k, v in x.items()])]
-        scores = list(self.intercepts)
-        rows = self._rows
-        for key, value in x.items():
-            row = rows.get(key)
-            if row is not None:
-                for index, weight in enumerate(row):
-                    scores[index] += value * weight
-        return scores
+        return self.scores(x if isinstance(x, Vector) else Vector.of(x))
 
-    def probabilities(self, x: Features) -> dict[str, float]:
+    def probabilities(self, x: Features | Vector) -> dict[str, float]:
         """Class probabilities (logistic for two classes, softmax for more)."""
         return probabilities(self.classes, self.decision(x))
 
@@ -161,15 +239,15 @@ class ReadingModel:
     trained_on: Mapping[str, int] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
 
-    def features(self, title: str, summary: str) -> Features:
+    def features(self, title: str, summary: str) -> Vector:
         """An item's features for this model (compute once, then score relevance and section)."""
-        return features(title, summary, self.n_features)
+        return vector(title, summary, self.n_features)
 
-    def relevance_of(self, x: Features) -> float:
+    def relevance_of(self, x: Features | Vector) -> float:
         """Probability (0-1) that the item with these features belongs in this newsletter."""
         return self.relevance.probabilities(x)["yes"]
 
-    def sections_of(self, x: Features) -> dict[str, float]:
+    def sections_of(self, x: Features | Vector) -> dict[str, float]:
         """Probability of each section, if the model has a section classifier."""
         return {} if self.sections is None else self.sections.probabilities(x)
 

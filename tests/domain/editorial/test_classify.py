@@ -197,3 +197,32 @@ def test_a_title_whose_second_deal_is_in_the_sector_goes_to_financing(config: Co
         "星驰汽车获10亿元C轮融资；云途出行完成1亿元B轮融资", "", "zh", DAY, FEED, rules
     )
     assert cars.section != "financing" and len(cars.facts["financing_more"]) == 1
+
+
+def test_a_round_outside_the_topic_sector_is_left_out(
+    config: Config, shipped: ReadingRules
+) -> None:
+    """With ``financing_sector: healthcare`` (the shipped feeds.yaml), a round of a company
+    whose title names no healthcare activity is left out whatever the model says, keeps its
+    facts, and is still given a section for an editor's restore; a healthcare round is kept."""
+    assert shipped.topic.financing_sector == "healthcare"
+    bakery = "某连锁烘焙品牌完成2亿元B轮融资，将新开300家门店"
+    reading = read_item(bakery, "", "zh", DAY, FEED, shipped)
+    assert reading.section is None and reading.reason == "funding round outside healthcare"
+    assert reading.facts["financing"]["sector"] == "other" and reading.suggested is not None
+    biotech = read_item(
+        "某创新药公司完成2亿元B轮融资，推进肿瘤新药临床", "", "zh", DAY, FEED, shipped
+    )
+    assert biotech.section == "financing"
+    every_round = ReadingRules(config.rule_order, TopicConfig(), None)
+    assert read_item(bakery, "", "zh", DAY, FEED, every_round).section == "financing"
+
+
+def test_a_title_with_one_healthcare_round_among_others_is_kept(shipped: ReadingRules) -> None:
+    title = "某连锁烘焙品牌完成2亿元B轮融资；某创新药公司完成3亿元C轮融资"
+    reading = read_item(title, "", "zh", DAY, FEED, shipped)
+    sectors = [reading.facts["financing"]["sector"]] + [
+        r["sector"] for r in reading.facts.get("financing_more", [])
+    ]
+    assert "healthcare" in sectors and "other" in sectors, reading.facts
+    assert reading.reason != "funding round outside healthcare"

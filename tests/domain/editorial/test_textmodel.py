@@ -1,4 +1,4 @@
-"""newsletter.domain.editorial.textmodel: hashed features and the linear models, in pure Python."""
+"""newsletter.domain.editorial.textmodel: hashed features and the linear models (NumPy kernel)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,24 @@ import pytest
 from newsletter.domain.editorial.textmodel import (
     LinearModel,
     ReadingModel,
+    Vector,
     features,
     normalise,
     repeats_title,
     smooth,
     top,
+    vector,
 )
+
+ITEMS = [
+    (
+        "FDA approves Vertex's CF therapy after Phase 3 trial",
+        "The agency cleared the drug for patients aged six and older, the company said on Tuesday.",
+    ),
+    ("康泰医疗完成3000万美元B轮融资", "本轮融资由高瓴创投领投，资金将用于产品研发和市场拓展。"),
+    ("一图读懂", ""),
+    ("", "A summary without a title still has features."),
+]
 
 
 def test_features_are_unit_length_and_deterministic() -> None:
@@ -75,3 +87,40 @@ def test_reading_model_scores_relevance_and_sections() -> None:
     )
     assert model.relevance_score("biotech", "") > model.relevance_score("football", "")
     assert set(model.section_scores("biotech", "")) == {"financing", "industry"}
+
+
+def test_no_n_gram_spans_the_title_and_the_summary() -> None:
+    for title, summary in ITEMS:
+        both = set(features(title, summary))
+        assert both == set(features(title, "")) | set(features("", summary)), title
+
+
+def test_the_summary_counts_at_half_weight_and_is_cut() -> None:
+    x = features("", "abc abc")
+    assert features("", "abc abc " * 100) != x  # longer, but only its first 200 characters
+    assert features("", "abc abc " * 100) == features("", ("abc abc " * 100)[:200])
+
+
+def test_vectors_and_dicts_are_the_same_features() -> None:
+    for title, summary in ITEMS:
+        v = vector(title, summary)
+        assert list(v.keys) == sorted(v.keys.tolist()) and len(set(v.keys.tolist())) == len(v.keys)
+        assert v.as_dict() == features(title, summary)
+        back = Vector.of(v.as_dict())
+        assert back.keys.tolist() == v.keys.tolist() and back.values.tolist() == v.values.tolist()
+
+
+def test_scores_are_the_sparse_dot_products() -> None:
+    """The NumPy scoring gives what a plain dict loop gives, for buckets with and without
+    weights, beyond the largest weighted bucket too."""
+    xs = [features(t, s) for t, s in ITEMS]
+    keys = sorted({k for x in xs for k in x})
+    weights = tuple({k: (k % 7 - 3) / 3.0 for k in keys[i::3]} for i in range(3))
+    model = LinearModel(("a", "b", "c"), weights, (0.1, -0.2, 0.3))
+    for x in [*xs, {}, {max(keys) + 5: 1.0}]:
+        expected = [
+            b + sum(v * w.get(k, 0.0) for k, v in x.items())
+            for w, b in zip(weights, model.intercepts, strict=True)
+        ]
+        assert model.decision(x) == pytest.approx(expected, abs=1e-12)
+        assert model.decision(Vector.of(x)) == pytest.approx(expected, abs=1e-12)

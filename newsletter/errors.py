@@ -64,7 +64,11 @@ class SubscriberError(NewsletterError):
     def in_language(self, gettext: Callable[[str], str]) -> str:
         """The message through ``gettext`` (a catalog's), its values filled in."""
         translated = gettext(self.message)
-        text = translated % self.params if self.params else translated
+        try:
+            text = translated % self.params if self.params else translated
+        except (KeyError, ValueError, TypeError):  # a translation with a mistyped placeholder
+            translated = self.message
+            text = self.message % self.params
         if self.detail and translated == self.message:
             text = f"{text}: {self.detail}"
         return text

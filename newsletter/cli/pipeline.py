@@ -57,13 +57,13 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     with progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
-    shown = report.outcomes
-    if not all_feeds and len(shown) >= FEED_TABLE_ALL_BELOW:
-        shown = [
-            o
-            for o in report.outcomes
-            if o.status not in ("ok", "not_modified", "unchanged") or o.error or o.warning
-        ]
+    shown: list[FeedOutcome] = report.outcomes
+    quiet: list[FeedOutcome] = []
+    if not all_feeds and len(report.outcomes) >= FEED_TABLE_ALL_BELOW:
+        shown = []
+        for o in report.outcomes:
+            plain = o.status in ("ok", "not_modified", "unchanged") and not (o.error or o.warning)
+            (quiet if plain else shown).append(o)
     table = Table("feed", "status", "new", "note")
     for o in shown:
         color = {"error": "red", "ok": "green"}.get(o.status, "yellow")
@@ -72,8 +72,8 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
         )
     if shown:
         out.print(table)
-    if len(shown) < len(report.outcomes):
-        out.print(_tally([o for o in report.outcomes if o not in shown], listed=bool(shown)))
+    if quiet:
+        out.print(_tally(quiet, listed=bool(shown)))
     out.print(
         f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
     )

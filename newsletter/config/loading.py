@@ -284,7 +284,12 @@ def _lean_data(text: str, path: Path) -> Any:
             elif isinstance(event, yaml.AliasEvent):
                 if event.anchor not in anchors:
                     raise _NotPlain("an unknown anchor")  # the node loader names the error
-                add(anchors[event.anchor], line, None)
+                target = anchors[event.anchor]
+                if any(target is open_[0] for open_ in stack):
+                    raise ConfigError(
+                        f"{path}: line {line}: anchor {event.anchor!r} is used inside itself"
+                    )
+                add(target, line, None)
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                 is_map = isinstance(event, yaml.MappingStartEvent)
                 if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
@@ -316,6 +321,13 @@ def config_from_text(text: str, path: Path) -> Config:
         raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML error: {exc}") from exc
+    except (AttributeError, TypeError, ValueError, RecursionError) as exc:
+        # PyYAML's constructors fail this way on some tagged values (`!!timestamp nope`) and
+        # on an anchor that contains itself.
+        raise ConfigError(
+            f"{path}: YAML error: a value cannot be read ({exc.__class__.__name__}: {exc}); "
+            "check explicit tags (!!...) and anchors"
+        ) from exc
     # The line table is built only when there are errors to place (from the node tree, read
     # again): for a valid file neither is ever held.
     try:

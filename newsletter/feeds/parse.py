@@ -12,7 +12,11 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import feedparser
-from feedparser.datetimes import _parse_date
+
+try:  # feedparser's own date reader, for entries of the fast RSS reader (a private name)
+    from feedparser.datetimes import _parse_date
+except ImportError:  # pragma: no cover - a feedparser without it: our reader alone
+    _parse_date = None
 
 from newsletter.domain.paragraphs import blocks_text, html_blocks
 from newsletter.domain.text import (
@@ -204,7 +208,10 @@ def _published(
         if reading.form is None:
             # feedparser's reading of the date, made here for entries of the fast RSS reader.
             key = f"{name}_parsed"
-            parsed = dict.get(entry, key) if key in entry else _parse_date(raw)
+            if key in entry:
+                parsed = dict.get(entry, key)
+            else:
+                parsed = _parse_date(raw) if _parse_date is not None else None
             value = _feedparser_date(parsed)
         if value is None:
             problem = problem or f"unreadable date {raw.strip()[:60]!r}"

@@ -36,6 +36,19 @@ _IGNORED = {
     "{http://purl.org/dc/elements/1.1/}subject",
     "{http://rssnamespace.org/feedburner/ext/1.0}origLink",
 }
+# The attributes an element may carry here (feedparser reads others: a link's href, a
+# description's mode="base64", an item's rdf:about); anything else steps aside.
+_ATTRIBUTES = {
+    "guid": {"isPermaLink"},
+    "enclosure": {"url", "length", "type"},
+    "category": {"domain"},
+    "source": {"url"},
+}
+# Media types feedparser reads without a note when the document declares UTF-8 (a text/*
+# type without a charset is US-ASCII by RFC 3023, which feedparser notes).
+_XML_TYPES = ("application/rss+xml", "application/xml", "text/xml", "application/x-rss+xml")
+# feedparser decodes entities left in a link or guid after XML parsing (&amp;amp; -> &).
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]\w*);")
 _XML_DECLARATION = re.compile(rb"^<\?xml[^>]*\?>")
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _PARSER = etree.XMLParser(
@@ -59,6 +72,8 @@ def read_rss(body: bytes, content_type: str | None) -> dict[str, Any] | None:
     if len(channels) != 1 or len(root) != 1:
         return None
     channel = channels[0]
+    if channel.attrib:
+        return None
     feed: dict[str, Any] = {}
     entries: list[dict[str, Any]] = []
     for child in channel:
@@ -70,11 +85,13 @@ def read_rss(body: bytes, content_type: str | None) -> dict[str, Any] | None:
             entries.append(entry)
         elif tag in ("title", "ttl"):
             text = _text(child)
-            if text is None:
+            if text is None or child.attrib:
                 return None
             feed[tag] = text
         elif not isinstance(tag, str):
             continue  # a comment or processing instruction
+    if sum(1 for _ in channel.iter("item")) != len(entries):
+        return None  # an item nested in another element: feedparser reads it too
     return {"version": "rss20", "feed": feed, "entries": entries, "bozo": False}
 
 
@@ -82,9 +99,14 @@ def _utf8(body: bytes, content_type: str | None) -> bool:
     """Whether the bytes are UTF-8 by every rule feedparser would apply."""
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
-    if content_type and "charset=" in content_type.lower():
-        charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
-        if charset not in ("utf-8", "utf8"):
+    if content_type:
+        media = content_type.split(";")[0].strip().lower()
+        charset = ""
+        if "charset=" in content_type.lower():
+            charset = content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" \"'")
+            if charset not in ("utf-8", "utf8"):
+                return False
+        if media not in _XML_TYPES or (media.startswith("text/") and not charset):
             return False
     declaration = _XML_DECLARATION.match(body)
     if declaration is None:
@@ -110,12 +132,16 @@ def _text(element: Any) -> str | None:
 
 
 def _entry(item: Any) -> dict[str, Any] | None:
+    if item.attrib:
+        return None
     entry: dict[str, Any] = {}
     seen: set[str] = set()
     for child in item:
         tag = child.tag
         if not isinstance(tag, str):
             continue
+        if set(child.attrib) - _ATTRIBUTES.get(tag, set()):
+            return None
         if tag in _IGNORED:
             continue
         if tag not in _READ or tag in seen:
@@ -127,10 +153,16 @@ def _entry(item: Any) -> dict[str, Any] | None:
         if tag == "title":
             entry["title"] = text
         elif tag == "link":
+            if _ENTITY.search(text):
+                return None
             entry["link"] = text
         elif tag == "guid":
+            if _ENTITY.search(text):
+                return None
             entry["id"] = text
-            if child.get("isPermaLink", "true") != "false":
+            if child.get("isPermaLink", "true") == "true":  # feedparser: exactly "true"
+                if not text.startswith(("http://", "https://")):
+                    return None  # feedparser makes a relative permalink absolute
                 entry["_guid_is_link"] = True
         elif tag == "description":
             entry["summary"] = text

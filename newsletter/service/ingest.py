@@ -591,13 +591,14 @@ def poll_jobs(
     # Bodies are handed to the parsing processes as they arrive, so parsing overlaps the
     # fetches still out. The pool starts once INLINE_PARSE_BELOW bodies wait (a poll that
     # fetches fewer, such as a re-poll of unchanged feeds, parses in-process: no pool start-up).
-    own_parsers = parsers is None
+    owned = parsers is None  # a pool made here is shut down here; a given one is left running
     pool_of_parsers: Executor | None = parsers
     waiting: list[tuple[FeedJob, FetchResult, str]] = []
     parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
     finished: deque[Future[ReadFeed]] = deque()  # parsed while fetches are still out
 
     def submit(job: FeedJob, result: FetchResult, digest: str) -> None:
+        nonlocal pool_of_parsers, owned
         assert pool_of_parsers is not None
         parse: Parse = partial(
             parse_job,
@@ -609,7 +610,18 @@ def poll_jobs(
             settings.max_items_per_feed,
             inputs,
         )
-        parsing = pool_of_parsers.submit(parse)
+        try:
+            parsing = pool_of_parsers.submit(parse)
+        except BrokenProcessPool:
+            # A parsing process died (the OOM killer, say) while fetches were still arriving:
+            # the rest of the poll parses in-process (what was submitted is parsed again here
+            # by parsed_one) instead of losing the bodies still to come.
+            log.warning("parser process pool broke; parsing the remaining feeds in-process")
+            if owned:
+                pool_of_parsers.shutdown(wait=False, cancel_futures=True)
+            pool_of_parsers = ThreadPoolExecutor(max_workers=1)
+            owned = True
+            parsing = pool_of_parsers.submit(parse)
         parse_futures[parsing] = (job, result, digest, parse)
         parsing.add_done_callback(finished.append)  # deque.append is thread-safe
 
@@ -705,7 +717,7 @@ def poll_jobs(
                 for parsing in as_completed(list(parse_futures)):
                     parsed_one(parsing)
         finally:
-            if own_parsers and pool_of_parsers is not None:
+            if owned and pool_of_parsers is not None:
                 pool_of_parsers.shutdown(wait=True, cancel_futures=True)
         writer.flush()
     except DatabaseFullError as exc:

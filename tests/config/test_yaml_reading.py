@@ -63,14 +63,11 @@ def test_the_rest_is_left_to_the_node_loader(text: str, tmp_path: Path) -> None:
 
 
 def test_a_merge_key_still_loads(tmp_path: Path) -> None:
-    """Anchors and merge keys are plain YAML; the node loader reads them."""
+    """Anchors and merge keys are plain YAML; the node loader reads them (and a merged key
+    that the mapping sets again is not a key given twice)."""
     path = tmp_path / "feeds.yaml"
     path.write_text(
         "newsletter:\n  title: Weekly\n  sender: {name: W, email: digest@news.example.com}\n"
-        "sections:\n  - id: headlines\n    title: Headlines\n"
-        "defaults: &feed\n"
-        if False
-        else "newsletter:\n  title: Weekly\n  sender: {name: W, email: digest@news.example.com}\n"
         "sections:\n  - id: headlines\n    title: Headlines\n"
         "feeds:\n"
         "  - &first {name: One, url: 'https://one.example.com/feed', section: headlines}\n"
@@ -90,4 +87,20 @@ def test_a_key_given_twice_is_refused_either_way(tmp_path: Path, merge: bool) ->
     extra = "x: &x {a: 1}\ny:\n  <<: *x\n" if merge else ""
     path.write_text(f"{extra}feeds:\n  - name: A\n    url: u\n    url: v\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"line \d+: key 'url' appears twice in the same mapping"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: !!timestamp nope\n", "YAML error: a value cannot be read"),
+        ("a: &x [*x]\n", "line 1: anchor 'x' is used inside itself"),
+    ],
+)
+def test_a_value_pyyaml_cannot_build_is_a_config_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
         load_config(path)

@@ -3,7 +3,9 @@ database refuses loses nothing of the others, and itself keeps nothing half-writ
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,9 +13,17 @@ import pytest
 import sqlalchemy as sa
 
 from newsletter.demo.server import FeedServer, Route
+from newsletter.errors import ModelError
 from newsletter.service.catalog import feed_health
-from newsletter.service.ingest import BatchWriter, FeedOutcome, FeedWrite, ingest
-from newsletter.service.parsing import FeedJob
+from newsletter.service.ingest import (
+    BatchWriter,
+    FeedOutcome,
+    FeedWrite,
+    feed_job,
+    ingest,
+    poll_jobs,
+)
+from newsletter.service.parsing import FeedJob, parse_pool
 from newsletter.storage.db import session_scope
 from newsletter.storage.queries import feeds
 from tests.helpers import rss
@@ -256,3 +266,52 @@ def test_ingest_on_a_full_disk_stops_and_reports_only_the_items_it_stored(
     report = ingest(app)  # space freed: the rest is stored, and counted once
     assert report.new_items == 18 - stored
     assert sum(stored_titles(app).values()) == 18
+
+
+def _exit_now() -> None:
+    os._exit(1)  # a parsing process that dies, as one killed by the OOM killer
+
+
+def test_a_parsing_pool_that_breaks_loses_no_feed(make_app: Any, server: FeedServer) -> None:
+    """A real process pool whose worker died: every body submitted to it afterwards is parsed
+    in-process, and every feed is stored."""
+    app = make_app(feeds=serve(server, 6))
+    pool = parse_pool(2)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.submit(_exit_now).result(timeout=60)
+        with session_scope(app.engine) as session:
+            synced = feeds.sync_feeds(session, app.config.feeds)
+            jobs = [feed_job(app, f, None) for f in synced.values()]
+        report = poll_jobs(app, jobs, now=datetime.now(UTC), parsers=pool)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    assert sorted((o.name, o.status, o.new_items) for o in report.outcomes) == [
+        (f"F{n}", "ok", 3) for n in range(6)
+    ]
+
+
+def test_a_re_poll_of_unchanged_feeds_never_reads_the_model(
+    make_app: Any, server: FeedServer
+) -> None:
+    """The model file is read only when a body needs reading: a damaged one stops a poll that
+    has new bodies (nothing of them written), not one where every feed answers 304."""
+    app = make_app(feeds=serve(server, 3))
+    assert ingest(app).new_items == 9
+    models = app.settings.data_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    (models / "reading-bad.json.gz").write_bytes(b"not a model")
+    (models / "history").write_text("reading-bad.json.gz\n", encoding="utf-8")
+    (models / "current").write_text("reading-bad.json.gz", encoding="utf-8")
+    again = ingest(app)
+    assert [o.status for o in again.outcomes] == ["not_modified"] * 3
+    server.routes["/f0.xml"] = Route(
+        rss([("A new story", "new-1", datetime.now(UTC) - HOUR)]), "application/rss+xml"
+    )
+    with pytest.raises(ModelError, match="cannot read model"):
+        ingest(app)
+    with session_scope(app.engine) as session:
+        stored = {f.name: f for f in feeds.sync_feeds(session, app.config.feeds).values()}
+    assert stored["F0"].consecutive_failures == 0
+    with app.engine.connect() as conn:  # the new item is not stored
+        assert conn.execute(sa.text("SELECT count(*) FROM item")).scalar() == 9

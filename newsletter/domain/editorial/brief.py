@@ -38,6 +38,7 @@ MIN_PARAGRAPHS = 3
 MIN_POINTS = 6  # sentences fit to be points (is_point) among them
 MIN_STATEMENTS = 6  # ... and whole sentences (is_statement) among those
 MIN_GROUPS = 2
+MAX_TEXT_CHARS = 40_000  # a brief reads the article's first 40,000 characters of text (cost)
 MAX_INSIGHTS = 3  # two when there are fewer than INSIGHTS_3 fit sentences
 INSIGHTS_3 = 12
 MAX_GROUPS = 4
@@ -138,7 +139,11 @@ def brief(blocks: Sequence[TextBlock], lang: str = "en", *, title: str = "") -> 
     sections: list[int] = []  # section of each paragraph
     headings: list[str] = []
     section = -1
+    read = 0
     for block in blocks:
+        read += len(block.text)
+        if read > MAX_TEXT_CHARS:  # the work grows with the text: a huge page reads its start
+            break
         if block.kind == "heading":
             label = heading_label(block.text)
             if label is not None and _BACK_MATTER.match(label):

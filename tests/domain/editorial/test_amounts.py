@@ -105,6 +105,13 @@ CHINESE = [
     # Figures in Chinese numerals (the text kept as written), 近千万, 亿级, 数千万元级.
     case("完成近六亿元B轮融资", 5.4 * YI, 6 * YI, "CNY"),
     case("五千万美元", 5000 * WAN, 5000 * WAN, "USD"),
+    # a whole run of numerals is one number, never its last group
+    case("康泰医疗完成三千五百万元A轮融资", 3500 * WAN, 3500 * WAN, "CNY"),
+    case("获一亿两千万元B轮融资", 1.2 * YI, 1.2 * YI, "CNY"),
+    case("完成两亿五千万美元C轮融资", 2.5 * YI, 2.5 * YI, "USD"),
+    case("完成一百二十亿元融资", 120 * YI, 120 * YI, "CNY"),
+    case("完成三点五亿元B轮融资", 3.5 * YI, 3.5 * YI, "CNY"),
+    case("完成十亿元融资", 10 * YI, 10 * YI, "CNY"),
     case("三千万元A轮", 3000 * WAN, 3000 * WAN, "CNY"),
     case("二十五亿元", 25 * YI, 25 * YI, "CNY"),
     case("超五亿元", 5 * YI, None, "CNY"),

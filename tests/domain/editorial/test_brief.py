@@ -12,6 +12,7 @@ from newsletter.domain.editorial.brief import (
     MAX_GROUP_POINTS,
     MAX_GROUPS,
     MAX_INSIGHTS,
+    MAX_TEXT_CHARS,
     Brief,
     brief,
     heading_label,
@@ -188,6 +189,28 @@ def test_no_theme_is_the_title_subject() -> None:
 def test_deterministic() -> None:
     blocks = html_blocks(html_of(EN_SECTIONS, headings=False))
     assert brief(blocks, "en", title=EN_TITLE) == brief(list(blocks), "en", title=EN_TITLE)
+
+
+def test_a_huge_article_is_read_from_its_start_only() -> None:
+    """The work grows with the text, so a brief reads the first MAX_TEXT_CHARS characters: no
+    point cites a paragraph past them, however long the page."""
+    blocks = html_blocks(html_of(EN_SECTIONS, headings=False))
+    filler = [
+        TextBlock(f"Paragraph {n} repeats filler words about hospital pricing data.")
+        for n in range(20_000)
+    ]
+    found = brief([*blocks, *filler], "en", title=EN_TITLE)
+    assert found is not None
+    limit, read = 0, 0
+    for block in [*blocks, *filler]:
+        read += len(block.text)
+        if read > MAX_TEXT_CHARS:
+            break
+        limit += block.kind != "heading"
+    cited = [p.paragraph for p in found.insights] + [
+        p.paragraph for g in found.groups for p in g.points
+    ]
+    assert cited and max(cited) <= limit
 
 
 def test_short_body_gets_none() -> None:

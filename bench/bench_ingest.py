@@ -98,8 +98,14 @@ SUMMARY = re.compile(r"(\d+) new items; (\d+) of (\d+) feeds failed")
 
 
 def cli_env(folder: Path, **settings: Any) -> dict[str, str]:
-    """The environment a user's `newsletter ingest` would have: NEWSLETTER_* settings only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    """The environment a user's `newsletter ingest` would have: NEWSLETTER_* settings only, and
+    Python's bytecode cache on (PYTHONDONTWRITEBYTECODE, set on some build machines, would make
+    every run compile the package's modules again, which no installed package does)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NEWSLETTER_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     values: dict[str, Any] = {
         "config": folder / "feeds.yaml",
         "data_dir": folder,

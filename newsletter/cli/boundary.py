@@ -16,16 +16,18 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from newsletter.config import load_settings
+from newsletter.config import Settings, load_settings
 from newsletter.errors import NewsletterError
 from newsletter.service.app import App, open_app
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+SETTINGS_KEY = "newsletter.settings"  # click context meta: the settings the group read
 INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): a bug, not something the user can fix
 DEBUG_VARIABLE = "NEWSLETTER_DEBUG"
 
@@ -141,6 +144,8 @@ def period_options(func: F) -> F:
 
 def progress() -> Progress:
     """A progress bar on standard error that disappears when the work is done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -154,7 +159,11 @@ def progress() -> Progress:
 
 
 def load_app(config_path: Path | None, **overrides: Any) -> App:
-    settings = load_settings(**overrides)
+    """The app of feeds.yaml (or ``config_path``), with the settings the command group already
+    read from the environment when there are no overrides (read once per command)."""
+    context = click.get_current_context(silent=True)
+    read = context.meta.get(SETTINGS_KEY) if context is not None and not overrides else None
+    settings = read if isinstance(read, Settings) else load_settings(**overrides)
     return open_app(settings, config_path)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from newsletter import __version__
-from newsletter.cli.boundary import CLICK_EXITS, fail, report_failure
+from newsletter.cli.boundary import CLICK_EXITS, SETTINGS_KEY, fail, report_failure
 from newsletter.config import Settings, load_settings, warn_unknown_variables
 from newsletter.errors import NewsletterError
 from newsletter.logs import configure_logging
@@ -118,6 +118,7 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
     ctx.meta["newsletter.debug"] = debug
     try:
         settings = load_settings(warn_unknown=False)
+        ctx.meta[SETTINGS_KEY] = settings  # the command's load_app uses them (read once)
     except NewsletterError:
         # The command loads the settings again and reports the problem as its one error line.
         settings = Settings.model_construct()

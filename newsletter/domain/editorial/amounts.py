@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from newsletter.domain.numerals import CN_UNITS, chinese_number
+
 # Full-width digits and punctuation are normalized before matching (see normalize()).
-_CN_UNIT = {
-    "万": 10_000,
-    "亿": 100_000_000,
-    "千万": 10_000_000,
-    "百万": 1_000_000,
-    "十亿": 1_000_000_000,
-}
+_CN_UNIT = CN_UNITS
 _EN_UNIT = {
     "k": 1_000, "thousand": 1_000,
     "m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "million": 1_000_000, "millions": 1_000_000,
@@ -112,26 +108,12 @@ _CN_AMOUNT = re.compile(
     rf"(?:\s*(?:-|至|到)\s*(?P<b>{_NUM})\s*(?P<ub>千万|百万|十亿|万|亿))?"
     rf"\s*(?P<cur>{_CN_CURR})"
 )
-# A figure in Chinese numerals before a unit: 五千万美元, 近六亿元, 两亿元, 十五亿元.
-_CN_DIGITS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 # A whole run of numerals, read as one number (三千五百万, 一亿两千万, 一百二十亿, 三点五亿); the
 # lookbehind keeps a match from starting inside a run (五百万 of 三千五百万).
 _CN_NUMERAL = re.compile(
     rf"(?P<qual>近|超过|超|逾|过|约|达|将近)?(?<![数第零一二两三四五六七八九十百千万亿点])"
     rf"(?P<n>[零一二两三四五六七八九十百千万亿点]+)(?P<cur>{_CN_CURR})?"
 )
-_CN_SMALL_UNIT = {"十": 10, "百": 100, "千": 1000}
 _CN_UNIT_ONLY = re.compile(
     rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?"
 )
@@ -194,45 +176,6 @@ def _scale(number: str, unit: str | None, table: dict[str, int]) -> float:
     return float(round(value, 2))
 
 
-def _cn_number(numeral: str) -> float | None:
-    """A number written in Chinese numerals with its 万 and 亿 (五千万, 三千五百万, 一亿两千万,
-    一百二十亿, 三点五亿), or None when the run is no such number."""
-    whole, point, rest = numeral.partition("点")
-    if point:  # 三点五亿: the digits after 点, then the unit of the whole number
-        digits = ""
-        for ch in rest:
-            if ch not in _CN_DIGITS and ch != "零":
-                break
-            digits += ch
-        units = rest[len(digits) :]
-        head = _cn_number(whole) if whole and "万" not in whole and "亿" not in whole else None
-        if head is None or not digits or units not in _CN_UNIT:
-            return None
-        fraction = float("0." + "".join(str(_CN_DIGITS.get(ch, 0)) for ch in digits))
-        return (head + fraction) * _CN_UNIT[units]
-    total = wan = section = 0
-    number: int | None = None
-    for ch in numeral:
-        if ch in _CN_DIGITS or ch == "零":
-            if number is not None and ch != "零":
-                return None  # two digits in a row (五五万) is no number
-            number = _CN_DIGITS.get(ch, 0) if ch != "零" else None
-        elif ch in _CN_SMALL_UNIT:
-            section += (number if number is not None else 1) * _CN_SMALL_UNIT[ch]
-            number = None
-        elif ch == "万":
-            wan += (section + (number or 0)) * 10_000
-            section, number = 0, None
-        elif ch == "亿":
-            total += (wan + section + (number or 0)) * 100_000_000
-            wan = section = 0
-            number = None
-        else:
-            return None
-    value = total + wan + section + (number or 0)
-    return float(value) if value else None
-
-
 def find_amount(text: str) -> Amount | None:
     """The first money amount in the text, or None."""
     text = normalize(text)
@@ -262,7 +205,7 @@ def find_amount(text: str) -> Amount | None:
     for m in _CN_NUMERAL.finditer(text):
         if not m.group("n").endswith(("万", "亿")):  # 三千元 is a price, 五个 no amount
             continue
-        number = _cn_number(m.group("n"))
+        number = chinese_number(m.group("n"))
         if number is None or not (m.group("cur") or is_money(m)):
             continue
         value = number

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 from newsletter.domain.editorial.amounts import normalize
 from newsletter.domain.editorial.prefilter import prefiltered
+from newsletter.domain.numerals import chinese_number
 
 _EN_KIND = prefiltered(
     r"\b(conference|summit|forum|webinar|web seminar|livestream|live stream|expo|exhibition|congress|"
@@ -128,19 +129,6 @@ _ZH_MONTH = prefiltered(
 )
 _ZH_DAY_ONLY = prefiltered(r"(?<![\d月.])(?P<day>[12]\d|3[01]|[1-9])\s*(?:日|号)(?!报)")
 _TONIGHT = prefiltered(r"今晚|今天|今日|今夜|tonight|today", re.I)
-_ZH_NUMERALS = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
 _ZH_COUNTDOWN = prefiltered(
     r"(?:倒计时|还有)\s*(?P<n>[一二两三四五六七八九十]{1,3})\s*天"
     r"|(?P<pre>\d{1,3}|[一二两三四五六七八九十]{1,3})\s*天\s*倒计时"
@@ -315,12 +303,8 @@ def _next_occurrence(month: int, day: int, year: int | None, published: date) ->
 
 def _zh_number(text: str) -> int | None:
     """一 to 九十九 as an int ("十" 10, "十五" 15, "二十" 20)."""
-    if text == "十":
-        return 10
-    if "十" in text:
-        tens, _, units = text.partition("十")
-        return _ZH_NUMERALS.get(tens, 1) * 10 + _ZH_NUMERALS.get(units, 0)
-    return _ZH_NUMERALS.get(text)
+    value = chinese_number(text)
+    return int(value) if value is not None and value == int(value) else None
 
 
 def _zh_numerals(text: str) -> str:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ConfigDict
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -36,7 +37,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Feed(SQLModel, table=True):
+class Table(SQLModel):
+    """The base of every table: pydantic's validation schema is built on first use, not when
+    the module is imported (about 20 ms of every command's start-up; rows are mostly built
+    by the ORM from the database, which needs no schema)."""
+
+    model_config = ConfigDict(defer_build=True)  # type: ignore[assignment]
+
+
+class Feed(Table, table=True):
     """A feed from feeds.yaml plus its polling state (validators, health)."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,7 +86,7 @@ class Feed(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class Item(SQLModel, table=True):
+class Item(Table, table=True):
     """One feed entry, normalized and cleaned, with its section and the reason for it."""
 
     __table_args__ = (sa.UniqueConstraint("feed_id", "key", name="uq_item_feed_key"),)
@@ -105,7 +114,7 @@ class Item(SQLModel, table=True):
     article_status: str | None = Field(default=None, max_length=300)
 
 
-class Issue(SQLModel, table=True):
+class Issue(Table, table=True):
     """One period's issue: draft, then frozen content and rendered parts once sending starts."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,7 +135,7 @@ class Issue(SQLModel, table=True):
     paused_reason: str | None = Field(default=None, max_length=1000)
 
 
-class Subscriber(SQLModel, table=True):
+class Subscriber(Table, table=True):
     """A subscriber: normalized address, status, opaque token, preferences, consent evidence."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -155,7 +164,7 @@ class Subscriber(SQLModel, table=True):
     suppressed_reason: str | None = Field(default=None, max_length=500)
 
 
-class Delivery(SQLModel, table=True):
+class Delivery(Table, table=True):
     """One (issue, subscriber) message: queued once, sent at most once apart from in-flight crashes."""
 
     __table_args__ = (
@@ -181,7 +190,7 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class Sender(SQLModel, table=True):
+class Sender(Table, table=True):
     """A sending process (one `send`, `run` or `worker` run of an issue) and its heartbeat: the
     deliveries it holds (``delivery.worker`` = ``name``) are taken over once the heartbeat is
     stale, without waiting for their lease."""
@@ -195,7 +204,7 @@ class Sender(SQLModel, table=True):
     heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class IssueAction(SQLModel, table=True):
+class IssueAction(Table, table=True):
     """An editor's change to an issue (pin, drop, move, approve, hold, ...), kept as a log."""
 
     __tablename__ = "issue_action"
@@ -210,7 +219,7 @@ class IssueAction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class FeedAction(SQLModel, table=True):
+class FeedAction(Table, table=True):
     """A change to the feed list made in the workbench (added, changed, disabled, enabled,
     imported), with the account that made it: feeds.yaml keeps no history of its own."""
 
@@ -224,7 +233,7 @@ class FeedAction(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-class ItemOverride(SQLModel, table=True):
+class ItemOverride(Table, table=True):
     """An editor's per-issue edit of one item: title, summary, blurb, facts (JSON with the
     ``financing`` and ``event`` keys set) and its position in its section. Kept for that issue
     only; the item as read from the feed is untouched."""
@@ -244,7 +253,7 @@ class ItemOverride(SQLModel, table=True):
     updated_by: str | None = Field(default=None, max_length=100)
 
 
-class IssueViewpoint(SQLModel, table=True):
+class IssueViewpoint(Table, table=True):
     """The editor's viewpoint for one issue, written in the workbench (Markdown); it wins over
     the file editorial/PERIOD.md."""
 
@@ -256,7 +265,7 @@ class IssueViewpoint(SQLModel, table=True):
     updated_by: str | None = Field(default=None, max_length=100)
 
 
-class Link(SQLModel, table=True):
+class Link(Table, table=True):
     """An http(s) link that appeared in a sent issue; the click redirect only knows these."""
 
     __table_args__ = (sa.UniqueConstraint("issue_id", "url", name="uq_link_issue_url"),)
@@ -269,7 +278,7 @@ class Link(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class Click(SQLModel, table=True):
+class Click(Table, table=True):
     """One click through the redirect; who clicked is kept only when the operator enables it."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -279,7 +288,7 @@ class Click(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
 
 
-class Account(SQLModel, table=True):
+class Account(Table, table=True):
     """An editor or admin of the workbench; only an argon2 hash of the password is kept."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -291,7 +300,7 @@ class Account(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class AdminSession(SQLModel, table=True):
+class AdminSession(Table, table=True):
     """A signed-in browser: the SHA-256 of its cookie token (never the token), its CSRF token
     and when it expires. Logging out, a password change or removing the account deletes it."""
 
@@ -304,7 +313,7 @@ class AdminSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class BounceRecord(SQLModel, table=True):
+class BounceRecord(Table, table=True):
     """One bounce, complaint or mailto: unsubscribe about an address, from the bounce mailbox
     or a provider's webhook; recorded once per (source, event_id)."""
 
@@ -323,7 +332,7 @@ class BounceRecord(SQLModel, table=True):
     suppressed: bool = False  # this event took the address off the list
 
 
-class WebhookReceipt(SQLModel, table=True):
+class WebhookReceipt(Table, table=True):
     """A webhook request already accepted (SNS MessageId, Mailgun token, ...): the same one
     again is a replay and is refused."""
 
@@ -344,7 +353,7 @@ SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
 DELIVERY_STATUSES = tuple(DeliveryStatus)
 
 
-class HealthCheck(SQLModel, table=True):
+class HealthCheck(Table, table=True):
     """One row that /healthz rewrites: proof that the database takes a committed write."""
 
     __tablename__ = "health_check"

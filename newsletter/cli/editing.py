@@ -92,6 +92,15 @@ def issue_show(
             f"List them with `newsletter items list --left-out --since "
             f"{content.window_start[:10]}`; bring one back with `newsletter issue restore ID`."
         )
+    unshown = sum(max(0, s.available - len(s.items)) for s in content.sections)
+    if unshown:
+        out.print(
+            f"Not shown for space: {unshown} stor{'y' if unshown == 1 else 'ies'} placed in a "
+            f"section but over its max_items, or over topic.per_source_cap "
+            f"({app.config.topic.per_source_cap} per feed and section). List a section's items "
+            f"with `newsletter items list --since {content.window_start[:10]} --section ID`; "
+            "put one in with `newsletter issue pin ID`."
+        )
     for section in content.sections:
         table = Table(
             "id",

@@ -194,7 +194,7 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         for error in current.last_errors:
             out.print(f"  {error.email}: {error.reply[:120]}")
     out.print(
-        f"feeds: {len(health)} configured, {len(failing)} failing"
+        f"feeds: {len(app.config.feeds)} in {app.config.path.name}, {len(failing)} failing"
         + (": " + ", ".join(f.name for f in failing[:10]) if failing else "")
     )
     counted = ", ".join(f"{n} {kind}" for kind, n in sorted(bounce_counts.items())) or "none"

@@ -438,10 +438,15 @@ def assemble_issue(
     preheader = nl.preheader or shorten(" | ".join(first_titles), 140)
     skipped = None
     if total < nl.min_items:
+        where = (
+            f"in {config.path.name}"
+            if "min_items" in nl.model_fields_set
+            else f"the default; set it in {config.path.name}"
+        )
         skipped = (
-            f"only {total} item(s) published in {period.label} "
+            f"only {total} item(s) published for issue {period.label} "
             f"({period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC); "
-            f"newsletter.min_items in {config.path.name} is {nl.min_items}"
+            f"newsletter.min_items is {nl.min_items} ({where})"
         )
     financing = next((s.items for s in sections if s.id == FINANCING), [])
     return IssueContent(

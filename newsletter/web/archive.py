@@ -24,6 +24,12 @@ Ctx = Annotated[WebContext, Depends(web_context)]
 PUBLIC_CACHE = "public, max-age=300"
 
 
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+def home() -> Response:
+    """The site's address leads to the archive (which links to the subscribe form)."""
+    return RedirectResponse("/archive", status_code=303)
+
+
 @router.api_route("/archive", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def archive_index(ctx: Ctx) -> Response:
     """Every sent issue, newest first, with a link to the Atom feed."""

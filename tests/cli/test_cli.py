@@ -457,6 +457,25 @@ def test_left_out_items_are_listed_counted_and_restored(
     assert again["left_out"] == 0
 
 
+def test_issue_show_counts_the_stories_not_shown_for_space(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    """Items placed in a section but cut by its cap or the per-feed cap are counted, with the
+    setting that cut them: they are not "left out", and a new user would wonder where they went."""
+    env, config, period = cli_env
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["topic"] = {"per_source_cap": 1}
+    config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert run(env, "ingest").exit_code == 0
+    data = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    unshown = sum(s["available"] - len(s["items"]) for s in data["sections"])
+    assert unshown >= 1  # two funding rounds of one feed, one shown
+    shown = run(env, "issue", "show", "--week", period)
+    line = " ".join(shown.output.split())
+    assert f"Not shown for space: {unshown} stor" in line
+    assert "topic.per_source_cap (1 per feed and section)" in line
+
+
 def test_a_damaged_local_model_is_one_error_and_no_feed_is_touched(
     cli_env: tuple[dict[str, str], Path, str],
 ) -> None:

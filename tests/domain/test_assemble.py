@@ -273,8 +273,8 @@ def test_too_few_items_gives_a_skip_reason() -> None:
     config = make_config(min_items=5)
     content = assemble_issue(config, PERIOD, [candidate(1), candidate(2)])
     assert content.skipped_reason == (
-        "only 2 item(s) published in 2026-W48 (2026-11-16 00:00 to 2026-11-23 00:00 UTC); "
-        "newsletter.min_items in feeds.yaml is 5"
+        "only 2 item(s) published for issue 2026-W48 (2026-11-16 00:00 to 2026-11-23 00:00 UTC); "
+        "newsletter.min_items is 5 (in feeds.yaml)"
     )
     enough = assemble_issue(config, PERIOD, [candidate(n) for n in range(1, 6)])
     assert enough.skipped_reason is None

@@ -104,6 +104,14 @@ def test_empty_archive_and_atom(make_app: Any) -> None:
     assert root.findall(f"{ATOM}entry") == [] and root.findtext(f"{ATOM}updated")
 
 
+def test_the_sites_address_leads_to_the_archive(make_app: Any) -> None:
+    client = client_for(web_app(make_app))
+    home = client.get("/", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/archive")
+    page = client.get("/", follow_redirects=True)
+    assert page.status_code == 200 and 'href="/subscribe"' in page.text
+
+
 def _clicks(app: App) -> list[Click]:
     with session_scope(app.engine) as session:
         return list(session.exec(select(Click)).all())

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from newsletter.cli.boundary import config_option, handle_errors, load_app, out
+from newsletter.domain.text import shorten
 
 
 @click.group()
@@ -76,7 +77,7 @@ def bounces_list(config_path: Path | None, email: str | None, limit: int, fmt: s
             e.email,
             e.kind,
             e.source,
-            e.diagnostic[:100],
+            shorten(e.diagnostic, 100),
             "yes" if e.suppressed else "",
         )
     out.print(table)

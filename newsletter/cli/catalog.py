@@ -13,6 +13,7 @@ import click
 from rich.table import Table
 
 from newsletter.cli.boundary import config_option, err, fail, handle_errors, load_app, out
+from newsletter.domain.text import shorten
 
 if TYPE_CHECKING:
     from newsletter.service.catalog import FeedHealth
@@ -125,7 +126,8 @@ def feeds(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
             str(r.consecutive_failures),
             (r.last_fetched_at or "never")[:16].replace("T", " "),
             _next_poll(r),
-            (f"moved to {r.redirect_url}; " if r.redirect_url else "") + (r.last_error or "")[:100],
+            (f"moved to {r.redirect_url}; " if r.redirect_url else "")
+            + shorten(r.last_error or "", 100),
         )
     out.print(table)
 

@@ -64,11 +64,16 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
         for o in report.outcomes:
             plain = o.status in ("ok", "not_modified", "unchanged") and not (o.error or o.warning)
             (quiet if plain else shown).append(o)
+    from newsletter.domain.text import shorten  # not on ingest's start-up path (nh3)
+
     table = Table("feed", "status", "new", "note")
     for o in shown:
         color = {"error": "red", "ok": "green"}.get(o.status, "yellow")
         table.add_row(
-            o.name, f"[{color}]{o.status}[/]", str(o.new_items), (o.error or o.warning or "")[:120]
+            o.name,
+            f"[{color}]{o.status}[/]",
+            str(o.new_items),
+            shorten(o.error or o.warning or "", 120),
         )
     if shown:
         out.print(table)

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from newsletter.cli.boundary import config_option, err, fail, handle_errors, load_app, out
+from newsletter.domain.text import shorten
 
 
 @click.group()
@@ -89,7 +90,7 @@ def subscribers_list(config_path: Path | None, status: str | None, fmt: str) -> 
             s.status,
             f"{s.created_at:%Y-%m-%d}",
             counts,
-            (s.suppressed_reason or "")[:80],
+            shorten(s.suppressed_reason or "", 80),
         )
     out.print(table)
     out.print(f"{len(subs)} subscriber(s)")

@@ -19,6 +19,7 @@ from newsletter.cli.boundary import (
     out,
     stop_on_signals,
 )
+from newsletter.domain.text import shorten
 
 BOUNCE_DAYS = 30  # `status` counts bounces and complaints of this many days
 
@@ -192,7 +193,7 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         if current.next_retry_at:
             out.print(f"  next retry: {current.next_retry_at:%Y-%m-%d %H:%M} UTC")
         for error in current.last_errors:
-            out.print(f"  {error.email}: {error.reply[:120]}")
+            out.print(f"  {error.email}: {shorten(error.reply, 120)}")
     out.print(
         f"feeds: {len(app.config.feeds)} in {app.config.path.name}, {len(failing)} failing"
         + (": " + ", ".join(f.name for f in failing[:10]) if failing else "")
@@ -203,7 +204,7 @@ def status(config_path: Path | None, week: str | None, fmt: str) -> None:
         out.print(
             f"  {b.occurred_at:%Y-%m-%d %H:%M} UTC {b.email}: {b.kind} ({b.source})"
             + (", suppressed" if b.suppressed else "")
-            + (f"; {b.diagnostic[:100]}" if b.diagnostic else "")
+            + (f"; {shorten(b.diagnostic, 100)}" if b.diagnostic else "")
         )
 
 

@@ -109,7 +109,11 @@ def admin_context(request: Request) -> AdminContext:
         web = web_context(request)
         ctx = AdminContext(
             web=web,
-            pages=Pages(web.app.config.templates_dir / "admin", web.pages.site),
+            pages=Pages(
+                web.app.config.templates_dir / "admin",
+                web.pages.site,
+                shared=web.app.config.templates_dir / "web",
+            ),
             account_limiter=RequestRateLimiter(LOGIN_LIMIT_PER_ACCOUNT, LOGIN_WINDOW),
             ip_limiter=RequestRateLimiter(LOGIN_LIMIT_PER_IP, LOGIN_WINDOW),
         )

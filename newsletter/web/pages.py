@@ -23,7 +23,9 @@ class Pages:
     catalog WEB_DOMAIN): `{{ _("Subscribe") }}` in a template, ``pages.gettext(...)`` for a
     message made in Python. Feed text and configured titles are never translated."""
 
-    def __init__(self, folder: Path, site: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, site: dict[str, Any], shared: Path | None = None) -> None:
+        """``shared``: a second folder searched after ``folder`` (the workbench's pages use the
+        web pages' macro files, such as ``_stats.html``)."""
         if not folder.is_dir():
             raise TemplateError(
                 f"web templates folder {folder} does not exist; it belongs next to "
@@ -32,7 +34,7 @@ class Pages:
         self.folder = folder
         self.site = site
         self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(folder)),
+            loader=jinja2.FileSystemLoader([str(folder), *([str(shared)] if shared else [])]),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,

@@ -11,21 +11,28 @@ Two items are the same story when the first of these that applies says so:
   cities; across languages, the same story when day and city agree and the titles share a
   Latin token of three letters or more; otherwise the text decides;
 - the same title once prefixes such as 【首发】 or "速递 |", case and punctuation are removed;
-- (from here on, never for a digest (周报, 一周, weekly roundup) nor for two headlines that
-  open with different subjects, "恒瑞…获批" / "信达…获批", or name different 《》 documents)
+- (from here on, never for a digest (周报, 一周, weekly roundup), nor for two titles that
+  number their subject differently: 第四十三批 / 第四十四批 (批, 轮 and 次 count batches, 届 and
+  期 editions), or name different procurement batches: 第五批国采 / 第六批国采, a national
+  batch / a regional alliance's)
+- both name the same national procurement batch (第五批国采 = 第五轮集采 = 第五次集采: the
+  aliases 国采, 带量采购, 集中采购 are folded into 集采 before titles are compared), and neither
+  or both announce a round, neither or both an event;
+- (from here on, never for two headlines that open with different subjects, "恒瑞…获批" /
+  "信达…获批", or name different 《》 documents)
 - their titles share at least 75 % of the smaller title's tokens (English word stems, Chinese
   character pairs);
-- they share a rare entity (a 《》 name, or a brand-like Latin word such as "CureVac" found in
-  at most RARE_ENTITY_DF titles of the batch) and at least RARE_ENTITY_OVERLAP of the smaller
-  title's other tokens;
+- they share a rare entity (a 《》 name, its note in brackets left out, or a brand-like Latin
+  word such as "CureVac" found in at most RARE_ENTITY_DF titles of the batch) and at least
+  RARE_ENTITY_OVERLAP of the smaller title's other tokens;
 - title and summary together have a TF-IDF cosine similarity of at least 0.4 (the weights
   come from the batch, so with only two items shared words weigh nothing); never between an
   invitation and another item.
 Clusters are the connected groups of such pairs, except that a group with a funding round (or
 an event) never joins one with a different round (or event). The cluster id is derived from
 its smallest item id, so the same items always give the same clusters. Batches of more than 400 items
-compare only pairs that share a link, title fingerprint, funding key or a title token that is
-not too common, which keeps a week of 25,000 items fast.
+compare only pairs that share a link, title fingerprint, funding key, procurement batch or a
+title token that is not too common, which keeps a week of 25,000 items fast.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from datetime import date
 from typing import Any
 
 from newsletter.domain.editorial.events import is_place_or_date_word, place_key
+from newsletter.domain.numerals import chinese_number
 from newsletter.domain.text import title_fingerprint
 
 TITLE_OVERLAP = 0.75
@@ -309,7 +317,8 @@ def rare_entities(title: str) -> set[str]:
     mixed-case or digit words count ("BioNTech", "BNT162b2"), and, in sentence case (a word of four
     letters or more written in lower case), capitalized
     words after the first (or a first word followed by another capitalized one: "Wenrui Medical")."""
-    found = {f"《{m}》" for m in _BOOK.findall(title)}
+    # 《医疗保障法（征求意见稿）》 names the law 《医疗保障法》: a note in brackets is no part of it.
+    found = {f"《{_BOOK_NOTE.sub('', m).strip()}》" for m in _BOOK.findall(title)} - {"《》"}
     words = [m.group(1) for m in _BRAND.finditer(title)]
     if _CJK.search(title):
         names = words
@@ -333,6 +342,85 @@ def rare_entities(title: str) -> set[str]:
         if len(w) >= 3 and w.casefold() not in _COMMON_WORDS and not is_place_or_date_word(w)
     }
     return found
+
+
+# One name for what Chinese healthcare titles write several ways (domain knowledge, not one
+# title's words): national volume-based procurement is 集采, 国采 or (集中)带量采购; the
+# regulators go by their full and short names. Applied before titles are compared.
+_ALIASES = (
+    (re.compile(r"国采|集中带量采购|带量采购|集中采购"), "集采"),
+    (re.compile(r"国家医疗保障局"), "国家医保局"),
+    (re.compile(r"国家药品监督管理局"), "国家药监局"),
+    (re.compile(r"国家卫生健康委员会|国家卫生健康委|国家卫健委"), "国家卫健委"),
+    (re.compile(r"中央纪委"), "中纪委"),
+)
+_CN_ORDINAL = r"[〇零一二两三四五六七八九十百]+|\d+"
+# "第五批", "第十一轮", "第3届": the numbered instalment of a programme, list or event series.
+# 批, 轮 and 次 all count a procurement batch or a list's instalment; 届 and 期 count editions.
+_ORDINAL = re.compile(rf"第\s*({_CN_ORDINAL})\s*([批轮次届期])")
+_ORDINAL_KIND = {"批": "batch", "轮": "batch", "次": "batch", "届": "edition", "期": "edition"}
+# The Nth national procurement batch, however it is written (第五批国采, 第五轮集采, 第五次集采,
+# 第五批国家组织药品集中采购): a named event many reports of a week are about (RULES.md
+# decision 12). A regional alliance's batch (广东联盟第二批集采) is another programme.
+_PROCUREMENT = re.compile(
+    rf"第\s*({_CN_ORDINAL})\s*[批轮次]\s*(?:国家)?(?:组织)?(药品|高值医用耗材|医用耗材|耗材)?集采"
+)
+# Just before the batch: an alliance, a province or a city (not 上市 "listed", 各省 "every
+# province", 市场 "market").
+_REGIONAL = re.compile(
+    r"联盟|省级|省际|自治区|京津冀|长三角|区域|跨区|(?<![各全])省(?!份)|(?<![上城])市(?!场)"
+)
+
+
+def normalized_title(title: str) -> str:
+    """A title with its aliases folded (国采 → 集采, 国家医疗保障局 → 国家医保局), NFKC."""
+    text = unicodedata.normalize("NFKC", title)
+    for pattern, name in _ALIASES:
+        text = pattern.sub(name, text)
+    return text
+
+
+def _number(numeral: str) -> int | None:
+    if numeral.isdigit():
+        return int(numeral)
+    value = chinese_number(numeral)
+    return int(value) if value else None
+
+
+def ordinals(title: str) -> dict[str, set[int]]:
+    """The instalment numbers a title names, by kind: {"batch": {43}} for 第四十三批."""
+    found: dict[str, set[int]] = {}
+    for m in _ORDINAL.finditer(normalized_title(title)):
+        n = _number(m.group(1))
+        if n is not None:
+            found.setdefault(_ORDINAL_KIND[m.group(2)], set()).add(n)
+    return found
+
+
+def procurement_batches(title: str) -> set[str]:
+    """The procurement batches a title names: national ones as "集采#5" or "集采#耗材2"
+    (devices are a programme of their own), a regional alliance's as "集采#5@regional"."""
+    text = normalized_title(title)
+    found = set()
+    for m in _PROCUREMENT.finditer(text):
+        n = _number(m.group(1))
+        if n is None:
+            continue
+        key = f"集采#{'耗材' if m.group(2) and '耗材' in m.group(2) else ''}{n}"
+        found.add(
+            key + "@regional" if _REGIONAL.search(text[max(0, m.start() - 8) : m.start()]) else key
+        )
+    return found
+
+
+def _national(batches: set[str]) -> set[str]:
+    return {b for b in batches if not b.endswith("@regional")}
+
+
+def _ordinal_conflict(a: dict[str, set[int]], b: dict[str, set[int]]) -> bool:
+    """Two titles that number their subject and share no number of the same kind: the 43rd and
+    the 44th list, the 4th and the 5th summit, are two stories however alike their words."""
+    return any(kind in b and not (numbers & b[kind]) for kind, numbers in a.items())
 
 
 # A short opener before the headline proper: "重磅！", "快讯：", "遗憾！", "FDA:".
@@ -392,6 +480,8 @@ class _Vector:
     head: str | None = None
     books: set[str] = field(default_factory=set)
     digest: bool = False
+    ordinals: dict[str, set[int]] = field(default_factory=dict)
+    programmes: set[str] = field(default_factory=set)
 
 
 def financing_key(facts: dict[str, Any] | None) -> str | None:
@@ -414,7 +504,7 @@ def _stem(word: str) -> str:
 def tokens(text: str) -> list[str]:
     """English word stems and Chinese character bigrams."""
     text = text.strip()
-    text = unicodedata.normalize("NFKC", _PREFIX.sub("", text[:300]) + text[300:2000]).lower()
+    text = normalized_title(_PREFIX.sub("", text[:300]) + text[300:2000]).lower()
     out = [_stem(w) for w in _LATIN.findall(text) if w not in _STOP and len(w) > 1]
     for run in _CJK.findall(text):
         if len(run) == 1:
@@ -450,6 +540,8 @@ def _vectors(items: Sequence[StoryInput]) -> list[_Vector]:
                 _head(item.title),
                 _books(item.title),
                 bool(_DIGEST.search(item.title)),
+                ordinals(item.title),
+                procurement_batches(item.title),
             )
         )
     return vectors
@@ -479,6 +571,16 @@ def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
         return True
     if va.digest or vb.digest:
         return False  # a digest is one story only with itself (same link or title)
+    if _ordinal_conflict(va.ordinals, vb.ordinals) or (
+        va.programmes and vb.programmes and not va.programmes & vb.programmes
+    ):
+        return False  # the 43rd and the 44th list, a national and a regional batch: two stories
+    if (
+        _national(va.programmes) & _national(vb.programmes)
+        and (a.financing is None) == (b.financing is None)
+        and (a.event is None) == (b.event is None)
+    ):
+        return True  # the same national procurement batch, however worded
     if not (va.rare & vb.rare) and _different_subjects(va, vb):
         return False
     smaller = min(len(va.title), len(vb.title))
@@ -520,6 +622,7 @@ def _candidate_pairs(items: Sequence[StoryInput], vectors: list[_Vector]) -> lis
         if item.financing is not None:
             keys.add(f"r:{item.financing.round}")
         keys |= {f"e:{e}" for e in vector.rare}
+        keys |= {f"p:{p}" for p in _national(vector.programmes)}
         for key in keys:
             postings.setdefault(key, []).append(index)
     pairs: set[tuple[int, int]] = set()

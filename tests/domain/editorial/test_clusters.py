@@ -14,6 +14,9 @@ from newsletter.domain.editorial.clusters import (
     cluster_ids,
     financing_key,
     financing_ref,
+    normalized_title,
+    ordinals,
+    procurement_batches,
     rare_entities,
     story_input,
     tokens,
@@ -457,3 +460,109 @@ def test_city_and_month_words_tie_no_stories() -> None:
     a = S(1, "Registration opens for the clinic network expansion in Boston this December")
     b = S(2, "Layoffs hit biotech lab suppliers in Boston this December")
     assert rare_entities(a.title) & rare_entities(b.title) == set()
+
+
+# --- issue 12, third round: numbered programmes and lists -----------------------------------
+
+
+def test_aliases_fold_procurement_and_regulator_names() -> None:
+    assert normalized_title("第九批国采开标") == "第九批集采开标"
+    assert normalized_title("国家组织药品集中带量采购") == "国家组织药品集采"
+    assert normalized_title("国家药品监督管理局批准") == "国家药监局批准"
+    assert normalized_title("国家医疗保障局：") == "国家医保局:"
+    assert tokens("中央纪委：劳务费") == tokens("中纪委：劳务费")
+
+
+def test_ordinals_and_procurement_batches() -> None:
+    assert ordinals("CDE发布第四十三批参比制剂目录") == {"batch": {43}}
+    assert ordinals("2030第5届细胞治疗峰会") == {"edition": {5}}
+    assert ordinals("集采中选药品临床等效") == {}
+    assert procurement_batches("第九批国采，百家药企大战在即") == {"集采#9"}
+    assert procurement_batches("第九轮集采展望系列之三") == {"集采#9"}
+    assert procurement_batches("昔日大品种在第九次集采中失声") == {"集采#9"}
+    assert procurement_batches("第九批国家组织药品集中采购文件发布") == {"集采#9"}
+    assert procurement_batches("第三批国家组织高值医用耗材集采开标") == {"集采#耗材3"}
+    # a regional alliance's batch is another programme than the national one of that number
+    assert procurement_batches("华东联盟第九批集采报量") == {"集采#9@regional"}
+    assert procurement_batches("某某省第九批集采报量") == {"集采#9@regional"}
+    assert procurement_batches("上市药企第九批国采中标一览") == {"集采#9"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(
+            S(1, "第九轮集采展望系列之二：某吸入剂的价格杀手是谁？"),
+            S(2, "第九批国采，百家药企「大战」在即"),
+            id="analysis series and news of one batch",
+        ),
+        pytest.param(
+            S(1, "昔日大品种在第九次集采中的失声"),
+            S(2, "官宣：第九批国采目录发布，附明细"),
+            id="批, 轮 and 次 count the same batch",
+        ),
+        pytest.param(
+            S(1, "第九批国家组织药品集中采购文件正式发布"),
+            S(2, "第九批集采各产品限价、报量分析（第一篇）"),
+            id="the full programme name and its short name",
+        ),
+    ],
+)
+def test_reports_of_one_procurement_batch_are_one_story(a: StoryInput, b: StoryInput) -> None:
+    assert grouped(a, b)
+    assert grouped(a, b, *BACKGROUND)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        pytest.param(
+            S(1, "第九批国采开标，平均降价50%"),
+            S(2, "第十批国采开标，平均降价50%"),
+            id="two batches",
+        ),
+        pytest.param(
+            S(1, "第九批国采开标，平均降价50%"),
+            S(2, "华东联盟第九批集采开标，平均降价50%"),
+            id="a regional alliance's batch",
+        ),
+        pytest.param(
+            S(1, "华东联盟第九批集采启动"),
+            S(2, "华南联盟第九批集采：报量开始"),
+            id="two regional alliances' batches are never tied by their number",
+        ),
+        pytest.param(
+            S(1, "第三批国家组织高值医用耗材集采开标"),
+            S(2, "第三批国家组织药品集采开标"),
+            id="devices and drugs are two programmes",
+        ),
+        pytest.param(
+            S(1, "CDE发布第十二批化学仿制药参比制剂目录"),
+            S(2, "CDE发布第十三批化学仿制药参比制剂目录"),
+            id="two instalments of one list (their words alike enough to be joined)",
+        ),
+        pytest.param(
+            S(1, "细胞治疗工艺发展峰会第五届开幕"),
+            S(2, "细胞治疗工艺发展峰会第六届开幕"),
+            id="two editions of one summit (their words alike enough to be joined)",
+        ),
+    ],
+)
+def test_numbered_instalments_stay_apart(a: StoryInput, b: StoryInput) -> None:
+    assert not grouped(a, b)
+    assert not grouped(a, b, *BACKGROUND)
+
+
+def test_a_procurement_batch_never_joins_two_companies_rounds() -> None:
+    # Rounds are compared as rounds first: naming one batch does not make them one story.
+    a = _story(1, "青禾医药完成2亿元B轮，布局第九批国采品种", _fin("青禾医药", "b", 2e8, "CNY"))
+    b = _story(2, "远岳医药完成2亿元B轮，瞄准第九批国采", _fin("远岳医药", "b", 2e8, "CNY"))
+    assert not grouped(a, b)
+
+
+def test_a_law_and_its_draft_share_a_rare_name() -> None:
+    draft = "国家医保局关于《药品价格管理条例（征求意见稿）》公开征求意见的公告"
+    assert "《药品价格管理条例》" in rare_entities(draft)
+    assert rare_entities(draft) & rare_entities(
+        "重磅！《药品价格管理条例》要来了！药企违规将被重罚"
+    )

@@ -557,7 +557,7 @@ _NOTICE_FRAME = re.compile(
     r"^关于[^，。]{0,12}?(?:举办|召开|举行|参加|参会|开展)\s*|的(?:通知|邀请函)[^，。]{0,4}$"
 )
 # Dates, times and separators a title opens with, dropped when the title is the name
-# ("今晚7点半丨药学变更如何管理？" → "药学变更如何管理？").
+# ("今晚8点丨注册检验如何准备？" → "注册检验如何准备？").
 _TITLE_LEAD = re.compile(
     rf"^(?:{_NAME_DATE_LEAD.pattern}|(?:上午|下午|晚上?)?\d{{1,2}}[:：]\d{{2}}|[\s，,、丨|｜:：])+"
 )
@@ -605,7 +605,7 @@ def _dated_place_notice(title: str, published: date) -> bool:
 
 
 # A headline that opens with a day (and time) and a separator is the notice's own heading:
-# "6.24-25 | 投资运作实务", "7月8日丨细胞治疗沙龙", "明晚7点 | 出海之路".
+# "6.24-25 | 临床评价实务", "7月8日丨细胞治疗沙龙", "明晚7点 | 出海之路".
 _DATE_LEAD = re.compile(
     r"^\s*[【\[]?\s*(?P<when>(?:(?:\d{4}\s*[年.]\s*)?\d{1,2}\s*[月.·]\s*\d{1,2}\s*[日号]?"
     r"(?:\s*[-–至到~]\s*\d{1,2}\s*[日号]?)?|明天|明日|明晚|后天|[本这下](?:周|星期)[一二三四五六日天]))"
@@ -619,7 +619,7 @@ _DATE_LEAD_TAIL = re.compile(
 # A column that says it previews: 预告｜, 【活动预告】, 会议预告: (not 业绩预告, an earnings notice).
 _PREVIEW_LEAD = re.compile(
     r"^\s*[【「\[]?\s*(?:(?:活动|会议|直播|课程|论坛|峰会|沙龙|培训)?预告\s*(?:[】」\]]|[|｜丨:：])"
-    # or counts down: "1天倒计时|", "【倒计时3天】", "开幕倒计时2周！"
+    # or counts down: "1天倒计时|", "【倒计时3天】", "开幕倒计时3天！"
     r"|(?:开幕|开课|大会|会议|报名)?(?:倒计时\s*[\d一二两三四五六七八九十]{1,3}\s*[天日周]"
     r"|[\d一二两三四五六七八九十]{1,3}\s*[天日周]\s*倒计时))"
 )

@@ -225,7 +225,10 @@ def issue_edit(
     "--round",
     "round_",
     default=None,
-    help="Financing: seed, angel, pre-a, a … e+, pre-ipo, strategic, undisclosed ('Series B' works too).",
+    help=(
+        "Financing: seed, angel, pre-a, a … e+, pre-ipo, strategic, undisclosed ('Series B' "
+        "works too), a tranche such as b3, or two rounds such as a/a+."
+    ),
 )
 @click.option(
     "--amount", default=None, help="Financing: 12.5M, 12,500,000, 300k or 1.2bn (with --currency)."

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from newsletter.domain.editorial.financing import ROUNDS
+from newsletter.domain.editorial.financing import ROUNDS, is_round
 from newsletter.errors import IssueError
 
 TITLE_CHARS = 300
@@ -117,17 +117,23 @@ def parse_text_edit(title: str | None, summary: str | None, blurb: str | None) -
 
 
 def round_id(value: str) -> str:
-    """A round as typed ("Series B", "b", "Pre-A", "seed") to its id, or EditError."""
+    """A round as typed ("Series B", "b", "Pre-A", "seed", "B3", "a/a+") to its id, or
+    EditError."""
     text = " ".join(value.lower().replace("_", "-").split())
     text = re.sub(r"^series\s+", "", text)
     text = re.sub(r"\s+round$", "", text)
     text = text.replace("pre ", "pre-").replace(" ", "")
+    text = re.sub(r"^([a-f])-([1-9])$", r"\1\2", text)  # Series B-1 -> b1
     if text == "preipo":
         text = "pre-ipo"
     if text == "prea":
         text = "pre-a"
-    if text not in ROUNDS:
-        raise EditError("round", f"unknown round {value!r}; use one of {', '.join(ROUNDS)}")
+    if not is_round(text):
+        raise EditError(
+            "round",
+            f"unknown round {value!r}; use one of {', '.join(ROUNDS)}, a tranche such as b3, "
+            "or two rounds such as a/a+",
+        )
     return text
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -35,6 +36,7 @@ CURRENCY_ZH = {
     "SGD": "新加坡元", "KRW": "韩元", "CHF": "瑞士法郎", "AUD": "澳元", "CAD": "加元",
 }  # fmt: skip
 WEEKDAYS_ZH = "一二三四五六日"
+_TRANCHE = re.compile(r"[a-f][1-9]")  # a numbered tranche of a lettered round: b3 for B3轮
 
 
 def N_(message: str) -> str:
@@ -72,10 +74,25 @@ def translations(language: str | None, domain: str = DOMAIN) -> gettext.NullTran
 
 
 def round_label(round_id: str | None, language: str | None) -> str:
-    """A funding round as readers of the language name it ("Series B" / "B轮")."""
+    """A funding round as readers of the language name it ("Series B" / "B轮"); a numbered
+    tranche ("b3": "Series B3" / "B3轮") and two rounds together ("a/a+": "Series A/A+" /
+    "A轮/A+轮") too."""
     key = str(round_id or "undisclosed")
-    names = ROUNDS_ZH if is_chinese(language) else ROUNDS_EN
-    return names.get(key, key)
+    chinese = is_chinese(language)
+    names = ROUNDS_ZH if chinese else ROUNDS_EN
+    if key in names:
+        return names[key]
+    if _TRANCHE.fullmatch(key):
+        return f"{key.upper()}轮" if chinese else f"Series {key.upper()}"
+    parts = key.split("/")
+    if len(parts) != 2 or not all(p in names or _TRANCHE.fullmatch(p) for p in parts):
+        return key
+    labels = [round_label(p, language) for p in parts]
+    if chinese:
+        return "/".join(labels)  # A轮/A+轮
+    if all(label.startswith("Series ") for label in labels):  # Series A/A+
+        return "Series " + "/".join(label.removeprefix("Series ") for label in labels)
+    return "/".join(labels)  # Angel/Pre-A
 
 
 def _zh_number(value: float) -> str:

@@ -47,7 +47,16 @@ def test_an_unreadable_amount_names_the_field(typed: str) -> None:
 
 @pytest.mark.parametrize(
     ("typed", "round_"),
-    [("Series B", "b"), ("b", "b"), ("Pre-A", "pre-a"), ("pre ipo", "pre-ipo"), ("SEED", "seed")],
+    [
+        ("Series B", "b"),
+        ("b", "b"),
+        ("Pre-A", "pre-a"),
+        ("pre ipo", "pre-ipo"),
+        ("SEED", "seed"),
+        ("Series B-1", "b1"),  # a numbered tranche
+        ("B3", "b3"),
+        ("a/a+", "a/a+"),  # two rounds announced together
+    ],
 )
 def test_rounds_as_editors_type_them(typed: str, round_: str) -> None:
     assert round_id(typed) == round_

@@ -128,6 +128,17 @@ def test_rounds_and_dates_in_chinese() -> None:
         "轮次未披露",
     ]
     assert round_label("b", "en") == "Series B" and round_label("pre-b", "en") == "Pre-B"
+    # A numbered tranche and two rounds announced together, in either language.
+    assert [round_label(r, "zh") for r in ("b3", "a/a+", "angel/pre-a")] == [
+        "B3轮",
+        "A轮/A+轮",
+        "天使轮/Pre-A轮",
+    ]
+    assert [round_label(r, "en") for r in ("b3", "a/a+", "angel/pre-a")] == [
+        "Series B3",
+        "Series A/A+",
+        "Angel/Pre-A",
+    ]
     assert event_date(date(2026, 12, 2), "zh") == "12月2日（周三）"
     assert event_date(date(2026, 12, 2), "en") == "2026-12-02 (Wed)"
     assert translations("zh-Hans").gettext("Unsubscribe") == "退订"

@@ -41,11 +41,17 @@ _ZH_KIND = prefiltered(
     r"(大会|峰会|论坛|直播|研讨会|博览会|展会|展览会|交流会|培训|沙龙|年会|会议|路演|开放日|训练营|工作坊|线上会|云会|"
     r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
     r"培训班|研修班|高级班|课程|直播间|开讲|创业营|共创营|训练营|招生|采购会|策略会|大赛|会议邀请|会议通知|"
-    r"参会|邀请函|邀约|盛会|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
+    r"参会|邀请函|邀约|盛会|参展|展商|招展|观展|嘉宾(?:揭晓|发布|公布|官宣|阵容)|"
+    # trade fairs by their short names: 药交会, 医博会, 进博会, 高交会
+    r"[\u4e00-\u9fff](?:交会|博会)|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
     r"(?<!提上)(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了))"
 )
 _ZH_FUTURE = prefiltered(
-    r"(邀您|邀请您|诚邀|邀你|报名|倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
+    r"(邀您|邀请您|诚邀|邀你|诚意邀请|诚挚邀请|邀请你|免费参加|免费报名|报名|嘉宾(?:揭晓|发布|公布|官宣|阵容)|"
+    # a call for papers, a visitor's guide, pre-registration, a course that opens, a call to join
+    r"征文|征稿|摘要征集|(?:观展|参展|参会|参观)(?:指南|攻略|须知)|预登记|招展|开课|招募|"
+    r"免费[^，。！？!?|｜丨]{0,10}?(?:会议|培训|讲座|沙龙|论坛|峰会|直播|公开课|课|大会|研讨会)|"
+    r"倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
     r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
     r"\d+天后|明天|明晚|明早|后天|下周|下个?月|(?:即将|将|将于|明天|明日|后天|\d+日|周.)\s*开幕|开幕倒计时|见！|见!|报名中|开启.{0,4}招募|招募中|开始了|开学|"
     r"(?:火热|正在|开始|启动)招生|招生(?:中|啦|简章|通知|开启|启动)|参会|名额|不容错过|不可错过|别错过|不要错过|剧透|预览|抢先看|相约|"
@@ -53,9 +59,11 @@ _ZH_FUTURE = prefiltered(
 )
 _ZH_PAST = prefiltered(
     r"(圆满|直击|侧记|花絮|精彩瞬间|结业|(?<!即将)(?<!将)(?<!将于)(?:正式|今日|今天|昨日|昨天)开幕|圆满落幕|成功举办|圆满结束|落下帷幕|落幕|回顾|举行了|已于|顺利召开|精彩回顾|盛况|圆满召开|顺利举办|"
-    r"成功召开|闭幕|收官|会后|干货|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要|"
-    r"致辞|开幕式|(?<!即将)(?:盛大|隆重)开幕|召集|讲话|会上|期间|(?<!议程)(?<!日程)(?<!程精彩)亮相|已有.{0,8}报名|出席|登场|组织召开|"
-    r"周报|日报|热讯|汇总|…|\.\.\.)"
+    r"成功召开|闭幕|收官|会后|实录|举办了|召开了|吸引了|隆重举行|胜利召开|回放|纪要|"
+    r"致辞|开幕式|受邀|(?<!即将)(?:盛大|隆重)开幕|召集(?!令)|讲话|会上|期间|(?<!将)(?<!议程)(?<!日程)(?<!程精彩)亮相|已有.{0,8}报名|"
+    # attending or appearing, unless still ahead ("确认出席", "将亮相", "即将登场")
+    r"(?<!将)(?<!确认)(?<!邀请)出席|(?<!将)登场|组织召开|"
+    r"周报|日报|热讯|汇总)"
 )
 # A title that is the event's own notice: a headline (or a part between | 丨 【】 ：) that ends
 # with the kind of event, or words only a notice uses. It needs no date or "will" word: labels
@@ -64,17 +72,26 @@ _ZH_PAST = prefiltered(
 # kind of event is the event's own notice (a past one says "recording", "replay", "recap").
 _EN_NOTICE = prefiltered(
     r"^\s*(?:upcoming |free |live |new |our )?(?:webinar|virtual summit|virtual event|livestream|"
-    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup)s?\s*[:|｜–—-]",
+    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup)s?\s*[:|｜–—-]"
+    # "[Webinar] …", "(Live event) …": the kind as a tag before the title.
+    r"|^\s*[\[(【]\s*(?:upcoming |free |live |virtual |online )?(?:webinar|virtual event|livestream|"
+    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup|event|conference|summit)s?\s*[\])】]",
     re.I,
 )
 _ZH_NOTICE = prefiltered(
     r"(?:大会|峰会|论坛|研讨会|年会|博览会|交流会|沙龙|沙龙会|训练营|工作坊|培训班|研修班|高级班|公开课|"
-    r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间)"
+    r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间|讲座|分享会|座谈会|对接会)"
     r"(?:\s*[A-Za-z][A-Za-z0-9-]{1,11})?(?:[（(][^）)]{0,12}[）)])?"
-    r"(?:通知|邀请函|报名|招生|开班啦|议程|日程|参会指[南导]|报名通道|火热招生中?|招生中)?\s*(?:[|｜丨:：!！【】」]|$)"
+    r"(?:通知|邀请函|报名|招生|开班啦|议程|日程|参会指[南导]|报名通道|火热招生中?|招生中)?\s*(?:[|｜丨:：!！【】」]|——|$)"
     r"|(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了)"
     r"|会议通知|会议邀请|邀请函|参会通知|参会指南|参训通知|启动招生|开班|今晚直播|直播预告|课程\s*[|｜丨]"
     r"|今晚\d{0,2}点"
+    # The official form of a notice: 关于举办/召开/参加…的通知.
+    r"|关于[^，。！!？?|｜丨]{0,12}(?:举办|召开|举行|参加|参会|开展|报名)[^。！!？?|｜丨]{0,40}的(?:通知|邀请函)"
+    # A tag that names the kind of event: 【干货培训】, 【线上讲座】, 【会议预告】, 「直播通知」.
+    r"|^[【「\[]\s*(?:干货|线上|在线|免费|公益|精品|实战|专题|系列|专家)?"
+    r"(?:培训|讲座|公开课|直播|沙龙|研讨会|论坛|峰会|大会|会议|活动|课程)"
+    r"(?:预告|通知|报名|邀请|招生)?\s*[】」\]]"
 )
 
 _MONTHS = {
@@ -173,6 +190,10 @@ _ZH_NUMERAL_DAY = re.compile(
     r"(?<=月)(?P<n>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])(?=[日号])"
 )
 _NEXT_MONTH = prefiltered(r"下个?月")
+_ACT_TODAY = re.compile(
+    r"\b(?:register|sign up|apply|book|enrol+|subscribe|buy|get your tickets?)\s*$|(?:报名|注册|预约|购票)\s*$",
+    re.I,
+)
 _EN_MONTH_ONLY = prefiltered(
     r"\b(?:in|this|next|during|coming|until) (?P<mon>January|February|March|April|May|June|July|"
     r"August|September|October|November|December|Sept?\.?|Oct\.?|Nov\.?|Dec\.?|Jan\.?|Feb\.?|"
@@ -181,7 +202,8 @@ _EN_MONTH_ONLY = prefiltered(
 )
 
 _ONLINE = prefiltered(
-    r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar|linkedin live|webcast)\b|线上|云端|直播|在线|网络研讨会|云会",
+    r"\b(webinar|online|virtual|livestream|live stream|zoom|web seminar|linkedin live|webcast)\b|线上|云端|直播|在线|网络研讨会|云会"
+    r"|云(?:峰会|论坛|大会|会议|沙龙|讲堂|课堂|发布会|展会?)",
     re.I,
 )
 _ZH_CITIES = [
@@ -396,6 +418,8 @@ def event_date(text: str, published: date) -> date | None:
         if days:
             add(m, published + timedelta(days=days))
     for m in _TONIGHT.finditer(text):
+        if _ACT_TODAY.search(text[max(0, m.start() - 14) : m.start()]):
+            continue  # "register today", "立即报名": a call to act, not the event's day
         add(m, published)
     if not found:
         for m in _ZH_DAY_ONLY.finditer(text):
@@ -450,6 +474,15 @@ _CITY_ALIASES = {
     "京城": "北京",
     "江北新区": "南京",
     "泉城": "济南",
+    "魔都": "上海",
+    "帝都": "北京",
+    "在京": "北京",
+    "来京": "北京",
+    "赴京": "北京",
+    "在穗": "广州",
+    "在蓉": "成都",
+    "在杭": "杭州",
+    "在渝": "重庆",
 }
 
 
@@ -519,6 +552,19 @@ _NAME_DATE_LEAD = re.compile(
 )
 
 
+# "关于组织会员单位参加…的通知": the official notice's frame is no part of the event's name.
+_NOTICE_FRAME = re.compile(
+    r"^关于[^，。]{0,12}?(?:举办|召开|举行|参加|参会|开展)\s*|的(?:通知|邀请函)[^，。]{0,4}$"
+)
+# Dates, times and separators a title opens with, dropped when the title is the name
+# ("今晚8点丨注册检验如何准备？" → "注册检验如何准备？").
+_TITLE_LEAD = re.compile(
+    rf"^(?:{_NAME_DATE_LEAD.pattern}|(?:上午|下午|晚上?)?\d{{1,2}}[:：]\d{{2}}|[\s，,、丨|｜:：])+"
+)
+# A tag of the kind alone before the title ("[Webinar] …", "Webinar: …").
+_EN_KIND_TAG = re.compile(r"^\s*(?:[\[(【][^\])】]{1,25}[\])】]|[^:|｜–—-]{1,25}[:|｜–—-])\s*")
+
+
 def _name(title: str, is_zh: bool) -> str:
     clean = re.sub(r"^\s*(?:【[^】]{1,10}】|[^|｜]{1,10}\s*[|｜])\s*", "", title)
     if is_zh:
@@ -527,11 +573,17 @@ def _name(title: str, is_zh: bool) -> str:
             return m.group(1)
         m = _ZH_NAME.search(clean)
         if m:
-            return _NAME_DATE_LEAD.sub("", m.group(0)) or m.group(0)
-    else:
-        m = _EN_NAME.search(clean)
-        if m:
-            return re.sub(r"^the\s+", "", m.group(1).strip(), flags=re.I)
+            name = _NAME_DATE_LEAD.sub("", m.group(0)) or m.group(0)
+            return _NOTICE_FRAME.sub("", name).strip('“”"「」') or name
+        return (_TITLE_LEAD.sub("", clean) or clean)[:80]
+    m = _EN_NAME.search(clean)
+    if m and _EN_KIND.regex.fullmatch(m.group(1).strip()) and _EN_NOTICE.search(title):
+        # "[Webinar] Real-world evidence": the kind is the tag, the title is the name.
+        tag = _EN_KIND_TAG.match(title)
+        rest = title[tag.end() :].strip() if tag else ""
+        return rest[:80] or m.group(1)
+    if m:
+        return re.sub(r"^the\s+", "", m.group(1).strip(), flags=re.I)
     return clean[:80]
 
 
@@ -552,6 +604,49 @@ def _dated_place_notice(title: str, published: date) -> bool:
     return any(city in title for city in _ZH_CITIES) and not _ZH_PAST.search(title)
 
 
+# A headline that opens with a day (and time) and a separator is the notice's own heading:
+# "6.24-25 | 临床评价实务", "7月8日丨细胞治疗沙龙", "明晚7点 | 出海之路".
+_DATE_LEAD = re.compile(
+    r"^\s*[【\[]?\s*(?P<when>(?:(?:\d{4}\s*[年.]\s*)?\d{1,2}\s*[月.·]\s*\d{1,2}\s*[日号]?"
+    r"(?:\s*[-–至到~]\s*\d{1,2}\s*[日号]?)?|明天|明日|明晚|后天|[本这下](?:周|星期)[一二三四五六日天]))"
+    r"(?P<tail>[^|｜丨】\]]{0,12}?)\s*(?:[】\]]\s*[|｜丨]?|[|｜丨])"
+)
+# What may follow that day before the separator: a weekday, a time, a city, online.
+_DATE_LEAD_TAIL = re.compile(
+    r"(?:\s|[，,、()（）]|(?:周|星期)[一二三四五六日天]|上午|下午|中午|晚上?|早上?|\d{1,2}\s*(?:[:：]\s*\d{2}|点半?(?:\d{1,2}分?)?)"
+    r"|线上|直播|在线|" + "|".join(_ZH_CITIES) + r")*"
+)
+# A column that says it previews: 预告｜, 【活动预告】, 会议预告: (not 业绩预告, an earnings notice).
+_PREVIEW_LEAD = re.compile(
+    r"^\s*[【「\[]?\s*(?:(?:活动|会议|直播|课程|论坛|峰会|沙龙|培训)?预告\s*(?:[】」\]]|[|｜丨:：])"
+    # or counts down: "1天倒计时|", "【倒计时3天】", "开幕倒计时3天！"
+    r"|(?:开幕|开课|大会|会议|报名)?(?:倒计时\s*[\d一二两三四五六七八九十]{1,3}\s*[天日周]"
+    r"|[\d一二两三四五六七八九十]{1,3}\s*[天日周]\s*倒计时))"
+)
+# 召开/举行/举办 with no word of the future: the meeting is news of the day, not an invitation
+# ("某司召开研讨会"); "将于…召开", "关于举办…的通知", "拟召开" are still ahead.
+_ZH_HELD = prefiltered(r"召开|举行|举办")
+# Not industry events: a company's statutory meetings (filings for its shareholders) and a
+# school's admission of students (本科招生简章).
+_ZH_NOT_EVENT = prefiltered(
+    r"股东大会|股东会|董事会|监事会|职工代表大会|持有人会议"
+    r"|(?:本科|研究生|硕士|博士|高考|中考|专升本|自考)[^，。|｜丨]{0,6}招生"
+)
+_ZH_AHEAD = prefiltered(r"将|拟|关于|定于|计划|预计|预告|邀|报名")
+
+
+def _opens_as_notice(headline: str, published: date) -> bool:
+    """Whether the headline opens as a notice: a day still ahead before a separator, or a
+    preview column's name."""
+    if _PREVIEW_LEAD.match(headline):
+        return True
+    m = _DATE_LEAD.match(headline)
+    if m is None or not _DATE_LEAD_TAIL.fullmatch(m.group("tail")):
+        return False
+    day = event_date(m.group("when"), published)
+    return day is not None and day > published
+
+
 def detect_event(title: str, summary: str, lang: str, published: date) -> EventFact | None:
     """The upcoming event an item announces, or None (including reports on past events)."""
     title_n, summary_n = normalize(title), normalize(summary)
@@ -562,7 +657,11 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         # "…？丨紫金健康论坛": a question or exclamation, then the column's name: the column's
         # kind of event says nothing about the article.
         headline = _TRAILING_COLUMN.sub("", title_n)
-        if not (_ZH_KIND.search(headline) or _dated_place_notice(headline, published)):
+        if _ZH_NOT_EVENT.search(headline) or not (
+            _ZH_KIND.search(headline)
+            or _dated_place_notice(headline, published)
+            or _opens_as_notice(headline, published)
+        ):
             return None
         if _ZH_PAST.search(title_n) or (
             _ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)
@@ -572,10 +671,11 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         month = event_month(title_n, published) if start is None else None
         if month is not None and month >= published.replace(day=1):
             precision, start = "month", month
-        if not (
-            _ZH_FUTURE.search(text) or (start and start >= published) or _ZH_NOTICE.search(headline)
-        ):
+        ahead = _ZH_FUTURE.search(text) or (start and start >= published)
+        if not (ahead or _ZH_NOTICE.search(headline) or _opens_as_notice(headline, published)):
             return None
+        if not ahead and _ZH_HELD.search(headline) and not _ZH_AHEAD.search(headline):
+            return None  # "某司召开研讨会": a meeting held, reported as news
     else:
         invite = re.search(
             r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I

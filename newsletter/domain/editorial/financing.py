@@ -32,6 +32,17 @@ ROUNDS = (
     "strategic",
     "undisclosed",
 )
+# Beyond ROUNDS: a numbered tranche of a lettered round ("b3" for B3轮, "Series B-1"), and two
+# rounds announced together ("a/a+" for A轮及A+轮, "b/c" for B、C轮), as RULES.md labels them.
+_SUB_ROUND = re.compile(r"[a-f][1-9]")
+
+
+def is_round(round_id: str) -> bool:
+    """Whether a round id is one the detectors give: one of ROUNDS, a numbered tranche ("b3"),
+    or two of those joined by "/" ("a/a+")."""
+    parts = round_id.split("/")
+    return len(parts) <= 2 and all(p in ROUNDS or _SUB_ROUND.fullmatch(p) for p in parts)
+
 
 # --- English ------------------------------------------------------------------------------
 _EN_RAISE = prefiltered(
@@ -42,7 +53,7 @@ _EN_RAISE = prefiltered(
     re.I,
 )
 _EN_ROUND = prefiltered(
-    r"\b(?:(?P<pre>pre-?)\s?series\s?(?P<prel>[a-f])|series\s?(?P<l>[a-f])(?P<plus>\+)?(?:-?\d)?|"
+    r"\b(?:(?P<pre>pre-?)\s?series\s?(?P<prel>[a-f])|series\s?(?P<l>[a-f])(?P<plus>\+)?(?:-?(?P<sub>[1-9]))?|"
     r"(?P<preipo>pre-?ipo)|(?P<seed>pre-?seed|seed)|(?P<angel>angel)|"
     r"(?P<strat>strategic)\s+(?:investment|round|funding|financing)|pre-?(?P<prel2>[a-c]))(?![A-Za-z0-9])",
     re.I,
@@ -81,6 +92,14 @@ _ZH_ROUND = prefiltered(
     r"\s*(?:系列)?轮"
     r"|(?P<strat>战略融资|战略投资)"
     r"|(?P<series>[A-Fa-f])\s*系列(?=[^，。；,;]{0,10}融资)"
+    # "B3融资": a numbered tranche needs no 轮
+    r"|(?<![A-Za-z])(?P<sub>[A-Fa-f][1-9])\s*融资"
+)
+_ZH_ROUND_TOKEN = r"(?:Pre[-\s]?[A-Ca-c]\+{0,2}|[A-Fa-f]\+{0,2}[1-9]?|天使\+?|种子)"
+# Two rounds announced together: "A轮及A+轮", "B、C轮", "B1轮和B2轮", "天使轮及Pre-A轮".
+_ZH_TWO_ROUNDS = re.compile(
+    rf"(?<![A-Za-z])(?P<a>{_ZH_ROUND_TOKEN})\s*轮?\s*(?:及|和|与|、|/|＆|&)\s*(?P<b>{_ZH_ROUND_TOKEN})\s*(?:系列)?轮",
+    re.I,
 )
 _ZH_FUNDING = prefiltered(r"融资|投资|注资")
 _ZH_NOT = prefiltered(
@@ -174,24 +193,38 @@ def _en_round(text: str) -> str | None:
     if pre:
         return "pre-" + pre.lower()
     if m.group("l"):
-        return m.group("l").lower() + ("+" if m.group("plus") else "")
+        sub = m.group("sub") if not m.group("plus") else None
+        return m.group("l").lower() + (sub or ("+" if m.group("plus") else ""))
     return next((label for group, label in _EN_NAMED_ROUNDS if m.group(group)), None)
+
+
+def _zh_round_token(raw: str) -> str:
+    """One round as Chinese titles write it ("B3", "A+", "Pre-A", "天使") to its id."""
+    raw = raw.lower().replace(" ", "")
+    for prefix, label in _ZH_NAMED_ROUNDS:
+        if raw.startswith(prefix):
+            return label
+    letter, rest = raw[0], raw[1:]
+    if rest[:1].isdigit():
+        return letter + rest[0]  # B3轮: the third tranche of the B round
+    return letter + ("+" if rest.startswith("+") else "")  # A++ is read as a+
 
 
 def _zh_round(text: str) -> str | None:
     m = _ZH_ROUND.search(text)
     if not m:
         return None
+    two = _ZH_TWO_ROUNDS.search(text)
+    if two and two.start() <= m.start() < two.end():
+        first, second = _zh_round_token(two.group("a")), _zh_round_token(two.group("b"))
+        return first if first == second else f"{first}/{second}"
     if m.group("strat"):
         return "strategic"
     if m.group("series"):  # 完成A系列亿元融资
         return m.group("series").lower()
-    raw = m.group("r").lower().replace(" ", "")
-    for prefix, label in _ZH_NAMED_ROUNDS:
-        if raw.startswith(prefix):
-            return label
-    letter = raw[0]
-    return letter + ("+" if raw.endswith("+") else "")  # A++ is read as a+
+    if m.group("sub"):
+        return m.group("sub").lower()
+    return _zh_round_token(m.group("r"))
 
 
 def _clean_company(name: str) -> str:
@@ -427,7 +460,7 @@ _SEGMENT_SPLIT = re.compile(
     r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“]))\s*"
 )
 _ZH_VERB = prefiltered(
-    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|连获|喜获|获投|获)"
+    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|连获|喜获|获投|获|引入)"
 )
 # A round without a verb: "齐碳科技B轮融资超4亿元", "Licious在F轮融资", "3700万美元C轮融资".
 _ZH_BARE_ROUND = prefiltered(
@@ -440,13 +473,20 @@ _ZH_AMOUNT_FUNDING = prefiltered(
 # 领投/独家投资/入股 + the company: "毅达资本领投飞谱电子Pre-A轮融资", "红杉入股时尚电商SSENSE".
 _ZH_INVESTED = prefiltered(
     r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
-    r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|$))"
+    r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|[？?！!]|$))"
 )
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
 _ZH_PLURAL = prefiltered(r"(多家|多个|数家|几家|\d+家|\d+个|这些|一批|多笔)")
 _ZH_NOT_NAME = prefiltered(
     r"^(?:\d{2,4}年|今年|去年|年内|近日|日前|近期|本周|上周|半年|上半年|此前|再次|又|这家|一家|该|某|"
     r"(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)|[A-Fa-f]\+?\s*轮)"
+    # "苏州这家医疗科技公司", "一家AI制药企业": a demonstrative anywhere names no one
+    r"|这家|那家|一家|某"
+    # a date alone ("6月", "6月15日") or one character left of a clause ("并")
+    r"|^(?:\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|[\u4e00-\u9fff])$"
+    # a description that ends in what it is, with no name ("系统间生物学新星", "医疗科技公司")
+    # (a legal name keeps its suffix: "星禾基因科技有限公司", "某某股份公司")
+    r"|(?:(?<!有限)(?<!股份)(?<!责任)公司|企业|新星|新锐|初创|独角兽|黑马|创企|明星项目)$"
 )
 _ZH_DESCRIPTOR_TAIL = re.compile(
     r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|提供商|运营商|开发商|研发商|器械商|供应商|制造商|电商|"
@@ -495,9 +535,18 @@ def _zh_name(head: str) -> tuple[str, float]:
     bracket = re.search(r"[「『“\"]([^」』”\"]{1,40})[」』”\"]\s*$", head)
     if bracket:  # 「安济医疗」, AI制药公司「晶算智药」: a quoted name ending the head
         return bracket.group(1).strip(), 1.0
-    head = re.sub(r"[「『“\"][^」』”\"]{0,10}[」』”\"]", "", head).strip()  # 青岛“独角兽”X
+    # 青岛“独角兽”X: a short quoted epithet; the name is what follows it (the place or
+    # descriptor before it goes too), else what is left without it.
+    epithet = re.search(r"[「『“\"][^」』”\"]{0,10}[」』”\"]\s*(?=\S{2})", head)
+    if epithet:
+        head = head[epithet.end() :].strip()
+    head = re.sub(r"[「『“\"][^」』”\"]{0,10}[」』”\"]", "", head).strip()
     head = _FAMILY_PREFIX.sub("", head)
     confidence = 1.0
+    # "专注肿瘤早筛的星禾基因": a clause describing the company ends in 的; the name follows.
+    described = re.search(r"的\s*(?=[^的]{2,}$)", head)
+    if described and described.start() >= 2:
+        head, confidence = head[described.end() :], 0.8
     # Descriptors one after another ("国际电商SaaS平台X"): cut each while a name is left.
     while (stripped := _ZH_DESCRIPTOR_TAIL.sub("", head, count=1)) != head and len(stripped) >= 2:
         head, confidence = stripped, 0.8
@@ -518,7 +567,12 @@ def _money_after(segment: str, end: int) -> bool:
 def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
     """The round one headline announces, or None."""
     plain = _without_quotes(segment)
-    if not _ZH_FUNDING.search(plain) and "入股" not in plain and not _ZH_ROUND.search(plain):
+    if (
+        not _ZH_FUNDING.search(plain)
+        and "入股" not in plain
+        and "领投" not in plain
+        and not _ZH_ROUND.search(plain)
+    ):
         return None
     if _ZH_AWARD.search(segment):
         return None
@@ -616,7 +670,7 @@ def _zh_deals(segment: str, summary: str) -> list[FinancingFact]:
 def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
     """Every round a Chinese title announces, one per headline (a title with two headlines can
     announce two rounds); none for a digest of many headlines."""
-    if not any(word in title for word in ("融资", "投资", "注资", "入股", "轮")):
+    if not any(word in title for word in ("融资", "投资", "注资", "入股", "领投", "轮")):
         return []  # the common case at ingest, checked without a regular expression
     if _ZH_DIGEST.search(title) or _DATED_COLUMN.search(title):
         return []

@@ -377,3 +377,156 @@ def test_names_without_date_words(title: str, name: str) -> None:
 )
 def test_weekdays_of_this_week(text: str, expected: date | None) -> None:
     assert event_date(text, PUBLISHED) == expected
+
+
+# Round 3 (generalising, issue 12): general forms of the language, on made-up titles.
+# PUBLISHED (2030-06-10) is a Monday.
+@pytest.mark.parametrize(
+    ("title", "lang", "round_name"),
+    [
+        ("甲乙医疗完成1.2亿元B3轮融资", "zh", "b3"),  # a numbered tranche keeps its number
+        ("甲乙医疗再获8000万元C2融资", "zh", "c2"),  # a tranche needs no 轮
+        ("甲乙医疗完成A轮及A+轮融资", "zh", "a/a+"),  # two rounds together (RULES.md)
+        ("甲乙医疗连续完成B、C轮融资", "zh", "b/c"),
+        ("甲乙医疗完成天使轮和Pre-A轮融资", "zh", "angel/pre-a"),
+        ("甲乙医疗完成A++轮融资", "zh", "a+"),  # A++ is still read as A+
+        ("Acme Bio raises $40M Series B-1", "en", "b1"),
+        ("Acme Bio raises $40M Series B+", "en", "b+"),
+    ],
+)
+def test_tranches_and_rounds_announced_together(title: str, lang: str, round_name: str) -> None:
+    fact = detect_financing(title, "", lang)
+    assert fact is not None and fact.round == round_name
+
+
+@pytest.mark.parametrize(
+    ("title", "company"),
+    [
+        ("南京这家康复科技公司获3000万元天使轮融资", ""),  # a demonstrative names no one
+        ("一家AI制药企业完成2亿元B轮融资", ""),
+        ("该公司3月落户园区，6月完成1亿元A轮融资", ""),  # a month left of the clause
+        ("某器械新锐成立两年，并完成5000万元A轮融资", ""),  # a conjunction left alone
+        ("基因编辑领域新锐获8000万元A轮融资", ""),  # a description ending in what it is
+        ("杭州“小巨人”星禾医疗完成C轮融资", "星禾医疗"),  # the name follows the epithet
+        ("北辰资本为什么领投星河药业？", "星河药业"),  # X领投Y: Y's round
+        ("甲乙医疗引入丙丁资本投资", "甲乙医疗"),  # 引入…投资: brought an investor in
+    ],
+)
+def test_company_names_and_non_names(title: str, company: str) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None and fact.company == company
+    assert fact.company_confidence < 0.5 if not company else fact.company_confidence >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("title", "lang", "start", "place"),
+    [
+        # The official notice form: 关于举办/召开/参加…的通知.
+        ("关于举办2030年药品注册法规培训班的通知", "zh", None, None),
+        ("关于组织会员参加第五届医院管理年会的通知", "zh", None, None),
+        # A tag naming the kind of event; "干货" (substance) says nothing about the past.
+        ("【干货培训】无菌药品的污染控制策略", "zh", None, None),
+        ("【线上讲座】医疗器械临床评价要点", "zh", None, "online"),
+        ("线上分享会｜合成生物学的投资逻辑", "zh", None, "online"),
+        ("【免费参加】康复器械投资路演——家用设备专场", "zh", None, None),
+        ("合肥：免费医保支付改革会议，等你报名", "zh", None, "合肥"),
+        ("第八届口腔数字化大会诚挚邀请", "zh", None, None),
+        ("6月25-27日，制药装备展300余家参展企业同场展示", "zh", date(2030, 6, 25), None),
+        # A day ahead (and a time, a city) before a separator opens a notice.
+        ("6.24-25 | 医疗器械临床评价实务", "zh", date(2030, 6, 24), None),
+        ("6月20日周四晚8点｜创新药出海实务", "zh", date(2030, 6, 20), None),
+        ("6.20北京 | 医保谈判策略", "zh", date(2030, 6, 20), "北京"),
+        # A preview column, a countdown at the head.
+        ("预告｜一起聊聊眼科耗材的国产替代", "zh", None, None),
+        ("1天倒计时|毒理研究系列(三)：非临床安全性评价", "zh", date(2030, 6, 11), None),
+        # Nicknames and short forms of cities; 云峰会 is online.
+        ("双抗药物开发研讨会将在京举办，欢迎报名", "zh", None, "北京"),
+        ("相约魔都：细胞治疗产业盛会日程发布", "zh", None, "上海"),
+        ("关于报名参加“2030智慧医院云峰会”的通知", "zh", None, "online"),
+        # English: the kind as a tag.
+        ("[Webinar] Real-world evidence in oncology", "en", None, "online"),
+        ("(Webinar) Payer strategies for cell therapy", "en", None, "online"),
+    ],
+)
+def test_invitation_forms_round_three(
+    title: str, lang: str, start: date | None, place: str | None
+) -> None:
+    fact = detect_event(title, "", lang, PUBLISHED)
+    assert fact is not None
+    assert (fact.start, fact.place) == (start, place)
+
+
+@pytest.mark.parametrize(
+    ("title", "lang"),
+    [
+        ("国家药监局召开医疗器械监管座谈会", "zh"),  # held: news of the day
+        ("2030医药产业峰会开幕，协会受邀参会", "zh"),  # invited and attended: news
+        ("【6.18世界献血日】科普：献血的五个误区", "zh"),  # an observance day, not an event
+        ("6.10 | 医药要闻早知道", "zh"),  # a dated column of the publication day
+        ("业绩预告 | 某药业上半年净利预增50%", "zh"),  # an earnings notice
+        ("直播回放 | 集采下的仿制药企业如何突围", "zh"),
+    ],
+)
+def test_not_invitations_round_three(title: str, lang: str) -> None:
+    assert detect_event(title, "", lang, PUBLISHED) is None
+
+
+@pytest.mark.parametrize(
+    ("title", "lang", "name"),
+    [
+        ("【培训】医疗器械不良事件监测实务", "zh", "医疗器械不良事件监测实务"),
+        ("今晚8点丨注册检验如何准备？", "zh", "注册检验如何准备？"),
+        ("关于组织会员参加2030数字医疗大会的通知", "zh", "2030数字医疗大会"),
+        ("[Webinar] Real-world evidence in oncology", "en", "Real-world evidence in oncology"),
+    ],
+)
+def test_names_without_frames(title: str, lang: str, name: str) -> None:
+    fact = detect_event(title, "", lang, PUBLISHED)
+    assert fact is not None and fact.name == name
+
+
+def test_register_today_is_no_date() -> None:
+    fact = detect_event("Register today: Digital Health Summit 2030", "", "en", PUBLISHED)
+    assert fact is not None and fact.start is None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "第九届全国药物经济学大会征文通知",  # a call for papers is ahead of its meeting
+        "2030全国临床药理学术会议征稿启事",
+        "2030秋季药交会观展指南",  # a trade fair by its short name; a visitor's guide
+        "2030中国医疗器械博览会参观预登记开启",
+        "2030年GMP实务培训开课啦",
+        "【招募】医疗器械创业营第二期",
+        "2030口腔种植年会首批嘉宾揭晓 | 多位院长将出席",  # speakers named, attending ahead
+        "细胞治疗大会开幕在即，百位专家将出席",
+    ],
+)
+def test_more_invitations_round_three(title: str) -> None:
+    assert detect_event(title, "", "zh", PUBLISHED) is not None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "关于召开2030年第一次临时股东大会的通知",  # a company's statutory meeting
+        "某大学2030年本科招生简章",  # a school's admissions
+        "欧洲药管局下月召集专家组复核某疫苗",  # convening: news of a regulator
+        "某公司董事长出席2030医药峰会并发表演讲",  # attended: a report
+    ],
+)
+def test_not_industry_invitations_round_three(title: str) -> None:
+    assert detect_event(title, "", "zh", PUBLISHED) is None
+
+
+@pytest.mark.parametrize(
+    ("title", "company"),
+    [
+        ("专注肿瘤早筛的星禾基因完成2亿元B轮融资", "星禾基因"),  # a clause ending in 的
+        ("北京星禾基因科技有限公司完成B轮融资", "北京星禾基因科技有限公司"),  # legal name
+    ],
+)
+def test_described_and_legal_names(title: str, company: str) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None and fact.company == company

@@ -245,6 +245,11 @@ def fetch_feed(
                 ) as response:
                     status = response.status_code
                     if status == 304:
+                        # A 304 has no body (RFC 9110 §15.4.5), but the connection goes back to
+                        # the pool only once the response is read to its end: without this,
+                        # every re-polled feed of one host opened a new connection (and a new
+                        # TLS handshake).
+                        response.read()
                         return FetchResult(
                             current,
                             304,

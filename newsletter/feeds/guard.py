@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import contextvars
 import ipaddress
+import os
 import socket
 import ssl
+import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -305,6 +308,43 @@ class _PoolTransport(httpx.BaseTransport):
         self._pool.close()
 
 
+class TrustOnDemand:
+    """The TLS context both pools share, its trusted certificates read on the first https
+    request rather than when the transport is made.
+
+    Reading the CA bundle costs tens of milliseconds, which a poll of http feeds (a re-poll
+    of local or intranet feeds, the start-up of every run) need not pay. The context is the
+    one httpx would make (``ssl.create_default_context`` with ``SSL_CERT_FILE``,
+    ``SSL_CERT_DIR`` or certifi's bundle): it verifies certificates and host names from the
+    start, so a connection that somehow went out before the bundle was read would fail
+    verification, never pass unchecked."""
+
+    def __init__(self) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, host names
+        keylog = os.environ.get("SSLKEYLOGFILE")
+        if keylog and not sys.flags.ignore_environment:
+            self.context.keylog_filename = keylog  # as ssl.create_default_context does
+        self.loaded = False
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Read the trusted certificates once (thread-safe; later calls return at once)."""
+        if self.loaded:
+            return
+        with self._lock:
+            if self.loaded:
+                return
+            if os.environ.get("SSL_CERT_FILE"):
+                self.context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                self.context.load_verify_locations(cafile=certifi.where())
+            self.loaded = True
+
+
 class GuardedTransport(httpx.BaseTransport):
     """Two connection pools: one that checks every address it connects to, and one (for
     requests carrying the ALLOW_PRIVATE extension) that does not. Separate pools, so a
@@ -312,13 +352,15 @@ class GuardedTransport(httpx.BaseTransport):
 
     def __init__(self, limits: httpx.Limits, allow_private: bool = False) -> None:
         self.allow_private = allow_private
-        # One TLS context for both pools: building one loads the CA bundle (tens of
-        # milliseconds), and contexts are safe to share between connections and threads.
-        context = httpx.create_ssl_context()
-        self._checked = _PoolTransport(_Backend(check=True), limits, context)
-        self._open = _PoolTransport(_Backend(check=False), limits, context)
+        # One TLS context for both pools (contexts are safe to share between connections and
+        # threads); its CA bundle is read by the first https request.
+        self.trust = TrustOnDemand()
+        self._checked = _PoolTransport(_Backend(check=True), limits, self.trust.context)
+        self._open = _PoolTransport(_Backend(check=False), limits, self.trust.context)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            self.trust.load()
         allowed = bool(request.extensions.get(ALLOW_PRIVATE, self.allow_private))
         return (self._open if allowed else self._checked).handle_request(request)
 

@@ -6,12 +6,13 @@ import gzip
 import tracemalloc
 import zlib
 from collections.abc import Iterator
+from typing import ClassVar
 
 import httpx
 import pytest
 
 from newsletter import PRODUCT, __version__
-from newsletter.demo.server import FeedServer, Route
+from newsletter.demo.server import FeedHandler, FeedServer, Route
 from newsletter.errors import FeedError
 from newsletter.feeds.fetch import (
     MAX_REDIRECTS,
@@ -101,6 +102,33 @@ def test_stored_validators_are_sent_and_304_is_success(
     assert "if-none-match" not in first_headers
     assert second_headers["if-none-match"] == first.validators.etag
     assert second_headers["if-modified-since"] == "Wed, 18 Nov 2026 09:00:00 GMT"
+
+
+class _ConnectionRecorder(FeedHandler):
+    """Records the client's (address, port) of every request: one port per connection."""
+
+    ports: ClassVar[list[int]] = []
+
+    def do_GET(self) -> None:
+        _ConnectionRecorder.ports.append(self.client_address[1])
+        super().do_GET()
+
+
+def test_re_polls_of_one_host_reuse_one_connection() -> None:
+    """A 304 goes back to the pool: re-polling twenty unchanged feeds of one host, one after
+    the other, opens one connection, not twenty (each would be a TCP and a TLS handshake)."""
+    routes = {f"/{n}.xml": Route(FEED) for n in range(20)}
+    _ConnectionRecorder.ports = []
+    with FeedServer(routes, handler=_ConnectionRecorder) as server, make_client(LIMITS) as http:
+        first = {
+            path: fetch_feed(http, server.url(path), NO_VALIDATORS, LIMITS).validators
+            for path in routes
+        }
+        _ConnectionRecorder.ports = []
+        for path, validators in first.items():
+            assert fetch_feed(http, server.url(path), validators, LIMITS).not_modified
+    assert len(_ConnectionRecorder.ports) == 20
+    assert len(set(_ConnectionRecorder.ports)) == 1
 
 
 def test_changed_feed_with_old_etag_returns_the_new_body(

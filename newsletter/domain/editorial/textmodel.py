@@ -23,7 +23,7 @@ import unicodedata
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 N_FEATURES = 1 << 18
@@ -36,8 +36,10 @@ _SPACE = re.compile(r"\s+")
 Features = dict[int, float]
 
 
+@lru_cache(maxsize=64)
 def normalise(text: str) -> str:
-    """NFKC, case-folded, whitespace collapsed."""
+    """NFKC, case-folded, whitespace collapsed. Cached: the reading of one item asks for its
+    title and summary several times (the rules' texts twice, then the model's features)."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 

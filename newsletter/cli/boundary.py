@@ -22,6 +22,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from newsletter.cli import startup
 from newsletter.config import Settings, load_settings
 from newsletter.errors import NewsletterError
 from newsletter.service.app import App, open_app
@@ -164,7 +165,9 @@ def load_app(config_path: Path | None, **overrides: Any) -> App:
     context = click.get_current_context(silent=True)
     read = context.meta.get(SETTINGS_KEY) if context is not None and not overrides else None
     settings = read if isinstance(read, Settings) else load_settings(**overrides)
-    return open_app(settings, config_path)
+    app = open_app(settings, config_path)
+    startup.end()  # the modules are loaded: the collector's defaults from here on
+    return app
 
 
 def as_date(value: datetime | None) -> date | None:

@@ -215,6 +215,17 @@ def _delay_text(delay: timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+# A redirect's body read to its end (so its connection goes back to the pool) when it says it
+# is at most this big; a bigger or unsized one is left, and its connection closed.
+DRAIN_LIMIT = 64 * 1024
+
+
+def _drain_small(response: httpx.Response) -> None:
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= DRAIN_LIMIT:
+        response.read()
+
+
 def fetch_feed(
     client: httpx.Client, url: str, validators: Validators, limits: FetchLimits
 ) -> FetchResult:
@@ -275,6 +286,7 @@ def fetch_feed(
                             raise FeedError(f"redirect loop: {hops}; check the feed URL")
                         chain.append(normalized)
                         current = target
+                        _drain_small(response)
                         continue
                     if status != 200:
                         raise _status_error(response, current)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from newsletter.errors import FeedError
+from newsletter.errors import ConfigError, FeedError
 
 # Request extension read by GuardedTransport: may this request connect to a private address?
 ALLOW_PRIVATE = "newsletter.allow_private"
@@ -315,33 +315,64 @@ class TrustOnDemand:
     Reading the CA bundle costs tens of milliseconds, which a poll of http feeds (a re-poll
     of local or intranet feeds, the start-up of every run) need not pay. The context is the
     one httpx would make (``ssl.create_default_context`` with ``SSL_CERT_FILE``,
-    ``SSL_CERT_DIR`` or certifi's bundle): it verifies certificates and host names from the
-    start, so a connection that somehow went out before the bundle was read would fail
-    verification, never pass unchecked."""
+    ``SSL_CERT_DIR`` or certifi's bundle, and the stricter checks that function adds from
+    Python 3.13): it verifies certificates and host names from the start, so a connection that
+    somehow went out before the bundle was read would fail verification, never pass
+    unchecked. A ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` that is not there is a ConfigError when
+    the transport is made, before any request."""
 
     def __init__(self) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, host names
+        if sys.version_info >= (3, 13):  # as ssl.create_default_context does there
+            self.context.verify_flags |= ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
         keylog = os.environ.get("SSLKEYLOGFILE")
         if keylog and not sys.flags.ignore_environment:
             self.context.keylog_filename = keylog  # as ssl.create_default_context does
+        self.source = self._source()
         self.loaded = False
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _source() -> tuple[str, str] | None:
+        """Where the trusted certificates come from: ("SSL_CERT_FILE", path), ("SSL_CERT_DIR",
+        path), or None for certifi's bundle; checked to exist."""
+        for variable, exists in (
+            ("SSL_CERT_FILE", os.path.isfile),
+            ("SSL_CERT_DIR", os.path.isdir),
+        ):
+            value = os.environ.get(variable)
+            if value:
+                if not exists(value):
+                    raise ConfigError(
+                        f"{variable}={value}: no such {'file' if variable.endswith('FILE') else 'folder'}"
+                        f"; set it to the trusted certificates (PEM) or unset it"
+                    )
+                return variable, value
+        return None
+
     def load(self) -> None:
-        """Read the trusted certificates once (thread-safe; later calls return at once)."""
+        """Read the trusted certificates once (thread-safe; later calls return at once).
+        Raises ConfigError when they cannot be read."""
         if self.loaded:
             return
         with self._lock:
             if self.loaded:
                 return
-            if os.environ.get("SSL_CERT_FILE"):
-                self.context.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
-            elif os.environ.get("SSL_CERT_DIR"):
-                self.context.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
-            else:
-                import certifi
+            try:
+                if self.source is None:
+                    import certifi
 
-                self.context.load_verify_locations(cafile=certifi.where())
+                    self.context.load_verify_locations(cafile=certifi.where())
+                elif self.source[0] == "SSL_CERT_FILE":
+                    self.context.load_verify_locations(cafile=self.source[1])
+                else:
+                    self.context.load_verify_locations(capath=self.source[1])
+            except (OSError, ssl.SSLError) as exc:
+                where = "=".join(self.source) if self.source else "certifi's bundle"
+                raise ConfigError(
+                    f"cannot read the trusted certificates ({where}): {exc}; "
+                    "check the file or unset the variable"
+                ) from exc
             self.loaded = True
 
 

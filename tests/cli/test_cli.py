@@ -594,3 +594,27 @@ def test_ingest_over_many_feeds_lists_only_the_feeds_worth_a_look(
     assert all(f"Feed {n:02d}" in again.output for n in range(33))
     assert "other feeds" not in again.output
     assert "0 new items; 1 of 34 feeds failed" in again.output
+
+
+def test_start_up_collector_thresholds_are_put_back_once_the_app_is_open(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    """The collector runs less often while a command's modules load, and as usual once its app
+    is open: a long-running command (run, serve, the workers) never keeps the raised thresholds."""
+    import gc
+
+    from newsletter.cli import startup
+
+    startup.end()  # importing newsletter.cli began it; no app was opened in this test yet
+    defaults = gc.get_threshold()
+    env, _config, _period = cli_env
+    try:
+        startup.begin()
+        assert gc.get_threshold() == startup.STARTUP_THRESHOLD
+        assert run(env, "db", "upgrade").exit_code == 0
+        assert run(env, "ingest").exit_code == 0
+        assert gc.get_threshold() == defaults
+        startup.end()  # a second end is a no-op
+        assert gc.get_threshold() == defaults
+    finally:
+        gc.set_threshold(*defaults)

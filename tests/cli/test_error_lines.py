@@ -242,3 +242,18 @@ def test_an_error_line_shows_brackets_and_backslashes_as_written(message: str) -
     with console.capture() as captured:
         console.print(f"error: {_escaped(message)}", markup=True)
     assert captured.get().strip() == f"error: {message}"
+
+
+def test_a_missing_certificate_file_is_one_error_line_before_any_feed_is_fetched(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
+    env, _config, _period = cli_env
+    assert newsletter(env, "db", "upgrade").returncode == 0
+    missing = tmp_path / "no-such-bundle.pem"
+    done = newsletter({**env, "SSL_CERT_FILE": str(missing)}, "ingest")
+    assert done.returncode == 1
+    (line,) = _error_lines(done.stderr)
+    assert f"SSL_CERT_FILE={missing}" in line and "no such file" in line
+    # Nothing was fetched: the feed was never polled.
+    status = json.loads(newsletter(env, "feeds", "--format", "json").stdout)
+    assert status and all(f["last_fetched_at"] is None and f["status"] == "never" for f in status)

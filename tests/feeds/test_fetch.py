@@ -131,6 +131,21 @@ def test_re_polls_of_one_host_reuse_one_connection() -> None:
     assert len(set(_ConnectionRecorder.ports)) == 1
 
 
+def test_redirects_of_one_host_reuse_one_connection() -> None:
+    """A small redirect body is read, so the hop's connection serves the next request."""
+    routes = {f"/{n}.xml": Route(FEED) for n in range(5)}
+    routes |= {
+        f"/old/{n}.xml": Route(b"moved", status=301, headers={"Location": f"/{n}.xml"})
+        for n in range(5)
+    }
+    _ConnectionRecorder.ports = []
+    with FeedServer(routes, handler=_ConnectionRecorder) as server, make_client(LIMITS) as http:
+        for n in range(5):
+            assert fetch_feed(http, server.url(f"/old/{n}.xml"), NO_VALIDATORS, LIMITS).body == FEED
+    assert len(_ConnectionRecorder.ports) == 10
+    assert len(set(_ConnectionRecorder.ports)) == 1
+
+
 def test_changed_feed_with_old_etag_returns_the_new_body(
     feed_server: FeedServer, client: httpx.Client
 ) -> None:

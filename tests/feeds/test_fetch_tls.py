@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from newsletter.demo.server import FeedServer, Route
-from newsletter.errors import FeedError
+from newsletter.errors import ConfigError, FeedError
 from newsletter.feeds.fetch import FetchLimits, Validators, fetch_feed, make_client
 from newsletter.feeds.guard import GuardedTransport
 
@@ -129,3 +129,51 @@ def test_http_feeds_never_read_the_certificate_bundle(
         assert fetch_feed(client, tls_url, Validators(), LIMITS).body == FEED
         assert transport.trust.loaded
         assert transport.trust.context.cert_store_stats()["x509_ca"] == 1
+
+
+def test_a_certificate_file_that_is_not_pem_is_a_config_error_at_the_first_https_request(
+    tls_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    garbage = tmp_path / "bundle.pem"
+    garbage.write_text("not a certificate\n")
+    monkeypatch.setenv("SSL_CERT_FILE", str(garbage))
+    with make_client(LIMITS) as client, pytest.raises(ConfigError, match="SSL_CERT_FILE="):
+        fetch_feed(client, tls_url, Validators(), LIMITS)
+
+
+def test_a_missing_certificate_file_or_folder_is_a_config_error_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="no such file"):
+        make_client(LIMITS)
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="no such folder"):
+        make_client(LIMITS)
+
+
+def test_a_redirect_from_http_to_https_reads_the_certificates_first(
+    tls_url: str, certificates: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates / "ca.pem"))
+    transport = GuardedTransport(httpx.Limits(max_connections=4), allow_private=True)
+    with FeedServer() as server, httpx.Client(transport=transport) as client:
+        server.routes["/old.xml"] = Route(status=301, headers={"Location": tls_url})
+        fetched = fetch_feed(client, server.url("/old.xml"), Validators(), LIMITS)
+    assert fetched.body == FEED and fetched.url == tls_url
+    assert transport.trust.loaded
+
+
+def test_the_context_checks_what_httpx_s_default_context_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ours = GuardedTransport(httpx.Limits(max_connections=1)).trust.context
+    theirs = httpx.create_ssl_context()
+    assert ours.verify_mode == theirs.verify_mode == ssl.CERT_REQUIRED
+    assert ours.check_hostname and theirs.check_hostname
+    assert ours.verify_flags == theirs.verify_flags
+    assert ours.options == theirs.options
+    assert ours.minimum_version == theirs.minimum_version

@@ -249,9 +249,33 @@ def _latin_tokens(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9]{2,}", text.casefold()) if w not in _COMMON_WORDS}
 
 
+_TRANCHE = re.compile(r"[a-f][1-9]")  # financing.is_round's numbered tranche
+
+
+def round_family(round_id: str) -> frozenset[str]:
+    """The rounds a round id may be reported as: a tranche as its round ("b3" → "b"), two rounds
+    announced together as either ("a/a+" → "a", "a+"). Outlets often drop the tranche number or
+    one of the two rounds."""
+    return frozenset(
+        part[0] if _TRANCHE.fullmatch(part) else part for part in round_id.split("/") if part
+    )
+
+
+def rounds_agree(a: str, b: str) -> bool:
+    """Whether two round ids may name one deal: equal, or one family ("b3" and "b", "a/a+"
+    and "a+"); two different numbered tranches ("b1", "b2") are two closings."""
+    if a == b:
+        return True
+    if not round_family(a) & round_family(b):
+        return False
+    tranches_a = {p for p in a.split("/") if _TRANCHE.fullmatch(p)}
+    tranches_b = {p for p in b.split("/") if _TRANCHE.fullmatch(p)}
+    return not (tranches_a and tranches_b and not tranches_a & tranches_b)
+
+
 def same_round(a: FinancingRef, b: FinancingRef, title_a: str, title_b: str) -> bool:
     """Whether two funding announcements are the same round (see the module docstring)."""
-    if a.round != b.round:
+    if not rounds_agree(a.round, b.round):
         return False
     ca, cb = a.company.casefold(), b.company.casefold()
     if (
@@ -365,11 +389,12 @@ _ORDINAL_KIND = {"批": "batch", "轮": "batch", "次": "batch", "届": "edition
 _PROCUREMENT = re.compile(
     rf"第\s*({_CN_ORDINAL})\s*[批轮次]\s*(?:国家)?(?:组织)?(药品|高值医用耗材|医用耗材|耗材)?集采"
 )
-# Just before the batch: an alliance, a province or a city (not 上市 "listed", 各省 "every
-# province", 市场 "market").
-_REGIONAL = re.compile(
-    r"联盟|省级|省际|自治区|京津冀|长三角|区域|跨区|(?<![各全])省(?!份)|(?<![上城])市(?!场)"
-)
+# Just before the batch: an alliance or a region's own programme (江苏省第二批集采); a
+# province or city right before 第 only when the title does not say the batch is national
+# (湖北省医保局：第十批国采 is the national batch carried out in one province).
+_REGIONAL = re.compile(r"联盟|省级|省际|自治区|京津冀|长三角|区域|跨区")
+_REGION_BEFORE = re.compile(r"(?<![各全])省(?!份)\s*$|(?<![上城])市(?![场值民])\s*$")
+_NATIONAL_WORDS = re.compile(r"国采|国家组织|国家集采|国家集中采购|全国")
 
 
 def normalized_title(title: str) -> str:
@@ -401,15 +426,16 @@ def procurement_batches(title: str) -> set[str]:
     """The procurement batches a title names: national ones as "集采#5" or "集采#耗材2"
     (devices are a programme of their own), a regional alliance's as "集采#5@regional"."""
     text = normalized_title(title)
+    national = bool(_NATIONAL_WORDS.search(unicodedata.normalize("NFKC", title)))
     found = set()
     for m in _PROCUREMENT.finditer(text):
         n = _number(m.group(1))
         if n is None:
             continue
         key = f"集采#{'耗材' if m.group(2) and '耗材' in m.group(2) else ''}{n}"
-        found.add(
-            key + "@regional" if _REGIONAL.search(text[max(0, m.start() - 8) : m.start()]) else key
-        )
+        before = text[max(0, m.start() - 8) : m.start()]
+        regional = _REGIONAL.search(before) or (_REGION_BEFORE.search(before[-3:]) and not national)
+        found.add(key + "@regional" if regional else key)
     return found
 
 
@@ -579,8 +605,11 @@ def same_story(a: StoryInput, b: StoryInput, va: _Vector, vb: _Vector) -> bool:
         _national(va.programmes) & _national(vb.programmes)
         and (a.financing is None) == (b.financing is None)
         and (a.event is None) == (b.event is None)
+        and not _different_subjects(va, vb)
     ):
-        return True  # the same national procurement batch, however worded
+        # The same national procurement batch, however worded; not two companies' results in
+        # it ("恒瑞…第十批集采中标" / "信达…第十批集采落选").
+        return True
     if not (va.rare & vb.rare) and _different_subjects(va, vb):
         return False
     smaller = min(len(va.title), len(vb.title))
@@ -620,15 +649,15 @@ def _candidate_pairs(items: Sequence[StoryInput], vectors: list[_Vector]) -> lis
         if item.financing_key:
             keys.add(f"k:{item.financing_key}")
         if item.financing is not None:
-            keys.add(f"r:{item.financing.round}")
+            keys |= {f"r:{r}" for r in round_family(item.financing.round)}
         keys |= {f"e:{e}" for e in vector.rare}
         keys |= {f"p:{p}" for p in _national(vector.programmes)}
         for key in keys:
             postings.setdefault(key, []).append(index)
     pairs: set[tuple[int, int]] = set()
     for key, members in postings.items():
-        if len(members) > COMMON_TOKEN_DF and key.startswith("t:"):
-            continue
+        if len(members) > COMMON_TOKEN_DF and key.startswith(("t:", "p:")):
+            continue  # a word (or a batch) in many titles: their pairs come from other keys
         for a in range(len(members)):
             for b in range(a + 1, len(members)):
                 pairs.add((members[a], members[b]))

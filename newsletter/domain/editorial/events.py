@@ -42,8 +42,8 @@ _ZH_KIND = prefiltered(
     r"闭门会|见面会|推介会|分享会|说明会|座谈会|研讨班|讲座|公开课|对接会|创新周|健康周|活动周|嘉年华|发布会|"
     r"培训班|研修班|高级班|课程|直播间|开讲|创业营|共创营|训练营|招生|采购会|策略会|大赛|会议邀请|会议通知|"
     r"参会|邀请函|邀约|盛会|参展|展商|招展|观展|嘉宾(?:揭晓|发布|公布|官宣|阵容)|"
-    # trade fairs by their short names: 药交会, 医博会, 进博会, 高交会
-    r"[\u4e00-\u9fff](?:交会|博会)|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
+    # trade fairs by their short names: 药交会, 医博会, 进博会, 高交会 (not 移交会计, 外交会谈)
+    r"[药医械进高广康](?:交会|博会)|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
     r"(?<!提上)(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了))"
 )
 _ZH_FUTURE = prefiltered(
@@ -616,6 +616,8 @@ _DATE_LEAD_TAIL = re.compile(
     r"(?:\s|[，,、()（）]|(?:周|星期)[一二三四五六日天]|上午|下午|中午|晚上?|早上?|\d{1,2}\s*(?:[:：]\s*\d{2}|点半?(?:\d{1,2}分?)?)"
     r"|线上|直播|在线|" + "|".join(_ZH_CITIES) + r")*"
 )
+# What makes a day before the separator an appointment: a time, a city, online.
+_DATE_LEAD_SIGN = re.compile(r"上午|下午|中午|晚|早|\d|线上|直播|在线|" + "|".join(_ZH_CITIES))
 # A column that says it previews: 预告｜, 【活动预告】, 会议预告: (not 业绩预告, an earnings notice).
 _PREVIEW_LEAD = re.compile(
     r"^\s*[【「\[]?\s*(?:(?:活动|会议|直播|课程|论坛|峰会|沙龙|培训)?预告\s*(?:[】」\]]|[|｜丨:：])"
@@ -642,6 +644,10 @@ def _opens_as_notice(headline: str, published: date) -> bool:
         return True
     m = _DATE_LEAD.match(headline)
     if m is None or not _DATE_LEAD_TAIL.fullmatch(m.group("tail")):
+        return False
+    if not (_DATE_LEAD_SIGN.search(m.group("tail")) or re.search(r"[-–至到~]", m.group("when"))):
+        # A day alone is a dated column or a sale ("6.12 | 要闻", "11.11 | 大促"); a span of
+        # days, a time, a city or "online" is an appointment.
         return False
     day = event_date(m.group("when"), published)
     return day is not None and day > published

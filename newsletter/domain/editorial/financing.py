@@ -460,7 +460,9 @@ _SEGMENT_SPLIT = re.compile(
     r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“]))\s*"
 )
 _ZH_VERB = prefiltered(
-    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|连获|喜获|获投|获|引入)"
+    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|连获|喜获|获投|获|"
+    # 引入…投资 is a company taking investors in; 引入社会资本/外资 is a policy
+    r"引入(?!社会资本|民间资本|民营资本|外资|资本))"
 )
 # A round without a verb: "齐碳科技B轮融资超4亿元", "Licious在F轮融资", "3700万美元C轮融资".
 _ZH_BARE_ROUND = prefiltered(
@@ -475,6 +477,11 @@ _ZH_INVESTED = prefiltered(
     r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
     r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|[？?！!]|$))"
 )
+# What follows 领投 in a headline about the market rather than a round: a statistic or a ranking.
+_ZH_LEAD_TREND = re.compile(
+    r"^(?:比例|金额|数量|规模|项目|机构|排行|占比|次数|笔数|总额|案例|事件|频次|次数)"
+    r"|创新高|新高|下降|下滑|增长|上升|同比|环比|排行|榜|居首|第一|减少|翻倍"
+)
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
 _ZH_PLURAL = prefiltered(r"(多家|多个|数家|几家|\d+家|\d+个|这些|一批|多笔)")
 _ZH_NOT_NAME = prefiltered(
@@ -486,7 +493,7 @@ _ZH_NOT_NAME = prefiltered(
     r"|^(?:\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|[\u4e00-\u9fff])$"
     # a description that ends in what it is, with no name ("系统间生物学新星", "医疗科技公司")
     # (a legal name keeps its suffix: "星禾基因科技有限公司", "某某股份公司")
-    r"|(?:(?<!有限)(?<!股份)(?<!责任)公司|企业|新星|新锐|初创|独角兽|黑马|创企|明星项目)$"
+    r"|(?:(?<!有限)(?<!股份)(?<!责任)(?<!集团)(?<!控股)(?<!实业)(?<!\))(?<!）)公司|企业|新星|新锐|初创|独角兽|黑马|创企|明星项目)$"
 )
 _ZH_DESCRIPTOR_TAIL = re.compile(
     r"^.*?(?:企业|公司|厂商|平台|品牌|服务商|提供商|运营商|开发商|研发商|器械商|供应商|制造商|电商|"
@@ -576,6 +583,13 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         return None
     if _ZH_AWARD.search(segment):
         return None
+    only_lead = not (_ZH_FUNDING.search(plain) or "入股" in plain or _ZH_ROUND.search(plain))
+    if only_lead:
+        # "X领投Y" with no other funding word: Y must be a company, not a statistic
+        # ("CVC领投比例创新高", "领投机构排行榜").
+        led = _ZH_INVESTED.search(segment)
+        if led is None or _ZH_LEAD_TREND.search(led.group("co")):
+            return None
     strong = _ZH_STRONG.search(segment)
     # The verb that governs the round: the one that starts the plain announcement (完成…轮融资),
     # else the last one with a funding word or a round shortly after it ("完成近2亿元B轮").

@@ -566,3 +566,36 @@ def test_a_law_and_its_draft_share_a_rare_name() -> None:
     assert rare_entities(draft) & rare_entities(
         "重磅！《药品价格管理条例》要来了！药企违规将被重罚"
     )
+
+
+def test_a_province_carrying_out_a_national_batch_is_the_national_batch() -> None:
+    assert procurement_batches("湖北省医保局：第十批国采今日起落地执行") == {"集采#10"}
+    assert procurement_batches("市值千亿药企第五批集采中标") == {"集采#5"}
+    assert grouped(
+        S(1, "湖北省医保局：第十批国采今日起落地执行"),
+        S(2, "第十批国采今日起落地执行，附中选结果"),
+    )
+
+
+def test_two_companies_results_in_one_batch_stay_two_stories() -> None:
+    assert not grouped(
+        S(1, "青禾医药第十批集采中标5个品种"),
+        S(2, "远岳生物第十批集采全部落选"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("round_a", "round_b", "one"),
+    [
+        ("b3", "b", True),  # an outlet drops the tranche number
+        ("a/a+", "a+", True),  # or one of two rounds announced together
+        ("b", "c", False),
+        ("b1", "b2", False),  # two tranches of one round are two deals
+    ],
+)
+def test_tranches_and_two_round_announcements_of_one_deal(
+    round_a: str, round_b: str, one: bool
+) -> None:
+    a = _story(1, "青禾医药完成2亿元融资", _fin("青禾医药", round_a, 2e8, "CNY"))
+    b = _story(2, "青禾医药宣布完成2亿元新一轮融资", _fin("青禾医药", round_b, 2e8, "CNY"))
+    assert grouped(a, b) is one

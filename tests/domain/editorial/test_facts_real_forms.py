@@ -530,3 +530,42 @@ def test_not_industry_invitations_round_three(title: str) -> None:
 def test_described_and_legal_names(title: str, company: str) -> None:
     fact = detect_financing(title, "", "zh")
     assert fact is not None and fact.company == company
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "某资本领投比例创新高",  # 领投 in a statistic of the market, not a round
+        "某基金领投金额同比下降三成",
+        "某创投领投项目数量居首",
+        "领投机构排行榜：某资本第一",
+        "某省引入社会资本投资建设医院",  # a policy of a place, not a company's round
+    ],
+)
+def test_lead_investor_statistics_and_policies_are_no_rounds(title: str) -> None:
+    assert detect_financings(title, "", "zh") == []
+
+
+@pytest.mark.parametrize(
+    ("title", "company"),
+    [
+        ("华瑞医药集团公司完成战略融资", "华瑞医药集团公司"),  # 集团公司 is a legal name
+        ("星禾控股公司获B轮投资", "星禾控股公司"),
+    ],
+)
+def test_group_and_holding_companies_keep_their_names(title: str, company: str) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None and fact.company == company
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "即将移交会计档案",  # 交会 inside 移交会计, not a trade fair
+        "外交会谈即将举行",
+        "6.12 | 医药要闻早知道",  # a day alone before the separator: a dated column
+        "11.11 | 医药电商大促",  # a shopping festival's date
+    ],
+)
+def test_words_and_days_that_only_look_like_invitations(title: str) -> None:
+    assert detect_event(title, "", "zh", PUBLISHED) is None

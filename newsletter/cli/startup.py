@@ -1,0 +1,33 @@
+"""Start-up of the `newsletter` command: fewer collector passes while its modules load.
+
+Importing a command's modules builds a few hundred thousand objects that live until the process
+ends, and the cyclic garbage collector's default first threshold (700 allocations) walks them
+again and again on the way: about 2 % of the instructions of a `newsletter ingest`
+(docs/performance.md, "Start-up"). ``begin`` raises the threshold before the imports; ``end``
+puts the defaults back once the command's app is open (``load_app``), so long-running commands
+(`run`, `serve`, the workers) collect as usual for the rest of their lives.
+"""
+
+from __future__ import annotations
+
+import gc
+
+STARTUP_THRESHOLD = (100_000, 50, 100)
+_defaults: tuple[int, int, int] | None = None
+
+
+def begin() -> None:
+    """Raise the collector's thresholds (once; the defaults are kept for ``end``)."""
+    global _defaults
+    if _defaults is None:
+        _defaults = gc.get_threshold()
+        gc.set_threshold(*STARTUP_THRESHOLD)
+
+
+def end() -> None:
+    """Put the collector's thresholds back (a no-op when ``begin`` did not run, or already
+    ended)."""
+    global _defaults
+    if _defaults is not None:
+        gc.set_threshold(*_defaults)
+        _defaults = None

@@ -150,6 +150,9 @@ def _financing_row(fin: dict[str, Any], title: str, language: str) -> dict[str, 
     low, high, currency = fin.get("amount_low"), fin.get("amount_high"), fin.get("currency")
     return {
         "company": fin.get("company") or title,
+        # No name found: the HTML table shows the title in its place; the text part, which
+        # prints the title just above the row, shows a dash.
+        "company_named": bool(fin.get("company")),
         "round": round_label(fin.get("round"), language),
         # The amount as the feed wrote it, else (an editor's amount) normalized.
         "amount": fin.get("amount_text") or money(low, high, currency, language),

@@ -63,7 +63,9 @@ def _feed(name: str, health: bool, n: int) -> list[training.Example]:
     )
     titles = [f"{words[i % 3]}{i}" for i in range(n)] + ["一图读懂"]
     return [
-        training.example(f"{name}-{i}", name, t, "", health, "industry" if health else None)
+        training.example(
+            f"{name}-{i}", name, t, "", health, ("industry", "headlines")[i % 2] if health else None
+        )
         for i, t in enumerate(titles)
     ]
 
@@ -77,6 +79,8 @@ def test_the_feed_context_reads_a_vague_title_by_its_feed() -> None:
     with_context = training.fit(train, feed_weight=0.0, context_weight=0.5).model
     without = training.fit(train, feed_weight=0.0, context_weight=0.0).model
     assert with_context.context is not None and without.context is None
+    assert without.sections is not None
+    assert training.fit(train, with_sections=False).model.sections is None  # relevance only
 
     def vague(model: ReadingModel) -> tuple[float, float]:
         scores = training.relevance_scores(model.relevance, health + finance, 0.0, model.context)

@@ -32,6 +32,7 @@ from newsletter.learning.store import load_model, shipped_path
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+FEED_ITEMS = 50  # items of each generated feed
 Steps = dict[str, Callable[[], object]]
 
 
@@ -39,7 +40,9 @@ def items(feeds: int) -> list[tuple[str, str]]:
     """(title, summary) of every item of the generated feeds."""
     result = []
     for index in range(feeds):
-        parsed = parse_feed(make_feed(index, 50, NOW, facts=True), url=f"http://f{index}/", now=NOW)
+        parsed = parse_feed(
+            make_feed(index, FEED_ITEMS, NOW, facts=True), url=f"http://f{index}/", now=NOW
+        )
         result += [(e.title, e.summary_text) for e in parsed.entries]
     return result
 
@@ -60,9 +63,11 @@ def current_steps(texts: list[tuple[str, str]]) -> Steps:
     sections = model.sections
     assert sections is not None
     xs = [model.features(t, s) for t, s in texts]
+    # Relevance as read_items gives it: a feed's items together (its feed context, if any).
+    feeds = [xs[i : i + FEED_ITEMS] for i in range(0, len(xs), FEED_ITEMS)]
     return {
         "features": lambda: [model.features(t, s) for t, s in texts],
-        "relevance": lambda: [model.relevance_of(x) for x in xs],
+        "relevance": lambda: [model.relevance_of_items(feed) for feed in feeds],
         "sections": lambda: [sections.probabilities(x) for x in xs],
     }
 

@@ -25,8 +25,12 @@ from newsletter.errors import ModelError
 SHIPPED = "reading.json.gz"
 CURRENT = "current"
 # 2: character n-grams hashed arithmetically (NumPy), not by CRC-32; a format-1 model's buckets
-# mean other n-grams, so it is refused rather than misread.
+# mean other n-grams, so it is refused rather than misread. 3: a model with a feed context
+# ("context"); a model without one is still written as format 2, so versions that know only
+# format 2 read it, and refuse a format-3 file rather than score without its context.
 FORMAT = 2
+CONTEXT_FORMAT = 3
+READABLE_FORMATS = (FORMAT, CONTEXT_FORMAT)
 
 
 def shipped_path() -> Path:
@@ -101,9 +105,10 @@ def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
                 f"{source}: a model of format 1 (made by an older version, whose features this "
                 "version no longer computes): `newsletter model train` makes a new one"
             )
-        if data.get("format") != FORMAT:
+        if data.get("format") not in READABLE_FORMATS:
             raise ModelError(
-                f"{source}: unknown model format {data.get('format')!r} (expected {FORMAT})"
+                f"{source}: unknown model format {data.get('format')!r} (expected {FORMAT} "
+                f"or {CONTEXT_FORMAT})"
             )
         n_features = data.get("n_features", N_FEATURES)
         if isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1:
@@ -118,6 +123,9 @@ def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
         if not 0.0 <= threshold <= 1.0 or not 0.0 <= feed_weight <= 1.0:
             raise ValueError("threshold and feed_weight must be between 0 and 1")
         sections = data.get("sections")
+        context = _linear(data["context"], "context", n_features) if data.get("context") else None
+        if context is not None and context.classes != ("no", "yes"):
+            raise ValueError(f"context classes must be ['no', 'yes'], got {list(context.classes)}")
         return ReadingModel(
             version=str(data["version"]),
             relevance=relevance,
@@ -125,6 +133,7 @@ def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
             sections=_linear(sections, "sections", n_features) if sections else None,
             n_features=n_features,
             feed_weight=feed_weight,
+            context=context,
             trained_on=dict(data.get("trained_on", {})),
             metrics=dict(data.get("metrics", {})),
         )
@@ -135,8 +144,8 @@ def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
 
 def model_to_json(model: ReadingModel) -> dict[str, Any]:
     """The JSON form of a model."""
-    return {
-        "format": FORMAT,
+    data: dict[str, Any] = {
+        "format": FORMAT if model.context is None else CONTEXT_FORMAT,
         "version": model.version,
         "threshold": model.threshold,
         "n_features": model.n_features,
@@ -146,6 +155,9 @@ def model_to_json(model: ReadingModel) -> dict[str, Any]:
         "relevance": _linear_json(model.relevance),
         "sections": _linear_json(model.sections) if model.sections else None,
     }
+    if model.context is not None:
+        data["context"] = _linear_json(model.context)
+    return data
 
 
 @lru_cache(maxsize=4)

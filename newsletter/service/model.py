@@ -13,6 +13,7 @@ installed unless forced. Local models live in ``<data dir>/models``; rollback go
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,15 +170,8 @@ def train(
     ).hexdigest()[:8]
     trained = training.fit(train_set, held)
     model = trained.model
-    model = ReadingModel(
-        version=f"local-{model.version}-{version}",
-        relevance=model.relevance,
-        threshold=model.threshold,
-        sections=model.sections,
-        n_features=model.n_features,
-        feed_weight=model.feed_weight,
-        trained_on=counts,
-        metrics=model.metrics,
+    model = dataclasses.replace(
+        model, version=f"local-{model.version}-{version}", trained_on=counts
     )
     before = training.measure(current, held)
     after = training.measure(model, held)

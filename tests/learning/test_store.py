@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,24 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     again = tmp_path / "again.json.gz"
     save_model(tiny("v1"), again)
     assert path.read_bytes() == again.read_bytes()  # no time stamp: same model, same bytes
+
+
+def test_a_feed_context_round_trips_and_a_format_2_file_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "m.json.gz"
+    model = dataclasses.replace(
+        tiny("v1"), context=LinearModel(("no", "yes"), ({5: 0.75},), (0.0,))
+    )
+    save_model(model, path)
+    assert load_model(path) == model
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        assert json.load(handle)["format"] == 3
+    plain = tmp_path / "plain.json.gz"
+    save_model(tiny("v1"), plain)  # no context: format 2, as versions before it read
+    with gzip.open(plain, "rt", encoding="utf-8") as handle:
+        assert json.load(handle)["format"] == 2
+    older = tmp_path / "older.json.gz"
+    older.write_bytes(gzip.compress(json.dumps(GOOD).encode(), mtime=0))
+    assert load_model(older).context is None
 
 
 def test_the_shipped_model_loads_offline() -> None:

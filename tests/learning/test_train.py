@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from newsletter.domain.editorial.textmodel import LinearModel
+from newsletter.domain.editorial.textmodel import LinearModel, ReadingModel
 from newsletter.errors import ModelError
 from newsletter.learning import train as training
 
@@ -52,6 +52,46 @@ def test_training_on_the_train_split_does_on_dev_what_the_docs_say(
     assert figures.precision is not None and figures.precision >= 0.70
     assert figures.recall is not None and figures.recall >= 0.80
     assert figures.section_agreement is not None and figures.section_agreement >= 0.70
+
+
+def _feed(name: str, health: bool, n: int) -> list[training.Example]:
+    """Items of one feed: topical titles and one vague title, all labelled as the feed is."""
+    words = (
+        ("医药新药获批", "生物技术临床试验", "医疗器械注册")
+        if health
+        else ("股票行情", "基金收益", "楼市成交")
+    )
+    titles = [f"{words[i % 3]}{i}" for i in range(n)] + ["一图读懂"]
+    return [
+        training.example(
+            f"{name}-{i}", name, t, "", health, ("industry", "headlines")[i % 2] if health else None
+        )
+        for i, t in enumerate(titles)
+    ]
+
+
+def test_the_feed_context_reads_a_vague_title_by_its_feed() -> None:
+    train = [ex for k in range(12) for ex in _feed(f"h{k}", True, 4)] + [
+        ex for k in range(12) for ex in _feed(f"f{k}", False, 4)
+    ]
+    # Two feeds never seen in training, each with the same vague title.
+    health, finance = _feed("new-h", True, 3), _feed("new-f", False, 3)
+    with_context = training.fit(train, feed_weight=0.0, context_weight=0.5).model
+    without = training.fit(train, feed_weight=0.0, context_weight=0.0).model
+    assert with_context.context is not None and without.context is None
+    assert without.sections is not None
+    assert training.fit(train, with_sections=False).model.sections is None  # relevance only
+
+    def vague(model: ReadingModel) -> tuple[float, float]:
+        scores = training.relevance_scores(model.relevance, health + finance, 0.0, model.context)
+        return scores[len(health) - 1], scores[-1]
+
+    in_health, in_finance = vague(without)
+    assert in_health == pytest.approx(in_finance)  # alone, the title says nothing
+    in_health, in_finance = vague(with_context)
+    assert in_health > in_finance + 0.1  # read with its feed, it takes the feed's side
+    # The reading's way (classify.read_items) scores a feed's items together the same way.
+    assert with_context.relevance_of_items([e.x for e in health])[-1] == pytest.approx(in_health)
 
 
 def test_threshold_with_the_best_f1() -> None:

@@ -209,15 +209,16 @@ class ItemText:
 
 
 def read_items(items: Sequence[ItemText], feed: FeedRules, rules: ReadingRules) -> list[Reading]:
-    """The readings of several items of one feed: as read_item, with each relevance score
-    pulled towards the feed's mean by the model's ``feed_weight`` (textmodel.smooth)."""
+    """The readings of several items of one feed: as read_item, with the items scored together
+    (the model's feed context, if it has one) and each relevance score pulled towards the
+    feed's mean by the model's ``feed_weight`` (textmodel.smooth)."""
     model = rules.model
     if model is None:
         return [read_item(i.title, i.summary, i.lang, i.published, feed, rules) for i in items]
     xs = [model.features(i.title, i.summary) for i in items]
     scores: list[float | None] = [None] * len(items)
     if rules.threshold is not None:
-        scores = list(smooth([model.relevance_of(x) for x in xs], model.feed_weight))
+        scores = list(smooth(model.relevance_of_items(xs), model.feed_weight))
     return [
         read_item(i.title, i.summary, i.lang, i.published, feed, rules, score=s, x=x)
         for i, s, x in zip(items, scores, xs, strict=True)

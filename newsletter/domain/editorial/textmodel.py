@@ -239,6 +239,9 @@ class ReadingModel:
     sections: LinearModel | None  # classes are section ids (of relevant items)
     n_features: int = N_FEATURES
     feed_weight: float = 0.0  # share of the feed's mean score in an item's relevance (see smooth)
+    # Feed context: one weight vector applied to the mean features of the feed's items read
+    # together, added to each item's relevance score (logit); None: no context.
+    context: LinearModel | None = None
     trained_on: Mapping[str, int] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
 
@@ -247,8 +250,18 @@ class ReadingModel:
         return vector(title, summary, self.n_features)
 
     def relevance_of(self, x: Features | Vector) -> float:
-        """Probability (0-1) that the item with these features belongs in this newsletter."""
-        return self.relevance.probabilities(x)["yes"]
+        """Probability (0-1) that the item with these features belongs in this newsletter (read
+        alone: its feed context is the item itself)."""
+        return self.relevance_of_items([x])[0]
+
+    def relevance_of_items(self, xs: Sequence[Features | Vector]) -> list[float]:
+        """Relevance of several items of one feed read together: each item's score (logit) plus
+        the context weights applied to the mean of their features (the same shift for all)."""
+        raw = [self.relevance.decision(x)[0] for x in xs]
+        if self.context is not None and raw:
+            shift = sum(self.context.decision(x)[0] for x in xs) / len(xs)
+            raw = [r + shift for r in raw]
+        return [probabilities(self.relevance.classes, [r])[self.relevance.classes[1]] for r in raw]
 
     def sections_of(self, x: Features | Vector) -> dict[str, float]:
         """Probability of each section, if the model has a section classifier."""

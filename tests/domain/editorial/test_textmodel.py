@@ -89,6 +89,28 @@ def test_reading_model_scores_relevance_and_sections() -> None:
     assert set(model.section_scores("biotech", "")) == {"financing", "industry"}
 
 
+def test_feed_context_shifts_the_items_of_a_feed_alike() -> None:
+    bio, football = features("biotech", ""), features("football", "")
+    word = next(iter(bio))
+    relevance = LinearModel(("no", "yes"), ({word: 2.0},), (-1.0,))
+    plain = ReadingModel("t", relevance, 0.5, None)
+    # Without a context the items of a feed are read one by one.
+    assert plain.relevance_of_items([bio, football]) == [
+        pytest.approx(plain.relevance.probabilities(x)["yes"]) for x in (bio, football)
+    ]
+    context = LinearModel(("no", "yes"), ({word: 4.0},), (0.0,))
+    model = ReadingModel("t", relevance, 0.5, None, context=context)
+    together = model.relevance_of_items([bio, football])
+    # The shift is the context weights on the feed's mean features, the same for every item.
+    shift = (context.decision(bio)[0] + context.decision(football)[0]) / 2
+    for x, score in zip((bio, football), together, strict=True):
+        logit = relevance.decision(x)[0] + shift
+        assert score == pytest.approx(1 / (1 + math.exp(-logit)))
+    # Read alone, an item is its own feed context.
+    assert model.relevance_of(football) == pytest.approx(model.relevance_of_items([football])[0])
+    assert model.relevance_of(football) < together[1] < together[0]
+
+
 def test_no_n_gram_spans_the_title_and_the_summary() -> None:
     for title, summary in ITEMS:
         both = set(features(title, summary))

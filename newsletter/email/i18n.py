@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import gettext
 import io
-import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+
+from newsletter.domain.rounds import is_tranche
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -36,7 +37,6 @@ CURRENCY_ZH = {
     "SGD": "新加坡元", "KRW": "韩元", "CHF": "瑞士法郎", "AUD": "澳元", "CAD": "加元",
 }  # fmt: skip
 WEEKDAYS_ZH = "一二三四五六日"
-_TRANCHE = re.compile(r"[a-f][1-9]")  # a numbered tranche of a lettered round: b3 for B3轮
 
 
 def N_(message: str) -> str:
@@ -82,10 +82,10 @@ def round_label(round_id: str | None, language: str | None) -> str:
     names = ROUNDS_ZH if chinese else ROUNDS_EN
     if key in names:
         return names[key]
-    if _TRANCHE.fullmatch(key):
+    if is_tranche(key):
         return f"{key.upper()}轮" if chinese else f"Series {key.upper()}"
     parts = key.split("/")
-    if len(parts) != 2 or not all(p in names or _TRANCHE.fullmatch(p) for p in parts):
+    if len(parts) != 2 or not all(p in names or is_tranche(p) for p in parts):
         return key
     labels = [round_label(p, language) for p in parts]
     if chinese:

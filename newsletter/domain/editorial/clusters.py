@@ -49,6 +49,7 @@ from typing import Any
 
 from newsletter.domain.editorial.events import is_place_or_date_word, place_key
 from newsletter.domain.numerals import chinese_number
+from newsletter.domain.rounds import round_family, rounds_agree
 from newsletter.domain.text import title_fingerprint
 
 TITLE_OVERLAP = 0.75
@@ -247,30 +248,6 @@ def financing_ref(facts: dict[str, Any] | None) -> FinancingRef | None:
 
 def _latin_tokens(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z][a-z0-9]{2,}", text.casefold()) if w not in _COMMON_WORDS}
-
-
-_TRANCHE = re.compile(r"[a-f][1-9]")  # financing.is_round's numbered tranche
-
-
-def round_family(round_id: str) -> frozenset[str]:
-    """The rounds a round id may be reported as: a tranche as its round ("b3" → "b"), two rounds
-    announced together as either ("a/a+" → "a", "a+"). Outlets often drop the tranche number or
-    one of the two rounds."""
-    return frozenset(
-        part[0] if _TRANCHE.fullmatch(part) else part for part in round_id.split("/") if part
-    )
-
-
-def rounds_agree(a: str, b: str) -> bool:
-    """Whether two round ids may name one deal: equal, or one family ("b3" and "b", "a/a+"
-    and "a+"); two different numbered tranches ("b1", "b2") are two closings."""
-    if a == b:
-        return True
-    if not round_family(a) & round_family(b):
-        return False
-    tranches_a = {p for p in a.split("/") if _TRANCHE.fullmatch(p)}
-    tranches_b = {p for p in b.split("/") if _TRANCHE.fullmatch(p)}
-    return not (tranches_a and tranches_b and not tranches_a & tranches_b)
 
 
 def same_round(a: FinancingRef, b: FinancingRef, title_a: str, title_b: str) -> bool:

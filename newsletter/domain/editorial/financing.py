@@ -10,39 +10,10 @@ from dataclasses import dataclass, field, replace
 from newsletter.domain.editorial.amounts import Amount, find_amount, normalize
 from newsletter.domain.editorial.prefilter import prefiltered
 
-ROUNDS = (
-    "seed",
-    "angel",
-    "pre-a",
-    "a",
-    "a+",
-    "b",
-    "b+",
-    "c",
-    "c+",
-    "d",
-    "d+",
-    "e",
-    "e+",
-    "f",
-    "f+",
-    "pre-b",
-    "pre-c",
-    "pre-ipo",
-    "strategic",
-    "undisclosed",
-)
-# Beyond ROUNDS: a numbered tranche of a lettered round ("b3" for B3轮, "Series B-1"), and two
-# rounds announced together ("a/a+" for A轮及A+轮, "b/c" for B、C轮), as RULES.md labels them.
-_SUB_ROUND = re.compile(r"[a-f][1-9]")
-
-
-def is_round(round_id: str) -> bool:
-    """Whether a round id is one the detectors give: one of ROUNDS, a numbered tranche ("b3"),
-    or two of those joined by "/" ("a/a+")."""
-    parts = round_id.split("/")
-    return len(parts) <= 2 and all(p in ROUNDS or _SUB_ROUND.fullmatch(p) for p in parts)
-
+# The round ids (names, tranches, two rounds together) live in newsletter.domain.rounds, which
+# the email layer reads too without importing the detectors; re-exported here.
+from newsletter.domain.rounds import ROUNDS as ROUNDS
+from newsletter.domain.rounds import is_round as is_round
 
 # --- English ------------------------------------------------------------------------------
 _EN_RAISE = prefiltered(

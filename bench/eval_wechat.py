@@ -372,14 +372,14 @@ def _companies(item: ReadItem) -> set[str]:
     return {_name(r["company"]) for r in _rounds(item.label) if r.get("company")}
 
 
-def _stories(
+def story_pairs(
     items: Sequence[ReadItem], files: frozenset[str] | None = STORY_LABEL_FILES
-) -> dict[str, Any]:
-    """Same-story pairs among the relevant items of each label file (one clustering per file,
-    as each file is its own weeks; only the files labelled for stories unless ``files`` is
-    None): the product's clusters (called as newsletter.domain.assemble calls them) against the
-    labels' story keys; and how many predicted pairs join two different companies' labelled
-    rounds."""
+) -> tuple[list[ReadItem], set[tuple[int, int]], set[tuple[int, int]]]:
+    """The relevant items of ``files`` (only the files labelled for stories unless None), and
+    the same-story pairs among them, as indexes into that list: the product's clusters (one
+    clustering per label file, as each file is its own weeks; called as
+    newsletter.domain.assemble calls them), and the labels' story keys. Shared with
+    bench/story_errors.py."""
     got: set[tuple[int, int]] = set()
     want: set[tuple[int, int]] = set()
     by_file: dict[str, list[int]] = defaultdict(list)
@@ -401,6 +401,15 @@ def _stories(
                 labelled[items[n].label["story"]].append(n)
         got |= _pairs(predicted.values())
         want |= _pairs(labelled.values())
+    return items, got, want
+
+
+def _stories(
+    items: Sequence[ReadItem], files: frozenset[str] | None = STORY_LABEL_FILES
+) -> dict[str, Any]:
+    """Same-story pairs (story_pairs) scored against the labels, and how many predicted pairs
+    join two different companies' labelled rounds."""
+    items, got, want = story_pairs(items, files)
     tp = len(got & want)
     company_merges = sum(
         1

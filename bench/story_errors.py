@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from eval_wechat import STORY_LABEL_FILES, ReadItem, read_corpus
-
-from newsletter.domain.editorial.clusters import cluster_ids, story_input
+from eval_wechat import STORY_LABEL_FILES, ReadItem, read_corpus, story_pairs
 
 TUNING_SPLITS = ("train", "dev")
 
@@ -49,37 +45,11 @@ class StoryErrors:
 def story_errors(
     read: Sequence[ReadItem], split: str, files: frozenset[str] | None = STORY_LABEL_FILES
 ) -> StoryErrors:
-    """The pairs of ``split`` exactly as eval_wechat's ``_stories`` forms them (``files``: the
-    label files to read, None for every file)."""
+    """The pairs of ``split``, formed by eval_wechat's ``story_pairs`` (``files``: the label files
+    to read, None for every file)."""
     if split not in TUNING_SPLITS:
         raise ValueError(f"only {TUNING_SPLITS} may be inspected, not {split!r}")
-    items = [
-        i
-        for i in read
-        if i.label["split"] == split
-        and i.label["relevant"]
-        and (files is None or i.label_file in files)
-    ]
-    by_file: dict[str, list[int]] = defaultdict(list)
-    for n, item in enumerate(items):
-        by_file[item.label_file].append(n)
-    labelled: set[tuple[int, int]] = set()
-    predicted: set[tuple[int, int]] = set()
-    for members in by_file.values():
-        clusters = cluster_ids(
-            [
-                story_input(n, items[n].title, items[n].summary, items[n].url, items[n].facts)
-                for n in members
-            ]
-        )
-        got: dict[str, list[int]] = defaultdict(list)
-        want: dict[str, list[int]] = defaultdict(list)
-        for n in members:
-            got[clusters[n]].append(n)
-            if items[n].label["story"]:
-                want[items[n].label["story"]].append(n)
-        predicted |= {p for g in got.values() for p in combinations(sorted(g), 2)}
-        labelled |= {p for g in want.values() for p in combinations(sorted(g), 2)}
+    items, predicted, labelled = story_pairs([i for i in read if i.label["split"] == split], files)
     return StoryErrors(items, labelled, predicted)
 
 

@@ -189,14 +189,19 @@ def _en_round(text: str) -> str | None:
 
 def _zh_round_token(raw: str) -> str:
     """One round as Chinese titles write it ("B3", "A+", "Pre-A", "天使") to its id."""
-    raw = raw.lower().replace(" ", "")
+    raw = raw.lower().replace(" ", "").replace("pre-", "pre")
+    # Pre-A+轮 is the Pre-A round's follow-on, a round of its own (RULES.md writes it so)
+    follow_on = re.fullmatch(r"pre([a-c])\+{1,2}", raw)
+    if follow_on:
+        return f"pre-{follow_on.group(1)}+"
     for prefix, label in _ZH_NAMED_ROUNDS:
         if raw.startswith(prefix):
             return label
     letter, rest = raw[0], raw[1:]
     if rest[:1].isdigit():
         return letter + rest[0]  # B3轮: the third tranche of the B round
-    return letter + ("+" if rest.startswith("+") else "")  # A++ is read as a+
+    # A++轮, the second follow-on, is a round of its own; A+++ is read as A++
+    return letter + ("++" if rest.startswith("++") else "+" if rest.startswith("+") else "")
 
 
 def _zh_round(text: str) -> str | None:

@@ -102,7 +102,7 @@ def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
         ("康宁医疗数亿元A轮融资落地", "zh", "康宁医疗", "a", "数亿元"),
         ("红杉中国跟投康宁医疗B轮融资", "zh", "康宁医疗", "b", None),  # 跟投 + the company
         ("康宁医疗完成Pre A轮融资", "zh", "康宁医疗", "pre-a", None),  # a space in Pre A
-        ("康宁医疗完成A++轮融资", "zh", "康宁医疗", "a+", None),
+        ("康宁医疗完成A++轮融资", "zh", "康宁医疗", "a++", None),
         ("康宁医疗连获两轮融资", "zh", "康宁医疗", "undisclosed", None),
         ("滴滴医疗即将完成新一轮超3亿美元融资", "zh", "滴滴医疗", "undisclosed", "超3亿美元"),
         ("康宁医疗完成1亿元B轮融资，此前曾获红杉投资", "zh", "康宁医疗", "b", "1亿元"),
@@ -389,7 +389,12 @@ def test_weekdays_of_this_week(text: str, expected: date | None) -> None:
         ("甲乙医疗完成A轮及A+轮融资", "zh", "a/a+"),  # two rounds together (RULES.md)
         ("甲乙医疗连续完成B、C轮融资", "zh", "b/c"),
         ("甲乙医疗完成天使轮和Pre-A轮融资", "zh", "angel/pre-a"),
-        ("甲乙医疗完成A++轮融资", "zh", "a+"),  # A++ is still read as A+
+        ("甲乙医疗完成A++轮融资", "zh", "a++"),  # A++, the second follow-on, is its own round
+        ("甲乙医疗完成Pre-A+轮融资", "zh", "pre-a+"),  # so is the Pre-A round's follow-on
+        ("甲乙医疗完成数千万元Pre A+轮融资", "zh", "pre-a+"),
+        ("甲乙医疗完成Pre-B+轮融资", "zh", "pre-b+"),
+        ("甲乙医疗完成Pre-A轮融资", "zh", "pre-a"),
+        ("甲乙医疗完成A+轮融资", "zh", "a+"),
         ("Acme Bio raises $40M Series B-1", "en", "b1"),
         ("Acme Bio raises $40M Series B+", "en", "b+"),
     ],

@@ -745,7 +745,28 @@ def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
         return []  # three rounds in one title: a round-up, not an announcement
     if len(facts) == 1:  # one round: the whole title says what the company does
         facts[0] = replace(facts[0], sector=sector_of(f"{title} {facts[0].company}"))
+        if facts[0].amount is None:
+            facts[0] = replace(facts[0], amount=_amount_apart(segments))
     return facts
+
+
+# A headline that is only the sum, before or after the round's: "1.5亿美元！甲医疗完成C轮融资",
+# "甲医疗宣布完成B轮融资 总额达10亿元".
+_ZH_SUM_ONLY = re.compile(
+    r"(?:本轮)?(?:融资)?(?:总额|总金额|金额|融资额|规模|共计|合计|总计|共)?[达为约]?"
+)
+
+
+def _amount_apart(segments: list[str]) -> Amount | None:
+    """The round's sum when one headline of the title is that sum and nothing else."""
+    for segment in segments:
+        amount = find_amount(segment)
+        if amount is None:
+            continue
+        rest = re.sub(r"[\s!！。.,，:：]", "", segment.replace(amount.text, "", 1))
+        if _ZH_SUM_ONLY.fullmatch(rest):
+            return amount
+    return None
 
 
 def detect_financings(title: str, summary: str, lang: str) -> list[FinancingFact]:

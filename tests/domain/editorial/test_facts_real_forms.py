@@ -712,3 +712,20 @@ def test_names_with_time_characters_keep_them(title: str, company: str) -> None:
 
 def test_a_round_mentioned_just_before_is_still_not_announced() -> None:
     assert detect_financings("刚完成B轮融资不久，青禾医疗再换CEO", "", "zh") == []
+
+
+@pytest.mark.parametrize(
+    ("title", "amount"),
+    [
+        ("1.5亿美元！青禾医疗完成C轮融资", "1.5亿美元"),  # the sum as a headline of its own
+        ("数千万元！青禾医疗完成A轮", "数千万元"),
+        ("青禾医疗完成B轮融资！5亿元", "5亿元"),
+        ("青禾医疗宣布完成B轮融资 总额达10亿元人民币", "达10亿元人民币"),
+        ("青禾医疗完成B轮融资｜去年营收超5亿元", None),  # another sum, not the round's
+        ("青禾医疗完成B轮融资｜估值10亿美元", None),  # a valuation is no round's size
+    ],
+)
+def test_the_sum_in_a_headline_of_its_own(title: str, amount: str | None) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None
+    assert (fact.amount.text if fact.amount else None) == amount

@@ -164,9 +164,13 @@ class _DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(
-            ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout)
-        )
+        try:
+            inner = self._inner.start_tls(
+                ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout)
+            )
+        except BaseException:
+            self._inner.close()  # the TCP connection would otherwise wait for the collector
+            raise
         return _DeadlineStream(inner)
 
     def get_extra_info(self, info: str) -> object:
@@ -277,7 +281,11 @@ class _PoolTransport(httpx.BaseTransport):
         self._pool = KeepAlivePool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections or 0,
+            max_keepalive_connections=(
+                limits.max_connections
+                if limits.max_keepalive_connections is None  # httpx: None is no limit
+                else limits.max_keepalive_connections
+            ),
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )

@@ -5,9 +5,12 @@ close (``is_idle``, ``has_expired`` with a ``poll()`` of the socket, a scan of e
 request), so with 32 connections its bookkeeping cost more than the rest of a conditional GET:
 a re-poll of 500 unchanged feeds called ``is_idle`` 120,000 times. This pool keeps idle
 connections per origin on a stack, checks only the one it is about to reuse, and keeps the
-same bounds: at most ``max_connections`` open connections (idle ones included, so a host never
-sees more than that from one poll), at most ``max_keepalive_connections`` idle, each for at
-most ``keepalive_expiry`` seconds. HTTP/1.1 only, as the feed client asks for.
+same bounds: at most ``max_connections`` open connections (idle ones included), at most
+``max_keepalive_connections`` idle, each for at most ``keepalive_expiry`` seconds (expired ones
+are closed on the next request, whatever their host). Requests that find every connection in
+use wait in line, up to the pool timeout. HTTP/1.1 only, as the feed client asks for. The feed
+client has two pools (``guard.GuardedTransport``: address-checked requests, and requests
+allowed to reach private addresses), each with these bounds.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 import httpcore
 
-_Key = tuple[
-    bytes, bytes, int
-]  # an origin's scheme, host and port (httpcore's Origin is unhashable)
+# An origin's scheme, host and port (httpcore's Origin is not hashable).
+_Key = tuple[bytes, bytes, int]
 
 
 class _ReleasingStream:
@@ -48,9 +51,20 @@ class _ReleasingStream:
             self._release()
 
 
+class _Ticket:
+    """A request waiting for a connection; ``granted`` once a released slot is handed to it."""
+
+    __slots__ = ("granted",)
+
+    def __init__(self) -> None:
+        self.granted = False
+
+
 class KeepAlivePool:
     """Connections by origin for many threads: one request at a time per connection, idle
-    connections reused newest first, the oldest idle one closed to make room."""
+    connections reused newest first, the oldest idle one closed to make room, and requests
+    that wait for a connection served in the order they came (a released slot is handed to the
+    first waiter, never taken back by the thread that released it)."""
 
     def __init__(
         self,
@@ -70,9 +84,11 @@ class KeepAlivePool:
         self._backend = network_backend
         self._lock = threading.Lock()
         self._slot_freed = threading.Condition(self._lock)
-        self._active = 0  # requests in flight, each on its own connection
+        self._active = 0  # slots taken: requests in flight, each on its own connection
+        self._waiting: deque[_Ticket] = deque()
         self._idle: dict[_Key, list[httpcore.HTTPConnection]] = {}
-        self._idle_age: OrderedDict[httpcore.HTTPConnection, _Key] = OrderedDict()
+        # Idle connections, oldest first, with when each became idle.
+        self._idle_age: OrderedDict[httpcore.HTTPConnection, tuple[_Key, float]] = OrderedDict()
         self._closed = False
 
     @property
@@ -88,52 +104,76 @@ class KeepAlivePool:
         timeouts = request.extensions.get("timeout", {})
         origin = request.url.origin
         key = (origin.scheme, origin.host, origin.port)
-        connection, stale = self._acquire(origin, key, timeouts.get("pool"))
-        for old in stale:
-            old.close()
+        self._take_slot(timeouts.get("pool"))
+        connection: httpcore.HTTPConnection | None = None
         try:
+            connection, stale = self._connection_for(origin, key)
+            for old in stale:
+                old.close()
             response = connection.handle_request(request)
         except BaseException:
-            self._release(connection, key)
+            if connection is None:
+                self._give_back_slot()
+            else:
+                self._release(connection, key)
             raise
         assert isinstance(response.stream, Iterable)
         return httpcore.Response(
             status=response.status,
             headers=response.headers,
-            content=_ReleasingStream(response.stream, lambda: self._release(connection, key)),
+            content=_ReleasingStream(response.stream, partial(self._release, connection, key)),
             extensions=response.extensions,
         )
 
-    def _acquire(
-        self, origin: httpcore.Origin, key: _Key, timeout: float | None
+    def _take_slot(self, timeout: float | None) -> None:
+        """Count one more request in flight, waiting in line (up to ``timeout`` seconds) while
+        ``max_connections`` are in use."""
+        with self._lock:
+            if self._closed:
+                raise httpcore.ConnectError("the connection pool is closed")
+            if self._active < self._max and not self._waiting:
+                self._active += 1
+                return
+            ticket = _Ticket()
+            self._waiting.append(ticket)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not ticket.granted:  # checked before any timeout: a slot may have come
+                left = None if deadline is None else deadline - time.monotonic()
+                if self._closed or (left is not None and left <= 0):
+                    self._waiting.remove(ticket)
+                    if self._closed:
+                        raise httpcore.ConnectError("the connection pool is closed")
+                    raise httpcore.PoolTimeout("no free connection within the pool timeout")
+                self._slot_freed.wait(left)
+            if self._closed:
+                self._active -= 1
+                self._hand_over()
+                raise httpcore.ConnectError("the connection pool is closed")
+
+    def _connection_for(
+        self, origin: httpcore.Origin, key: _Key
     ) -> tuple[httpcore.HTTPConnection, list[httpcore.HTTPConnection]]:
         """A connection for ``origin`` (an idle one if any is usable, else a new one) and the
-        connections to close (expired, or the oldest idle one when the pool is full)."""
+        connections to close: expired ones, or the oldest idle one when the pool is full."""
         stale: list[httpcore.HTTPConnection] = []
         with self._lock:
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while self._active >= self._max:
-                left = None if deadline is None else deadline - time.monotonic()
-                if self._closed:
-                    raise httpcore.PoolTimeout("the connection pool is closed")
-                if (left is not None and left <= 0) or not self._slot_freed.wait(left):
-                    raise httpcore.PoolTimeout("no free connection within the pool timeout")
-            if self._closed:
-                raise httpcore.PoolTimeout("the connection pool is closed")
-            self._active += 1
+            if self._expiry is not None:
+                # Idle connections past their expiry go, whatever their host, oldest first.
+                limit = time.monotonic() - self._expiry
+                while self._idle_age:
+                    oldest, (_, since) = next(iter(self._idle_age.items()))
+                    if since > limit:
+                        break
+                    stale.append(self._pop_idle(oldest))
             stack = self._idle.get(key)
             while stack:
-                connection = stack.pop()
-                del self._idle_age[connection]
+                connection = self._pop_idle(stack[-1])
                 # One poll() of this socket: a server that closed it makes it readable.
                 if connection.is_available() and not connection.has_expired():
-                    if not stack:
-                        del self._idle[key]
                     return connection, stale
                 stale.append(connection)
-            self._idle.pop(key, None)
             if self._active + len(self._idle_age) > self._max:
-                stale.append(self._pop_oldest_idle())
+                stale.append(self._pop_idle(next(iter(self._idle_age))))
         connection = httpcore.HTTPConnection(
             origin=origin,
             ssl_context=self._ssl_context,
@@ -142,32 +182,48 @@ class KeepAlivePool:
         )
         return connection, stale
 
-    def _pop_oldest_idle(self) -> httpcore.HTTPConnection:
-        connection, key = self._idle_age.popitem(last=False)
+    def _pop_idle(self, connection: httpcore.HTTPConnection) -> httpcore.HTTPConnection:
+        key, _ = self._idle_age.pop(connection)
         stack = self._idle[key]
         stack.remove(connection)
         if not stack:
             del self._idle[key]
         return connection
 
+    def _hand_over(self) -> None:
+        """Give free slots to the requests waiting longest (the lock is held)."""
+        granted = False
+        while self._waiting and self._active < self._max:
+            self._waiting.popleft().granted = True
+            self._active += 1
+            granted = True
+        if granted:
+            self._slot_freed.notify_all()
+
+    def _give_back_slot(self) -> None:
+        with self._lock:
+            self._active -= 1
+            self._hand_over()
+
     def _release(self, connection: httpcore.HTTPConnection, key: _Key) -> None:
         """Back from a request: kept idle when it can take another, closed otherwise."""
-        to_close: httpcore.HTTPConnection | None = None
+        to_close: list[httpcore.HTTPConnection] = []
         with self._lock:
             self._active -= 1
             if not self._closed and connection.is_available():
                 self._idle.setdefault(key, []).append(connection)
-                self._idle_age[connection] = key
+                self._idle_age[connection] = (key, time.monotonic())
                 if len(self._idle_age) > self._max_idle:
-                    to_close = self._pop_oldest_idle()
+                    to_close.append(self._pop_idle(next(iter(self._idle_age))))
             else:
-                to_close = connection
-            self._slot_freed.notify()
-        if to_close is not None:
-            to_close.close()
+                to_close.append(connection)
+            self._hand_over()
+        for old in to_close:
+            old.close()
 
     def close(self) -> None:
-        """Close the idle connections; connections in use close when their response does."""
+        """Close the idle connections; connections in use close when their response does,
+        and requests waiting for a connection fail."""
         with self._lock:
             self._closed = True
             idle = list(self._idle_age)

@@ -245,8 +245,65 @@ def test_sequential_requests_to_one_host_share_one_connection(
 def test_a_closed_pool_refuses_requests(servers: list[FeedServer]) -> None:
     pool = _pool(max_connections=1)
     pool.close()
-    with pytest.raises(httpcore.PoolTimeout, match="closed"):
+    with pytest.raises(httpcore.ConnectError, match="pool is closed"):
         _get(pool, servers[0].url("/1.xml"))
+
+
+def test_waiting_requests_are_served_in_turn_without_pool_timeouts(
+    servers: list[FeedServer],
+) -> None:
+    """Twelve threads, two connections: a thread that releases a connection never takes it
+    back ahead of the requests already waiting, so none waits past a generous pool timeout."""
+    pool = _pool(max_connections=2)
+    urls = [servers[n % 3].url(f"/{n % 30}.xml") for n in range(240)]
+    try:
+        with ThreadPoolExecutor(12) as threads:
+            bodies = list(threads.map(lambda url: _get(pool, url, pool_timeout=3.0), urls))
+    finally:
+        pool.close()
+    assert bodies == [FEED] * 240
+
+
+def test_a_slot_freed_while_a_waiter_times_out_goes_to_the_next_waiter(
+    servers: list[FeedServer],
+) -> None:
+    pool = _pool(max_connections=1)
+    try:
+        held = pool.handle_request(_request(servers[0].url("/1.xml")))
+        with ThreadPoolExecutor(2) as others:
+            short = others.submit(_get, pool, servers[1].url("/1.xml"), 0.1)
+            time.sleep(0.02)
+            patient = others.submit(_get, pool, servers[1].url("/2.xml"), 5.0)
+            with pytest.raises(httpcore.PoolTimeout):
+                short.result(timeout=5)
+            _close(held)
+            assert patient.result(timeout=5) == FEED
+    finally:
+        pool.close()
+
+
+def test_idle_connections_past_their_expiry_are_closed_whatever_their_host(
+    servers: list[FeedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sockets = _OpenSockets()
+    monkeypatch.setattr(guard._Backend, "connect_tcp", sockets.connect(guard._Backend.connect_tcp))
+    pool = KeepAlivePool(
+        ssl_context=TrustOnDemand().context,
+        max_connections=4,
+        max_keepalive_connections=4,
+        keepalive_expiry=0.2,
+        network_backend=guard._Backend(check=False),
+    )
+    try:
+        for server in servers:
+            assert _get(pool, server.url("/1.xml")) == FEED
+        assert sockets.now == 3
+        time.sleep(0.3)
+        assert _get(pool, servers[0].url("/2.xml")) == FEED  # a new connection; the rest go
+        assert sockets.now == 1
+    finally:
+        pool.close()
+    assert sockets.now == 0
 
 
 def test_unsupported_schemes_are_refused() -> None:
@@ -281,8 +338,8 @@ def _close(response: httpcore.Response) -> None:
         close()
 
 
-def _get(pool: KeepAlivePool, url: str) -> bytes:
-    response = pool.handle_request(_request(url))
+def _get(pool: KeepAlivePool, url: str, pool_timeout: float = 2.0) -> bytes:
+    response = pool.handle_request(_request(url, pool_timeout))
     try:
         assert isinstance(response.stream, Iterable)
         return b"".join(response.stream)

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "model",
     "workers",
     "web",
+    "project",
 )
 # Where the common commands live, so that running one imports its own module only (the web
 # app, rendering and the scheduler are not imported by `newsletter ingest`). A command not
@@ -50,6 +51,7 @@ COMMAND_HOME = {
     "run": "workers",
     "serve": "web",
     "preview-url": "web",
+    "init": "project",
 }
 
 

@@ -86,7 +86,9 @@ def make_environment(
     renders stop past ``limits`` (default: 10 s and 5 MB per render)."""
     if not templates_dir.is_dir():
         raise TemplateError(
-            f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml"
+            f"templates folder {templates_dir} does not exist; check newsletter.templates in "
+            "feeds.yaml, or run `newsletter init` in the folder of feeds.yaml to write the "
+            "bundled templates (it keeps the files that are there)"
         )
     env = LimitedEnvironment(
         limits=limits,

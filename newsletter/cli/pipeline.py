@@ -138,7 +138,8 @@ def build(
     built = build_issue(app, period, force=force or fmt == "json")
     if built.skipped and not force and fmt != "json":
         err.print(
-            f"Issue {period.label} skipped: {built.content.skipped_reason}. Use --force to render it anyway."
+            f"Issue {period.label} skipped: {built.content.skipped_reason}. "
+            f"{_nothing_written(out_path)} Use --force to render it anyway."
         )
         return
     for warning in built.warnings:
@@ -161,6 +162,16 @@ def build(
         )
     else:
         sys.stdout.write(text)
+
+
+def _nothing_written(out_path: Path | None) -> str:
+    """Where a skipped build wrote nothing: a file left as it was is easy to take for the new
+    preview."""
+    if out_path is None:
+        return "Nothing was written to standard output."
+    if out_path.exists():
+        return f"{out_path} was not written: it still holds an earlier build."
+    return f"{out_path} was not written."
 
 
 @click.command()

@@ -620,3 +620,33 @@ def test_start_up_collector_thresholds_are_put_back_once_the_app_is_open(
         assert gc.get_threshold() == defaults
     finally:
         gc.set_threshold(*defaults)
+
+
+def test_a_skipped_build_says_that_nothing_was_written(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
+    env, _config, period = cli_env
+    assert run(env, "ingest").exit_code == 0
+    preview = tmp_path / "issue.html"
+    built = run(env, "build", "--week", period, "--out", str(preview))
+    assert built.exit_code == 0 and preview.read_text(encoding="utf-8").startswith("<!DOCTYPE")
+    earlier = preview.read_bytes()
+
+    # A week with no items: skipped (exit 0, as documented), and the file is the earlier build.
+    empty = "2020-W10"
+    again = run(env, "build", "--week", empty, "--out", str(preview))
+    assert again.exit_code == 0
+    assert f"Issue {empty} skipped: only 0 item(s)" in again.stderr
+    assert f"{preview} was not written: it still holds an earlier build." in again.stderr
+    assert preview.read_bytes() == earlier
+
+    fresh = tmp_path / "new.html"
+    assert (
+        f"{fresh} was not written."
+        in run(env, "build", "--week", empty, "--out", str(fresh)).stderr
+    )
+    assert not fresh.exists()
+
+    to_stdout = run(env, "build", "--week", empty)
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == ""
+    assert "Nothing was written to standard output." in to_stdout.stderr

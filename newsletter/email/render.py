@@ -18,7 +18,7 @@ from premailer import Premailer
 
 from newsletter.domain.assemble import edition_title, financing_rows, issue_label
 from newsletter.domain.content import IssueContent, IssueItem
-from newsletter.domain.text import clean_html, shorten
+from newsletter.domain.text import clean_html, shorten, shorten_to_width
 from newsletter.email.calendar import (
     Attachment,
     calendar_attachments,
@@ -308,7 +308,10 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     if summary_chars is not None:
         sections = [
             replace(
-                s, items=[replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items]
+                s,
+                items=[
+                    replace(i, summary=shorten_to_width(i.summary, summary_chars)) for i in s.items
+                ],
             )
             for s in content.sections
         ]

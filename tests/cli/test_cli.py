@@ -7,7 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -650,3 +651,54 @@ def test_a_skipped_build_says_that_nothing_was_written(
     to_stdout = run(env, "build", "--week", empty)
     assert to_stdout.exit_code == 0 and to_stdout.stdout == ""
     assert "Nothing was written to standard output." in to_stdout.stderr
+
+
+def test_chinese_summaries_are_cut_to_the_room_of_an_english_one(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    from newsletter.domain.text import display_width
+
+    config = write_config(tmp_path, [])
+    nl = load_config(config).newsletter
+    period = latest_due_period(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
+    when = format_datetime(min(period.end, datetime.now(UTC)) - timedelta(hours=3))
+    chinese = (
+        "国家医保局发布2027年国家基本医疗保险药品目录调整工作方案，创新药和罕见病用药继续作为重点。"
+        "方案明确了申报条件、专家评审和谈判的时间安排，预计年内公布结果。"
+        "业内人士认为，本轮调整将进一步加快创新药从获批到进入医保的速度，对创新药企业的商业化具有重要意义。"
+    ) * 2  # 190 characters: under the 280 characters an English summary keeps, 380 columns
+    english = "Regulators finalized the rules for algorithm updates in medical devices. " * 3
+    items = [
+        ("国家医保局发布2027年医保目录调整工作方案", "zh1", chinese),
+        ("FDA finalizes guidance on AI-enabled device updates", "en1", english.strip()),
+    ]
+    feed_server.routes["/mixed.xml"] = Route(
+        (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+            + "".join(
+                f"<item><title>{t}</title><link>https://example.com/{g}</link><guid>{g}</guid>"
+                f"<pubDate>{when}</pubDate><description>{s}</description></item>"
+                for t, g, s in items
+            )
+            + "</channel></rss>"
+        ).encode(),
+        "application/rss+xml",
+    )
+    feed = {"name": "Mixed", "url": feed_server.url("/mixed.xml"), "section": "industry"}
+    config = write_config(tmp_path, [feed])
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_CONFIG": str(config),
+    }
+    assert run(env, "ingest").exit_code == 0
+    built = run(env, "build", "--week", period.label, "--format", "text", "--force")
+    assert built.exit_code == 0, built.output
+    lines = [line.strip() for line in built.stdout.splitlines()]
+    (shown,) = [line for line in lines if line.startswith("国家医保局发布2027年国家基本")]
+    assert shown.endswith("…") and chinese.startswith(shown[:-1])
+    assert 250 <= display_width(shown) <= 281 and len(shown) < len(chinese)
+    assert english.strip() in lines  # 225 characters of English: whole, as before
+    html = run(env, "build", "--week", period.label, "--format", "html", "--force").stdout
+    assert f">{shown}</p>" in html

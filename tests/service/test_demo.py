@@ -109,3 +109,15 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
     preview = (out / "preview.html").read_text(encoding="utf-8")
     assert "<html" in preview and "style=" in preview
     assert (tmp_path / "unused").exists() is False
+    # The key points came from the sample articles the demo's server served, but no link leads
+    # to that server, which stopped with the demo: every story keeps its own site's link.
+    served = re.search(r"Serving \d+ sample feeds on (http://127\.0\.0\.1:\d+)", result.output)
+    assert served is not None
+    assert "Fetched 12 sample articles" in result.output
+    assert all(item["key_points_source"] == "article" for item in reports["items"])
+    assert all(item["url"].startswith("https://") for item in reports["items"])
+    written = [preview, (out / "preview.txt").read_text(encoding="utf-8")]
+    written += [text for _subject, text, _html in editions.values()]
+    written += [html for _subject, _text, html in editions.values()]
+    for part in written:
+        assert served.group(1) not in part and "/articles/" not in part

@@ -295,6 +295,15 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
     out.print(
         f"Preview: {report.preview_html}\nText:    {report.preview_text}\nJSON:    {report.issue_json}\nDatabase: {report.database}"
     )
+    # The emails' own links (View in browser, Add to calendar, the click redirect, unsubscribe)
+    # lead to the web app: this runs it over the demo's database.
+    out.print(
+        f"Web app: NEWSLETTER_DATA_DIR={report.out_dir} "
+        f"NEWSLETTER_DATABASE_URL=sqlite:///{report.database} "
+        f"newsletter serve --config {report.out_dir / 'feeds.yaml'}\n"
+        f"         then open {settings.base_url}/archive/{report.period} "
+        "(the emails' links lead there)"
+    )
     if not report.eml_files:
         fail(f"the demo sent nothing ({report.send.status}: {report.send.reason})")
 

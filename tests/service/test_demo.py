@@ -11,8 +11,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from newsletter.cli import main
+from newsletter.config import Settings
 from newsletter.demo.samples import load_samples, render_samples
+from newsletter.service.app import open_app
+from newsletter.web import create_app
 from tests.conftest import ROOT
+from tests.web_helpers import TestClient
 
 SECTION_TITLES = [
     "This week's hot topics 本周热点",
@@ -121,3 +125,34 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
     written += [html for _subject, _text, html in editions.values()]
     for part in written:
         assert served.group(1) not in part and "/articles/" not in part
+
+    # The web app the demo's last line names serves what the emails link to: the issue in the
+    # browser, its calendar files, and the click redirect to the story's own link.
+    shown = re.search(
+        r"Web app: NEWSLETTER_DATA_DIR=(\S+) NEWSLETTER_DATABASE_URL=(\S+) "
+        r"newsletter serve --config (\S+)\s+then open (\S+)",
+        result.output,
+    )
+    assert shown is not None, result.output
+    data_dir, database_url, config, archive = shown.groups()
+    settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+    app = open_app(settings, Path(config))
+    try:
+        client = TestClient(create_app(app), follow_redirects=False)
+        base = settings.base_url
+        page = client.get(archive.removeprefix(base))
+        assert page.status_code == 200 and reports["items"][0]["title"] in page.text
+        subject, text, html = editions["dr.li@example.org"]
+        ics = re.search(r"(/archive/\d{4}-W\d\d/events/\d+\.ics)", text)
+        assert ics is not None
+        calendar = client.get(ics.group(1))
+        assert calendar.status_code == 200 and "BEGIN:VEVENT" in calendar.text
+        clicks = re.findall(rf'href="{re.escape(base)}(/c/[^"]+)"', html)
+        targets = []
+        for path in clicks[:12]:
+            redirect = client.get(path)
+            assert redirect.status_code == 302
+            targets.append(redirect.headers["location"])
+        assert any(re.match(r"https://[a-z-]+\.example\.(com|cn)/", t) for t in targets)
+    finally:
+        app.engine.dispose()

@@ -54,6 +54,11 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
 
     app = load_app(config_path)
     enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
+    if not feeds and not any(f.enabled for f in app.config.feeds):
+        err.print(
+            f"warning: no enabled feed in {app.config.path}: add yours under `feeds:` (or remove "
+            '`enabled: false` from one); see docs/editors-guide.md, "Adding a feed"'
+        )
     with progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
@@ -238,6 +243,8 @@ def send(
         report = send_issue(app, period, progress=lambda a, s: bar.advance(task))
     if report.status in ("skipped", "already-sent"):
         out.print(f"Issue {period.label}: {report.status}: {report.reason}")
+        if week is None and as_of is None:
+            _point_to_next_issue(app)
         return
     if report.status == "paused":
         fail(f"issue {period.label} is paused: {report.reason}")
@@ -250,6 +257,20 @@ def send(
             report.reason
             or f"{report.failed} deliveries failed permanently; see their SMTP replies"
         )
+
+
+def _point_to_next_issue(app: App) -> None:
+    """After `send` found nothing to send in the due issue: the one still collecting items,
+    when it goes, and how to preview it or send it now (a new newsletter's first `send`)."""
+    from newsletter.service.issues import resolve_period
+
+    upcoming = resolve_period(app)
+    local = upcoming.send_at.astimezone(app.config.newsletter.tz)
+    err.print(
+        f"The next issue, {upcoming.label}, goes on {local:%a %d %b %Y %H:%M} "
+        f"({app.config.newsletter.timezone}) when `newsletter run` is running: `newsletter build` "
+        f"previews it, `newsletter send --week {upcoming.label}` sends it now."
+    )
 
 
 def _warn_local_links(app: App) -> None:

@@ -702,3 +702,29 @@ def test_chinese_summaries_are_cut_to_the_room_of_an_english_one(
     assert english.strip() in lines  # 225 characters of English: whole, as before
     html = run(env, "build", "--week", period.label, "--format", "html", "--force").stdout
     assert f">{shown}</p>" in html
+
+
+def test_a_new_newsletter_is_told_what_to_do_next(tmp_path: Path, database_url: str) -> None:
+    """Only the starter's disabled example feed: `ingest` says to add one; `send` of the due
+    issue, empty, says which issue comes next and how to preview or send it."""
+    from newsletter.domain.periods import period_containing
+
+    feed = {"name": "Example", "url": "https://example.com/feed.xml", "section": "headlines"}
+    config = write_config(tmp_path, [{**feed, "enabled": False}])
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(config),
+    }
+    ingested = run(env, "ingest")
+    assert ingested.exit_code == 0
+    assert f"warning: no enabled feed in {config}" in ingested.stderr
+
+    sent = run(env, "send")
+    assert sent.exit_code == 0 and "skipped: only 0 item(s)" in sent.stdout
+    nl = load_config(config).newsletter
+    upcoming = period_containing(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
+    assert f"The next issue, {upcoming.label}, goes on" in sent.stderr
+    assert f"`newsletter send --week {upcoming.label}` sends it now" in sent.stderr
+    # Named with --week, the issue is what was asked for: no pointer elsewhere.
+    assert "The next issue" not in run(env, "send", "--week", "2020-W10").stderr

@@ -728,3 +728,23 @@ def test_a_new_newsletter_is_told_what_to_do_next(tmp_path: Path, database_url: 
     assert f"`newsletter send --week {upcoming.label}` sends it now" in sent.stderr
     # Named with --week, the issue is what was asked for: no pointer elsewhere.
     assert "The next issue" not in run(env, "send", "--week", "2020-W10").stderr
+
+
+def test_config_before_the_command_is_the_commands_config(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, config, period = cli_env
+    env = {**env, "NEWSLETTER_CONFIG": None}  # type: ignore[dict-item]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no ./feeds.yaml: only --config can find it
+    ingested = run(env, "--config", str(config), "ingest")
+    assert ingested.exit_code == 0 and "8 new items" in ingested.output
+    feeds = json.loads(run(env, "--config", str(config), "feeds", "--format", "json").stdout)
+    assert feeds[0]["items"] == 8
+    shown = run(env, "--config", str(config), "issue", "show", "--week", period, "--format", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["period"] == period
+    # The command's own --config wins over the one before it.
+    missing = run(env, "--config", str(config), "feeds", "--config", "nope.yaml")
+    assert missing.exit_code == 1 and "nope.yaml: file not found" in missing.output
+    assert run(env, "feeds").exit_code == 1  # and without either, nothing is found

@@ -303,9 +303,19 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
     OUT/preview.html, OUT/preview.txt and OUT/issue.json. Your own database is not touched.
     """
     from newsletter.service.demo import run_demo
+    from newsletter.service.skeleton import SKELETON
 
     settings: Settings = load_settings()
-    report = run_demo(settings, config_path or settings.config, out_dir, say=lambda m: err.print(m))
+    project_config = config_path or settings.config
+    named = config_path is not None or "config" in settings.model_fields_set
+    if not named and not project_config.exists():
+        # Anywhere, even before `newsletter init`: the starter's sections and templates.
+        project_config = SKELETON / "feeds.yaml"
+        err.print(
+            "No feeds.yaml here: the demo uses the starter's sections and the bundled "
+            "templates (`newsletter init` puts them here for you to edit)"
+        )
+    report = run_demo(settings, project_config, out_dir, say=lambda m: err.print(m))
     table = Table("section", "items")
     for title, count in report.sections.items():
         table.add_row(title, str(count))

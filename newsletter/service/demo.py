@@ -101,13 +101,13 @@ def run_demo(
     settings: Settings, project_config: Path, out_dir: Path, say: Say = print
 ) -> DemoReport:
     """Run the whole job offline on bundled sample feeds; returns the paths it wrote."""
+    base = load_config(project_config)  # a broken or missing feeds.yaml: no folder is made
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("demo.db", "demo.db-wal", "demo.db-shm", "secret.key"):
         (out_dir / stale).unlink(missing_ok=True)
     outbox = out_dir / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)
-    base = load_config(project_config)
     schedule, tz = base.newsletter.schedule, base.newsletter.tz
     now = datetime.now(UTC)
     period = period_containing(now, schedule.weekday, schedule.at, tz)

@@ -8,12 +8,15 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from newsletter.cli import main
 from newsletter.config import Settings
 from newsletter.demo.samples import load_samples, render_samples
 from newsletter.service.app import open_app
+from newsletter.service.skeleton import SKELETON
 from newsletter.web import create_app
 from tests.conftest import ROOT
 from tests.web_helpers import TestClient
@@ -156,3 +159,26 @@ def test_demo_writes_eml_files_and_a_preview(tmp_path: Path) -> None:
         assert any(re.match(r"https://[a-z-]+\.example\.(com|cn)/", t) for t in targets)
     finally:
         app.engine.dispose()
+
+
+def test_demo_runs_anywhere_with_the_starter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a feeds.yaml (a `pip install` in an empty folder), the demo uses what
+    `newsletter init` would write; a feeds.yaml named but missing is an error, and no folder
+    is left behind."""
+    monkeypatch.chdir(tmp_path)
+    env = {"NEWSLETTER_CONFIG": None, "NEWSLETTER_DATA_DIR": None, "NEWSLETTER_DATABASE_URL": None}
+    named = CliRunner().invoke(main, ["demo", "--config", "nope.yaml", "--out", "named"], env=env)
+    assert named.exit_code == 1 and "nope.yaml: file not found" in named.output
+    assert not (tmp_path / "named").exists()
+
+    result = CliRunner().invoke(main, ["demo", "--out", "demo"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "No feeds.yaml here: the demo uses the starter's sections" in result.output
+    assert len(list((tmp_path / "demo" / "outbox").glob("*.eml"))) == 3
+    issue = json.loads((tmp_path / "demo" / "issue.json").read_text(encoding="utf-8"))
+    starter = yaml.safe_load((SKELETON / "feeds.yaml").read_text(encoding="utf-8"))
+    assert [s["title"] for s in issue["sections"]] == [s["title"] for s in starter["sections"]]
+    assert all(s["items"] for s in issue["sections"])
+    assert not (tmp_path / "feeds.yaml").exists()  # nothing written outside --out

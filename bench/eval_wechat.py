@@ -53,7 +53,8 @@ FEED_SECTION = "industry"
 
 # RULES.md writes rounds as the titles do; the product normalises them (financing.ROUNDS).
 # "新一轮" (a round without a letter) is the product's "undisclosed". Anything else is compared
-# lower-cased, so "A/A+", "A++" or "D1" (kept as written by the labeller) can never match.
+# lower-cased: "A/A+", "A++", "Pre-A+" and "D1" match the product's ids of those forms, while
+# "首轮", "两轮" or "三轮" (kept as written by the labeller) never match.
 _LABEL_ROUND = {
     "天使": "angel",
     "天使+": "angel",

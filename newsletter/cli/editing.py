@@ -227,7 +227,8 @@ def issue_edit(
     default=None,
     help=(
         "Financing: seed, angel, pre-a, a … e+, pre-ipo, strategic, undisclosed ('Series B' "
-        "works too), a tranche such as b3, or two rounds such as a/a+."
+        "works too), a tranche such as b3, a follow-on such as a++ or pre-a+, or two rounds "
+        "such as a/a+."
     ),
 )
 @click.option(

@@ -126,13 +126,12 @@ def round_id(value: str) -> str:
     text = re.sub(r"^([a-f])-([1-9])$", r"\1\2", text)  # Series B-1 -> b1
     if text == "preipo":
         text = "pre-ipo"
-    if text == "prea":
-        text = "pre-a"
+    text = re.sub(r"^pre([a-c])(\+?)$", r"pre-\1\2", text)  # PreA+ -> pre-a+
     if not is_round(text):
         raise EditError(
             "round",
             f"unknown round {value!r}; use one of {', '.join(ROUNDS)}, a tranche such as b3, "
-            "or two rounds such as a/a+",
+            "a follow-on such as a++ or pre-a+, or two rounds such as a/a+",
         )
     return text
 

@@ -27,9 +27,16 @@ ROUNDS = (
     "strategic",
     "undisclosed",
 )
-# Beyond ROUNDS: a numbered tranche of a lettered round ("b3" for B3轮, "Series B-1"), and two
+# Beyond ROUNDS: a numbered tranche of a lettered round ("b3" for B3轮, "Series B-1"), a second
+# follow-on ("a++" for A++轮) or a follow-on of a Pre- round ("pre-a+" for Pre-A+轮), and two
 # rounds announced together ("a/a+" for A轮及A+轮, "b/c" for B、C轮), as RULES.md labels them.
 _TRANCHE = re.compile(r"[a-f][1-9]")
+_FOLLOW_ON = re.compile(r"[a-f]\+\+|pre-[a-c]\+")
+
+
+def is_follow_on(round_id: str) -> bool:
+    """Whether a round id is a second follow-on ("a++") or a Pre- round's follow-on ("pre-a+")."""
+    return _FOLLOW_ON.fullmatch(round_id) is not None
 
 
 def is_tranche(round_id: str) -> bool:
@@ -38,10 +45,10 @@ def is_tranche(round_id: str) -> bool:
 
 
 def is_round(round_id: str) -> bool:
-    """Whether a round id is one the detectors give: one of ROUNDS, a numbered tranche ("b3"),
-    or two of those joined by "/" ("a/a+")."""
+    """Whether a round id is one the detectors give: one of ROUNDS, a numbered tranche ("b3"), a
+    follow-on ("a++", "pre-a+"), or two of those joined by "/" ("a/a+")."""
     parts = round_id.split("/")
-    return len(parts) <= 2 and all(p in ROUNDS or is_tranche(p) for p in parts)
+    return len(parts) <= 2 and all(p in ROUNDS or is_tranche(p) or is_follow_on(p) for p in parts)
 
 
 def round_family(round_id: str) -> frozenset[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from newsletter.domain.rounds import is_tranche
+from newsletter.domain.rounds import is_follow_on, is_tranche
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -82,10 +82,13 @@ def round_label(round_id: str | None, language: str | None) -> str:
     names = ROUNDS_ZH if chinese else ROUNDS_EN
     if key in names:
         return names[key]
-    if is_tranche(key):
+    if is_tranche(key) or (is_follow_on(key) and not key.startswith("pre-")):
         return f"{key.upper()}轮" if chinese else f"Series {key.upper()}"
+    if is_follow_on(key):  # pre-a+: "Pre-A+" / "Pre-A+轮"
+        label = "Pre-" + key.removeprefix("pre-").upper()
+        return f"{label}轮" if chinese else label
     parts = key.split("/")
-    if len(parts) != 2 or not all(p in names or is_tranche(p) for p in parts):
+    if len(parts) != 2 or not all(p in names or is_tranche(p) or is_follow_on(p) for p in parts):
         return key
     labels = [round_label(p, language) for p in parts]
     if chinese:

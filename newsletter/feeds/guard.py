@@ -26,6 +26,7 @@ import httpcore
 import httpx
 
 from newsletter.errors import ConfigError, FeedError
+from newsletter.feeds.pool import KeepAlivePool
 
 # Request extension read by GuardedTransport: may this request connect to a private address?
 ALLOW_PRIVATE = "newsletter.allow_private"
@@ -265,17 +266,18 @@ class _ResponseStream(httpx.SyncByteStream):
 
 
 class _PoolTransport(httpx.BaseTransport):
-    """An httpx transport over an httpcore connection pool that opens its connections through
-    ``backend`` (httpcore's public ``network_backend``); requests, responses and errors are
-    translated as httpx's own HTTPTransport does."""
+    """An httpx transport over a keep-alive pool (``feeds.pool``) that opens its connections
+    through ``backend`` (httpcore's public ``network_backend``); requests, responses and errors
+    are translated as httpx's own HTTPTransport does."""
 
     def __init__(
         self, backend: httpcore.NetworkBackend, limits: httpx.Limits, ssl_context: ssl.SSLContext
     ) -> None:
-        self._pool = httpcore.ConnectionPool(
+        assert limits.max_connections is not None  # make_client always sets it
+        self._pool = KeepAlivePool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
+            max_keepalive_connections=limits.max_keepalive_connections or 0,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )

@@ -57,6 +57,7 @@ from newsletter.service.reading import checked_model, feed_rules, model_path
 from newsletter.storage.db import Engine, SQLAlchemyError, session_scope
 from newsletter.storage.models import Feed
 from newsletter.storage.queries import feeds, items
+from newsletter.storage.queries.feeds import FeedState
 
 log = logging.getLogger(__name__)
 INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool start-up cost)
@@ -436,7 +437,7 @@ def _limits(app: App, cfg: FeedConfig | None) -> FetchLimits:
     )
 
 
-def _skipped(feed: Feed, now: datetime, explicit: bool) -> FeedOutcome | None:
+def _skipped(feed: FeedState, now: datetime, explicit: bool) -> FeedOutcome | None:
     """A 'disabled' or 'deferred' outcome for a feed not fetched this time (None: fetch it).
     A feed named with --feed is fetched anyway: that is how an operator retries it."""
     if explicit:
@@ -510,8 +511,9 @@ def ingest(
     )
 
 
-def feed_job(app: App, f: Feed, cfg: FeedConfig | None) -> FeedJob:
-    """A detached copy of what polling one feed row needs (``cfg``: its feeds.yaml entry)."""
+def feed_job(app: App, f: FeedState | Feed, cfg: FeedConfig | None) -> FeedJob:
+    """A detached copy of what polling one feed row needs (``cfg``: its feeds.yaml entry);
+    ``f`` is the row as ``sync_feeds`` reads it, or the ORM row an ingest worker claimed."""
     return FeedJob(
         f.id or 0,
         f.name,

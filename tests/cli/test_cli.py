@@ -748,3 +748,18 @@ def test_config_before_the_command_is_the_commands_config(
     missing = run(env, "--config", str(config), "feeds", "--config", "nope.yaml")
     assert missing.exit_code == 1 and "nope.yaml: file not found" in missing.output
     assert run(env, "feeds").exit_code == 1  # and without either, nothing is found
+
+
+def test_the_command_never_imports_httpx_s_command_line(tmp_path: Path) -> None:
+    """newsletter.cli.startup keeps httpx from importing its own command-line tool (rich's
+    syntax highlighting and pygments); httpx itself works as before."""
+    code = (
+        "import sys, newsletter.cli, httpx; "
+        "from newsletter.feeds.fetch import FetchLimits, make_client; "
+        "make_client(FetchLimits(5, 1000, True)).close(); "
+        "print('pygments' in sys.modules, 'rich.syntax' in sys.modules, callable(httpx.main))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.split() == ["False", "False", "True"]

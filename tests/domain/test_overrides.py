@@ -56,6 +56,9 @@ def test_an_unreadable_amount_names_the_field(typed: str) -> None:
         ("Series B-1", "b1"),  # a numbered tranche
         ("B3", "b3"),
         ("a/a+", "a/a+"),  # two rounds announced together
+        ("Pre-A+", "pre-a+"),  # a Pre- round's follow-on
+        ("PreA+", "pre-a+"),
+        ("Series A++", "a++"),  # the second follow-on
     ],
 )
 def test_rounds_as_editors_type_them(typed: str, round_: str) -> None:

@@ -11,7 +11,8 @@ def test_round_ids() -> None:
     assert all(is_round(r) for r in ROUNDS)
     assert is_tranche("b3") and not is_tranche("b") and not is_tranche("g1")
     assert is_round("b3") and is_round("a/a+") and is_round("angel/pre-a")
-    for bad in ("a/b/c", "g1", "b0", "b10", "series b", ""):
+    assert is_round("a++") and is_round("pre-a+") and is_round("pre-a/pre-a+")
+    for bad in ("a/b/c", "g1", "b0", "b10", "series b", "", "a+++", "pre-d+", "pre-a++"):
         assert not is_round(bad), bad
 
 
@@ -37,3 +38,5 @@ def test_round_family() -> None:
     assert round_family("b3") == {"b"}
     assert round_family("a/a+") == {"a", "a+"}
     assert round_family("pre-a") == {"pre-a"}
+    # a follow-on is a round of its own, never its base round told another way
+    assert not rounds_agree("pre-a+", "pre-a") and not rounds_agree("a++", "a+")

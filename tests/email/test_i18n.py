@@ -139,6 +139,13 @@ def test_rounds_and_dates_in_chinese() -> None:
         "Series A/A+",
         "Angel/Pre-A",
     ]
+    # A second follow-on and a Pre- round's follow-on.
+    assert [round_label(r, "zh") for r in ("a++", "pre-a+", "pre-a/pre-a+")] == [
+        "A++轮",
+        "Pre-A+轮",
+        "Pre-A轮/Pre-A+轮",
+    ]
+    assert [round_label(r, "en") for r in ("a++", "pre-a+")] == ["Series A++", "Pre-A+"]
     assert event_date(date(2026, 12, 2), "zh") == "12月2日（周三）"
     assert event_date(date(2026, 12, 2), "en") == "2026-12-02 (Wed)"
     assert translations("zh-Hans").gettext("Unsubscribe") == "退订"

@@ -146,6 +146,35 @@ def test_redirects_of_one_host_reuse_one_connection() -> None:
     assert len(set(_ConnectionRecorder.ports)) == 1
 
 
+class _CookieGate(FeedHandler):
+    """/gate sets a cookie and redirects to /feed.xml, which answers 403 without it (the
+    cookie check some CDNs put in front of a feed)."""
+
+    def do_GET(self) -> None:
+        if self.path == "/gate":
+            self.reply(302, b"", None, {"Location": "/feed.xml", "Set-Cookie": "pass=ok; Path=/"})
+            return
+        if "pass=ok" not in (self.headers.get("Cookie") or ""):
+            self.reply(403, b"no cookie", "text/plain", {})
+            return
+        super().do_GET()
+
+
+def test_a_cookie_set_on_a_redirect_is_sent_on_the_next_hop_and_later_fetches() -> None:
+    with (
+        FeedServer({"/feed.xml": Route(FEED)}, handler=_CookieGate) as server,
+        make_client(LIMITS) as http,
+    ):
+        assert fetch_feed(http, server.url("/gate"), NO_VALIDATORS, LIMITS).body == FEED
+        assert fetch_feed(http, server.url("/feed.xml"), NO_VALIDATORS, LIMITS).body == FEED
+    with (
+        FeedServer({"/feed.xml": Route(FEED)}, handler=_CookieGate) as server,
+        make_client(LIMITS) as http,
+        pytest.raises(FeedError, match="HTTP 403"),
+    ):
+        fetch_feed(http, server.url("/feed.xml"), NO_VALIDATORS, LIMITS)  # a new client has none
+
+
 def test_changed_feed_with_old_etag_returns_the_new_body(
     feed_server: FeedServer, client: httpx.Client
 ) -> None:

@@ -120,7 +120,8 @@ def test_claims_never_overlap_and_a_lapsed_lease_is_taken_again(make_app: Any) -
     now = datetime.now(UTC)
     lease = now + timedelta(minutes=5)
     with session_scope(app.engine) as session:
-        synced = feeds.sync_feeds(session, app.config.feeds)
+        feeds.sync_feed_table(session, app.config.feeds)
+        synced = {f.name: f for f in feeds.all_feeds(session)}  # ORM rows, to change
         synced["f6"].poll_due_at = now + timedelta(hours=1)  # not due yet
         synced["f7"].auto_disabled_at = now  # disabled by polling
     with session_scope(app.engine) as session:
@@ -194,7 +195,8 @@ def test_the_scheduled_poll_takes_only_due_unclaimed_feeds(
     now = datetime.now(UTC)
     app = make_app([serve(feed_server, f"/s{i}", 3, now) for i in range(4)], parse_workers=1)
     with session_scope(app.engine) as session:
-        synced = feeds.sync_feeds(session, app.config.feeds)
+        feeds.sync_feed_table(session, app.config.feeds)
+        synced = {f.name: f for f in feeds.all_feeds(session)}  # ORM rows, to change
         synced["s1"].poll_due_at = now + timedelta(minutes=1)  # within the slack: polled
         synced["s2"].poll_due_at = now + timedelta(hours=3)  # not due
         synced["s3"].lease_owner = "another worker"  # held by a live lease

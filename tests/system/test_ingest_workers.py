@@ -115,7 +115,8 @@ def test_two_workers_poll_every_feed_once(
     # Every feed falls due a moment from now, once both workers are up and looking.
     due = datetime.now(UTC) + timedelta(seconds=4)
     with session_scope(app.engine) as session:
-        for feed in feeds.sync_feeds(session, app.config.feeds).values():
+        feeds.sync_feed_table(session, app.config.feeds)
+        for feed in feeds.all_feeds(session):
             feed.poll_due_at = due
     path = tmp_path / "feeds.yaml"
     first = workers(app, path, ingest_batch=4)

@@ -112,14 +112,16 @@ _CN_AMOUNT = re.compile(
 # lookbehind keeps a match from starting inside a run (五百万 of 三千五百万).
 _CN_NUMERAL = re.compile(
     rf"(?P<qual>近|超过|超|逾|过|约|达|将近)?(?<![数第零一二两三四五六七八九十百千万亿点])"
-    rf"(?P<n>[零一二两三四五六七八九十百千万亿点]+)(?P<cur>{_CN_CURR})?"
+    rf"(?P<n>[零一二两三四五六七八九十百千万亿点]+)(?P<cur>{_CN_CURR})?(?:级)?"
 )
 _CN_UNIT_ONLY = re.compile(
     rf"(?P<qual>近|超过|超|逾|过)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)(?P<cur>{_CN_CURR})?"
 )
 # A vague or bare 亿 amount counts as money only with a currency, or right before 融资/投资/轮:
 # "用户超1亿" is a head count.
-_FUNDING_AFTER = r"(?=\s*(?:的)?\s*(?:[A-Za-z+\-]{0,6}\s*轮|融资|投资|战略))"
+_FUNDING_AFTER = (
+    r"(?=\s*(?:的)?\s*(?:[A-Za-z+\-]{0,6}\s*轮|(?:天使|种子)\+?\s*(?:轮|投资|融资)|融资|投资|战略))"
+)
 _MONEY_BEFORE = re.compile(r"(?:融资|金额|募资|投资|估值|规模)[额为达约]{0,2}\s*$")
 _CN_VAGUE = re.compile(
     rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?P<cur>{_CN_CURR})?(?:级)?"

@@ -22,8 +22,9 @@ Two items are the same story when the first of these that applies says so:
   "信达…获批", or name different 《》 documents)
 - their titles share at least 75 % of the smaller title's tokens (English word stems, Chinese
   character pairs);
-- they share a rare entity (a 《》 name, its note in brackets left out, or a brand-like Latin
-  word such as "CureVac" found in at most RARE_ENTITY_DF titles of the batch) and at least
+- they share a rare entity (a 《》 name, its note in brackets left out, a name marked ® or ™,
+  or a brand-like Latin word such as "CureVac" found in at most RARE_ENTITY_DF titles of the
+  batch) and at least
   RARE_ENTITY_OVERLAP of the smaller title's other tokens;
 - title and summary together have a TF-IDF cosine similarity of at least 0.4 (the weights
   come from the batch, so with only two items shared words weigh nothing); never between an
@@ -70,6 +71,9 @@ RATES_TO_USD = {
     "KRW": 0.00072,
 }
 _BOOK = re.compile(r"《([^》]{2,40})》")
+# A registered or trade mark names one product in any language: "泽普生®", "Opdivo®". Of a Chinese
+# name only its last two characters are kept (where the name starts is not written).
+_MARKED = re.compile(r"([\u4e00-\u9fff]{2}|[A-Za-z][A-Za-z0-9-]{2,})\s*[®™]")
 # A brand-like Latin word: a capital and a lower-case letter, or letters with digits
 # ("CureVac", "Novavax", "BNT162b2"); all-capital acronyms (FDA, ASCO) are too common.
 _BRAND = re.compile(
@@ -320,6 +324,7 @@ def rare_entities(title: str) -> set[str]:
     words after the first (or a first word followed by another capitalized one: "Wenrui Medical")."""
     # 《医疗保障法（征求意见稿）》 names the law 《医疗保障法》: a note in brackets is no part of it.
     found = {f"《{_BOOK_NOTE.sub('', m).strip()}》" for m in _BOOK.findall(title)} - {"《》"}
+    found |= {f"{m.casefold()}®" for m in _MARKED.findall(title)}
     words = [m.group(1) for m in _BRAND.finditer(title)]
     if _CJK.search(title):
         names = words

@@ -17,10 +17,13 @@ from newsletter.domain.rounds import is_round as is_round
 
 # --- English ------------------------------------------------------------------------------
 _EN_RAISE = prefiltered(
-    r"\b(emerges from stealth with|launches with|debuts with|adds|takes|grabs|hauls in|scoops up|"
+    r"\b(emerges from stealth with|launches with|debuts with|takes in|adds|takes|grabs|hauls in|scoops up|"
     r"collects|attracts|wins|handed|raises|raised|has raised|secures|secured|closes|closed|lands|landed|bags|nabs|snags|banks|"
     r"completes|completed|announces|announced|gets|receives|received|nets|scores|picks up|pulls in|"
-    r"brings in|rakes in|snaps up|garners|clinches|inks|draws|obtains|wraps up|wraps)\b",
+    r"brings in|rakes in|snaps up|garners|clinches|inks|draws|obtains|wraps up|wraps|"
+    # verbs of the trade press for a round ("reels in $30M", "tops up its Series B")
+    r"reels in|scoops up|scoops|pockets|amasses|snares|racks up|unveils|tops up|seals|"
+    r"lines up|expands|extends|upsizes|books)\b",
     re.I,
 )
 _EN_ROUND = prefiltered(
@@ -39,7 +42,12 @@ _EN_LISTING = prefiltered(
     re.I,
 )
 _EN_NOT = prefiltered(
-    r"\b(startups|companies|biotechs|funding (?:in|for|to)|in (?:january|february|march|april|may|june|july|"
+    r"\b(startups|companies|biotechs|"
+    # "VC funding in Q2", "funding for digital health"; not a company's own round ("raises $20M
+    # in funding to expand", "Series A funding to advance", "seed funding for its platform")
+    r"(?<!\bin )(?<!new )(?<!series [a-f] )(?<!seed )(?<!round )(?<!million )(?<!billion )"
+    r"(?<![0-9][mbk] )"
+    r"funding (?:in|for|to)|in (?:january|february|march|april|may|june|july|"
     r"august|september|october|november|december)\b|"
     r"acquir\w*|acquisition|merger|merges|buyout|takes over|to buy|buys|"
     r"licens\w*|upfront|milestone payments?|royalt\w*|"
@@ -56,15 +64,20 @@ _EN_NOT = prefiltered(
 
 # --- Chinese ------------------------------------------------------------------------------
 _ZH_DONE = prefiltered(
-    r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
+    r"(完成|获得|获|宣布完成|斩获|拿下|拿到|获得了|迎来|顺利完成|正式完成|已完成|落地)"
 )
 _ZH_ROUND = prefiltered(
-    r"(?P<r>Pre-?IPO|pre-?ipo|Pre[-\s]?[A-Ca-c]\+{0,2}|pre[-\s]?[a-c]\+{0,2}|[A-Fa-f]\+{1,2}|[A-Fa-f]\d?|天使\+?|种子|战略)"
+    r"(?P<r>Pre-?IPO|pre-?ipo|Pre[-\s]?[A-Ca-c]\+{0,2}|pre[-\s]?[a-c]\+{0,2}|[A-Fa-f]\+{1,2}|[A-Fa-f]\d?|天使\+?|种子\+?|战略)"
     r"\s*(?:系列)?轮"
     r"|(?P<strat>战略融资|战略投资)"
     r"|(?P<series>[A-Fa-f])\s*系列(?=[^，。；,;]{0,10}融资)"
     # "B3融资": a numbered tranche needs no 轮
     r"|(?<![A-Za-z])(?P<sub>[A-Fa-f][1-9])\s*融资"
+    # without 轮: "天使投资" / "种子投资" (not 天使投资人, an angel investor), "Series A融资",
+    # "Pre-IPO融资"
+    r"|(?P<named>天使|种子)\s*(?=(?:投资|融资)(?!人|机构|基金|方))"
+    r"|(?:[Ss]eries|SERIES)\s*(?P<series2>[A-Fa-f])(?![A-Za-z])"
+    r"|(?P<preipo>[Pp]re-?(?:IPO|ipo))\s*(?=融资|投资)"
 )
 _ZH_ROUND_TOKEN = r"(?:Pre[-\s]?[A-Ca-c]\+{0,2}|[A-Fa-f]\+{0,2}[1-9]?|天使\+?|种子)"
 # Two rounds announced together: "A轮及A+轮", "B、C轮", "B1轮和B2轮", "天使轮及Pre-A轮".
@@ -82,8 +95,13 @@ _ZH_NOT = prefiltered(
     r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
-_ZH_STRONG = prefiltered(r"(?:宣布完成|完成|获得?|斩获|拿下|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资")
-_ZH_MENTION_BEFORE = prefiltered(r"(?:距|刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$")
+_ZH_STRONG = prefiltered(
+    r"(?:宣布完成|完成|获得?|斩获|拿下|拿到|迎来)[^，。；,;]{0,24}?(?:轮|战略)融资"
+)
+# 刚 ("just") only where a word starts: 金刚医疗 is a name
+_ZH_MENTION_BEFORE = prefiltered(
+    r"(?:距|(?<![\u4e00-\u9fff])刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$"
+)
 _ZH_MENTION_AFTER = prefiltered(r"^(?:后|的|以来|之后|不久|仅)")
 _ZH_HARD_NOT = prefiltered(
     r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)"
@@ -171,14 +189,19 @@ def _en_round(text: str) -> str | None:
 
 def _zh_round_token(raw: str) -> str:
     """One round as Chinese titles write it ("B3", "A+", "Pre-A", "天使") to its id."""
-    raw = raw.lower().replace(" ", "")
+    raw = raw.lower().replace(" ", "").replace("pre-", "pre")
+    # Pre-A+轮 is the Pre-A round's follow-on, a round of its own (RULES.md writes it so)
+    follow_on = re.fullmatch(r"pre([a-c])\+{1,2}", raw)
+    if follow_on:
+        return f"pre-{follow_on.group(1)}+"
     for prefix, label in _ZH_NAMED_ROUNDS:
         if raw.startswith(prefix):
             return label
     letter, rest = raw[0], raw[1:]
     if rest[:1].isdigit():
         return letter + rest[0]  # B3轮: the third tranche of the B round
-    return letter + ("+" if rest.startswith("+") else "")  # A++ is read as a+
+    # A++轮, the second follow-on, is a round of its own; A+++ is read as A++
+    return letter + ("++" if rest.startswith("++") else "+" if rest.startswith("+") else "")
 
 
 def _zh_round(text: str) -> str | None:
@@ -195,6 +218,10 @@ def _zh_round(text: str) -> str | None:
         return m.group("series").lower()
     if m.group("sub"):
         return m.group("sub").lower()
+    if m.group("series2"):  # 完成Series A融资
+        return m.group("series2").lower()
+    if m.group("named") or m.group("preipo"):
+        return _zh_round_token(m.group("named") or m.group("preipo"))
     return _zh_round_token(m.group("r"))
 
 
@@ -303,7 +330,23 @@ _EN_WEAK_VERBS = frozenset(
         "obtains",
         "wraps",
         "wraps up",
+        "unveils",
+        "tops up",
+        "seals",
+        "lines up",
+        "expands",
+        "extends",
+        "upsizes",
+        "books",
     )
+)
+# A round named without its sum right after the verb: "raises new funding", "completes
+# financing round", "closes a round of financing" (not "receives funding from", a grant's form).
+_EN_UNSTATED_ROUND = re.compile(
+    r"\s*(?:(?:a|an|its|their)\s+)?(?:(?:new|fresh|additional|undisclosed|first|latest|next)\s+)?"
+    r"(?:(?:funding|financing|investment)\s+round|round\s+of\s+(?:funding|financing|investment)|"
+    r"(?:funding|financing)(?=\s*(?:$|[,;:.!]|\s+(?:led|to|as|with|at|amid)\b)))",
+    re.I,
 )
 # An investor's headline: "Pfizer invests $20M in Acme", "Alpha leads $20M Series A in Acme".
 _EN_INVESTOR = prefiltered(
@@ -360,7 +403,7 @@ def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
         en_round = _en_round(after) or _en_round(summary_n)
         amount = find_amount(after)
         funding_word = _EN_FUNDING_WORD.search(after)
-        if en_round is None and amount is None:
+        if en_round is None and amount is None and not _EN_UNSTATED_ROUND.match(after):
             return None
         if en_round is None and not funding_word and raise_verb.group(1).lower() in _EN_WEAK_VERBS:
             return None
@@ -428,10 +471,12 @@ _DATED_COLUMN = re.compile(r"【[^】]{0,20}\d{3,}[^】]{0,4}】")
 _BRACKETS = re.compile(r"【[^】]{0,20}】")
 # Headlines inside one title: 丨 | ； ! ? and a space between two Chinese characters.
 _SEGMENT_SPLIT = re.compile(
-    r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“]))\s*"
+    r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“])"
+    # a space before the verb is between the name and its verb ("甲医疗 完成A轮融资")
+    r"(?!宣布|完成|获得|获|斩获|拿下|拿到|迎来|再获|连获|喜获|正式完成|顺利完成))\s*"
 )
 _ZH_VERB = prefiltered(
-    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿了|迎来|再获|连获|喜获|获投|获|"
+    r"(宣布完成|顺利完成|正式完成|已完成|完成|获得了|获得|斩获|拿下|拿到|拿了|迎来|再获|连获|喜获|获投|获|"
     # 引入…投资 is a company taking investors in; 引入社会资本/外资 is a policy
     r"引入(?!社会资本|民间资本|民营资本|外资|资本))"
 )
@@ -452,6 +497,14 @@ _ZH_INVESTED = prefiltered(
 _ZH_LEAD_TREND = re.compile(
     r"^(?:比例|金额|数量|规模|项目|机构|排行|占比|次数|笔数|总额|案例|事件|频次|次数)"
     r"|创新高|新高|下降|下滑|增长|上升|同比|环比|排行|榜|居首|第一|减少|翻倍"
+    # another investor, not a company: "甲资本领投、乙创投跟投"
+    r"|(?:跟投|参投|领投|追投|加持)$"
+)
+# The investor's form, "乙资本完成对甲医疗的战略投资", "乙资本对甲医疗进行投资": the company
+# is the one after 对, not the subject.
+_ZH_INVESTEE = re.compile(
+    r"对\s*(?P<co>[「“]?[^，,。；;对的其该这]{2,20}?[」”]?)\s*(?:的|进行了?|完成了?)"
+    r"[^，,。；;]{0,12}?(?:投资|注资|增资)"
 )
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
 _ZH_PLURAL = prefiltered(r"(多家|多个|数家|几家|\d+家|\d+个|这些|一批|多笔)")
@@ -473,7 +526,12 @@ _ZH_DESCRIPTOR_TAIL = re.compile(
 # Adverbs and verbs left between the name and the round: "「文和友」短期连续完成".
 _ZH_TRAILING = re.compile(
     r"(?:再次|再|又|也|已|即将|成功|近日|日前|宣布|正式|在|短期|连续|先后|相继|累计|完成|获得|获|"
-    r"[一二两三四五六七八九十半\d]+个?(?:年|月|周|天)内|年内|今年|同日|当日|近期)+$"
+    r"[一二两三四五六七八九十半\d]+个?(?:年|月|周|天)内|年内|今年|同日|当日|近期|"
+    # when and how the deal closed: "于近日", "今日", "6月15日", "再度", "接连", "逆势"
+    r"于|今日|今天|昨日|昨天|日内|本周|上周|本月|刚刚|已经|终于|首次|再度|接连|逆势|一举|顺利|"
+    r"(?:\d{1,2}\s*月\s*)?\d{1,2}\s*[日号]|"
+    # a possessive before the round ("甲医疗的B轮融资额增至2亿美元"): no name ends in 的
+    r"的)+$"
 )
 # An amount (or 新一轮) left between the name and a round written without a verb:
 # "康途生物5亿元B轮融资", "安和医疗数千万元A轮融资落地".
@@ -483,6 +541,7 @@ _ZH_TRAILING_AMOUNT = re.compile(
     r"(?:美元|美金|元|人民币|港元|欧元|英镑|日元)?\s*(?:级)?$"
     r"|(?:新一轮|首轮)$"
 )
+_ZH_CHEER = re.compile(r"^(?:热烈)?(?:祝贺|恭喜|恭贺|庆祝|喜报|喜讯|贺)[!！:：,，\s]*")
 _FAMILY_PREFIX = re.compile(r"^.{0,20}?family['’s]*\s*[-–:：]\s*", re.I)
 _ZH_AWARD = prefiltered(r"(荣获|获评|入选|获奖|奖项|榜单|称号|评选|年度.{0,10}(?:机构|投资人))")
 _HEALTH = prefiltered(
@@ -510,6 +569,8 @@ def _without_quotes(text: str) -> str:
 def _zh_name(head: str) -> tuple[str, float]:
     """The company named in the words before the verb or round, and how sure that is."""
     head = _ZH_TRAILING.sub("", head.strip(" :：,，-—")).strip()
+    # An investor's or a friend's congratulations are no part of the name: "热烈祝贺甲医疗完成…"
+    head = _ZH_CHEER.sub("", head).strip()
     bracket = re.search(r"[「『“\"]([^」』”\"]{1,40})[」』”\"]\s*$", head)
     if bracket:  # 「安济医疗」, AI制药公司「晶算智药」: a quoted name ending the head
         return bracket.group(1).strip(), 1.0
@@ -539,7 +600,7 @@ def _money_after(segment: str, end: int) -> bool:
     """Whether a funding word or a round follows a verb closely, in its clause (40 characters:
     a list of investors can come between, "完成由甲、乙、丙联合领投的超10亿元C轮融资")."""
     window = re.split(r"[，,。；;]", segment[end : end + 40], maxsplit=1)[0]
-    return bool(_ZH_FUNDING.search(window) or _ZH_ROUND.search(window))
+    return bool(_ZH_FUNDING.search(window) or _ZH_ROUND.search(window) or "入股" in window)
 
 
 def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
@@ -593,7 +654,10 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         if _ZH_NOT.search(_without_pre_ipo(_without_quotes(clause))):
             return None
     company, confidence = "", 0.2
-    if invested and (not verb or invested.start() < verb.start()):
+    investee = _ZH_INVESTEE.search(segment)
+    if investee and not re.search(r"获|得到", segment[: investee.start()]):
+        company, confidence = _zh_name(investee.group("co"))
+    elif invested and (not verb or invested.start() < verb.start()):
         company, confidence = _zh_name(invested.group("co"))
     else:
         anchor = verb or bare
@@ -681,7 +745,28 @@ def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
         return []  # three rounds in one title: a round-up, not an announcement
     if len(facts) == 1:  # one round: the whole title says what the company does
         facts[0] = replace(facts[0], sector=sector_of(f"{title} {facts[0].company}"))
+        if facts[0].amount is None:
+            facts[0] = replace(facts[0], amount=_amount_apart(segments))
     return facts
+
+
+# A headline that is only the sum, before or after the round's: "1.5亿美元！甲医疗完成C轮融资",
+# "甲医疗宣布完成B轮融资 总额达10亿元".
+_ZH_SUM_ONLY = re.compile(
+    r"(?:本轮)?(?:融资)?(?:总额|总金额|金额|融资额|规模|共计|合计|总计|共)?[达为约]?"
+)
+
+
+def _amount_apart(segments: list[str]) -> Amount | None:
+    """The round's sum when one headline of the title is that sum and nothing else."""
+    for segment in segments:
+        amount = find_amount(segment)
+        if amount is None:
+            continue
+        rest = re.sub(r"[\s!！。.,，:：]", "", segment.replace(amount.text, "", 1))
+        if _ZH_SUM_ONLY.fullmatch(rest):
+            return amount
+    return None
 
 
 def detect_financings(title: str, summary: str, lang: str) -> list[FinancingFact]:

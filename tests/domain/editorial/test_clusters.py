@@ -599,3 +599,26 @@ def test_tranches_and_two_round_announcements_of_one_deal(
     a = _story(1, "青禾医药完成2亿元融资", _fin("青禾医药", round_a, 2e8, "CNY"))
     b = _story(2, "青禾医药宣布完成2亿元新一轮融资", _fin("青禾医药", round_b, 2e8, "CNY"))
     assert grouped(a, b) is one
+
+
+# --- issue 12, fourth round: a marked brand names one product ---------------------------------
+
+
+def test_a_registered_mark_is_a_rare_name() -> None:
+    assert "普生®" in rare_entities("肝癌1类新药！禾川制药禾普生®成功获批")
+    assert "veltrex®" in rare_entities("Sarno Launches Veltrex® in Europe")
+    assert rare_entities("远岳生物安沃®获批上市") & rare_entities("远岳生物安沃™获批") == {"安沃®"}
+
+
+def test_two_reports_of_one_marked_brand_are_one_story() -> None:
+    assert grouped(
+        S(1, "肝癌1类新药！禾川制药禾普生®成功获批"),
+        S(2, "禾普生®获批上市，肝癌一线治疗迎来国产新药"),
+    )
+
+
+def test_two_marked_brands_stay_two_stories() -> None:
+    assert not grouped(
+        S(1, "肝癌1类新药！禾川制药禾普生®成功获批"),
+        S(2, "眼科新药远岳生物安沃®成功获批"),
+    )

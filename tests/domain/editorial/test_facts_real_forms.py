@@ -102,7 +102,7 @@ def test_one_deal_with_a_second_clause_stays_one(title: str) -> None:
         ("康宁医疗数亿元A轮融资落地", "zh", "康宁医疗", "a", "数亿元"),
         ("红杉中国跟投康宁医疗B轮融资", "zh", "康宁医疗", "b", None),  # 跟投 + the company
         ("康宁医疗完成Pre A轮融资", "zh", "康宁医疗", "pre-a", None),  # a space in Pre A
-        ("康宁医疗完成A++轮融资", "zh", "康宁医疗", "a+", None),
+        ("康宁医疗完成A++轮融资", "zh", "康宁医疗", "a++", None),
         ("康宁医疗连获两轮融资", "zh", "康宁医疗", "undisclosed", None),
         ("滴滴医疗即将完成新一轮超3亿美元融资", "zh", "滴滴医疗", "undisclosed", "超3亿美元"),
         ("康宁医疗完成1亿元B轮融资，此前曾获红杉投资", "zh", "康宁医疗", "b", "1亿元"),
@@ -389,7 +389,12 @@ def test_weekdays_of_this_week(text: str, expected: date | None) -> None:
         ("甲乙医疗完成A轮及A+轮融资", "zh", "a/a+"),  # two rounds together (RULES.md)
         ("甲乙医疗连续完成B、C轮融资", "zh", "b/c"),
         ("甲乙医疗完成天使轮和Pre-A轮融资", "zh", "angel/pre-a"),
-        ("甲乙医疗完成A++轮融资", "zh", "a+"),  # A++ is still read as A+
+        ("甲乙医疗完成A++轮融资", "zh", "a++"),  # A++, the second follow-on, is its own round
+        ("甲乙医疗完成Pre-A+轮融资", "zh", "pre-a+"),  # so is the Pre-A round's follow-on
+        ("甲乙医疗完成数千万元Pre A+轮融资", "zh", "pre-a+"),
+        ("甲乙医疗完成Pre-B+轮融资", "zh", "pre-b+"),
+        ("甲乙医疗完成Pre-A轮融资", "zh", "pre-a"),
+        ("甲乙医疗完成A+轮融资", "zh", "a+"),
         ("Acme Bio raises $40M Series B-1", "en", "b1"),
         ("Acme Bio raises $40M Series B+", "en", "b+"),
     ],
@@ -569,3 +574,158 @@ def test_group_and_holding_companies_keep_their_names(title: str, company: str) 
 )
 def test_words_and_days_that_only_look_like_invitations(title: str) -> None:
     assert detect_event(title, "", "zh", PUBLISHED) is None
+
+
+# Round 4 (financing recall, issue 12): general forms of deal headlines, on made-up titles.
+@pytest.mark.parametrize(
+    ("title", "company", "round_name", "amount"),
+    [
+        # the trade press's verbs
+        ("Veltra Bio reels in $30M", "Veltra Bio", "undisclosed", "$30M"),
+        ("Veltra Bio scoops $20M Series A", "Veltra Bio", "a", "$20M"),
+        ("Veltra Bio pockets $12M seed", "Veltra Bio", "seed", "$12M"),
+        ("Veltra Bio takes in $10M", "Veltra Bio", "undisclosed", "$10M"),
+        ("Veltra Bio unveils $100M Series A", "Veltra Bio", "a", "$100M"),
+        ("Veltra Bio Expands Series B to $90 Million", "Veltra Bio", "b", "$90 Million"),
+        ("Veltra Bio tops up Series B with $20M", "Veltra Bio", "b", "$20M"),
+        # "funding to …" after the company's own round is what the money is for
+        (
+            "Veltra Bio Raises $20 Million in Series A Funding to Expand Platform",
+            "Veltra Bio",
+            "a",
+            "$20 Million",
+        ),
+        (
+            "Veltra Bio raises $8M in funding to grow its clinics",
+            "Veltra Bio",
+            "undisclosed",
+            "$8M",
+        ),
+        # a round named without its sum
+        ("Veltra Bio completes financing round", "Veltra Bio", "undisclosed", None),
+        ("Veltra Bio raises new funding to expand trials", "Veltra Bio", "undisclosed", None),
+    ],
+)
+def test_english_round_four_forms(
+    title: str, company: str, round_name: str, amount: str | None
+) -> None:
+    fact = detect_financing(title, "", "en")
+    assert fact is not None
+    assert (fact.company, fact.round, fact.amount.text if fact.amount else None) == (
+        company,
+        round_name,
+        amount,
+    )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Veltra Bio receives funding from NIH",  # a grant's form
+        "Digital health funding in Q2 hits a record",
+        "VC funding to biotech startups slows",
+        "Veltra Bio expands partnership with Sarno Health",
+        "Veltra Bio unveils new diagnostics platform",
+        "Veltra Bio seals partnership with Sarno",
+        "Veltra Bio extends its runway into 2031",
+        "Veltra Bio raises questions about financing",
+        "Veltra Bio takes in new patients",
+    ],
+)
+def test_english_round_four_non_rounds(title: str) -> None:
+    assert detect_financings(title, "", "en") == []
+
+
+@pytest.mark.parametrize(
+    ("title", "company", "round_name", "amount"),
+    [
+        # a space between the name and its verb is no headline break
+        ("青禾医疗 完成数千万元A轮融资", "青禾医疗", "a", "数千万元"),
+        ("青禾医疗 宣布完成数千万美元 A 轮融资", "青禾医疗", "a", "数千万美元"),
+        # 拿到 is a verb like 拿下
+        ("青禾医疗拿到1亿美元C轮融资", "青禾医疗", "c", "1亿美元"),
+        # rounds written without 轮
+        ("青禾医疗获北辰资本千万级天使投资", "青禾医疗", "angel", "千万级"),
+        ("青禾医疗获得数百万元种子投资", "青禾医疗", "seed", "数百万元"),
+        ("青禾医疗完成Series B融资", "青禾医疗", "b", None),
+        ("青禾医疗完成Pre-IPO融资", "青禾医疗", "pre-ipo", None),
+        ("青禾医疗完成数千万元种子+轮融资", "青禾医疗", "seed", "数千万元"),
+        ("青禾医疗获千万元级Pre-A轮融资", "青禾医疗", "pre-a", "千万元级"),
+        # the investor's form: the company is the one after 对
+        ("北辰资本完成对青禾医疗的战略投资", "青禾医疗", "strategic", None),
+        ("北辰集团完成对青禾医疗的数亿元投资", "青禾医疗", "undisclosed", "数亿元"),
+        # 获…入股: the company is the subject
+        ("青禾医疗获北辰集团战略入股", "青禾医疗", "strategic", None),
+        # when and how, congratulations and a possessive are no part of the name
+        ("青禾医疗于近日完成B轮融资", "青禾医疗", "b", None),
+        ("青禾医疗今日宣布完成B轮融资", "青禾医疗", "b", None),
+        ("青禾医疗6月15日宣布完成B轮融资", "青禾医疗", "b", None),
+        ("青禾医疗再度完成数亿元融资", "青禾医疗", "undisclosed", "数亿元"),
+        ("资本寒冬下，青禾医疗逆势完成数亿元B轮融资", "青禾医疗", "b", "数亿元"),
+        ("热烈祝贺青禾医疗完成B轮融资", "青禾医疗", "b", None),
+        ("青禾医疗的B轮融资额增至2亿美元", "青禾医疗", "b", "2亿美元"),
+    ],
+)
+def test_chinese_round_four_forms(
+    title: str, company: str, round_name: str, amount: str | None
+) -> None:
+    facts = detect_financings(title, "", "zh")
+    assert len(facts) == 1
+    fact = facts[0]
+    assert (fact.company, fact.round, fact.amount.text if fact.amount else None) == (
+        company,
+        round_name,
+        amount,
+    )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "知名天使投资人北辰谈医疗投资",  # an angel investor, not an angel round
+        "天使投资机构北辰资本发布新基金",
+        "国家对医疗器械行业的投资持续增长",  # 对…的投资 of a sector, no company's round
+        "金刚石材料企业获评专精特新",
+    ],
+)
+def test_chinese_round_four_non_rounds(title: str) -> None:
+    assert detect_financings(title, "", "zh") == []
+
+
+def test_a_following_investor_is_no_second_deal() -> None:
+    facts = detect_financings("青禾医疗获数千万元Pre-A轮融资，北辰领投南山跟投", "", "zh")
+    assert [(f.company, f.round) for f in facts] == [("青禾医疗", "pre-a")]
+
+
+@pytest.mark.parametrize(
+    ("title", "company"),
+    [
+        ("北辰金刚完成B轮融资", "北辰金刚"),  # 刚 inside a name is not "just" (a past round)
+        ("金刚医疗获数亿元B轮融资", "金刚医疗"),
+        ("春日医疗完成A轮融资", "春日医疗"),  # 日 alone is no date
+    ],
+)
+def test_names_with_time_characters_keep_them(title: str, company: str) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None and fact.company == company
+
+
+def test_a_round_mentioned_just_before_is_still_not_announced() -> None:
+    assert detect_financings("刚完成B轮融资不久，青禾医疗再换CEO", "", "zh") == []
+
+
+@pytest.mark.parametrize(
+    ("title", "amount"),
+    [
+        ("1.5亿美元！青禾医疗完成C轮融资", "1.5亿美元"),  # the sum as a headline of its own
+        ("数千万元！青禾医疗完成A轮", "数千万元"),
+        ("青禾医疗完成B轮融资！5亿元", "5亿元"),
+        ("青禾医疗宣布完成B轮融资 总额达10亿元人民币", "达10亿元人民币"),
+        ("青禾医疗完成B轮融资｜去年营收超5亿元", None),  # another sum, not the round's
+        ("青禾医疗完成B轮融资｜估值10亿美元", None),  # a valuation is no round's size
+    ],
+)
+def test_the_sum_in_a_headline_of_its_own(title: str, amount: str | None) -> None:
+    fact = detect_financing(title, "", "zh")
+    assert fact is not None
+    assert (fact.amount.text if fact.amount else None) == amount

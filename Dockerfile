@@ -14,11 +14,13 @@ RUN useradd --system --home-dir /srv/newsletter --shell /usr/sbin/nologin newsle
 
 WORKDIR /srv/newsletter
 COPY pyproject.toml README.md ./
+# Before the install: the package ships these templates for `newsletter init`
+# (newsletter/skeleton/templates links to them).
+COPY templates ./templates
 COPY newsletter ./newsletter
 RUN pip install .
 # Defaults baked in; compose mounts the project's own feeds.yaml and templates/ over them.
 COPY feeds.yaml ./
-COPY templates ./templates
 
 ENV NEWSLETTER_CONFIG=/srv/newsletter/feeds.yaml \
     NEWSLETTER_DATA_DIR=/var/lib/newsletter

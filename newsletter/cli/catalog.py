@@ -221,6 +221,8 @@ def check(config_path: Path | None) -> None:
     report = run_checks(config_path)
     for line in report.lines:
         mark = "[green]OK[/]   " if line.ok else "[bold red]ERROR[/]"
+        if line.warning:
+            mark = "[yellow]WARN[/] "
         text = f"{line.subject}: {line.detail}".replace("[", "\\[")  # not rich markup
         out.print(f"{mark} {text}")
     if not report.ok:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,6 +27,7 @@ COMMAND_MODULES = (
     "model",
     "workers",
     "web",
+    "project",
 )
 # Where the common commands live, so that running one imports its own module only (the web
 # app, rendering and the scheduler are not imported by `newsletter ingest`). A command not
@@ -50,6 +52,7 @@ COMMAND_HOME = {
     "run": "workers",
     "serve": "web",
     "preview-url": "web",
+    "init": "project",
 }
 
 
@@ -93,6 +96,18 @@ class LazyGroup(click.Group):
             report_failure(exc)
 
 
+def _config_default(command: click.Command, path: Path) -> dict[str, Any]:
+    """A click default map giving ``path`` to the command's --config, and to each of a group's
+    commands (a group such as `feeds` runs as a command too)."""
+    defaults: dict[str, Any] = {}
+    if any(p.name == "config_path" for p in command.params):
+        defaults["config_path"] = path
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            defaults[name] = _config_default(sub, path)
+    return defaults
+
+
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -104,8 +119,15 @@ class LazyGroup(click.Group):
     is_flag=True,
     help="Show the traceback of an unexpected error (also NEWSLETTER_DEBUG=1).",
 )
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="feeds.yaml for the command that follows, as if given after it (its own --config wins).",
+)
 @click.pass_context
-def main(ctx: click.Context, verbose: int, debug: bool) -> None:
+def main(ctx: click.Context, verbose: int, debug: bool, config_path: Path | None) -> None:
     """Build and send a sectioned weekly email digest from RSS/Atom feeds.
 
     Configuration: feeds.yaml (newsletter, sections, feeds; see docs/configuration.md) and
@@ -116,6 +138,12 @@ def main(ctx: click.Context, verbose: int, debug: bool) -> None:
     `newsletter build` to preview; `newsletter run` to leave it polling and sending on schedule.
     """
     ctx.meta["newsletter.debug"] = debug
+    if config_path is not None and ctx.invoked_subcommand:
+        # `newsletter --config F ingest` is `newsletter ingest --config F`: the option's default
+        # for the command (and every command of a group such as `issue`).
+        command = LazyGroup.get_command(main, ctx, ctx.invoked_subcommand)
+        if command is not None:
+            ctx.default_map = {ctx.invoked_subcommand: _config_default(command, config_path)}
     try:
         settings = load_settings(warn_unknown=False)
         ctx.meta[SETTINGS_KEY] = settings  # the command's load_app uses them (read once)

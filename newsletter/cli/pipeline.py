@@ -54,6 +54,11 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
 
     app = load_app(config_path)
     enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
+    if not feeds and not any(f.enabled for f in app.config.feeds):
+        err.print(
+            f"warning: no enabled feed in {app.config.path}: add yours under `feeds:` (or remove "
+            '`enabled: false` from one); see docs/editors-guide.md, "Adding a feed"'
+        )
     with progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
@@ -138,7 +143,8 @@ def build(
     built = build_issue(app, period, force=force or fmt == "json")
     if built.skipped and not force and fmt != "json":
         err.print(
-            f"Issue {period.label} skipped: {built.content.skipped_reason}. Use --force to render it anyway."
+            f"Issue {period.label} skipped: {built.content.skipped_reason}. "
+            f"{_nothing_written(out_path)} Use --force to render it anyway."
         )
         return
     for warning in built.warnings:
@@ -161,6 +167,16 @@ def build(
         )
     else:
         sys.stdout.write(text)
+
+
+def _nothing_written(out_path: Path | None) -> str:
+    """Where a skipped build wrote nothing: a file left as it was is easy to take for the new
+    preview."""
+    if out_path is None:
+        return "Nothing was written to standard output."
+    if out_path.exists():
+        return f"{out_path} was not written: it still holds an earlier build."
+    return f"{out_path} was not written."
 
 
 @click.command()
@@ -227,6 +243,8 @@ def send(
         report = send_issue(app, period, progress=lambda a, s: bar.advance(task))
     if report.status in ("skipped", "already-sent"):
         out.print(f"Issue {period.label}: {report.status}: {report.reason}")
+        if week is None and as_of is None:
+            _point_to_next_issue(app)
         return
     if report.status == "paused":
         fail(f"issue {period.label} is paused: {report.reason}")
@@ -239,6 +257,20 @@ def send(
             report.reason
             or f"{report.failed} deliveries failed permanently; see their SMTP replies"
         )
+
+
+def _point_to_next_issue(app: App) -> None:
+    """After `send` found nothing to send in the due issue: the one still collecting items,
+    when it goes, and how to preview it or send it now (a new newsletter's first `send`)."""
+    from newsletter.service.issues import resolve_period
+
+    upcoming = resolve_period(app)
+    local = upcoming.send_at.astimezone(app.config.newsletter.tz)
+    err.print(
+        f"The next issue, {upcoming.label}, goes on {local:%a %d %b %Y %H:%M} "
+        f"({app.config.newsletter.timezone}) when `newsletter run` is running: `newsletter build` "
+        f"previews it, `newsletter send --week {upcoming.label}` sends it now."
+    )
 
 
 def _warn_local_links(app: App) -> None:
@@ -271,9 +303,19 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
     OUT/preview.html, OUT/preview.txt and OUT/issue.json. Your own database is not touched.
     """
     from newsletter.service.demo import run_demo
+    from newsletter.service.skeleton import SKELETON
 
     settings: Settings = load_settings()
-    report = run_demo(settings, config_path or settings.config, out_dir, say=lambda m: err.print(m))
+    project_config = config_path or settings.config
+    named = config_path is not None or "config" in settings.model_fields_set
+    if not named and not project_config.exists():
+        # Anywhere, even before `newsletter init`: the starter's sections and templates.
+        project_config = SKELETON / "feeds.yaml"
+        err.print(
+            "No feeds.yaml here: the demo uses the starter's sections and the bundled "
+            "templates (`newsletter init` puts them here for you to edit)"
+        )
+    report = run_demo(settings, project_config, out_dir, say=lambda m: err.print(m))
     table = Table("section", "items")
     for title, count in report.sections.items():
         table.add_row(title, str(count))
@@ -283,6 +325,15 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
         out.print(f"  {path}")
     out.print(
         f"Preview: {report.preview_html}\nText:    {report.preview_text}\nJSON:    {report.issue_json}\nDatabase: {report.database}"
+    )
+    # The emails' own links (View in browser, Add to calendar, the click redirect, unsubscribe)
+    # lead to the web app: this runs it over the demo's database.
+    out.print(
+        f"Web app: NEWSLETTER_DATA_DIR={report.out_dir} "
+        f"NEWSLETTER_DATABASE_URL=sqlite:///{report.database} "
+        f"newsletter serve --config {report.out_dir / 'feeds.yaml'}\n"
+        f"         then open {settings.base_url}/archive/{report.period} "
+        "(the emails' links lead there)"
     )
     if not report.eml_files:
         fail(f"the demo sent nothing ({report.send.status}: {report.send.reason})")

@@ -27,6 +27,12 @@ def _password(from_stdin: bool) -> str:
         if not password:
             raise AccountError("no password on standard input; pipe one line to --password-stdin")
         return password
+    if not sys.stdin.isatty():
+        # click would echo a warning and end with a bare "Aborted!" at the end of the input.
+        raise AccountError(
+            "standard input is not a terminal, so the password cannot be typed here; pipe it "
+            "in with --password-stdin (one line)"
+        )
     value: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     return value
 

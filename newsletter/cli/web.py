@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -49,6 +50,9 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, access_l
         f"newsletter serve: listening on http://{host}:{port} with {workers} worker(s); "
         f"public address {app.settings.base_url}; Ctrl-C to stop"
     )
+    mismatch = local_port_mismatch(app.settings.base_url, port)
+    if mismatch:
+        err.print(f"warning: {mismatch}")
     if workers == 1:
         uvicorn.run(
             create_app(app),
@@ -73,6 +77,23 @@ def serve(config_path: Path | None, host: str, port: int, workers: int, access_l
         server_header=False,
         access_log=access_log,
         log_config=None,
+    )
+
+
+def local_port_mismatch(base_url: str, port: int) -> str | None:
+    """Why the emails' links will miss this server, when NEWSLETTER_BASE_URL is this machine on
+    another port (trying `serve --port 8001` with the default http://localhost:8000); None
+    otherwise (a public address is the reverse proxy's, whatever port this listens on)."""
+    parts = urlsplit(base_url)
+    if (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1"):
+        return None
+    expected = parts.port or (443 if parts.scheme == "https" else 80)
+    if expected == port:
+        return None
+    local = f"{parts.scheme}://{parts.hostname}:{port}"
+    return (
+        f"NEWSLETTER_BASE_URL is {base_url}, but this serves port {port}: the links in the "
+        f"emails and pages lead to port {expected}; set NEWSLETTER_BASE_URL={local}"
     )
 
 

@@ -206,7 +206,8 @@ def load_config(path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"{path}: file not found; pass --config PATH or set NEWSLETTER_CONFIG"
+            f"{path}: file not found; pass --config PATH or set NEWSLETTER_CONFIG, or start a "
+            "new newsletter with `newsletter init`"
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc

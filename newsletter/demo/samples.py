@@ -80,10 +80,25 @@ def article_page(item: dict[str, Any], site_title: str) -> bytes:
     ).encode()
 
 
-def article_pages(base_url: str) -> dict[str, bytes]:
+def article_path(item: dict[str, Any]) -> str:
+    """Where the demo's server serves a sample item's full article."""
+    return f"/articles/{item['id']}.html"
+
+
+def article_links() -> dict[str, str]:
+    """The link of every sample item that has a full article -> the article's path."""
+    return {
+        item["link"]: article_path(item)
+        for feed in load_samples()
+        for item in feed["items"]
+        if item.get("article")
+    }
+
+
+def article_pages() -> dict[str, bytes]:
     """URL path -> page bytes for every sample item that has a full article."""
     return {
-        f"/articles/{item['id']}.html": article_page(item, feed["title"])
+        article_path(item): article_page(item, feed["title"])
         for feed in load_samples()
         for item in feed["items"]
         if item.get("article")
@@ -95,20 +110,17 @@ def render_feed(
     now: datetime,
     earliest: datetime | None = None,
     latest: datetime | None = None,
-    article_base: str | None = None,
 ) -> SampleFeed:
     """One sample feed as RSS 2.0 or Atom bytes in its declared encoding.
 
     Items are dated in (earliest, latest] (latest defaults to now); event placeholders count
-    from now.
+    from now. Every item links to its (fictional) site; the full articles are served apart,
+    at ``article_path``.
     """
     encoding = feed.get("encoding", "utf-8")
     entries = []
     for item in feed["items"]:
         published = _published(float(item["hours_ago"]), latest or now, earliest)
-        if article_base and item.get("article"):
-            # The demo serves the full article on loopback, so the teaser's link leads there.
-            item = {**item, "link": f"{article_base}/articles/{item['id']}.html"}
         entries.append((item, _fill(item["title"], now), _fill(item["summary"], now), published))
     site = feed["site"]
     if feed["format"] == "atom":
@@ -161,7 +173,6 @@ def render_samples(
     now: datetime,
     earliest: datetime | None = None,
     latest: datetime | None = None,
-    article_base: str | None = None,
 ) -> list[SampleFeed]:
     """Every bundled sample feed, dated in (earliest, latest or now]."""
-    return [render_feed(feed, now, earliest, latest, article_base) for feed in load_samples()]
+    return [render_feed(feed, now, earliest, latest) for feed in load_samples()]

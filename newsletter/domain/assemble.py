@@ -35,8 +35,10 @@ from newsletter.domain.editorial.clusters import (
 )
 from newsletter.domain.overrides import ItemEdit, order_by_position, with_edit
 from newsletter.domain.periods import Period
-from newsletter.domain.text import shorten
+from newsletter.domain.text import shorten, shorten_to_width
 
+# How much of a summary an issue shows, in display columns: 280 characters of English, 140 of
+# Chinese (each counts two), about the same three lines of a 640-pixel email either way.
 SUMMARY_CHARS = 280
 SOURCE_BONUS = 0.25
 EVENTS, FINANCING, HOT_TOPICS = "events", "financing", "hot_topics"
@@ -391,7 +393,7 @@ def assemble_issue(
                 id=s.lead.id,
                 title=s.lead.title,
                 url=s.lead.url,
-                summary=shorten(s.lead.summary, SUMMARY_CHARS),
+                summary=_summary(s.lead.summary, choices.edits.get(s.lead.id)),
                 source=s.lead.feed,
                 published=s.lead.published.isoformat(),
                 language=s.lead.language,
@@ -469,6 +471,14 @@ def assemble_issue(
         titles=dict(nl.titles),
         special_title=special_title,
     )
+
+
+def _summary(summary: str, edit: ItemEdit | None) -> str:
+    """The summary as the issue shows it: cut to SUMMARY_CHARS columns, except an editor's own
+    (at most SUMMARY_CHARS characters, written for the issue: shown whole, as before)."""
+    if edit is not None and edit.summary:
+        return summary
+    return shorten_to_width(summary, SUMMARY_CHARS)
 
 
 def _blurb(edit: ItemEdit | None) -> str | None:

@@ -68,7 +68,7 @@ def frequency_interval(weekly_entries: int | None, bounds: PollBounds) -> tuple[
     """The interval the feed's posting frequency asks for, and why: a week over the entries of
     the last week; the maximum for a feed silent for a week; the default when not known."""
     if weekly_entries is None:
-        return bounds.default, "default interval (posting frequency not known yet)"
+        return bounds.default, "default interval; posting frequency not known yet"
     if weekly_entries <= 0:
         return bounds.maximum, "no entries in the last 7 days"
     return WEEK / weekly_entries, f"{weekly_entries} entries in the last 7 days"

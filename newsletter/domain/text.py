@@ -95,6 +95,32 @@ def shorten(value: str, limit: int) -> str:
     return cut.rstrip(" ,.;:，。；：") + "…"
 
 
+def display_width(value: str) -> int:
+    """Columns ``value`` takes in a monospaced line, and about how much room it takes in a
+    proportional font: a wide or fullwidth character (Chinese, Japanese, Korean, fullwidth
+    punctuation) counts two, every other one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in value)
+
+
+def shorten_to_width(value: str, columns: int) -> str:
+    """``shorten`` by display width rather than characters, so that a Chinese summary is cut
+    to about the room an English one of ``columns`` characters takes (half as many
+    characters, each carrying more)."""
+    if len(value) * 2 <= columns or display_width(value) <= columns:
+        return value
+    width = end = 0
+    while end < len(value):
+        width += 2 if unicodedata.east_asian_width(value[end]) in "WF" else 1
+        if width > columns:
+            break
+        end += 1
+    cut = value[:end]
+    space = cut.rfind(" ")
+    if space > len(cut) * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:，。；：、") + "…"
+
+
 def safe_link(url: str | None, base: str | None = None) -> str | None:
     """An http(s) URL from a feed, or None for anything else (javascript:, data:, file:, ...)."""
     if not url:

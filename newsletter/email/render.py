@@ -18,7 +18,7 @@ from premailer import Premailer
 
 from newsletter.domain.assemble import edition_title, financing_rows, issue_label
 from newsletter.domain.content import IssueContent, IssueItem
-from newsletter.domain.text import clean_html, shorten
+from newsletter.domain.text import clean_html, shorten, shorten_to_width
 from newsletter.email.calendar import (
     Attachment,
     calendar_attachments,
@@ -86,7 +86,9 @@ def make_environment(
     renders stop past ``limits`` (default: 10 s and 5 MB per render)."""
     if not templates_dir.is_dir():
         raise TemplateError(
-            f"templates folder {templates_dir} does not exist; check newsletter.templates in feeds.yaml"
+            f"templates folder {templates_dir} does not exist; check newsletter.templates in "
+            "feeds.yaml, or run `newsletter init` in the folder of feeds.yaml to write the "
+            "bundled templates (it keeps the files that are there)"
         )
     env = LimitedEnvironment(
         limits=limits,
@@ -306,7 +308,10 @@ def _shrink(content: IssueContent, summary_chars: int | None, drop: int = 1) -> 
     if summary_chars is not None:
         sections = [
             replace(
-                s, items=[replace(i, summary=shorten(i.summary, summary_chars)) for i in s.items]
+                s,
+                items=[
+                    replace(i, summary=shorten_to_width(i.summary, summary_chars)) for i in s.items
+                ],
             )
             for s in content.sections
         ]

@@ -134,7 +134,8 @@ def open_app(settings: Settings, config_path: Path | None = None, upgrade: bool 
     # Only the default ./feeds.yaml gets the hint; a path the user named is reported as it is.
     if not path.exists() and config_path is None and "config" not in settings.model_fields_set:
         raise ConfigError(
-            f"{path}: file not found; run from the project folder, pass --config PATH or set NEWSLETTER_CONFIG"
+            f"{path}: file not found; run from the project folder, pass --config PATH or set "
+            "NEWSLETTER_CONFIG, or start a new newsletter here with `newsletter init`"
         )
     config = load_config(path)
     # Data, outbox and key files are found from feeds.yaml's folder, wherever the command runs.

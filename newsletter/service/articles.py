@@ -58,13 +58,14 @@ def ensure_articles(app: App, item_ids: list[int]) -> dict[int, tuple[list[TextB
                 result[item_id] = (summary_blocks(item.summary_html, item.summary_text), "summary")
             elif app.config.newsletter.fetch_articles and item.url and item.article_status is None:
                 to_fetch.append((item_id, item.url))
-    for item_id, blocks in _fetch_articles(app, to_fetch).items():
+    for item_id, blocks in fetch_articles(app, to_fetch).items():
         result[item_id] = (blocks, "article")
     return result
 
 
-def _fetch_articles(app: App, to_fetch: list[tuple[int, str]]) -> dict[int, list[TextBlock]]:
-    """Fetch and extract each article, storing its text or the reason it failed."""
+def fetch_articles(app: App, to_fetch: list[tuple[int, str]]) -> dict[int, list[TextBlock]]:
+    """Fetch and extract each (item id, address) article, storing its text or the reason it
+    failed. The address is usually the item's link; the demo gives its loopback copy."""
     result: dict[int, list[TextBlock]] = {}
     if not to_fetch:
         return result

@@ -7,13 +7,15 @@ template that fails at run time fails here first, with its file and line.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 
-from newsletter.config import Config, load_config, load_settings
+from newsletter.config import Config, Settings, load_config, load_settings
 from newsletter.demo.samples import load_samples, render_samples
 from newsletter.domain.assemble import Candidate, assemble_issue
 from newsletter.domain.content import IssueContent
@@ -37,6 +39,7 @@ class CheckLine:
     ok: bool
     subject: str
     detail: str
+    warning: bool = False  # ok, but likely not what was meant (it does not fail the check)
 
 
 @dataclass
@@ -53,6 +56,10 @@ class CheckReport:
     def add(self, ok: bool, subject: str, detail: str) -> None:
         """Record one line."""
         self.lines.append(CheckLine(ok, subject, detail))
+
+    def warn(self, subject: str, detail: str) -> None:
+        """Record a warning: not an error, but what a new setup often gets wrong."""
+        self.lines.append(CheckLine(True, subject, detail, warning=True))
 
 
 def _shown(path: Path, base: Path) -> str:
@@ -215,12 +222,15 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
     base_url = "http://localhost:8000"
     limits = RenderLimits()
     models = ModelStore(Path("data") / "models")
+    settings = Settings.model_construct()
+    settings_ok = False
     try:
         settings = load_settings()
     except NewsletterError as exc:
         report.add(False, "settings", str(exc))
         path = config_path or Path("feeds.yaml")
     else:
+        settings_ok = True
         path = config_path or settings.config
         models = ModelStore(settings.anchored(path).data_dir / "models")
         report.add(True, "settings", "NEWSLETTER_* values are valid")
@@ -234,11 +244,49 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
     report.add(
         True, str(path), f"{len(config.sections)} sections, {len(config.feeds)} feeds, valid"
     )
+    if settings_ok:
+        check_addresses(config, settings, report)
     model = check_model(config, models, report)
     # A template that does not compile would only fail the render again.
     if check_templates(config.templates_dir, config.base_dir, report):
         check_demo_issue(config, base_url, report, now, model, limits)
     return report
+
+
+LOCAL_NAMES = ("localhost", "localhost.localdomain")
+
+
+def is_private_literal(host: str) -> bool:
+    """Whether a URL's host is, as written, a loopback, private or link-local address (or
+    localhost): one that `ingest` refuses without allow_private. Names are not looked up."""
+    if host.lower().rstrip(".") in LOCAL_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local
+
+
+def check_addresses(config: Config, settings: Settings, report: CheckReport) -> None:
+    """Warnings for what works on the editor's machine and not as meant: a feed on a local
+    address that ingest will refuse, and links to localhost in mail sent for real."""
+    if not settings.allow_private_addresses:
+        for feed in config.feeds:
+            host = urlsplit(feed.url).hostname or ""
+            if feed.enabled and not feed.allow_private and is_private_literal(host):
+                report.warn(
+                    f"feed '{feed.name}'",
+                    f"{host} is a local address: `newsletter ingest` refuses it unless the feed "
+                    "has allow_private: true (or NEWSLETTER_ALLOW_PRIVATE_ADDRESSES=true)",
+                )
+    base_host = urlsplit(settings.base_url).hostname or ""
+    if settings.mail_transport == "smtp" and is_private_literal(base_host):
+        report.warn(
+            "settings",
+            f"NEWSLETTER_BASE_URL is {settings.base_url} and mail goes out by smtp: the "
+            "unsubscribe, archive and click links in real mail will not work for readers",
+        )
 
 
 def check_model(config: Config, models: ModelStore, report: CheckReport) -> ReadingModel | None:

@@ -12,19 +12,20 @@ from pathlib import Path
 import yaml
 
 from newsletter.config import Settings, load_config
-from newsletter.demo.samples import article_pages, load_samples, render_samples
+from newsletter.demo.samples import article_links, article_pages, load_samples, render_samples
 from newsletter.demo.server import FeedServer, Route
 from newsletter.domain.periods import latest_due_period, period_containing
 from newsletter.email.render import html_values, personalize, preview_values
 from newsletter.email.transports import FileTransport
-from newsletter.service.app import open_app
+from newsletter.service.app import App, open_app
+from newsletter.service.articles import fetch_articles
 from newsletter.service.ingest import IngestReport, ingest
 from newsletter.service.issues import build_issue
 from newsletter.service.sending import SendReport, send_issue
 from newsletter.service.subscribers import add_subscriber
 from newsletter.service.subscriptions import set_preferences
 from newsletter.storage.db import session_scope
-from newsletter.storage.queries import subscribers
+from newsletter.storage.queries import items, subscribers
 
 MIN_ELAPSED = timedelta(days=2)
 VIEWPOINT = Path(__file__).resolve().parent.parent / "demo" / "viewpoint.md"
@@ -82,17 +83,31 @@ def _demo_config(project_config: Path, out_dir: Path, server: FeedServer) -> Pat
     return path
 
 
+def _fetch_sample_articles(app: App, server: FeedServer) -> int:
+    """Fetch the full articles of the sample items that have one, from the demo's server, as
+    `build` would fetch them from the item's link. The items keep their own (fictional)
+    links, so the issue has no link to the server, which stops with the demo."""
+    paths = article_links()
+    with session_scope(app.engine) as session:
+        to_fetch = [
+            (item.id, server.url(paths[item.url]))
+            for item, _feed in items.items_between(session)
+            if item.id is not None and item.url in paths
+        ]
+    return len(fetch_articles(app, to_fetch))
+
+
 def run_demo(
     settings: Settings, project_config: Path, out_dir: Path, say: Say = print
 ) -> DemoReport:
     """Run the whole job offline on bundled sample feeds; returns the paths it wrote."""
+    base = load_config(project_config)  # a broken or missing feeds.yaml: no folder is made
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("demo.db", "demo.db-wal", "demo.db-shm", "secret.key"):
         (out_dir / stale).unlink(missing_ok=True)
     outbox = out_dir / "outbox"
     shutil.rmtree(outbox, ignore_errors=True)
-    base = load_config(project_config)
     schedule, tz = base.newsletter.schedule, base.newsletter.tz
     now = datetime.now(UTC)
     period = period_containing(now, schedule.weekday, schedule.at, tz)
@@ -100,16 +115,14 @@ def run_demo(
         # Early in a new period the next issue is nearly empty: show the one just due instead.
         period = latest_due_period(now, schedule.weekday, schedule.at, tz)
     with FeedServer() as server:
-        samples = render_samples(
-            now, earliest=period.start, latest=min(now, period.end), article_base=server.base_url
-        )
+        samples = render_samples(now, earliest=period.start, latest=min(now, period.end))
         server.routes.update(
             {s.path: Route(body=s.body, content_type=s.content_type) for s in samples}
         )
         server.routes.update(
             {
                 path: Route(body=page, content_type="text/html; charset=utf-8")
-                for path, page in article_pages(server.base_url).items()
+                for path, page in article_pages().items()
             }
         )
         editorial = out_dir / "editorial"
@@ -136,6 +149,8 @@ def run_demo(
             ),
         )
         say(f"Stored {report.new_items} items from {len(report.outcomes)} feeds")
+        fetched = _fetch_sample_articles(app, server)
+        say(f"Fetched {fetched} sample articles for the key points")
         for email, name, language in DEMO_SUBSCRIBERS:
             add_subscriber(app, email, name)
             if language:

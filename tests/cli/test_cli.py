@@ -7,7 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ COMMANDS = [
     ["model", "status"],
     ["model", "train"],
     ["model", "rollback"],
+    ["init"],
 ]
 
 
@@ -85,7 +87,8 @@ def test_every_command_has_help(command: list[str]) -> None:
     # Each command's help says what it does in a sentence, and leaf commands take --config.
     assert len(result.output.split("\n\n")[1].strip()) > 20
     groups = (["db"], ["subscribers"], ["items"], ["issue"], ["model"], ["users"], ["bounces"])
-    if command and command not in groups:
+    # `init` makes the folder a feeds.yaml goes in: it takes the folder, not a --config.
+    if command and command not in groups and command != ["init"]:
         assert "--config" in result.output
 
 
@@ -618,6 +621,133 @@ def test_start_up_collector_thresholds_are_put_back_once_the_app_is_open(
         assert gc.get_threshold() == defaults
     finally:
         gc.set_threshold(*defaults)
+
+
+def test_a_skipped_build_says_that_nothing_was_written(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path
+) -> None:
+    env, _config, period = cli_env
+    assert run(env, "ingest").exit_code == 0
+    preview = tmp_path / "issue.html"
+    built = run(env, "build", "--week", period, "--out", str(preview))
+    assert built.exit_code == 0 and preview.read_text(encoding="utf-8").startswith("<!DOCTYPE")
+    earlier = preview.read_bytes()
+
+    # A week with no items: skipped (exit 0, as documented), and the file is the earlier build.
+    empty = "2020-W10"
+    again = run(env, "build", "--week", empty, "--out", str(preview))
+    assert again.exit_code == 0
+    assert f"Issue {empty} skipped: only 0 item(s)" in again.stderr
+    assert f"{preview} was not written: it still holds an earlier build." in again.stderr
+    assert preview.read_bytes() == earlier
+
+    fresh = tmp_path / "new.html"
+    assert (
+        f"{fresh} was not written."
+        in run(env, "build", "--week", empty, "--out", str(fresh)).stderr
+    )
+    assert not fresh.exists()
+
+    to_stdout = run(env, "build", "--week", empty)
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == ""
+    assert "Nothing was written to standard output." in to_stdout.stderr
+
+
+def test_chinese_summaries_are_cut_to_the_room_of_an_english_one(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    from newsletter.domain.text import display_width
+
+    config = write_config(tmp_path, [])
+    nl = load_config(config).newsletter
+    period = latest_due_period(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
+    when = format_datetime(min(period.end, datetime.now(UTC)) - timedelta(hours=3))
+    chinese = (
+        "国家医保局发布2027年国家基本医疗保险药品目录调整工作方案，创新药和罕见病用药继续作为重点。"
+        "方案明确了申报条件、专家评审和谈判的时间安排，预计年内公布结果。"
+        "业内人士认为，本轮调整将进一步加快创新药从获批到进入医保的速度，对创新药企业的商业化具有重要意义。"
+    ) * 2  # 190 characters: under the 280 characters an English summary keeps, 380 columns
+    english = "Regulators finalized the rules for algorithm updates in medical devices. " * 3
+    items = [
+        ("国家医保局发布2027年医保目录调整工作方案", "zh1", chinese),
+        ("FDA finalizes guidance on AI-enabled device updates", "en1", english.strip()),
+    ]
+    feed_server.routes["/mixed.xml"] = Route(
+        (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+            + "".join(
+                f"<item><title>{t}</title><link>https://example.com/{g}</link><guid>{g}</guid>"
+                f"<pubDate>{when}</pubDate><description>{s}</description></item>"
+                for t, g, s in items
+            )
+            + "</channel></rss>"
+        ).encode(),
+        "application/rss+xml",
+    )
+    feed = {"name": "Mixed", "url": feed_server.url("/mixed.xml"), "section": "industry"}
+    config = write_config(tmp_path, [feed])
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_CONFIG": str(config),
+    }
+    assert run(env, "ingest").exit_code == 0
+    built = run(env, "build", "--week", period.label, "--format", "text", "--force")
+    assert built.exit_code == 0, built.output
+    lines = [line.strip() for line in built.stdout.splitlines()]
+    (shown,) = [line for line in lines if line.startswith("国家医保局发布2027年国家基本")]
+    assert shown.endswith("…") and chinese.startswith(shown[:-1])
+    assert 250 <= display_width(shown) <= 281 and len(shown) < len(chinese)
+    assert english.strip() in lines  # 225 characters of English: whole, as before
+    html = run(env, "build", "--week", period.label, "--format", "html", "--force").stdout
+    assert f">{shown}</p>" in html
+
+
+def test_a_new_newsletter_is_told_what_to_do_next(tmp_path: Path, database_url: str) -> None:
+    """Only the starter's disabled example feed: `ingest` says to add one; `send` of the due
+    issue, empty, says which issue comes next and how to preview or send it."""
+    from newsletter.domain.periods import period_containing
+
+    feed = {"name": "Example", "url": "https://example.com/feed.xml", "section": "headlines"}
+    config = write_config(tmp_path, [{**feed, "enabled": False}])
+    env = {
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(config),
+    }
+    ingested = run(env, "ingest")
+    assert ingested.exit_code == 0
+    assert f"warning: no enabled feed in {config}" in ingested.stderr
+
+    sent = run(env, "send")
+    assert sent.exit_code == 0 and "skipped: only 0 item(s)" in sent.stdout
+    nl = load_config(config).newsletter
+    upcoming = period_containing(datetime.now(UTC), nl.schedule.weekday, nl.schedule.at, nl.tz)
+    assert f"The next issue, {upcoming.label}, goes on" in sent.stderr
+    assert f"`newsletter send --week {upcoming.label}` sends it now" in sent.stderr
+    # Named with --week, the issue is what was asked for: no pointer elsewhere.
+    assert "The next issue" not in run(env, "send", "--week", "2020-W10").stderr
+
+
+def test_config_before_the_command_is_the_commands_config(
+    cli_env: tuple[dict[str, str], Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, config, period = cli_env
+    env = {**env, "NEWSLETTER_CONFIG": None}  # type: ignore[dict-item]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no ./feeds.yaml: only --config can find it
+    ingested = run(env, "--config", str(config), "ingest")
+    assert ingested.exit_code == 0 and "8 new items" in ingested.output
+    feeds = json.loads(run(env, "--config", str(config), "feeds", "--format", "json").stdout)
+    assert feeds[0]["items"] == 8
+    shown = run(env, "--config", str(config), "issue", "show", "--week", period, "--format", "json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["period"] == period
+    # The command's own --config wins over the one before it.
+    missing = run(env, "--config", str(config), "feeds", "--config", "nope.yaml")
+    assert missing.exit_code == 1 and "nope.yaml: file not found" in missing.output
+    assert run(env, "feeds").exit_code == 1  # and without either, nothing is found
 
 
 def test_the_command_never_imports_httpx_s_command_line(tmp_path: Path) -> None:

@@ -127,3 +127,14 @@ def test_an_address_has_one_account(env: dict[str, str]) -> None:
     )
     again = run(env, "users", "add", "A@example.com", "--password-stdin", stdin=PASSWORD)
     assert again.exit_code == 1 and "already has an account" in again.output
+
+
+def test_without_a_terminal_the_password_is_asked_for_on_stdin(env: dict[str, str]) -> None:
+    """From a script (no terminal to type into), no prompt: one error line naming the option."""
+    added = run(env, "users", "add", "ed@example.com", "--role", "editor", stdin="")
+    assert added.exit_code == 1 and "Aborted" not in added.output
+    assert added.output.strip().splitlines()[-1] == (
+        "error: standard input is not a terminal, so the password cannot be typed here; pipe "
+        "it in with --password-stdin (one line)"
+    )
+    assert "ed@example.com" not in run(env, "users", "list").output

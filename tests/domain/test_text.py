@@ -106,3 +106,20 @@ def test_a_summary_that_opens_with_its_title_keeps_the_rest(
 def test_an_empty_title_takes_nothing_away() -> None:
     assert summary_without_title("Some text here.", "") == "Some text here."
     assert not summary_repeats_title("Some text here.", "")
+
+
+def test_shorten_to_width_counts_a_chinese_character_as_two_columns() -> None:
+    from newsletter.domain.text import display_width, shorten, shorten_to_width
+
+    assert display_width("融资 round") == 4 + 6
+    chinese = "创新药从获批到进入医保的速度进一步加快，" * 20  # 400 characters, 760 columns
+    cut = shorten_to_width(chinese, 280)
+    assert cut.endswith("…") and chinese.startswith(cut[:-1].rstrip("，"))
+    assert display_width(cut[:-1]) <= 280 and len(cut) > 130
+    english = "word " * 100
+    assert shorten_to_width(english, 280) == shorten(english, 280)  # English as before
+    assert shorten_to_width("短的摘要", 280) == "短的摘要"
+    # Mixed text still breaks at a space near the end.
+    mixed = "Acme 完成 B 轮融资 " * 40
+    cut = shorten_to_width(mixed, 280)
+    assert cut.endswith("…") and mixed.startswith(cut[:-1] + " ")

@@ -104,3 +104,51 @@ def test_run_checks_reports_bad_settings_and_goes_on(
     assert not report.ok
     assert report.lines[0].subject == "settings" and "NEWSLETTER_SMTP_TLS" in report.lines[0].detail
     assert any(line.subject == "demo issue" and line.ok for line in report.lines)
+
+
+def test_local_addresses_are_warned_about_not_failed(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What works on the editor's machine but not as meant: a feed on a local address that
+    ingest will refuse, and localhost links in mail sent by smtp. Warnings, exit code 0."""
+    import yaml
+
+    config = project / "feeds.yaml"
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    section = data["sections"][0]["id"]
+    data["feeds"] = [
+        {"name": "Mine", "url": "http://127.0.0.1:8765/feed.xml", "section": section},
+        {
+            "name": "RSSHub",
+            "url": "http://10.0.0.5/route",
+            "section": section,
+            "allow_private": True,
+        },
+        {
+            "name": "Laptop",
+            "url": "http://localhost:1200/feed",
+            "section": section,
+            "enabled": False,
+        },
+        {"name": "Public", "url": "https://www.statnews.com/feed/", "section": section},
+    ]
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = check(project)
+    assert result.exit_code == 0 and "All checks passed" in result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("WARN")]
+    assert warnings == [
+        "WARN  feed 'Mine': 127.0.0.1 is a local address: `newsletter ingest` refuses it unless "
+        "the feed has allow_private: true (or NEWSLETTER_ALLOW_PRIVATE_ADDRESSES=true)"
+    ]
+
+    monkeypatch.setenv("NEWSLETTER_MAIL_TRANSPORT", "smtp")
+    monkeypatch.setenv("NEWSLETTER_SMTP_HOST", "smtp.example.com")
+    result = check(project)
+    assert result.exit_code == 0
+    assert "WARN  settings: NEWSLETTER_BASE_URL is http://localhost:8000 and mail goes out" in (
+        result.output
+    )
+    monkeypatch.setenv("NEWSLETTER_BASE_URL", "https://news.example.com")
+    monkeypatch.setenv("NEWSLETTER_ALLOW_PRIVATE_ADDRESSES", "true")
+    report = run_checks(config)
+    assert report.ok and not [line for line in report.lines if line.warning]

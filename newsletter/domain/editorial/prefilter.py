@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -85,10 +86,12 @@ def needles_of(regex: re.Pattern[str]) -> Needles | None:
     return found
 
 
+@lru_cache(maxsize=64)
 def ignorecase_fold(text: str) -> str:
     """The text as re.IGNORECASE compares ASCII letters: casefold (which also maps the long
     s and the Kelvin sign), plus the one letter it leaves that re.I reads as ASCII (the
-    dotless i)."""
+    dotless i). Cached: each pattern's prefilter and each rule folds the same title and
+    summary again."""
     folded = text.casefold()
     return folded.replace("ı", "i") if "ı" in folded else folded
 

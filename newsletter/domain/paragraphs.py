@@ -139,24 +139,45 @@ class TextBlock:
     kind: BlockKind = "paragraph"
 
 
-def html_blocks(fragment: str, clean_first: int | None = None) -> list[TextBlock]:
+def html_blocks(
+    fragment: str, clean_first: int | None = None, sanitized: bool = False
+) -> list[TextBlock]:
     """The blocks of an HTML fragment (raw feed HTML or sanitized): paragraphs, list items and
     headings as they were marked up, <br> lines apart, source tags and glued headings dropped
     (from the first ``clean_first`` blocks only, when given: what a summary shows first).
 
     Only text comes out (tags are stripped by nh3, entities decoded), so the result is as safe
-    as ``clean_text``; it is escaped wherever it is shown.
+    as ``clean_text``; it is escaped wherever it is shown. ``sanitized`` says the fragment is
+    clean_html's output (what nh3 wrote): its tags are then dropped without parsing it again
+    (see _strip_sanitized_tags), with the same blocks.
     """
     marked = fragment[:MAX_INPUT_CHARS]
     for marker in _MARKER_CHARS:  # feed text cannot forge a marker (str ops: no regex scan)
         if marker in marked:
             marked = marked.replace(marker, "")
-    marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
-    marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
+    # Each tag pattern runs only where its tag can be (a case-folded "<h", "<li", "<b"...,
+    # folded as re.IGNORECASE compares: casefold, and the dotless i): most summaries have no
+    # heading, many no list or bold.
+    folded = marked.casefold()
+    if "ı" in folded:
+        folded = folded.replace("ı", "i")
+    if "<h" in folded:
+        marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
+    if "<li" in folded:
+        marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
     marked = _TAG_BLOCK.sub(_BREAK, marked)
-    marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
-    marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
-    text = html.unescape(nh3.clean(marked, tags=set(), attributes={}, strip_comments=True))
+    if "<b" in folded or "<strong" in folded:
+        marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
+    if "</b" in folded or "</strong" in folded:
+        marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
+    stripped = (
+        _strip_sanitized_tags(fragment, marked)
+        if sanitized and len(fragment) <= MAX_INPUT_CHARS
+        else None
+    )
+    if stripped is None:
+        stripped = nh3.clean(marked, tags=set(), attributes={}, strip_comments=True)
+    text = html.unescape(stripped)
     # NFC and control characters once for the whole text. Only the markup makes blocks: a line
     # break in the HTML source is a space like any other (str.split() collapses them all).
     text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
@@ -168,8 +189,37 @@ def html_blocks(fragment: str, clean_first: int | None = None) -> list[TextBlock
             kind = "heading"
         elif line.startswith(_ITEM):
             kind = "item"
-        lines.append((line.replace(_HEAD, "").replace(_ITEM, ""), kind))
-    return _blocks(lines, clean_first)
+        if _HEAD in line or _ITEM in line:
+            line = " ".join(line.replace(_HEAD, "").replace(_ITEM, "").split())
+        lines.append((line, kind))
+    return _blocks(lines, clean_first, normalized=True)
+
+
+# A tag as nh3 writes it (lower-case name, attribute values in double quotes, in which '"' is
+# written &quot;), and a '<' inside an attribute value ('<' in text is written &lt;).
+_SANITIZED_TAG = re.compile(r'<[^<>"]*(?:"[^"]*"[^<>"]*)*>')
+_LT_IN_VALUE = re.compile(r'="[^"]*<')
+
+
+def _strip_sanitized_tags(fragment: str, marked: str) -> str | None:
+    """What ``nh3.clean(marked, tags=set(), ...)`` returns, without parsing, when
+    ``fragment`` is nh3's output and ``marked`` the same with some tags replaced by html_blocks'
+    markers; None when that cannot be told this way (nh3 is then asked).
+
+    nh3 wrote every '<' of the text as &lt; (and '>' as &gt;, '&' as &amp;), dropped comments,
+    scripts and styles, and kept only allow-listed tags, of which only <a> has attributes. When
+    no attribute value holds a '<', every '<' starts a whole tag, so the tag patterns replaced
+    whole tags only, and what is left are inline tags around text that is escaped as nh3
+    escapes it: parsing that again keeps the text as it is, in order, and drops the tags,
+    which is all this does. A '<' or '>' left over (a tag cut short at clean_html's length
+    limit) sends the fragment to nh3. tests/domain/test_paragraphs.py checks both ways on every
+    real feed."""
+    if '="' in fragment and _LT_IN_VALUE.search(fragment):
+        return None
+    if "<" not in marked:
+        return marked if ">" not in marked else None
+    text = _SANITIZED_TAG.sub("", marked)
+    return None if "<" in text or ">" in text else text
 
 
 def text_blocks(text: str) -> list[TextBlock]:
@@ -317,16 +367,20 @@ def _is_heading_run(run: str, rest: str) -> bool:
     return run.isupper() or re.fullmatch(_OPENERS, first) is not None
 
 
-def _blocks(lines: list[tuple[str, BlockKind]], clean_first: int | None = None) -> list[TextBlock]:
+def _blocks(
+    lines: list[tuple[str, BlockKind]], clean_first: int | None = None, normalized: bool = False
+) -> list[TextBlock]:
     """Clean each line into a block (only the first ``clean_first`` lines of source tags and
     glued headings, when given); a short line without an end, followed by a longer paragraph,
-    is a heading."""
+    is a heading. ``normalized``: each line's whitespace is already collapsed (html_blocks)."""
     raw: list[TextBlock] = []
     for line, kind in lines:
         if not line or line.isspace():
             continue
         if clean_first is not None and len(raw) >= clean_first:
-            text = " ".join(_strip_markers(line).split())
+            text = _strip_markers(line)
+            if text is not line or not normalized:  # the bold markers' places collapse too
+                text = " ".join(text.split())
             if text:
                 raw.append(TextBlock(text, kind))
             if len(raw) >= MAX_BLOCKS:

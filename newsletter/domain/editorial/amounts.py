@@ -270,6 +270,8 @@ def _chinese_amounts(text: str, candidates: list[tuple[int, Amount]]) -> None:
 
 def _english_amounts(text: str, candidates: list[tuple[int, Amount]]) -> None:
     """Add the English amounts of the text (start, amount) to candidates."""
+    low: float | None
+    high: float | None
     for m in _EN_AMOUNT.finditer(text):
         sym = m.group("sym").upper() if m.group("sym").isalpha() else m.group("sym")
         currency = _SYMBOL.get(sym) or _SYMBOL.get(m.group("sym"), "USD")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.domain.editorial.textmodel import (
     LinearModel,
@@ -16,6 +18,7 @@ from newsletter.domain.editorial.textmodel import (
     smooth,
     top,
     vector,
+    vectors,
 )
 
 ITEMS = [
@@ -146,3 +149,37 @@ def test_scores_are_the_sparse_dot_products() -> None:
         ]
         assert model.decision(x) == pytest.approx(expected, abs=1e-12)
         assert model.decision(Vector.of(x)) == pytest.approx(expected, abs=1e-12)
+
+
+def _same(a: Vector, b: Vector) -> bool:
+    """The same keys and the same weights, bit for bit."""
+    return (
+        a.keys.dtype == b.keys.dtype
+        and a.keys.tolist() == b.keys.tolist()
+        and a.values.tobytes() == b.values.tobytes()
+    )
+
+
+def test_features_of_a_feed_at_once_are_each_items_own() -> None:
+    """vectors (the items of a feed read together) gives vector's result for each item, bit
+    for bit: the scores and the rounded relevance written to the database cannot differ."""
+    items = [*ITEMS, ("", ""), ("Same title", "Same title"), ("x", "x" * 5000), ("", "")]
+    assert all(
+        _same(a, b) for a, b in zip(vectors(items), [vector(*i) for i in items], strict=True)
+    )
+    assert vectors([]) == []
+    assert [v.keys.tolist() for v in vectors([("", ""), ("", "")])] == [[], []]
+    small = [("abc", "a long summary"), ("医疗", "")]
+    batch, alone = vectors(small, n_features=64), [vector(*i, n_features=64) for i in small]
+    assert all(_same(a, b) for a, b in zip(batch, alone, strict=True))
+
+
+_TEXT = st.text(st.sampled_from("ab cd-E'\u00e9\u533b\u7597\u3000\uff21\n1"), max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=8))
+def test_features_at_once_equal_one_by_one(items: list[tuple[str, str]]) -> None:
+    assert all(
+        _same(a, b) for a, b in zip(vectors(items), [vector(*i) for i in items], strict=True)
+    )

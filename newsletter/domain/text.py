@@ -45,7 +45,10 @@ def clean_html(
     blocks the allow-list drops (div, section, table cells, h1/h2) stay apart as <br> and h3."""
     fragment = fragment[: max_chars * 2]
     if keep_blocks:
-        fragment = _DROPPED_BLOCK.sub("<br>", _BIG_HEADING.sub(r"<\1h3>", fragment))
+        if "<h" in fragment or "<H" in fragment or "</h" in fragment or "</H" in fragment:
+            # (re.I matches no other letter with "h" and no other character with "1" or "2")
+            fragment = _BIG_HEADING.sub(r"<\1h3>", fragment)
+        fragment = _DROPPED_BLOCK.sub("<br>", fragment)
     options: dict[str, Any] = {
         "tags": ALLOWED_TAGS,
         "attributes": ALLOWED_ATTRIBUTES,

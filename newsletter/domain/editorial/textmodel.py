@@ -31,7 +31,6 @@ SUMMARY_CHARS = 200
 SUMMARY_WEIGHT = 0.5
 NGRAMS = (1, 2, 3)
 _WORD = re.compile(r"[a-z][a-z0-9'-]{2,}")
-_SPACE = re.compile(r"\s+")
 
 Features = dict[int, float]
 
@@ -41,7 +40,9 @@ def normalise(text: str) -> str:
     """NFKC, case-folded, whitespace collapsed. Cached: the reading of a feed asks for each
     title and summary several times (the model's features of every item first, then the rules'
     texts of each item twice); 512 entries hold a feed of about 170 items."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    # str.split() and the regex \s+ split on the same Unicode whitespace (Py_UNICODE_ISSPACE):
+    # the same text as re.sub(r"\s+", " ", ...).strip(), several times faster.
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def repeats_title(title: str, summary: str) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -183,3 +185,16 @@ def test_features_at_once_equal_one_by_one(items: list[tuple[str, str]]) -> None
     assert all(
         _same(a, b) for a, b in zip(vectors(items), [vector(*i) for i in items], strict=True)
     )
+
+
+_SPACES = st.text(
+    st.sampled_from("a B\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u3000\u200b\ufeff")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SPACES)
+def test_normalise_collapses_the_whitespace_the_regex_did(text: str) -> None:
+    """normalise splits on str.split()'s whitespace: the same as the \\s+ it replaced."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    assert normalise(text) == re.sub(r"\s+", " ", folded).strip()

@@ -182,9 +182,12 @@ def html_blocks(
     # break in the HTML source is a space like any other (str.split() collapses them all).
     text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
     lines: list[tuple[str, BlockKind]] = []
-    for line in text.split(_BREAK):
+    # Whitespace collapsed once for the whole text (a marker is no whitespace, so no run spans
+    # two lines): each line is then as " ".join(line.split()) would leave it, but for a space
+    # next to the marker, stripped.
+    for line in " ".join(text.split()).split(_BREAK):
         kind: BlockKind = "paragraph"
-        line = " ".join(line.split())
+        line = line.strip(" ")
         if line.startswith(_HEAD):
             kind = "heading"
         elif line.startswith(_ITEM):
@@ -419,5 +422,7 @@ def _blocks(
 
 def _heading_sized(text: str) -> bool:
     """Short, and not ended like a sentence."""
+    if len(text) > max(HEADING_CHARS.values()):
+        return False  # too long in either language: no need to look for Chinese in it
     limit = HEADING_CHARS["zh" if _CJK_CHAR.search(text) else "en"]
     return len(text) <= limit and not text.endswith(_SENTENCE_END)

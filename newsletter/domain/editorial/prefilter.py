@@ -80,6 +80,14 @@ def needles_of(regex: re.Pattern[str]) -> Needles | None:
         tree = sre_parse.parse(regex.pattern, regex.flags)
     except (re.error, AttributeError, TypeError):  # pragma: no cover - a future re module
         return None
+    items = list(tree)
+    if (
+        len(items) >= 2
+        and items[0] in ((sre.AT, sre.AT_BEGINNING), (sre.AT, sre.AT_BEGINNING_STRING))
+        and items[1][0] is sre.LITERAL
+        and not regex.flags & re.MULTILINE
+    ):
+        return None  # "^深度...": the pattern itself fails at once, cheaper than any scan
     found = _sequence(tree, fold)
     if not found or any(not n.strip() for n in found):
         return None

@@ -88,16 +88,17 @@ _TRANSLATE = {
     ord("＄"): "$",
     0xA0: " ",
 }
-_NEEDS_NORMALIZING = re.compile(
-    "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a－—–~～〜．＄\u00a0]|\\d,\\d"
-)
+# What normalize changes: a character it translates, or a digit, a comma and a digit (looked
+# for from the comma, a literal the regex engine skips to, then the digits around it).
+_TRANSLATED = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a－—–~～〜．＄\u00a0]")
+_DIGIT_COMMA_DIGIT = re.compile(r",(?<=\d,)(?=\d)")
 
 
 @lru_cache(maxsize=256)
 def normalize(text: str) -> str:
     """Full-width digits/letters to ASCII, unify dashes and spaces inside numbers. Cached: the
     detectors normalize each title and summary, and find_amount the same texts again."""
-    if not _NEEDS_NORMALIZING.search(text):
+    if not _TRANSLATED.search(text) and not _DIGIT_COMMA_DIGIT.search(text):
         return text  # the common case, checked in C
     text = text.translate(_TRANSLATE)
     # "2,000万美元" and "$1,500,000": thousands separators go (before 万/亿 too).

@@ -149,34 +149,19 @@ def html_blocks(
     Only text comes out (tags are stripped by nh3, entities decoded), so the result is as safe
     as ``clean_text``; it is escaped wherever it is shown. ``sanitized`` says the fragment is
     clean_html's output (what nh3 wrote): its tags are then dropped without parsing it again
-    (see _strip_sanitized_tags), with the same blocks.
+    (see _mark_sanitized), with the same blocks.
     """
     marked = fragment[:MAX_INPUT_CHARS]
     for marker in _MARKER_CHARS:  # feed text cannot forge a marker (str ops: no regex scan)
         if marker in marked:
             marked = marked.replace(marker, "")
-    # Each tag pattern runs only where its tag can be (a case-folded "<h", "<li", "<b"...,
-    # folded as re.IGNORECASE compares: casefold, and the dotless i): most summaries have no
-    # heading, many no list or bold.
-    folded = marked.casefold()
-    if "ı" in folded:
-        folded = folded.replace("ı", "i")
-    if "<h" in folded:
-        marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
-    if "<li" in folded:
-        marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
-    marked = _TAG_BLOCK.sub(_BREAK, marked)
-    if "<b" in folded or "<strong" in folded:
-        marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
-    if "</b" in folded or "</strong" in folded:
-        marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
     stripped = (
-        _strip_sanitized_tags(fragment, marked)
+        _mark_sanitized(fragment, marked)
         if sanitized and len(fragment) <= MAX_INPUT_CHARS
         else None
     )
     if stripped is None:
-        stripped = nh3.clean(marked, tags=set(), attributes={}, strip_comments=True)
+        stripped = nh3.clean(_mark(marked), tags=set(), attributes={}, strip_comments=True)
     text = html.unescape(stripped)
     # NFC and control characters once for the whole text. Only the markup makes blocks: a line
     # break in the HTML source is a space like any other (str.split() collapses them all).
@@ -198,31 +183,76 @@ def html_blocks(
     return _blocks(lines, clean_first, normalized=True)
 
 
+def _mark(marked: str) -> str:
+    """Headings, list items, blocks and bold runs of HTML as markers (other tags stay)."""
+    # Each tag pattern runs only where its tag can be (a case-folded "<h", "<li", "<b"...,
+    # folded as re.IGNORECASE compares: casefold, and the dotless i): most summaries have no
+    # heading, many no list or bold.
+    folded = marked.casefold()
+    if "ı" in folded:
+        folded = folded.replace("ı", "i")
+    if "<h" in folded:
+        marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
+    if "<li" in folded:
+        marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
+    marked = _TAG_BLOCK.sub(_BREAK, marked)
+    if "<b" in folded or "<strong" in folded:
+        marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
+    if "</b" in folded or "</strong" in folded:
+        marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
+    return marked
+
+
 # A tag as nh3 writes it (lower-case name, attribute values in double quotes, in which '"' is
 # written &quot;), and a '<' inside an attribute value ('<' in text is written &lt;).
 _SANITIZED_TAG = re.compile(r'<[^<>"]*(?:"[^"]*"[^<>"]*)*>')
 _LT_IN_VALUE = re.compile(r'="[^"]*<')
+# What _mark and nh3 together make of each tag clean_html's allow-list lets through, as nh3
+# writes it: a marker, or nothing (an <a> with its attributes, inline formatting).
+_SANITIZED_MARKS = {
+    **{f"<{t}>": _BREAK for t in ("p", "blockquote", "pre", "ul", "ol", "br")},
+    **{f"</{t}>": _BREAK for t in ("p", "blockquote", "pre", "ul", "ol", "li")},
+    **{f"<h{n}>": _BREAK + _HEAD for n in range(3, 7)},
+    **{f"</h{n}>": _BREAK for n in range(3, 7)},
+    "<li>": _BREAK + _ITEM,
+    "<b>": _BOLD_ON,
+    "<strong>": _BOLD_ON,
+    "</b>": _BOLD_OFF,
+    "</strong>": _BOLD_OFF,
+    **{f"<{t}>": "" for t in ("a", "i", "em", "u", "code", "sub", "sup")},
+    **{f"</{t}>": "" for t in ("a", "i", "em", "u", "code", "sub", "sup")},
+}
 
 
-def _strip_sanitized_tags(fragment: str, marked: str) -> str | None:
-    """What ``nh3.clean(marked, tags=set(), ...)`` returns, without parsing, when
-    ``fragment`` is nh3's output and ``marked`` the same with some tags replaced by html_blocks'
-    markers; None when that cannot be told this way (nh3 is then asked).
+def _mark_sanitized(fragment: str, marked: str) -> str | None:
+    """What ``nh3.clean(_mark(marked), tags=set(), ...)`` returns, in one pass and without
+    parsing, when ``fragment`` is nh3's output (clean_html's) and ``marked`` the same without
+    private-use characters; None when that cannot be told this way (then it is done so).
 
     nh3 wrote every '<' of the text as &lt; (and '>' as &gt;, '&' as &amp;), dropped comments,
-    scripts and styles, and kept only allow-listed tags, of which only <a> has attributes. When
-    no attribute value holds a '<', every '<' starts a whole tag, so the tag patterns replaced
-    whole tags only, and what is left are inline tags around text that is escaped as nh3
-    escapes it: parsing that again keeps the text as it is, in order, and drops the tags,
-    which is all this does. A '<' or '>' left over (a tag cut short at clean_html's length
-    limit) sends the fragment to nh3. tests/domain/test_paragraphs.py checks both ways on every
-    real feed."""
+    scripts and styles, and kept only allow-listed tags, each written one way (only <a> has
+    attributes). When no attribute value holds a '<', every '<' starts a whole tag: _mark's
+    patterns would replace exactly the tags in _SANITIZED_MARKS with their marker, and nh3 would
+    drop the rest and keep the text, already escaped as it escapes it, as it is and in order.
+    A tag written otherwise, or a '<' or '>' left over (a tag cut short at clean_html's length
+    limit), sends the fragment the long way. tests/domain/test_paragraphs.py and
+    tests/feeds/test_corpus_parse.py check both ways, on every real feed too."""
     if '="' in fragment and _LT_IN_VALUE.search(fragment):
         return None
     if "<" not in marked:
         return marked if ">" not in marked else None
-    text = _SANITIZED_TAG.sub("", marked)
-    return None if "<" in text or ">" in text else text
+    unknown: list[str] = []
+
+    def mark(tag: re.Match[str]) -> str:
+        found = _SANITIZED_MARKS.get(tag.group())
+        if found is not None:
+            return found
+        if not tag.group().startswith("<a "):
+            unknown.append(tag.group())
+        return ""
+
+    text = _SANITIZED_TAG.sub(mark, marked)
+    return None if unknown or "<" in text or ">" in text else text
 
 
 def text_blocks(text: str) -> list[TextBlock]:

@@ -139,37 +139,120 @@ class TextBlock:
     kind: BlockKind = "paragraph"
 
 
-def html_blocks(fragment: str, clean_first: int | None = None) -> list[TextBlock]:
+def html_blocks(
+    fragment: str, clean_first: int | None = None, sanitized: bool = False
+) -> list[TextBlock]:
     """The blocks of an HTML fragment (raw feed HTML or sanitized): paragraphs, list items and
     headings as they were marked up, <br> lines apart, source tags and glued headings dropped
     (from the first ``clean_first`` blocks only, when given: what a summary shows first).
 
     Only text comes out (tags are stripped by nh3, entities decoded), so the result is as safe
-    as ``clean_text``; it is escaped wherever it is shown.
+    as ``clean_text``; it is escaped wherever it is shown. ``sanitized`` says the fragment is
+    clean_html's output (what nh3 wrote): its tags are then dropped without parsing it again
+    (see _mark_sanitized), with the same blocks.
     """
     marked = fragment[:MAX_INPUT_CHARS]
     for marker in _MARKER_CHARS:  # feed text cannot forge a marker (str ops: no regex scan)
         if marker in marked:
             marked = marked.replace(marker, "")
-    marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
-    marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
-    marked = _TAG_BLOCK.sub(_BREAK, marked)
-    marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
-    marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
-    text = html.unescape(nh3.clean(marked, tags=set(), attributes={}, strip_comments=True))
+    stripped = (
+        _mark_sanitized(fragment, marked)
+        if sanitized and len(fragment) <= MAX_INPUT_CHARS
+        else None
+    )
+    if stripped is None:
+        stripped = nh3.clean(_mark(marked), tags=set(), attributes={}, strip_comments=True)
+    text = html.unescape(stripped)
     # NFC and control characters once for the whole text. Only the markup makes blocks: a line
     # break in the HTML source is a space like any other (str.split() collapses them all).
     text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
     lines: list[tuple[str, BlockKind]] = []
-    for line in text.split(_BREAK):
+    # Whitespace collapsed once for the whole text (a marker is no whitespace, so no run spans
+    # two lines): each line is then as " ".join(line.split()) would leave it, but for a space
+    # next to the marker, stripped.
+    for line in " ".join(text.split()).split(_BREAK):
         kind: BlockKind = "paragraph"
-        line = " ".join(line.split())
+        line = line.strip(" ")
         if line.startswith(_HEAD):
             kind = "heading"
         elif line.startswith(_ITEM):
             kind = "item"
-        lines.append((line.replace(_HEAD, "").replace(_ITEM, ""), kind))
-    return _blocks(lines, clean_first)
+        if _HEAD in line or _ITEM in line:
+            line = " ".join(line.replace(_HEAD, "").replace(_ITEM, "").split())
+        lines.append((line, kind))
+    return _blocks(lines, clean_first, normalized=True)
+
+
+def _mark(marked: str) -> str:
+    """Headings, list items, blocks and bold runs of HTML as markers (other tags stay)."""
+    # Each tag pattern runs only where its tag can be (a case-folded "<h", "<li", "<b"...,
+    # folded as re.IGNORECASE compares: casefold, and the dotless i): most summaries have no
+    # heading, many no list or bold.
+    folded = marked.casefold()
+    if "ı" in folded:
+        folded = folded.replace("ı", "i")
+    if "<h" in folded:
+        marked = _TAG_HEADING.sub(_BREAK + _HEAD, marked)
+    if "<li" in folded:
+        marked = _TAG_ITEM.sub(_BREAK + _ITEM, marked)
+    marked = _TAG_BLOCK.sub(_BREAK, marked)
+    if "<b" in folded or "<strong" in folded:
+        marked = _TAG_BOLD_ON.sub(_BOLD_ON, marked)
+    if "</b" in folded or "</strong" in folded:
+        marked = _TAG_BOLD_OFF.sub(_BOLD_OFF, marked)
+    return marked
+
+
+# A tag as nh3 writes it (lower-case name, attribute values in double quotes, in which '"' is
+# written &quot;), and a '<' inside an attribute value ('<' in text is written &lt;).
+_SANITIZED_TAG = re.compile(r'<[^<>"]*(?:"[^"]*"[^<>"]*)*>')
+_LT_IN_VALUE = re.compile(r'="[^"]*<')
+# What _mark and nh3 together make of each tag clean_html's allow-list lets through, as nh3
+# writes it: a marker, or nothing (an <a> with its attributes, inline formatting).
+_SANITIZED_MARKS = {
+    **{f"<{t}>": _BREAK for t in ("p", "blockquote", "pre", "ul", "ol", "br")},
+    **{f"</{t}>": _BREAK for t in ("p", "blockquote", "pre", "ul", "ol", "li")},
+    **{f"<h{n}>": _BREAK + _HEAD for n in range(3, 7)},
+    **{f"</h{n}>": _BREAK for n in range(3, 7)},
+    "<li>": _BREAK + _ITEM,
+    "<b>": _BOLD_ON,
+    "<strong>": _BOLD_ON,
+    "</b>": _BOLD_OFF,
+    "</strong>": _BOLD_OFF,
+    **{f"<{t}>": "" for t in ("a", "i", "em", "u", "code", "sub", "sup")},
+    **{f"</{t}>": "" for t in ("a", "i", "em", "u", "code", "sub", "sup")},
+}
+
+
+def _mark_sanitized(fragment: str, marked: str) -> str | None:
+    """What ``nh3.clean(_mark(marked), tags=set(), ...)`` returns, in one pass and without
+    parsing, when ``fragment`` is nh3's output (clean_html's) and ``marked`` the same without
+    private-use characters; None when that cannot be told this way (then it is done so).
+
+    nh3 wrote every '<' of the text as &lt; (and '>' as &gt;, '&' as &amp;), dropped comments,
+    scripts and styles, and kept only allow-listed tags, each written one way (only <a> has
+    attributes). When no attribute value holds a '<', every '<' starts a whole tag: _mark's
+    patterns would replace exactly the tags in _SANITIZED_MARKS with their marker, and nh3 would
+    drop the rest and keep the text, already escaped as it escapes it, as it is and in order.
+    A tag written otherwise, or a '<' or '>' left over (a tag cut short at clean_html's length
+    limit), sends the fragment the long way. tests/domain/test_paragraphs.py and
+    tests/feeds/test_corpus_parse.py check both ways, on every real feed too."""
+    if '="' in fragment and _LT_IN_VALUE.search(fragment):
+        return None
+    if "<" not in marked:
+        return marked if ">" not in marked else None
+    unknown: list[str] = []
+
+    def mark(tag: re.Match[str]) -> str:
+        found = _SANITIZED_MARKS.get(tag.group())
+        if found is not None:
+            return found
+        if not tag.group().startswith("<a "):
+            unknown.append(tag.group())
+        return ""
+
+    text = _SANITIZED_TAG.sub(mark, marked)
+    return None if unknown or "<" in text or ">" in text else text
 
 
 def text_blocks(text: str) -> list[TextBlock]:
@@ -317,16 +400,20 @@ def _is_heading_run(run: str, rest: str) -> bool:
     return run.isupper() or re.fullmatch(_OPENERS, first) is not None
 
 
-def _blocks(lines: list[tuple[str, BlockKind]], clean_first: int | None = None) -> list[TextBlock]:
+def _blocks(
+    lines: list[tuple[str, BlockKind]], clean_first: int | None = None, normalized: bool = False
+) -> list[TextBlock]:
     """Clean each line into a block (only the first ``clean_first`` lines of source tags and
     glued headings, when given); a short line without an end, followed by a longer paragraph,
-    is a heading."""
+    is a heading. ``normalized``: each line's whitespace is already collapsed (html_blocks)."""
     raw: list[TextBlock] = []
     for line, kind in lines:
         if not line or line.isspace():
             continue
         if clean_first is not None and len(raw) >= clean_first:
-            text = " ".join(_strip_markers(line).split())
+            text = _strip_markers(line)
+            if text is not line or not normalized:  # the bold markers' places collapse too
+                text = " ".join(text.split())
             if text:
                 raw.append(TextBlock(text, kind))
             if len(raw) >= MAX_BLOCKS:
@@ -365,5 +452,7 @@ def _blocks(lines: list[tuple[str, BlockKind]], clean_first: int | None = None) 
 
 def _heading_sized(text: str) -> bool:
     """Short, and not ended like a sentence."""
+    if len(text) > max(HEADING_CHARS.values()):
+        return False  # too long in either language: no need to look for Chinese in it
     limit = HEADING_CHARS["zh" if _CJK_CHAR.search(text) else "en"]
     return len(text) <= limit and not text.endswith(_SENTENCE_END)

@@ -440,7 +440,7 @@ def _entries(
         summary_html = clean_html(str(summary_source), base=base, keep_blocks=True)
         # Tags and glued headings are looked for in the first blocks only (what the issue shows,
         # at ingest cost); key points clean every paragraph (service/articles.py).
-        blocks = html_blocks(summary_html, clean_first=SUMMARY_CLEANED_BLOCKS)
+        blocks = html_blocks(summary_html, clean_first=SUMMARY_CLEANED_BLOCKS, sanitized=True)
         summary_text = blocks_text(blocks)[:MAX_SUMMARY_TEXT_CHARS]
         if title:
             # Title-only feeds (WeChat bridges) repeat the title as the content: no summary then.

@@ -188,3 +188,30 @@ def test_hostile_input() -> None:
     many = "<p>A sentence of text here.</p>" * 10_000
     assert len(html_blocks(many)) <= MAX_BLOCKS
     assert html_blocks("<p>" + "x" * 1_000_000) != []
+
+
+# ---- sanitized HTML: tags dropped without parsing it again ---------------------------------
+SANITIZED_CASES = [
+    ARTICLE,
+    "<p>Plain &amp; simple &lt;not a tag&gt; 5 &gt; 3, caf&eacute; a&nbsp;b</p>",
+    '<p>See <a href="https://example.com/a?x=1&y=2" title="a > b &quot;q&quot;">the study</a>.</p>',
+    '<p><a title="<p>inside</p>" href="/x">link</a> after</p>',  # a tag in an attribute value
+    '<p>x="y" <em>z</em> "quoted" <strong>bold</strong></p>',
+    "<h1>Big</h1><h4>Small</h4><p>Text<br>line<br/>two</p><pre>\ncode</pre><code>a<b</code>",
+    "<ul><li><strong>Lead:</strong> rest</li><LI>upper</LI></ul><B>bold</B> text",
+    "no markup at all, & a lone ampersand \r\n and a line break",
+    "<!-- comment --><script>evil()</script><style>p{}</style><p>kept</p>",
+    "<table><tr><td>cell</td><td>two</td></tr></table>",
+    "\ue000forged\ue002 markers <p>\ue003x</p>",
+]
+
+
+@pytest.mark.parametrize("raw", SANITIZED_CASES)
+@pytest.mark.parametrize("clean_first", [None, 3])
+def test_sanitized_fragments_give_the_blocks_nh3_gives(raw: str, clean_first: int | None) -> None:
+    """html_blocks(sanitized=True) drops clean_html's tags without parsing the fragment again:
+    the same blocks as through nh3, also where a tag sits in an attribute value and where
+    clean_html's length limit cuts a tag short (then it asks nh3)."""
+    for limit in (20_000, len(raw) // 2, 17, 5):
+        html = clean_html(raw, max_chars=limit, base="https://example.com/feed", keep_blocks=True)
+        assert html_blocks(html, clean_first, sanitized=True) == html_blocks(html, clean_first)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
+from newsletter.domain.editorial.prefilter import prefiltered
 from newsletter.domain.numerals import CN_UNITS, chinese_number
 
 # Full-width digits and punctuation are normalized before matching (see normalize()).
@@ -86,14 +88,17 @@ _TRANSLATE = {
     ord("＄"): "$",
     0xA0: " ",
 }
-_NEEDS_NORMALIZING = re.compile(
-    "[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a－—–~～〜．＄\u00a0]|\\d,\\d"
-)
+# What normalize changes: a character it translates, or a digit, a comma and a digit (looked
+# for from the comma, a literal the regex engine skips to, then the digits around it).
+_TRANSLATED = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a－—–~～〜．＄\u00a0]")
+_DIGIT_COMMA_DIGIT = re.compile(r",(?<=\d,)(?=\d)")
 
 
+@lru_cache(maxsize=256)
 def normalize(text: str) -> str:
-    """Full-width digits/letters to ASCII, unify dashes and spaces inside numbers."""
-    if not _NEEDS_NORMALIZING.search(text):
+    """Full-width digits/letters to ASCII, unify dashes and spaces inside numbers. Cached: the
+    detectors normalize each title and summary, and find_amount the same texts again."""
+    if not _TRANSLATED.search(text) and not _DIGIT_COMMA_DIGIT.search(text):
         return text  # the common case, checked in C
     text = text.translate(_TRANSLATE)
     # "2,000万美元" and "$1,500,000": thousands separators go (before 万/亿 too).
@@ -127,14 +132,14 @@ _CN_VAGUE = re.compile(
     rf"(?P<v>{'|'.join(sorted(_VAGUE_CN, key=len, reverse=True))})(?P<cur>{_CN_CURR})?(?:级)?"
 )
 _SYM = r"(?:US\$|HK\$|S\$|\$|€|£|¥|USD|EUR|GBP|HKD|RMB|CNY|JPY)"
-_EN_AMOUNT = re.compile(
+_EN_AMOUNT = prefiltered(
     rf"(?P<qual>over|more than|upwards of|north of|tops|topped|exceeds|exceeded|surpasses|above|nearly|"
     rf"almost|about|around|approximately|up to)?\s*"
     rf"(?P<sym>{_SYM})\s?(?P<a>{_NUM})\s*(?P<ua>million|millions|billion|thousand|mn|bn|mm|[mbk])?\b"
     rf"(?:\s*(?:-|to)\s*(?:{_SYM})?\s?(?P<b>{_NUM})\s*(?P<ub>million|billion|thousand|mn|bn|mm|[mbk])\b)?",
     re.IGNORECASE,
 )
-_EN_WORD_CURRENCY = re.compile(
+_EN_WORD_CURRENCY = prefiltered(
     rf"(?P<qual>over|more than|nearly|about)?\s*(?:(?P<lo>{_NUM})\s*(?:-|to)\s*)?(?P<a>{_NUM})\s*"
     rf"(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB|yen)",
     re.IGNORECASE,
@@ -178,10 +183,38 @@ def _scale(number: str, unit: str | None, table: dict[str, int]) -> float:
     return float(round(value, 2))
 
 
+@lru_cache(maxsize=256)
 def find_amount(text: str) -> Amount | None:
-    """The first money amount in the text, or None."""
+    """The first money amount in the text, or None. Cached (an Amount is immutable): the
+    financing detector asks for the amount of the same summary for each of its clauses."""
     text = normalize(text)
     candidates: list[tuple[int, Amount]] = []
+    if not text.isascii():
+        # Every Chinese pattern needs a Chinese currency, numeral or unit: none in ASCII text.
+        _chinese_amounts(text, candidates)
+    _english_amounts(text, candidates)
+    # A valuation is not the round's size: "投后估值达50亿元", "at a $1B valuation".
+    candidates = [
+        (start, amount)
+        for start, amount in candidates
+        if not re.search(r"估值[为达约超逾近]{0,2}\s*$", text[max(0, start - 6) : start])
+        and not re.match(
+            r"\s*(?:post-money |pre-money )?valuation",
+            text[text.find(amount.text, start) + len(amount.text) :],
+            re.I,
+        )
+        and not re.search(
+            r"\bvalu(?:ation|ed) (?:of |at )?$", text[max(0, start - 16) : start], re.I
+        )
+    ]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda pair: pair[0])
+    return _ordered(candidates[0][1])
+
+
+def _chinese_amounts(text: str, candidates: list[tuple[int, Amount]]) -> None:
+    """Add the Chinese amounts of the text (start, amount) to candidates."""
     for m in _CN_AMOUNT.finditer(text):
         unit_a = m.group("ua")
         unit_b = m.group("ub")
@@ -236,6 +269,12 @@ def find_amount(text: str) -> Amount | None:
         value = _scale(m.group(2), m.group(3), _CN_UNIT)
         low, high = _open_or_near(m.group(1), value)
         candidates.append((m.start(), Amount(low, high, "CNY", m.group(0))))
+
+
+def _english_amounts(text: str, candidates: list[tuple[int, Amount]]) -> None:
+    """Add the English amounts of the text (start, amount) to candidates."""
+    low: float | None
+    high: float | None
     for m in _EN_AMOUNT.finditer(text):
         sym = m.group("sym").upper() if m.group("sym").isalpha() else m.group("sym")
         currency = _SYMBOL.get(sym) or _SYMBOL.get(m.group("sym"), "USD")
@@ -260,24 +299,6 @@ def find_amount(text: str) -> Amount | None:
                 Amount(low, high, _WORD_CURRENCY[m.group("cur").lower()], m.group(0).strip()),
             )
         )
-    # A valuation is not the round's size: "投后估值达50亿元", "at a $1B valuation".
-    candidates = [
-        (start, amount)
-        for start, amount in candidates
-        if not re.search(r"估值[为达约超逾近]{0,2}\s*$", text[max(0, start - 6) : start])
-        and not re.match(
-            r"\s*(?:post-money |pre-money )?valuation",
-            text[text.find(amount.text, start) + len(amount.text) :],
-            re.I,
-        )
-        and not re.search(
-            r"\bvalu(?:ation|ed) (?:of |at )?$", text[max(0, start - 16) : start], re.I
-        )
-    ]
-    if not candidates:
-        return None
-    candidates.sort(key=lambda pair: pair[0])
-    return _ordered(candidates[0][1])
 
 
 def _ordered(amount: Amount) -> Amount:

@@ -215,7 +215,7 @@ def read_items(items: Sequence[ItemText], feed: FeedRules, rules: ReadingRules) 
     model = rules.model
     if model is None:
         return [read_item(i.title, i.summary, i.lang, i.published, feed, rules) for i in items]
-    xs = [model.features(i.title, i.summary) for i in items]
+    xs = model.features_of_items([(i.title, i.summary) for i in items])
     scores: list[float | None] = [None] * len(items)
     if rules.threshold is not None:
         scores = list(smooth(model.relevance_of_items(xs), model.feed_weight))

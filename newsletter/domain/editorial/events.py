@@ -140,6 +140,7 @@ _ZH_DATE = prefiltered(
 _DOT_DATE = prefiltered(
     r"(?<![\d.])(?P<mon>1[0-2]|0?[1-9])[.·](?P<day>[12]\d|3[01]|0?[1-9])(?![\d.%亿万元倍])"
 )
+_DIGITS_DOT = re.compile(r"[0-9][.·][0-9]")  # in every match of _DOT_DATE
 # 7月, 9月北京: a month alone, kept with month precision.
 _ZH_MONTH = prefiltered(
     r"(?<![\d.年])(?P<mon>1[0-2]|[1-9])\s*月(?![\d份]*\s*\d{1,2}\s*[日号]|\d|份)"
@@ -410,7 +411,9 @@ def event_date(text: str, published: date) -> date | None:
         add(m, published + timedelta(days=1))
     for m in _DAY_AFTER_TOMORROW.finditer(text):
         add(m, published + timedelta(days=2))
-    for m in _DOT_DATE.finditer(text):
+    # Every such date holds a digit, a dot and a digit: looked for first (the pattern's
+    # lookbehind at every position costs about ten times more).
+    for m in _DOT_DATE.finditer(text) if _DIGITS_DOT.search(text) else ():
         add(m, _next_occurrence(int(m.group("mon")), int(m.group("day")), None, published))
     for m in _ZH_COUNTDOWN.finditer(text):
         raw = m.group("n") or m.group("pre")

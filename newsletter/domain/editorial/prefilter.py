@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -79,16 +80,26 @@ def needles_of(regex: re.Pattern[str]) -> Needles | None:
         tree = sre_parse.parse(regex.pattern, regex.flags)
     except (re.error, AttributeError, TypeError):  # pragma: no cover - a future re module
         return None
+    items = list(tree)
+    if (
+        len(items) >= 2
+        and items[0] in ((sre.AT, sre.AT_BEGINNING), (sre.AT, sre.AT_BEGINNING_STRING))
+        and items[1][0] is sre.LITERAL
+        and not regex.flags & re.MULTILINE
+    ):
+        return None  # "^深度...": the pattern itself fails at once, cheaper than any scan
     found = _sequence(tree, fold)
     if not found or any(not n.strip() for n in found):
         return None
     return found
 
 
+@lru_cache(maxsize=64)
 def ignorecase_fold(text: str) -> str:
     """The text as re.IGNORECASE compares ASCII letters: casefold (which also maps the long
     s and the Kelvin sign), plus the one letter it leaves that re.I reads as ASCII (the
-    dotless i)."""
+    dotless i). Cached: each pattern's prefilter and each rule folds the same title and
+    summary again."""
     folded = text.casefold()
     return folded.replace("ı", "i") if "ı" in folded else folded
 

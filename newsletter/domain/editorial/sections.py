@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from newsletter.config import SectionConfig
+from newsletter.domain.editorial.prefilter import Prefiltered
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Placement:
 class _Rule:
     section: str
     label: str
-    regex: re.Pattern[str]
+    regex: re.Pattern[str] | Prefiltered  # a pattern with its literal prefilter
     needle: str | None = None  # a keyword's casefolded text: a cheap substring test first
 
 
@@ -49,7 +50,10 @@ def _compile(sections: tuple[SectionConfig, ...]) -> tuple[_Rule, ...]:
                 )
             )
         for pattern in section.patterns:
-            rules.append(_Rule(section.id, f"pattern {pattern!r}", re.compile(pattern, re.I)))
+            # A pattern such as "(funding|market) report" scans the whole summary; its
+            # prefilter skips texts without the words every match holds (" report").
+            regex = Prefiltered(re.compile(pattern, re.I))
+            rules.append(_Rule(section.id, f"pattern {pattern!r}", regex))
     return tuple(rules)
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsletter.domain.editorial.textmodel import (
     LinearModel,
@@ -16,6 +20,7 @@ from newsletter.domain.editorial.textmodel import (
     smooth,
     top,
     vector,
+    vectors,
 )
 
 ITEMS = [
@@ -146,3 +151,50 @@ def test_scores_are_the_sparse_dot_products() -> None:
         ]
         assert model.decision(x) == pytest.approx(expected, abs=1e-12)
         assert model.decision(Vector.of(x)) == pytest.approx(expected, abs=1e-12)
+
+
+def _same(a: Vector, b: Vector) -> bool:
+    """The same keys and the same weights, bit for bit."""
+    return (
+        a.keys.dtype == b.keys.dtype
+        and a.keys.tolist() == b.keys.tolist()
+        and a.values.tobytes() == b.values.tobytes()
+    )
+
+
+def test_features_of_a_feed_at_once_are_each_items_own() -> None:
+    """vectors (the items of a feed read together) gives vector's result for each item, bit
+    for bit: the scores and the rounded relevance written to the database cannot differ."""
+    items = [*ITEMS, ("", ""), ("Same title", "Same title"), ("x", "x" * 5000), ("", "")]
+    assert all(
+        _same(a, b) for a, b in zip(vectors(items), [vector(*i) for i in items], strict=True)
+    )
+    assert vectors([]) == []
+    assert [v.keys.tolist() for v in vectors([("", ""), ("", "")])] == [[], []]
+    small = [("abc", "a long summary"), ("医疗", "")]
+    batch, alone = vectors(small, n_features=64), [vector(*i, n_features=64) for i in small]
+    assert all(_same(a, b) for a, b in zip(batch, alone, strict=True))
+
+
+_TEXT = st.text(st.sampled_from("ab cd-E'\u00e9\u533b\u7597\u3000\uff21\n1"), max_size=300)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TEXT), max_size=8))
+def test_features_at_once_equal_one_by_one(items: list[tuple[str, str]]) -> None:
+    assert all(
+        _same(a, b) for a, b in zip(vectors(items), [vector(*i) for i in items], strict=True)
+    )
+
+
+_SPACES = st.text(
+    st.sampled_from("a B\t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u3000\u200b\ufeff")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_SPACES)
+def test_normalise_collapses_the_whitespace_the_regex_did(text: str) -> None:
+    """normalise splits on str.split()'s whitespace: the same as the \\s+ it replaced."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    assert normalise(text) == re.sub(r"\s+", " ", folded).strip()

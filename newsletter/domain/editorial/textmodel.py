@@ -148,6 +148,20 @@ def _summary_text(title: str, summary: str) -> str:
     return s[:SUMMARY_CHARS].rstrip()
 
 
+def _weigh(keys: Any, np: Any) -> tuple[Any, Any]:
+    """Hashed keys (bucket * 2 + part, 0 title, 1 summary; any high bits above) counted: the
+    distinct buckets, sorted, and their weights, 1 + log(count) per part, the summary's times
+    SUMMARY_WEIGHT, the two parts summed. Sorts ``keys`` in place."""
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, len(keys)))
+    keys = keys[starts]
+    values = (1.0 + np.log(counts)) * np.where(keys & 1, SUMMARY_WEIGHT, 1.0)
+    keys >>= 1
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts], np.add.reduceat(values, starts)
+
+
 def vector(title: str, summary: str = "", n_features: int = N_FEATURES) -> Vector:
     """The hashed, unit-length feature vector of an item, as arrays (the reading's form): each
     bucket weighted 1 + log(count) per text, the summary's times SUMMARY_WEIGHT."""
@@ -159,14 +173,7 @@ def vector(title: str, summary: str = "", n_features: int = N_FEATURES) -> Vecto
     words = [2 * b + i for i, text in enumerate(texts) for b in _word_buckets(text, n_features)]
     if words:
         keys = np.concatenate((keys, np.array(words, dtype=np.int64)))
-    keys.sort()
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(starts, len(keys)))
-    keys = keys[starts]
-    values = (1.0 + np.log(counts)) * np.where(keys & 1, SUMMARY_WEIGHT, 1.0)
-    keys >>= 1
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    keys, values = keys[starts], np.add.reduceat(values, starts)
+    keys, values = _weigh(keys, np)
     return Vector(keys, values / math.sqrt(float(values @ values)))
 
 
@@ -208,14 +215,7 @@ def vectors(items: Sequence[tuple[str, str]], n_features: int = N_FEATURES) -> l
     keys = np.concatenate(found)
     if not len(keys):  # no item has a text
         return [Vector(np.zeros(0, dtype=np.int64), np.zeros(0)) for _ in texts]
-    keys.sort()
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    counts = np.diff(np.append(starts, len(keys)))
-    keys = keys[starts]
-    values = (1.0 + np.log(counts)) * np.where(keys & 1, SUMMARY_WEIGHT, 1.0)
-    keys >>= 1
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    keys, values = keys[starts], np.add.reduceat(values, starts)
+    keys, values = _weigh(keys, np)
     item_of = keys // n_features
     bounds = np.searchsorted(item_of, np.arange(len(texts) + 1)).tolist()
     result = []

@@ -87,10 +87,14 @@ def local_port_mismatch(base_url: str, port: int) -> str | None:
     parts = urlsplit(base_url)
     if (parts.hostname or "") not in ("localhost", "127.0.0.1", "::1"):
         return None
-    expected = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        expected = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: `check` reports the setting, not this warning
+        return None
     if expected == port:
         return None
-    local = f"{parts.scheme}://{parts.hostname}:{port}"
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    local = f"{parts.scheme}://{host}:{port}"
     return (
         f"NEWSLETTER_BASE_URL is {base_url}, but this serves port {port}: the links in the "
         f"emails and pages lead to port {expected}; set NEWSLETTER_BASE_URL={local}"

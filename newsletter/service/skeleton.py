@@ -45,8 +45,15 @@ def init_project(folder: Path) -> InitReport:
     kept as it is and listed in ``kept``: running it again, or over an edited folder, changes
     nothing but the files that are missing."""
     report = InitReport(folder=folder)
+    files = skeleton_files()
+    _check_stays_inside(folder, [relative for _, relative in files])
+    editorial = folder / EDITORIAL
+    if (editorial.exists() or editorial.is_symlink()) and not editorial.is_dir():
+        raise NewsletterError(
+            f"{editorial} is there and is not a folder; move it away and run init again"
+        )
     folder.mkdir(parents=True, exist_ok=True)
-    for source, relative in skeleton_files():
+    for source, relative in files:
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -57,10 +64,26 @@ def init_project(folder: Path) -> InitReport:
             report.kept.append(relative)
         else:
             report.created.append(relative)
-    editorial = folder / EDITORIAL
     if editorial.is_dir():
         report.kept.append(f"{EDITORIAL}/")
     else:
         editorial.mkdir()
         report.created.append(f"{EDITORIAL}/")
     return report
+
+
+def _check_stays_inside(folder: Path, relatives: list[str]) -> None:
+    """Refuse (before writing anything) when a folder on the way to a file is a link that
+    leads out of ``folder``: init would write the templates wherever it points."""
+    root = folder.resolve()
+    for relative in relatives:
+        parent = (folder / relative).parent
+        while parent != folder and not (parent.exists() or parent.is_symlink()):
+            parent = parent.parent  # the nearest folder there already decides where it goes
+        if parent.is_symlink() and not parent.exists():
+            raise NewsletterError(f"{parent} is a link to nothing; remove it and run init again")
+        if parent.exists() and not parent.resolve().is_relative_to(root):
+            raise NewsletterError(
+                f"{parent} is a link to {parent.resolve()}, outside {folder}; init writes only "
+                "inside its folder: remove the link or run init in another folder"
+            )

@@ -135,3 +135,25 @@ def test_from_init_to_a_built_issue_over_loopback(tmp_path: Path, feed_server: F
     text = (tmp_path / "issue.txt").read_text(encoding="utf-8")
     assert text.startswith("My Weekly Digest") and "8 stories" in text
     assert (tmp_path / "data" / "newsletter.db").is_file()  # beside feeds.yaml
+
+
+def test_init_never_writes_through_a_linked_folder_that_leads_outside(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "templates").symlink_to(elsewhere)
+    result = CliRunner().invoke(main, ["init", str(folder)])
+    assert result.exit_code != 0
+    assert "outside" in result.output and "Traceback" not in result.output
+    assert list(elsewhere.iterdir()) == []
+    assert not (folder / "feeds.yaml").exists()  # refused before writing anything
+
+
+def test_init_refuses_an_editorial_file_before_writing(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "editorial").write_text("not a folder")
+    result = CliRunner().invoke(main, ["init", str(folder)])
+    assert result.exit_code != 0 and "is not a folder" in result.output
+    assert not (folder / "feeds.yaml").exists()

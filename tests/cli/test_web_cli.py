@@ -81,4 +81,7 @@ def test_serve_on_another_port_than_the_base_url_says_so(tmp_path: Path) -> None
     )
     assert local_port_mismatch("http://localhost:8000", 8000) is None
     assert local_port_mismatch("https://news.example.com", 8011) is None  # behind a proxy
+    assert local_port_mismatch("http://localhost:99999", 8000) is None  # `check` reports it
+    ipv6 = local_port_mismatch("http://[::1]:8000", 8001)
+    assert ipv6 is not None and ipv6.endswith("NEWSLETTER_BASE_URL=http://[::1]:8001")
     assert local_port_mismatch("http://127.0.0.1", 80) is None

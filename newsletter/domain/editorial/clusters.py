@@ -73,7 +73,7 @@ RATES_TO_USD = {
 _BOOK = re.compile(r"《([^》]{2,40})》")
 # A registered or trade mark names one product in any language: "泽普生®", "Opdivo®". Of a Chinese
 # name only its last two characters are kept (where the name starts is not written).
-_MARKED = re.compile(r"([\u4e00-\u9fff]{2}|[A-Za-z][A-Za-z0-9-]{2,})\s*[®™]")
+_MARKED = re.compile(r"([\u4e00-\u9fff]{2}|(?<![A-Za-z0-9-])[A-Za-z][A-Za-z0-9-]{2,})\s*[®™]")
 # A brand-like Latin word: a capital and a lower-case letter, or letters with digits
 # ("CureVac", "Novavax", "BNT162b2"); all-capital acronyms (FDA, ASCO) are too common.
 _BRAND = re.compile(
@@ -324,7 +324,8 @@ def rare_entities(title: str) -> set[str]:
     words after the first (or a first word followed by another capitalized one: "Wenrui Medical")."""
     # 《医疗保障法（征求意见稿）》 names the law 《医疗保障法》: a note in brackets is no part of it.
     found = {f"《{_BOOK_NOTE.sub('', m).strip()}》" for m in _BOOK.findall(title)} - {"《》"}
-    found |= {f"{m.casefold()}®" for m in _MARKED.findall(title)}
+    if "®" in title or "™" in title:  # _MARKED backtracks over long runs of letters
+        found |= {f"{m.casefold()}®" for m in _MARKED.findall(title)}
     words = [m.group(1) for m in _BRAND.finditer(title)]
     if _CJK.search(title):
         names = words

@@ -64,7 +64,7 @@ _EN_NOT = prefiltered(
 
 # --- Chinese ------------------------------------------------------------------------------
 _ZH_DONE = prefiltered(
-    r"(完成|获得|获|宣布完成|斩获|拿下|拿到|获得了|迎来|顺利完成|正式完成|已完成|落地)"
+    r"(完成|获得|获|宣布完成|斩获|拿下|获得了|迎来|顺利完成|正式完成|已完成|落地)"
 )
 _ZH_ROUND = prefiltered(
     r"(?P<r>Pre-?IPO|pre-?ipo|Pre[-\s]?[A-Ca-c]\+{0,2}|pre[-\s]?[a-c]\+{0,2}|[A-Fa-f]\+{1,2}|[A-Fa-f]\d?|天使\+?|种子\+?|战略)"
@@ -75,7 +75,7 @@ _ZH_ROUND = prefiltered(
     r"|(?<![A-Za-z])(?P<sub>[A-Fa-f][1-9])\s*融资"
     # without 轮: "天使投资" / "种子投资" (not 天使投资人, an angel investor), "Series A融资",
     # "Pre-IPO融资"
-    r"|(?P<named>天使|种子)\s*(?=(?:投资|融资)(?!人|机构|基金|方))"
+    r"|(?P<named>天使|种子)\s*(?=(?:投资|融资)(?!人|机构|基金|方|项目|补贴|课程|平台|评审|奖|政策))"
     r"|(?:[Ss]eries|SERIES)\s*(?P<series2>[A-Fa-f])(?![A-Za-z])"
     r"|(?P<preipo>[Pp]re-?(?:IPO|ipo))\s*(?=融资|投资)"
 )
@@ -338,6 +338,36 @@ _EN_WEAK_VERBS = frozenset(
         "extends",
         "upsizes",
         "books",
+        # a sum is not a round by itself: "racks up $5M in debt", "amasses a $1M bill"
+        "racks up",
+        "amasses",
+        "pockets",
+        "snares",
+        "scoops",
+        "scoops up",
+        "reels in",
+    )
+)
+# Verbs that say "more of something" of many things besides a round: only with a sum ("tops up
+# its Series B with $10M"), never a round's name alone ("expands Series B trial").
+_EN_NEEDS_SUM = frozenset(
+    ("unveils", "tops up", "seals", "lines up", "expands", "extends", "upsizes", "books")
+)
+# The verbs that announce a round whose name and sum are both left out ("raises new funding",
+# "completes financing round"); "FDA expands funding", "WHO gets funding" announce none.
+_EN_UNSTATED_VERBS = frozenset(
+    (
+        "raises",
+        "raised",
+        "has raised",
+        "secures",
+        "secured",
+        "closes",
+        "closed",
+        "completes",
+        "completed",
+        "lands",
+        "landed",
     )
 )
 # A round named without its sum right after the verb: "raises new funding", "completes
@@ -403,9 +433,16 @@ def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
         en_round = _en_round(after) or _en_round(summary_n)
         amount = find_amount(after)
         funding_word = _EN_FUNDING_WORD.search(after)
-        if en_round is None and amount is None and not _EN_UNSTATED_ROUND.match(after):
+        verb = raise_verb.group(1).lower()
+        if (
+            en_round is None
+            and amount is None
+            and (verb not in _EN_UNSTATED_VERBS or not _EN_UNSTATED_ROUND.match(after))
+        ):
             return None
-        if en_round is None and not funding_word and raise_verb.group(1).lower() in _EN_WEAK_VERBS:
+        if en_round is None and not funding_word and verb in _EN_WEAK_VERBS:
+            return None
+        if amount is None and verb in _EN_NEEDS_SUM:
             return None
     if amount is None:
         amount = find_amount(summary_n)
@@ -560,6 +597,15 @@ def sector_of(text: str) -> str:
     return "healthcare" if _HEALTH.search(text) else "other"
 
 
+def _without_trailing(head: str) -> str:
+    """``head`` without the adverbs and verbs that end it (_ZH_TRAILING), looked for in its last
+    80 characters only: the pattern is tried at every position, which on a long run of such
+    words took seconds (a hostile title); a name with its trailing words is far shorter."""
+    if len(head) <= 80:
+        return _ZH_TRAILING.sub("", head)
+    return head[:-80] + _ZH_TRAILING.sub("", head[-80:])
+
+
 def _without_quotes(text: str) -> str:
     """The text without quoted names and titles: a funding word inside 「…」 or “…” (an award's
     name, a policy's) says nothing about a round."""
@@ -568,7 +614,7 @@ def _without_quotes(text: str) -> str:
 
 def _zh_name(head: str) -> tuple[str, float]:
     """The company named in the words before the verb or round, and how sure that is."""
-    head = _ZH_TRAILING.sub("", head.strip(" :：,，-—")).strip()
+    head = _without_trailing(head.strip(" :：,，-—")).strip()
     # An investor's or a friend's congratulations are no part of the name: "热烈祝贺甲医疗完成…"
     head = _ZH_CHEER.sub("", head).strip()
     bracket = re.search(r"[「『“\"]([^」』”\"]{1,40})[」』”\"]\s*$", head)
@@ -589,17 +635,20 @@ def _zh_name(head: str) -> tuple[str, float]:
     # Descriptors one after another ("国际电商SaaS平台X"): cut each while a name is left.
     while (stripped := _ZH_DESCRIPTOR_TAIL.sub("", head, count=1)) != head and len(stripped) >= 2:
         head, confidence = stripped, 0.8
-    head = _ZH_TRAILING.sub("", _ZH_TRAILING_AMOUNT.sub("", head)).strip(" ，,")
+    head = _without_trailing(_ZH_TRAILING_AMOUNT.sub("", head)).strip(" ，,")
     cjk = len(re.findall(r"[\u4e00-\u9fff]", head))
     if not head or cjk > 20 or len(head) > 40 or _ZH_NOT_NAME.search(head):
         return "", 0.2
     return head[:40], confidence
 
 
-def _money_after(segment: str, end: int) -> bool:
+def _money_after(segment: str, end: int, funding_only: bool = False) -> bool:
     """Whether a funding word or a round follows a verb closely, in its clause (40 characters:
-    a list of investors can come between, "完成由甲、乙、丙联合领投的超10亿元C轮融资")."""
+    a list of investors can come between, "完成由甲、乙、丙联合领投的超10亿元C轮融资").
+    ``funding_only``: a round alone is not enough (拿到 takes anything: "拿到A轮订单")."""
     window = re.split(r"[，,。；;]", segment[end : end + 40], maxsplit=1)[0]
+    if funding_only:
+        return bool(_ZH_FUNDING.search(window))
     return bool(_ZH_FUNDING.search(window) or _ZH_ROUND.search(window) or "入股" in window)
 
 
@@ -625,7 +674,11 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
     strong = _ZH_STRONG.search(segment)
     # The verb that governs the round: the one that starts the plain announcement (完成…轮融资),
     # else the last one with a funding word or a round shortly after it ("完成近2亿元B轮").
-    verbs = [v for v in _ZH_VERB.finditer(segment) if _money_after(segment, v.end())]
+    verbs = [
+        v
+        for v in _ZH_VERB.finditer(segment)
+        if _money_after(segment, v.end(), funding_only=v.group(1) == "拿到")
+    ]
     verb = next((v for v in verbs if strong and v.start() == strong.start()), None)
     verb = verb or (verbs[-1] if verbs else None)
     if verb and _ZH_PLURAL.search(_without_quotes(segment[: verb.start()])):

@@ -97,9 +97,11 @@ def needles_of(regex: re.Pattern[str]) -> Needles | None:
 @lru_cache(maxsize=64)
 def ignorecase_fold(text: str) -> str:
     """The text as re.IGNORECASE compares ASCII letters: casefold (which also maps the long
-    s and the Kelvin sign), plus the one letter it leaves that re.I reads as ASCII (the
-    dotless i). Cached: each pattern's prefilter and each rule folds the same title and
+    s and the Kelvin sign), plus the two letters it leaves that re.I reads as ASCII (the
+    dotless i, and the dotted capital I, which casefold turns into two characters). Cached: each pattern's prefilter and each rule folds the same title and
     summary again."""
+    if "İ" in text:  # casefold makes it "i" and a combining dot; re.I reads it as "i"
+        text = text.replace("İ", "i")
     folded = text.casefold()
     return folded.replace("ı", "i") if "ı" in folded else folded
 

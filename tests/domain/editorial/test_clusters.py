@@ -622,3 +622,12 @@ def test_two_marked_brands_stay_two_stories() -> None:
         S(1, "肝癌1类新药！禾川制药禾普生®成功获批"),
         S(2, "眼科新药远岳生物安沃®成功获批"),
     )
+
+
+def test_a_marked_brand_needs_its_mark_and_long_titles_stay_cheap() -> None:
+    assert "opdivo®" in rare_entities("Opdivo® wins approval")
+    assert not any(e.endswith("®") for e in rare_entities("Opdivo wins approval"))
+    # A mark names the word it follows, from the word's start.
+    assert "x-ray9®" in rare_entities("the X-Ray9™ system") and "ray9®" not in rare_entities(
+        "the X-Ray9™ system"
+    )

@@ -581,7 +581,7 @@ def test_words_and_days_that_only_look_like_invitations(title: str) -> None:
     ("title", "company", "round_name", "amount"),
     [
         # the trade press's verbs
-        ("Veltra Bio reels in $30M", "Veltra Bio", "undisclosed", "$30M"),
+        ("Veltra Bio reels in $30M in funding", "Veltra Bio", "undisclosed", "$30M"),
         ("Veltra Bio scoops $20M Series A", "Veltra Bio", "a", "$20M"),
         ("Veltra Bio pockets $12M seed", "Veltra Bio", "seed", "$12M"),
         ("Veltra Bio takes in $10M", "Veltra Bio", "undisclosed", "$10M"),
@@ -630,6 +630,17 @@ def test_english_round_four_forms(
         "Veltra Bio extends its runway into 2031",
         "Veltra Bio raises questions about financing",
         "Veltra Bio takes in new patients",
+        # a review's cases: "more funding" of public bodies, a sum that is no round, a trial
+        "FDA expands funding as outbreak grows",
+        "WHO gets funding",
+        "Congress extends funding amid shutdown fears",
+        "Hospital wins funding",
+        "Mayor unveils funding",
+        "Hospital racks up $5 million in debt",
+        "Patient amasses $1M medical bill",
+        "Nurse amasses $2 million in unpaid overtime claims",
+        "Pfizer expands Series B trial of vaccine",
+        "Walgreens seals $2B settlement",
     ],
 )
 def test_english_round_four_non_rounds(title: str) -> None:
@@ -686,6 +697,11 @@ def test_chinese_round_four_forms(
         "天使投资机构北辰资本发布新基金",
         "国家对医疗器械行业的投资持续增长",  # 对…的投资 of a sector, no company's round
         "金刚石材料企业获评专精特新",
+        # a review's cases: 拿到 takes anything, so only with a funding word
+        "某药企拿到A轮谈判入场券",
+        "恒瑞医药拿到A轮集采中标结果",
+        "医院拿到B轮评审通过通知",
+        "苹果拿到A轮订单",
     ],
 )
 def test_chinese_round_four_non_rounds(title: str) -> None:

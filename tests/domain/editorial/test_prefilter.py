@@ -81,3 +81,10 @@ def test_every_detector_pattern_answers_as_its_plain_regex() -> None:
             assert quick.findall(text) == quick.regex.findall(text)
             skipped += not quick.could_match(text)
     assert skipped > len(texts)  # the prefilter does skip texts
+
+
+def test_the_dotted_capital_i_is_found_as_re_ignorecase_finds_it() -> None:
+    """casefold turns "İ" into "i" and a combining dot; re.I reads it as a plain "i"."""
+    rule = prefiltered(r"clinical trial", re.I)
+    assert rule.search("CLİNİCAL TRIAL results") is not None
+    assert re.search(r"clinical trial", "CLİNİCAL TRIAL results", re.I) is not None

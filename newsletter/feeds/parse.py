@@ -43,6 +43,7 @@ SUMMARY_CLEANED_BLOCKS = 3
 MAX_RAW_TITLE_CHARS = 20_000  # work done on a title before cleaning is bounded too
 # feedparser splits the prologue at the first "<\w" and re-declares "safe" ENTITYs found there.
 _FIRST_ELEMENT = re.compile(rb"<\w")
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]{1,12}|[0-9]{1,12});")
 _DTD_START = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?)\sencoding=[\"'][^\"']*[\"']", re.IGNORECASE)
 # Entry elements (RSS <item>, Atom <entry>, any namespace prefix), opening and closing.
@@ -288,6 +289,7 @@ def _feedparser(
     fast = read_rss(body, headers.get("content-type"))
     if fast is not None:
         return fast, body, notes
+    body = _without_impossible_charrefs(body)
     # Never a URL or str: feedparser would open local files (PITFALLS.md).
     # feedparser's own sanitizer and link resolution are most of its time; nh3 (clean_html)
     # is the allow-list that counts, and it makes relative links absolute itself.
@@ -329,6 +331,24 @@ def _problem(result: Any) -> Exception | None:
     if problem is not None and "no Content-type specified" in str(problem):
         return None  # the server sent no Content-Type: not a problem with the document
     return problem if isinstance(problem, Exception) else None
+
+
+def _impossible_to_replacement(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1)
+    code = int(digits[1:], 16) if digits[:1] in (b"x", b"X") else int(digits)
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return b""
+    return match.group(0)
+
+
+def _without_impossible_charrefs(body: bytes) -> bytes:
+    """The body without character references to no character (a lone surrogate such as
+    ``&#xD800;``, or past U+10FFFF): feedparser's loose parser turns them into a string it
+    cannot encode and stops, the whole feed lost. (Not U+FFFD in their place: a title with it
+    is left out as mojibake.)"""
+    if b"&#" not in body:
+        return body
+    return _CHARREF.sub(_impossible_to_replacement, body)
 
 
 def parse_feed(

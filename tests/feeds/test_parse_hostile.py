@@ -240,3 +240,12 @@ def test_mojibake_is_recognised_and_repaired(text: str, language: str, fixed: st
 )
 def test_real_text_is_not_mojibake(text: str) -> None:
     assert not looks_like_mojibake(text, "zh") and not looks_like_mojibake(text, "en")
+
+
+@pytest.mark.parametrize("ref", ["&#55296;", "&#xD800;", "&#xdfff;", "&#1114112;", "&#x110000;"])
+def test_a_character_reference_to_no_character_costs_one_character_not_the_feed(ref: str) -> None:
+    body = rss(
+        item(f"Acme {ref} raises $5M", "g1", description=f"x {ref} y") + item("Second item", "g2")
+    ).encode()
+    parsed = parse(body)
+    assert [e.title for e in parsed.entries] == ["Acme raises $5M", "Second item"]

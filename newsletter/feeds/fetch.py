@@ -3,6 +3,8 @@ checked on every hop by ``guard`` (before the request and again when a connectio
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 import zlib
 from collections.abc import Iterator
@@ -224,6 +226,28 @@ def _status_error(response: httpx.Response, url: str) -> FeedHTTPError:
     return FeedHTTPError(message, status, retry_after)
 
 
+def _network_reason(exc: httpx.HTTPError) -> str:
+    """What went wrong on the network, in words that say what to check; the library's own
+    text for anything not recognised (it still names the failure)."""
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 8:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (nothing answers at that address and port; check the URL and whether the site is up)"
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name ({cause.strerror}); check the URL's host"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the site's TLS certificate is not trusted ({cause.verify_message}); check the URL, or SSL_CERT_FILE for a private certificate authority"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed ({cause.reason or cause}); is it an https address of a site that speaks plain http?"
+        if isinstance(cause, ConnectionResetError):
+            return "the server closed the connection (connection reset); try again later"
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the HTTP protocol ({exc})"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
 def _delay_text(delay: timedelta) -> str:
     seconds = int(delay.total_seconds())
     if seconds < 120:
@@ -332,7 +356,7 @@ def fetch_feed(
             except httpx.HTTPError as exc:
                 if isinstance(exc.__cause__, AddressRefused):
                     raise FeedError(str(exc.__cause__)) from exc
-                raise FeedError(f"cannot fetch {current}: {exc.__class__.__name__}: {exc}") from exc
+                raise FeedError(f"cannot fetch {current}: {_network_reason(exc)}") from exc
         raise FeedError(f"more than {MAX_REDIRECTS} redirects starting at {url}")
     finally:
         DEADLINE.reset(token)

@@ -393,4 +393,19 @@ def test_connection_refused_is_a_feed_error(client: httpx.Client) -> None:
     url = f"http://127.0.0.1:{free_port()}/feed.xml"
     with pytest.raises(FeedError) as info:
         fetch_feed(client, url, NO_VALIDATORS, LIMITS)
-    assert str(info.value).startswith(f"cannot fetch {url}: ConnectError")
+    assert str(info.value) == (
+        f"cannot fetch {url}: connection refused (nothing answers at that address and port; "
+        "check the URL and whether the site is up)"
+    )
+
+
+def test_https_to_a_plain_http_server_says_tls_failed(module_server: FeedServer) -> None:
+    """A real plain-HTTP server on loopback addressed as https: the TLS handshake fails and the
+    message says so in words, not as a library class name."""
+    module_server.routes["/plain.xml"] = Route(FEED)
+    url = module_server.url("/plain.xml").replace("http://", "https://", 1)
+    with make_client(LIMITS) as client, pytest.raises(FeedError) as info:
+        fetch_feed(client, url, NO_VALIDATORS, LIMITS)
+    message = str(info.value)
+    assert message.startswith(f"cannot fetch {url}: TLS failed (")
+    assert "plain http" in message and "ConnectError" not in message

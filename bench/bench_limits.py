@@ -8,6 +8,7 @@ machine's speed. Each figure is the median of several runs of the library call a
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -16,6 +17,7 @@ from harness import machine_summary, median_ms
 
 from newsletter.domain.editorial.amounts import find_amount
 from newsletter.domain.editorial.clusters import StoryInput, cluster_ids
+from newsletter.domain.editorial.events import detect_event
 from newsletter.feeds.parse import parse_feed
 
 
@@ -37,6 +39,25 @@ def _story(item_id: int, title: str) -> StoryInput:
     return StoryInput(id=item_id, title=title)
 
 
+# Titles built to make the event detector's patterns backtrack: long runs of spaces between
+# the parts of a date or a time, repeated date and invitation words.
+_HOSTILE_TITLES = [
+    "明晚" + " " * 6000,
+    "6月18日（周六" * 1000,
+    "18至" * 3000 + "日",
+    "1 - 2 " * 2000 + "日",
+    "报名" * 3000,
+    "annual " * 3000 + "meeting",
+    "2030年" * 2000 + "7月",
+]
+
+
+def _hostile_events() -> None:
+    for title in _HOSTILE_TITLES:
+        for lang in ("zh", "en"):
+            detect_event(title, title, lang, date(2030, 6, 10))
+
+
 def main() -> None:
     print(machine_summary())
     bomb, many = _bomb(100_000, 200), _million_items()
@@ -46,6 +67,11 @@ def main() -> None:
             "cluster_ids with a 1,500-space title (was < 0.1 s)",
             lambda: cluster_ids([_story(1, " " * 1500 + "a"), _story(2, "b")]),
             20,
+        ),
+        (
+            f"detect_event on {len(_HOSTILE_TITLES)} hostile 6,000-character titles, zh and en",
+            _hostile_events,
+            3,
         ),
         (
             "parse an entity bomb, 100 KB x 200 refs (was < 5 s)",

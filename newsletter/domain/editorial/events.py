@@ -16,7 +16,10 @@ _EN_KIND = prefiltered(
     r"symposium|workshop|training|bootcamp|meetup|roundtable|hackathon|fair|convention|masterclass|"
     r"virtual event|annual meeting|showcase|webcast|fireside chat|linkedin live|live session|live q&a|"
     r"r&d day|investor day|demo day|open house|breakfast|luncheon|dinner|reception|gala|pitch night|"
-    r"partnering|town hall|ask me anything|ama)s?\b",
+    r"partnering|town hall|ask me anything|ama|seminar|lecture|colloquium|grand rounds|panel discussion|"
+    # "Annual Scientific Meeting", "scientific sessions" (not a company's "annual general meeting")
+    r"info(?:rmation)? session|annual (?!general\b)[a-z]+ meeting|scientific (?:meeting|session)|"
+    r"(?:live|online|in-person|networking|virtual) event)s?\b",
     re.I,
 )
 _EN_FUTURE = prefiltered(
@@ -25,8 +28,18 @@ _EN_FUTURE = prefiltered(
     r"invit\w*|call for|early[- ]bird|kicks off (?:on|next)|opens (?:on|next)|ahead of|preview|"
     r"in \d+ days|next (?:week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"tomorrow|this (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|countdown|sign up|rsvp|tickets|agenda announced|speakers announced|set for|slated for|"
-    r"scheduled for|is coming|are you ready|don't miss|reserve your|\d+ days to go|days away|"
+    r"scheduled for|is coming|are you ready|don't miss|reserve your|see you (?:at|in|there|next)|"
+    r"tickets? (?:are )?(?:now )?on sale|agenda (?:released|is live|now live)|submit (?:your )?abstracts?|"
+    r"last chance|\d+ days to go|days away|"
     r"\d+ days left|applications are open|apply now|seats? (?:are )?limited|opens? (?:on )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))\b",
+    re.I,
+)
+# An invitation without the word for the event ("Meet us at BIO 2021, June 14-17",
+# "Registration is open: …"): an event only with a date or a month.
+_EN_INVITE = prefiltered(
+    r"\b(save the date|join us|register now|invitation|you're invited|you are invited|"
+    r"registration (?:is )?(?:now )?open|registrations? opens?|meet us at|visit us at|"
+    r"book (?:a|your) (?:meeting|seat|spot|place)|call for (?:abstracts|papers|speakers|posters))\b",
     re.I,
 )
 _EN_PAST = prefiltered(
@@ -43,6 +56,8 @@ _ZH_KIND = prefiltered(
     r"培训班|研修班|高级班|课程|直播间|开讲|创业营|共创营|训练营|招生|采购会|策略会|大赛|会议邀请|会议通知|"
     r"参会|邀请函|邀约|盛会|参展|展商|招展|观展|嘉宾(?:揭晓|发布|公布|官宣|阵容)|"
     # trade fairs by their short names: 药交会, 医博会, 进博会, 高交会 (not 移交会计, 外交会谈)
+    # classes and meetings of doctors and professionals: 学习班, 进修班, 读片会, 学术会议, 云课堂
+    r"学习班|进修班|研习班|读书会|读片会|学术会|讲堂|课堂|私董会|圆桌会|报告会|交易会|直播课|巡讲|"
     r"[药医械进高广康](?:交会|博会)|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
     r"(?<!提上)(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了))"
 )
@@ -51,9 +66,12 @@ _ZH_FUTURE = prefiltered(
     # a call for papers, a visitor's guide, pre-registration, a course that opens, a call to join
     r"征文|征稿|摘要征集|(?:观展|参展|参会|参观)(?:指南|攻略|须知)|预登记|招展|开课|招募|"
     r"免费[^，。！？!?|｜丨]{0,10}?(?:会议|培训|讲座|沙龙|论坛|峰会|直播|公开课|课|大会|研讨会)|"
-    r"倒计时|即将|将于|将在|预告|开幕在即|蓄势待发|席位|敬请期待|"
+    r"倒计时|即将|将于|将在|定于|拟于|定档|预告|"
+    # registration and tickets: 参会注册, 注册通道开启, 立即预约, 早鸟票, 门票开售 (not 药品注册)
+    r"(?:参会|在线|开放|立即)注册|注册(?:通道|已?开启|中)|预约(?:直播|参会|观看|报名|席位)|立即预约|"
+    r"早鸟|门票|购票|征集(?:中|令|启动|开启|通知)|开播|开幕在即|蓄势待发|席位|敬请期待|"
     r"火热招募|开启报名|日程公布|议程|期待您|等你|锁定|不见不散|欢迎参加|免费参会|扫码|即将开幕|即将召开|即将举办|"
-    r"\d+天后|明天|明晚|明早|后天|下周|下个?月|(?:即将|将|将于|明天|明日|后天|\d+日|周.)\s*开幕|开幕倒计时|见！|见!|报名中|开启.{0,4}招募|招募中|开始了|开学|"
+    r"\d+天后|明天|明日|明晚|明早|后天|下周|最后\s*[\d一二两三]\s*天|(?:直播|观看|参会|报名)入口|下个?月|(?:即将|将|将于|明天|明日|后天|\d+日|周.)\s*开幕|开幕倒计时|见！|见!|报名中|开启.{0,4}招募|招募中|开始了|开学|"
     r"(?:火热|正在|开始|启动)招生|招生(?:中|啦|简章|通知|开启|启动)|参会|名额|不容错过|不可错过|别错过|不要错过|剧透|预览|抢先看|相约|"
     r"(?:本|这)(?:周|星期)[一二三四五六日天]|(?<![下每上])(?:周|星期)[一二三四五六日天](?:上午|下午|晚|\d{1,2}点|见))"
 )
@@ -72,7 +90,8 @@ _ZH_PAST = prefiltered(
 # kind of event is the event's own notice (a past one says "recording", "replay", "recap").
 _EN_NOTICE = prefiltered(
     r"^\s*(?:upcoming |free |live |new |our )?(?:webinar|virtual summit|virtual event|livestream|"
-    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup)s?\s*[:|｜–—-]"
+    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup|seminar|lecture|"
+    r"info session|grand rounds|colloquium|live event|online event)s?\s*[:|｜–—-]"
     # "[Webinar] …", "(Live event) …": the kind as a tag before the title.
     r"|^\s*[\[(【]\s*(?:upcoming |free |live |virtual |online )?(?:webinar|virtual event|livestream|"
     r"live stream|web seminar|masterclass|fireside chat|workshop|meetup|event|conference|summit)s?\s*[\])】]",
@@ -80,11 +99,13 @@ _EN_NOTICE = prefiltered(
 )
 _ZH_NOTICE = prefiltered(
     r"(?:大会|峰会|论坛|研讨会|年会|博览会|交流会|沙龙|沙龙会|训练营|工作坊|培训班|研修班|高级班|公开课|"
-    r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间|讲座|分享会|座谈会|对接会)"
+    r"创业营|共创营|策略会|采购会|大赛|路演(?:第.期)?|直播|直播间|讲座|分享会|座谈会|对接会|"
+    r"学习班|进修班|研习班|读书会|读片会|学术会议?|私董会|圆桌会|报告会|交易会|直播课)"
     r"(?:\s*[A-Za-z][A-Za-z0-9-]{1,11})?(?:[（(][^）)]{0,12}[）)])?"
-    r"(?:通知|邀请函|报名|招生|开班啦|议程|日程|参会指[南导]|报名通道|火热招生中?|招生中)?\s*(?:[|｜丨:：!！【】」]|——|$)"
+    r"(?:\s*第[一二三四1-4]轮)?(?:通知|邀请函|报名|招生|开班啦|议程|日程|参会指[南导]|报名通道|火热招生中?|招生中)?"
+    r"\s*(?:[|｜丨:：!！【】」]|——|$)"
     r"|(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了)"
-    r"|会议通知|会议邀请|邀请函|参会通知|参会指南|参训通知|启动招生|开班|今晚直播|直播预告|课程\s*[|｜丨]"
+    r"|会议通知|会议邀请|邀请函|参会通知|第[一二三四1-4]轮通知|参会指南|参训通知|启动招生|开班|今晚直播|直播预告|课程\s*[|｜丨]"
     r"|今晚\d{0,2}点"
     # The official form of a notice: 关于举办/召开/参加…的通知.
     r"|关于[^，。！!？?|｜丨]{0,12}(?:举办|召开|举行|参加|参会|开展|报名)[^。！!？?|｜丨]{0,40}的(?:通知|邀请函)"
@@ -134,7 +155,7 @@ _EN_DATE_DM = prefiltered(
 )
 _ISO_DATE = prefiltered(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
 _ZH_DATE = prefiltered(
-    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:-\s*\d{1,2}\s*)?(?:日|号)"
+    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:[-–~至到]\s*\d{1,2}\s*)?(?:日|号)"
 )
 # 6.24-25, 7·22: a month and day with a dot, not an amount or a version ("3.5亿", "2.0").
 _DOT_DATE = prefiltered(
@@ -143,9 +164,12 @@ _DOT_DATE = prefiltered(
 _DIGITS_DOT = re.compile(r"[0-9][.·][0-9]")  # in every match of _DOT_DATE
 # 7月, 9月北京: a month alone, kept with month precision.
 _ZH_MONTH = prefiltered(
-    r"(?<![\d.年])(?P<mon>1[0-2]|[1-9])\s*月(?![\d份]*\s*\d{1,2}\s*[日号]|\d|份)"
+    r"(?:(?P<year>20\d\d)\s*年\s*)?(?<![\d.])(?P<mon>1[0-2]|[1-9])\s*月(?![\d份]*\s*\d{1,2}\s*[日号]|\d|份)"
 )
-_ZH_DAY_ONLY = prefiltered(r"(?<![\d月.])(?P<day>[12]\d|3[01]|[1-9])\s*(?:日|号)(?!报)")
+# "25日", "本月25日", and a span of days "18-20日" (its first day).
+_ZH_DAY_ONLY = prefiltered(
+    r"(?:(?<=本月)|(?<=当月)|(?<![\d月.\-–~至到]))(?P<day>[12]\d|3[01]|[1-9])\s*(?:[-–~至到]\s*(?:[12]\d|3[01]|[1-9])\s*)?(?:日|号)(?!报)"
+)
 _TONIGHT = prefiltered(r"今晚|今天|今日|今夜|tonight|today", re.I)
 _ZH_COUNTDOWN = prefiltered(
     r"(?:倒计时|还有)\s*(?P<n>[一二两三四五六七八九十]{1,3})\s*天"
@@ -162,13 +186,13 @@ _NEXT_WEEKDAY = prefiltered(
 )
 _TOMORROW = prefiltered(r"\btomorrow\b|明天|明日|明晚|明早", re.I)
 _DAY_AFTER_TOMORROW = prefiltered(r"后天")
-# 本周四, 这周六, 周六见, 周四晚7点, "this Thursday": the coming such weekday (a bare 周一 only
-# before a time, 见 or a separator: not 每周一 "every Monday", 下周一, 一周一次, office hours
+# 本周四, 这周六, 周六见, 周四晚7点, 周四开播, "this Thursday": the coming such weekday (a bare 周一
+# only before a time, 见, 开播/开讲/开课 or a separator: not 每周一 "every Monday", 下周一, 一周一次, office hours
 # 周一至周五, nor a weekly column's name, 【周一课程】).
 _THIS_WEEKDAY = prefiltered(
     r"(?:本|这|这个)(?:周|星期|礼拜)(?P<zwd>[一二三四五六日天])(?![次期年末]|课|专栏|讲堂)"
     r"|(?<![下每上本这个至到~-])(?:周|星期|礼拜)(?P<zwd2>[一二三四五六日天])(?!\s*[至到~-])"
-    r"(?=\s*(?:上午|下午|晚|早|\d{1,2}\s*[点:：]|见|[|｜丨]))"
+    r"(?=\s*(?:上午|下午|晚|早|\d{1,2}\s*[点:：]|见|开播|开讲|开课|[|｜丨]))"
     r"|\bthis (?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.I,
 )
@@ -446,9 +470,12 @@ def event_month(text: str, published: date) -> date | None:
     "July 2031"), the next such month from the publication day; None when there is none."""
     text = _zh_numerals(text)
     found: list[tuple[int, int, int | None]] = []
-    m = _ZH_MONTH.search(text)
-    if m:
-        found.append((m.start(), int(m.group("mon")), None))
+    for zh in _ZH_MONTH.finditer(text):
+        # "2021年7月": the year is kept; a month after other digits and 年 ("第3年7月") is none.
+        year = int(zh.group("year")) if zh.group("year") else None
+        if year is not None or text[max(0, zh.start("mon") - 1) : zh.start("mon")] != "年":
+            found.append((zh.start(), int(zh.group("mon")), year))
+            break
     m = _NEXT_MONTH.search(text)
     if m:
         found.append((m.start(), published.month % 12 + 1, None))
@@ -596,6 +623,10 @@ _TRAILING_COLUMN = re.compile(
 )
 
 
+# "6月20日起，…调整门诊时间", "7月1日起实施": a day from which a rule applies, not an event.
+_TAKES_EFFECT = re.compile(r"\d\s*[日号]\s*起(?!航)|起(?:实施|施行|执行|生效)")
+
+
 def _dated_place_notice(title: str, published: date) -> bool:
     """A short title that gives a day still ahead and a city, and nothing that happened
     ("药企合规解决方案，7月3日-4日，北京"): an invitation even without the word for the event."""
@@ -604,7 +635,11 @@ def _dated_place_notice(title: str, published: date) -> bool:
     day = event_date(title, published)
     if day is None or day < published:
         return False
-    return any(city in title for city in _ZH_CITIES) and not _ZH_PAST.search(title)
+    return (
+        any(city in title for city in _ZH_CITIES)
+        and not _ZH_PAST.search(title)
+        and not _TAKES_EFFECT.search(title)
+    )
 
 
 # A headline that opens with a day (and time) and a separator is the notice's own heading:
@@ -613,6 +648,14 @@ _DATE_LEAD = re.compile(
     r"^\s*[【\[]?\s*(?P<when>(?:(?:\d{4}\s*[年.]\s*)?\d{1,2}\s*[月.·]\s*\d{1,2}\s*[日号]?"
     r"(?:\s*[-–至到~]\s*\d{1,2}\s*[日号]?)?|明天|明日|明晚|后天|[本这下](?:周|星期)[一二三四五六日天]))"
     r"(?P<tail>[^|｜丨】\]]{0,12}?)\s*(?:[】\]]\s*[|｜丨]?|[|｜丨])"
+)
+# A headline that opens with a day ahead and a clock time, then a comma or a space: "明晚7点，
+# 一起聊聊…", "6月20日（周日）14:00 北京…", "周四晚8点 …". The time makes it an appointment.
+_CLOCK_LEAD = re.compile(
+    r"^\s*(?P<when>(?:\d{1,2}\s*月\s*\d{1,2}\s*[日号]|明天|明日|明晚|后天|[本这下]?(?:周|星期)[一二三四五六日天]))"
+    # (each optional part takes its own spaces: three \s* in a row backtrack cubically)
+    r"(?:\s*[（(](?:周|星期)[一二三四五六日天][)）])?(?:\s*(?:上午|下午|中午|晚上?|早上?))?\s*"
+    r"\d{1,2}(?:[:：]\d{2}|点半?(?:\d{1,2}分?)?)"
 )
 # What may follow that day before the separator: a weekday, a time, a city, online.
 _DATE_LEAD_TAIL = re.compile(
@@ -631,20 +674,39 @@ _PREVIEW_LEAD = re.compile(
 # 召开/举行/举办 with no word of the future: the meeting is news of the day, not an invitation
 # ("某司召开研讨会"); "将于…召开", "关于举办…的通知", "拟召开" are still ahead.
 _ZH_HELD = prefiltered(r"召开|举行|举办")
-# Not industry events: a company's statutory meetings (filings for its shareholders) and a
-# school's admission of students (本科招生简章).
+# Not industry events: a company's statutory meetings (filings for its shareholders), a
+# school's admission of students (本科招生简章), pupils' courses and job fairs.
 _ZH_NOT_EVENT = prefiltered(
     r"股东大会|股东会|董事会|监事会|职工代表大会|持有人会议"
     r"|(?:本科|研究生|硕士|博士|高考|中考|专升本|自考)[^，。|｜丨]{0,6}招生"
+    # courses for school pupils and exam takers, and job fairs: no trade events
+    r"|雅思|托福|考研|学科竞赛|奥赛|暑假班|寒假班|暑秋|寒春|中小学|招聘会|双选会|毕业生"
+)
+# Words only an invitation uses, whatever the event is called ("报名即将截止｜…嘉宾齐聚西安",
+# "诚邀您莅临…"): they open the gate without a word for the event ("邀您参加" alone also asks
+# for a survey or a partner, so it does not).
+_ZH_INVITE = prefiltered(
+    r"报名|邀请函|不见不散|(?:诚邀|邀您|邀请您|诚挚邀请)[^，。！!？?|｜丨]{0,4}?(?:参会|莅临|出席)|"
+    r"(?:嘉宾|大咖)[^，。！!？?|｜丨]{0,6}?(?:齐聚|云集|揭晓|阵容|官宣)"
+)
+# ... but not a call to sit an exam, to enrol in a school, to join a trial as a patient or to
+# apply for a job: 考试报名, 招生报名, 患者招募, 招聘.
+_ZH_NOT_INVITE = prefiltered(
+    r"考试|考生|资格考|执业药师|招聘|诚聘|求职|患者|受试者|志愿者|入学|学位|中考|高考|招生简章|报名费|"
+    r"已有[^，。]{0,8}报名|报名人数|问卷|调查|贴牌|代言"
 )
 _ZH_AHEAD = prefiltered(r"将|拟|关于|定于|计划|预计|预告|邀|报名")
 
 
 def _opens_as_notice(headline: str, published: date) -> bool:
-    """Whether the headline opens as a notice: a day still ahead before a separator, or a
-    preview column's name."""
+    """Whether the headline opens as a notice: a day still ahead before a separator, a day
+    ahead with a clock time ("明晚7点，…"), or a preview column's name."""
     if _PREVIEW_LEAD.match(headline):
         return True
+    clock = _CLOCK_LEAD.match(headline)
+    if clock is not None:
+        day = event_date(clock.group("when"), published)
+        return day is not None and day > published
     m = _DATE_LEAD.match(headline)
     if m is None or not _DATE_LEAD_TAIL.fullmatch(m.group("tail")):
         return False
@@ -668,6 +730,7 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         headline = _TRAILING_COLUMN.sub("", title_n)
         if _ZH_NOT_EVENT.search(headline) or not (
             _ZH_KIND.search(headline)
+            or (_ZH_INVITE.search(headline) and not _ZH_NOT_INVITE.search(headline))
             or _dated_place_notice(headline, published)
             or _opens_as_notice(headline, published)
         ):
@@ -686,10 +749,8 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         if not ahead and _ZH_HELD.search(headline) and not _ZH_AHEAD.search(headline):
             return None  # "某司召开研讨会": a meeting held, reported as news
     else:
-        invite = re.search(
-            r"\b(save the date|join us|register now|invitation|you're invited)\b", title_n, re.I
-        )
-        if not _EN_KIND.search(title_n) and not (
+        invite = _EN_INVITE.search(title_n)
+        if not (_EN_KIND.search(title_n) or _EN_NOTICE.search(title_n)) and not (
             invite and (event_date(text, published) or event_month(title_n, published))
         ):
             return None

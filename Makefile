@@ -54,8 +54,12 @@ install: $(STAMP) $(SAMPLES_STAMP) $(OPML_SAMPLES_STAMP) ## Create .venv and ins
 demo: $(STAMP) ## Run the whole job offline on bundled sample feeds (writes demo-output/)
 	$(BIN)/newsletter demo --out demo-output
 
-test: $(STAMP) ## Run the whole test suite (system tests included)
-	$(BIN)/pytest -q
+# Both cores: the suite is mostly waiting on subprocesses, servers and a browser, and the tests
+# are independent (own temporary folders, ports, PostgreSQL schemas). TEST_WORKERS=0 runs it serially.
+TEST_WORKERS ?= 2
+
+test: $(STAMP) ## Run the whole test suite (system tests included), on both cores
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 test-fast: $(STAMP) ## The tests without the slow system tests (subprocesses, browser, crash, corpus), on SQLite, on both cores
 	NEWSLETTER_TEST_POSTGRES_URL= $(BIN)/pytest -q -m "not slow" -n 2

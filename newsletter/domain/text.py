@@ -94,11 +94,45 @@ def shorten(value: str, limit: int) -> str:
     """Cut text at a word boundary (or at the limit for CJK) and add an ellipsis."""
     if len(value) <= limit:
         return value
-    cut = value[:limit]
+    cut = value[: _cluster_start(value, limit)]
     space = cut.rfind(" ")
     if space > limit * 0.6:
         cut = cut[:space]
     return cut.rstrip(" ,.;:，。；：") + "…"
+
+
+def _joins_previous(ch: str) -> bool:
+    """A character drawn as part of the one before it: a combining mark, a variation selector,
+    a zero-width joiner or an emoji skin-tone modifier."""
+    code = ord(ch)
+    return (
+        unicodedata.combining(ch) != 0
+        or unicodedata.category(ch) in ("Mn", "Me")
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or code == 0x200D
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F  # emoji tag sequences (subdivision flags)
+    )
+
+
+def _is_regional_indicator(ch: str) -> bool:
+    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+
+
+def _cluster_start(value: str, end: int) -> int:
+    """``end`` moved back, if need be, to the start of the character cluster it falls in, so
+    that a cut never leaves an accent without its letter, half a flag, or an emoji sequence
+    cut after a joiner. A simplified reading of UAX #29 for the cases text cutting meets."""
+    while 0 < end < len(value) and (_joins_previous(value[end]) or value[end - 1] == "\u200d"):
+        end -= 1
+    if 0 < end < len(value) and _is_regional_indicator(value[end]):
+        run = 0
+        while end - run > 0 and _is_regional_indicator(value[end - run - 1]):
+            run += 1
+        if run % 2:  # an odd run before: value[end] is the second half of a flag
+            end -= 1
+    return end
 
 
 def display_width(value: str) -> int:
@@ -120,7 +154,7 @@ def shorten_to_width(value: str, columns: int) -> str:
         if width > columns:
             break
         end += 1
-    cut = value[:end]
+    cut = value[: _cluster_start(value, end)]
     space = cut.rfind(" ")
     if space > len(cut) * 0.6:
         cut = cut[:space]

@@ -142,3 +142,33 @@ def test_the_dropped_block_pattern_matches_what_it_did_before_its_first_letter_t
         for code in range(0x30000):
             tag = f"<{chr(code)}{name[1:]} x>"
             assert bool(text._DROPPED_BLOCK.match(tag)) == bool(before.match(tag)), hex(code)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "e\u0301",  # e + combining acute accent
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",  # family: three emoji joined by ZWJ
+        "\U0001f44d\U0001f3fd",  # thumbs up with a skin tone
+        "\U0001f1e8\U0001f1f3",  # a flag: two regional indicators
+        "\u2764\ufe0f",  # heart with the emoji variation selector
+        "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # tag flag
+    ],
+)
+def test_a_cut_never_splits_a_character_cluster(unit: str) -> None:
+    """Whatever the limit, the cut text ends with whole clusters: the text before the ellipsis
+    is some number of whole units, never an accent without its letter or half a flag."""
+    from newsletter.domain.text import shorten, shorten_to_width
+
+    value = unit * 40
+    for limit in range(1, 60):
+        for cut in (shorten(value, limit), shorten_to_width(value, limit)):
+            kept = cut.removesuffix("…")
+            assert len(kept) % len(unit) == 0 and value.startswith(kept), (limit, cut)
+
+
+def test_a_cut_between_clusters_is_unchanged() -> None:
+    from newsletter.domain.text import shorten
+
+    assert shorten("abcdefghij", 5) == "abcde…"
+    assert shorten("é" * 10, 5) == "é" * 5 + "…"  # precomposed: one character each

@@ -23,6 +23,7 @@ from newsletter.feeds.guard import (
     AddressRefused,
     GuardedTransport,
     check_address,
+    unresolvable,
 )
 
 USER_AGENT = f"{PRODUCT}/{__version__} (RSS/Atom weekly digest; python-httpx)"
@@ -226,7 +227,16 @@ def _status_error(response: httpx.Response, url: str) -> FeedHTTPError:
     return FeedHTTPError(message, status, retry_after)
 
 
-def _network_reason(exc: httpx.HTTPError) -> str:
+# OpenSSL's reasons when an https request meets a server that answers in plain HTTP.
+_PLAIN_HTTP_REASONS = (
+    "WRONG_VERSION_NUMBER",
+    "HTTP_REQUEST",
+    "PACKET_LENGTH_TOO_LONG",
+    "RECORD_LAYER_FAILURE",
+)
+
+
+def _network_reason(exc: httpx.HTTPError, url: str) -> str:
     """What went wrong on the network, in words that say what to check; the library's own
     text for anything not recognised (it still names the failure)."""
     cause: BaseException | None = exc
@@ -235,16 +245,24 @@ def _network_reason(exc: httpx.HTTPError) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused (nothing answers at that address and port; check the URL and whether the site is up)"
         if isinstance(cause, socket.gaierror):
-            return f"cannot resolve the host name ({cause.strerror}); check the URL's host"
+            return unresolvable(urlsplit(url).hostname or url, cause)
         if isinstance(cause, ssl.SSLCertVerificationError):
             return f"the site's TLS certificate is not trusted ({cause.verify_message}); check the URL, or SSL_CERT_FILE for a private certificate authority"
+        if isinstance(cause, ssl.SSLEOFError):
+            return "the server closed the connection during the TLS handshake; try again later, or check that the address serves https"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS failed ({cause.reason or cause}); is it an https address of a site that speaks plain http?"
+            reason = str(cause.reason or cause)
+            if reason.upper().replace(" ", "_") in _PLAIN_HTTP_REASONS:
+                return f"TLS failed ({reason}); is it an https address of a site that speaks plain http?"
+            return f"the TLS handshake failed ({reason})"
         if isinstance(cause, ConnectionResetError):
             return "the server closed the connection (connection reset); try again later"
         cause, seen = cause.__cause__ or cause.__context__, seen + 1
     if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the server broke the HTTP protocol ({exc})"
+        text = str(exc)
+        if "without sending a response" in text:
+            return "the server closed the connection without answering; try again later"
+        return f"the server's answer is not valid HTTP ({text.split(':', 1)[0].strip()})"
     return f"{exc.__class__.__name__}: {exc}"
 
 
@@ -356,7 +374,7 @@ def fetch_feed(
             except httpx.HTTPError as exc:
                 if isinstance(exc.__cause__, AddressRefused):
                     raise FeedError(str(exc.__cause__)) from exc
-                raise FeedError(f"cannot fetch {current}: {_network_reason(exc)}") from exc
+                raise FeedError(f"cannot fetch {current}: {_network_reason(exc, current)}") from exc
         raise FeedError(f"more than {MAX_REDIRECTS} redirects starting at {url}")
     finally:
         DEADLINE.reset(token)

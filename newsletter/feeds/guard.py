@@ -90,14 +90,27 @@ def _refusal(host: str, address: str) -> str:
     )
 
 
+def unresolvable(host: str, exc: BaseException | None) -> str:
+    """The words for a host name that does not resolve (the one wording for every path)."""
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        why = exc.strerror
+    elif isinstance(exc, UnicodeError):
+        why = "not a valid host name"
+    elif exc is not None:
+        why = str(exc)
+    else:
+        why = "no addresses"
+    return f"cannot resolve the host name {host!r} ({why}); check the URL's host"
+
+
 def public_addresses(host: str, port: int) -> list[str]:
     """Resolve a host and return its addresses, all of them public; AddressRefused otherwise."""
     try:
         addresses = resolve_host(host, port)
     except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve host {host!r}: {exc}") from exc
+        raise httpcore.ConnectError(unresolvable(host, exc)) from exc
     if not addresses:
-        raise httpcore.ConnectError(f"cannot resolve host {host!r}: no addresses")
+        raise httpcore.ConnectError(unresolvable(host, None))
     for text in addresses:
         # A scoped IPv6 address ("fe80::1%eth0") is link-local anyway; drop the scope to parse.
         if not is_public_address(ipaddress.ip_address(text.split("%", 1)[0])):
@@ -122,7 +135,7 @@ def check_address(url: str, allow_private: bool) -> None:
     except AddressRefused as exc:
         raise FeedError(str(exc)) from exc
     except httpcore.ConnectError as exc:
-        raise FeedError(str(exc)) from exc
+        raise FeedError(f"cannot fetch {url}: {exc}") from exc
 
 
 # ---- the transport ------------------------------------------------------------------------

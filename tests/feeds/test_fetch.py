@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import socket
+import struct
+import threading
+import time
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import ClassVar
 
 import httpx
@@ -383,8 +388,94 @@ def test_non_http_urls_are_refused(client: httpx.Client, url: str) -> None:
 
 
 def test_unresolvable_host() -> None:
-    with pytest.raises(FeedError, match=r"cannot resolve host 'no-such-host\.invalid'"):
+    with pytest.raises(FeedError) as info:
         check_address("https://no-such-host.invalid/feed", allow_private=False)
+    assert str(info.value).startswith(
+        "cannot fetch https://no-such-host.invalid/feed: cannot resolve the host name "
+        "'no-such-host.invalid' ("
+    )
+    assert str(info.value).endswith("); check the URL's host")
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_an_unresolvable_host_reads_the_same_whichever_check_meets_it(allow_private: bool) -> None:
+    """Without allow_private the address check resolves the host first; with it the
+    connection does: one wording either way, naming the URL and the host."""
+    limits = FetchLimits(timeout=5.0, allow_private=allow_private)
+    url = "https://no-such-host.invalid/feed.xml"
+    with make_client(limits) as client, pytest.raises(FeedError) as info:
+        fetch_feed(client, url, NO_VALIDATORS, limits)
+    message = str(info.value)
+    assert message.startswith(
+        f"cannot fetch {url}: cannot resolve the host name 'no-such-host.invalid' ("
+    )
+    assert "Errno" not in message
+
+
+class _RawServer:
+    """A TCP server on loopback that answers each connection with ``behave(socket)``: for the
+    failures a real HTTP server never makes."""
+
+    def __init__(self, behave: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.behave = behave
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                self.behave(conn)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.recv(1024)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def _hang_up(conn: socket.socket) -> None:
+    conn.recv(1024)
+
+
+def _not_http(conn: socket.socket) -> None:
+    conn.recv(1024)
+    conn.sendall(b"HELLO WORLD\r\n\r\n")
+    time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "behave", "expected"),
+    [
+        ("http", _reset, "the server closed the connection (connection reset); try again later"),
+        ("http", _hang_up, "the server closed the connection without answering; try again later"),
+        ("http", _not_http, "the server's answer is not valid HTTP (illegal status line)"),
+        (
+            "https",
+            _hang_up,
+            "the server closed the connection during the TLS handshake; try again later, "
+            "or check that the address serves https",
+        ),
+    ],
+    ids=["reset", "hang-up", "not-http", "tls-hang-up"],
+)
+def test_a_server_that_breaks_off_is_named_in_words(
+    client: httpx.Client, scheme: str, behave: Callable[[socket.socket], None], expected: str
+) -> None:
+    server = _RawServer(behave)
+    try:
+        url = f"{scheme}://127.0.0.1:{server.port}/feed.xml"
+        with pytest.raises(FeedError) as info:
+            fetch_feed(client, url, NO_VALIDATORS, LIMITS)
+        assert str(info.value) == f"cannot fetch {url}: {expected}"
+    finally:
+        server.close()
 
 
 def test_connection_refused_is_a_feed_error(client: httpx.Client) -> None:

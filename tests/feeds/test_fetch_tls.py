@@ -102,7 +102,10 @@ def test_a_certificate_from_an_untrusted_authority_is_refused(
     tls_url: str, certificates: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(certificates / "other.pem"))
-    with make_client(LIMITS) as client, pytest.raises(FeedError, match=r"(?i)certificate"):
+    with (
+        make_client(LIMITS) as client,
+        pytest.raises(FeedError, match=r"the site.s TLS certificate is not trusted \("),
+    ):
         fetch_feed(client, tls_url, Validators(), LIMITS)
 
 
@@ -111,7 +114,10 @@ def test_the_default_bundle_does_not_trust_a_test_authority(
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    with make_client(LIMITS) as client, pytest.raises(FeedError, match=r"(?i)certificate"):
+    with (
+        make_client(LIMITS) as client,
+        pytest.raises(FeedError, match=r"the site.s TLS certificate is not trusted \("),
+    ):
         fetch_feed(client, tls_url, Validators(), LIMITS)
 
 

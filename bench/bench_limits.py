@@ -18,6 +18,7 @@ from harness import machine_summary, median_ms
 from newsletter.domain.editorial.amounts import find_amount
 from newsletter.domain.editorial.clusters import StoryInput, cluster_ids
 from newsletter.domain.editorial.events import detect_event
+from newsletter.domain.editorial.financing import detect_financings
 from newsletter.feeds.parse import parse_feed
 
 
@@ -52,6 +53,26 @@ _HOSTILE_TITLES = [
 ]
 
 
+# Titles built to make the financing detector's splitters and patterns backtrack: runs of
+# spaces between a verb and a sum, repeated verbs and sums (the headline and clause splitters
+# took one to two seconds on the spaces before they were anchored at a run's start).
+_HOSTILE_DEALS = [
+    "拿了" + " " * 6000 + "1亿元",
+    "完成B轮" + " " * 6000 + "临床",
+    "拿到" + "1" * 6000 + "亿元",
+    "融资" + "数" * 6000,
+    "向" + "甲" * 6000 + "注资",
+    "获投" * 3000,
+    "Acme, backed by " * 400 + "raises $5M",
+]
+
+
+def _hostile_deals() -> None:
+    for title in _HOSTILE_DEALS:
+        for lang in ("zh", "en"):
+            detect_financings(title, title, lang)
+
+
 def _hostile_events() -> None:
     for title in _HOSTILE_TITLES:
         for lang in ("zh", "en"):
@@ -71,6 +92,11 @@ def main() -> None:
         (
             f"detect_event on {len(_HOSTILE_TITLES)} hostile 6,000-character titles, zh and en",
             _hostile_events,
+            3,
+        ),
+        (
+            f"detect_financings on {len(_HOSTILE_DEALS)} hostile 6,000-character titles, zh and en",
+            _hostile_deals,
             3,
         ),
         (

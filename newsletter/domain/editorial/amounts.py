@@ -13,8 +13,9 @@ from newsletter.domain.numerals import CN_UNITS, chinese_number
 _CN_UNIT = CN_UNITS
 _EN_UNIT = {
     "k": 1_000, "thousand": 1_000,
-    "m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "million": 1_000_000, "millions": 1_000_000,
-    "b": 1_000_000_000, "bn": 1_000_000_000, "billion": 1_000_000_000,
+    "m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "mln": 1_000_000, "million": 1_000_000,
+    "millions": 1_000_000,
+    "b": 1_000_000_000, "bn": 1_000_000_000, "bln": 1_000_000_000, "billion": 1_000_000_000,
 }  # fmt: skip
 _CN_CURRENCY = {
     "美元": "USD",
@@ -52,6 +53,7 @@ _VAGUE_CN = {
     "数千万": (10_000_000, 100_000_000), "数百万": (1_000_000, 10_000_000),
     "亿元级": (100_000_000, 1_000_000_000), "千万级": (10_000_000, 100_000_000),
     "上亿": (100_000_000, None), "过亿": (100_000_000, None), "超亿": (100_000_000, None),
+    "逾亿": (100_000_000, None),
     "近亿": (90_000_000, 100_000_000), "近千万": (9_000_000, 10_000_000),
     "亿级": (100_000_000, 1_000_000_000), "百万级": (1_000_000, 10_000_000),
     # A bare unit with a currency is about one of it: 千万美元, 亿元, 百万美元.
@@ -105,11 +107,14 @@ def normalize(text: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
 
 
+# A qualifier and its spaces are optional together ("(?:over\s*)?$5M", not "(?:over)?\s*$5M"): a
+# match then never starts on a space, which on a long run of spaces was tried to the run's end
+# from each of them (seconds on a 6,000-space title).
 # At most 12 digits, starting a digit run: a long run of digits cannot make matching quadratic.
 _NUM = r"(?<![\d.])\d{1,12}(?:\.\d{1,6})?(?!\d)"
 _CN_CURR = "|".join(sorted(_CN_CURRENCY, key=len, reverse=True))
 _CN_AMOUNT = re.compile(
-    rf"(?P<qual>近|超过|超|逾|过|约|达|近乎|将近)?\s*(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)?"
+    rf"(?:(?P<qual>近|超过|超|逾|过|约|达|近乎|将近)\s*)?(?P<a>{_NUM})\s*(?P<ua>千万|百万|十亿|万|亿)?"
     rf"(?:\s*(?:-|至|到)\s*(?P<b>{_NUM})\s*(?P<ub>千万|百万|十亿|万|亿))?"
     rf"\s*(?P<cur>{_CN_CURR})"
 )
@@ -133,14 +138,14 @@ _CN_VAGUE = re.compile(
 )
 _SYM = r"(?:US\$|HK\$|S\$|\$|€|£|¥|USD|EUR|GBP|HKD|RMB|CNY|JPY)"
 _EN_AMOUNT = prefiltered(
-    rf"(?P<qual>over|more than|upwards of|north of|tops|topped|exceeds|exceeded|surpasses|above|nearly|"
-    rf"almost|about|around|approximately|up to)?\s*"
-    rf"(?P<sym>{_SYM})\s?(?P<a>{_NUM})\s*(?P<ua>million|millions|billion|thousand|mn|bn|mm|[mbk])?\b"
-    rf"(?:\s*(?:-|to)\s*(?:{_SYM})?\s?(?P<b>{_NUM})\s*(?P<ub>million|billion|thousand|mn|bn|mm|[mbk])\b)?",
+    rf"(?:(?P<qual>over|more than|upwards of|north of|tops|topped|exceeds|exceeded|surpasses|above|nearly|"
+    rf"almost|about|around|approximately|up to)\s*)?"
+    rf"(?P<sym>{_SYM})\s?(?P<a>{_NUM})\s*(?P<ua>million|millions|billion|thousand|mln|bln|mn|bn|mm|[mbk])?\b"
+    rf"(?:\s*(?:-|to)\s*(?:{_SYM})?\s?(?P<b>{_NUM})\s*(?P<ub>million|billion|thousand|mln|bln|mn|bn|mm|[mbk])\b)?",
     re.IGNORECASE,
 )
 _EN_WORD_CURRENCY = prefiltered(
-    rf"(?P<qual>over|more than|nearly|about)?\s*(?:(?P<lo>{_NUM})\s*(?:-|to)\s*)?(?P<a>{_NUM})\s*"
+    rf"(?:(?P<qual>over|more than|nearly|about)\s*)?(?:(?P<lo>{_NUM})\s*(?:-|to)\s*)?(?P<a>{_NUM})\s*"
     rf"(?P<ua>million|billion)\s+(?P<cur>dollars|euros|pounds|yuan|RMB|yen)",
     re.IGNORECASE,
 )
@@ -261,7 +266,9 @@ def _chinese_amounts(text: str, candidates: list[tuple[int, Amount]]) -> None:
             (m.start(), Amount(float(low_v), float(high_v) if high_v else None, cur, m.group(0)))
         )
     for m in re.finditer(
-        r"(近|超过|超|逾|过)?(\d+(?:\.\d+)?)\s*(千万|百万|万|亿)(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑|美金))",
+        # _NUM: a digit run is read from its start only (an unbounded \d+ tried from each digit
+        # of a 6,000-digit run took seconds)
+        rf"(近|超过|超|逾|过)?({_NUM})\s*(千万|百万|万|亿)(?!\s*(?:美元|元|人民币|欧元|港元|日元|英镑|美金))",
         text,
     ):
         if not is_money(m):

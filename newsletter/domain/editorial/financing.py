@@ -69,6 +69,9 @@ _ZH_DONE = prefiltered(
 _ZH_ROUND = prefiltered(
     r"(?P<r>Pre-?IPO|pre-?ipo|Pre[-\s]?[A-Ca-c]\+{0,2}|pre[-\s]?[a-c]\+{0,2}|[A-Fa-f]\+{1,2}|[A-Fa-f]\d?|天使\+?|种子\+?|战略)"
     r"\s*(?:系列)?轮"
+    # "B轮临床试验", "A轮谈判", "第B轮集采": a round of something else than funding
+    r"(?!\s*(?:临床|试验|研究|测试|招募|入组|谈判|评审|评选|集采|采购|投票|比赛|答辩|面试|筛选|"
+    r"订单|中标|报价|竞价|磋商|审核|检查|督查|巡视|巡查))"
     r"|(?P<strat>战略融资|战略投资)"
     r"|(?P<series>[A-Fa-f])\s*系列(?=[^，。；,;]{0,10}融资)"
     # "B3融资": a numbered tranche needs no 轮
@@ -85,14 +88,17 @@ _ZH_TWO_ROUNDS = re.compile(
     rf"(?<![A-Za-z])(?P<a>{_ZH_ROUND_TOKEN})\s*轮?\s*(?:及|和|与|、|/|＆|&)\s*(?P<b>{_ZH_ROUND_TOKEN})\s*(?:系列)?轮",
     re.I,
 )
-_ZH_FUNDING = prefiltered(r"融资|投资|注资")
+# 获投 ("got invested") is a funding word by itself, but not in 获投票, 获投诉, 获投产, 获投用,
+# 获投中 (an award of 投中, a ranking firm).
+_ZH_FUNDING = prefiltered(r"融资|投资|注资|获投(?![票诉放入产标保运用中])")
 _ZH_NOT = prefiltered(
-    r"(IPO|上市|招股|募资|募集资金|港股|科创板|创业板|北交所|递表|挂牌|配售|定增|增发|"
+    # 上市公司 is an investor as often as not ("获上市公司战略投资"); a listing is 上市 alone
+    r"(IPO|上市(?!公司)|招股|募资|募集资金|港股|科创板|创业板|北交所|递表|挂牌|配售|定增|增发|"
     r"收购|并购|合并|控股权|私有化|"
     r"授权|许可|首付款|里程碑付款|BD交易|引进|"
     r"基金.*(?:募集|关账|设立)|(?:完成|首轮)关账|母基金|基金规模|新基金|"
     r"拟|计划|筹划|寻求|洽谈|正在进行|启动.{0,4}融资|意向|路演|现场直击|"
-    r"融资租赁|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
+    r"融资租赁|投资额度|融资额度|授信|贷款|国资委|财政|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
 _ZH_STRONG = prefiltered(
@@ -102,7 +108,10 @@ _ZH_STRONG = prefiltered(
 _ZH_MENTION_BEFORE = prefiltered(
     r"(?:距|(?<![\u4e00-\u9fff])刚|曾|此前|对话|采访|专访|回顾|盘点)[^，。；]{0,6}$"
 )
-_ZH_MENTION_AFTER = prefiltered(r"^(?:后|的|以来|之后|不久|仅)")
+# ("的首关", "的首次交割" are the round's own closing, not a mention of it)
+_ZH_MENTION_AFTER = prefiltered(
+    r"^(?:后|的(?!\s*(?:首关|首次交割|交割|首轮交割))|以来|之后|不久|仅)"
+)
 _ZH_HARD_NOT = prefiltered(
     r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)"
 )
@@ -242,6 +251,10 @@ def _en_company(title: str) -> str:
     head = re.split(r"[:|]\s*", head)[-1]
     # "Acme, a digital health startup, raises": the apposition is no part of the name.
     head = re.sub(r",\s+(?:a|an|the|which|whose|that|who)\s[^,]*,?\s*$", "", head.strip())
+    # "Acme, backed by Alpha, raises"; "Alpha-backed Acme raises"; "Acme in $30M Series A"
+    head = re.sub(r",\s+(?i:backed|funded|supported)\s+by\s[^,]*,?\s*$", "", head.strip())
+    head = re.sub(r"^\S*-(?i:backed|funded)\s+(?=[A-Z0-9])", "", head.strip())
+    head = re.sub(r"\s+in$", "", head.strip())
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
     # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
     head = re.sub(
@@ -375,13 +388,24 @@ _EN_UNSTATED_VERBS = frozenset(
 _EN_UNSTATED_ROUND = re.compile(
     r"\s*(?:(?:a|an|its|their)\s+)?(?:(?:new|fresh|additional|undisclosed|first|latest|next)\s+)?"
     r"(?:(?:funding|financing|investment)\s+round|round\s+of\s+(?:funding|financing|investment)|"
-    r"(?:funding|financing)(?=\s*(?:$|[,;:.!]|\s+(?:led|to|as|with|at|amid)\b)))",
+    r"(?:funding|financing)(?=\s*(?:$|[,;:.!]|\s+(?:led|to|as|with|at|amid)\b))|"
+    # "secures investment from Alpha", "lands backing from Alpha" (not "funding from", a grant's)
+    r"(?:investment|backing)(?=\s+from\b))",
     re.I,
 )
 # An investor's headline: "Pfizer invests $20M in Acme", "Alpha leads $20M Series A in Acme".
 _EN_INVESTOR = prefiltered(
-    r"^(?P<who>.+?)\s+(?:invests|co-leads|leads|backs)\s+(?P<what>.*?)\s+in\s+(?P<co>[A-Z0-9].*)$"
+    r"^(?P<who>.+?)\s+(?:invests|co-leads|leads|backs|makes)\s+(?P<what>.*?)\s+in\s+(?P<co>[A-Z0-9].*)$"
     r"|^(?P<who2>.+?)\s+backs\s+(?P<co2>[A-Z0-9][^,;]*?)\s+with\s+(?P<what2>.+)$"
+)
+# Money that is no equity round (RULES.md: loans, convertible bonds, grants are never
+# financing): a sum raised this way is a round only when the title also names one.
+_EN_NOT_EQUITY = prefiltered(
+    r"\b(loans?|debt|credit (?:facility|line)|line of credit|convertible notes?|notes offering|"
+    r"bonds?|settlement|donations?|donors?|crowdfunding|philanthrop\w*|endowment|"
+    r"(?:from|by) (?:the )?(?:nih|barda|darpa|nsf|cepi|arpa-h|cirm|government|federal|state|"
+    r"ministry|department|european commission|eu))\b",
+    re.I,
 )
 # A digest of the week's or day's deals names itself: it announces no one round.
 _EN_DIGEST = prefiltered(
@@ -396,6 +420,8 @@ def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
     if _EN_NOT.search(title_n):
         return None
     round_in_title = _en_round(title_n)
+    if round_in_title is None and _EN_NOT_EQUITY.search(title_n):
+        return None
     if _EN_LISTING.search(_without_pre_ipo(title_n)) and round_in_title != "pre-ipo":
         return None
     amount_in_title = find_amount(title_n)
@@ -458,7 +484,9 @@ def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
 
 
 # Where a second deal can start in an English title: "; ", " | ", ", ", " and ", " & ".
-_EN_CLAUSE_SEP = re.compile(r"\s*(?:;|\s[|–—]\s|,)\s*(?:and\s+)?|\s+(?:and|&|\+)\s+")
+# (Tried only where a run of spaces starts: from each space of a long run, the pattern ran to the
+# run's end again, seconds on a 6,000-space title.)
+_EN_CLAUSE_SEP = re.compile(r"(?<!\s)\s*(?:;|\s[|–—]\s|,)\s*(?:and\s+)?|(?<!\s)\s+(?:and|&|\+)\s+")
 
 
 def _en_deals(title_n: str, summary_n: str) -> list[FinancingFact]:
@@ -508,7 +536,9 @@ _DATED_COLUMN = re.compile(r"【[^】]{0,20}\d{3,}[^】]{0,4}】")
 _BRACKETS = re.compile(r"【[^】]{0,20}】")
 # Headlines inside one title: 丨 | ； ! ? and a space between two Chinese characters.
 _SEGMENT_SPLIT = re.compile(
-    r"\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“])"
+    # (tried only where a run of spaces starts: from each space of a long run it ran to the end
+    # of the run again, a second on a 6,000-space title)
+    r"(?<!\s)\s*(?:[|｜丨;；!！?？]|——|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff「“])"
     # a space before the verb is between the name and its verb ("甲医疗 完成A轮融资")
     r"(?!宣布|完成|获得|获|斩获|拿下|拿到|迎来|再获|连获|喜获|正式完成|顺利完成))\s*"
 )
@@ -523,11 +553,20 @@ _ZH_BARE_ROUND = prefiltered(
 )
 _ZH_AMOUNT_FUNDING = prefiltered(
     r"^(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)\s*(?:美元|元|人民币|美金)?\s*[A-Fa-f+\-]{0,4}\s*轮?融资"
-    r"|融资(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)"
+    # "融资2亿元", "融资数亿元"; not a running total ("一年融资过亿", "累计融资数亿", "单笔融资")
+    r"|(?<![年月周天笔计总])融资(?:近|超过?|约|逾|达)?\s*(?:[\d.]+|数)\s*(?:十亿|千万|百万|万|亿)"
+)
+# The tech press's spoken form, a sum taken and nothing after it: "甲医疗又融了5亿元",
+# "视频版邮件，拿了1.3亿美金" (not "拿到5亿元订单": the sum must end the headline; 拿下
+# a sum is as often an order won).
+_ZH_TAKE_SUM = prefiltered(
+    r"(?:拿了|拿到|(?<!金)融了)\s*(?:(?:近|超过?|约|逾|上|过)\s*)?"
+    r"(?:[\d.]{1,12}|数|[一二两三四五六七八九十]{1,4})\s*(?:十亿|千万|百万|万|亿)\s*"
+    r"(?:美元|美金|元|人民币|港元|欧元)(?=\s*[!！?？。]?\s*$)"
 )
 # 领投/独家投资/入股 + the company: "毅达资本领投飞谱电子Pre-A轮融资", "红杉入股时尚电商SSENSE".
 _ZH_INVESTED = prefiltered(
-    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
+    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股|注资)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
     r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|[？?！!]|$))"
 )
 # What follows 领投 in a headline about the market rather than a round: a statistic or a ranking.
@@ -542,6 +581,8 @@ _ZH_LEAD_TREND = re.compile(
 _ZH_INVESTEE = re.compile(
     r"对\s*(?P<co>[「“]?[^，,。；;对的其该这]{2,20}?[」”]?)\s*(?:的|进行了?|完成了?)"
     r"[^，,。；;]{0,12}?(?:投资|注资|增资)"
+    # "乙集团向甲医疗注资5亿元": the company is the one after 向
+    r"|向\s*(?P<co2>[「“]?[^，,。；;向的其该这]{2,20}?[」”]?)\s*注资"
 )
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
 _ZH_PLURAL = prefiltered(r"(多家|多个|数家|几家|\d+家|\d+个|这些|一批|多笔)")
@@ -550,6 +591,8 @@ _ZH_NOT_NAME = prefiltered(
     r"(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)|[A-Fa-f]\+?\s*轮)"
     # "苏州这家医疗科技公司", "一家AI制药企业": a demonstrative anywhere names no one
     r"|这家|那家|一家|某"
+    # a span of time or a tally, not a name: "一年融资数亿", "单笔融资数亿"
+    r"|^(?:[一二两三四五六七八九十半\d]{1,3}个?(?:年|月|周|天)|单笔|累计|总计|合计)$"
     # a date alone ("6月", "6月15日") or one character left of a clause ("并")
     r"|^(?:\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?|\d{1,2}\s*[日号]|[\u4e00-\u9fff])$"
     # a description that ends in what it is, with no name ("系统间生物学新星", "医疗科技公司")
@@ -660,11 +703,17 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         and "入股" not in plain
         and "领投" not in plain
         and not _ZH_ROUND.search(plain)
+        and not _ZH_TAKE_SUM.search(plain)
     ):
         return None
     if _ZH_AWARD.search(segment):
         return None
-    only_lead = not (_ZH_FUNDING.search(plain) or "入股" in plain or _ZH_ROUND.search(plain))
+    only_lead = not (
+        _ZH_FUNDING.search(plain)
+        or "入股" in plain
+        or _ZH_ROUND.search(plain)
+        or _ZH_TAKE_SUM.search(plain)
+    )
     if only_lead:
         # "X领投Y" with no other funding word: Y must be a company, not a statistic
         # ("CVC领投比例创新高", "领投机构排行榜").
@@ -678,6 +727,10 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         v
         for v in _ZH_VERB.finditer(segment)
         if _money_after(segment, v.end(), funding_only=v.group(1) == "拿到")
+        or (
+            v.group(1) == "获投"
+            and _ZH_FUNDING.search(segment[v.start() : v.end() + 1]) is not None
+        )
     ]
     verb = next((v for v in verbs if strong and v.start() == strong.start()), None)
     verb = verb or (verbs[-1] if verbs else None)
@@ -685,7 +738,11 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         return None  # "多家企业斩获新一轮融资": a trend, not one company's round
     if len(segment) > 60 and not _ZH_STRONG.search(segment):
         return None  # a paragraph, not a headline
-    bare = _ZH_BARE_ROUND.search(segment) or _ZH_AMOUNT_FUNDING.search(segment)
+    bare = (
+        _ZH_BARE_ROUND.search(segment)
+        or _ZH_AMOUNT_FUNDING.search(segment)
+        or _ZH_TAKE_SUM.search(segment)
+    )
     invested = _ZH_INVESTED.search(segment)
     if strong:
         before, after_text = segment[: strong.start()], segment[strong.end() :]
@@ -709,7 +766,7 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
     company, confidence = "", 0.2
     investee = _ZH_INVESTEE.search(segment)
     if investee and not re.search(r"获|得到", segment[: investee.start()]):
-        company, confidence = _zh_name(investee.group("co"))
+        company, confidence = _zh_name(investee.group("co") or investee.group("co2"))
     elif invested and (not verb or invested.start() < verb.start()):
         company, confidence = _zh_name(invested.group("co"))
     else:
@@ -769,10 +826,14 @@ def _zh_deals(segment: str, summary: str) -> list[FinancingFact]:
     return [fact] if fact is not None else []
 
 
+# A Chinese title without one of these announces no round (the quick test before the patterns).
+_ZH_FUNDING_WORDS = ("融资", "投资", "注资", "入股", "领投", "轮", "获投", "融了", "拿")
+
+
 def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:
     """Every round a Chinese title announces, one per headline (a title with two headlines can
     announce two rounds); none for a digest of many headlines."""
-    if not any(word in title for word in ("融资", "投资", "注资", "入股", "领投", "轮")):
+    if not any(word in title for word in _ZH_FUNDING_WORDS):
         return []  # the common case at ingest, checked without a regular expression
     if _ZH_DIGEST.search(title) or _DATED_COLUMN.search(title):
         return []

@@ -849,3 +849,116 @@ def test_a_day_and_a_run_of_spaces_is_read_in_one_pass() -> None:
     # is benchmarked in bench/bench_limits.py; here it must simply end, with no event.
     title = "明晚" + " " * 3000 + "x"
     assert detect_event(title, "", "zh", PUBLISHED) is None
+
+
+# Round 6 (financing on unseen accounts, issue 12): the general wording of deal headlines in
+# both languages, written down form by form and tried on made-up titles; none is a corpus title.
+@pytest.mark.parametrize(
+    ("title", "lang", "company", "round_name", "amount"),
+    [
+        # 融资 + a vague sum, and the spoken forms of the tech press
+        ("青禾医疗融资数亿元", "zh", "青禾医疗", "undisclosed", "数亿元"),
+        ("青禾医疗又融了5亿元", "zh", "青禾医疗", "undisclosed", "5亿元"),
+        ("视频会诊平台，拿了1.3亿美金", "zh", "", "undisclosed", "1.3亿美金"),
+        # 获投 ("got invested") is a funding word by itself
+        ("青禾医疗获投数千万元", "zh", "青禾医疗", "undisclosed", "数千万元"),
+        ("AI制药公司青禾医疗获投", "zh", "青禾医疗", "undisclosed", None),
+        # 注资: the investor's verb, and 向…注资
+        ("北辰集团注资青禾医疗", "zh", "青禾医疗", "undisclosed", None),
+        ("北辰集团向青禾医疗注资5亿元", "zh", "青禾医疗", "undisclosed", "5亿元"),
+        # a listed company is an investor as often as not
+        ("青禾医疗获上市公司战略投资", "zh", "青禾医疗", "strategic", None),
+        ("青禾医疗获A股上市公司战略投资", "zh", "青禾医疗", "strategic", None),
+        # a round's first close is the round, not a mention of it
+        ("青禾医疗完成1亿美元B轮融资的首关", "zh", "青禾医疗", "b", "1亿美元"),
+        ("青禾医疗获逾亿元融资", "zh", "青禾医疗", "undisclosed", "逾亿元"),
+        # English: an investment or backing "from" someone; the investor's "makes … in"
+        ("Veltra Bio secures investment from Northstar", "en", "Veltra Bio", "undisclosed", None),
+        ("Veltra Bio lands backing from Northstar", "en", "Veltra Bio", "undisclosed", None),
+        ("Pfizer makes strategic investment in Veltra Bio", "en", "Veltra Bio", "strategic", None),
+        # the backer written before or after the name is no part of it
+        ("Northstar-backed Veltra Bio raises $30M", "en", "Veltra Bio", "undisclosed", "$30M"),
+        ("YC-backed Veltra Bio raises $5M seed", "en", "Veltra Bio", "seed", "$5M"),
+        ("Veltra Bio, backed by Northstar, raises $30M", "en", "Veltra Bio", "undisclosed", "$30M"),
+        ("Veltra Bio in $30M Series A", "en", "Veltra Bio", "a", "$30M"),
+        # "mln", the wires' abbreviation
+        ("Veltra Bio raises $30 mln", "en", "Veltra Bio", "undisclosed", "$30 mln"),
+        # a round with a loan beside it is still the round
+        (
+            "Veltra Bio secures $30M Series A and $10M debt facility",
+            "en",
+            "Veltra Bio",
+            "a",
+            "$30M",
+        ),
+    ],
+)
+def test_deal_forms_round_six(
+    title: str, lang: str, company: str, round_name: str, amount: str | None
+) -> None:
+    facts = detect_financings(title, "", lang)
+    assert len(facts) == 1
+    fact = facts[0]
+    assert (fact.company, fact.round, fact.amount.text if fact.amount else None) == (
+        company,
+        round_name,
+        amount,
+    )
+
+
+@pytest.mark.parametrize(
+    ("title", "lang"),
+    [
+        # a round of something else than money
+        ("青禾医疗完成B轮临床试验", "zh"),
+        ("青禾医疗进入A轮谈判", "zh"),
+        # a running total, a single deal's size in a trend, loans, credit lines, public money
+        ("「好饮」一年融资过亿，新式茶饮如何突围", "zh"),
+        ("青禾医疗一年融资数亿元", "zh"),
+        ("IVD赛道升温：半个月4家企业单笔融资过亿", "zh"),
+        ("青禾医疗累计融资5亿元", "zh"),
+        ("青禾医疗获得2亿元投资额度", "zh"),
+        ("青禾医疗获银行授信10亿元", "zh"),
+        ("国资委向医疗集团注资100亿元", "zh"),
+        # 获投 of votes, complaints and 投中's awards
+        ("青禾医疗获投票支持", "zh"),
+        ("青禾医疗获投诉", "zh"),
+        ("北辰资本获投中「年度最佳创投机构」", "zh"),
+        # a sum won, not raised
+        ("青禾医疗拿下5亿元", "zh"),
+        ("青禾医疗拿到5亿元订单", "zh"),
+        ("青禾医疗拿到1亿元补贴", "zh"),
+        ("互联网金融了解一下", "zh"),
+        # English: debt, settlements, donations, crowdfunding, public funders
+        ("Veltra Bio secures $50M loan", "en"),
+        ("Veltra Bio secures $50M debt facility", "en"),
+        ("Veltra Bio secures $10M credit line", "en"),
+        ("Veltra Bio raises $40M through convertible notes", "en"),
+        ("Veltra Bio snags $3M settlement", "en"),
+        ("Hospital raises $5M in donations", "en"),
+        ("State raises $300M bond for hospitals", "en"),
+        ("Veltra Bio raises $10M via crowdfunding", "en"),
+        ("Veltra Bio secures $10M from BARDA", "en"),
+        ("Veltra Bio secures funding from NIH", "en"),
+        ("Google makes investment in AI", "en"),
+    ],
+)
+def test_not_rounds_round_six(title: str, lang: str) -> None:
+    assert detect_financings(title, "", lang) == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "拿了" + " " * 3000 + "1亿元",
+        "完成B轮" + " " * 3000 + "临床",
+        "Acme" + " " * 3000 + "raises $5M",
+        "融资" + "数" * 3000,
+        "向" + "甲" * 3000 + "注资",
+    ],
+)
+def test_runs_of_spaces_and_repeats_are_read_in_one_pass(title: str) -> None:
+    # The headline and clause splitters once tried every space of a run to its end: seconds
+    # on such a title. Their time is benchmarked in bench/bench_limits.py; here they must end.
+    for lang in ("zh", "en"):
+        detect_financings(title, title, lang)

@@ -18,8 +18,10 @@ _EN_KIND = prefiltered(
     r"r&d day|investor day|demo day|open house|breakfast|luncheon|dinner|reception|gala|pitch night|"
     r"partnering|town hall|ask me anything|ama|seminar|lecture|colloquium|grand rounds|panel discussion|"
     # "Annual Scientific Meeting", "scientific sessions" (not a company's "annual general meeting")
-    r"info(?:rmation)? session|annual (?!general\b)[a-z]+ meeting|scientific (?:meeting|session)|"
-    r"(?:live|online|in-person|networking|virtual) event)s?\b",
+    r"info(?:rmation)? session|annual (?!general\b|share\w*|stock\w*|budget\b)[a-z]+ meeting|"
+    r"scientific (?:meeting|session)|(?:live|online|in-person|networking|virtual) event)s?\b"
+    # the first part of a compound is no event: "event-driven", "lecture-based", "seminar-style"
+    r"(?!-[a-z])",
     re.I,
 )
 _EN_FUTURE = prefiltered(
@@ -57,7 +59,9 @@ _ZH_KIND = prefiltered(
     r"参会|邀请函|邀约|盛会|参展|展商|招展|观展|嘉宾(?:揭晓|发布|公布|官宣|阵容)|"
     # trade fairs by their short names: 药交会, 医博会, 进博会, 高交会 (not 移交会计, 外交会谈)
     # classes and meetings of doctors and professionals: 学习班, 进修班, 读片会, 学术会议, 云课堂
-    r"学习班|进修班|研习班|读书会|读片会|学术会|讲堂|课堂|私董会|圆桌会|报告会|交易会|直播课|巡讲|"
+    # (not "AI走进课堂", into the classroom; nor 交易会员, a bourse's trading members)
+    r"学习班|进修班|研习班|读书会|读片会|学术会(?![员计])|讲堂|(?<!进)课堂|私董会|圆桌会|报告会|"
+    r"交易会(?![员计])|直播课|巡讲|"
     r"[药医械进高广康](?:交会|博会)|领袖班|总裁班|今晚\d{1,2}点|Demo Day|demo day|路演日|Bootcamp|bootcamp|参观|参访|"
     r"(?<!提上)(?:议程|日程)[^，。！!？?|｜丨]{0,6}?(?:更新|发布|公布|出炉|曝光|亮相|抢先看|揭晓|来了))"
 )
@@ -81,20 +85,40 @@ _ZH_PAST = prefiltered(
     r"致辞|开幕式|受邀|(?<!即将)(?:盛大|隆重)开幕|召集(?!令)|讲话|会上|期间|(?<!将)(?<!议程)(?<!日程)(?<!程精彩)亮相|已有.{0,8}报名|"
     # attending or appearing, unless still ahead ("确认出席", "将亮相", "即将登场")
     r"(?<!将)(?<!确认)(?<!邀请)出席|(?<!将)登场|组织召开|"
-    r"周报|日报|热讯|汇总)"
+    r"周报|日报|热讯|汇总|读后感|观后感|书评|影评)"
 )
 # A title that is the event's own notice: a headline (or a part between | 丨 【】 ：) that ends
 # with the kind of event, or words only a notice uses. It needs no date or "will" word: labels
 # and readers take "2021生物制品工艺开发及放大实战培训班" as an invitation.
 # "Webinar: Real-world evidence in oncology", "Virtual summit | …": a title that opens with the
 # kind of event is the event's own notice (a past one says "recording", "replay", "recap").
+# (A hyphen separates only with spaces around it: "Seminar-style classes" is a compound.)
 _EN_NOTICE = prefiltered(
     r"^\s*(?:upcoming |free |live |new |our )?(?:webinar|virtual summit|virtual event|livestream|"
-    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup|seminar|lecture|"
-    r"info session|grand rounds|colloquium|live event|online event)s?\s*[:|｜–—-]"
+    r"live stream|web seminar|masterclass|fireside chat|workshop|meetup)s?(?:\s*[:|｜–—]|\s+-\s)"
     # "[Webinar] …", "(Live event) …": the kind as a tag before the title.
     r"|^\s*[\[(【]\s*(?:upcoming |free |live |virtual |online )?(?:webinar|virtual event|livestream|"
     r"live stream|web seminar|masterclass|fireside chat|workshop|meetup|event|conference|summit)s?\s*[\])】]",
+    re.I,
+)
+# Kinds that also name teaching and news columns ("Lecture: Nobel laureate dies at 89",
+# "Grand rounds: a case of …"): the title opens as a notice only with a date or a word ahead.
+_EN_NOTICE_DATED = prefiltered(
+    r"^\s*(?:upcoming |free |live |new |our )?(?:seminar|lecture|info session|grand rounds|"
+    r"colloquium|live event|online event)s?(?:\s*[:|｜–—]|\s+-\s)",
+    re.I,
+)
+# A company's statutory meetings and the US Congress at work are no industry events.
+_EN_NOT_EVENT = prefiltered(
+    r"\b(?:(?:share|stock)holders?'? meeting|annual general meeting|agm|board meeting|"
+    r"congress(?:ional)? (?:delays?|pass(?:es|ed)?|votes?|voted|approves?|approved|rejects?|"
+    r"members?|leaders?|must|should|could|would|fails?))\b",
+    re.I,
+)
+# Invitations to a vaccine, a trial, an enrollment, a vote, a job or a new office: no events.
+_EN_NOT_INVITE = prefiltered(
+    r"\b(?:vaccin\w*|enrol+ment|enrol+ing|patients?|trials?|voters?|jobs?|careers?|hiring|"
+    r"headquarters|offices?|stores?|clinics?|pharmac(?:y|ies)|ages \d)\b",
     re.I,
 )
 _ZH_NOTICE = prefiltered(
@@ -155,7 +179,9 @@ _EN_DATE_DM = prefiltered(
 )
 _ISO_DATE = prefiltered(r"\b(?P<year>20\d{2})[-/.](?P<mon>\d{1,2})[-/.](?P<day>\d{1,2})\b")
 _ZH_DATE = prefiltered(
-    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*(?:[-–~至到]\s*\d{1,2}\s*)?(?:日|号)"
+    r"(?:(?P<year>\d{4})\s*年\s*)?(?P<mon>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*"
+    # a span's end, in this month or the next: "18-20日", "6月28至7月2日"
+    r"(?:[-–~至到]\s*(?:\d{1,2}\s*月\s*)?\d{1,2}\s*)?(?:日|号)"
 )
 # 6.24-25, 7·22: a month and day with a dot, not an amount or a version ("3.5亿", "2.0").
 _DOT_DATE = prefiltered(
@@ -166,9 +192,9 @@ _DIGITS_DOT = re.compile(r"[0-9][.·][0-9]")  # in every match of _DOT_DATE
 _ZH_MONTH = prefiltered(
     r"(?:(?P<year>20\d\d)\s*年\s*)?(?<![\d.])(?P<mon>1[0-2]|[1-9])\s*月(?![\d份]*\s*\d{1,2}\s*[日号]|\d|份)"
 )
-# "25日", "本月25日", and a span of days "18-20日" (its first day).
+# "25日", "本月25日", "下月18日", and a span of days "18-20日" (its first day).
 _ZH_DAY_ONLY = prefiltered(
-    r"(?:(?<=本月)|(?<=当月)|(?<![\d月.\-–~至到]))(?P<day>[12]\d|3[01]|[1-9])\s*(?:[-–~至到]\s*(?:[12]\d|3[01]|[1-9])\s*)?(?:日|号)(?!报)"
+    r"(?:(?<=本月)|(?<=当月)|(?<=下月)|(?<=下个月)|(?<![\d月.\-–~至到]))(?P<day>[12]\d|3[01]|[1-9])\s*(?:[-–~至到]\s*(?:[12]\d|3[01]|[1-9])\s*)?(?:日|号)(?!报)"
 )
 _TONIGHT = prefiltered(r"今晚|今天|今日|今夜|tonight|today", re.I)
 _ZH_COUNTDOWN = prefiltered(
@@ -211,8 +237,9 @@ _DEADLINE_BEFORE = re.compile(
 _ZH_NUMERAL_MONTH = re.compile(
     r"(?:(?<=[年于在至到和、今明])|(?<![\u4e00-\u9fff]))(?P<n>十[一二]?|[一二三四五六七八九])月"
 )
+# (and both ends of a span: 七月十八至二十日)
 _ZH_NUMERAL_DAY = re.compile(
-    r"(?<=月)(?P<n>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])(?=[日号])"
+    r"(?<=[月至到~\-–])(?P<n>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])(?=[日号至到~\-–])"
 )
 _NEXT_MONTH = prefiltered(r"下个?月")
 _ACT_TODAY = re.compile(
@@ -453,7 +480,8 @@ def event_date(text: str, published: date) -> date | None:
             # "25日等你来": this month's 25th, or next month's once it has passed.
             day = int(m.group("day"))
             month, year = published.month, published.year
-            if day < published.day:
+            if day < published.day or _NEXT_MONTH.search(text[max(0, m.start() - 3) : m.start()]):
+                # passed this month, or "下月18日": next month's
                 month, year = (1, year + 1) if month == 12 else (month + 1, year)
             try:
                 add(m, date(year, month, day))
@@ -607,7 +635,8 @@ def _name(title: str, is_zh: bool) -> str:
             return _NOTICE_FRAME.sub("", name).strip('“”"「」') or name
         return (_TITLE_LEAD.sub("", clean) or clean)[:80]
     m = _EN_NAME.search(clean)
-    if m and _EN_KIND.regex.fullmatch(m.group(1).strip()) and _EN_NOTICE.search(title):
+    tagged = _EN_NOTICE.search(title) or _EN_NOTICE_DATED.search(title)
+    if m and _EN_KIND.regex.fullmatch(m.group(1).strip()) and tagged:
         # "[Webinar] Real-world evidence": the kind is the tag, the title is the name.
         tag = _EN_KIND_TAG.match(title)
         rest = title[tag.end() :].strip() if tag else ""
@@ -623,8 +652,9 @@ _TRAILING_COLUMN = re.compile(
 )
 
 
-# "6月20日起，…调整门诊时间", "7月1日起实施": a day from which a rule applies, not an event.
-_TAKES_EFFECT = re.compile(r"\d\s*[日号]\s*起(?!航)|起(?:实施|施行|执行|生效)")
+# "6月20日起，…调整门诊时间", "7月1日起实施", "明天8点起": a day (or hour) from which a rule
+# applies, not an event.
+_TAKES_EFFECT = re.compile(r"(?:\d\s*[日号点]|[:：]\d{2})\s*起(?!航)|起(?:实施|施行|执行|生效)")
 
 
 def _dated_place_notice(title: str, published: date) -> bool:
@@ -644,19 +674,26 @@ def _dated_place_notice(title: str, published: date) -> bool:
 
 # A headline that opens with a day (and time) and a separator is the notice's own heading:
 # "6.24-25 | 临床评价实务", "7月8日丨细胞治疗沙龙", "明晚7点 | 出海之路".
+# (No two unbounded runs of spaces may meet: "6月18" + 3,000 spaces + "x" was quadratic.)
 _DATE_LEAD = re.compile(
-    r"^\s*[【\[]?\s*(?P<when>(?:(?:\d{4}\s*[年.]\s*)?\d{1,2}\s*[月.·]\s*\d{1,2}\s*[日号]?"
-    r"(?:\s*[-–至到~]\s*\d{1,2}\s*[日号]?)?|明天|明日|明晚|后天|[本这下](?:周|星期)[一二三四五六日天]))"
+    r"^\s*(?:[【\[]\s*)?(?P<when>(?:(?:\d{4}\s*[年.]\s*)?\d{1,2}\s*[月.·]\s*\d{1,2}(?:\s*[日号])?"
+    r"(?:\s*[-–至到~]\s*\d{1,2}(?:\s*[日号])?)?|明天|明日|明晚|后天|[本这下](?:周|星期)[一二三四五六日天]))"
     r"(?P<tail>[^|｜丨】\]]{0,12}?)\s*(?:[】\]]\s*[|｜丨]?|[|｜丨])"
 )
 # A headline that opens with a day ahead and a clock time, then a comma or a space: "明晚7点，
-# 一起聊聊…", "6月20日（周日）14:00 北京…", "周四晚8点 …". The time makes it an appointment.
+# 一起聊聊…", "6月20日（周日）14:00 北京…", "周四晚8点 …". The time makes it an appointment
+# when what follows invites (_CLOCK_INVITE) or names the kind of event.
 _CLOCK_LEAD = re.compile(
     r"^\s*(?P<when>(?:\d{1,2}\s*月\s*\d{1,2}\s*[日号]|明天|明日|明晚|后天|[本这下]?(?:周|星期)[一二三四五六日天]))"
     # (each optional part takes its own spaces: three \s* in a row backtrack cubically)
     r"(?:\s*[（(](?:周|星期)[一二三四五六日天][)）])?(?:\s*(?:上午|下午|中午|晚上?|早上?))?\s*"
     r"\d{1,2}(?:[:：]\d{2}|点半?(?:\d{1,2}分?)?)"
 )
+# After the time, words of an invitation ("一起聊聊", "对话", "直播", "相约") ...
+_CLOCK_INVITE = prefiltered(r"一起|聊聊|对话|分享|直播|相约|线上|开讲|连线|见面|等你|邀您|不见不散")
+# ... and not the news of a listing, a sale, a release, an exposé or an exam ("明日9:30，某药企将在
+# 科创板上市", "明晚8点，某新药价格公布", "明晚8点，央视曝光…").
+_CLOCK_NEWS = prefiltered(r"上市|申购|交易|公布|曝光|开考|停水|停电|停运|开售|发售|首发|开打|开赛")
 # What may follow that day before the separator: a weekday, a time, a city, online.
 _DATE_LEAD_TAIL = re.compile(
     r"(?:\s|[，,、()（）]|(?:周|星期)[一二三四五六日天]|上午|下午|中午|晚上?|早上?|\d{1,2}\s*(?:[:：]\s*\d{2}|点半?(?:\d{1,2}分?)?)"
@@ -680,22 +717,53 @@ _ZH_NOT_EVENT = prefiltered(
     r"股东大会|股东会|董事会|监事会|职工代表大会|持有人会议"
     r"|(?:本科|研究生|硕士|博士|高考|中考|专升本|自考)[^，。|｜丨]{0,6}招生"
     # courses for school pupils and exam takers, and job fairs: no trade events
-    r"|雅思|托福|考研|学科竞赛|奥赛|暑假班|寒假班|暑秋|寒春|中小学|招聘会|双选会|毕业生"
+    # (words taken whole: 考研 not inside 思考研发 or 参考研究, 奥赛 not in 奥赛康, a company;
+    # 中小学 only with a course: a forum on school health is an event)
+    r"|雅思|托福|(?<![思参备])考研(?!发|究)|学科竞赛|奥赛(?!康)|暑假班|寒假班|暑秋|寒春|招聘会|双选会|毕业生"
+    r"|中小学[^，。|｜丨]{0,6}?(?:辅导|培训班|补习|暑假|寒假|课程|托管)"
+    # a company's results call and live-stream selling
+    r"|业绩(?:报告|说明)会|带货"
 )
 # Words only an invitation uses, whatever the event is called ("报名即将截止｜…嘉宾齐聚西安",
 # "诚邀您莅临…"): they open the gate without a word for the event ("邀您参加" alone also asks
 # for a survey or a partner, so it does not).
 _ZH_INVITE = prefiltered(
-    r"报名|邀请函|不见不散|(?:诚邀|邀您|邀请您|诚挚邀请)[^，。！!？?|｜丨]{0,4}?(?:参会|莅临|出席)|"
+    r"邀请函|不见不散|(?:诚邀|邀您|邀请您|诚挚邀请)[^，。！!？?|｜丨]{0,4}?(?:参会|莅临|出席)|"
     r"(?:嘉宾|大咖)[^，。！!？?|｜丨]{0,6}?(?:齐聚|云集|揭晓|阵容|官宣)"
 )
-# ... but not a call to sit an exam, to enrol in a school, to join a trial as a patient or to
-# apply for a job: 考试报名, 招生报名, 患者招募, 招聘.
+# 报名 alone is also a call to register for a tender, a drug-price negotiation or a share plan:
+# it opens the gate only with a day ahead or a city (see _signs_up).
+_ZH_SIGN_UP = prefiltered(r"报名")
+# ... but not a call to sit an exam, to enrol in a school, to join a trial as a patient, to
+# apply for a job, nor a company's filing for a tender, a negotiation, a list or a share plan:
+# 考试报名, 招生报名, 患者招募, 招聘, 集采报名, 医保谈判, 遴选, 申购, 持股计划.
 _ZH_NOT_INVITE = prefiltered(
     r"考试|考生|资格考|执业药师|招聘|诚聘|求职|患者|受试者|志愿者|入学|学位|中考|高考|招生简章|报名费|"
-    r"已有[^，。]{0,8}报名|报名人数|问卷|调查|贴牌|代言"
+    r"已有[^，。]{0,8}报名|报名人数|问卷|调查|贴牌|代言|集采|医保|谈判|目录|遴选|申购|持股"
 )
 _ZH_AHEAD = prefiltered(r"将|拟|关于|定于|计划|预计|预告|邀|报名")
+
+
+def _signs_up(headline: str, published: date) -> bool:
+    """A call to register (报名) for something with a day still ahead or a city: an
+    invitation even without the word for the event ("6月20日北京，报名开启")."""
+    if not _ZH_SIGN_UP.search(headline) or _ZH_NOT_INVITE.search(headline):
+        return False
+    if any(city in headline for city in _ZH_CITIES):
+        return True
+    day = event_date(headline, published)
+    return day is not None and day > published
+
+
+def _clock_invites(headline: str, end: int) -> bool:
+    """Whether what follows a leading day and clock time invites: words of an invitation or the
+    kind of event, no news verb, and no rule taking effect at that hour."""
+    rest = headline[end:]
+    return bool(
+        (_CLOCK_INVITE.search(rest) or _ZH_KIND.search(rest))
+        and not _CLOCK_NEWS.search(rest)
+        and not _TAKES_EFFECT.search(headline[: end + 4])
+    )
 
 
 def _opens_as_notice(headline: str, published: date) -> bool:
@@ -704,9 +772,11 @@ def _opens_as_notice(headline: str, published: date) -> bool:
     if _PREVIEW_LEAD.match(headline):
         return True
     clock = _CLOCK_LEAD.match(headline)
-    if clock is not None:
-        day = event_date(clock.group("when"), published)
-        return day is not None and day > published
+    if clock is not None and _clock_invites(headline, clock.end()):
+        # the day read with its time: "周四晚8点" is a weekday only before the time
+        day = event_date(clock.group(0), published)
+        if day is not None and day > published:
+            return True
     m = _DATE_LEAD.match(headline)
     if m is None or not _DATE_LEAD_TAIL.fullmatch(m.group("tail")):
         return False
@@ -728,13 +798,18 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         # "…？丨紫金健康论坛": a question or exclamation, then the column's name: the column's
         # kind of event says nothing about the article.
         headline = _TRAILING_COLUMN.sub("", title_n)
-        if _ZH_NOT_EVENT.search(headline) or not (
+        if _ZH_NOT_EVENT.search(headline):
+            return None
+        signed_up_only = False
+        if not (
             _ZH_KIND.search(headline)
             or (_ZH_INVITE.search(headline) and not _ZH_NOT_INVITE.search(headline))
             or _dated_place_notice(headline, published)
             or _opens_as_notice(headline, published)
         ):
-            return None
+            if not _signs_up(headline, published):
+                return None
+            signed_up_only = True
         if _ZH_PAST.search(title_n) or (
             _ZH_PAST.search(summary_n) and not _ZH_FUTURE.search(title_n)
         ):
@@ -743,13 +818,20 @@ def detect_event(title: str, summary: str, lang: str, published: date) -> EventF
         month = event_month(title_n, published) if start is None else None
         if month is not None and month >= published.replace(day=1):
             precision, start = "month", month
-        ahead = _ZH_FUTURE.search(text) or (start and start >= published)
+        # (报名 that opened the gate does not also say the event is ahead)
+        ahead = (
+            any(m.group(0) != "报名" for m in _ZH_FUTURE.finditer(text))
+            if signed_up_only
+            else _ZH_FUTURE.search(text)
+        ) or (start and start >= published)
         if not (ahead or _ZH_NOTICE.search(headline) or _opens_as_notice(headline, published)):
             return None
         if not ahead and _ZH_HELD.search(headline) and not _ZH_AHEAD.search(headline):
             return None  # "某司召开研讨会": a meeting held, reported as news
     else:
-        invite = _EN_INVITE.search(title_n)
+        if _EN_NOT_EVENT.search(title_n):
+            return None
+        invite = _EN_INVITE.search(title_n) and not _EN_NOT_INVITE.search(title_n)
         if not (_EN_KIND.search(title_n) or _EN_NOTICE.search(title_n)) and not (
             invite and (event_date(text, published) or event_month(title_n, published))
         ):

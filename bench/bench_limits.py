@@ -59,7 +59,8 @@ _HOSTILE_TITLES = [
 
 # Titles built to make the financing detector's splitters and patterns backtrack: runs of
 # spaces between a verb and a sum, repeated verbs and sums (the headline and clause splitters
-# took one to two seconds on the spaces before they were anchored at a run's start).
+# took one to two seconds on the spaces before they were anchored at a run's start), and runs of
+# clause separators.
 _HOSTILE_DEALS = [
     "拿了" + " " * 6000 + "1亿元",
     "完成B轮" + " " * 6000 + "临床",
@@ -68,6 +69,13 @@ _HOSTILE_DEALS = [
     "向" + "甲" * 6000 + "注资",
     "获投" * 3000,
     "Acme, backed by " * 400 + "raises $5M",
+    # the English clause splitter searched both sides of every separator (quadratic: 3.3 s on
+    # the first before it was bounded to a headline's first few separators)
+    "Acme raises $5M" + ", and " * 1200 + "Beta raises $3M",
+    "Acme raises $5M" + " and" * 1500 + " Beta raises $3M",
+    "Acme raises $5M" + "; " * 3000 + "Beta raises $3M",
+    "Acme, backed by Alpha" * 300 + " raises $5M",
+    ", backed by " * 500,
 ]
 
 

@@ -89,16 +89,19 @@ _ZH_TWO_ROUNDS = re.compile(
     re.I,
 )
 # 获投 ("got invested") is a funding word by itself, but not in 获投票, 获投诉, 获投产, 获投用,
-# 获投中 (an award of 投中, a ranking firm).
-_ZH_FUNDING = prefiltered(r"融资|投资|注资|获投(?![票诉放入产标保运用中])")
+# 获投中 (an award of 投中, a ranking firm), nor in 获投资 (获投资者关注, 项目获投资5亿元), which
+# is read as 获 + 投资 like any other title.
+_ZH_GOT_INVESTED = r"获投(?![资票诉放入产标保运用中])"
+_ZH_FUNDING = prefiltered(rf"融资|投资|注资|{_ZH_GOT_INVESTED}")
 _ZH_NOT = prefiltered(
-    # 上市公司 is an investor as often as not ("获上市公司战略投资"); a listing is 上市 alone
-    r"(IPO|上市(?!公司)|招股|募资|募集资金|港股|科创板|创业板|北交所|递表|挂牌|配售|定增|增发|"
+    # a listed company as the investor ("获上市公司战略投资", "上市公司领投") is no listing; any
+    # other 上市 is ("成为上市公司后", "上市公司融资数亿元")
+    r"(IPO|上市(?!公司(?:战略投资|投资|领投|参投|跟投|入股|独家投资))|招股|募资|募集资金|港股|科创板|创业板|北交所|递表|挂牌|配售|定增|增发|"
     r"收购|并购|合并|控股权|私有化|"
     r"授权|许可|首付款|里程碑付款|BD交易|引进|"
     r"基金.*(?:募集|关账|设立)|(?:完成|首轮)关账|母基金|基金规模|新基金|"
     r"拟|计划|筹划|寻求|洽谈|正在进行|启动.{0,4}融资|意向|路演|现场直击|"
-    r"融资租赁|投资额度|融资额度|授信|贷款|国资委|财政|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
+    r"融资租赁|发债|债券|质押|增资扩股|城投|偿还|投资额度|融资额度|授信|贷款|国资委|财政|融资额(?:同比|环比)|融资总额|融资事件|投融资(?:报告|月报|周报|数据|盘点|观察)|"
     r"季度|上半年|下半年|前三季度|全年|月报|周报|盘点|报告|分析|趋势)"
 )
 _ZH_STRONG = prefiltered(
@@ -110,7 +113,7 @@ _ZH_MENTION_BEFORE = prefiltered(
 )
 # ("的首关", "的首次交割" are the round's own closing, not a mention of it)
 _ZH_MENTION_AFTER = prefiltered(
-    r"^(?:后|的(?!\s*(?:首关|首次交割|交割|首轮交割))|以来|之后|不久|仅)"
+    r"^(?:后|的(?!\s*(?:首关|首次交割|交割|首轮交割)(?![^，。；]{0,6}后))|以来|之后|不久|仅)"
 )
 _ZH_HARD_NOT = prefiltered(
     r"(IPO|上市|招股|港股|科创板|递表|收购|并购|基金|授权|首付款|意向|寻求|拟)"
@@ -253,7 +256,10 @@ def _en_company(title: str) -> str:
     head = re.sub(r",\s+(?:a|an|the|which|whose|that|who)\s[^,]*,?\s*$", "", head.strip())
     # "Acme, backed by Alpha, raises"; "Alpha-backed Acme raises"; "Acme in $30M Series A"
     head = re.sub(r",\s+(?i:backed|funded|supported)\s+by\s[^,]*,?\s*$", "", head.strip())
-    head = re.sub(r"^\S*-(?i:backed|funded)\s+(?=[A-Z0-9])", "", head.strip())
+    # (the backer can be a few capitalized words: "Tiger Global-backed Acme")
+    head = re.sub(
+        r"^(?:[A-Z0-9][\w&.]*\s+){0,3}?\S*-(?i:backed|funded)\s+(?=[A-Z0-9])", "", head.strip()
+    )
     head = re.sub(r"\s+in$", "", head.strip())
     # "Boston-based Acme Health" -> "Acme Health"; "Digital health startup Acme" -> "Acme"
     # (only when a capitalized name follows, so "Zhiyuan Biotech" keeps its name)
@@ -388,24 +394,34 @@ _EN_UNSTATED_VERBS = frozenset(
 _EN_UNSTATED_ROUND = re.compile(
     r"\s*(?:(?:a|an|its|their)\s+)?(?:(?:new|fresh|additional|undisclosed|first|latest|next)\s+)?"
     r"(?:(?:funding|financing|investment)\s+round|round\s+of\s+(?:funding|financing|investment)|"
-    r"(?:funding|financing)(?=\s*(?:$|[,;:.!]|\s+(?:led|to|as|with|at|amid)\b))|"
-    # "secures investment from Alpha", "lands backing from Alpha" (not "funding from", a grant's)
-    r"(?:investment|backing)(?=\s+from\b))",
+    r"(?:funding|financing)(?=\s*(?:$|[,;:.!]|\s+(?:led|to|as|with|at|amid)\b)))",
     re.I,
 )
-# An investor's headline: "Pfizer invests $20M in Acme", "Alpha leads $20M Series A in Acme".
+# An investor's headline: "Pfizer invests $20M in Acme", "Alpha leads $20M Series A in Acme";
+# "Pfizer makes strategic investment in Veltra Bio" only with an equity word and a proper name
+# that ends the title (not "makes $500M investment in Ohio plant", "… in India manufacturing").
 _EN_INVESTOR = prefiltered(
-    r"^(?P<who>.+?)\s+(?:invests|co-leads|leads|backs|makes)\s+(?P<what>.*?)\s+in\s+(?P<co>[A-Z0-9].*)$"
+    r"^(?P<who>.+?)\s+(?:invests|co-leads|leads|backs|makes(?=\s+(?:an?\s+)?(?:strategic|equity|minority)"
+    r"\s+investment\s+in\s+[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*){0,3}$))\s+(?P<what>.*?)\s+in\s+(?P<co>[A-Z0-9].*)$"
     r"|^(?P<who2>.+?)\s+backs\s+(?P<co2>[A-Z0-9][^,;]*?)\s+with\s+(?P<what2>.+)$"
 )
 # Money that is no equity round (RULES.md: loans, convertible bonds, grants are never
-# financing): a sum raised this way is a round only when the title also names one.
+# financing): a sum raised this way is a round only when the title also names one. Only when
+# the debt is what was raised ("$50M loan", "$40M in debt", "via crowdfunding"), not a word
+# anywhere ("raises $10M for its student loan app", "Debt Capital Partners"); a public funder
+# only by its own name ending the phrase, case-sensitive ("from NIH", not "from State Street",
+# "from EU investors", "from Department 13 Ventures").
+_EN_DEBT = (
+    r"(?:loans?|debt(?:\s+(?:facility|financing))?|credit\s+(?:facility|line)|line\s+of\s+credit|"
+    r"convertible\s+notes?|notes\s+offering|bonds?|settlement)"
+)
 _EN_NOT_EQUITY = prefiltered(
-    r"\b(loans?|debt|credit (?:facility|line)|line of credit|convertible notes?|notes offering|"
-    r"bonds?|settlement|donations?|donors?|crowdfunding|philanthrop\w*|endowment|"
-    r"(?:from|by) (?:the )?(?:nih|barda|darpa|nsf|cepi|arpa-h|cirm|government|federal|state|"
-    r"ministry|department|european commission|eu))\b",
-    re.I,
+    r"(?i:(?:[$€£]|\b(?:US|HK|S)\$)\s?[\d.]{1,15}(?:\s?(?:[mbk]|mn|bn|mln|bln|million|billion)\b)?\s+"
+    rf"(?:in\s+|of\s+)?{_EN_DEBT}\b"
+    r"|\b(?:through|via|in)\s+(?:an?\s+)?(?:convertible\s+notes?|crowdfunding|donations|debt|loans|bonds)\b)"
+    r"|\b(?:from|by)\s+(?:the\s+)?(?:NIH|BARDA|DARPA|NSF|CEPI|ARPA-H|CIRM|European Commission|EU|"
+    r"state|federal government|government)"
+    r"(?=\s*(?:$|[,;:.!()]|\s(?:to|for|in|as|amid|after|under|with)\b))"
 )
 # A digest of the week's or day's deals names itself: it announces no one round.
 _EN_DIGEST = prefiltered(
@@ -489,6 +505,10 @@ def _en_fact(title_n: str, summary_n: str) -> FinancingFact | None:
 _EN_CLAUSE_SEP = re.compile(r"(?<!\s)\s*(?:;|\s[|–—]\s|,)\s*(?:and\s+)?|(?<!\s)\s+(?:and|&|\+)\s+")
 
 
+_EN_MAX_SEPARATORS = 8
+_EN_MAX_SPLIT_LEN = 400
+
+
 def _en_deals(title_n: str, summary_n: str) -> list[FinancingFact]:
     """Every round an English title announces: one, or one per clause when a second clause has
     its own company and raising verb ("Acme raises $20M; Beta lands $5M seed"); none for a
@@ -496,7 +516,14 @@ def _en_deals(title_n: str, summary_n: str) -> list[FinancingFact]:
     if _EN_DIGEST.search(title_n):
         return []
     cuts = [0]
-    for sep in _EN_CLAUSE_SEP.finditer(title_n):
+    # Each separator searches the text on both sides of it: bounded to the first few separators
+    # of a headline-length title, or a hostile run of ", and " is quadratic (seconds).
+    separators = (
+        itertools.islice(_EN_CLAUSE_SEP.finditer(title_n), _EN_MAX_SEPARATORS)
+        if len(title_n) <= _EN_MAX_SPLIT_LEN
+        else ()
+    )
+    for sep in separators:
         if not _EN_RAISE.search(title_n[cuts[-1] : sep.start()]):
             continue  # the clause before has no verb of its own
         rest = title_n[sep.end() :]
@@ -553,20 +580,37 @@ _ZH_BARE_ROUND = prefiltered(
 )
 _ZH_AMOUNT_FUNDING = prefiltered(
     r"^(?:近|超|约)?\s*[\d.]+\s*(?:千万|百万|万|亿)\s*(?:美元|元|人民币|美金)?\s*[A-Fa-f+\-]{0,4}\s*轮?融资"
-    # "融资2亿元", "融资数亿元"; not a running total ("一年融资过亿", "累计融资数亿", "单笔融资")
-    r"|(?<![年月周天笔计总])融资(?:近|超过?|约|逾|达)?\s*(?:[\d.]+|数)\s*(?:十亿|千万|百万|万|亿)"
+    # "融资2亿元", "融资数亿元", "融资逾亿元"; not a running total ("一年融资过亿", "累计融资数亿",
+    # "单笔融资"), debt or a pledge ("发债融资", "质押融资"), nor money for a project: the sum ends
+    # the headline or its clause ("融资数亿元建设产业园" is not a round)
+    r"|(?<![年月周天笔计总债押股])融资(?:(?:近|超过?|约|逾|达)\s*(?:[\d.]+|数)?|[\d.]+|数)\s*"
+    r"(?:十亿|千万|百万|万|亿)\s*(?:美元|美金|元|人民币)?(?=\s*(?:$|[，,。；;!！?？、]|[A-Fa-f]\+?\s*轮))"
 )
-# The tech press's spoken form, a sum taken and nothing after it: "甲医疗又融了5亿元",
-# "视频版邮件，拿了1.3亿美金" (not "拿到5亿元订单": the sum must end the headline; 拿下
-# a sum is as often an order won).
+# The tech press's spoken form, a sum raised and nothing after it: "甲医疗又融了5亿元",
+# "甲医疗融了近亿元" (the sum must end the headline). 拿了 a sum is not enough: revenue, orders
+# and a streamer's night take the same verb ("华为拿了300亿元", "主播一晚上拿了100万元"); only
+# the press's "<what the company does>，拿了1.3亿美金" form, a clause of its own with a sum in
+# dollars ending the headline, and no sale or revenue in it (_ZH_TAKE_NOT).
+_ZH_SUM_AT_END = (
+    r"\s*(?:(?:近|超过?|约|逾|上|过)\s*)?"
+    r"(?:[\d.]{1,12}|数|[一二两三四五六七八九十]{1,4})?\s*(?:十亿|千万|百万|万|亿)\s*"
+)
 _ZH_TAKE_SUM = prefiltered(
-    r"(?:拿了|拿到|(?<!金)融了)\s*(?:(?:近|超过?|约|逾|上|过)\s*)?"
-    r"(?:[\d.]{1,12}|数|[一二两三四五六七八九十]{1,4})\s*(?:十亿|千万|百万|万|亿)\s*"
-    r"(?:美元|美金|元|人民币|港元|欧元)(?=\s*[!！?？。]?\s*$)"
+    rf"(?<!金)融了{_ZH_SUM_AT_END}(?:美元|美金|元|人民币|港元|欧元)?(?=\s*[!！?？。]?\s*$)"
+    rf"|[，,]\s*拿了{_ZH_SUM_AT_END}(?:美元|美金)(?=\s*[!！?？。]?\s*$)"
 )
+_ZH_TAKE_NOT = prefiltered(r"营收|收入|销售|销量|一晚上|直播|靠|卖|赚|中标|订单|合同|补贴|奖")
+
+
+def _take_sum(text: str) -> re.Match[str] | None:
+    """The spoken "又融了5亿元" / "…，拿了1.3亿美金" form in a headline, or None."""
+    found = _ZH_TAKE_SUM.search(text)
+    return None if found is None or _ZH_TAKE_NOT.search(text) else found
+
+
 # 领投/独家投资/入股 + the company: "毅达资本领投飞谱电子Pre-A轮融资", "红杉入股时尚电商SSENSE".
 _ZH_INVESTED = prefiltered(
-    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股|注资)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
+    r"(?:领投|跟投|参投|独家投资|联合投资|共同投资|战略投资|入股)(?:了)?\s*(?!的)(?P<co>[「“\"]?[^，,。；;「」“”\"]{2,20}?[」”\"]?)"
     r"(?=\s*(?:的)?\s*(?:数|近|超|[\d千百上过]|Pre|pre|[A-Fa-f]\+?\d?\s*轮|天使|种子|新一轮|首轮|战略|融资|[？?！!]|$))"
 )
 # What follows 领投 in a headline about the market rather than a round: a statistic or a ranking.
@@ -581,8 +625,6 @@ _ZH_LEAD_TREND = re.compile(
 _ZH_INVESTEE = re.compile(
     r"对\s*(?P<co>[「“]?[^，,。；;对的其该这]{2,20}?[」”]?)\s*(?:的|进行了?|完成了?)"
     r"[^，,。；;]{0,12}?(?:投资|注资|增资)"
-    # "乙集团向甲医疗注资5亿元": the company is the one after 向
-    r"|向\s*(?P<co2>[「“]?[^，,。；;向的其该这]{2,20}?[」”]?)\s*注资"
 )
 # A plural or generic subject is a trend, not one company's round ("多家企业斩获新一轮融资").
 _ZH_PLURAL = prefiltered(r"(多家|多个|数家|几家|\d+家|\d+个|这些|一批|多笔)")
@@ -703,16 +745,13 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         and "入股" not in plain
         and "领投" not in plain
         and not _ZH_ROUND.search(plain)
-        and not _ZH_TAKE_SUM.search(plain)
+        and not _take_sum(plain)
     ):
         return None
     if _ZH_AWARD.search(segment):
         return None
     only_lead = not (
-        _ZH_FUNDING.search(plain)
-        or "入股" in plain
-        or _ZH_ROUND.search(plain)
-        or _ZH_TAKE_SUM.search(plain)
+        _ZH_FUNDING.search(plain) or "入股" in plain or _ZH_ROUND.search(plain) or _take_sum(plain)
     )
     if only_lead:
         # "X领投Y" with no other funding word: Y must be a company, not a statistic
@@ -729,7 +768,7 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
         if _money_after(segment, v.end(), funding_only=v.group(1) == "拿到")
         or (
             v.group(1) == "获投"
-            and _ZH_FUNDING.search(segment[v.start() : v.end() + 1]) is not None
+            and re.match(_ZH_GOT_INVESTED, segment[v.start() : v.end() + 1]) is not None
         )
     ]
     verb = next((v for v in verbs if strong and v.start() == strong.start()), None)
@@ -739,9 +778,7 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
     if len(segment) > 60 and not _ZH_STRONG.search(segment):
         return None  # a paragraph, not a headline
     bare = (
-        _ZH_BARE_ROUND.search(segment)
-        or _ZH_AMOUNT_FUNDING.search(segment)
-        or _ZH_TAKE_SUM.search(segment)
+        _ZH_BARE_ROUND.search(segment) or _ZH_AMOUNT_FUNDING.search(segment) or _take_sum(segment)
     )
     invested = _ZH_INVESTED.search(segment)
     if strong:
@@ -766,7 +803,7 @@ def _zh_segment_fact(segment: str, summary: str) -> FinancingFact | None:
     company, confidence = "", 0.2
     investee = _ZH_INVESTEE.search(segment)
     if investee and not re.search(r"获|得到", segment[: investee.start()]):
-        company, confidence = _zh_name(investee.group("co") or investee.group("co2"))
+        company, confidence = _zh_name(investee.group("co"))
     elif invested and (not verb or invested.start() < verb.start()):
         company, confidence = _zh_name(invested.group("co"))
     else:
@@ -827,7 +864,7 @@ def _zh_deals(segment: str, summary: str) -> list[FinancingFact]:
 
 
 # A Chinese title without one of these announces no round (the quick test before the patterns).
-_ZH_FUNDING_WORDS = ("融资", "投资", "注资", "入股", "领投", "轮", "获投", "融了", "拿")
+_ZH_FUNDING_WORDS = ("融资", "投资", "注资", "入股", "领投", "轮", "获投", "融了", "拿了")
 
 
 def detect_zh_financings(title: str, summary: str) -> list[FinancingFact]:

@@ -1,8 +1,8 @@
 """Operational settings: NEWSLETTER_* environment variables or a .env file, read once.
 
-Read by this module rather than by pydantic-settings, which imports asyncio, JSON, its
-command-line and cloud-secret sources and python-dotenv with it: about a sixth of the
-instructions of a `newsletter ingest` start-up (docs/performance.md). The rules are
+Read by this module rather than by pydantic-settings, which imports its command-line and
+cloud-secret sources, JSON and python-dotenv with it: about 3 % of the instructions of a
+`newsletter ingest` before its first request (docs/performance.md). The rules are
 pydantic-settings' as the project used them: names case-insensitive, the environment over the
 .env file (python-dotenv's syntax, read only when there is one), values given to ``Settings()``
 over both, defaults validated too, unknown names ignored (and warned about by the CLI).

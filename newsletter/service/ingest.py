@@ -310,8 +310,8 @@ def write_batch(engine: Engine, writes: list[FeedWrite], now: datetime, settings
 def _write_not_modified(
     conn: Connection, plain: list[FeedWrite], now: datetime, settings: Settings
 ) -> None:
-    """The plain 304s of a batch: one UPDATE, and each feed's adaptive next poll (its known
-    posting frequency and this response's cache headers) in one executemany."""
+    """The plain 304s of a batch: one UPDATE, then each feed's adaptive next poll (its known
+    posting frequency and this response's cache headers; one statement per shared plan)."""
     if not plain:
         return
     ids = [w.job.id for w in plain]

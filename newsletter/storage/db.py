@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from sqlmodel import Session
 
-# SQLModel and SQLAlchemy's ORM (with the table classes, a third of the instructions of a
-# `newsletter ingest` of unchanged feeds) are imported with the first session, not with this
+# SQLModel and SQLAlchemy's ORM (with the table classes, about a quarter of the instructions
+# `newsletter ingest` spent before its first request) are imported with the first session, not with this
 # module: `newsletter ingest` reads and writes feed states on a Core connection
 # (``connection_scope``) and opens a session only for feeds that changed.
 

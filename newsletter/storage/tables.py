@@ -2,7 +2,7 @@
 
 The schema's source of truth is the SQLModel classes in ``newsletter.storage.models`` (and the
 migrations). Importing them costs SQLModel, pydantic's model machinery and SQLAlchemy's ORM:
-about a third of the instructions of a `newsletter ingest` that finds every feed unchanged
+about a quarter of the instructions `newsletter ingest` spent before its first request
 (docs/performance.md). What a poll reads and writes of a feed before and between its requests
 (``queries.feed_states``) needs only this Core copy of the ``feed`` table, which is built
 from SQLAlchemy Core alone. tests/storage/test_tables.py checks that it equals

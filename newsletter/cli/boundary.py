@@ -16,11 +16,9 @@ import threading
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from newsletter.cli import startup
 from newsletter.config import Settings, load_settings
@@ -28,12 +26,34 @@ from newsletter.errors import NewsletterError
 from newsletter.service.app import App, open_app
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _LazyConsole:
+    """A rich Console made when the command first prints: rich is then imported after
+    `newsletter ingest`'s requests are out, not before them (docs/performance.md)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def made(self) -> Console:
+        """The Console itself."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True))
+err = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
 
 SETTINGS_KEY = "newsletter.settings"  # click context meta: the settings the group read
@@ -49,6 +69,8 @@ def fail(message: str, code: int = 1) -> None:
 def _escaped(message: str) -> str:
     """``message`` as rich shows it literally: feed text and paths may hold [brackets] and
     backslashes (``\\[/x]`` must not close a tag)."""
+    from rich.markup import escape
+
     return escape(message)
 
 
@@ -143,19 +165,62 @@ def period_options(func: F) -> F:
     )(func)
 
 
-def progress() -> Progress:
-    """A progress bar on standard error that disappears when the work is done."""
+class ProgressBar(Protocol):
+    """What a command uses of rich's Progress (``progress``)."""
+
+    def __enter__(self) -> ProgressBar: ...
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None: ...
+
+    def add_task(self, description: str, *, total: float | None = ...) -> Any: ...
+
+    def advance(self, task_id: Any, /) -> None: ...
+
+
+class _NoProgress:
+    """The progress bar where rich would draw none (standard error is no terminal)."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        return None
+
+    def add_task(self, description: str, *, total: float | None = None) -> int:
+        return 0
+
+    def advance(self, task_id: Any, /) -> None:
+        return None
+
+
+# Variables with which rich takes a stream that is no TTY for a terminal.
+_TERMINAL_VARIABLES = ("FORCE_TERMINAL", "FORCE_COLOR", "TTY_COMPATIBLE")
+
+
+def progress() -> ProgressBar:
+    """A progress bar on standard error that disappears when the work is done.
+
+    Not drawn when standard error is not a terminal (a cron job, a log file): its refresh
+    thread would redraw it ten times a second for nobody. When standard error is certainly
+    none (no TTY, none of rich's variables that say otherwise), rich is not even imported."""
+    stream = sys.stderr
+    is_tty = getattr(stream, "isatty", None)
+    try:
+        tty = bool(is_tty()) if is_tty is not None else False
+    except ValueError:  # closed
+        tty = False
+    if not tty and not any(os.environ.get(name) is not None for name in _TERMINAL_VARIABLES):
+        return _NoProgress()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    console = cast("_LazyConsole", err).made()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        console=err,
+        console=console,
         transient=True,
-        # Not drawn when standard error is not a terminal (a cron job, a log file): its refresh
-        # thread would redraw it ten times a second for nobody.
-        disable=not err.is_terminal,
+        disable=not console.is_terminal,
     )
 
 

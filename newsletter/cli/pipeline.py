@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from newsletter.cli.boundary import (
     as_date,
@@ -28,6 +27,9 @@ from newsletter.service.app import App
 
 if TYPE_CHECKING:
     from newsletter.service.ingest import FeedOutcome
+
+# rich's Table is imported where a command prints one: `newsletter ingest` imports rich only
+# once its requests are done (cli/boundary.py makes the consoles on first use).
 
 
 FEED_TABLE_ALL_BELOW = 31  # up to this many feeds, every one has a row in ingest's table
@@ -69,6 +71,8 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
         for o in report.outcomes:
             plain = o.status in ("ok", "not_modified", "unchanged") and not (o.error or o.warning)
             (quiet if plain else shown).append(o)
+    from rich.table import Table
+
     from newsletter.domain.text import shorten  # not on ingest's start-up path (nh3)
 
     table = Table("feed", "status", "new", "note")
@@ -316,6 +320,8 @@ def demo(config_path: Path | None, out_dir: Path) -> None:
             "templates (`newsletter init` puts them here for you to edit)"
         )
     report = run_demo(settings, project_config, out_dir, say=lambda m: err.print(m))
+    from rich.table import Table
+
     table = Table("section", "items")
     for title, count in report.sections.items():
         table.add_row(title, str(count))

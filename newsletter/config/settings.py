@@ -1,4 +1,12 @@
-"""Operational settings: NEWSLETTER_* environment variables or a .env file, read once."""
+"""Operational settings: NEWSLETTER_* environment variables or a .env file, read once.
+
+Read by this module rather than by pydantic-settings, which imports its command-line and
+cloud-secret sources, JSON and python-dotenv with it: about 3 % of the instructions of a
+`newsletter ingest` before its first request (docs/performance.md). The rules are
+pydantic-settings' as the project used them: names case-insensitive, the environment over the
+.env file (python-dotenv's syntax, read only when there is one), values given to ``Settings()``
+over both, defaults validated too, unknown names ignored (and warned about by the CLI).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +20,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.errors import ConfigError
 
@@ -26,14 +35,18 @@ log = logging.getLogger("newsletter.config")
 PREFIX = "NEWSLETTER_"
 # Read by the test suite, not by the package: never reported as unknown.
 RESERVED_PREFIXES = ("NEWSLETTER_TEST_",)
+ENV_FILE = Path(".env")  # in the working folder
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Operational settings from NEWSLETTER_* environment variables or a .env file."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="NEWSLETTER_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
+
+    def __init__(self, _env_file: Path | str | None = ENV_FILE, **values: Any) -> None:
+        """The settings of the environment and ``_env_file`` (None: no file), with ``values``
+        (by field name) over both."""
+        super().__init__(**{**environment_values(_env_file), **values})
 
     config: Path = Path("feeds.yaml")
     data_dir: Path = Path("data")
@@ -203,6 +216,26 @@ class Settings(BaseSettings):
         return {"tls": 465, "starttls": 587, "none": 25}[self.smtp_tls]
 
 
+def environment_values(
+    env_file: Path | str | None = ENV_FILE, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The settings given by NEWSLETTER_* variables, by field name: from ``env_file`` when it
+    is a file, then from the environment, which wins. Names are case-insensitive; other
+    names are left out."""
+    fields = {f"{PREFIX}{name}".lower(): name for name in Settings.model_fields}
+    values: dict[str, Any] = {}
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        for name, value in dotenv_values(env_file, encoding="utf-8").items():
+            if name.lower() in fields:
+                values[fields[name.lower()]] = value
+    for name, value in (os.environ if environ is None else environ).items():
+        if name.lower() in fields:
+            values[fields[name.lower()]] = value
+    return values
+
+
 def _under(base: Path, path: Path) -> Path:
     """``path`` if absolute (``~`` expanded), else ``base / path``."""
     path = path.expanduser()
@@ -264,12 +297,12 @@ def warn_unknown_variables(
     environ = os.environ if environ is None else environ
     found = unknown_variables(environ, "environment")
     if env_file.is_file():
-        from dotenv import dotenv_values  # installed with pydantic-settings
+        from dotenv import dotenv_values
 
         try:
             names = list(dotenv_values(env_file))
         except (OSError, UnicodeDecodeError):
-            names = []  # pydantic-settings reports an unreadable .env itself
+            names = []  # reading the settings reports an unreadable .env itself
         found += unknown_variables(names, f"{env_file} file")
     for unknown in found:
         if (unknown.name, unknown.source) not in _warned:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -54,10 +54,20 @@ from newsletter.service.parsing import (
 )
 from newsletter.service.poll_schedule import plan_poll, schedule_feed
 from newsletter.service.reading import checked_model, feed_rules, model_path
-from newsletter.storage.db import Engine, SQLAlchemyError, session_scope
-from newsletter.storage.models import Feed
-from newsletter.storage.queries import feeds, items
-from newsletter.storage.queries.feeds import FeedState
+from newsletter.storage.db import (
+    Connection,
+    Engine,
+    SQLAlchemyError,
+    connection_scope,
+    session_scope,
+)
+from newsletter.storage.queries import feed_states
+from newsletter.storage.queries.feed_states import FeedState
+
+if TYPE_CHECKING:
+    # The ORM (SQLModel, the table classes) is imported only when a feed changed: a poll of
+    # unchanged feeds reads and writes feed states with Core (storage/queries/feed_states.py).
+    from newsletter.storage.models import Feed
 
 log = logging.getLogger(__name__)
 INLINE_PARSE_BELOW = 4  # fewer bodies than this are parsed in-process (no pool start-up cost)
@@ -274,22 +284,18 @@ def _schedule(feed: Feed, write: FeedWrite, now: datetime, settings: Settings) -
 def write_batch(engine: Engine, writes: list[FeedWrite], now: datetime, settings: Settings) -> None:
     """Store several feeds' items and states in one transaction: the items with one
     ``executemany``, the plain 304s with one UPDATE, the other feeds' rows read with one query.
-    Raises SQLAlchemyError with nothing of the batch written."""
+    Raises SQLAlchemyError with nothing of the batch written. A batch of plain 304s only is
+    written on a Core connection, without the ORM."""
+    plain = [w for w in writes if w.is_plain_not_modified]
+    rest = [w for w in writes if not w.is_plain_not_modified]
+    if not rest:
+        with connection_scope(engine) as conn:
+            _write_not_modified(conn, plain, now, settings)
+        return
+    from newsletter.storage.queries import feeds, items
+
     with session_scope(engine) as session:
-        plain = [w for w in writes if w.is_plain_not_modified]
-        feeds.mark_polled_unchanged(session, [w.job.id for w in plain], now, 304)
-        # Adaptive polling for the 304s too: each feed's own next poll (its known posting
-        # frequency and this response's cache headers), in the same transaction.
-        weekly = feeds.weekly_entries_by_id(session, [w.job.id for w in plain])
-        plans = {
-            w.job.id: plan_poll(weekly.get(w.job.id), settings, now, result=w.result) for w in plain
-        }
-        feeds.set_poll_plans(
-            session, {fid: (plan.next_poll_at, plan.reason) for fid, plan in plans.items()}
-        )
-        rest = [w for w in writes if not w.is_plain_not_modified]
-        if not rest:
-            return
+        _write_not_modified(session.connection(), plain, now, settings)
         rows = [row for w in rest if w.outcome.status != "error" for row in w.rows]
         new_items = items.insert_feed_items(session, rows)
         stored = feeds.feeds_by_id(session, {w.job.id for w in rest})
@@ -299,6 +305,24 @@ def write_batch(engine: Engine, writes: list[FeedWrite], now: datetime, settings
                 raise FeedStoreError(f"feed {write.job.name!r} is no longer in the database")
             _apply(feed, write, new_items.get(write.job.id, 0), now, settings)
             feeds.save_feed(session, feed)
+
+
+def _write_not_modified(
+    conn: Connection, plain: list[FeedWrite], now: datetime, settings: Settings
+) -> None:
+    """The plain 304s of a batch: one UPDATE, then each feed's adaptive next poll (its known
+    posting frequency and this response's cache headers; one statement per shared plan)."""
+    if not plain:
+        return
+    ids = [w.job.id for w in plain]
+    feed_states.mark_polled_unchanged(conn, ids, now, 304)
+    weekly = feed_states.weekly_entries_by_id(conn, ids)
+    plans = {
+        w.job.id: plan_poll(weekly.get(w.job.id), settings, now, result=w.result) for w in plain
+    }
+    feed_states.set_poll_plans(
+        conn, {fid: (plan.next_poll_at, plan.reason) for fid, plan in plans.items()}
+    )
 
 
 class FeedStoreError(RuntimeError):
@@ -496,8 +520,8 @@ def ingest(
     configs = {cfg.name: cfg for cfg in app.config.feeds}
     jobs: list[FeedJob] = []
     skipped: list[FeedOutcome] = []
-    with session_scope(app.engine) as session:
-        synced = feeds.sync_feeds(session, app.config.feeds)
+    with connection_scope(app.engine) as conn:
+        synced = feed_states.sync_feeds(conn, app.config.feeds)
         for f in synced.values():
             if not f.enabled or (only is not None and f.name not in only):
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter.config import Settings
 from newsletter.domain.polling import (
@@ -18,7 +18,9 @@ from newsletter.domain.polling import (
     weekly_entries,
 )
 from newsletter.feeds.fetch import FetchResult
-from newsletter.storage.models import Feed
+
+if TYPE_CHECKING:
+    from newsletter.storage.models import Feed  # not imported by a poll of unchanged feeds
 
 
 def poll_bounds(settings: Settings) -> PollBounds:

@@ -15,25 +15,42 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
-from sqlmodel import Session
 
 from newsletter.errors import DatabaseError, DatabaseFullError, DatabaseUnavailableError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
+    from sqlmodel import Session
+
+# SQLModel and SQLAlchemy's ORM (with the table classes, about a quarter of the instructions
+# `newsletter ingest` spent before its first request) are imported with the first session, not with this
+# module: `newsletter ingest` reads and writes feed states on a Core connection
+# (``connection_scope``) and opens a session only for feeds that changed.
+
+
+def __getattr__(name: str) -> Any:
+    """``Session`` (SQLModel's), imported on first use (see above)."""
+    if name == "Session":
+        from sqlmodel import Session
+
+        return Session
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Alembic (0.3-0.7 s to import) is imported only when the schema is out of date or a command
 # asks about migrations: an up-to-date database is checked with one SELECT.
 
 # The service layer speaks to storage through these names, never to SQLAlchemy itself.
 __all__ = [
+    "Connection",
     "Engine",
     "IntegrityError",
     "SQLAlchemyError",
     "Session",
     "available_session",
+    "connection_scope",
     "current_revision",
     "dialect_insert",
     "full_disk_error",
@@ -108,9 +125,10 @@ def make_engine(url: str, lock_wait: float = LOCK_WAIT_SECONDS) -> Engine:
     return engine
 
 
-def dialect_insert(session: Session, table: Any) -> Any:
+def dialect_insert(session: Session | Connection, table: Any) -> Any:
     """A dialect INSERT that supports ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
-    name = session.get_bind().dialect.name
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    name = bind.dialect.name
     if name == "postgresql":
         from sqlalchemy.dialects import postgresql  # imported by the engine that needs it
 
@@ -271,6 +289,8 @@ def available_session(engine: Engine) -> Iterator[Session]:
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on error. A write refused because the
     disk is full is DatabaseFullError (the one place that tells it apart)."""
+    from sqlmodel import Session
+
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -281,6 +301,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             if full is not None:
                 raise full from exc
             raise
+
+
+@contextmanager
+def connection_scope(engine: Engine) -> Iterator[Connection]:
+    """``session_scope`` for SQLAlchemy Core statements, without the ORM: a connection whose
+    transaction commits on success and rolls back on error (a full disk is
+    DatabaseFullError)."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except BaseException as exc:
+        full = full_disk_error(engine, exc)
+        if full is not None:
+            raise full from exc
+        raise
 
 
 SQLITE_FULL = "database or disk is full"  # SQLITE_FULL's message (ENOSPC, max_page_count)

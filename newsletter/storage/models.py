@@ -1,40 +1,20 @@
-"""SQLModel tables (feed, item, issue, subscriber, delivery, sender) and the UTC datetime column type."""
+"""SQLModel tables (feed, item, issue, subscriber, delivery, sender): the schema's source of truth
+(storage/tables.py holds a Core copy of the feed table, tested to be equal)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ConfigDict
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from newsletter.domain.statuses import DeliveryStatus, FeedStatus, IssueStatus, SubscriberStatus
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC, returns aware UTC: SQLite drops offsets, so we never rely on them."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(UTC)
+# The UTC column type and clock, shared with the Core copy of the feed table (tables.py).
+from newsletter.storage.tables import UTCDateTime as UTCDateTime
+from newsletter.storage.tables import utcnow as utcnow
 
 
 class Table(SQLModel):

@@ -562,6 +562,103 @@ def test_ingest_starts_without_migrations_rendering_or_the_reading(tmp_path: Pat
     assert done.stdout.strip() == "[]"
 
 
+# What a poll of unchanged feeds never needs: the ORM and the table classes (feed states are
+# read and written with Core), pydantic-settings (the settings are read by
+# newsletter.config.settings), and, before its requests, rich (it prints after them).
+ORM_AND_SETTINGS = (
+    "sqlmodel",
+    "sqlalchemy.orm",
+    "newsletter.storage.models",
+    "newsletter.storage.queries.feeds",
+    "newsletter.storage.queries.items",
+    "pydantic_settings",
+    "alembic",
+    "feedparser",
+    "numpy",
+)
+BEFORE_THE_FIRST_REQUEST = (*ORM_AND_SETTINGS, "rich", "rich.console", "rich.progress")
+
+
+def test_a_poll_of_unchanged_feeds_imports_no_orm_and_no_rich_before_its_requests(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`newsletter ingest` of feeds that answer 304 (as users run it, in its own process) has
+    not imported the ORM, pydantic-settings or rich when its first request goes out, and never
+    imports the ORM or pydantic-settings. Asserted on sys.modules, not on time."""
+    feed_server.routes["/feed.xml"] = Route(
+        rss([("Story", "k1", datetime.now(UTC))]), "application/rss+xml"
+    )
+    entry = {"name": "Feed", "url": feed_server.url("/feed.xml"), "section": "headlines"}
+    env = {
+        **os.environ,
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(write_config(tmp_path, [entry])),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+    }
+    env.pop("NEWSLETTER_DATABASE_URL", None)
+    for args in (["db", "upgrade"], ["ingest"]):  # the schema, then the first poll
+        done = subprocess.run(
+            [sys.executable, "-m", "newsletter", *args],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+    script = (
+        "import sys\n"
+        "import newsletter.cli\n"  # first, as the command does (newsletter.cli.startup)
+        "from newsletter.feeds import fetch\n"
+        "first = []\n"
+        "real = fetch.fetch_feed\n"
+        "def fetch_feed(*args, **kwargs):\n"
+        "    if not first:\n"
+        "        first.append(sorted(sys.modules))\n"
+        "    return real(*args, **kwargs)\n"
+        "fetch.fetch_feed = fetch_feed\n"
+        "from newsletter.cli import main\n"
+        "main.main(['ingest'], standalone_mode=False)\n"
+        f"print('FIRST', sorted(set(first[0]) & set({BEFORE_THE_FIRST_REQUEST!r})))\n"
+        f"print('END', sorted(set(sys.modules) & set({ORM_AND_SETTINGS!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 new items; 0 of 1 feeds failed" in done.stdout
+    assert "if-none-match" in feed_server.requests[-1][1]  # answered 304
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("FIRST", "END"))]
+    assert lines == ["FIRST []", "END []"]
+
+
+def test_no_progress_bar_and_no_rich_where_standard_error_is_no_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """progress() draws nothing when standard error is no terminal, as rich would decide, and
+    then does not build rich's Progress at all; rich's variables that make a stream a
+    terminal still give rich's own bar."""
+    import io
+
+    from rich.progress import Progress
+
+    from newsletter.cli import boundary
+
+    for name in ("FORCE_TERMINAL", "FORCE_COLOR", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    with boundary.progress() as bar:
+        task = bar.add_task("Polling feeds", total=3)
+        bar.advance(task)
+    assert not isinstance(bar, Progress)
+    monkeypatch.setenv("FORCE_TERMINAL", "1")
+    assert isinstance(boundary.progress(), Progress)
+
+
 def test_ingest_over_many_feeds_lists_only_the_feeds_worth_a_look(
     tmp_path: Path, feed_server: FeedServer, database_url: str
 ) -> None:

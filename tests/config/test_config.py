@@ -452,6 +452,43 @@ def test_settings_read_a_dotenv_file(clean_env: pytest.MonkeyPatch, tmp_path: Pa
     assert load_settings().poll_minutes == 15
 
 
+def test_settings_sources_in_order(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As pydantic-settings read them: names case-insensitive, the environment over .env,
+    values given to Settings() over both, unknown names ignored, defaults validated."""
+    from newsletter.config import Settings
+    from newsletter.config.settings import environment_values
+
+    (tmp_path / ".env").write_text(
+        "NEWSLETTER_POLL_MINUTES=15\nnewsletter_fetch_timeout=3.5\n"
+        "NEWSLETTER_BASE_URL=https://env-file.example/\nNEWSLETTER_NOT_A_SETTING=1\n",
+        encoding="utf-8",
+    )
+    clean_env.setenv("NEWSLETTER_POLL_MINUTES", "20")
+    clean_env.setenv("Newsletter_Smtp_Host", "mail.example")
+    settings = Settings()
+    assert settings.poll_minutes == 20  # the environment wins over .env
+    assert settings.fetch_timeout == 3.5  # a lower-case name in .env
+    assert settings.smtp_host == "mail.example"  # a mixed-case name in the environment
+    assert settings.base_url == "https://env-file.example"  # validated (slash dropped)
+    assert {"poll_minutes", "fetch_timeout", "smtp_host", "base_url"} <= settings.model_fields_set
+    assert Settings(poll_minutes=5).poll_minutes == 5  # given values win over both
+    without_file = Settings(_env_file=None)
+    assert (without_file.poll_minutes, without_file.fetch_timeout) == (20, 20.0)
+    assert Settings(_env_file=None).base_url == "http://localhost:8000"  # the default
+    assert "not_a_setting" not in environment_values(tmp_path / ".env", {})
+    assert environment_values(None, {"NEWSLETTER_SMTP_PORT": "2525", "OTHER": "x"}) == {
+        "smtp_port": "2525"
+    }
+
+
+def test_settings_defaults_are_validated(clean_env: pytest.MonkeyPatch) -> None:
+    """A default goes through the same checks as a given value (pydantic-settings did that)."""
+    from newsletter.config import Settings
+
+    assert Settings.model_config.get("validate_default") is True
+    assert Settings().parse_workers >= 1
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [

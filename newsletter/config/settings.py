@@ -227,7 +227,19 @@ def environment_values(
     if env_file is not None and Path(env_file).is_file():
         from dotenv import dotenv_values
 
-        for name, value in dotenv_values(env_file, encoding="utf-8").items():
+        try:
+            read = dotenv_values(env_file, encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"cannot read {env_file}: byte {exc.start} is not UTF-8; save the file as UTF-8 "
+                "text (or remove it and set NEWSLETTER_* variables in the environment)"
+            ) from exc
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read {env_file}: {exc.strerror or exc}; make it readable by this user "
+                "(or remove it and set NEWSLETTER_* variables in the environment)"
+            ) from exc
+        for name, value in read.items():
             if name.lower() in fields:
                 values[fields[name.lower()]] = value
     for name, value in (os.environ if environ is None else environ).items():

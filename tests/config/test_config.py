@@ -481,6 +481,35 @@ def test_settings_sources_in_order(clean_env: pytest.MonkeyPatch, tmp_path: Path
     }
 
 
+def test_a_dotenv_file_that_is_not_utf8_is_a_config_error_naming_it(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An editor's .env saved in another encoding: one error naming the file and the fix, not
+    an internal error (it was a UnicodeDecodeError out of pydantic-settings before)."""
+    (tmp_path / ".env").write_bytes("NEWSLETTER_BASE_URL=https://新闻.example\n".encode("gb18030"))
+    with pytest.raises(ConfigError, match=r"cannot read \.env: byte \d+ is not UTF-8; save"):
+        load_settings()
+
+
+def test_an_unreadable_dotenv_in_a_real_process_is_one_error_line(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / ".env").write_bytes(b"NEWSLETTER_POLL_MINUTES=\xff\xfe\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "newsletter", "ingest"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot read .env" in errors[0], result.stderr
+
+
 def test_settings_defaults_are_validated(clean_env: pytest.MonkeyPatch) -> None:
     """A default goes through the same checks as a given value (pydantic-settings did that)."""
     from newsletter.config import Settings

@@ -39,14 +39,19 @@ class _LazyConsole:
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._console: Console | None = None
+        self._making = threading.Lock()
 
     def made(self) -> Console:
-        """The Console itself."""
-        if self._console is None:
-            from rich.console import Console
+        """The Console itself: one, whichever thread prints first (its lock keeps lines whole)."""
+        console = self._console
+        if console is None:
+            with self._making:
+                if self._console is None:
+                    from rich.console import Console
 
-            self._console = Console(**self._options)
-        return self._console
+                    self._console = Console(**self._options)
+                console = self._console
+        return console
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.made(), name)
@@ -259,8 +264,10 @@ def stop_on_signals(*, second_exits: bool) -> threading.Event:
         nonlocal received
         received += 1
         if received > 1 and second_exits:
-            err.print("[bold red]error:[/] interrupted again; stopping at once", markup=True)
-            err.file.flush()
+            # Plain bytes to the descriptor: the handler may run while the main thread is
+            # part-way through importing rich (made on the first print), or inside a print.
+            with contextlib.suppress(OSError):
+                os.write(2, b"error: interrupted again; stopping at once\n")
             os._exit(130)
         # Set from another thread: the handler runs in the main thread, which may be inside
         # stop.wait() holding the event's (non-reentrant) lock; setting it here would deadlock.

@@ -43,7 +43,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
-    def __init__(self, _env_file: Path | str | None = ENV_FILE, **values: Any) -> None:
+    def __init__(self, *, _env_file: Path | str | None = ENV_FILE, **values: Any) -> None:
         """The settings of the environment and ``_env_file`` (None: no file), with ``values``
         (by field name) over both."""
         super().__init__(**{**environment_values(_env_file), **values})
@@ -240,7 +240,9 @@ def environment_values(
                 "(or remove it and set NEWSLETTER_* variables in the environment)"
             ) from exc
         for name, value in read.items():
-            if name.lower() in fields:
+            # A line with no "=" (python-dotenv gives None) sets nothing, as pydantic-settings
+            # read it.
+            if value is not None and name.lower() in fields:
                 values[fields[name.lower()]] = value
     for name, value in (os.environ if environ is None else environ).items():
         if name.lower() in fields:

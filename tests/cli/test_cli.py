@@ -860,3 +860,34 @@ def test_the_command_never_imports_httpx_s_command_line(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert out.stdout.split() == ["False", "False", "True"]
+
+
+def test_the_lazy_console_is_one_console_whichever_threads_print_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Threads that print at once get the same Console (and so its lock), even when making
+    one is slow."""
+    import threading
+    import time
+
+    import rich.console
+
+    from newsletter.cli import boundary
+
+    made: list[object] = []
+
+    class SlowConsole(rich.console.Console):
+        def __init__(self, **options: object) -> None:
+            time.sleep(0.05)
+            super().__init__(**options)  # type: ignore[arg-type]
+            made.append(self)
+
+    monkeypatch.setattr(rich.console, "Console", SlowConsole)
+    lazy = boundary._LazyConsole(stderr=True)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(lazy.made())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and all(console is made[0] for console in got) and len(got) == 8

@@ -481,6 +481,23 @@ def test_settings_sources_in_order(clean_env: pytest.MonkeyPatch, tmp_path: Path
     }
 
 
+def test_a_dotenv_line_without_a_value_sets_nothing(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bare name in .env (no "="), as pydantic-settings read it: ignored, not an empty or
+    missing value that fails validation or counts as given."""
+    from newsletter.config import Settings
+
+    (tmp_path / ".env").write_text(
+        "NEWSLETTER_DEBUG\nNEWSLETTER_SMTP_PORT\nNEWSLETTER_CONFIG\nNEWSLETTER_POLL_MINUTES=15\n",
+        encoding="utf-8",
+    )
+    settings = Settings()
+    assert settings.poll_minutes == 15
+    assert settings.smtp_port is None
+    assert settings.model_fields_set == {"poll_minutes"}
+
+
 def test_a_dotenv_file_that_is_not_utf8_is_a_config_error_naming_it(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -26,6 +26,11 @@ def _type_name(column_type: Any) -> str:
     return "String" if name == "AutoString" else name
 
 
+def _type_repr(column_type: Any) -> str:
+    text = repr(column_type)
+    return text.replace("AutoString(", "String(", 1) if text.startswith("AutoString(") else text
+
+
 def _described(table: sa.Table) -> dict[str, Any]:
     """Everything about a table that reaches the database or a statement built on it."""
     columns = {}
@@ -43,16 +48,34 @@ def _described(table: sa.Table) -> dict[str, Any]:
             "server default": str(getattr(column.server_default, "arg", None)),
             "foreign keys": sorted(fk.target_fullname for fk in column.foreign_keys),
             "autoincrement": column.autoincrement,
+            "key": column.key,
+            # What a type does with values in Python (asdecimal, timezone, length, ...), not
+            # only the DDL it writes.
+            "type settings": _type_repr(column.type),
+            "on update": repr(getattr(column.onupdate, "arg", column.onupdate)),
+            "server on update": repr(column.server_onupdate),
         }
     return {
         "name": table.name,
         "column order": [c.name for c in table.columns],
         "columns": columns,
         "indexes": sorted(
-            (i.name, tuple(c.name for c in i.columns), bool(i.unique)) for i in table.indexes
+            (
+                i.name,
+                tuple(c.name for c in i.columns),
+                tuple(str(e) for e in i.expressions),
+                bool(i.unique),
+                repr(sorted(i.dialect_kwargs.items())),
+            )
+            for i in table.indexes
         ),
         "constraints": sorted(
-            (type(c).__name__, tuple(col.name for col in getattr(c, "columns", ())))
+            (
+                type(c).__name__,
+                tuple(col.name for col in getattr(c, "columns", ())),
+                str(getattr(c, "sqltext", "")),
+                str(c.name),
+            )
             for c in table.constraints
         ),
     }
@@ -70,6 +93,22 @@ def test_described_tells_tables_apart() -> None:
     assert _described(changed) != _described(tables.feed)
     changed = tables.feed.to_metadata(sa.MetaData())
     changed.c.weight.default = sa.ColumnDefault(2.0)
+    assert _described(changed) != _described(tables.feed)
+    # What changes writes without changing the DDL (the review's cases).
+    changed = tables.feed.to_metadata(sa.MetaData())
+    changed.c.weight.type = sa.Float(asdecimal=True)
+    assert _described(changed) != _described(tables.feed)
+    changed = tables.feed.to_metadata(sa.MetaData())
+    changed.c.etag.onupdate = sa.ColumnDefault("x")
+    assert _described(changed) != _described(tables.feed)
+    changed = tables.feed.to_metadata(sa.MetaData())
+    sa.Index("ix_feed_partial", changed.c.etag, sqlite_where=changed.c.etag.is_not(None))
+    assert _described(changed) != _described(tables.feed)
+    changed = tables.feed.to_metadata(sa.MetaData())
+    sa.Index("ix_feed_expression", sa.func.lower(changed.c.etag))
+    assert _described(changed) != _described(tables.feed)
+    changed = tables.feed.to_metadata(sa.MetaData())
+    changed.append_constraint(sa.CheckConstraint("weight >= 0", name="weight_not_negative"))
     assert _described(changed) != _described(tables.feed)
 
 

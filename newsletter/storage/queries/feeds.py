@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from newsletter.config import FeedConfig
@@ -14,14 +15,21 @@ from newsletter.storage.queries import feed_states
 from newsletter.storage.queries.feed_states import FeedState as FeedState
 
 
+def _connection(session: Session) -> Connection:
+    """The session's connection, with the session's pending changes written first (what
+    ``session.execute`` does by itself and a statement on the connection would not)."""
+    session.flush()
+    return session.connection()
+
+
 def sync_feeds(session: Session, feeds: Sequence[FeedConfig]) -> dict[str, FeedState]:
     """``feed_states.sync_feeds`` in the session's transaction."""
-    return feed_states.sync_feeds(session.connection(), feeds)
+    return feed_states.sync_feeds(_connection(session), feeds)
 
 
 def sync_feed_table(session: Session, feeds: Sequence[FeedConfig]) -> None:
     """``feed_states.sync_feed_table`` in the session's transaction."""
-    feed_states.sync_feed_table(session.connection(), feeds)
+    feed_states.sync_feed_table(_connection(session), feeds)
     session.flush()
 
 
@@ -59,17 +67,17 @@ def mark_polled_unchanged(
     session: Session, feed_ids: Collection[int], now: datetime, http_status: int
 ) -> int:
     """``feed_states.mark_polled_unchanged`` in the session's transaction."""
-    return feed_states.mark_polled_unchanged(session.connection(), feed_ids, now, http_status)
+    return feed_states.mark_polled_unchanged(_connection(session), feed_ids, now, http_status)
 
 
 def weekly_entries_by_id(session: Session, feed_ids: Collection[int]) -> dict[int, int | None]:
     """``feed_states.weekly_entries_by_id`` in the session's transaction."""
-    return feed_states.weekly_entries_by_id(session.connection(), feed_ids)
+    return feed_states.weekly_entries_by_id(_connection(session), feed_ids)
 
 
 def set_poll_plans(session: Session, plans: Mapping[int, tuple[datetime, str]]) -> None:
     """``feed_states.set_poll_plans`` in the session's transaction."""
-    feed_states.set_poll_plans(session.connection(), plans)
+    feed_states.set_poll_plans(_connection(session), plans)
 
 
 def save_feed(session: Session, feed: Feed) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from collections import Counter
@@ -26,6 +27,9 @@ from newsletter.config import Settings, load_settings
 from newsletter.service.app import App
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from newsletter.config import FeedConfig
     from newsletter.service.ingest import FeedOutcome
 
 # rich's Table is imported where a command prints one: `newsletter ingest` imports rich only
@@ -55,6 +59,9 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     from newsletter.service.ingest import ingest as run_ingest
 
     app = load_app(config_path)
+    problem = unknown_feed_names(feeds, app.config.feeds, app.config.path)
+    if problem:
+        fail(problem)
     enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
     if not feeds and not any(f.enabled for f in app.config.feeds):
         err.print(
@@ -93,6 +100,24 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     )
     if report.outcomes and len(report.failed) == len(report.outcomes):
         fail("every feed failed; see the notes above")
+
+
+def unknown_feed_names(names: tuple[str, ...], configured: Sequence[FeedConfig], path: Path) -> str:
+    """Why ``ingest --feed NAME`` would poll nothing for one of ``names`` (no such feed, or one
+    with ``enabled: false``), as the error line to print; "" when every name is a feed to poll."""
+    by_name = {f.name: f for f in configured}
+    for name in names:
+        feed = by_name.get(name)
+        if feed is None:
+            close = [f.name for f in configured if f.name.casefold() == name.casefold()]
+            close = close or difflib.get_close_matches(name, list(by_name), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            return (
+                f"no feed named '{name}' in {path}; {hint}names are exact, as in `newsletter feeds`"
+            )
+        if not feed.enabled:
+            return f"feed '{name}' has enabled: false in {path}; remove that line to poll it"
+    return ""
 
 
 def _tally(outcomes: list[FeedOutcome], listed: bool) -> str:

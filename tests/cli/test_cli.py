@@ -316,6 +316,27 @@ def test_errors_are_one_clear_line(
     assert bad_env.exit_code == 1 and "NEWSLETTER_SMTP_TLS" in bad_env.output
 
 
+def test_ingest_of_a_feed_name_that_polls_nothing_says_so(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    """`ingest --feed` with a misspelt name, or a feed with enabled: false, is an error naming
+    the feed (it used to print "0 of 0 feeds failed" and exit 0), and nothing is fetched."""
+    env, config, _ = cli_env
+    wrong_case = run(env, "ingest", "--feed", "stories")
+    assert wrong_case.exit_code == 1
+    assert "no feed named 'stories'" in wrong_case.output
+    assert "did you mean 'Stories'?" in wrong_case.output
+    unknown = run(env, "ingest", "--feed", "Stories", "--feed", "Elsewhere")
+    assert unknown.exit_code == 1 and "no feed named 'Elsewhere'" in unknown.output
+    assert "did you mean" not in unknown.output and "new items" not in unknown.output
+    assert run(env, "ingest", "--feed", "Stories").exit_code == 0
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["feeds"][0]["enabled"] = False
+    config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    disabled = run(env, "ingest", "--feed", "Stories")
+    assert disabled.exit_code == 1 and "feed 'Stories' has enabled: false" in disabled.output
+
+
 def test_worker_status_and_resend_through_the_cli(
     cli_env: tuple[dict[str, str], Path, str], smtp_server: Any
 ) -> None:

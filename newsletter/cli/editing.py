@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -15,6 +15,7 @@ from newsletter.cli.boundary import (
     F,
     as_date,
     config_option,
+    err,
     handle_errors,
     load_app,
     out,
@@ -22,6 +23,9 @@ from newsletter.cli.boundary import (
 )
 from newsletter.errors import IssueError
 from newsletter.service.app import App
+
+if TYPE_CHECKING:
+    from newsletter.domain.periods import Period
 
 
 @click.group()
@@ -159,7 +163,7 @@ def _item_command(
         note: str | None,
         section: str | None = None,
     ) -> None:
-        from newsletter.service.editing import change_item
+        from newsletter.service.editing import change_item, published_outside
 
         app = load_app(config_path)
         period = _issue_period(app, week, as_of)
@@ -167,6 +171,25 @@ def _item_command(
         out.print(
             f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else "")
         )
+        published = published_outside(app, period, item_id)
+        if published is not None:
+            err.print(_outside_note(action, item_id, published, period), markup=False)
+
+
+def _outside_note(action: str, item_id: int, published: datetime, period: Period) -> str:
+    """The note after a change to an item published outside the issue's window: a pin brings
+    it in, the other changes are logged but show nothing in this issue."""
+    window = f"{period.start:%Y-%m-%d %H:%M} to {period.end:%Y-%m-%d %H:%M} UTC"
+    head = (
+        f"note: item {item_id} was published {published:%Y-%m-%d}, outside issue "
+        f"{period.label} ({window}); "
+    )
+    if action == "pin":
+        return head + "the pin brings it into this issue"
+    return head + (
+        f"{action} changes nothing in this issue (only `issue pin` brings in an item from "
+        "another week); was it meant for another --week?"
+    )
 
 
 _item_command(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from newsletter.domain.overrides import (
     FACT_FIELDS,
@@ -275,6 +276,20 @@ def change_item(
     with session_scope(app.engine) as session:
         _check_editable(session, period, expected_version, item_id)
         return _log(session, period, action, actor, item_id, section, note)
+
+
+def published_outside(app: App, period: Period, item_id: int) -> datetime | None:
+    """When item ``item_id`` was published, if that is outside ``period``'s window (a pin
+    brings such an item into the issue; a move, restore or drop of it changes nothing there);
+    None for an item of the period or an unknown one."""
+    with session_scope(app.engine) as session:
+        item = items.get_item(session, item_id)
+        if item is None or item.published is None:
+            return None
+        published = item.published
+    if published.tzinfo is None:  # SQLite gives the stored UTC back without its zone
+        published = published.replace(tzinfo=UTC)
+    return None if period.contains(published) else published
 
 
 def unapprove(

@@ -337,6 +337,28 @@ def test_ingest_of_a_feed_name_that_polls_nothing_says_so(
     assert disabled.exit_code == 1 and "feed 'Stories' has enabled: false" in disabled.output
 
 
+def test_a_change_to_an_item_from_another_week_says_what_it_does(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    """A pin of an item published outside the issue's window brings it in, a move of one
+    changes nothing there: each says so in a note, after the change is logged."""
+    env, _config, period = cli_env
+    assert run(env, "ingest").exit_code == 0
+    shown = json.loads(run(env, "issue", "show", "--week", period, "--format", "json").output)
+    item_id = str(next(i["id"] for s in shown["sections"] for i in s["items"]))
+    inside = run(env, "issue", "move", item_id, "--section", "industry", "--week", period)
+    assert inside.exit_code == 0 and "note:" not in inside.output
+    moved = run(env, "issue", "move", item_id, "--section", "industry", "--week", "2020-W10")
+    assert moved.exit_code == 0
+    assert "Issue 2020-W10: move item" in moved.output
+    assert "outside issue 2020-W10 (2020-02-24 " in moved.output
+    assert "move changes nothing in this issue" in moved.output
+    pinned = run(env, "issue", "pin", item_id, "--week", "2020-W10")
+    assert pinned.exit_code == 0 and "the pin brings it into this issue" in pinned.output
+    other = json.loads(run(env, "issue", "show", "--week", "2020-W10", "--format", "json").output)
+    assert [i["id"] for s in other["sections"] for i in s["items"]] == [int(item_id)]
+
+
 def test_worker_status_and_resend_through_the_cli(
     cli_env: tuple[dict[str, str], Path, str], smtp_server: Any
 ) -> None:

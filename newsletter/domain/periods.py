@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from newsletter.errors import IssueError
 
 PERIOD_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+_NEAR_PERIOD_RE = re.compile(r"^(\d{4})[-/ ]?[Ww]?(0?[1-9]|[1-4]\d|5[0-3])$")  # 2026-w48, 2026-48
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,10 @@ def period_for_label(label: str, weekday: int, at: time, tz: ZoneInfo) -> Period
     """The period named like ``2026-W48``."""
     match = PERIOD_RE.match(label.strip())
     if not match:
-        raise IssueError(f"period {label!r} is not an ISO week like 2026-W48")
+        # The label is the issue's key, so it stays strict; a near miss gets the spelling.
+        near = _NEAR_PERIOD_RE.match(label.strip())
+        hint = f"; did you mean {near.group(1)}-W{int(near.group(2)):02d}?" if near else ""
+        raise IssueError(f"period {label!r} is not an ISO week like 2026-W48{hint}")
     year, week = int(match.group(1)), int(match.group(2))
     try:
         send_at = _send_at(year, week, weekday, at, tz)

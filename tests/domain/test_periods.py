@@ -54,6 +54,28 @@ def test_label_is_normalized_and_whitespace_tolerated() -> None:
 
 
 @pytest.mark.parametrize(
+    ("label", "meant"),
+    [
+        ("2026-w48", "2026-W48"),
+        ("2026-48", "2026-W48"),
+        ("2018-6", "2018-W06"),
+        ("2026W05", "2026-W05"),
+    ],
+)
+def test_a_near_miss_label_is_refused_with_its_spelling(label: str, meant: str) -> None:
+    with pytest.raises(IssueError) as info:
+        period_for_label(label, MONDAY, EIGHT, SHANGHAI)
+    assert str(info.value).endswith(f"is not an ISO week like 2026-W48; did you mean {meant}?")
+
+
+def test_a_label_far_from_a_week_gets_no_guess() -> None:
+    for label in ("W48", "2026-W99", "next week"):
+        with pytest.raises(IssueError) as info:
+            period_for_label(label, MONDAY, EIGHT, SHANGHAI)
+        assert "did you mean" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     "label", ["2026-48", "2026-W4", "W48", "2026-W48x", "", "2026-w48", "26-W48", "2026-W048"]
 )
 def test_malformed_labels_raise_issue_error(label: str) -> None:

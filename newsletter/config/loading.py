@@ -319,7 +319,10 @@ def config_from_text(text: str, path: Path) -> Config:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}") from exc
+        hint = ""
+        if mark is not None and _tab_at(text, mark.line, mark.column):
+            hint = " (a tab: YAML indents with spaces only; replace the tab with spaces)"
+        raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}{hint}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: YAML error: {exc}") from exc
     except (AttributeError, TypeError, ValueError, RecursionError) as exc:
@@ -337,3 +340,15 @@ def config_from_text(text: str, path: Path) -> Config:
         pass
     lines, _ = _read_yaml(text, path)
     return parse_config(raw, path, lines)
+
+
+def _tab_at(text: str, line: int, column: int) -> bool:
+    """Whether the line PyYAML stopped at (0-based) has a tab where it stopped or in its
+    indentation: PyYAML names neither ("found character that cannot start any token",
+    "mapping values are not allowed here")."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return False
+    row = lines[line]
+    indentation = row[: len(row) - len(row.lstrip(" \t"))]
+    return row[column : column + 1] == "\t" or "\t" in indentation

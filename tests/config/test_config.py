@@ -365,6 +365,25 @@ def test_yaml_bad_indentation_reports_line(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
+    """PyYAML says only "found character that cannot start any token" for a tab; the error
+    says it is a tab (at the start of a line, and after spaces)."""
+    for indent in ("\t", "    \t"):
+        path = tmp_path / "feeds.yaml"
+        path.write_text(f"newsletter:\n  title: A\n{indent}sender: x\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        message = str(info.value)
+        assert "YAML syntax error at line 3" in message
+        assert message.endswith(
+            "(a tab: YAML indents with spaces only; replace the tab with spaces)"
+        )
+    path.write_text("newsletter:\n  title: A\n title: B\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "a tab" not in str(info.value)
+
+
 def test_feeds_yaml_is_read_by_libyaml_and_errors_still_name_the_line(tmp_path: Path) -> None:
     """The C parser (libyaml) reads feeds.yaml; its nodes carry the lines that errors name,
     and it reads the same data as PyYAML's own parser (anchors and merge keys included)."""

@@ -363,7 +363,7 @@ def issue_approve(
 def issue_special(
     config_path: Path | None, name: str, first_day: datetime, last_day: datetime, title: str
 ) -> None:
-    """Create a one-off special issue NAME (e.g. 2026-asco: period special-2026-asco) beside
+    """Create a one-off special issue NAME (such as 2026-asco, period special-2026-asco) beside
     the weekly ones, over the items published from --from to --to.
 
     It builds, previews, is approved and sent like a weekly issue (use --week

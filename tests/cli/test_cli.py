@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -90,6 +91,30 @@ def test_every_command_has_help(command: list[str]) -> None:
     # `init` makes the folder a feeds.yaml goes in: it takes the folder, not a --config.
     if command and command not in groups and command != ["init"]:
         assert "--config" in result.output
+
+
+def test_no_command_list_cuts_a_summary_at_an_abbreviation() -> None:
+    """Click ends a command's one-line summary at the first ". ": an "e.g." there showed
+    `special    Create a one-off special issue NAME (e.g.` in `newsletter issue --help`."""
+
+    context = click.Context(main)
+
+    def walk(group: click.Group, path: str) -> Iterator[tuple[str, click.Command]]:
+        for name in group.list_commands(context):  # the group loads its commands lazily
+            command = group.get_command(context, name)
+            assert command is not None
+            yield f"{path} {name}", command
+            if isinstance(command, click.Group):
+                yield from walk(command, f"{path} {name}")
+
+    commands = list(walk(main, "newsletter"))
+    assert len(commands) > 40
+    cut = [
+        name
+        for name, command in commands
+        if command.get_short_help_str(limit=500).rstrip(".").endswith(("e.g", "i.e", "etc"))
+    ]
+    assert cut == []
 
 
 @pytest.fixture

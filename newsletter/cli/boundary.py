@@ -153,7 +153,16 @@ def config_option(func: F) -> F:
 
 
 def period_options(func: F) -> F:
-    """--week / --as-of."""
+    """--week / --as-of (one of them: both is a usage error, exit code 2)."""
+    inner = func
+
+    @functools.wraps(inner)
+    def one_period(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("week") and kwargs.get("as_of"):
+            raise click.UsageError("--week and --as-of both name the issue; give one of them")
+        return inner(*args, **kwargs)
+
+    func = cast(F, one_period)
     func = click.option(
         "--as-of",
         "as_of",

@@ -64,8 +64,11 @@ def items_list(
     (docs/editorial.md)."""
     from newsletter.service.catalog import list_items
 
+    app = load_app(config_path)
+    if section is not None and section not in app.config.section_ids:
+        fail(f"no section {section!r}; sections are {', '.join(app.config.section_ids)}")
     rows = list_items(
-        load_app(config_path),
+        app,
         since.replace(tzinfo=UTC) if since else None,
         until.replace(tzinfo=UTC) if until else None,
         section,

@@ -384,6 +384,24 @@ def test_a_change_to_an_item_from_another_week_says_what_it_does(
     assert [i["id"] for s in other["sections"] for i in s["items"]] == [int(item_id)]
 
 
+def test_a_misspelt_section_or_two_names_for_the_issue_are_refused(
+    cli_env: tuple[dict[str, str], Path, str],
+) -> None:
+    """`items list --section` with a section not in feeds.yaml is an error listing them (it
+    used to print an empty table); `--week` with `--as-of` is a usage error (exit code 2)."""
+    env, _config, period = cli_env
+    assert run(env, "ingest").exit_code == 0
+    listed = run(env, "items", "list", "--section", "headline")
+    assert listed.exit_code == 1
+    assert "no section 'headline'; sections are " in listed.output
+    assert "headlines" in listed.output
+    assert run(env, "items", "list", "--section", "headlines").exit_code == 0
+    for command in (["issue", "show"], ["build", "--format", "text"], ["issue", "drop", "1"]):
+        both = run(env, *command, "--week", period, "--as-of", "2026-01-05")
+        assert both.exit_code == 2, command
+        assert "--week and --as-of both name the issue; give one of them" in both.output
+
+
 def test_worker_status_and_resend_through_the_cli(
     cli_env: tuple[dict[str, str], Path, str], smtp_server: Any
 ) -> None:

@@ -171,7 +171,7 @@ def _item_command(
         out.print(
             f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else "")
         )
-        published = published_outside(app, period, item_id)
+        published = published_outside(app, period, item_id, unless_pinned=action != "pin")
         if published is not None:
             err.print(_outside_note(action, item_id, published, period), markup=False)
 

@@ -59,9 +59,11 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     from newsletter.service.ingest import ingest as run_ingest
 
     app = load_app(config_path)
-    problem = unknown_feed_names(feeds, app.config.feeds, app.config.path)
-    if problem:
-        fail(problem)
+    problems = unknown_feed_names(feeds, app.config.feeds, app.config.path)
+    if problems and len(problems) == len(set(feeds)):
+        fail("; ".join(problems))  # nothing named can be polled
+    for problem in problems:  # the others are polled; say which names were not
+        err.print(f"note: {problem}", markup=False)
     enabled = [f for f in app.config.feeds if f.enabled and (not feeds or f.name in feeds)]
     if not feeds and not any(f.enabled for f in app.config.feeds):
         err.print(
@@ -102,22 +104,27 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
         fail("every feed failed; see the notes above")
 
 
-def unknown_feed_names(names: tuple[str, ...], configured: Sequence[FeedConfig], path: Path) -> str:
-    """Why ``ingest --feed NAME`` would poll nothing for one of ``names`` (no such feed, or one
-    with ``enabled: false``), as the error line to print; "" when every name is a feed to poll."""
+def unknown_feed_names(
+    names: tuple[str, ...], configured: Sequence[FeedConfig], path: Path
+) -> list[str]:
+    """Why ``ingest --feed NAME`` polls nothing for each of ``names`` that is no feed or one with
+    ``enabled: false``, one line each; empty when every name is a feed to poll."""
     by_name = {f.name: f for f in configured}
-    for name in names:
+    problems: list[str] = []
+    for name in dict.fromkeys(names):
         feed = by_name.get(name)
         if feed is None:
             close = [f.name for f in configured if f.name.casefold() == name.casefold()]
             close = close or difflib.get_close_matches(name, list(by_name), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
-            return (
+            problems.append(
                 f"no feed named '{name}' in {path}; {hint}names are exact, as in `newsletter feeds`"
             )
-        if not feed.enabled:
-            return f"feed '{name}' has enabled: false in {path}; remove that line to poll it"
-    return ""
+        elif not feed.enabled:
+            problems.append(
+                f"feed '{name}' has enabled: false in {path}; remove that line to poll it"
+            )
+    return problems
 
 
 def _tally(outcomes: list[FeedOutcome], listed: bool) -> str:

@@ -320,7 +320,11 @@ def config_from_text(text: str, path: Path) -> Config:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         hint = ""
-        if mark is not None and _tab_at(text, mark.line, mark.column):
+        if (
+            mark is not None
+            and (exc.problem or "") in _TAB_PROBLEMS
+            and _tab_at(text, mark.line, mark.column)
+        ):
             hint = " (a tab: YAML indents with spaces only; replace the tab with spaces)"
         raise ConfigError(f"{path}: YAML syntax error at {where}: {exc.problem}{hint}") from exc
     except yaml.YAMLError as exc:
@@ -340,6 +344,19 @@ def config_from_text(text: str, path: Path) -> Config:
         pass
     lines, _ = _read_yaml(text, path)
     return parse_config(raw, path, lines)
+
+
+# PyYAML's problems when a tab indents a block line (a tab inside a quoted or flow value is
+# legal YAML, and an error there has another cause).
+_TAB_PROBLEMS = frozenset(
+    {
+        "found character that cannot start any token",
+        "found a tab character that violates indentation",
+        "found a tab character where an indentation space is expected",
+        "mapping values are not allowed here",
+        "mapping values are not allowed in this context",
+    }
+)
 
 
 def _tab_at(text: str, line: int, column: int) -> bool:

@@ -43,7 +43,14 @@ def period_for_label(label: str, weekday: int, at: time, tz: ZoneInfo) -> Period
     if not match:
         # The label is the issue's key, so it stays strict; a near miss gets the spelling.
         near = _NEAR_PERIOD_RE.match(label.strip())
-        hint = f"; did you mean {near.group(1)}-W{int(near.group(2)):02d}?" if near else ""
+        hint = ""
+        if near and ("w" in label.casefold() or int(near.group(2)) > 12):  # 2026-12 is a month
+            year, week = int(near.group(1)), int(near.group(2))
+            try:
+                date.fromisocalendar(year, week, 1)
+                hint = f"; did you mean {year}-W{week:02d}?"
+            except ValueError:  # 2025-w53: that year has no week 53
+                hint = ""
         raise IssueError(f"period {label!r} is not an ISO week like 2026-W48{hint}")
     year, week = int(match.group(1)), int(match.group(2))
     try:

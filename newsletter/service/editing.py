@@ -278,14 +278,19 @@ def change_item(
         return _log(session, period, action, actor, item_id, section, note)
 
 
-def published_outside(app: App, period: Period, item_id: int) -> datetime | None:
+def published_outside(
+    app: App, period: Period, item_id: int, *, unless_pinned: bool = True
+) -> datetime | None:
     """When item ``item_id`` was published, if that is outside ``period``'s window (a pin
     brings such an item into the issue; a move, restore or drop of it changes nothing there);
-    None for an item of the period or an unknown one."""
+    None for an item of the period, one pinned in it (its pin brings it in, so a move, drop or
+    unpin applies), or an unknown one."""
     with session_scope(app.engine) as session:
         item = items.get_item(session, item_id)
         if item is None or item.published is None:
             return None
+        if unless_pinned and item_id in issues.editor_choices(session, period.label).pins:
+            return None  # in this issue by its pin: a move, drop or unpin does apply
         published = item.published
     if published.tzinfo is None:  # SQLite gives the stored UTC back without its zone
         published = published.replace(tzinfo=UTC)

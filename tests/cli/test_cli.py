@@ -344,16 +344,25 @@ def test_errors_are_one_clear_line(
 def test_ingest_of_a_feed_name_that_polls_nothing_says_so(
     cli_env: tuple[dict[str, str], Path, str],
 ) -> None:
-    """`ingest --feed` with a misspelt name, or a feed with enabled: false, is an error naming
-    the feed (it used to print "0 of 0 feeds failed" and exit 0), and nothing is fetched."""
+    """`ingest --feed` with only misspelt names, or feeds with enabled: false, is an error naming
+    them (it used to print "0 of 0 feeds failed" and exit 0), and nothing is fetched; with
+    one name to poll, the others are `note:` lines."""
     env, config, _ = cli_env
     wrong_case = run(env, "ingest", "--feed", "stories")
     assert wrong_case.exit_code == 1
     assert "no feed named 'stories'" in wrong_case.output
     assert "did you mean 'Stories'?" in wrong_case.output
-    unknown = run(env, "ingest", "--feed", "Stories", "--feed", "Elsewhere")
-    assert unknown.exit_code == 1 and "no feed named 'Elsewhere'" in unknown.output
-    assert "did you mean" not in unknown.output and "new items" not in unknown.output
+    # With one name to poll, the others are notes and the known one is polled (a cron line
+    # naming several feeds keeps working when one is disabled or renamed).
+    mixed = run(env, "ingest", "--feed", "Stories", "--feed", "Elsewhere")
+    assert mixed.exit_code == 0, mixed.output
+    assert "note: no feed named 'Elsewhere'" in mixed.output and "did you mean" not in mixed.output
+    nothing = run(env, "ingest", "--feed", "Elsewhere", "--feed", "Nowhere")
+    assert nothing.exit_code == 1
+    assert (
+        "no feed named 'Elsewhere'" in nothing.output
+        and "no feed named 'Nowhere'" in nothing.output
+    )
     assert run(env, "ingest", "--feed", "Stories").exit_code == 0
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     data["feeds"][0]["enabled"] = False
@@ -382,6 +391,11 @@ def test_a_change_to_an_item_from_another_week_says_what_it_does(
     assert pinned.exit_code == 0 and "the pin brings it into this issue" in pinned.output
     other = json.loads(run(env, "issue", "show", "--week", "2020-W10", "--format", "json").output)
     assert [i["id"] for s in other["sections"] for i in s["items"]] == [int(item_id)]
+    # Once pinned there, it is in that issue: a move applies, and no note says otherwise.
+    moved_again = run(env, "issue", "move", item_id, "--section", "reports", "--week", "2020-W10")
+    assert moved_again.exit_code == 0 and "changes nothing" not in moved_again.output
+    other = json.loads(run(env, "issue", "show", "--week", "2020-W10", "--format", "json").output)
+    assert [s["id"] for s in other["sections"] if s["items"]] == ["reports"]
 
 
 def test_a_misspelt_section_or_two_names_for_the_issue_are_refused(

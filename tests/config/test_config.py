@@ -382,6 +382,15 @@ def test_a_tab_in_the_indentation_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert "a tab" not in str(info.value)
+    # A tab inside a flow or quoted value is legal YAML: an error there has another cause.
+    for text in (
+        "newsletter: {title: a,\n\tfooter: b}}\n",
+        'newsletter:\n  title: "a\n\tb" x: y\n',
+    ):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert "a tab" not in str(info.value), text
 
 
 def test_feeds_yaml_is_read_by_libyaml_and_errors_still_name_the_line(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ company names without descriptors, sectors; events from notices, month-only date
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 import pytest
 
@@ -13,6 +15,7 @@ from newsletter.domain.editorial.events import EventFact, detect_event, event_da
 from newsletter.domain.editorial.financing import detect_financing, detect_financings, sector_of
 
 PUBLISHED = date(2030, 6, 10)
+T = TypeVar("T")
 
 
 @pytest.mark.parametrize(
@@ -845,17 +848,23 @@ def test_spans_of_days_give_their_first_day(text: str, expected: date) -> None:
     assert event_date(text, PUBLISHED) == expected
 
 
-def _detect_within(title: str, lang: str, seconds: float) -> EventFact | None:
-    """detect_event run in a thread: a pattern that backtracks fails the test after
-    ``seconds`` instead of hanging the run (no pytest timeout is configured)."""
-    result: list[EventFact | None] = []
-    worker = threading.Thread(
-        target=lambda: result.append(detect_event(title, "", lang, PUBLISHED)), daemon=True
-    )
+def _within(call: Callable[[], T], seconds: float, what: str) -> T:
+    """``call()`` run in a thread: a pattern that backtracks fails the test after ``seconds``
+    instead of hanging the run (no pytest timeout is configured)."""
+    result: list[T] = []
+    worker = threading.Thread(target=lambda: result.append(call()), daemon=True)
     worker.start()
     worker.join(seconds)
-    assert not worker.is_alive(), f"detect_event took over {seconds} s on {title[:12]!r}…"
+    assert not worker.is_alive(), f"{what} took over {seconds} s"
     return result[0]
+
+
+def _detect_within(title: str, lang: str, seconds: float) -> EventFact | None:
+    return _within(
+        lambda: detect_event(title, "", lang, PUBLISHED),
+        seconds,
+        f"detect_event on {title[:12]!r}…",
+    )
 
 
 @pytest.mark.parametrize(
@@ -1236,12 +1245,11 @@ def test_not_rounds_review_of_round_six(title: str, lang: str) -> None:
 
 
 def _financings_within(title: str, seconds: float) -> None:
-    """detect_financings run in a thread, as ``_detect_within``: a quadratic loop fails the
-    test after ``seconds`` instead of hanging the run."""
-    worker = threading.Thread(target=lambda: detect_financings(title, title, "en"), daemon=True)
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), f"detect_financings took over {seconds} s on {title[:16]!r}…"
+    _within(
+        lambda: detect_financings(title, title, "en"),
+        seconds,
+        f"detect_financings on {title[:16]!r}…",
+    )
 
 
 @pytest.mark.parametrize(

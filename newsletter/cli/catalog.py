@@ -117,9 +117,11 @@ def feeds(ctx: click.Context, config_path: Path | None, fmt: str) -> None:
         data = [{**dataclasses.asdict(row), "next_poll": row.next_poll} for row in rows]
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table(
-        "feed", "status", "items", "failures", "last fetched (UTC)", "next poll (UTC)", "last error"
-    )
+    table = Table("feed", "status", "items", "failures", "last fetched (UTC)", "next poll (UTC)")
+    # On a narrow terminal (or a pipe: 80 columns) long words fold onto the next line instead of
+    # ending in an ellipsis: the feed's name and its error are what the reader came for.
+    table.add_column("last error", overflow="fold")
+    table.columns[0].overflow = "fold"
     for r in rows:
         color = {"error": "red", "ok": "green", "not_modified": "green"}.get(r.status, "yellow")
         table.add_row(

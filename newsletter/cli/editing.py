@@ -106,14 +106,11 @@ def issue_show(
             "put one in with `newsletter issue pin ID`."
         )
     for section in content.sections:
-        table = Table(
-            "id",
-            "score",
-            "title",
-            "source",
-            "why",
-            title=f"{section.title} ({len(section.items)} of {section.available})",
-        )
+        heading = f"{section.title} ({len(section.items)} of {section.available})"
+        if not section.items:  # one line, not an empty table
+            out.print(f"{heading}: nothing this week", markup=False)
+            continue
+        table = Table("id", "score", "title", "source", "why", title=heading)
         for item in section.items:
             flag = ("📌 " if item.pinned else "") + ("(date unknown) " if item.date_unknown else "")
             table.add_row(
@@ -167,7 +164,10 @@ def _item_command(
 
         app = load_app(config_path)
         period = _issue_period(app, week, as_of)
-        change_item(app, period, action, item_id, section, note)
+        done = change_item(app, period, action, item_id, section, note)
+        if isinstance(done, str):  # already so: nothing logged
+            out.print(f"Issue {period.label}: item {item_id} {done}; nothing changed")
+            return
         out.print(
             f"Issue {period.label}: {action} item {item_id}" + (f" ({section})" if section else "")
         )

@@ -404,7 +404,9 @@ def assemble_issue(
                 cluster=s.cluster,
                 related_ids=s.members,
                 sources=s.sources,
-                pinned=s.pinned,
+                # The editor's pin (a restored item is kept like one, but is not pinned: its
+                # "Unpin" would undo nothing)
+                pinned=s.lead.id in choices.pins,
                 relevance=s.lead.relevance,
                 date_unknown=s.lead.date_unknown,
                 blurb=_blurb(choices.edits.get(s.lead.id)),

@@ -261,10 +261,12 @@ def change_item(
     note: str | None = None,
     actor: str | None = None,
     expected_version: int | None = None,
-) -> IssueAction:
+) -> IssueAction | str:
     """Pin (optionally into a section), unpin, drop, restore or move an item; logged under
     ``actor`` (default: the operating-system user). With ``expected_version`` a change made
-    on a stale page is refused (StaleIssueError)."""
+    on a stale page is refused (StaleIssueError). A change that changes nothing (a second pin
+    of a pinned item, a drop of a dropped one...) is not logged again: the reason is returned
+    instead ("is already pinned")."""
     if action not in ITEM_ACTIONS:
         raise IssueError(f"unknown action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
     if action == "move" and not section:
@@ -275,6 +277,9 @@ def change_item(
         )
     with session_scope(app.engine) as session:
         _check_editable(session, period, expected_version, item_id)
+        unchanged = issues.editor_choices(session, period.label).already(action, item_id, section)
+        if unchanged is not None:
+            return unchanged
         return _log(session, period, action, actor, item_id, section, note)
 
 

@@ -483,6 +483,12 @@ def test_an_editor_restores_a_left_out_item_into_its_suggested_section() -> None
         CONFIG, PERIOD, [candidate(1), left], EditorChoices(restores={2: "headlines"})
     )
     assert ids(placed, "headlines") == [2, 1]  # restored: kept first, like a pin
+    # ... but not marked pinned: an "Unpin" of it would undo nothing (the restore stays)
+    assert [i.pinned for i in section(placed, "headlines").items] == [False, False]
+    both = assemble_issue(
+        CONFIG, PERIOD, [candidate(1), left], EditorChoices(pins={2: "headlines"})
+    )
+    assert [i.pinned for i in section(both, "headlines").items] == [True, False]
 
 
 def test_per_source_cap_keeps_one_feed_from_filling_a_section() -> None:

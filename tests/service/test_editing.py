@@ -64,6 +64,24 @@ def test_pin_drop_move_and_the_change_log(editor_app: Any) -> None:
     assert view.actions[1].note == "duplicate of last week" and view.actions[0].actor
 
 
+def test_a_change_that_changes_nothing_is_not_logged_again(editor_app: Any) -> None:
+    period = resolve_period(editor_app, now=NOW, due=True)
+    fda = item_id(editor_app, period, "FDA approves")
+    orbis = item_id(editor_app, period, "Orbis")
+    change_item(editor_app, period, "pin", fda, "hot_topics")
+    assert change_item(editor_app, period, "pin", fda, "hot_topics") == (
+        "is already pinned in hot_topics"
+    )
+    assert change_item(editor_app, period, "unpin", orbis) == "is not pinned"
+    change_item(editor_app, period, "drop", orbis)
+    assert change_item(editor_app, period, "drop", orbis) == "is already dropped"
+    change_item(editor_app, period, "pin", fda, "headlines")  # another section: a change
+    change_item(editor_app, period, "restore", orbis)
+    assert change_item(editor_app, period, "restore", orbis) == "is already restored"
+    view = show_issue(editor_app, period)
+    assert [a.action for a in view.actions] == ["pin", "drop", "pin", "restore"]
+
+
 def test_bad_changes_are_refused_clearly(editor_app: Any) -> None:
     period = resolve_period(editor_app, now=NOW, due=True)
     with pytest.raises(IssueError, match="no item 999999"):

@@ -16,6 +16,7 @@ from newsletter.cli.boundary import (
     as_date,
     config_option,
     err,
+    fail,
     handle_errors,
     load_app,
     out,
@@ -231,11 +232,15 @@ def issue_edit(
     """Override ITEM_ID's title, summary or blurb for this issue only (the stored item keeps
     the feed's text). An option left out keeps what was set before; an empty value ("") goes
     back to the feed's text. Logged; refused on an approved issue (unapprove it first)."""
+    from newsletter.domain.overrides import EditError
     from newsletter.service.editing import edit_item
 
     app = load_app(config_path)
     period = _issue_period(app, week, as_of)
-    action = edit_item(app, period, item_id, title, summary, blurb)
+    try:
+        action = edit_item(app, period, item_id, title, summary, blurb)
+    except EditError as exc:  # named as the option the user typed, not the form field
+        fail(f"--{exc.field}: {exc.reason}")
     out.print(f"Issue {period.label}: item {item_id} edited ({action.note})", markup=False)
 
 
@@ -279,6 +284,7 @@ def issue_facts(
     the week's total and the event listing use them. An option left out keeps what was set
     before; an empty value ("") goes back to the extracted fact. A value that cannot be read
     is refused with the option's name, and nothing is changed."""
+    from newsletter.domain.overrides import EditError
     from newsletter.service.editing import edit_facts
 
     app = load_app(config_path)
@@ -292,7 +298,10 @@ def issue_facts(
         "event_date": event_date,
         "place": place,
     }
-    action = edit_facts(app, period, item_id, values)
+    try:
+        action = edit_facts(app, period, item_id, values)
+    except EditError as exc:  # named as the option the user typed, not the form field
+        fail(f"--{exc.field.replace('_', '-')}: {exc.reason}")
     out.print(f"Issue {period.label}: facts of item {item_id} set ({action.note})", markup=False)
 
 

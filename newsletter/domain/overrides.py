@@ -49,6 +49,7 @@ class EditError(IssueError):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
+        self.reason = message
 
 
 @dataclass(frozen=True)

@@ -155,9 +155,14 @@ def test_issue_edit_and_facts_through_the_cli(cli_env: tuple[dict[str, str], Pat
     edited = run(env, "issue", "edit", str(acme["id"]), "--week", period, "--title", "Acme: $40M")
     assert edited.exit_code == 0 and "title: Acme: $40M" in edited.output
     bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--amount", "forty")
-    assert bad.exit_code != 0 and "error: amount: cannot read 'forty'" in bad.output
+    assert bad.exit_code != 0 and "error: --amount: cannot read 'forty'" in bad.output
     bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--round", "Series Q")
-    assert bad.exit_code != 0 and "error: round: unknown round 'Series Q'" in bad.output
+    assert bad.exit_code != 0 and "error: --round: unknown round 'Series Q'" in bad.output
+    bad = run(env, "issue", "facts", str(acme["id"]), "--week", period, "--event-date", "Dec 9")
+    assert bad.exit_code != 0 and "error: --event-date: cannot read 'Dec 9' as a date" in bad.output
+    long_title = "x" * 400
+    bad = run(env, "issue", "edit", str(acme["id"]), "--week", period, "--title", long_title)
+    assert bad.exit_code != 0 and "error: --title: " in bad.output
     good = run(
         env, "issue", "facts", str(acme["id"]), "--week", period, "--amount", "40M",
         "--currency", "USD", "--investors", "Beacon Capital",

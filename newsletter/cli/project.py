@@ -46,8 +46,15 @@ def init(folder: Path) -> None:
     out.print(
         "Next: edit feeds.yaml (title, sender, timezone, schedule, your feeds), then "
         f"`{where}newsletter check`, `newsletter ingest` and "
-        "`newsletter build --out issue.html` (docs/editors-guide.md)."
+        f"`newsletter build --out issue.html` (the editor's guide: {_guide()})."
     )
+
+
+def _guide() -> str:
+    """Where the editor's guide is: its full path in the source checkout this command runs
+    from (a new folder has no docs/ of its own), else where to find it in the source."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "editors-guide.md"
+    return str(path) if path.is_file() else "docs/editors-guide.md in newsletter's source"
 
 
 def _templates(folder: Path, paths: list[str], verb: str, note: str, listed: int) -> list[str]:

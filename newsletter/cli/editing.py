@@ -109,7 +109,8 @@ def issue_show(
     for section in content.sections:
         heading = f"{section.title} ({len(section.items)} of {section.available})"
         if not section.items:  # one line, not an empty table
-            out.print(f"{heading}: nothing this week", markup=False)
+            why = "nothing this week" if not section.available else "none shown"
+            out.print(f"{heading}: {why}", markup=False)
             continue
         table = Table("id", "score", "title", "source", "why", title=heading)
         for item in section.items:

@@ -46,7 +46,8 @@ def init(folder: Path) -> None:
     out.print(
         "Next: edit feeds.yaml (title, sender, timezone, schedule, your feeds), then "
         f"`{where}newsletter check`, `newsletter ingest` and "
-        f"`newsletter build --out issue.html` (the editor's guide: {_guide()})."
+        f"`newsletter build --out issue.html` (the editor's guide: {_guide()}).",
+        markup=False,  # a folder or path may hold [brackets]
     )
 
 

@@ -102,11 +102,16 @@ class _Story:
 
 
 def _stories(
-    candidates: list[Candidate], pinned: set[int], drops: frozenset[int] = frozenset()
+    candidates: list[Candidate],
+    pins: set[int],
+    drops: frozenset[int] = frozenset(),
+    restores: frozenset[int] = frozenset(),
 ) -> tuple[list[_Story], int]:
-    """Merge each story's reports; the lead is pinned, else the heaviest, earliest source. A
-    story with a report the editor dropped is dropped whole (unless the editor pinned another of
-    its reports): dropping a row never brings another outlet's report of it in."""
+    """Merge each story's reports; the lead is pinned, else restored (a restored report is
+    kept like a pin), else the heaviest, earliest source. A story with a report the editor
+    dropped is dropped whole (unless the editor pinned or restored another of its reports):
+    dropping a row never brings another outlet's report of it in."""
+    pinned = pins | restores
     clusters = cluster_ids(
         [story_input(c.id, c.title, c.summary, c.url, c.facts) for c in candidates]
     )
@@ -121,7 +126,9 @@ def _stories(
                 del groups[cluster]
                 continue
             groups[cluster] = members
-        members.sort(key=lambda c: (c.id not in pinned, -c.weight, c.published, c.id))
+        members.sort(
+            key=lambda c: (c.id not in pins, c.id not in restores, -c.weight, c.published, c.id)
+        )
         lead, rest = members[0], members[1:]
         others = []
         seen_feeds = {lead.feed}
@@ -336,8 +343,9 @@ def assemble_issue(
     # or it could fall off a full section unseen.
     stories, dropped = _stories(
         chosen + dropped_by_editor,
-        set(choices.pins) | set(choices.restores),
+        set(choices.pins),
         frozenset(c.id for c in dropped_by_editor),
+        frozenset(choices.restores),
     )
     by_section: dict[str, list[_Story]] = {}
     for story in stories:

@@ -20,26 +20,6 @@ class EditorChoices:
     restores: dict[int, str | None] = field(default_factory=dict)  # left-out items brought back
     edits: dict[int, ItemEdit] = field(default_factory=dict)  # per-issue text, facts, positions
 
-    def already(self, action: str, item_id: int, section: str | None = None) -> str | None:
-        """Why ``action`` on ``item_id`` would change nothing (the item is already so), for a
-        repeated command that is then not logged again; None when it changes something."""
-        if action == "pin" and item_id in self.pins and self.pins[item_id] == section:
-            return "is already pinned" + (f" in {section}" if section else "")
-        if action == "unpin" and item_id not in self.pins:
-            return "is not pinned"
-        if action == "drop" and item_id in self.drops:
-            return "is already dropped"
-        if action == "move" and self.moves.get(item_id) == section:
-            return f"is already moved to {section}"
-        if (
-            action == "restore"
-            and item_id not in self.drops
-            and item_id in self.restores
-            and self.restores[item_id] == section
-        ):
-            return "is already restored" + (f" to {section}" if section else "")
-        return None
-
 
 @dataclass(frozen=True)
 class IssueItem:

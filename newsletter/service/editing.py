@@ -252,6 +252,15 @@ def show_issue(app: App, period: Period) -> IssueView:
         return IssueView(built, issues.actions(session, period.label))
 
 
+ALREADY = {
+    "pin": "is already pinned",
+    "unpin": "is already unpinned",
+    "drop": "is already dropped",
+    "restore": "is already restored",
+    "move": "is already moved",
+}
+
+
 def change_item(
     app: App,
     period: Period,
@@ -264,9 +273,9 @@ def change_item(
 ) -> IssueAction | str:
     """Pin (optionally into a section), unpin, drop, restore or move an item; logged under
     ``actor`` (default: the operating-system user). With ``expected_version`` a change made
-    on a stale page is refused (StaleIssueError). A change that changes nothing (a second pin
-    of a pinned item, a drop of a dropped one...) is not logged again: the reason is returned
-    instead ("is already pinned")."""
+    on a stale page is refused (StaleIssueError). The same change again, with no note (the
+    item's latest pin, drop, move... in any issue, repeated in this one), is not logged again:
+    a phrase saying so is returned instead ("is already pinned")."""
     if action not in ITEM_ACTIONS:
         raise IssueError(f"unknown action {action!r}; use one of {', '.join(ITEM_ACTIONS)}")
     if action == "move" and not section:
@@ -277,9 +286,15 @@ def change_item(
         )
     with session_scope(app.engine) as session:
         _check_editable(session, period, expected_version, item_id)
-        unchanged = issues.editor_choices(session, period.label).already(action, item_id, section)
-        if unchanged is not None:
-            return unchanged
+        last = issues.last_label_action(session, item_id) if note is None else None
+        if last is not None and (last.period, last.action, last.section) == (
+            period.label,
+            action,
+            section,
+        ):
+            # The item's latest decision, in any issue, repeated in the same issue: it changes
+            # neither the issue nor what `model train` learns, so it is not logged again.
+            return ALREADY[action] + (f" ({section})" if section else "")
         return _log(session, period, action, actor, item_id, section, note)
 
 

@@ -74,6 +74,7 @@ DONE = {
     "drop": "Dropped item {item}; it is listed under Left out, where Restore brings it back.",
     "restore": "Restored item {item}.",
     "move": "Moved item {item}.",
+    "unchanged": "Nothing changed: that was already done to item {item}.",
     "approve": "Approved: the content is frozen as it is now.",
     "unapprove": "Returned to a draft: items can change again.",
     "hold": "Held: this issue will not be sent until it is approved.",
@@ -417,7 +418,7 @@ async def item_action(ctx: Ctx, request: Request, period: str, item_id: int) -> 
             section = (
                 form.first("section") or None if action in ("move", "pin", "restore") else None
             )
-            change_item(
+            done = change_item(
                 app,
                 the_period,
                 action,
@@ -426,6 +427,8 @@ async def item_action(ctx: Ctx, request: Request, period: str, item_id: int) -> 
                 actor=who.email,
                 expected_version=version,
             )
+            if isinstance(done, str):  # the same change again: not logged
+                return "unchanged", item_id
         elif action in REORDER_ACTIONS:
             reorder_item(app, the_period, item_id, action, who.email, version)
         elif action == "edit":

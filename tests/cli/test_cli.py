@@ -401,9 +401,11 @@ def test_a_change_to_an_item_from_another_week_says_what_it_does(
     assert moved_again.exit_code == 0 and "changes nothing" not in moved_again.output
     other = json.loads(run(env, "issue", "show", "--week", "2020-W10", "--format", "json").output)
     assert [s["id"] for s in other["sections"] if s["items"]] == ["reports"]
-    again = run(env, "issue", "pin", item_id, "--week", "2020-W10")  # already so: not logged
-    assert again.exit_code == 0
-    assert f"Issue 2020-W10: item {item_id} is already pinned; nothing changed" in again.output
+    again = run(env, "issue", "move", item_id, "--section", "reports", "--week", "2020-W10")
+    assert again.exit_code == 0  # the same decision again: not logged
+    assert f"Issue 2020-W10: item {item_id} is already moved (reports); nothing changed" in (
+        again.output
+    )
     other = json.loads(run(env, "issue", "show", "--week", "2020-W10", "--format", "json").output)
     assert [c["action"] for c in other["changes"]] == ["move", "pin", "move"]
     # A week with nothing in it: one line per section, not six empty tables.

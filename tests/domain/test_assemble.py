@@ -489,6 +489,20 @@ def test_an_editor_restores_a_left_out_item_into_its_suggested_section() -> None
         CONFIG, PERIOD, [candidate(1), left], EditorChoices(pins={2: "headlines"})
     )
     assert [i.pinned for i in section(both, "headlines").items] == [True, False]
+    # One story, one report pinned and a heavier one restored: the pinned one leads (and is
+    # marked pinned, so the workbench offers to unpin it).
+    url = "https://example.com/glp1"
+    story = assemble_issue(
+        CONFIG,
+        PERIOD,
+        [
+            candidate(1, "FDA approves oral GLP-1", feed="Light", weight=0.8, url=url),
+            candidate(2, "FDA approves first oral GLP-1 pill", feed="STAT", weight=1.5, url=url),
+        ],
+        EditorChoices(pins={1: None}, restores={2: None}),
+    )
+    (lead,) = section(story, "headlines").items
+    assert (lead.id, lead.pinned, lead.related_ids) == (1, True, [2])
 
 
 def test_per_source_cap_keeps_one_feed_from_filling_a_section() -> None:

@@ -15,6 +15,7 @@ from newsletter.service.ingest import ingest
 from newsletter.service.issues import build_issue, resolve_period
 from newsletter.service.schedule import send_due
 from newsletter.service.subscribers import add_subscriber
+from newsletter.storage.models import IssueAction
 from tests.helpers import serve_stories
 
 NOW = datetime.now(UTC)
@@ -64,22 +65,33 @@ def test_pin_drop_move_and_the_change_log(editor_app: Any) -> None:
     assert view.actions[1].note == "duplicate of last week" and view.actions[0].actor
 
 
-def test_a_change_that_changes_nothing_is_not_logged_again(editor_app: Any) -> None:
+def test_the_same_change_again_is_not_logged_again(editor_app: Any) -> None:
+    """A repeat of an item's latest decision (in any issue) in the same issue, with no note,
+    changes neither the issue nor what `model train` learns: not logged. Anything else is."""
     period = resolve_period(editor_app, now=NOW, due=True)
     fda = item_id(editor_app, period, "FDA approves")
     orbis = item_id(editor_app, period, "Orbis")
     change_item(editor_app, period, "pin", fda, "hot_topics")
     assert change_item(editor_app, period, "pin", fda, "hot_topics") == (
-        "is already pinned in hot_topics"
+        "is already pinned (hot_topics)"
     )
-    assert change_item(editor_app, period, "unpin", orbis) == "is not pinned"
     change_item(editor_app, period, "drop", orbis)
     assert change_item(editor_app, period, "drop", orbis) == "is already dropped"
+    change_item(editor_app, period, "drop", orbis, note="duplicate of #12")  # a note: logged
     change_item(editor_app, period, "pin", fda, "headlines")  # another section: a change
-    change_item(editor_app, period, "restore", orbis)
-    assert change_item(editor_app, period, "restore", orbis) == "is already restored"
+    # move, then pin elsewhere, then the same move again: the move is no longer the latest
+    # decision (the model would learn the pin's section), so it is logged
+    change_item(editor_app, period, "move", fda, "industry")
+    change_item(editor_app, period, "pin", fda, "hot_topics")
+    assert isinstance(change_item(editor_app, period, "move", fda, "industry"), IssueAction)
+    nxt = resolve_period(editor_app, now=NOW + timedelta(days=7), due=True)
+    change_item(editor_app, nxt, "drop", fda)  # the latest decision is now in another issue
+    assert isinstance(change_item(editor_app, period, "move", fda, "industry"), IssueAction)
     view = show_issue(editor_app, period)
-    assert [a.action for a in view.actions] == ["pin", "drop", "pin", "restore"]
+    assert [a.action for a in view.actions] == [
+        "pin", "drop", "drop", "pin", "move", "pin", "move", "move"
+    ]  # fmt: skip
+    assert view.actions[2].note == "duplicate of #12"
 
 
 def test_bad_changes_are_refused_clearly(editor_app: Any) -> None:

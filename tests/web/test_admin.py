@@ -222,6 +222,15 @@ def test_drop_restore_approve_unapprove_are_logged_under_the_account(
     assert restored.status_code == 303
     page = client.get(restored.headers["location"]).text
     assert f'id="item-{item}"' in page
+    # A restored item is kept like a pin but is not one: no "Pinned" mark, no Unpin button.
+    assert 'value="unpin" class="small secondary" aria-label="Unpin' not in page
+
+    # Restore again (a second click): nothing is logged, and the page says so.
+    version = VERSION.search(page).group(1)  # type: ignore[union-attr]
+    again = post(f"/admin/issues/{period}/items/{item}", action="restore", version=version)
+    assert again.status_code == 303 and "done=unchanged" in again.headers["location"]
+    page = client.get(again.headers["location"]).text
+    assert f"Nothing changed: that was already done to item {item}." in page
 
     version = VERSION.search(page).group(1)  # type: ignore[union-attr]
     approved = post(f"/admin/issues/{period}/status", action="approve", version=version)

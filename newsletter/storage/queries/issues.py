@@ -338,6 +338,18 @@ class EditorLabel:
 LABEL_ACTIONS = ("pin", "unpin", "drop", "restore", "move")
 
 
+def last_label_action(session: Session, item_id: int) -> IssueAction | None:
+    """The latest pin, unpin, drop, restore or move of an item, in any issue: the decision
+    `editor_labels` learns from."""
+    stmt = (
+        select(IssueAction)
+        .where(IssueAction.item_id == item_id, col(IssueAction.action).in_(LABEL_ACTIONS))
+        .order_by(col(IssueAction.id).desc())
+        .limit(1)
+    )
+    return session.exec(stmt).first()
+
+
 def editor_labels(session: Session) -> list[EditorLabel]:
     """Every item an editor pinned, dropped, restored or moved, with the latest decision (over all
     issues): a drop says "not relevant", the others "relevant", in the section given or the

@@ -267,11 +267,20 @@ class _LeanResponse:
         self._response.close()
 
 
+def _jar_is_empty(client: httpx.Client) -> bool:
+    """No cookie to send. Counting the jar walks it without its lock: a cookie another thread
+    stores meanwhile may stop the walk, and then httpx's path (which locks) takes the request."""
+    try:
+        return not len(client.cookies)
+    except RuntimeError:  # "dictionary changed size during iteration"
+        return False
+
+
 def _lean_open(
     client: httpx.Client, url: str, headers: dict[str, str], private_ok: bool
 ) -> _LeanResponse | None:
     """GET ``url`` by the lean path, or None when httpx's path must take it."""
-    if not isinstance(client, FeedClient) or client.is_closed or len(client.cookies):
+    if not isinstance(client, FeedClient) or client.is_closed or not _jar_is_empty(client):
         return None
     parts = plain_url(url)
     if parts is None:

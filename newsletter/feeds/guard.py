@@ -255,15 +255,24 @@ _HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = 
 )
 
 
+def as_httpx_error(exc: Exception) -> Exception:
+    """The httpx error an httpcore error stands for (raise it ``from exc``), or ``exc`` itself
+    when it is not an httpcore error."""
+    for core_error, httpx_error in _HTTPX_ERRORS:
+        if isinstance(exc, core_error):
+            return httpx_error(str(exc))
+    return exc
+
+
 @contextmanager
 def _as_httpx_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        for core_error, httpx_error in _HTTPX_ERRORS:
-            if isinstance(exc, core_error):
-                raise httpx_error(str(exc)) from exc
-        raise
+        error = as_httpx_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 class _ResponseStream(httpx.SyncByteStream):
@@ -326,6 +335,11 @@ class _PoolTransport(httpx.BaseTransport):
             stream=_ResponseStream(response.stream),
             extensions=response.extensions,
         )
+
+    def handle_core(self, request: httpcore.Request) -> httpcore.Response:
+        """An httpcore request straight to the pool (the lean path of ``fetch``); httpcore
+        errors come out as they are."""
+        return self._pool.handle_request(request)
 
     def close(self) -> None:
         self._pool.close()
@@ -417,6 +431,22 @@ class GuardedTransport(httpx.BaseTransport):
             self.trust.load()
         allowed = bool(request.extensions.get(ALLOW_PRIVATE, self.allow_private))
         return (self._open if allowed else self._checked).handle_request(request)
+
+    def handle_core(self, request: httpcore.Request) -> httpcore.Response:
+        """The lean path of ``fetch.fetch_feed``: an httpcore request, built without httpx's
+        request and response models, sent to the pool ``handle_request`` would choose, with the
+        same TLS and address checks. Errors are httpx errors (``as_httpx_error``), as from
+        ``handle_request``; the response body's errors are left to the caller to translate."""
+        if request.url.scheme == b"https":
+            self.trust.load()
+        allowed = bool(request.extensions.get(ALLOW_PRIVATE, self.allow_private))
+        try:
+            return (self._open if allowed else self._checked).handle_core(request)
+        except Exception as exc:
+            error = as_httpx_error(exc)
+            if error is exc:
+                raise
+            raise error from exc
 
     def close(self) -> None:
         self._checked.close()

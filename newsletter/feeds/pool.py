@@ -118,12 +118,10 @@ class KeepAlivePool:
                 self._release(connection, key)
             raise
         assert isinstance(response.stream, Iterable)
-        return httpcore.Response(
-            status=response.status,
-            headers=response.headers,
-            content=_ReleasingStream(response.stream, partial(self._release, connection, key)),
-            extensions=response.extensions,
-        )
+        # The connection's own response, its body wrapped (a new httpcore.Response would check
+        # every header's type again, on every request).
+        response.stream = _ReleasingStream(response.stream, partial(self._release, connection, key))
+        return response
 
     def _take_slot(self, timeout: float | None) -> None:
         """Count one more request in flight, waiting in line (up to ``timeout`` seconds) while

@@ -1,0 +1,174 @@
+"""The lean request path of newsletter.feeds.fetch: the same request bytes, URLs and logs as
+httpx's path, on a real loopback socket."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from newsletter.demo.server import FeedServer, Route
+from newsletter.feeds.fetch import (
+    FetchLimits,
+    Validators,
+    _httpx_open,
+    _lean_open,
+    fetch_feed,
+    make_client,
+    plain_url,
+)
+
+LIMITS = FetchLimits(timeout=5.0, max_bytes=1024 * 1024, allow_private=True)
+
+
+class RawRecorder:
+    """A loopback server that keeps each request's raw head and answers 304, keeping the
+    connection open for the next request."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                self.heads.append(head)
+                conn.sendall(
+                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
+                )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def recorder() -> Iterator[RawRecorder]:
+    server = RawRecorder()
+    yield server
+    server.close()
+
+
+def test_both_paths_send_the_same_bytes(recorder: RawRecorder) -> None:
+    headers = {"If-None-Match": '"v1"', "If-Modified-Since": "Wed, 18 Nov 2026 09:00:00 GMT"}
+    url = recorder.base + "/feeds/a.xml?x=1&y=2"
+    with make_client(LIMITS) as client:
+        lean = _lean_open(client, url, headers, True)
+        assert lean is not None  # a plain URL, no cookies: the lean path takes it
+        lean.read()
+        lean.close()
+        slow = _httpx_open(client, url, headers, True)
+        slow.read()
+        slow.close()
+    first, second = recorder.heads
+    assert first == second
+    assert first.startswith(b"GET /feeds/a.xml?x=1&y=2 HTTP/1.1\r\nHost: 127.0.0.1:")
+
+
+def test_a_client_with_cookies_takes_the_httpx_path(recorder: RawRecorder) -> None:
+    with make_client(LIMITS) as client:
+        client.cookies.set("session", "1", domain="127.0.0.1")
+        assert _lean_open(client, recorder.base + "/a.xml", {}, True) is None
+        assert fetch_feed(client, recorder.base + "/a.xml", Validators('"v1"'), LIMITS).not_modified
+    (head,) = recorder.heads
+    assert b"\r\nCookie: session=1" in head
+
+
+def test_another_client_takes_the_httpx_path(recorder: RawRecorder) -> None:
+    with httpx.Client() as client:
+        assert _lean_open(client, recorder.base + "/a.xml", {}, True) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com",
+        "http://example.com/",
+        "HTTP://example.com/feed",
+        "http://Example.COM/Feed.XML",
+        "https://example.com:443/feed",
+        "http://example.com:80/feed",
+        "http://example.com:8080/feed?a=b&c=d",
+        "https://example.com:8443",
+        "http://127.0.0.1:5000/feeds/00001.xml",
+        "http://example.com/a/b/../c",
+        "http://example.com/./a",
+        "http://example.com/.well-known/feed",
+        "http://example.com/a%20b",
+        "http://example.com/a b",
+        "http://example.com/caf\u00e9",
+        "http://b\u00fccher.example/feed",
+        "http://user:pass@example.com/feed",
+        "http://example.com/feed#top",
+        "http://example.com/feed?q=a|b",
+        "http://example.com/feed?",
+        "http://example.com/feed?a=1?b=2/c",
+        "http://example.com:0/feed",
+        "http://example.com:65536/feed",
+        "http://example.com:08080/feed",
+        "http://999.1.1.1/feed",
+        "http://01.2.3.4/feed",
+        "http://[::1]:8080/feed",
+        "http://example.com/~user/feed;rss,2.0:x@y!$&'()*+=",
+        "http://xn--bcher-kva.example/feed",
+        "http://-example-.com/feed",
+    ],
+)
+def test_plain_urls_are_what_httpx_sends(url: str) -> None:
+    """Each URL plain_url accepts gives the parts httpx would send; the rest go to httpx."""
+    parts = plain_url(url)
+    if parts is None:
+        return
+    expected = httpx.URL(url)
+    assert parts.scheme == expected.raw_scheme
+    assert parts.host == expected.raw_host
+    assert parts.port == expected.port
+    assert parts.target == expected.raw_path
+    assert parts.netloc == expected.netloc
+
+
+def test_urls_httpx_would_change_are_left_to_it() -> None:
+    for url in (
+        "http://example.com/a/../b",
+        "http://example.com/a%7Eb",
+        "http://example.com/a b",
+        "http://user@example.com/",
+        "http://example.com/#frag",
+        "http://bücher.example/",
+        "http://999.1.1.1/",
+        "http://example.com:65536/",
+        "ftp://example.com/feed",
+    ):
+        assert plain_url(url) is None, url
+    assert plain_url("http://127.0.0.1:5000/feeds/00001.xml") is not None
+
+
+def test_the_lean_path_logs_each_request_as_httpx_does(caplog: pytest.LogCaptureFixture) -> None:
+    with (
+        FeedServer({"/feed.xml": Route(b"<rss/>")}) as server,
+        make_client(LIMITS) as client,
+        caplog.at_level(logging.INFO, logger="httpx"),
+    ):
+        fetch_feed(client, server.url("/feed.xml"), Validators(), LIMITS)
+    (record,) = [r for r in caplog.records if r.name == "httpx"]
+    assert record.getMessage() == f'HTTP Request: GET {server.url("/feed.xml")} "HTTP/1.1 200 OK"'

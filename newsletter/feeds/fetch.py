@@ -472,9 +472,27 @@ DRAIN_LIMIT = 64 * 1024
 
 
 def _drain_small(response: _Answer) -> None:
+    """Read a redirect's small body to its end, raw: never decoded (a few hundred bytes of
+    gzip in gzip would inflate to hundreds of MB), and never more than DRAIN_LIMIT bytes."""
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) <= DRAIN_LIMIT:
-        response.read()
+        _drain_raw(response)
+
+
+def _drain_raw(response: _Answer) -> None:
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > DRAIN_LIMIT:  # more than it said: leave it, its connection is closed
+            return
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified as it can be sent back: printable ASCII, else None (a hostile
+    server's `ETag: "caf\xe9"` would otherwise fail every later poll of the feed)."""
+    if value and value.isascii() and value.isprintable():
+        return value
+    return None
 
 
 def fetch_feed(
@@ -486,10 +504,10 @@ def fetch_feed(
     and checking every hop's address; the whole fetch ends within ``limits.total_seconds``.
     """
     headers: dict[str, str] = {}
-    if validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
+    if etag := _validator(validators.etag):
+        headers["If-None-Match"] = etag
+    if last_modified := _validator(validators.last_modified):
+        headers["If-Modified-Since"] = last_modified
     current = url
     chain = [urldefrag(url)[0]]
     permanent: str | None = None
@@ -512,7 +530,7 @@ def fetch_feed(
                         # the pool only once the response is read to its end: without this,
                         # every re-polled feed of one host opened a new connection (and a new
                         # TLS handshake).
-                        response.read()
+                        _drain_raw(response)
                         return FetchResult(
                             current,
                             304,
@@ -549,8 +567,8 @@ def fetch_feed(
                         body=body,
                         content_type=response.headers.get("content-type"),
                         validators=Validators(
-                            etag=response.headers.get("etag"),
-                            last_modified=response.headers.get("last-modified"),
+                            etag=_validator(response.headers.get("etag")),
+                            last_modified=_validator(response.headers.get("last-modified")),
                         ),
                         permanent_url=permanent,
                         cache_control=response.headers.get("cache-control"),

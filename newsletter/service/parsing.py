@@ -8,6 +8,9 @@ cores. The reading model is named by its file and loaded once per process.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
+import signal
+import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -98,7 +101,26 @@ def parse_job(
     return ReadFeed(parsed, read_feed_items(rules, feed, texts, inputs.tz))
 
 
+# Stopping is the main process's decision: a terminal's Ctrl-C goes to the whole process group
+# (and systemd's SIGTERM to the whole cgroup), and a parsing process it reached would die with
+# a KeyboardInterrupt traceback, breaking the pool in the middle of the poll.
+_PARENT_DECIDES = (signal.SIGINT, signal.SIGTERM)
+
+
+def _leave_signals_to_the_parent() -> None:
+    """In a parsing process: ignore SIGINT and SIGTERM; the main process stops the poll in its
+    own way (PollStop) and then shuts the pool down."""
+    for signum in _PARENT_DECIDES:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def parse_pool(workers: int) -> Executor:
+    """A pool of parsing processes, forked by a forkserver that preloads the parsing modules;
+    they ignore SIGINT and SIGTERM (see _leave_signals_to_the_parent).
+
+    The forkserver itself ignores SIGINT only once its preloading is done, which takes a second
+    or more: it is started here with SIGINT ignored (a disposition a child keeps through exec),
+    from the main thread, for the few milliseconds of the fork and exec."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(
         [
@@ -107,7 +129,15 @@ def parse_pool(workers: int) -> Executor:
             "newsletter.learning.store",
         ]
     )
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            signal.signal(signal.SIGINT, handler)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_leave_signals_to_the_parent
+    )
 
 
 def item_rows(job: FeedJob, read_feed: ReadFeed, now: datetime) -> list[dict[str, Any]]:

@@ -120,7 +120,10 @@ def parse_pool(workers: int) -> Executor:
 
     The forkserver itself ignores SIGINT only once its preloading is done, which takes a second
     or more: it is started here with SIGINT ignored (a disposition a child keeps through exec),
-    from the main thread, for the few milliseconds of the fork and exec."""
+    from the main thread, for the fork and exec (about 10 ms on a loaded machine). The cost: a
+    Ctrl-C in those milliseconds is ignored and must be pressed again; the other way, one in
+    the forkserver's first second would print its KeyboardInterrupt traceback and break the
+    pool. A signal mask would lose nothing, but the child's mask is reset at exec."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(
         [

@@ -160,7 +160,9 @@ def _wait_for_requests(server: HostileFeedServer, paths: set[str]) -> None:
 
 def _wait_for_parsing_processes(group: int) -> None:
     """Until the process group holds the forkserver and at least one parsing process forked
-    from it: the ones a terminal's Ctrl-C reaches too."""
+    from it: the ones a terminal's Ctrl-C reaches too. (While the forkserver is being
+    started, for some milliseconds, ingest ignores SIGINT: see parse_pool. A test that sent
+    it just then would see it ignored.)"""
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         listed = subprocess.run(
@@ -278,6 +280,7 @@ def test_second_ctrl_c_stops_at_once_and_leaves_nothing_half_written(tmp_path: P
         ingest = Ingest(env)
         try:
             _wait_for_requests(server, {f"/{name}.xml" for name in HELD})
+            _wait_for_parsing_processes(ingest.process.pid)
             ingest.ctrl_c()
             ingest.wait_for_line("stopping:")
             ingest.ctrl_c()  # the held feeds are never released: only this ends the process
@@ -313,3 +316,138 @@ def test_second_ctrl_c_stops_at_once_and_leaves_nothing_half_written(tmp_path: P
     assert {name: state["items"] for name, state in _feeds(db).items()} == dict.fromkeys(
         FAST + HELD + REST, ITEMS
     )
+
+
+class Screen:
+    """What a terminal shows after some output: lines of text, the cursor's row and column,
+    and whether the cursor is shown. Knows what rich's progress bar and our reset write:
+    text, CR, LF, erase line (CSI 2K), cursor up (CSI nA), show/hide cursor (CSI ?25h/l);
+    colours and other CSI sequences change no text."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = [""]
+        self.row = 0
+        self.column = 0
+        self.cursor_shown = True
+
+    def feed(self, text: str) -> None:
+        i = 0
+        while i < len(text):
+            char = text[i]
+            if char == "\x1b" and text[i + 1 : i + 2] == "[":
+                end = i + 2
+                while end < len(text) and not ("@" <= text[end] <= "~"):
+                    end += 1
+                self._csi(text[i + 2 : end], text[end] if end < len(text) else "")
+                i = end + 1
+                continue
+            if char == "\r":
+                self.column = 0
+            elif char == "\n":
+                self.row += 1
+                if self.row == len(self.lines):
+                    self.lines.append("")
+            else:
+                line = self.lines[self.row].ljust(self.column)
+                self.lines[self.row] = line[: self.column] + char + line[self.column + 1 :]
+                self.column += 1
+            i += 1
+
+    def _csi(self, params: str, final: str) -> None:
+        if final == "K":
+            self.lines[self.row] = "" if params == "2" else self.lines[self.row][: self.column]
+        elif final == "A":
+            self.row = max(0, self.row - int(params or "1"))
+        elif params == "?25" and final in "hl":
+            self.cursor_shown = final == "h"
+
+    @property
+    def text(self) -> list[str]:
+        return [line.rstrip() for line in self.lines if line.strip()]
+
+
+def _in_a_terminal(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """`newsletter ingest` on a pseudo-terminal that is its controlling terminal: writing
+    Ctrl-C (0x03) to it makes the terminal send SIGINT to the process group, as a user's does."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "ingest", "--all-feeds"],
+        env={**env, "COLUMNS": "100", "TERM": "xterm"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    return process, master
+
+
+def _read_terminal(master: int, process: subprocess.Popen[bytes], until: Any) -> bytes:
+    """What the process wrote to the terminal until ``until(output)`` holds or it exited."""
+    import select
+
+    output = b""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and not until(output):
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                output += os.read(master, 65536)
+            except OSError:  # the process exited and closed the terminal
+                break
+        elif process.poll() is not None:
+            break
+    return output
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_in_a_terminal_leaves_it_clean(tmp_path: Path, presses: int) -> None:
+    """Ctrl-C typed on a terminal while the progress bar is drawn: the stopping line has a
+    line of its own, and at the end no trace of the bar is left and the cursor is shown
+    (after one press: the summary; after two: the one error line)."""
+    with _server() as server:
+        env = _env(tmp_path, server)
+        process, master = _in_a_terminal(env)
+        try:
+            _wait_for_requests(server, {f"/{name}.xml" for name in HELD})
+            _wait_for_parsing_processes(process.pid)
+            output = _read_terminal(master, process, lambda out: b"Polling feeds" in out)
+            os.write(master, b"\x03")
+            output += _read_terminal(master, process, lambda out: b"stopping:" in out)
+            if presses == 2:
+                os.write(master, b"\x03")
+            else:
+                for name in HELD:
+                    route = server.routes[f"/{name}.xml"]
+                    assert isinstance(route, HeldRoute)
+                    route.release.set()
+            output += _read_terminal(master, process, lambda out: False)
+            process.wait(timeout=WAIT)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            os.close(master)
+    assert process.returncode == 130, output
+    screen = Screen()
+    screen.feed(output.decode("utf-8", "replace"))
+    shown = screen.text
+    assert screen.cursor_shown, shown
+    assert not any("Polling feeds" in line for line in shown), shown
+    stopping = [line for line in shown if "stopping:" in line]
+    assert stopping == [
+        "stopping: finishing 2 requests in flight and storing what has arrived "
+        "(Ctrl-C again to stop at once)"
+    ], shown
+    if presses == 1:
+        assert shown[-2:] == [
+            f"{len(FAST + HELD) * ITEMS} new items; 0 of {len(FAST + HELD)} feeds failed",
+            f"interrupted: {len(REST)} of {len(FAST + HELD + REST)} feeds not polled; "
+            "run `newsletter ingest` again to poll them",
+        ], shown
+    else:
+        assert shown[-1] == "error: interrupted again; stopping at once", shown

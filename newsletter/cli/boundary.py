@@ -319,7 +319,11 @@ def stop_on_signals(
 @contextlib.contextmanager
 def stopping_on_signals(on_first: Callable[[], None]) -> Iterator[threading.Event]:
     """``stop_on_signals(second_exits=True)`` for one step of a command (``newsletter
-    ingest``'s poll): the handlers that were there before are put back after it."""
+    ingest``'s poll): the handlers that were there before are put back after it. Outside the
+    main thread (a command run from a thread) no handler can be set: the event is never set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield threading.Event()
+        return
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.getsignal(signum) for signum in signals}
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
+import os
+import select
 import signal
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -107,11 +109,28 @@ def parse_job(
 _PARENT_DECIDES = (signal.SIGINT, signal.SIGTERM)
 
 
-def _leave_signals_to_the_parent() -> None:
-    """In a parsing process: ignore SIGINT and SIGTERM; the main process stops the poll in its
-    own way (PollStop) and then shuts the pool down."""
+def _leave_signals_to_the_parent(main_pid: int) -> None:
+    """In a parsing process: ignore SIGINT and SIGTERM (the main process stops the poll in its
+    own way, PollStop, and then shuts the pool down), and end when the main process ends,
+    however it ends (a second Ctrl-C's immediate exit, a SIGKILL): a parsing process waiting
+    for work would otherwise wait for ever, since it holds both ends of its own queue's pipe,
+    and keep the forkserver alive with it."""
     for signum in _PARENT_DECIDES:
         signal.signal(signum, signal.SIG_IGN)
+    try:
+        main = os.pidfd_open(main_pid)  # Linux 5.3+: readable once that process has ended
+    except ProcessLookupError:
+        os._exit(0)  # it has ended already
+    except (AttributeError, OSError):
+        return  # no pidfd here: the pool's shutdown is what ends this process
+    threading.Thread(
+        target=_exit_with_main, args=(main,), name="main-process-watch", daemon=True
+    ).start()
+
+
+def _exit_with_main(pidfd: int) -> None:
+    select.select([pidfd], [], [])
+    os._exit(0)
 
 
 def parse_pool(workers: int) -> Executor:
@@ -139,7 +158,10 @@ def parse_pool(workers: int) -> Executor:
         finally:
             signal.signal(signal.SIGINT, handler)
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_leave_signals_to_the_parent
+        max_workers=workers,
+        mp_context=context,
+        initializer=_leave_signals_to_the_parent,
+        initargs=(os.getpid(),),
     )
 
 

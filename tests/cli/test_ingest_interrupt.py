@@ -179,6 +179,27 @@ def _wait_for_parsing_processes(group: int) -> None:
     raise AssertionError("the parsing processes never started")
 
 
+def _processes_left(group: int) -> list[str]:
+    """The processes of the group still running once they have had time to end (each parsing
+    process ends with the main process, and the forkserver and resource tracker after them)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        listed = subprocess.run(
+            ["ps", "-e", "-ww", "-o", "pgid=,stat=,args="],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        left = [
+            line
+            for line in listed.splitlines()
+            if line.split(None, 1)[0] == str(group) and line.split()[1][0] != "Z"
+        ]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
 def _requested(server: HostileFeedServer) -> list[str]:
     with server.lock:
         return [path.strip("/").removesuffix(".xml") for path, _ in server.requests]
@@ -289,6 +310,8 @@ def test_second_ctrl_c_stops_at_once_and_leaves_nothing_half_written(tmp_path: P
             ingest.kill()
         assert code == 130, stdout + stderr
         assert "error: interrupted again; stopping at once" in stderr, stderr
+        # The parsing processes ignore SIGINT: they end because the main process ended.
+        assert _processes_left(ingest.process.pid) == []
         assert "interrupted:" not in stderr  # no summary: it stopped at once
         assert "Traceback" not in stderr, stderr
         with sqlite3.connect(db) as conn:

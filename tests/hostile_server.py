@@ -1,10 +1,11 @@
 """The feed server's misbehaviours for the hostile-feed tests: trickling bytes, a header line
-that never ends, endless or huge streamed bodies."""
+that never ends, endless or huge streamed bodies, a reply held until the test releases it."""
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from newsletter.demo.server import FeedHandler, FeedServer, Route
@@ -20,11 +21,28 @@ class HostileRoute(Route):
     header_drip: float = 0.0  # seconds between bytes of a header line that never ends
 
 
+@dataclass
+class HeldRoute(Route):
+    """A route that answers (as a plain route) only once the test sets ``release``, or after
+    ``hold_max`` seconds, or when the server stops: a feed whose request is still in flight."""
+
+    release: threading.Event = field(default_factory=threading.Event)
+    hold_max: float = 120.0
+
+
 class HostileHandler(FeedHandler):
-    """Serves HostileRoute's behaviours; plain routes as usual."""
+    """Serves HostileRoute's and HeldRoute's behaviours; plain routes as usual."""
 
     def answer(self, route: Route) -> None:
-        if not isinstance(route, HostileRoute):
+        if isinstance(route, HeldRoute):
+            stopping = self.server.feeds.stopping
+            waited = 0.0
+            while not route.release.wait(0.05) and not stopping.is_set():
+                waited += 0.05
+                if waited >= route.hold_max:
+                    break
+            super().answer(route)
+        elif not isinstance(route, HostileRoute):
             super().answer(route)
         elif route.header_drip:
             self._drip_headers(route.header_drip)

@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
@@ -259,15 +259,35 @@ def at_least_info() -> None:
         logging.getLogger().setLevel(logging.INFO)
 
 
-def stop_on_signals(*, second_exits: bool) -> threading.Event:
+# What a progress bar cut off by os._exit leaves to undo on a terminal: its half-drawn line
+# (carriage return, erase the line) and its hidden cursor (DECTCEM: show it again).
+_TERMINAL_RESET = b"\r\x1b[2K\x1b[?25h"
+
+
+def _is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def stop_on_signals(
+    *, second_exits: bool, on_first: Callable[[], None] | None = None
+) -> threading.Event:
     """An event set by the first SIGTERM or SIGINT, so that long work stops between steps and
-    never in the middle of one (a database write, a message on the wire).
+    never in the middle of one (a database write, a message on the wire). ``on_first`` runs
+    then, in a thread of its own, after the event is set (to say what the stop waits for).
 
     With ``second_exits``, a second signal ends the process at once: one `error:` line, exit
     code 130, no cleanup (what the step in hand had not written is lost; a database rolls an
     open transaction back). Without it, later signals only repeat the request to stop."""
     stop = threading.Event()
     received = 0
+
+    def first() -> None:
+        stop.set()
+        if on_first is not None:
+            on_first()
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal received
@@ -276,11 +296,14 @@ def stop_on_signals(*, second_exits: bool) -> threading.Event:
             # Plain bytes to the descriptor: the handler may run while the main thread is
             # part-way through importing rich (made on the first print), or inside a print.
             with contextlib.suppress(OSError):
-                os.write(2, b"error: interrupted again; stopping at once\n")
+                reset = _TERMINAL_RESET if _is_terminal(2) else b""
+                os.write(2, reset + b"error: interrupted again; stopping at once\n")
             os._exit(130)
+        if received > 1:
+            return
         # Set from another thread: the handler runs in the main thread, which may be inside
         # stop.wait() holding the event's (non-reentrant) lock; setting it here would deadlock.
-        threading.Thread(target=stop.set, name="stop-signal", daemon=True).start()
+        threading.Thread(target=first, name="stop-signal", daemon=True).start()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -291,3 +314,20 @@ def stop_on_signals(*, second_exits: bool) -> threading.Event:
         with contextlib.suppress(AttributeError, ValueError, OSError):
             faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
     return stop
+
+
+@contextlib.contextmanager
+def stopping_on_signals(on_first: Callable[[], None]) -> Iterator[threading.Event]:
+    """``stop_on_signals(second_exits=True)`` for one step of a command (``newsletter
+    ingest``'s poll): the handlers that were there before are put back after it. Outside the
+    main thread (a command run from a thread) no handler can be set: the event is never set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield threading.Event()
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
+    try:
+        yield stop_on_signals(second_exits=True, on_first=on_first)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

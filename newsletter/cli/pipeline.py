@@ -22,6 +22,7 @@ from newsletter.cli.boundary import (
     out,
     period_options,
     progress,
+    stopping_on_signals,
 )
 from newsletter.config import Settings, load_settings
 from newsletter.service.app import App
@@ -55,7 +56,14 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     A failing feed is recorded on the feed (see `newsletter feeds`) and never stops the others.
     Exit code 0 even when some feeds failed; 1 when all of them failed, or when the database's
     disk is full (ingest stops there; the line counts only the items stored before it).
+
+    Ctrl-C or SIGTERM: no new request starts; the requests in flight finish (or time out) and
+    every feed that answered is stored as usual; the feeds not polled stay due, with no error
+    recorded. Exit code 130; run ingest again to poll them. A second Ctrl-C stops at once
+    (what had arrived but was not stored yet is fetched again next time; nothing is
+    half-written).
     """
+    from newsletter.service.ingest import PollStop
     from newsletter.service.ingest import ingest as run_ingest
 
     app = load_app(config_path)
@@ -70,9 +78,21 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
             f"warning: no enabled feed in {app.config.path}: add yours under `feeds:` (or remove "
             '`enabled: false` from one); see docs/editors-guide.md, "Adding a feed"'
         )
-    with progress() as bar:
+    polling = PollStop()
+
+    def stopping() -> None:
+        in_flight = polling.request()
+        err.print(
+            f"stopping: finishing {_requests(in_flight)} in flight and storing what has arrived "
+            "(Ctrl-C again to stop at once)",
+            markup=False,
+        )
+
+    with stopping_on_signals(stopping) as stopped, progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
-        report = run_ingest(app, only=set(feeds) or None, progress=lambda o: bar.advance(task))
+        report = run_ingest(
+            app, only=set(feeds) or None, progress=lambda o: bar.advance(task), stop=polling
+        )
     shown: list[FeedOutcome] = report.outcomes
     quiet: list[FeedOutcome] = []
     if not all_feeds and len(report.outcomes) >= FEED_TABLE_ALL_BELOW:
@@ -100,8 +120,27 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     out.print(
         f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
     )
+    if report.stopped or stopped.is_set():
+        # Not an `error:`: the user asked for it, and the line says what is left to do.
+        err.print(_interrupted(report.not_polled, len(report.outcomes)), markup=False)
+        sys.exit(130)
     if report.outcomes and len(report.failed) == len(report.outcomes):
         fail("every feed failed; see the notes above")
+
+
+def _requests(count: int) -> str:
+    return f"{count} request{'' if count == 1 else 's'}"
+
+
+def _interrupted(not_polled: list[str], polled: int) -> str:
+    """The last line of an ingest stopped by a signal: what it left for the next one."""
+    if not not_polled:
+        return "interrupted after every feed was polled and stored"
+    total = len(not_polled) + polled
+    return (
+        f"interrupted: {len(not_polled)} of {total} feeds not polled; "
+        "run `newsletter ingest` again to poll them"
+    )
 
 
 def unknown_feed_names(

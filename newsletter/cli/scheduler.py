@@ -136,4 +136,10 @@ def run_scheduler(
             started()
             stop.wait()
     finally:
-        scheduler.shutdown(wait=True)
+        # A scheduled poll running now ends early (no new request; what answered is stored);
+        # the draft's and the weekly send's own polls are not cut short.
+        schedule.POLLS_STOP.set()
+        try:
+            scheduler.shutdown(wait=True)
+        finally:
+            schedule.POLLS_STOP.clear()

@@ -87,7 +87,8 @@ def ingest_worker(config_path: Path | None, once: bool, idle_seconds: float) -> 
     workers on any number of machines share the feeds without polling one twice, and a dead
     worker's feeds are taken again when its lease ends. Each feed is due again at its adaptive
     poll time (see `newsletter feeds`). On SQLite run one, on the database's machine.
-    SIGTERM or Ctrl-C: finish the batch in hand, give back the claims, exit.
+    SIGTERM or Ctrl-C: start no new request, store the feeds of the batch in hand that
+    answer, give back the claims (the others are still due), exit.
     """
     from newsletter.service.ingest_workers import run_ingest_worker
 

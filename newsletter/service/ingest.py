@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -103,6 +104,10 @@ class IngestReport:
     """The outcome of one poll of every enabled feed."""
 
     outcomes: list[FeedOutcome] = field(default_factory=list)
+    # A poll asked to stop (PollStop): the feeds whose request never started. They were not
+    # touched in the database (due as before, no error recorded); they are not in outcomes.
+    not_polled: list[str] = field(default_factory=list)
+    stopped: bool = False  # the stop came while this poll ran
 
     @property
     def new_items(self) -> int:
@@ -186,6 +191,60 @@ def after_success(
 
 
 Progress = Callable[[FeedOutcome], None]
+
+
+class PollStop:
+    """A request to end a poll early, from another thread (a signal's): the poll starts no new
+    request, lets those in flight finish or time out, and parses and stores every feed that
+    answered, as a complete poll would. The feeds never requested are left as they were.
+
+    ``event``: a stop request that comes from elsewhere too (a worker's stop event); the poll
+    stops when it is set as when ``request`` is called."""
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self._event = event
+        self._lock = threading.Lock()
+        self._asked = False
+        self._in_flight = 0
+
+    def request(self) -> int:
+        """Ask the poll to stop; returns how many of its requests are in flight now (they are
+        let finish: no other request starts after this returns)."""
+        with self._lock:
+            self._asked = True
+            return self._in_flight
+
+    @property
+    def is_requested(self) -> bool:
+        """Whether the poll was asked to stop."""
+        return self._asked or (self._event is not None and self._event.is_set())
+
+    def begin(self) -> bool:
+        """Count one request in flight, unless a stop was asked for (False: do not start it)."""
+        with self._lock:
+            if self.is_requested:
+                return False
+            self._in_flight += 1
+            return True
+
+    def end(self) -> None:
+        """One request started by ``begin`` has finished (answered, failed or timed out)."""
+        with self._lock:
+            self._in_flight -= 1
+
+
+def _fetch_unless_stopped(
+    stop: PollStop | None, http: httpx.Client, job: FeedJob
+) -> FetchResult | None:
+    """The feed's fetch, or None when the poll was asked to stop before it started."""
+    if stop is None:
+        return fetch_feed(http, job.url, job.validators, job.limits)
+    if not stop.begin():
+        return None
+    try:
+        return fetch_feed(http, job.url, job.validators, job.limits)
+    finally:
+        stop.end()
 
 
 Parse = Callable[[], ReadFeed]  # one feed's parse, run in a pool or, if it broke, here
@@ -508,8 +567,10 @@ def ingest(
     now: datetime | None = None,
     progress: Progress | None = None,
     only: set[str] | None = None,
+    stop: PollStop | None = None,
 ) -> IngestReport:
-    """Poll every enabled feed once. One failing feed is recorded and never stops the others."""
+    """Poll every enabled feed once. One failing feed is recorded and never stops the others.
+    ``stop``: a way to end the poll early (see PollStop; the report lists what was not polled)."""
     now = now or datetime.now(UTC)
     path = model_path(app)
     # A damaged model is one error before any parsed feed is written, not every feed failing in
@@ -531,7 +592,14 @@ def ingest(
                 continue
             jobs.append(feed_job(app, f, configs.get(f.name)))
     return poll_jobs(
-        app, jobs, skipped, client=client, now=now, progress=progress, checking=checking
+        app,
+        jobs,
+        skipped,
+        client=client,
+        now=now,
+        progress=progress,
+        checking=checking,
+        stop=stop,
     )
 
 
@@ -563,11 +631,13 @@ def poll_jobs(
     progress: Progress | None = None,
     parsers: Executor | None = None,
     checking: ModelCheck | None = None,
+    stop: PollStop | None = None,
 ) -> IngestReport:
     """Fetch, parse and store these feeds (``ingest`` and the ingest workers share it); a
     given ``parsers`` pool is used and left running (a worker keeps one for all its batches).
     ``checking`` is the model check: started when the first body needs reading, and waited for
-    before the first parsed feed is written (a ModelError from it stops the poll there)."""
+    before the first parsed feed is written (a ModelError from it stops the poll there).
+    ``stop``: once requested, no new request starts; what answered is stored as usual."""
     settings = app.settings
     path = model_path(app)
     inputs = ReadingInputs(
@@ -696,11 +766,14 @@ def poll_jobs(
         )
         done(job, outcome, result, rows, digest)
 
-    def fetched_one(job: FeedJob, future: Future[FetchResult]) -> None:
+    def fetched_one(job: FeedJob, future: Future[FetchResult | None]) -> None:
         try:
             result = future.result()
         except FeedError as exc:
             done(job, _failed(job, exc))
+            return
+        if result is None:  # the poll was stopped before this feed's request started
+            report.not_polled.append(job.name)
             return
         if result.not_modified:
             done(job, FeedOutcome(job.name, "not_modified"), result)
@@ -726,8 +799,7 @@ def poll_jobs(
                         max_workers=settings.fetch_concurrency, thread_name_prefix="fetch"
                     ) as pool:
                         futures = {
-                            pool.submit(fetch_feed, http, job.url, job.validators, job.limits): job
-                            for job in jobs
+                            pool.submit(_fetch_unless_stopped, stop, http, job): job for job in jobs
                         }
                         with _cancelled_on_error(futures):
                             for future in as_completed(futures):
@@ -753,4 +825,6 @@ def poll_jobs(
             "were stored before it (the other feeds are polled again by the next ingest)"
         ) from exc
     report.outcomes.sort(key=lambda o: o.name)
+    report.not_polled.sort()
+    report.stopped = stop is not None and stop.is_requested
     return report

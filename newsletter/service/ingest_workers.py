@@ -24,7 +24,7 @@ from newsletter.errors import DatabaseUnavailableError
 from newsletter.feeds.fetch import FetchLimits, make_client
 from newsletter.service.app import App
 from newsletter.service.delivery import worker_name
-from newsletter.service.ingest import DUE_SLACK, Progress, feed_job, poll_jobs
+from newsletter.service.ingest import DUE_SLACK, PollStop, Progress, feed_job, poll_jobs
 from newsletter.service.parsing import parse_pool
 from newsletter.service.reading import checked_model, model_path
 from newsletter.storage.db import SQLAlchemyError, session_scope
@@ -97,9 +97,12 @@ def poll_claimed_batch(
     now: datetime | None = None,
     progress: Progress | None = None,
     due_slack: timedelta = timedelta(0),
+    stop: PollStop | None = None,
 ) -> tuple[int, int, int] | None:
     """Claim one batch of due feeds (due within ``due_slack``), poll it and give it back.
-    Returns (polled, failed, new items), or None when no feed was due."""
+    Returns (polled, failed, new items), or None when no feed was due. ``stop``: once
+    requested, no new request of the batch starts; the feeds not polled are given back as they
+    were (still due)."""
     settings = app.settings
     now = now or datetime.now(UTC)
     lease = timedelta(seconds=settings.ingest_lease_seconds)
@@ -116,7 +119,7 @@ def poll_claimed_batch(
             jobs = [feed_job(app, f, configs.get(f.name)) for f in rows]
         with _heartbeat(app, worker, ids, lease):
             report = poll_jobs(
-                app, jobs, client=client, now=now, progress=progress, parsers=parsers
+                app, jobs, client=client, now=now, progress=progress, parsers=parsers, stop=stop
             )
     finally:
         _release(app, worker, ids)
@@ -134,8 +137,9 @@ def run_ingest_worker(
     due_slack: timedelta = timedelta(0),
 ) -> IngestWorkerReport:
     """Poll due feeds batch after batch until ``stop`` is set (with ``once``: until no feed is
-    due). A stop request lets the batch in hand finish (its feeds are fetched in parallel, so
-    that takes at most about one fetch's time limit) and gives every claim back."""
+    due). A stop request starts no new request: the batch's requests in flight finish (at
+    most about one fetch's time limit), the feeds that answered are stored, and every claim is
+    given back (the feeds not polled are still due)."""
     settings = app.settings
     report = IngestWorkerReport(worker_name())
     path = model_path(app)
@@ -162,6 +166,7 @@ def run_ingest_worker(
                     parsers=parsers,
                     progress=progress,
                     due_slack=due_slack,
+                    stop=PollStop(stop),
                 )
             except (SQLAlchemyError, DatabaseUnavailableError) as exc:
                 if once:
@@ -187,8 +192,10 @@ def run_ingest_worker(
     return report
 
 
-def poll_due_feeds(app: App) -> IngestWorkerReport:
+def poll_due_feeds(app: App, stop: threading.Event | None = None) -> IngestWorkerReport:
     """One pass over the feeds due now (or within DUE_SLACK), claimed like a worker does: what
     `newsletter run` polls on its schedule, so it never polls a feed an ingest worker holds or
-    has just polled."""
-    return run_ingest_worker(app, threading.Event(), once=True, due_slack=DUE_SLACK)
+    has just polled. ``stop``: the poll ends early once it is set (see run_ingest_worker)."""
+    return run_ingest_worker(
+        app, stop if stop is not None else threading.Event(), once=True, due_slack=DUE_SLACK
+    )

@@ -45,13 +45,22 @@ def _app(config_path: str) -> App:
     return open_app(load_settings(), Path(config_path))
 
 
+# Set while the process that runs the jobs (`newsletter run`) is stopping: a scheduled poll
+# running then starts no new request, stores what answered and gives the other feeds back
+# (still due), and the job goes no further. The jobs are stored in the database by name with
+# their configuration path only, so a process-wide event is how the stop reaches them;
+# run_scheduler clears it once the scheduler has shut down, so later polls in the process run.
+POLLS_STOP = threading.Event()
+
+
 def poll_job(config_path: str) -> None:
     """Scheduled: poll the feeds that are due, then resume unfinished sends; failures are
-    logged, not raised."""
+    logged, not raised. Stopped early by POLLS_STOP (the sends are then left to the next run)."""
     try:
         app = _app(config_path)
         started = time.monotonic()
-        report = poll_due_feeds(app)  # the due feeds only (adaptive polling), claimed
+        # the due feeds only (adaptive polling), claimed
+        report = poll_due_feeds(app, POLLS_STOP)
         seconds = time.monotonic() - started
         observe_ingest(seconds, report.polled)
         log.info(
@@ -61,6 +70,9 @@ def poll_job(config_path: str) -> None:
             report.failed,
             seconds,
         )
+        if POLLS_STOP.is_set():
+            log.info("poll: stopping; the feeds not polled are polled by the next run")
+            return
         # Deliveries deferred by a 4xx reply or an SMTP outage go out on the next poll, and an
         # issue approved after its send time goes out within the grace time.
         for sent in resume_due(app):

@@ -257,3 +257,33 @@ def test_a_missing_certificate_file_is_one_error_line_before_any_feed_is_fetched
     # Nothing was fetched: the feed was never polled.
     status = json.loads(newsletter(env, "feeds", "--format", "json").stdout)
     assert status and all(f["last_fetched_at"] is None and f["status"] == "never" for f in status)
+
+
+def test_ingest_signal_handlers_last_only_for_its_poll() -> None:
+    """stopping_on_signals: the first SIGINT sets the event and runs the callback (no
+    KeyboardInterrupt); after the block the handlers that were there before are back; from
+    another thread (no handler can be set there) it is a plain event."""
+    import os
+    import signal
+    import threading
+
+    from newsletter.cli.boundary import stopping_on_signals
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    said = threading.Event()
+    with stopping_on_signals(said.set) as stopped:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert said.wait(10) and stopped.is_set()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+    seen: list[bool] = []
+
+    def in_a_thread() -> None:
+        with stopping_on_signals(said.set) as event:
+            seen.append(event.is_set())
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join(10)
+    assert seen == [False]
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

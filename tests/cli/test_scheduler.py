@@ -222,3 +222,24 @@ def test_a_runaway_template_is_one_log_line_and_the_next_run_sends(
     sent = weekly_job(str(config))
     assert sent is not None and sent.sent == 2
     assert len(outbox(tmp_path)) == 2
+
+
+def test_a_scheduled_poll_while_run_is_stopping_requests_nothing_and_sends_nothing(
+    scheduled: tuple[Any, Path], feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """POLLS_STOP (set by run_scheduler on a stop until the scheduler has shut down): a poll
+    job starts no request, leaves the feed due, and goes on to no send."""
+    from newsletter.service import schedule
+    from newsletter.service.catalog import feed_health
+
+    app, config = scheduled
+    schedule.POLLS_STOP.set()
+    try:
+        schedule.poll_job(str(config))
+    finally:
+        schedule.POLLS_STOP.clear()
+    assert feed_server.requests == []
+    assert [(row.status, row.last_error) for row in feed_health(app)] == [("never", None)]
+    assert outbox(tmp_path) == []
+    schedule.poll_job(str(config))  # once cleared, the next poll polls
+    assert [row.status for row in feed_health(app)] == ["ok"]

@@ -4,6 +4,8 @@ database refuses loses nothing of the others, and itself keeps nothing half-writ
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from newsletter.service.ingest import (
     BatchWriter,
     FeedOutcome,
     FeedWrite,
+    PollStop,
     feed_job,
     ingest,
     poll_jobs,
@@ -27,6 +30,7 @@ from newsletter.service.parsing import FeedJob, parse_pool
 from newsletter.storage.db import session_scope
 from newsletter.storage.queries import feeds
 from tests.helpers import rss
+from tests.hostile_server import HeldRoute, HostileFeedServer
 
 HOUR = timedelta(hours=1)
 
@@ -315,3 +319,105 @@ def test_a_re_poll_of_unchanged_feeds_never_reads_the_model(
     assert stored["F0"].consecutive_failures == 0
     with app.engine.connect() as conn:  # the new item is not stored
         assert conn.execute(sa.text("SELECT count(*) FROM item")).scalar() == 9
+
+
+def test_poll_stop_counts_requests_in_flight_and_refuses_new_ones() -> None:
+    stop = PollStop()
+    assert stop.begin() and stop.begin()
+    stop.end()
+    assert stop.request() == 1  # one request still in flight when the stop came
+    assert stop.is_requested
+    assert not stop.begin()  # none starts after it
+    stop.end()
+    assert stop.request() == 0
+
+    event = threading.Event()
+    worker_stop = PollStop(event)  # a worker's stop event stops its poll too
+    assert worker_stop.begin()
+    event.set()
+    assert worker_stop.is_requested and not worker_stop.begin()
+
+
+def _serve_held(server: FeedServer, names: list[str], held: set[str]) -> list[dict[str, Any]]:
+    """Three-item feeds; those in ``held`` answer when the test sets their route's release."""
+    when = datetime.now(UTC) - HOUR
+    entries = []
+    for name in names:
+        items = [(f"{name} story {i}", f"{name}-{i}", when - i * HOUR) for i in range(3)]
+        route = HeldRoute(rss(items), "application/rss+xml")
+        if name not in held:
+            route.release.set()
+        server.routes[f"/{name}.xml"] = route
+        entries.append({"name": name, "url": server.url(f"/{name}.xml"), "section": "headlines"})
+    return entries
+
+
+def _requested(server: FeedServer) -> list[str]:
+    with server.lock:
+        return [path.strip("/").removesuffix(".xml") for path, _ in server.requests]
+
+
+def test_a_stopped_poll_stores_what_answered_and_leaves_the_rest_as_they_were(
+    make_app: Any,
+) -> None:
+    """One request at a time: A0 and A1 answer, H is in flight when the stop comes (it answers
+    after it), R0 and R1 are never requested: stored as if never polled, polled next time."""
+    names = ["A0", "A1", "H", "R0", "R1"]
+    with HostileFeedServer() as server:
+        app = make_app(feeds=_serve_held(server, names, {"H"}), fetch_concurrency=1)
+        held = server.routes["/H.xml"]
+        assert isinstance(held, HeldRoute)
+        in_flight: list[int] = []
+        stop = PollStop()
+
+        def stop_while_h_is_out() -> None:
+            deadline = time.monotonic() + 60
+            while "H" not in _requested(server) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            in_flight.append(stop.request())
+            held.release.set()
+
+        stopper = threading.Thread(target=stop_while_h_is_out, daemon=True)
+        stopper.start()
+        report = ingest(app, stop=stop)
+        stopper.join(timeout=30)
+        assert in_flight == [1]
+        assert report.stopped
+        assert report.not_polled == ["R0", "R1"]
+        assert {o.name: (o.status, o.new_items) for o in report.outcomes} == {
+            "A0": ("ok", 3),
+            "A1": ("ok", 3),
+            "H": ("ok", 3),
+        }
+        assert _requested(server) == ["A0", "A1", "H"]
+        assert stored_titles(app) == {"A0": 3, "A1": 3, "H": 3, "R0": 0, "R1": 0}
+        health = {row.name: row for row in feed_health(app)}
+        for name in ("R0", "R1"):  # due as before: no error, no failure, no back-off
+            assert health[name].status == "never"
+            assert health[name].consecutive_failures == 0 and health[name].last_error is None
+        with session_scope(app.engine) as session:
+            untouched = {f.name: f for f in feeds.all_feeds(session)}
+        assert untouched["R0"].next_poll_at is None and untouched["R0"].last_fetched_at is None
+
+        again = ingest(app)
+    assert not again.stopped and again.not_polled == []
+    assert {o.name: o.status for o in again.outcomes} == {
+        "A0": "not_modified",
+        "A1": "not_modified",
+        "H": "not_modified",
+        "R0": "ok",
+        "R1": "ok",
+    }
+    assert stored_titles(app) == dict.fromkeys(names, 3)
+
+
+def test_a_poll_stopped_before_it_starts_requests_nothing(make_app: Any) -> None:
+    with HostileFeedServer() as server:
+        app = make_app(feeds=_serve_held(server, ["A0", "A1"], set()))
+        stop = PollStop()
+        assert stop.request() == 0
+        report = ingest(app, stop=stop)
+        assert server.requests == []
+    assert report.stopped and report.outcomes == []
+    assert report.not_polled == ["A0", "A1"]
+    assert {row.name: row.status for row in feed_health(app)} == {"A0": "never", "A1": "never"}

@@ -233,3 +233,69 @@ def test_newsletter_feeds_shows_the_next_poll_and_why(
     data = json.loads(CliRunner().invoke(main, ["feeds", "--format", "json"], env=env).output)
     assert data[0]["next_poll"] == due.isoformat()
     assert data[0]["poll_reason"] == "14 entries in the last 7 days"
+
+
+def test_a_stop_during_a_batch_starts_no_new_request_and_gives_the_rest_back(
+    make_app: Any,
+) -> None:
+    """One request at a time; the stop comes while H is in flight: H and the feeds before it
+    are stored, the feeds after it are never requested, given back untouched (still due), and
+    the next pass polls exactly them. What `newsletter run`'s scheduled poll and
+    `ingest-worker` do on their first signal."""
+    import time
+
+    from newsletter.service.ingest_workers import poll_due_feeds
+    from tests.hostile_server import HeldRoute, HostileFeedServer
+
+    names = ["A0", "A1", "H", "R0", "R1"]
+    now = datetime.now(UTC)
+    with HostileFeedServer() as server:
+        entries = []
+        for name in names:
+            items = [
+                (f"{name} story {i}", f"{name}-{i}", now - timedelta(hours=i + 1)) for i in range(3)
+            ]
+            route = HeldRoute(rss(items), "application/rss+xml")
+            if name != "H":
+                route.release.set()
+            server.routes[f"/{name}.xml"] = route
+            entries.append(
+                {"name": name, "url": server.url(f"/{name}.xml"), "section": "headlines"}
+            )
+        app = make_app(entries, parse_workers=1, fetch_concurrency=1)
+        held = server.routes["/H.xml"]
+        assert isinstance(held, HeldRoute)
+        stop = threading.Event()
+
+        def requested() -> list[str]:
+            with server.lock:
+                return [path.strip("/").removesuffix(".xml") for path, _ in server.requests]
+
+        def stop_while_h_is_out() -> None:
+            deadline = time.monotonic() + 60
+            while "H" not in requested() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            stop.set()
+            held.release.set()
+
+        stopper = threading.Thread(target=stop_while_h_is_out, daemon=True)
+        stopper.start()
+        report = run_ingest_worker(app, stop, once=True)
+        stopper.join(timeout=30)
+        polled = requested()
+        assert polled[-1] == "H"  # no request started after the stop
+        assert report.polled == len(polled) and report.failed == 0
+        left = [name for name in names if name not in polled]
+        assert left, "every feed was requested before H: nothing to check"
+        state = rows(app)
+        for name in left:
+            assert state[name].lease_owner is None  # given back
+            assert state[name].last_fetched_at is None and state[name].last_error is None
+            assert state[name].consecutive_failures == 0
+        for name in polled:
+            assert state[name].last_status == "ok"
+
+        server.requests.clear()
+        again = poll_due_feeds(app)
+        assert sorted(requested()) == sorted(left)
+    assert again.polled == len(left) and again.new_items == 3 * len(left)

@@ -12,7 +12,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -33,48 +33,16 @@ from newsletter.feeds.guard import (
     unresolvable,
 )
 
+# Re-exported: callers import them from here (the parsing processes from feeds.limits).
+from newsletter.feeds.limits import FetchLimits as FetchLimits
+from newsletter.feeds.limits import Validators as Validators
+
 USER_AGENT = f"{PRODUCT}/{__version__} (RSS/Atom weekly digest; python-httpx)"
 MAX_REDIRECTS = 5
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 PERMANENT_REDIRECTS = (301, 308)  # RFC 9110 §15.4.2 and §15.4.9: update stored links
 INFLATE_CHUNK = 256 * 1024  # a server cannot park a feed for longer than this
-
-
-@dataclass(frozen=True)
-class FetchLimits:
-    """How long and how much one fetch may take, and which private hosts are allowed.
-
-    ``allow_private`` allows every private address (NEWSLETTER_ALLOW_PRIVATE_ADDRESSES);
-    ``allow_private_hosts`` allows only these host names (a feed's ``allow_private: true``
-    allows its own host, not the hosts it redirects to).
-    """
-
-    timeout: float = 20.0
-    max_bytes: int = 10 * 1024 * 1024
-    allow_private: bool = False
-    allow_private_hosts: frozenset[str] = field(default_factory=frozenset)
-    total_timeout: float | None = None  # default: three times ``timeout``
-
-    @property
-    def total_seconds(self) -> float:
-        """The most one fetch may take, redirects and a trickling body included."""
-        return self.total_timeout if self.total_timeout is not None else self.timeout * 3
-
-    def allows_private(self, url: str) -> bool:
-        """Whether this URL's host may resolve to a private address."""
-        if self.allow_private:
-            return True
-        host = (urlsplit(url).hostname or "").lower()
-        return bool(host) and host in self.allow_private_hosts
-
-
-@dataclass(frozen=True)
-class Validators:
-    """HTTP cache validators stored from the previous successful fetch."""
-
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,19 @@ def _finite(value: Any, what: str) -> float:
     return float(value)
 
 
+def _is_plain(index: list[Any], value: list[Any], n_features: int) -> bool:
+    """Whether every bucket is a whole number in range and every weight a finite float (what
+    save_model writes), checked in C loops: a model has over 100,000 weights, and checking
+    them one by one in Python was most of the time a parsing process took to load it. When
+    this says no, _linear checks each one and names the first that is wrong."""
+    return (
+        set(map(type, index)) <= {int}
+        and (not index or (min(index) >= 0 and max(index) < n_features))
+        and set(map(type, value)) <= {float}
+        and all(map(math.isfinite, value))
+    )
+
+
 def _linear(data: Any, what: str, n_features: int) -> LinearModel:
     """One linear model, checked: one vector per class (one for two classes), an intercept per
     vector, whole-number buckets within range, finite weights."""
@@ -70,6 +83,9 @@ def _linear(data: Any, what: str, n_features: int) -> LinearModel:
         index, value = vector.get("index"), vector.get("value")
         if not isinstance(index, list) or not isinstance(value, list) or len(index) != len(value):
             raise ValueError(f"{what}: index and value must be lists of one length")
+        if _is_plain(index, value, n_features):
+            weights.append(dict(zip(index, value, strict=True)))
+            continue
         for bucket in index:
             if (
                 isinstance(bucket, bool)

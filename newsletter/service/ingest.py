@@ -47,11 +47,11 @@ from newsletter.feeds.fetch import (
 from newsletter.service.app import App
 from newsletter.service.parsing import (
     FeedJob,
-    ReadFeed,
     ReadingInputs,
+    ReadItems,
     item_rows,
-    parse_job,
     parse_pool,
+    read_job,
 )
 from newsletter.service.poll_schedule import plan_poll, schedule_feed
 from newsletter.service.reading import checked_model, feed_rules, model_path
@@ -247,7 +247,7 @@ def _fetch_unless_stopped(
         stop.end()
 
 
-Parse = Callable[[], ReadFeed]  # one feed's parse, run in a pool or, if it broke, here
+Parse = Callable[[], ReadItems]  # one feed's parse, run in a pool or, if it broke, here
 
 
 @dataclass
@@ -690,14 +690,14 @@ def poll_jobs(
     owned = parsers is None  # a pool made here is shut down here; a given one is left running
     pool_of_parsers: Executor | None = parsers
     waiting: list[tuple[FeedJob, FetchResult, str]] = []
-    parse_futures: dict[Future[ReadFeed], tuple[FeedJob, FetchResult, str, Parse]] = {}
-    finished: deque[Future[ReadFeed]] = deque()  # parsed while fetches are still out
+    parse_futures: dict[Future[ReadItems], tuple[FeedJob, FetchResult, str, Parse]] = {}
+    finished: deque[Future[ReadItems]] = deque()  # parsed while fetches are still out
 
     def submit(job: FeedJob, result: FetchResult, digest: str) -> None:
         nonlocal pool_of_parsers, owned
         assert pool_of_parsers is not None
         parse: Parse = partial(
-            parse_job,
+            read_job,
             result.body or b"",
             result.url,
             result.content_type,
@@ -732,7 +732,7 @@ def poll_jobs(
             submit(job, result, digest)
         waiting.clear()
 
-    def parsed_one(parsing: Future[ReadFeed]) -> None:
+    def parsed_one(parsing: Future[ReadItems]) -> None:
         job, result, digest, parse = parse_futures.pop(parsing)
         try:
             parsed = parsing.result()
@@ -758,11 +758,7 @@ def poll_jobs(
             return
         rows = item_rows(job, parsed, now)
         outcome = FeedOutcome(
-            job.name,
-            "ok",
-            entries=len(parsed.parsed.entries),
-            warning=parsed.parsed.warning,
-            ttl=parsed.parsed.ttl,
+            job.name, "ok", entries=parsed.entries, warning=parsed.warning, ttl=parsed.ttl
         )
         done(job, outcome, result, rows, digest)
 

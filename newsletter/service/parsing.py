@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter.feeds.fetch import FetchLimits, Validators
+from newsletter.feeds.limits import FetchLimits, Validators
 
 if TYPE_CHECKING:
     from newsletter.config import SectionConfig, TopicConfig
@@ -133,6 +133,64 @@ def _exit_with_main(pidfd: int) -> None:
     os._exit(0)
 
 
+@dataclass(frozen=True)
+class ReadItems:
+    """What a parsing process sends back: a parsed feed's entries with their readings, as the
+    item columns they become (plain strings, numbers, datetimes and dicts). The main process
+    unpickles them without importing the parser and the detectors (a quarter of a second of
+    CPU), and builds no Entry or Reading objects it would only copy into rows."""
+
+    entries: int  # entries read from the feed (after duplicates and mojibake were left out)
+    warning: str | None
+    ttl: str | None
+    items: list[dict[str, Any]]  # per entry: item columns (published None: no usable date)
+
+
+def read_job(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    job: FeedJob,
+    now: datetime,
+    max_entries: int,
+    inputs: ReadingInputs,
+) -> ReadItems:
+    """parse_job, its result as item columns: what ingest runs in its parsing processes."""
+    read = parse_job(body, url, content_type, job, now, max_entries, inputs)
+    items = [
+        {
+            "key": entry.key,
+            "url": entry.url,
+            "title": entry.title,
+            "summary_html": entry.summary_html,
+            "summary_text": entry.summary_text,
+            "author": entry.author,
+            "published": entry.published,
+            "section": reading.section,
+            "section_reason": reading.reason,
+            "relevance": reading.relevance,
+            "suggested_section": reading.suggested,
+            "facts": reading.facts,
+            "content_hash": entry.content_hash,
+        }
+        for entry, reading in zip(read.parsed.entries, read.readings, strict=True)
+    ]
+    return ReadItems(len(read.parsed.entries), read.parsed.warning, read.parsed.ttl, items)
+
+
+# Everything a job imports (NumPy for the reading model), so that the forkserver imports it
+# once and every parsing process starts with it; none of it is httpx, SQLAlchemy or the CLI
+# (tests/service/test_parsing.py).
+PRELOAD = (
+    "newsletter.feeds.parse",
+    "newsletter.domain.editorial.classify",
+    "newsletter.learning.store",
+    "newsletter.service.parsing",
+    "newsletter.service.reading",
+    "numpy",
+)
+
+
 def parse_pool(workers: int) -> Executor:
     """A pool of parsing processes, forked by a forkserver that preloads the parsing modules;
     they ignore SIGINT and SIGTERM (see _leave_signals_to_the_parent).
@@ -144,13 +202,7 @@ def parse_pool(workers: int) -> Executor:
     the forkserver's first second would print its KeyboardInterrupt traceback and break the
     pool. A signal mask would lose nothing, but the child's mask is reset at exec."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(
-        [
-            "newsletter.feeds.parse",
-            "newsletter.domain.editorial.classify",
-            "newsletter.learning.store",
-        ]
-    )
+    context.set_forkserver_preload(list(PRELOAD))
     if threading.current_thread() is threading.main_thread():
         handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
@@ -165,30 +217,32 @@ def parse_pool(workers: int) -> Executor:
     )
 
 
-def item_rows(job: FeedJob, read_feed: ReadFeed, now: datetime) -> list[dict[str, Any]]:
+def item_rows(job: FeedJob, read: ReadItems, now: datetime) -> list[dict[str, Any]]:
+    """The rows to insert for one feed's items: what read_job sent, with the feed's id and
+    language, and an item without a usable date dated when first seen."""
     rows = []
-    for entry, reading in zip(read_feed.parsed.entries, read_feed.readings, strict=True):
-        published = entry.published or now
+    for item in read.items:
+        published = item["published"]
         rows.append(
             {
                 "feed_id": job.id,
-                "key": entry.key,
-                "url": entry.url,
-                "title": entry.title,
-                "summary_html": entry.summary_html,
-                "summary_text": entry.summary_text,
-                "author": entry.author,
-                "published": published,
-                "published_source": "feed" if entry.published else "first_seen",
+                "key": item["key"],
+                "url": item["url"],
+                "title": item["title"],
+                "summary_html": item["summary_html"],
+                "summary_text": item["summary_text"],
+                "author": item["author"],
+                "published": published or now,
+                "published_source": "feed" if published else "first_seen",
                 "first_seen": now,
                 "language": job.language,
-                "section": reading.section,
-                "section_reason": reading.reason,
-                "relevance": reading.relevance,
-                "suggested_section": reading.suggested,
-                "facts": reading.facts,
+                "section": item["section"],
+                "section_reason": item["section_reason"],
+                "relevance": item["relevance"],
+                "suggested_section": item["suggested_section"],
+                "facts": item["facts"],
                 "cluster": None,
-                "content_hash": entry.content_hash,
+                "content_hash": item["content_hash"],
             }
         )
     return rows

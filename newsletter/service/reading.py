@@ -15,11 +15,11 @@ from newsletter.config import Config, FeedConfig
 from newsletter.domain.editorial.feedrules import FeedRules
 from newsletter.errors import ModelError
 from newsletter.learning.store import ModelStore, load_model, shipped_path
-from newsletter.service.app import App
 
 if TYPE_CHECKING:
     from newsletter.domain.editorial.classify import Reading, ReadingRules
     from newsletter.domain.editorial.textmodel import ReadingModel
+    from newsletter.service.app import App
 
 # The detectors (newsletter.domain.editorial.classify, hundreds of regular expressions) are
 # imported where an item is read: `newsletter ingest` reads in its parsing processes, so its

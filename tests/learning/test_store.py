@@ -159,6 +159,26 @@ GOOD = {
         ),
         (
             {
+                "relevance": {
+                    "classes": ["no", "yes"],
+                    "weights": [{"index": [1, True], "value": [0.5, 0.5]}],
+                    "intercepts": [0.0],
+                }
+            },
+            "bucket True is not in 0..15",
+        ),
+        (
+            {
+                "relevance": {
+                    "classes": ["no", "yes"],
+                    "weights": [{"index": [1, 2], "value": [0.5, float("inf")]}],
+                    "intercepts": [0.0],
+                }
+            },
+            "weight must be a finite number, got inf",
+        ),
+        (
+            {
                 "sections": {
                     "classes": ["a", "b", "c"],
                     "weights": [{"index": [], "value": []}],
@@ -176,6 +196,8 @@ GOOD = {
         "no intercept",
         "bucket out of range",
         "string weight",
+        "boolean bucket",
+        "infinite weight",
         "too few section vectors",
     ],
 )
@@ -189,6 +211,18 @@ def test_well_formed_json_with_bad_content_is_refused(
     with pytest.raises(ModelError, match=message) as raised:
         load_model(path)
     assert str(path) in str(raised.value)
+
+
+def test_whole_number_weights_load_as_floats(tmp_path: Path) -> None:
+    """A file written by hand (or another tool) may give a weight as 1 rather than 1.0: it is
+    checked one by one, as any vector not of plain floats, and read as a float."""
+    path = tmp_path / "ints.json.gz"
+    relevance = {"classes": ["no", "yes"], "weights": [{"index": [1, 2], "value": [1, 0.5]}]}
+    data = {**GOOD, "relevance": {**relevance, "intercepts": [0]}}
+    path.write_bytes(gzip.compress(json.dumps(data).encode(), mtime=0))
+    weights = load_model(path).relevance.weights[0]
+    assert weights == {1: 1.0, 2: 0.5}
+    assert all(type(v) is float for v in weights.values())
 
 
 def test_a_json_list_is_refused(tmp_path: Path) -> None:

@@ -56,6 +56,7 @@ _CACHE_MAX = 1 << 16
 # Character n-grams are hashed arithmetically over the text's code points, all n-grams of a
 # text at once (NumPy): a polynomial rolling hash over 64 bits, then multiply-shift hashing.
 _PRIME = 0x100000001B3
+_INT32_MAX = (1 << 31) - 1
 _MIX = 0xBF58476D1CE4E5B9
 
 
@@ -215,7 +216,12 @@ def vectors(items: Sequence[tuple[str, str]], n_features: int = N_FEATURES) -> l
     keys = np.concatenate(found)
     if not len(keys):  # no item has a text
         return [Vector(np.zeros(0, dtype=np.int64), np.zeros(0)) for _ in texts]
+    if len(texts) * span <= _INT32_MAX:
+        # Sorted as 32-bit integers when every key fits (a feed of up to 4,095 items): the same
+        # order, and the sort, the largest step here, takes about half the time.
+        keys = keys.astype(np.int32)
     keys, values = _weigh(keys, np)
+    keys = keys.astype(np.int64)  # Vector keys are int64, as vector makes them
     item_of = keys // n_features
     bounds = np.searchsorted(item_of, np.arange(len(texts) + 1)).tolist()
     result = []

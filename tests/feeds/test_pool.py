@@ -4,6 +4,8 @@ expiry and closing."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -42,6 +44,12 @@ class _Counting(FeedHandler):
     def finish(self) -> None:
         try:
             super().finish()
+            if self.close_connection:
+                # The server closes the socket only after finish(): send the FIN first, so
+                # that "no connection open" means the client can see it closed (on a loaded
+                # machine the client used to win that race and reuse the connection).
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
         finally:
             with _Counting.lock:
                 _Counting.open_now -= 1

@@ -103,20 +103,22 @@ def parse_job(
     return ReadFeed(parsed, read_feed_items(rules, feed, texts, inputs.tz))
 
 
-# Stopping is the main process's decision: a terminal's Ctrl-C goes to the whole process group
-# (and systemd's SIGTERM to the whole cgroup), and a parsing process it reached would die with
-# a KeyboardInterrupt traceback, breaking the pool in the middle of the poll.
-_PARENT_DECIDES = (signal.SIGINT, signal.SIGTERM)
-
-
 def _leave_signals_to_the_parent(main_pid: int) -> None:
-    """In a parsing process: ignore SIGINT and SIGTERM (the main process stops the poll in its
-    own way, PollStop, and then shuts the pool down), and end when the main process ends,
-    however it ends (a second Ctrl-C's immediate exit, a SIGKILL): a parsing process waiting
-    for work would otherwise wait for ever, since it holds both ends of its own queue's pipe,
-    and keep the forkserver alive with it."""
-    for signum in _PARENT_DECIDES:
-        signal.signal(signum, signal.SIG_IGN)
+    """In a parsing process: ignore SIGINT (a terminal's Ctrl-C goes to the whole process
+    group, and a parsing process would die of it with a KeyboardInterrupt traceback, breaking
+    the pool mid-poll; the main process stops the poll in its own way, PollStop, then shuts
+    the pool down), and end when the main process ends, however it ends (a second Ctrl-C's
+    immediate exit, a SIGKILL): a parsing process waiting for work would otherwise wait for
+    ever, since it holds both ends of its own queue's pipe, and keep the forkserver alive.
+
+    SIGTERM keeps its default (it is ignored in the forkserver this process was forked from):
+    when one parsing process dies (the OOM killer), the pool ends the others with SIGTERM and
+    waits for them, for ever if they ignored it. A SIGTERM to the whole group (systemd's
+    default KillMode) therefore ends them and the poll's remaining feeds are parsed in the
+    main process; docs/operators-guide.md's units use KillMode=mixed, which signals the main
+    process only."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         main = os.pidfd_open(main_pid)  # Linux 5.3+: readable once that process has ended
     except ProcessLookupError:
@@ -193,22 +195,24 @@ PRELOAD = (
 
 def parse_pool(workers: int) -> Executor:
     """A pool of parsing processes, forked by a forkserver that preloads the parsing modules;
-    they ignore SIGINT and SIGTERM (see _leave_signals_to_the_parent).
+    they ignore SIGINT (see _leave_signals_to_the_parent).
 
     The forkserver itself ignores SIGINT only once its preloading is done, which takes a second
-    or more: it is started here with SIGINT ignored (a disposition a child keeps through exec),
-    from the main thread, for the fork and exec (about 10 ms on a loaded machine). The cost: a
-    Ctrl-C in those milliseconds is ignored and must be pressed again; the other way, one in
-    the forkserver's first second would print its KeyboardInterrupt traceback and break the
-    pool. A signal mask would lose nothing, but the child's mask is reset at exec."""
+    or more, and never SIGTERM: it is started here with both ignored (dispositions a child
+    keeps through exec), from the main thread, for the fork and exec (about 10 ms on a loaded
+    machine). It ends with the main process (its pipe closes), so it needs neither; a signal to
+    the whole group in its first second used to kill it (`EOFError`, nothing stored). The cost:
+    a Ctrl-C in those milliseconds is ignored and must be pressed again. A signal mask would
+    lose nothing, but the child's mask is reset at exec."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(PRELOAD))
     if threading.current_thread() is threading.main_thread():
-        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        handlers = {n: signal.signal(n, signal.SIG_IGN) for n in (signal.SIGINT, signal.SIGTERM)}
         try:
             multiprocessing.forkserver.ensure_running()
         finally:
-            signal.signal(signal.SIGINT, handler)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,

@@ -7,9 +7,14 @@ parser or the detectors. Both are asserted on sys.modules of a fresh interpreter
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
 import subprocess
 import sys
+import threading
+import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from newsletter.service.parsing import (
     ReadingInputs,
     item_rows,
     parse_job,
+    parse_pool,
     read_job,
 )
 from tests.conftest import write_config
@@ -153,3 +159,31 @@ def test_an_entry_without_a_usable_date_is_dated_when_first_seen(tmp_path: Path)
     rows = item_rows(job(), read, NOW + HOUR)
     assert (rows[0]["published"], rows[0]["published_source"]) == (NOW + HOUR, "first_seen")
     assert rows[1]["published_source"] == "feed"
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_parsing_pool_with_a_killed_process_still_shuts_down() -> None:
+    """When one parsing process dies (the OOM killer), the pool ends the others with SIGTERM
+    and waits for them: they must not ignore it (they did, and ingest then hung for ever)."""
+    pool = parse_pool(2)
+    pids = sorted({f.result(timeout=60) for f in [pool.submit(_pid_after, 0.3) for _ in range(6)]})
+    assert len(pids) == 2
+    time.sleep(0.5)  # both idle
+    os.kill(pids[0], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:  # the pool notices the death at its next look (the other process may run a
+        try:  # job first)
+            pool.submit(os.getpid).result(timeout=30)
+        except BrokenProcessPool:
+            break
+        assert time.monotonic() < deadline, "the pool never noticed its killed process"
+        time.sleep(0.05)
+    closing = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
+    closing.start()
+    closing.join(30)
+    assert not closing.is_alive(), "the pool's shutdown hung on a parsing process"
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # ended and reaped

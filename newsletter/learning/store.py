@@ -153,7 +153,7 @@ def model_from_json(data: Any, source: str = "model file") -> ReadingModel:
             trained_on=dict(data.get("trained_on", {})),
             metrics=dict(data.get("metrics", {})),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ModelError(f"{source} is damaged ({detail})") from exc
 

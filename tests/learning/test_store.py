@@ -82,6 +82,16 @@ def test_a_damaged_model_file_is_a_clear_error(
         load_model(tmp_path / "missing.json.gz")
 
 
+def test_a_weight_too_big_for_a_float_is_a_damaged_model(tmp_path: Path) -> None:
+    """A JSON integer weight of 10**400 raised OverflowError, not the clear ModelError."""
+    data = json.loads(gzip.decompress(shipped_path().read_bytes()))
+    data["relevance"]["weights"][0]["value"][0] = 10**400
+    path = tmp_path / "huge.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(data).encode(), mtime=0))
+    with pytest.raises(ModelError, match="is damaged"):
+        load_model(path)
+
+
 def test_history_add_and_rollback(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "models")
     assert store.current_path() == shipped_path()

@@ -91,7 +91,11 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     with stopping_on_signals(stopping) as stopped, progress() as bar:
         task = bar.add_task("Polling feeds", total=len(enabled))
         report = run_ingest(
-            app, only=set(feeds) or None, progress=lambda o: bar.advance(task), stop=polling
+            app,
+            only=set(feeds) or None,
+            progress=lambda o: bar.advance(task),
+            stop=polling,
+            failures_shown=True,  # in the table below
         )
     shown: list[FeedOutcome] = report.outcomes
     quiet: list[FeedOutcome] = []
@@ -111,7 +115,7 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
             o.name,
             f"[{color}]{o.status}[/]",
             str(o.new_items),
-            shorten(o.error or o.warning or "", 120),
+            shorten(o.error or o.warning or "", 300),
         )
     if shown:
         out.print(table)

@@ -147,6 +147,7 @@ def run_demo(
                 f"  fetched {o.name}: {o.status}, {o.new_items} new items"
                 + (f" ({o.error})" if o.error else "")
             ),
+            failures_shown=True,
         )
         say(f"Stored {report.new_items} items from {len(report.outcomes)} feeds")
         fetched = _fetch_sample_articles(app, server)

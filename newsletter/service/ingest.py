@@ -568,9 +568,12 @@ def ingest(
     progress: Progress | None = None,
     only: set[str] | None = None,
     stop: PollStop | None = None,
+    failures_shown: bool = False,
 ) -> IngestReport:
     """Poll every enabled feed once. One failing feed is recorded and never stops the others.
-    ``stop``: a way to end the poll early (see PollStop; the report lists what was not polled)."""
+    ``stop``: a way to end the poll early (see PollStop; the report lists what was not polled).
+    ``failures_shown``: the caller shows each failing feed to the user itself (the `ingest`
+    command's table), so a failure is logged at INFO, not as a warning said twice."""
     now = now or datetime.now(UTC)
     path = model_path(app)
     # A damaged model is one error before any parsed feed is written, not every feed failing in
@@ -600,6 +603,7 @@ def ingest(
         progress=progress,
         checking=checking,
         stop=stop,
+        failures_shown=failures_shown,
     )
 
 
@@ -632,12 +636,14 @@ def poll_jobs(
     parsers: Executor | None = None,
     checking: ModelCheck | None = None,
     stop: PollStop | None = None,
+    failures_shown: bool = False,
 ) -> IngestReport:
     """Fetch, parse and store these feeds (``ingest`` and the ingest workers share it); a
     given ``parsers`` pool is used and left running (a worker keeps one for all its batches).
     ``checking`` is the model check: started when the first body needs reading, and waited for
     before the first parsed feed is written (a ModelError from it stops the poll there).
-    ``stop``: once requested, no new request starts; what answered is stored as usual."""
+    ``stop``: once requested, no new request starts; what answered is stored as usual.
+    ``failures_shown``: as for ``ingest``."""
     settings = app.settings
     path = model_path(app)
     inputs = ReadingInputs(
@@ -661,7 +667,8 @@ def poll_jobs(
         outcome = write.outcome
         report.outcomes.append(outcome)
         if outcome.status == "error":
-            log.warning("feed %r failed: %s", write.job.name, outcome.error)
+            level = logging.INFO if failures_shown else logging.WARNING
+            log.log(level, "feed %r failed: %s", write.job.name, outcome.error)
         if progress:
             progress(outcome)
 

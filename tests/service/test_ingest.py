@@ -421,3 +421,19 @@ def test_a_poll_stopped_before_it_starts_requests_nothing(make_app: Any) -> None
     assert report.stopped and report.outcomes == []
     assert report.not_polled == ["A0", "A1"]
     assert {row.name: row.status for row in feed_health(app)} == {"A0": "never", "A1": "never"}
+
+
+@pytest.mark.parametrize(("shown", "level"), [(False, "WARNING"), (True, "INFO")])
+def test_a_failing_feed_is_a_warning_unless_the_caller_shows_it(
+    make_app: Any, server: FeedServer, caplog: pytest.LogCaptureFixture, shown: bool, level: str
+) -> None:
+    """`newsletter ingest` shows each failing feed in its table: its log line is INFO there
+    (it used to be said twice, as a WARNING above the table); `run` and the workers, which
+    print no table, log it as a warning."""
+    gone = {"name": "Gone", "url": server.url("/missing.xml"), "section": "headlines"}
+    app = make_app(feeds=[*serve(server, 1), gone])
+    with caplog.at_level("INFO", logger="newsletter.service.ingest"):
+        report = ingest(app, failures_shown=shown)
+    assert [o.name for o in report.failed] == ["Gone"]
+    (record,) = [r for r in caplog.records if "failed:" in r.getMessage()]
+    assert record.levelname == level and "feed 'Gone' failed: " in record.getMessage()

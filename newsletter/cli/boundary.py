@@ -271,9 +271,18 @@ def _is_terminal(fd: int) -> bool:
         return False
 
 
-def stop_on_signals(
-    *, second_exits: bool, on_first: Callable[[], None] | None = None
-) -> threading.Event:
+class StopEvent(threading.Event):
+    """The event ``stop_on_signals`` returns: ``signalled`` is True from the moment the first
+    signal's handler ran (in the main thread), ``handled`` is set once the event is set and
+    ``on_first`` has returned (in the thread the handler started)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signalled = False
+        self.handled = threading.Event()
+
+
+def stop_on_signals(*, second_exits: bool, on_first: Callable[[], None] | None = None) -> StopEvent:
     """An event set by the first SIGTERM or SIGINT, so that long work stops between steps and
     never in the middle of one (a database write, a message on the wire). ``on_first`` runs
     then, in a thread of its own, after the event is set (to say what the stop waits for).
@@ -281,13 +290,16 @@ def stop_on_signals(
     With ``second_exits``, a second signal ends the process at once: one `error:` line, exit
     code 130, no cleanup (what the step in hand had not written is lost; a database rolls an
     open transaction back). Without it, later signals only repeat the request to stop."""
-    stop = threading.Event()
+    stop = StopEvent()
     received = 0
 
     def first() -> None:
-        stop.set()
-        if on_first is not None:
-            on_first()
+        try:
+            stop.set()
+            if on_first is not None:
+                on_first()
+        finally:
+            stop.handled.set()
 
     def on_signal(signum: int, _frame: object) -> None:
         nonlocal received
@@ -301,6 +313,7 @@ def stop_on_signals(
             os._exit(130)
         if received > 1:
             return
+        stop.signalled = True
         # Set from another thread: the handler runs in the main thread, which may be inside
         # stop.wait() holding the event's (non-reentrant) lock; setting it here would deadlock.
         threading.Thread(target=first, name="stop-signal", daemon=True).start()
@@ -326,8 +339,14 @@ def stopping_on_signals(on_first: Callable[[], None]) -> Iterator[threading.Even
         return
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.getsignal(signum) for signum in signals}
+    stop = stop_on_signals(second_exits=True, on_first=on_first)
     try:
-        yield stop_on_signals(second_exits=True, on_first=on_first)
+        yield stop
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        if stop.signalled:
+            # A signal in the step's last moments: its thread may not have set the event or
+            # said its line yet; the caller reads the event next (and the line must not be
+            # printed after the summary, or by a thread while the interpreter shuts down).
+            stop.handled.wait(10)

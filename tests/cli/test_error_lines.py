@@ -266,6 +266,7 @@ def test_ingest_signal_handlers_last_only_for_its_poll() -> None:
     import os
     import signal
     import threading
+    import time
 
     from newsletter.cli.boundary import stopping_on_signals
 
@@ -275,6 +276,14 @@ def test_ingest_signal_handlers_last_only_for_its_poll() -> None:
         os.kill(os.getpid(), signal.SIGINT)
         assert said.wait(10) and stopped.is_set()
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+    # A signal in the block's last moment: by the time the block has ended, the event is set
+    # and the callback has returned (it used to run in its thread after the caller had read
+    # the event: exit 0, and the "stopping" line after the summary).
+    said_late: list[str] = []
+    with stopping_on_signals(lambda: (time.sleep(0.2), said_late.append("stopping"))) as late:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert late.is_set() and said_late == ["stopping"]
 
     seen: list[bool] = []
 

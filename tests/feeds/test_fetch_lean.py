@@ -29,11 +29,11 @@ from newsletter.feeds.fetch import (
 LIMITS = FetchLimits(timeout=5.0, max_bytes=1024 * 1024, allow_private=True)
 
 
-class RawRecorder:
-    """A loopback server that keeps each request's raw head and answers 304, keeping the
-    connection open for the next request."""
+class Scripted:
+    """A loopback server answering each request with ``answer(path)``, keeping connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[str], bytes]) -> None:
+        self.answer = answer
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.heads: list[bytes] = []
@@ -52,28 +52,31 @@ class RawRecorder:
             buffer = b""
             while True:
                 while b"\r\n\r\n" not in buffer:
-                    chunk = conn.recv(4096)
+                    chunk = conn.recv(65536)
                     if not chunk:
                         return
                     buffer += chunk
                 head, buffer = buffer.split(b"\r\n\r\n", 1)
                 self.heads.append(head)
-                conn.sendall(
-                    b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
-                )
+                with contextlib.suppress(OSError):
+                    conn.sendall(self.answer(head.split(b" ")[1].decode()))
 
     def close(self) -> None:
         self.sock.close()
 
 
+NOT_MODIFIED = b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
+
+
 @pytest.fixture
-def recorder() -> Iterator[RawRecorder]:
-    server = RawRecorder()
+def recorder() -> Iterator[Scripted]:
+    """A server that keeps each request's raw head and answers 304."""
+    server = Scripted(lambda _path: NOT_MODIFIED)
     yield server
     server.close()
 
 
-def test_both_paths_send_the_same_bytes(recorder: RawRecorder) -> None:
+def test_both_paths_send_the_same_bytes(recorder: Scripted) -> None:
     headers = {"If-None-Match": '"v1"', "If-Modified-Since": "Wed, 18 Nov 2026 09:00:00 GMT"}
     url = recorder.base + "/feeds/a.xml?x=1&y=2"
     with make_client(LIMITS) as client:
@@ -89,7 +92,7 @@ def test_both_paths_send_the_same_bytes(recorder: RawRecorder) -> None:
     assert first.startswith(b"GET /feeds/a.xml?x=1&y=2 HTTP/1.1\r\nHost: 127.0.0.1:")
 
 
-def test_a_client_with_cookies_takes_the_httpx_path(recorder: RawRecorder) -> None:
+def test_a_client_with_cookies_takes_the_httpx_path(recorder: Scripted) -> None:
     with make_client(LIMITS) as client:
         client.cookies.set("session", "1", domain="127.0.0.1")
         assert _lean_open(client, recorder.base + "/a.xml", {}, True) is None
@@ -98,7 +101,7 @@ def test_a_client_with_cookies_takes_the_httpx_path(recorder: RawRecorder) -> No
     assert b"\r\nCookie: session=1" in head
 
 
-def test_another_client_takes_the_httpx_path(recorder: RawRecorder) -> None:
+def test_another_client_takes_the_httpx_path(recorder: Scripted) -> None:
     with httpx.Client() as client:
         assert _lean_open(client, recorder.base + "/a.xml", {}, True) is None
 
@@ -178,39 +181,6 @@ def test_the_lean_path_logs_each_request_as_httpx_does(caplog: pytest.LogCapture
     assert record.getMessage() == f'HTTP Request: GET {server.url("/feed.xml")} "HTTP/1.1 200 OK"'
 
 
-class Scripted:
-    """A loopback server answering each request with ``answer(path)``, keeping connections."""
-
-    def __init__(self, answer: Callable[[str], bytes]) -> None:
-        self.answer = answer
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.base = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.heads: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
-
-    def _talk(self, conn: socket.socket) -> None:
-        with conn:
-            buffer = b""
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                head, buffer = buffer.split(b"\r\n\r\n", 1)
-                self.heads.append(head)
-                with contextlib.suppress(OSError):
-                    conn.sendall(self.answer(head.split(b" ")[1].decode()))
-
-
 def _client(cookie: bool) -> httpx.Client:
     client = make_client(LIMITS)
     if cookie:  # a cookie (of another site) sends every request through httpx
@@ -222,13 +192,11 @@ def _client(cookie: bool) -> httpx.Client:
 def test_an_etag_that_is_not_ascii_is_neither_kept_nor_sent(cookie: bool) -> None:
     """`ETag: "caf\\xe9"` from a hostile server used to be stored, then fail every later poll of
     the feed with a UnicodeEncodeError (not a feed error: the whole ingest stopped)."""
-    server = Scripted(
-        lambda _path: (
-            b'HTTP/1.1 200 OK\r\nETag: "caf\xe9"\r\nLast-Modified: \xff\r\n'
-            b"Content-Length: 6\r\n\r\n<rss/>"
-        )
+    answer = (
+        b'HTTP/1.1 200 OK\r\nETag: "caf\xe9"\r\nLast-Modified: \xff\r\n'
+        b"Content-Length: 6\r\n\r\n<rss/>"
     )
-    with _client(cookie) as client:
+    with contextlib.closing(Scripted(lambda _path: answer)) as server, _client(cookie) as client:
         first = fetch_feed(client, server.base + "/f.xml", Validators(), LIMITS)
         assert first.validators == Validators(None, None)
         again = fetch_feed(client, server.base + "/f.xml", Validators('"caf\xe9"', "\xff"), LIMITS)
@@ -256,9 +224,8 @@ def test_a_redirect_body_is_drained_raw_never_decoded(cookie: bool) -> None:
             )
         return b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n<rss/>"
 
-    server = Scripted(answer)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with _client(cookie) as client:
+    with contextlib.closing(Scripted(answer)) as server, _client(cookie) as client:
         for path in ("/bomb", "/corrupt"):
             fetched = fetch_feed(client, server.base + path, Validators(), LIMITS)
             assert (fetched.status, fetched.body) == (200, b"<rss/>")

@@ -1,6 +1,6 @@
 """Allow ``python -m newsletter``."""
 
-from newsletter.cli import main
+from newsletter.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

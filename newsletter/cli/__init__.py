@@ -2,7 +2,10 @@
 
 import os
 
-from newsletter.cli import startup
+from newsletter.cli import exiting, startup
+
+# First of all exit handlers, so it runs after every other one (newsletter.cli.exiting).
+exiting.install()
 
 # Fewer collector passes while the command's modules load (newsletter.cli.startup; load_app
 # puts the defaults back). Pydantic scans every installed package's entry points for plugins
@@ -11,6 +14,17 @@ from newsletter.cli import startup
 startup.begin()
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from newsletter.cli.main import main  # noqa: E402 - after the two settings above
+from newsletter.cli.main import main  # noqa: E402 - after the settings above
 
-__all__ = ["main"]
+
+def run() -> None:
+    """The installed `newsletter` program (and `python -m newsletter`): the command group, with
+    its exit code recorded so that a command may end without the interpreter's teardown."""
+    try:
+        main()
+    except SystemExit as exc:
+        exiting.ended(exc.code)
+        raise
+
+
+__all__ = ["main", "run"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from newsletter.cli import exiting
 from newsletter.cli.boundary import (
     as_date,
     config_option,
@@ -67,6 +68,7 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     from newsletter.service.ingest import ingest as run_ingest
 
     app = load_app(config_path)
+    exiting.skip_teardown(app.engine)  # 0.2-0.3 s of CPU less at the end (cli/exiting.py)
     problems = unknown_feed_names(feeds, app.config.feeds, app.config.path)
     if problems and len(problems) == len(set(feeds)):
         fail("; ".join(problems))  # nothing named can be polled

@@ -830,10 +830,12 @@ def test_start_up_collector_thresholds_are_put_back_once_the_app_is_open(
         assert run(env, "db", "upgrade").exit_code == 0
         assert run(env, "ingest").exit_code == 0
         assert gc.get_threshold() == defaults
+        assert gc.get_freeze_count() > 0  # the start-up's objects, out of the collector's way
         startup.end()  # a second end is a no-op
         assert gc.get_threshold() == defaults
     finally:
         gc.set_threshold(*defaults)
+        gc.unfreeze()
 
 
 def test_a_skipped_build_says_that_nothing_was_written(

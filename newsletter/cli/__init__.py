@@ -1,6 +1,7 @@
 """Entry points: the `newsletter` command and the scheduler wiring."""
 
 import os
+import sys
 
 from newsletter.cli import exiting, startup
 
@@ -19,11 +20,18 @@ from newsletter.cli.main import main  # noqa: E402 - after the settings above
 
 def run() -> None:
     """The installed `newsletter` program (and `python -m newsletter`): the command group, with
-    its exit code recorded so that a command may end without the interpreter's teardown."""
+    its exit code recorded so that a command may end without the interpreter's teardown
+    (newsletter.cli.exiting). Only when called from a ``__main__`` module, as those two do; to
+    run a command inside another program, call ``main`` (``run`` called from a module of
+    yours behaves as ``main`` does)."""
+    is_program = sys._getframe(1).f_globals.get("__name__") == "__main__"
+    if is_program:
+        exiting.program()
     try:
         main()
     except SystemExit as exc:
-        exiting.ended(exc.code)
+        if is_program:
+            exiting.ended(exc.code)
         raise
 
 

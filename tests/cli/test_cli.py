@@ -822,6 +822,7 @@ def test_start_up_collector_thresholds_are_put_back_once_the_app_is_open(
     from newsletter.cli import startup
 
     startup.end()  # importing newsletter.cli began it; no app was opened in this test yet
+    gc.unfreeze()  # what an earlier test's app froze: this test's end must freeze again
     defaults = gc.get_threshold()
     env, _config, _period = cli_env
     try:

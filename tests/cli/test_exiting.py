@@ -11,67 +11,140 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from newsletter.demo.server import FeedServer, Route
 from tests.conftest import write_config
 from tests.helpers import rss
 
-# A program that ends the way `newsletter` does (an exit code recorded by the entry point),
-# with witnesses: an exit handler registered after install (it must have run), an engine to
-# dispose (it must be disposed) and an object whose __del__ speaks only in the teardown.
+# A program that ends the way `newsletter` does (the entry point says it is the program and
+# records the exit code), with witnesses: an exit handler registered after install (it must
+# have run), an engine to dispose (it must be disposed) and an object whose __del__ speaks
+# only in the teardown.
 PROGRAM = """
 import atexit, sys
+{before}
 from newsletter.cli import exiting
-exiting.install()
 class Engine:
     def dispose(self):
-        sys.stdout.write("disposed\\n")
+        sys.__stdout__.write("disposed\\n")
 class Witness:
     def __del__(self):
-        sys.stdout.write("torn down\\n")
-        sys.stdout.flush()
+        sys.stderr.write("torn down\\n")
 witness = Witness()
-atexit.register(lambda: sys.stdout.write("handler ran\\n"))
+atexit.register(lambda: sys.__stdout__.write("handler ran\\n"))
 sys.stdout.write("unflushed output\\n")  # a pipe: block-buffered, flushed only at the end
+if {program}:
+    exiting.program()
 if {skip}:
     exiting.skip_teardown(Engine())
+{after}
 try:
     sys.exit({code})
 except SystemExit as exc:
-    if {record}:
-        exiting.ended(exc.code)
+    exiting.ended(exc.code)
     raise
 """
 
 
 def run_program(
-    *, skip: bool, code: object, record: bool = True
+    *, skip: bool = True, code: object = 3, program: bool = True, before: str = "", after: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    source = PROGRAM.format(skip=skip, code=repr(code), record=record)
+    source = PROGRAM.format(skip=skip, code=repr(code), program=program, before=before, after=after)
     return subprocess.run(
         [sys.executable, "-c", source], capture_output=True, text=True, timeout=60
     )
 
 
 def test_a_command_that_asks_ends_without_the_teardown_after_the_other_exit_handlers() -> None:
-    done = run_program(skip=True, code=3)
+    done = run_program()
     assert done.returncode == 3
     lines = done.stdout.splitlines()
-    assert lines == ["unflushed output", "handler ran", "disposed"]  # no "torn down"
+    assert lines == ["unflushed output", "handler ran", "disposed"]
+    assert "torn down" not in done.stderr
 
 
 def test_exit_codes_are_python_s_own() -> None:
-    assert run_program(skip=True, code=None).returncode == 0
-    message = run_program(skip=True, code="error: what to fix")
+    assert run_program(code=None).returncode == 0
+    message = run_program(code="error: what to fix")
     assert message.returncode == 1
     assert "error: what to fix" in message.stderr
-    assert "torn down" not in message.stdout
+    assert "torn down" not in message.stderr
 
 
-def test_without_the_request_or_outside_the_entry_point_the_process_ends_as_usual() -> None:
-    for done in (run_program(skip=False, code=4), run_program(skip=True, code=4, record=False)):
+def test_otherwise_the_process_ends_as_usual() -> None:
+    """Not asked; not the program (``run`` called from a module that is not __main__); or an
+    exit handler registered before newsletter.cli (a sitecustomize's, coverage's): the usual
+    exit, every handler run, the exit code kept, nothing disposed by us."""
+    early = "atexit.register(lambda: sys.stdout.write('early handler ran\\n'))"
+    for done in (
+        run_program(skip=False, code=4),
+        run_program(program=False, code=4),
+        run_program(before=early, code=4),
+    ):
         assert done.returncode == 4
-        assert done.stdout.splitlines()[-1] == "torn down"
+        assert "torn down" in done.stderr
         assert "disposed" not in done.stdout
+    assert "early handler ran" in done.stdout
+
+
+def test_a_closed_standard_output_is_no_error() -> None:
+    """`newsletter ingest >&-`: Python has no sys.stdout; the end says nothing about it."""
+    done = run_program(after="sys.stdout.flush(); sys.stdout = None")
+    assert done.returncode == 3
+    assert done.stdout.splitlines() == ["unflushed output", "handler ran", "disposed"]
+    assert "torn down" not in done.stderr
+    assert "Exception ignored" not in done.stderr and "Error" not in done.stderr
+
+
+def test_in_process_the_entry_point_and_the_commands_change_nothing(
+    monkeypatch: pytest.MonkeyPatch, cli_env_plain: dict[str, str]
+) -> None:
+    """``run`` called from a test is not the program: nothing recorded, no engine held (click's
+    test runner runs `ingest` as often as it likes without keeping its connections)."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import exiting, main, run
+
+    monkeypatch.setattr(sys, "argv", ["newsletter", "--help"])
+    with pytest.raises(SystemExit) as stopped:
+        run()
+    assert stopped.value.code == 0
+    for _ in range(3):
+        done = CliRunner().invoke(main, ["ingest"], env=cli_env_plain, catch_exceptions=False)
+        assert done.exit_code == 0, done.output
+    assert (exiting._program, exiting._wanted, exiting._exit_code, exiting._engines) == (
+        False,
+        False,
+        None,
+        [],
+    )
+
+
+def test_the_program_s_exit_handler_is_registered_first() -> None:
+    """Nothing newsletter.cli imports registers an exit handler before its own (one that did,
+    logging's say, would run after os._exit: never)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from newsletter.cli import exiting; print(exiting._first)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "True", done.stderr
+
+
+@pytest.fixture
+def cli_env_plain(tmp_path: Path, feed_server: FeedServer) -> dict[str, str]:
+    feed_server.routes["/feed.xml"] = Route(
+        rss([("Story one", "k1", datetime.now(UTC))]), "application/rss+xml"
+    )
+    entry = {"name": "Feed", "url": feed_server.url("/feed.xml"), "section": "headlines"}
+    return {
+        "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'plain.db'}",
+        "NEWSLETTER_DATA_DIR": str(tmp_path / "data"),
+        "NEWSLETTER_CONFIG": str(write_config(tmp_path, [entry])),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+    }
 
 
 def test_newsletter_ingest_ends_with_its_database_checkpointed_and_its_output_whole(

@@ -5,9 +5,6 @@ import sys
 
 from newsletter.cli import exiting, startup
 
-# First of all exit handlers, so it runs after every other one (newsletter.cli.exiting).
-exiting.install()
-
 # Fewer collector passes while the command's modules load (newsletter.cli.startup; load_app
 # puts the defaults back). Pydantic scans every installed package's entry points for plugins
 # when it builds the first model (about 1 % of a `newsletter ingest`); the newsletter uses
@@ -19,9 +16,9 @@ from newsletter.cli.main import main  # noqa: E402 - after the settings above
 
 
 def run() -> None:
-    """The installed `newsletter` program (and `python -m newsletter`): the command group, with
-    its exit code recorded so that a command may end without the interpreter's teardown
-    (newsletter.cli.exiting). Only when called from a ``__main__`` module, as those two do; to
+    """The installed `newsletter` program (and `python -m newsletter`): the command group; a
+    command that asked for it ends the process here, without the interpreter's teardown
+    (newsletter.cli.exiting). Only when called from a ``__main__`` module, as those two do: to
     run a command inside another program, call ``main`` (``run`` called from a module of
     yours behaves as ``main`` does)."""
     is_program = sys._getframe(1).f_globals.get("__name__") == "__main__"
@@ -31,7 +28,7 @@ def run() -> None:
         main()
     except SystemExit as exc:
         if is_program:
-            exiting.ended(exc.code)
+            exiting.end_now(exc.code)  # returns when the command did not ask for it
         raise
 
 

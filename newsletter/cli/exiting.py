@@ -3,27 +3,29 @@
 When a Python process ends, the interpreter clears every module and frees every object one by
 one, collecting garbage several times on the way. For the `newsletter` command (about 600
 modules and a few hundred thousand objects) that is 0.2-0.3 s of CPU after the work is done:
-a sixth of a re-poll of 500 unchanged feeds (docs/performance.md, "Ending the process"). A
-command that asks for it (``skip_teardown``) ends with ``os._exit`` once everything Python
-does at exit that matters has run:
+a sixth of a re-poll of 500 unchanged feeds (docs/performance.md, "Ending the process").
 
-- the threads are joined (the interpreter does that before the exit handlers);
-- every other exit handler has run: this one is registered first (``install``, before the
-  command's modules are imported), so it runs last. Logging's handlers are flushed and closed,
-  multiprocessing's children ended, temporary files removed. When some handler was registered
-  before it (a ``sitecustomize`` or a ``.pth`` file's tool, such as coverage's subprocess
-  mode), the process ends the usual way, so that handler runs too;
+A command asks for the quicker end with ``skip_teardown``; the program's entry point
+(``newsletter.cli.run``) then ends the process itself with ``end_now`` as soon as the command
+has ended, doing first what the interpreter does first at exit:
+
+- the threads are joined, and the hooks of ``concurrent.futures`` run (``threading._shutdown``,
+  what the interpreter calls);
+- every exit handler runs, in the usual order (``atexit._run_exitfuncs``): logging's handlers
+  are flushed and closed, multiprocessing's children ended, temporary files removed, and the
+  handlers of any tool loaded before the command (a ``sitecustomize``, coverage's subprocess
+  mode) run too;
 - the command's database engines are disposed: their pooled connections are closed as a
   client closes them, and SQLite checkpoints its write-ahead log into the database file (a
   copy of the file alone is then up to date);
-- standard output and error are flushed.
+- the SystemExit message, if any, is printed as Python prints it, and standard output and
+  error are flushed; then ``os._exit`` with the command's exit code.
 
-Only the `newsletter` program itself does this: ``program`` is called by its entry point
-(``newsletter.cli.run``, called from a ``__main__`` module: the installed script or
-`python -m newsletter`), before the command runs, and ``ended`` records the exit code once it
-has. A command invoked any other way (click's test runner, ``run`` called from a test or an
-embedding program) changes nothing here and exits as usual; so does a program that ends with
-an exception other than the command's SystemExit.
+Only the `newsletter` program itself does this: ``program`` is said by ``run`` when it is
+called from a ``__main__`` module (the installed script, `python -m newsletter`), and only on
+the main thread. A command invoked any other way (click's test runner, ``run`` called from a
+test or an embedding program's module) holds nothing here and exits as usual; so does a
+Python without the two hooks (they are CPython's), and a command that did not ask.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import atexit
 import contextlib
 import os
 import sys
+import threading
 from typing import Protocol
 
 
@@ -39,22 +42,9 @@ class Disposable(Protocol):
     def dispose(self) -> None: ...
 
 
-_installed = False
-_first = False  # no exit handler was registered before ours
 _program = False  # this process is the `newsletter` program (its entry point said so)
 _wanted = False  # the command asked to skip the teardown
-_exit_code: int | None = None  # the command's exit code, once it has ended
 _engines: list[Disposable] = []
-
-
-def install() -> None:
-    """Register the exit handler (once); call before importing anything that registers its own."""
-    global _installed, _first
-    if not _installed:
-        count = getattr(atexit, "_ncallbacks", None)  # CPython's; elsewhere, assume others came
-        _first = count is not None and count() == 0
-        atexit.register(_finish)
-        _installed = True
 
 
 def program() -> None:
@@ -72,30 +62,37 @@ def skip_teardown(*engines: Disposable) -> None:
         _engines.extend(engines)
 
 
-def ended(code: object) -> None:
-    """The entry point's record of the command's exit code (SystemExit's ``code``: None is 0, a
-    message is 1, as Python itself exits)."""
-    global _exit_code
-    if not _program:
-        return
+def exit_status(code: object) -> int:
+    """The process's exit status for SystemExit's ``code``, as Python's: None is 0, an int is
+    itself, anything else is printed on standard error and is 1."""
     if code is None:
-        _exit_code = 0
-    elif isinstance(code, int):
-        _exit_code = code
-    else:
-        _exit_code = 1
+        return 0
+    if isinstance(code, int):
+        return code
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        print(code, file=sys.stderr)
+    return 1
 
 
-def _finish() -> None:
-    if not (_first and _program and _wanted) or _exit_code is None:
+def end_now(code: object) -> None:
+    """End the process as described above, when the command asked for it; otherwise return
+    (the caller raises its SystemExit again and the process ends the usual way)."""
+    shutdown = getattr(threading, "_shutdown", None)
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if not (_program and _wanted) or shutdown is None or run_exit_handlers is None:
         return
-    try:
-        for engine in _engines:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    status = exit_status(code)
+    shutdown()
+    run_exit_handlers()
+    for engine in _engines:
+        # A failure here loses nothing: what was committed is in the database (for SQLite, in
+        # its write-ahead log until the next connection checkpoints it).
+        with contextlib.suppress(Exception):
             engine.dispose()
-    except Exception:
-        return
     for stream in (sys.stdout, sys.stderr):
         # Closed (`>&-` makes it None) or a closed pipe (`| head`): nothing more can be said.
         with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
-    os._exit(_exit_code)
+    os._exit(status)

@@ -17,13 +17,14 @@ from newsletter.demo.server import FeedServer, Route
 from tests.conftest import write_config
 from tests.helpers import rss
 
-# A program that ends the way `newsletter` does (the entry point says it is the program and
-# records the exit code), with witnesses: an exit handler registered after install (it must
-# have run), an engine to dispose (it must be disposed) and an object whose __del__ speaks
-# only in the teardown.
+# A program that ends the way `newsletter` does (its entry point says it is the program and,
+# once the command has ended, ends the process), with witnesses: an exit handler registered
+# before newsletter.cli and one after (both must have run), a thread still working (it must
+# have been joined), an engine to dispose (it must be disposed) and an object whose __del__
+# speaks only in the teardown.
 PROGRAM = """
-import atexit, sys
-{before}
+import atexit, sys, threading, time
+atexit.register(lambda: sys.__stdout__.write("early handler ran\\n"))
 from newsletter.cli import exiting
 class Engine:
     def dispose(self):
@@ -33,34 +34,45 @@ class Witness:
         sys.stderr.write("torn down\\n")
 witness = Witness()
 atexit.register(lambda: sys.__stdout__.write("handler ran\\n"))
+def work():
+    time.sleep(0.3)
+    sys.__stdout__.write("thread done\\n")
+threading.Thread(target=work).start()
 sys.stdout.write("unflushed output\\n")  # a pipe: block-buffered, flushed only at the end
 if {program}:
     exiting.program()
 if {skip}:
     exiting.skip_teardown(Engine())
 {after}
-try:
-    sys.exit({code})
-except SystemExit as exc:
-    exiting.ended(exc.code)
-    raise
+def command():
+    try:
+        sys.exit({code})
+    except SystemExit as exc:
+        exiting.end_now(exc.code)
+        raise
+{call}
 """
+ENDED = ["unflushed output", "thread done", "handler ran", "early handler ran", "disposed"]
 
 
 def run_program(
-    *, skip: bool = True, code: object = 3, program: bool = True, before: str = "", after: str = ""
+    *,
+    skip: bool = True,
+    code: object = 3,
+    program: bool = True,
+    after: str = "",
+    call: str = "command()",
 ) -> subprocess.CompletedProcess[str]:
-    source = PROGRAM.format(skip=skip, code=repr(code), program=program, before=before, after=after)
+    source = PROGRAM.format(skip=skip, code=repr(code), program=program, after=after, call=call)
     return subprocess.run(
         [sys.executable, "-c", source], capture_output=True, text=True, timeout=60
     )
 
 
-def test_a_command_that_asks_ends_without_the_teardown_after_the_other_exit_handlers() -> None:
+def test_a_command_that_asks_ends_without_the_teardown_after_threads_and_exit_handlers() -> None:
     done = run_program()
     assert done.returncode == 3
-    lines = done.stdout.splitlines()
-    assert lines == ["unflushed output", "handler ran", "disposed"]
+    assert done.stdout.splitlines() == ENDED
     assert "torn down" not in done.stderr
 
 
@@ -68,40 +80,39 @@ def test_exit_codes_are_python_s_own() -> None:
     assert run_program(code=None).returncode == 0
     message = run_program(code="error: what to fix")
     assert message.returncode == 1
-    assert "error: what to fix" in message.stderr
-    assert "torn down" not in message.stderr
+    assert message.stderr.splitlines() == ["error: what to fix"]  # once, and no teardown
 
 
 def test_otherwise_the_process_ends_as_usual() -> None:
-    """Not asked; not the program (``run`` called from a module that is not __main__); or an
-    exit handler registered before newsletter.cli (a sitecustomize's, coverage's): the usual
-    exit, every handler run, the exit code kept, nothing disposed by us."""
-    early = "atexit.register(lambda: sys.stdout.write('early handler ran\\n'))"
-    for done in (
-        run_program(skip=False, code=4),
-        run_program(program=False, code=4),
-        run_program(before=early, code=4),
+    """Not asked; not the program (``run`` called from a module that is not __main__); or the
+    command run on another thread while the program goes on and exits with its own code: the
+    usual exit, every handler run, the program's exit code, nothing disposed by us."""
+    in_a_thread = "t = threading.Thread(target=command); t.start(); t.join(); sys.exit(7)"
+    for done, status in (
+        (run_program(skip=False, code=4), 4),
+        (run_program(program=False, code=4), 4),
+        (run_program(call=in_a_thread), 7),
     ):
-        assert done.returncode == 4
+        assert done.returncode == status
         assert "torn down" in done.stderr
         assert "disposed" not in done.stdout
-    assert "early handler ran" in done.stdout
+        assert "early handler ran" in done.stdout
 
 
 def test_a_closed_standard_output_is_no_error() -> None:
     """`newsletter ingest >&-`: Python has no sys.stdout; the end says nothing about it."""
     done = run_program(after="sys.stdout.flush(); sys.stdout = None")
     assert done.returncode == 3
-    assert done.stdout.splitlines() == ["unflushed output", "handler ran", "disposed"]
-    assert "torn down" not in done.stderr
-    assert "Exception ignored" not in done.stderr and "Error" not in done.stderr
+    assert done.stdout.splitlines() == ENDED
+    assert done.stderr == ""
 
 
 def test_in_process_the_entry_point_and_the_commands_change_nothing(
     monkeypatch: pytest.MonkeyPatch, cli_env_plain: dict[str, str]
 ) -> None:
     """``run`` called from a test is not the program: nothing recorded, no engine held (click's
-    test runner runs `ingest` as often as it likes without keeping its connections)."""
+    test runner runs `ingest` as often as it likes without keeping its connections), and the
+    test process goes on."""
     from click.testing import CliRunner
 
     from newsletter.cli import exiting, main, run
@@ -113,24 +124,37 @@ def test_in_process_the_entry_point_and_the_commands_change_nothing(
     for _ in range(3):
         done = CliRunner().invoke(main, ["ingest"], env=cli_env_plain, catch_exceptions=False)
         assert done.exit_code == 0, done.output
-    assert (exiting._program, exiting._wanted, exiting._exit_code, exiting._engines) == (
-        False,
-        False,
-        None,
-        [],
-    )
+    assert (exiting._program, exiting._wanted, exiting._engines) == (False, False, [])
 
 
-def test_the_program_s_exit_handler_is_registered_first() -> None:
-    """Nothing newsletter.cli imports registers an exit handler before its own (one that did,
-    logging's say, would run after os._exit: never)."""
-    done = subprocess.run(
-        [sys.executable, "-c", "from newsletter.cli import exiting; print(exiting._first)"],
-        capture_output=True,
-        text=True,
-        timeout=60,
+def test_the_installed_script_ends_a_poll_without_the_teardown(
+    cli_env_plain: dict[str, str], tmp_path: Path
+) -> None:
+    """The console script beside this Python (pyproject's entry point, newsletter.cli:run), as
+    users run it, with a witness of the teardown loaded first (PYTHONSTARTUP is not read by
+    scripts, so through sitecustomize)."""
+    script = Path(sys.executable).with_name("newsletter")
+    if not script.exists():
+        pytest.skip(f"no installed `newsletter` script beside {sys.executable}")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os\n"
+        "class Witness:\n"
+        "    def __del__(self, write=os.write):\n"
+        "        write(2, b'torn down\\n')\n"
+        "witness = Witness()\n",
+        encoding="utf-8",
     )
-    assert done.stdout.strip() == "True", done.stderr
+    env = {**os.environ, **cli_env_plain, "PYTHONPATH": str(site)}
+    env.pop("NEWSLETTER_TEST_POSTGRES_URL", None)
+    for args, witnessed in ((["--help"], True), (["db", "upgrade"], True), (["ingest"], False)):
+        done = subprocess.run(
+            [str(script), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert ("torn down" in done.stderr) == witnessed, (args, done.stderr)
+    assert done.stdout.rstrip().endswith("1 new items; 0 of 1 feeds failed")
 
 
 @pytest.fixture

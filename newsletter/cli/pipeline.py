@@ -123,9 +123,17 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
         out.print(table)
     if quiet:
         out.print(_tally(quiet, listed=bool(shown)))
+    held = Counter(o.status for o in report.outcomes if o.status in ("deferred", "disabled"))
     out.print(
         f"{report.new_items} new items; {len(report.failed)} of {len(report.outcomes)} feeds failed"
+        + "".join(f"; {held[s]} {s}" for s in ("deferred", "disabled") if held[s])
     )
+    if held["deferred"]:
+        err.print(
+            "note: a deferred feed failed before and waits before its next try; "
+            "`newsletter ingest --feed NAME` polls it now",
+            markup=False,
+        )
     if report.stopped or stopped.is_set():
         # Not an `error:`: the user asked for it, and the line says what is left to do.
         err.print(_interrupted(report.not_polled, len(report.outcomes)), markup=False)

@@ -28,6 +28,7 @@ from newsletter.feeds.guard import (
     DEADLINE,
     AddressRefused,
     GuardedTransport,
+    PrivateAddressError,
     as_httpx_error,
     check_address,
     unresolvable,
@@ -486,7 +487,12 @@ def fetch_feed(
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             private_ok = limits.allows_private(current)
-            check_address(current, private_ok)
+            try:
+                check_address(current, private_ok)
+            except PrivateAddressError as exc:
+                if current == url:
+                    raise  # the feed's own address: the settings' refusal
+                raise FeedError(str(exc)) from exc  # a redirect there: the server's doing
             try:
                 response: _Answer | None = _lean_open(client, current, headers, private_ok)
                 if response is None:
@@ -553,7 +559,8 @@ def fetch_feed(
                 raise FeedError(f"timed out after {limits.timeout:g}s fetching {current}") from exc
             except httpx.HTTPError as exc:
                 if isinstance(exc.__cause__, AddressRefused):
-                    raise FeedError(str(exc.__cause__)) from exc
+                    refused = PrivateAddressError if current == url else FeedError
+                    raise refused(str(exc.__cause__)) from exc
                 raise FeedError(f"cannot fetch {current}: {_network_reason(exc, current)}") from exc
         raise FeedError(f"more than {MAX_REDIRECTS} redirects starting at {url}")
     finally:

@@ -42,6 +42,13 @@ class AddressRefused(httpcore.ConnectError):
     """The transport refused to connect: the host resolved to a non-public address."""
 
 
+class PrivateAddressError(FeedError):
+    """The feed's own host resolves to a non-public address, which the settings do not allow:
+    a setting to change (NEWSLETTER_ALLOW_PRIVATE_ADDRESSES, a feed's ``allow_private``), not a
+    failing feed, so ingest neither backs off nor disables the feed for it (a redirect to such
+    an address is the server's doing and stays a plain FeedError)."""
+
+
 # ---- addresses ----------------------------------------------------------------------------
 
 
@@ -133,7 +140,7 @@ def check_address(url: str, allow_private: bool) -> None:
     try:
         public_addresses(hostname, port or (443 if parts.scheme == "https" else 80))
     except AddressRefused as exc:
-        raise FeedError(str(exc)) from exc
+        raise PrivateAddressError(str(exc)) from exc
     except httpcore.ConnectError as exc:
         raise FeedError(f"cannot fetch {url}: {exc}") from exc
 

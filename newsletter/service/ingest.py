@@ -44,6 +44,7 @@ from newsletter.feeds.fetch import (
     fetch_feed,
     make_client,
 )
+from newsletter.feeds.guard import PrivateAddressError
 from newsletter.service.app import App
 from newsletter.service.parsing import (
     FeedJob,
@@ -97,6 +98,8 @@ class FeedOutcome:
     retry_after: timedelta | None = None
     gone: bool = False
     ttl: str | None = None  # the feed's RSS <ttl>, for adaptive polling
+    # Refused by the settings (its own host is private): no back-off, never disabled for it.
+    by_settings: bool = False
 
 
 @dataclass
@@ -275,6 +278,13 @@ def _apply(feed: Feed, write: FeedWrite, new_items: int, now: datetime, settings
     """Set one feed's state after its poll (the row is written with the batch's transaction)."""
     job, outcome, result = write.job, write.outcome, write.result
     feed.last_fetched_at = now
+    if outcome.status == "error" and outcome.by_settings:
+        # Nothing was asked of the feed: the settings refused its address. It stays due, so the
+        # next ingest after the setting is changed polls it, and it is never disabled for it.
+        feed.last_status = FeedStatus.ERROR
+        feed.last_error = (outcome.error or "")[:2000]
+        feed.next_poll_at = None
+        return
     if outcome.status == "error":
         feed.last_status = FeedStatus.ERROR
         feed.last_error = (outcome.error or "")[:2000]
@@ -499,6 +509,7 @@ def _cancelled_on_error(futures: Iterable[Future[Any]]) -> Iterator[None]:
 def _failed(job: FeedJob, exc: FeedError) -> FeedOutcome:
     """The outcome of a fetch that raised, with what the feed's health needs from it."""
     outcome = FeedOutcome(job.name, "error", error=str(exc))
+    outcome.by_settings = isinstance(exc, PrivateAddressError)
     if isinstance(exc, FeedHTTPError):
         outcome.http_status = exc.status
         outcome.retry_after = exc.retry_after
@@ -528,7 +539,9 @@ def _skipped(feed: FeedState, now: datetime, explicit: bool) -> FeedOutcome | No
     if feed.auto_disabled_at is not None:
         return FeedOutcome(feed.name, "disabled", warning=feed.auto_disabled_reason)
     if feed.next_poll_at is not None and feed.next_poll_at > now + DUE_SLACK:
-        why = (feed.last_error or "")[:160]
+        why = feed.last_error or ""
+        if len(why) > 160:
+            why = why[:159].rsplit(" ", 1)[0] + "…"
         return FeedOutcome(
             feed.name,
             "deferred",

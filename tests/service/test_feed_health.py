@@ -232,6 +232,72 @@ def test_failures_in_a_row_back_off_then_disable(server: FeedServer, make_app: A
     assert ingest(app, now=now + 48 * HOUR).outcomes[0].status == "disabled"
 
 
+def test_ingest_counts_deferred_feeds_and_says_how_to_poll_one_now(
+    server: FeedServer, make_app: Any
+) -> None:
+    """A feed backing off is "deferred", not failed: the command's last line counts it, and a
+    note says how to poll it at once (it used to read "0 of 1 feeds failed" and nothing else)."""
+    server.routes["/down.xml"] = Route(b"down", "text/plain", status=503)
+    app = make_app(feeds=one_feed(server, "/down.xml"), poll_minutes=60)
+    now = datetime.now(UTC)  # the command polls at the real time
+    ingest(app, now=now - HOUR)
+    ingest(app, now=now)  # the second failure in a row: the next try waits two hours
+    server.requests.clear()
+    env = {
+        "NEWSLETTER_DATABASE_URL": str(app.engine.url.render_as_string(False)),
+        "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES": "true",
+        "NEWSLETTER_DATA_DIR": str(app.settings.data_dir),
+        "NEWSLETTER_POLL_MINUTES": "60",
+    }
+    shown = CliRunner().invoke(main, ["ingest", "--config", str(app.config.path)], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "0 new items; 0 of 1 feeds failed; 1 deferred" in shown.stdout
+    assert "`newsletter ingest --feed NAME` polls it now" in shown.stderr
+    assert server.requests == []
+
+
+def test_a_refusal_by_the_settings_neither_backs_off_nor_disables(
+    server: FeedServer, make_app: Any
+) -> None:
+    """A feed on a private address while the settings forbid them: an error each poll (the
+    same words), but nothing was asked of the feed, so it stays due and is never disabled; the
+    first ingest after the setting is changed polls it (a new user's first steps)."""
+    server.routes["/local.xml"] = Route(FEED)
+    refused = {"allow_private_addresses": False, "feed_disable_after": 2, "poll_minutes": 60}
+    app = make_app(feeds=one_feed(server, "/local.xml"), **refused)
+    now = NOW
+    for _ in range(3):
+        outcome = ingest(app, now=now).outcomes[0]
+        assert outcome.status == "error" and outcome.by_settings
+        assert "NEWSLETTER_ALLOW_PRIVATE_ADDRESSES=true" in (outcome.error or "")
+        row = health(app)
+        assert row.status == "error" and row.next_poll_at is None
+        assert row.consecutive_failures == 0 and row.disabled_reason is None
+        now += HOUR
+    assert server.requests == []
+
+    allowed = make_app(feeds=one_feed(server, "/local.xml", allow_private=True), **refused)
+    fixed = ingest(allowed, now=now).outcomes[0]  # no --feed needed
+    assert fixed.status == "ok" and fixed.new_items == 1
+
+
+def test_a_redirect_to_a_private_address_is_a_failure_of_the_feed(
+    server: FeedServer, make_app: Any
+) -> None:
+    """Only the feed's own address is the settings' business: a feed whose server redirects to
+    a private address fails as any feed does (counted, backed off)."""
+    server.routes["/moved.xml"] = Route(
+        b"", "text/plain", status=302, headers={"Location": "http://localhost:9/feed.xml"}
+    )
+    # allow_private allows the feed's own host (127.0.0.1), not another (localhost).
+    feeds = one_feed(server, "/moved.xml", allow_private=True)
+    app = make_app(feeds=feeds, allow_private_addresses=False)
+    outcome = ingest(app, now=NOW).outcomes[0]
+    assert outcome.status == "error" and not outcome.by_settings
+    assert "non-public address" in (outcome.error or "")
+    assert health(app).consecutive_failures == 1
+
+
 def test_a_new_url_in_feeds_yaml_clears_the_feed_state(server: FeedServer, make_app: Any) -> None:
     server.routes["/gone.xml"] = Route(b"gone", "text/plain", status=410)
     server.routes["/fixed.xml"] = Route(FEED)

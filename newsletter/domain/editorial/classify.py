@@ -21,7 +21,7 @@ day it runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -163,9 +163,42 @@ def _section(
     x: Vector | None,
 ) -> tuple[str, str]:
     """The section an item belongs in (if relevant) and why; ``x`` are the item's features for
-    the section model (None: the model is not asked)."""
+    the section model (None: the model is not asked).
+
+    The events section shows upcoming events only (domain/assemble.py): an item a keyword,
+    pattern, feed default or the model would put there without an event found in it goes to
+    the section it would get without the events section, where it is shown, instead of
+    vanishing from the issue."""
+    section, reason = _placement(
+        title, summary, feed, rules, facts, financing_round, event_start, x, frozenset()
+    )
+    if section == EVENTS and "event" not in facts:
+        other, why = _placement(
+            title, summary, feed, rules, facts, financing_round, event_start, x, {EVENTS}
+        )
+        if other != EVENTS:
+            return other, f"{why}; no upcoming event in it for {EVENTS} ({reason})"
+    return section, reason
+
+
+def _placement(
+    title: str,
+    summary: str,
+    feed: FeedRules,
+    rules: ReadingRules,
+    facts: dict[str, Any],
+    financing_round: str | None,
+    event_start: date | None,
+    x: Vector | None,
+    without: Collection[str],
+) -> tuple[str, str]:
+    """_section's decision among the sections not in ``without``."""
     texts = _rule_texts(title, summary)
-    allowed = [s for s in rules.rule_order if not (s.exclude and _first_in(texts, s.exclude))]
+    allowed = [
+        s
+        for s in rules.rule_order
+        if s.id not in without and not (s.exclude and _first_in(texts, s.exclude))
+    ]
     ids = {s.id for s in allowed}
     rounds = [facts.get("financing") or {}, *facts.get("financing_more", [])]
     in_topic = rules.topic.financing_sector in (None, *(r.get("sector") for r in rounds))

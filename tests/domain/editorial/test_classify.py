@@ -226,3 +226,26 @@ def test_a_title_with_one_healthcare_round_among_others_is_kept(shipped: Reading
     ]
     assert "healthcare" in sectors and "other" in sectors, reading.facts
     assert reading.reason != "funding round outside healthcare"
+
+
+def test_no_item_goes_to_the_events_section_without_an_upcoming_event(config: Config) -> None:
+    """The events section shows upcoming events only: an item that its feed's default (or a
+    keyword, or the model) would put there, but with no event found in it, goes where it would
+    go without that section, and says why; it used to vanish from the issue (a new user's
+    report: an item of the section model's `events` shown nowhere)."""
+    rules = ReadingRules(config.rule_order, TopicConfig(), None)
+    conferences = FeedRules("Conference news", "events")
+    report = read_item(
+        "Insurer expands coverage for GLP-1 obesity drugs", "", "en", DAY, conferences, rules
+    )
+    assert report.relevant and report.section not in (None, "events")
+    assert "no upcoming event in it for events (default section of feed" in report.reason
+    invitation = read_item(
+        "Register now: Digital Health Summit on July 12, 2021 in Boston",
+        "",
+        "en",
+        DAY,
+        conferences,
+        rules,
+    )
+    assert invitation.section == "events" and "event" in invitation.facts

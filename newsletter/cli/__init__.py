@@ -1,5 +1,6 @@
 """Entry points: the `newsletter` command and the scheduler wiring."""
 
+import contextlib
 import os
 import sys
 
@@ -30,6 +31,14 @@ def run() -> None:
         if is_program:
             exiting.end_now(exc.code)  # returns when the command did not ask for it
         raise
+    except OSError as exc:
+        # Raised where no command's error handling is (click writing --help or --version to
+        # a full device, say): the one error line, not a traceback.
+        from newsletter.cli.boundary import os_error_message
+
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(f"error: {os_error_message(exc)}\n")
+        raise SystemExit(1) from None
 
 
 __all__ = ["main", "run"]

@@ -92,9 +92,17 @@ def os_error_message(exc: OSError) -> str:
     """An OSError as the user needs it: the path (or paths) and what the system said."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if exc.errno == errno.ENOSPC and paths:
+        return (
+            f"the disk holding {paths[0]} is full ({reason}): free space and run the command again"
+        )
     if exc.errno == errno.ENOSPC:
-        where = f" holding {paths[0]}" if paths else ""
-        return f"the disk{where} is full ({reason}): free space and run the command again"
+        # No path: most often the command's own output, redirected to a full disk or device
+        # (a database's full disk has its own message, DatabaseFullError).
+        return (
+            f"could not write the output: {reason}; free space where it goes (or send it "
+            "elsewhere) and run the command again"
+        )
     if paths:
         return f"{' -> '.join(paths)}: {reason}"
     return reason

@@ -296,3 +296,28 @@ def test_ingest_signal_handlers_last_only_for_its_poll() -> None:
     worker.join(10)
     assert seen == [False]
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_output_to_a_full_device_is_one_line_saying_it_is_the_output(tmp_path: Path) -> None:
+    """`newsletter --help > /dev/full` (click writes it, outside any command) used to end in a
+    traceback, and a command's output to a full device read as "the disk is full", as if the
+    database's were: now one line that says it is the output, exit 1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env["NEWSLETTER_CONFIG"] = str(ROOT / "feeds.yaml")
+    env["NEWSLETTER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'full.db'}"
+    for args in (["--help"], ["--version"], ["feeds"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "newsletter", *args],
+                stdout=full,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                timeout=120,
+                cwd=tmp_path,
+            )
+        assert done.returncode == 1, (args, done.stderr)
+        lines = done.stderr.splitlines()
+        assert lines and lines[-1].startswith("error: could not write the output: "), args
+        assert "Traceback" not in done.stderr, args

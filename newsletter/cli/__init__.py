@@ -2,9 +2,28 @@
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 
 from newsletter.cli import exiting, startup
+
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    # Ctrl-C while the command's modules load (a second or so): the line every interrupted
+    # command ends with, not a KeyboardInterrupt traceback from inside some import.
+    os.write(2, b"error: interrupted\n")
+    os._exit(130)
+
+
+# Only where Ctrl-C would raise KeyboardInterrupt (not where SIGINT is ignored, as in a
+# background job, nor where someone else handles it), and only the main thread can set it.
+_starting = (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+)
+if _starting:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 # Fewer collector passes while the command's modules load (newsletter.cli.startup; load_app
 # puts the defaults back). Pydantic scans every installed package's entry points for plugins
@@ -14,6 +33,9 @@ startup.begin()
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from newsletter.cli.main import main  # noqa: E402 - after the settings above
+
+if _starting:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # commands handle Ctrl-C
 
 
 def run() -> None:

@@ -57,7 +57,8 @@ def items_list(
     left_out: bool | None,
     fmt: str,
 ) -> None:
-    """Every stored item with its feed, title, link, published time, section and the reason.
+    """Every stored item with its feed, title, published time, section and the reason (JSON adds
+    the link).
 
     An item left out as not relevant has no section ("-" in the table, null in JSON) and says
     why; JSON adds relevant, relevance (0-1), suggested_section and date_unknown

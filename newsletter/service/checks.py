@@ -242,7 +242,9 @@ def run_checks(config_path: Path | None = None, now: datetime | None = None) -> 
         report.add(False, str(path), str(exc).removeprefix(f"{path.resolve()}: "))
         return report
     report.add(
-        True, str(path), f"{len(config.sections)} sections, {len(config.feeds)} feeds, valid"
+        True,
+        str(path),
+        f"{_count(len(config.sections), 'section')}, {_count(len(config.feeds), 'feed')}, valid",
     )
     if settings_ok:
         check_addresses(config, settings, report)
@@ -313,3 +315,8 @@ def check_model(config: Config, models: ModelStore, report: CheckReport) -> Read
         f"sections: {', '.join(model.sections.classes) if model.sections else 'none'}",
     )
     return model
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless one: "1 feed", "3 feeds"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

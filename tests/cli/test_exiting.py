@@ -245,3 +245,49 @@ def test_newsletter_ingest_ends_with_its_database_checkpointed_and_its_output_wh
     assert failed.returncode == 1
     assert "error: every feed failed" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+INTERRUPTED_WHILE_LOADING = """
+import os, signal, sys
+class Interrupt:  # Ctrl-C arrives while the command's modules load
+    def find_spec(self, name, path=None, target=None):
+        if name == "newsletter.cli.main":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+{setup}
+import newsletter.cli
+print("loaded", signal.getsignal(signal.SIGINT) is {expected})
+"""
+
+
+def test_ctrl_c_while_the_modules_load_is_one_line_and_exit_130() -> None:
+    """A Ctrl-C in the second the command's modules take to load used to print a
+    KeyboardInterrupt traceback from inside some import; a process that ignores SIGINT (a
+    background job) keeps ignoring it, and the usual handler is back once loaded."""
+    loading = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            INTERRUPTED_WHILE_LOADING.format(setup="", expected="signal.default_int_handler"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loading.returncode == 130
+    assert loading.stderr == "error: interrupted\n" and loading.stdout == ""
+    ignoring = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            INTERRUPTED_WHILE_LOADING.format(
+                setup="signal.signal(signal.SIGINT, signal.SIG_IGN)", expected="signal.SIG_IGN"
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ignoring.returncode == 0, ignoring.stderr
+    assert ignoring.stdout.strip() == "loaded True"

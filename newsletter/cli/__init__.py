@@ -1,6 +1,7 @@
 """Entry points: the `newsletter` command and the scheduler wiring."""
 
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -12,7 +13,8 @@ from newsletter.cli import exiting, startup
 def _interrupted_while_starting(signum: int, frame: object) -> None:
     # Ctrl-C while the command's modules load (a second or so): the line every interrupted
     # command ends with, not a KeyboardInterrupt traceback from inside some import.
-    os.write(2, b"error: interrupted\n")
+    with contextlib.suppress(OSError):  # standard error closed (`2>&-`)
+        os.write(2, b"error: interrupted\n")
     os._exit(130)
 
 
@@ -32,10 +34,13 @@ if _starting:
 startup.begin()
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from newsletter.cli.main import main  # noqa: E402 - after the settings above
-
-if _starting:
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # commands handle Ctrl-C
+try:
+    from newsletter.cli.main import main
+finally:
+    # Loaded (or failed to): Ctrl-C raises KeyboardInterrupt again, which the commands handle;
+    # unless a module set a handler of its own meanwhile.
+    if _starting and signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run() -> None:
@@ -58,8 +63,12 @@ def run() -> None:
         # a full device, say): the one error line, not a traceback.
         from newsletter.cli.boundary import os_error_message
 
+        if exc.errno == errno.ENOSPC and exc.filename is None:
+            message = f"could not write the output: {exc.strerror or exc}"
+        else:
+            message = os_error_message(exc)
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.write(f"error: {os_error_message(exc)}\n")
+            sys.stderr.write(f"error: {message}\n")
         raise SystemExit(1) from None
 
 

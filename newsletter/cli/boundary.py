@@ -97,11 +97,11 @@ def os_error_message(exc: OSError) -> str:
             f"the disk holding {paths[0]} is full ({reason}): free space and run the command again"
         )
     if exc.errno == errno.ENOSPC:
-        # No path: most often the command's own output, redirected to a full disk or device
-        # (a database's full disk has its own message, DatabaseFullError).
+        # No path: a file written without its name in the error, or the command's own output
+        # redirected to a full disk or device (a database's full disk is DatabaseFullError).
         return (
-            f"could not write the output: {reason}; free space where it goes (or send it "
-            "elsewhere) and run the command again"
+            f"no space left on the device being written ({reason}): free space (or send the "
+            "command's output elsewhere) and run the command again"
         )
     if paths:
         return f"{' -> '.join(paths)}: {reason}"

@@ -130,7 +130,8 @@ def ingest(config_path: Path | None, feeds: tuple[str, ...], all_feeds: bool) ->
     )
     if held["deferred"]:
         err.print(
-            "note: a deferred feed failed before and waits before its next try; "
+            "note: a deferred feed failed before (or its server asked to wait) and waits for "
+            "its next try; "
             "`newsletter ingest --feed NAME` polls it now",
             markup=False,
         )

@@ -509,7 +509,9 @@ def _cancelled_on_error(futures: Iterable[Future[Any]]) -> Iterator[None]:
 def _failed(job: FeedJob, exc: FeedError) -> FeedOutcome:
     """The outcome of a fetch that raised, with what the feed's health needs from it."""
     outcome = FeedOutcome(job.name, "error", error=str(exc))
-    outcome.by_settings = isinstance(exc, PrivateAddressError)
+    # Only feeds.yaml's own URL is the settings' business: an adopted redirect is the server's
+    # choice, and fails (backs off, is disabled) as any failing feed does.
+    outcome.by_settings = isinstance(exc, PrivateAddressError) and not job.redirected
     if isinstance(exc, FeedHTTPError):
         outcome.http_status = exc.status
         outcome.retry_after = exc.retry_after
@@ -635,6 +637,7 @@ def feed_job(app: App, f: FeedState | Feed, cfg: FeedConfig | None) -> FeedJob:
         limits=_limits(app, cfg),
         timezone=cfg.tz if cfg is not None else None,
         rules=feed_rules(cfg, f.name, f.section),
+        redirected=bool(f.redirect_url),
     )
 
 

@@ -46,6 +46,7 @@ class FeedJob:
     limits: FetchLimits = field(default_factory=FetchLimits)
     timezone: tzinfo | None = None
     rules: FeedRules | None = None  # the feed's part of the reading (None: defaults)
+    redirected: bool = False  # ``url`` is an adopted permanent redirect (the server's choice)
 
 
 @dataclass(frozen=True)

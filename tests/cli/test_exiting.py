@@ -277,6 +277,18 @@ def test_ctrl_c_while_the_modules_load_is_one_line_and_exit_130() -> None:
     )
     assert loading.returncode == 130
     assert loading.stderr == "error: interrupted\n" and loading.stdout == ""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import signal, newsletter.cli; "
+            "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loaded.stdout.strip() == "True", loaded.stderr  # the commands' Ctrl-C handling
     ignoring = subprocess.run(
         [
             sys.executable,

@@ -325,3 +325,31 @@ def test_feed_timezone_is_used_for_dates_without_an_offset(
 
     (stored,) = list_items(app)
     assert stored.published == "2026-11-18T05:00:00+00:00"  # midnight in New York
+
+
+def test_only_the_feeds_yaml_url_refused_is_the_settings_business() -> None:
+    """An adopted permanent redirect is the server's choice: refused for a private address,
+    it fails as any feed does (a server could otherwise move a feed where it is never backed
+    off nor disabled)."""
+    from newsletter.feeds.guard import PrivateAddressError
+    from newsletter.feeds.limits import Validators
+    from newsletter.service.ingest import _failed
+    from newsletter.service.parsing import FeedJob
+
+    refused = PrivateAddressError("host 'moved.example' resolves to non-public address 127.0.0.1")
+    job = FeedJob(
+        1, "F", "http://moved.example/feed.xml", "headlines", "en", None, Validators(), None
+    )
+    assert _failed(job, refused).by_settings
+    adopted = FeedJob(
+        1,
+        "F",
+        "http://moved.example/feed.xml",
+        "headlines",
+        "en",
+        None,
+        Validators(),
+        None,
+        redirected=True,
+    )
+    assert not _failed(adopted, refused).by_settings

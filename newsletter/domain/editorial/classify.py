@@ -43,6 +43,8 @@ from newsletter.domain.editorial.textmodel import (
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
+# Sections only a detector fills (a funding round, an upcoming event): no fallback lands there.
+DETECTED = frozenset({FINANCING, EVENTS})
 SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
 FAR_OFF = 0.5  # below this share of the threshold the section model is not asked
 RULE_TEXT_CHARS = 2000
@@ -176,7 +178,13 @@ def _section(
         other, why = _placement(
             title, summary, feed, rules, facts, financing_round, event_start, x, {EVENTS}
         )
-        if other != EVENTS:
+        texts = _rule_texts(title, summary)
+        # Only a section that takes the item (its own `exclude` does not match).
+        takes = any(
+            s.id == other and not (s.exclude and _first_in(texts, s.exclude))
+            for s in rules.rule_order
+        )
+        if other != EVENTS and takes:
             return other, f"{why}; no upcoming event in it for {EVENTS} ({reason})"
     return section, reason
 
@@ -224,6 +232,12 @@ def _placement(
         best = top(rules.model.sections_of(x), sorted(ids))
         if best is not None and best[1] >= SECTION_CONFIDENCE:
             return best[0], f"section model ({best[1]:.2f})"
+    if placement.section in without and allowed:
+        # The feed's default is a section left out here (events, for an item without an
+        # upcoming event): the first general section, not one only a detector fills.
+        general = [s for s in rules.rule_order if s.id in ids and s.id not in DETECTED]
+        first = (general or [s for s in rules.rule_order if s.id in ids])[0]
+        return first.id, f"first general section (the feed's default is {placement.section})"
     if placement.section not in ids and allowed:
         # The feed's default section excludes this item: the first section that does not.
         first = next(s for s in rules.rule_order if s.id in ids)

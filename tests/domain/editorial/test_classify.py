@@ -238,8 +238,12 @@ def test_no_item_goes_to_the_events_section_without_an_upcoming_event(config: Co
     report = read_item(
         "Insurer expands coverage for GLP-1 obesity drugs", "", "en", DAY, conferences, rules
     )
-    assert report.relevant and report.section not in (None, "events")
-    assert "no upcoming event in it for events (default section of feed" in report.reason
+    general = next(s.id for s in config.rule_order if s.id not in ("financing", "events"))
+    assert report.relevant and report.section == general  # not financing: no round in it
+    assert report.reason == (
+        "first general section (the feed's default is events); no upcoming event in it for "
+        "events (default section of feed 'Conference news')"
+    )
     invitation = read_item(
         "Register now: Digital Health Summit on July 12, 2021 in Boston",
         "",
@@ -249,3 +253,19 @@ def test_no_item_goes_to_the_events_section_without_an_upcoming_event(config: Co
         rules,
     )
     assert invitation.section == "events" and "event" in invitation.facts
+
+
+def test_the_events_fallback_respects_a_section_s_exclude() -> None:
+    """Where every other section excludes the item, it stays where the rules put it."""
+    events = SectionConfig(id="events", title="Events", keywords=("webinar",))
+    headlines = SectionConfig(id="headlines", title="Headlines", exclude=("webinar",))
+    rules = ReadingRules((events, headlines), TopicConfig(), None)
+    recap = read_item(
+        "Webinar recap: what we learned about hospital AI",
+        "",
+        "en",
+        DAY,
+        FeedRules("Blog", "headlines"),
+        rules,
+    )
+    assert recap.section == "events" and recap.reason == "keyword 'webinar' in title"

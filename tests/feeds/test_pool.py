@@ -34,12 +34,14 @@ class _Counting(FeedHandler):
     open_now: ClassVar[int] = 0
     peak: ClassVar[int] = 0
     ports: ClassVar[list[int]] = []
+    connections: ClassVar[int] = 0  # accepted, over every server (a client port can repeat)
 
     def setup(self) -> None:
         super().setup()
         with _Counting.lock:
             _Counting.open_now += 1
             _Counting.peak = max(_Counting.peak, _Counting.open_now)
+            _Counting.connections += 1
 
     def finish(self) -> None:
         try:
@@ -62,7 +64,7 @@ class _Counting(FeedHandler):
     @classmethod
     def reset(cls) -> None:
         with cls.lock:
-            cls.open_now = cls.peak = 0
+            cls.open_now = cls.peak = cls.connections = 0
             cls.ports = []
 
 
@@ -158,7 +160,9 @@ def test_many_threads_over_three_hosts_never_open_more_than_the_limit(
         # Some connections were reused (hosts take turns, so a full pool often closes an idle
         # connection of another host to open one: the bound comes first).
         assert sockets.opened < 90
-        assert len(set(_Counting.ports)) == sockets.opened
+        # Every socket the client opened reached a server (counted there, not by client port:
+        # the kernel may give the same port to connections to two of the three servers).
+        assert _Counting.connections == sockets.opened
     assert sockets.now == 0  # closing the client closed every socket
 
 

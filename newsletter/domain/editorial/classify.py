@@ -43,8 +43,9 @@ from newsletter.domain.editorial.textmodel import (
 
 LONG_FORM_CHARS = 1500
 FINANCING, EVENTS, REPORTS = "financing", "events", "reports"
-# Sections only a detector fills (a funding round, an upcoming event): no fallback lands there.
-DETECTED = frozenset({FINANCING, EVENTS})
+# Sections only a detector (a funding round, an upcoming event) or long form fills: the
+# events fallback never lands there.
+SPECIAL = frozenset({FINANCING, EVENTS, REPORTS})
 SECTION_CONFIDENCE = 0.5  # the section model decides when its best section has this probability
 FAR_OFF = 0.5  # below this share of the threshold the section model is not asked
 RULE_TEXT_CHARS = 2000
@@ -234,10 +235,11 @@ def _placement(
             return best[0], f"section model ({best[1]:.2f})"
     if placement.section in without and allowed:
         # The feed's default is a section left out here (events, for an item without an
-        # upcoming event): the first general section, not one only a detector fills.
-        general = [s for s in rules.rule_order if s.id in ids and s.id not in DETECTED]
-        first = (general or [s for s in rules.rule_order if s.id in ids])[0]
-        return first.id, f"first general section (the feed's default is {placement.section})"
+        # upcoming event): the most general section, the last in rule order (the order tries
+        # the specific sections first) that neither a detector nor long form fills.
+        general = [s for s in rules.rule_order if s.id in ids and s.id not in SPECIAL]
+        last = (general or [s for s in rules.rule_order if s.id in ids])[-1]
+        return last.id, f"the most general section (the feed's default is {placement.section})"
     if placement.section not in ids and allowed:
         # The feed's default section excludes this item: the first section that does not.
         first = next(s for s in rules.rule_order if s.id in ids)

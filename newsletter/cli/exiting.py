@@ -2,8 +2,9 @@
 
 When a Python process ends, the interpreter clears every module and frees every object one by
 one, collecting garbage several times on the way. For the `newsletter` command (about 600
-modules and a few hundred thousand objects) that is 0.2-0.3 s of CPU after the work is done:
-a sixth of a re-poll of 500 unchanged feeds (docs/performance.md, "Ending the process").
+modules and a few hundred thousand objects) that was 0.2-0.3 s of CPU after the work is done;
+since the start-up's objects are frozen out of the collector (newsletter.cli.startup) it is
+0.03-0.09 s, so this module now saves little (docs/performance.md, "Ending the process").
 
 A command asks for the quicker end with ``skip_teardown``; the program's entry point
 (``newsletter.cli.run``) then ends the process itself with ``end_now`` as soon as the command
